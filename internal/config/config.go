@@ -1,0 +1,187 @@
+// Package config reads Convot's settings from the environment. Every setting
+// is declared once in Settings, so the help text and the validation cannot
+// drift apart.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/convot/convot/internal/crypto"
+)
+
+// Setting documents one environment variable.
+type Setting struct {
+	Name    string
+	Default string
+	Usage   string
+	// Commands lists the subcommands that read it; empty means all.
+	Commands []string
+}
+
+// Settings is every environment variable Convot reads.
+var Settings = []Setting{
+	{Name: "CONVOT_DATA_DIR", Default: "./data", Usage: "directory for the embedded defaults: SQLite file, blobs, mail outbox, dev master key, Temporal dev database"},
+	{Name: "DATABASE_URL", Usage: "PostgreSQL URL (postgres://user:pass@host:5432/db?sslmode=disable); empty means SQLite in CONVOT_DATA_DIR (dev only)"},
+	{Name: "REDIS_URL", Usage: "Redis URL (redis://host:6379/0) for real-time fan-out across web nodes; empty means in-process"},
+	{Name: "TEMPORAL_ADDRESS", Usage: "Temporal frontend host:port; in dev, empty means start a Temporal dev server as a child process"},
+	{Name: "TEMPORAL_NAMESPACE", Default: "default", Usage: "Temporal namespace"},
+	{Name: "TEMPORAL_UI_URL", Usage: "Temporal web UI URL shown to privacy officers (dev sets it)"},
+	{Name: "TEMPORAL_CLI", Usage: "path to the Temporal CLI binary used by dev (else PATH, else built once with go install)", Commands: []string{"dev"}},
+	{Name: "CONVOT_MASTER_KEY", Usage: "versioned key-encryption keys, newest first: 'v2:BASE64,v1:BASE64' (32 bytes each); dev generates one into CONVOT_DATA_DIR"},
+	{Name: "CONVOT_BASE_URL", Default: "http://localhost:8080", Usage: "public URL of the dashboard, used in links sent by email"},
+	{Name: "CONVOT_HTTP_ADDR", Default: ":8080", Usage: "listen address of the HTTP server"},
+	{Name: "CONVOT_TLS_CERT", Usage: "TLS certificate file; with CONVOT_TLS_KEY the server speaks TLS 1.2+ only"},
+	{Name: "CONVOT_TLS_KEY", Usage: "TLS private key file"},
+	{Name: "CONVOT_TEMPORAL_PORT", Default: "7233", Usage: "gRPC port of the dev Temporal server", Commands: []string{"dev"}},
+	{Name: "CONVOT_TEMPORAL_UI_PORT", Default: "8233", Usage: "web UI port of the dev Temporal server", Commands: []string{"dev"}},
+	{Name: "CONVOT_MAX_BODY_BYTES", Default: "1048576", Usage: "largest request body the dashboard accepts, in bytes"},
+	{Name: "SENTRY_DSN", Usage: "Sentry DSN; empty means errors are not sent anywhere"},
+	{Name: "CONVOT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
+}
+
+// Config is the validated configuration.
+type Config struct {
+	DataDir           string
+	DatabaseURL       string
+	RedisURL          string
+	TemporalAddress   string
+	TemporalNamespace string
+	TemporalUIURL     string
+	TemporalCLI       string
+	MasterKey         string
+	BaseURL           *url.URL
+	HTTPAddr          string
+	TLSCert, TLSKey   string
+	TemporalPort      int
+	TemporalUIPort    int
+	MaxBodyBytes      int64
+	SentryDSN         string
+	LogLevel          string
+	// Dev is true under `convot dev`: secure cookies follow TLS, the dev
+	// mailbox is served, and a missing master key is generated.
+	Dev bool
+}
+
+// Load reads and validates the environment. The error is one line naming the
+// setting at fault.
+func Load(getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	get := func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		for _, s := range Settings {
+			if s.Name == name {
+				return s.Default
+			}
+		}
+		return ""
+	}
+	c := &Config{
+		DataDir:           get("CONVOT_DATA_DIR"),
+		DatabaseURL:       get("DATABASE_URL"),
+		RedisURL:          get("REDIS_URL"),
+		TemporalAddress:   get("TEMPORAL_ADDRESS"),
+		TemporalNamespace: get("TEMPORAL_NAMESPACE"),
+		TemporalUIURL:     get("TEMPORAL_UI_URL"),
+		TemporalCLI:       get("TEMPORAL_CLI"),
+		MasterKey:         get("CONVOT_MASTER_KEY"),
+		HTTPAddr:          get("CONVOT_HTTP_ADDR"),
+		TLSCert:           get("CONVOT_TLS_CERT"),
+		TLSKey:            get("CONVOT_TLS_KEY"),
+		SentryDSN:         get("SENTRY_DSN"),
+		LogLevel:          get("CONVOT_LOG_LEVEL"),
+	}
+	var err error
+	if c.DataDir, err = filepath.Abs(c.DataDir); err != nil {
+		return nil, fmt.Errorf("CONVOT_DATA_DIR: %v", err)
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			return nil, errors.New("DATABASE_URL: want postgres://user:password@host:5432/dbname")
+		}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return nil, errors.New("REDIS_URL: want redis://host:6379/0")
+		}
+	}
+	if c.TemporalAddress != "" {
+		if _, _, err := net.SplitHostPort(c.TemporalAddress); err != nil {
+			return nil, errors.New("TEMPORAL_ADDRESS: want host:port, e.g. localhost:7233")
+		}
+	}
+	if c.MasterKey != "" {
+		if _, err := crypto.ParseMasterKeys(c.MasterKey); err != nil {
+			return nil, fmt.Errorf("CONVOT_MASTER_KEY: %v", err)
+		}
+	}
+	base, err := url.Parse(get("CONVOT_BASE_URL"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, errors.New("CONVOT_BASE_URL: want an absolute http(s) URL such as https://app.example.com")
+	}
+	base.Path = strings.TrimSuffix(base.Path, "/")
+	c.BaseURL = base
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return nil, errors.New("CONVOT_HTTP_ADDR: want host:port or :port, e.g. :8080")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return nil, errors.New("CONVOT_TLS_CERT and CONVOT_TLS_KEY: set both or neither")
+	}
+	for _, f := range []string{c.TLSCert, c.TLSKey} {
+		if f != "" {
+			if _, err := os.Stat(f); err != nil {
+				return nil, fmt.Errorf("CONVOT_TLS_CERT/CONVOT_TLS_KEY: %v", err)
+			}
+		}
+	}
+	if c.TemporalPort, err = port(get("CONVOT_TEMPORAL_PORT")); err != nil {
+		return nil, fmt.Errorf("CONVOT_TEMPORAL_PORT: %v", err)
+	}
+	if c.TemporalUIPort, err = port(get("CONVOT_TEMPORAL_UI_PORT")); err != nil {
+		return nil, fmt.Errorf("CONVOT_TEMPORAL_UI_PORT: %v", err)
+	}
+	n, err := strconv.ParseInt(get("CONVOT_MAX_BODY_BYTES"), 10, 64)
+	if err != nil || n < 1024 {
+		return nil, errors.New("CONVOT_MAX_BODY_BYTES: want a whole number of bytes, at least 1024")
+	}
+	c.MaxBodyBytes = n
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, errors.New("CONVOT_LOG_LEVEL: want debug, info, warn or error")
+	}
+	return c, nil
+}
+
+func port(s string) (int, error) {
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("want a port number, got %q", s)
+	}
+	return p, nil
+}
+
+// TLS reports whether the server terminates TLS itself or sits behind an
+// https base URL; cookies are Secure and HSTS is sent then.
+func (c *Config) TLS() bool {
+	return c.TLSCert != "" || c.BaseURL.Scheme == "https"
+}
+
+// Timeouts shared by the HTTP server.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ShutdownTimeout   = 15 * time.Second
+)

@@ -1,0 +1,53 @@
+package models
+
+import (
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Organization is a Customer: the business that signs up and deploys the
+// widget (policy §1, §2.1 organization information).
+type Organization struct {
+	ID             uint64 `gorm:"primaryKey"`
+	PublicKey      string `gorm:"uniqueIndex" privacy:"none"` // the widget's data-org key, public by design
+	DataKeyID      uint64
+	CompanyName    string `gorm:"serializer:sealed" privacy:"category=user.workplace subject=customer retention=account purpose=essential.service"`
+	Website        string `gorm:"serializer:sealed" privacy:"category=user.workplace subject=customer retention=account purpose=essential.service"`
+	Industry       string `gorm:"serializer:sealed" privacy:"category=user.workplace subject=customer retention=account purpose=essential.service,functional.service.improve"`
+	TeamSize       int
+	BillingAddress string `gorm:"serializer:sealed" privacy:"category=user.contact.address subject=customer retention=account purpose=essential.service.payment_processing"`
+	TaxIdentifier  string `gorm:"serializer:sealed" privacy:"category=user.financial subject=customer retention=account purpose=essential.service.payment_processing,essential.legal_obligation"`
+	Region         string `privacy:"none"` // us or eu: where its data is processed
+	Status         string `privacy:"none"` // active, cancelled, deleted
+	RequireMFA     bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Organization statuses.
+const (
+	OrgActive    = "active"
+	OrgCancelled = "cancelled"
+)
+
+// Regions an organization may choose.
+var Regions = []string{"us", "eu"}
+
+// BeforeCreate gives a new organization its data key.
+func (o *Organization) BeforeCreate(tx *gorm.DB) error {
+	return ensureDataKey(tx, &o.DataKeyID, "organization")
+}
+
+func ensureDataKey(tx *gorm.DB, id *uint64, subject string) error {
+	if *id != 0 {
+		return nil
+	}
+	ks := KeysFrom(tx.Statement.Context)
+	if ks == nil {
+		return gorm.ErrInvalidDB
+	}
+	var err error
+	*id, err = ks.NewKey(tx, subject)
+	return err
+}
