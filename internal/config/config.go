@@ -43,6 +43,7 @@ var Settings = []Setting{
 	{Name: "CONVOT_TEMPORAL_PORT", Default: "7233", Usage: "gRPC port of the dev Temporal server", Commands: []string{"dev"}},
 	{Name: "CONVOT_TEMPORAL_UI_PORT", Default: "8233", Usage: "web UI port of the dev Temporal server", Commands: []string{"dev"}},
 	{Name: "CONVOT_MAX_BODY_BYTES", Default: "1048576", Usage: "largest request body the dashboard accepts, in bytes"},
+	{Name: "CONVOT_MAIL_FROM", Default: "Convot <no-reply@convot.io>", Usage: "sender of transactional mail"},
 	{Name: "SENTRY_DSN", Usage: "Sentry DSN; empty means errors are not sent anywhere"},
 	{Name: "CONVOT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
 }
@@ -63,6 +64,7 @@ type Config struct {
 	TemporalPort      int
 	TemporalUIPort    int
 	MaxBodyBytes      int64
+	MailFrom          string
 	SentryDSN         string
 	LogLevel          string
 	// Dev is true under `convot dev`: secure cookies follow TLS, the dev
@@ -99,6 +101,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		HTTPAddr:          get("CONVOT_HTTP_ADDR"),
 		TLSCert:           get("CONVOT_TLS_CERT"),
 		TLSKey:            get("CONVOT_TLS_KEY"),
+		MailFrom:          get("CONVOT_MAIL_FROM"),
 		SentryDSN:         get("SENTRY_DSN"),
 		LogLevel:          get("CONVOT_LOG_LEVEL"),
 	}

@@ -1,0 +1,54 @@
+package handlers
+
+import "github.com/convot/convot/models"
+
+// Permission is one thing an operator may do in the dashboard.
+type Permission struct {
+	Name        string
+	Description string
+	Roles       []string
+}
+
+// Permissions is the one source of who may do what: the routes check it,
+// and the team page shows it to every owner and admin.
+var Permissions = []Permission{
+	{"dashboard_view", "See the overview, own profile and security settings", []string{models.RoleOwner, models.RoleAdmin, models.RoleAgent, models.RoleAuditor}},
+	{"inbox_use", "Read and answer conversations, manage contacts", []string{models.RoleOwner, models.RoleAdmin, models.RoleAgent}},
+	{"team_view", "See the team and pending invitations", []string{models.RoleOwner, models.RoleAdmin}},
+	{"team_invite", "Invite admins, agents and auditors", []string{models.RoleOwner, models.RoleAdmin}},
+	{"team_remove", "Remove members (never the owner)", []string{models.RoleOwner, models.RoleAdmin}},
+	{"team_change_role", "Change a member's role", []string{models.RoleOwner}},
+	{"organization_edit", "Edit company details and billing address", []string{models.RoleOwner, models.RoleAdmin}},
+	{"organization_require_mfa", "Require two-factor authentication for everyone", []string{models.RoleOwner}},
+	{"audit_log_view", "Read the audit log of sign-ins and changes", []string{models.RoleOwner, models.RoleAdmin, models.RoleAuditor}},
+	{"billing_manage", "Manage the subscription and payment method", []string{models.RoleOwner}},
+	{"account_close", "Close the organization's account", []string{models.RoleOwner}},
+}
+
+// can reports whether a role holds a permission.
+func can(role, permission string) bool {
+	for _, p := range Permissions {
+		if p.Name == permission {
+			for _, r := range p.Roles {
+				if r == role {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
+func permissionsOf(role string) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range Permissions {
+		out[p.Name] = can(role, p.Name)
+	}
+	return out
+}
+
+// invitableRoles are the roles an inviter may hand out: never owner.
+func invitableRoles() []string {
+	return []string{models.RoleAdmin, models.RoleAgent, models.RoleAuditor}
+}

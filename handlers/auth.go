@@ -1,0 +1,649 @@
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/internal/crypto"
+	convotmail "github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/models"
+)
+
+// BcryptCost is the work factor of password hashes (policy §10).
+const BcryptCost = 12
+
+const (
+	maxFailedLogins    = 5
+	lockoutDuration    = 15 * time.Minute
+	resetLifetime      = time.Hour
+	invitationLifetime = 7 * 24 * time.Hour
+	minPasswordLength  = 10
+)
+
+// A hash to compare against when the email is unknown, so that a wrong
+// email takes as long as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("convot-timing-equaliser"), BcryptCost)
+
+func (s *Server) authRoutes(r *gin.RouterGroup) {
+	r.GET("/signup", s.signupPage)
+	r.POST("/signup", s.signup)
+	r.GET("/login", s.loginPage)
+	r.POST("/login", s.login)
+	r.GET("/login/mfa", s.mfaPage)
+	r.POST("/login/mfa", s.mfaLogin)
+	r.POST("/logout", s.logout)
+	r.GET("/password/forgot", s.forgotPage)
+	r.POST("/password/forgot", s.forgot)
+	r.GET("/password/reset", s.resetPage)
+	r.POST("/password/reset", s.reset)
+	r.GET("/invitations/accept", s.acceptPage)
+	r.POST("/invitations/accept", s.accept)
+}
+
+type signupForm struct {
+	FullName, Email, CompanyName, Region string
+}
+
+func (s *Server) signupPage(c *gin.Context) {
+	if currentAccount(c) != nil {
+		c.Redirect(http.StatusSeeOther, "/")
+		return
+	}
+	s.render(c, http.StatusOK, "signup", s.page(c, "Sign up", "", signupForm{Region: "us"}))
+}
+
+func (s *Server) signup(c *gin.Context) {
+	f := signupForm{
+		FullName:    strings.TrimSpace(c.PostForm("full_name")),
+		Email:       strings.TrimSpace(c.PostForm("email")),
+		CompanyName: strings.TrimSpace(c.PostForm("company_name")),
+		Region:      c.PostForm("region"),
+	}
+	password := c.PostForm("password")
+	bad := func(msg string) {
+		p := s.page(c, "Sign up", "", f)
+		p.Error = msg
+		if wantsJSON(c) {
+			c.JSON(http.StatusUnprocessableEntity, gin.H{"error": msg})
+			return
+		}
+		s.render(c, http.StatusUnprocessableEntity, "signup", p)
+	}
+	email, err := validEmail(f.Email)
+	if err != nil {
+		bad(err.Error())
+		return
+	}
+	switch {
+	case f.FullName == "" || len(f.FullName) > 200:
+		bad("Enter your full name (at most 200 characters).")
+		return
+	case f.CompanyName == "" || len(f.CompanyName) > 200:
+		bad("Enter your company name (at most 200 characters).")
+		return
+	case f.Region != "us" && f.Region != "eu":
+		bad("Choose where your data is processed: us or eu.")
+		return
+	}
+	if msg := checkPassword(password); msg != "" {
+		bad(msg)
+		return
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	var account models.Account
+	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&models.Account{}).Where("email_index = ?", s.Keys.BlindIndex(email)).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return errDuplicateEmail
+		}
+		org := models.Organization{PublicKey: crypto.RandomToken(16), CompanyName: f.CompanyName, Region: f.Region, Status: models.OrgActive}
+		if err := tx.Create(&org).Error; err != nil {
+			return err
+		}
+		account = models.Account{
+			OrganizationID: org.ID, FullName: f.FullName, DisplayName: firstName(f.FullName), Email: email,
+			PasswordHash: string(hash), Role: models.RoleOwner, TimeZone: "UTC", Language: "en", Status: "active",
+		}
+		if err := tx.Create(&account).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return errDuplicateEmail
+			}
+			return err
+		}
+		return s.audit(tx, c, org.ID, account.ID, account.DataKeyID, "auth.signup", target("account", account.ID), "")
+	})
+	if errors.Is(err, errDuplicateEmail) {
+		if wantsJSON(c) {
+			c.JSON(http.StatusConflict, gin.H{"error": "An account with this email already exists."})
+			return
+		}
+		p := s.page(c, "Sign up", "", f)
+		p.Error = "An account with this email already exists. Sign in instead."
+		s.render(c, http.StatusConflict, "signup", p)
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	if err := s.startSession(c, &account, false); err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.redirectWithFlash(c, "/", "welcome")
+}
+
+var errDuplicateEmail = errors.New("duplicate email")
+
+func (s *Server) loginPage(c *gin.Context) {
+	if currentAccount(c) != nil {
+		c.Redirect(http.StatusSeeOther, "/")
+		return
+	}
+	s.render(c, http.StatusOK, "login", s.page(c, "Sign in", "", gin.H{"Email": ""}))
+}
+
+func (s *Server) login(c *gin.Context) {
+	email := strings.TrimSpace(c.PostForm("email"))
+	password := c.PostForm("password")
+	refuse := func(status int, msg string) {
+		if wantsJSON(c) {
+			c.JSON(status, gin.H{"error": msg})
+			return
+		}
+		p := s.page(c, "Sign in", "", gin.H{"Email": email})
+		p.Error = msg
+		s.render(c, status, "login", p)
+	}
+	if !s.throttle.allow("login:"+c.ClientIP(), s.now()) {
+		refuse(http.StatusTooManyRequests, "Too many sign-in attempts from your network. Wait a few minutes and try again.")
+		return
+	}
+	if email == "" || password == "" {
+		refuse(http.StatusBadRequest, "Enter your email and password.")
+		return
+	}
+	var account models.Account
+	if err := s.DB.WithContext(c).Where("email_index = ? AND status = ?", s.Keys.BlindIndex(email), "active").Limit(1).Find(&account).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	now := s.now()
+	if account.ID == 0 {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		s.audit(s.DB.WithContext(c), c, 0, 0, s.Keys.SystemKey(), "auth.login_failed", "", "unknown email")
+		refuse(http.StatusUnauthorized, "Wrong email or password.")
+		return
+	}
+	if account.LockedUntil != nil && now.Before(*account.LockedUntil) {
+		s.audit(s.DB.WithContext(c), c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_refused_locked", target("account", account.ID), "")
+		minutes := int(account.LockedUntil.Sub(now).Minutes()) + 1
+		refuse(http.StatusTooManyRequests, fmt.Sprintf("This account is locked after too many failed sign-ins. Try again in %d minutes, or reset your password.", minutes))
+		return
+	}
+	if bcrypt.CompareHashAndPassword([]byte(account.PasswordHash), []byte(password)) != nil {
+		updates := map[string]any{"failed_logins": account.FailedLogins + 1}
+		detail := fmt.Sprintf("failure %d", account.FailedLogins+1)
+		if account.FailedLogins+1 >= maxFailedLogins {
+			updates["locked_until"] = now.Add(lockoutDuration).UTC()
+			updates["failed_logins"] = 0
+			detail += ", locked"
+		}
+		if err := s.DB.WithContext(c).Model(&models.Account{}).Where("id = ?", account.ID).Updates(updates).Error; err != nil {
+			s.internal(c, err)
+			return
+		}
+		s.audit(s.DB.WithContext(c), c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_failed", target("account", account.ID), detail)
+		refuse(http.StatusUnauthorized, "Wrong email or password.")
+		return
+	}
+	if err := s.DB.WithContext(c).Model(&models.Account{}).Where("id = ?", account.ID).
+		Updates(map[string]any{"failed_logins": 0, "locked_until": nil}).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	if err := s.startSession(c, &account, account.TOTPEnabled); err != nil {
+		s.internal(c, err)
+		return
+	}
+	if account.TOTPEnabled {
+		if wantsJSON(c) {
+			c.JSON(http.StatusOK, gin.H{"next": "/login/mfa"})
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/login/mfa")
+		return
+	}
+	s.completeLogin(c, &account, "password")
+}
+
+// completeLogin records a full sign-in and tells the account holder.
+func (s *Server) completeLogin(c *gin.Context, account *models.Account, method string) {
+	now := s.now().UTC()
+	s.DB.WithContext(c).Model(&models.Account{}).Where("id = ?", account.ID).Update("last_login_at", now)
+	s.audit(s.DB.WithContext(c), c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login", target("account", account.ID), method)
+	browser, os, _ := describeUserAgent(c.Request.UserAgent())
+	s.sendSecurityAlert(c, account, "New sign-in to your Convot account",
+		fmt.Sprintf("Someone signed in to your Convot account at %s using %s on %s.\n\nIf this was not you, reset your password now: %s/password/forgot",
+			now.Format("2006-01-02 15:04 UTC"), orUnknown(browser), orUnknown(os), s.Config.BaseURL))
+	if wantsJSON(c) {
+		c.JSON(http.StatusOK, gin.H{"next": "/"})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown browser"
+	}
+	return s
+}
+
+// startSession issues a new session cookie (and a new CSRF token, so one
+// planted before sign-in is worthless after it).
+func (s *Server) startSession(c *gin.Context, account *models.Account, mfaPending bool) error {
+	if old := currentSession(c); old != nil {
+		s.DB.WithContext(c).Delete(&models.Session{}, old.ID)
+	}
+	token := crypto.RandomToken(32)
+	now := s.now().UTC()
+	sess := models.Session{
+		TokenHash: crypto.HashToken(token), AccountID: account.ID, OrganizationID: account.OrganizationID,
+		DataKeyID: account.DataKeyID, MFAPending: mfaPending, IP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), 500),
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(sessionLifetime),
+	}
+	if err := s.DB.WithContext(c).Create(&sess).Error; err != nil {
+		return err
+	}
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.Config.TLS(),
+		SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt,
+	})
+	s.setCSRFCookie(c, crypto.RandomToken(32))
+	return nil
+}
+
+func (s *Server) mfaPage(c *gin.Context) {
+	if sess := currentSession(c); sess == nil || !sess.MFAPending {
+		c.Redirect(http.StatusSeeOther, "/login")
+		return
+	}
+	s.render(c, http.StatusOK, "mfa", s.page(c, "Two-factor authentication", "", nil))
+}
+
+func (s *Server) mfaLogin(c *gin.Context) {
+	sess := currentSession(c)
+	if sess == nil || !sess.MFAPending {
+		s.fail(c, http.StatusUnauthorized, "Sign in first", "Your sign-in has expired. Sign in again.")
+		return
+	}
+	refuse := func(status int, msg string) {
+		if wantsJSON(c) {
+			c.JSON(status, gin.H{"error": msg})
+			return
+		}
+		p := s.page(c, "Two-factor authentication", "", nil)
+		p.Error = msg
+		s.render(c, status, "mfa", p)
+	}
+	if !s.throttle.allow(fmt.Sprintf("mfa:%d", sess.AccountID), s.now()) {
+		refuse(http.StatusTooManyRequests, "Too many attempts. Wait a few minutes and try again.")
+		return
+	}
+	var account models.Account
+	if err := s.DB.WithContext(c).First(&account, sess.AccountID).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	code := strings.TrimSpace(c.PostForm("code"))
+	method, err := s.checkSecondFactor(c, &account, code)
+	if err != nil {
+		s.audit(s.DB.WithContext(c), c, account.OrganizationID, account.ID, account.DataKeyID, "auth.mfa_failed", target("account", account.ID), "")
+		refuse(http.StatusUnauthorized, "That code is not valid. Codes can be used once; wait for the next one.")
+		return
+	}
+	if err := s.DB.WithContext(c).Model(&models.Session{}).Where("id = ?", sess.ID).Update("mfa_pending", false).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.completeLogin(c, &account, method)
+}
+
+// checkSecondFactor accepts a current TOTP code once, or an unused
+// recovery code, and returns which it was.
+func (s *Server) checkSecondFactor(ctx context.Context, account *models.Account, code string) (string, error) {
+	if step, ok := matchTOTP(account.TOTPSecret, code, s.now(), account.TOTPLastStep); ok {
+		// The conditional update makes a code single-use even under races.
+		res := s.DB.WithContext(ctx).Model(&models.Account{}).Where("id = ? AND totp_last_step < ?", account.ID, step).Update("totp_last_step", step)
+		if res.Error != nil {
+			return "", res.Error
+		}
+		if res.RowsAffected == 1 {
+			account.TOTPLastStep = step
+			return "totp", nil
+		}
+		return "", errBadCode
+	}
+	normalized := normalizeRecoveryCode(code)
+	if normalized == "" {
+		return "", errBadCode
+	}
+	res := s.DB.WithContext(ctx).Model(&models.RecoveryCode{}).
+		Where("account_id = ? AND code_hash = ? AND used_at IS NULL", account.ID, crypto.HashToken(normalized)).
+		Update("used_at", s.now().UTC())
+	if res.Error != nil {
+		return "", res.Error
+	}
+	if res.RowsAffected == 1 {
+		return "recovery_code", nil
+	}
+	return "", errBadCode
+}
+
+var errBadCode = errors.New("invalid code")
+
+func (s *Server) logout(c *gin.Context) {
+	if sess := currentSession(c); sess != nil {
+		s.DB.WithContext(c).Delete(&models.Session{}, sess.ID)
+		if a := currentAccount(c); a != nil {
+			s.audit(s.DB.WithContext(c), c, a.OrganizationID, a.ID, a.DataKeyID, "auth.logout", target("account", a.ID), "")
+		}
+	}
+	s.clearSessionCookie(c)
+	s.redirectWithFlash(c, "/login", "signed_out")
+}
+
+func (s *Server) forgotPage(c *gin.Context) {
+	s.render(c, http.StatusOK, "forgot", s.page(c, "Reset your password", "", nil))
+}
+
+// forgot answers the same whether or not the account exists, so the form
+// cannot be used to discover who has an account.
+func (s *Server) forgot(c *gin.Context) {
+	email, err := validEmail(c.PostForm("email"))
+	if err != nil {
+		p := s.page(c, "Reset your password", "", nil)
+		p.Error = err.Error()
+		s.render(c, http.StatusUnprocessableEntity, "forgot", p)
+		return
+	}
+	if !s.throttle.allow("reset:"+c.ClientIP(), s.now()) {
+		s.fail(c, http.StatusTooManyRequests, "Too many requests", "Too many reset requests. Wait a few minutes and try again.")
+		return
+	}
+	var account models.Account
+	if err := s.DB.WithContext(c).Where("email_index = ? AND status = ?", s.Keys.BlindIndex(email), "active").Limit(1).Find(&account).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	if account.ID != 0 {
+		token := crypto.RandomToken(32)
+		reset := models.PasswordReset{AccountID: account.ID, TokenHash: crypto.HashToken(token), ExpiresAt: s.now().Add(resetLifetime).UTC(), CreatedAt: s.now().UTC()}
+		if err := s.DB.WithContext(c).Create(&reset).Error; err != nil {
+			s.internal(c, err)
+			return
+		}
+		s.audit(s.DB.WithContext(c), c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset_requested", target("account", account.ID), "")
+		s.send(c, convotmail.Message{
+			To: account.Email, Subject: "Reset your Convot password", Tag: "password_reset",
+			Text: fmt.Sprintf("Someone asked to reset the password of your Convot account.\n\nChoose a new password within one hour: %s/password/reset?token=%s\n\nIf this was not you, ignore this email; your password stays as it is.", s.Config.BaseURL, token),
+		})
+	}
+	s.redirectWithFlash(c, "/login", "reset_sent")
+}
+
+func (s *Server) findReset(c *gin.Context, token string) (*models.PasswordReset, bool) {
+	var reset models.PasswordReset
+	if token == "" {
+		return nil, false
+	}
+	if err := s.DB.WithContext(c).Where("token_hash = ?", crypto.HashToken(token)).Limit(1).Find(&reset).Error; err != nil || reset.ID == 0 {
+		return nil, false
+	}
+	if reset.UsedAt != nil || s.now().After(reset.ExpiresAt) {
+		return nil, false
+	}
+	return &reset, true
+}
+
+func (s *Server) resetPage(c *gin.Context) {
+	token := c.Query("token")
+	if _, ok := s.findReset(c, token); !ok {
+		s.fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
+		return
+	}
+	s.render(c, http.StatusOK, "reset", s.page(c, "Choose a new password", "", gin.H{"Token": token}))
+}
+
+func (s *Server) reset(c *gin.Context) {
+	token := c.PostForm("token")
+	reset, ok := s.findReset(c, token)
+	if !ok {
+		s.fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
+		return
+	}
+	password := c.PostForm("password")
+	if msg := checkPassword(password); msg != "" {
+		p := s.page(c, "Choose a new password", "", gin.H{"Token": token})
+		p.Error = msg
+		s.render(c, http.StatusUnprocessableEntity, "reset", p)
+		return
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	var account models.Account
+	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&models.PasswordReset{}).Where("id = ? AND used_at IS NULL", reset.ID).Update("used_at", s.now().UTC())
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return errBadCode
+		}
+		if err := tx.First(&account, reset.AccountID).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&models.Account{}).Where("id = ?", account.ID).
+			Updates(map[string]any{"password_hash": string(hash), "failed_logins": 0, "locked_until": nil}).Error; err != nil {
+			return err
+		}
+		// Every signed-in browser must sign in again with the new password.
+		if err := tx.Where("account_id = ?", account.ID).Delete(&models.Session{}).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset", target("account", account.ID), "")
+	})
+	if errors.Is(err, errBadCode) {
+		s.fail(c, http.StatusGone, "Link expired", "This reset link was already used.")
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.sendSecurityAlert(c, &account, "Your Convot password was changed", "The password of your Convot account was just reset. If this was not you, contact support@convot.io at once.")
+	s.redirectWithFlash(c, "/login", "password_reset")
+}
+
+func (s *Server) findInvitation(c *gin.Context, token string) (*models.Invitation, bool) {
+	var inv models.Invitation
+	if token == "" {
+		return nil, false
+	}
+	if err := s.DB.WithContext(c).Where("token_hash = ?", crypto.HashToken(token)).Limit(1).Find(&inv).Error; err != nil || inv.ID == 0 {
+		return nil, false
+	}
+	if inv.AcceptedAt != nil || s.now().After(inv.ExpiresAt) {
+		return nil, false
+	}
+	return &inv, true
+}
+
+func (s *Server) acceptPage(c *gin.Context) {
+	token := c.Query("token")
+	inv, ok := s.findInvitation(c, token)
+	if !ok {
+		s.fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
+		return
+	}
+	var org models.Organization
+	if err := s.DB.WithContext(c).First(&org, inv.OrganizationID).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "accept", s.page(c, "Join "+org.CompanyName, "", gin.H{"Token": token, "CompanyName": org.CompanyName, "Role": inv.Role, "Email": inv.Email}))
+}
+
+func (s *Server) accept(c *gin.Context) {
+	token := c.PostForm("token")
+	inv, ok := s.findInvitation(c, token)
+	if !ok {
+		s.fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
+		return
+	}
+	fullName := strings.TrimSpace(c.PostForm("full_name"))
+	password := c.PostForm("password")
+	msg := checkPassword(password)
+	if fullName == "" || len(fullName) > 200 {
+		msg = "Enter your full name (at most 200 characters)."
+	}
+	if msg != "" {
+		s.fail(c, http.StatusUnprocessableEntity, "Check the form", msg)
+		return
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	var account models.Account
+	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&models.Invitation{}).Where("id = ? AND accepted_at IS NULL", inv.ID).Update("accepted_at", s.now().UTC())
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return errBadCode
+		}
+		account = models.Account{
+			OrganizationID: inv.OrganizationID, FullName: fullName, DisplayName: firstName(fullName), Email: inv.Email,
+			PasswordHash: string(hash), Role: inv.Role, TimeZone: "UTC", Language: "en", Status: "active",
+		}
+		if err := tx.Create(&account).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return errDuplicateEmail
+			}
+			return err
+		}
+		// The invitation's own key goes: its copy of the email is shredded.
+		if err := s.Keys.Destroy(tx, inv.DataKeyID); err != nil {
+			return err
+		}
+		if err := tx.Model(&models.Invitation{}).Where("id = ?", inv.ID).Update("email", "").Error; err != nil {
+			return err
+		}
+		return s.audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "team.joined", target("account", account.ID), account.Role)
+	})
+	switch {
+	case errors.Is(err, errDuplicateEmail):
+		s.fail(c, http.StatusConflict, "Already a member", "An account with this email already exists. Sign in instead.")
+		return
+	case errors.Is(err, errBadCode):
+		s.fail(c, http.StatusGone, "Invitation expired", "This invitation was already used.")
+		return
+	case err != nil:
+		s.internal(c, err)
+		return
+	}
+	if err := s.startSession(c, &account, false); err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.redirectWithFlash(c, "/", "welcome")
+}
+
+// audit records a security event in tx.
+func (s *Server) audit(tx *gorm.DB, c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) error {
+	ev := models.AuditEvent{
+		OrganizationID: orgID, ActorID: actorID, DataKeyID: keyID, Action: action, Target: target, Detail: detail,
+		IP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), 500), CreatedAt: s.now().UTC(),
+	}
+	return tx.Create(&ev).Error
+}
+
+func target(kind string, id uint64) string { return fmt.Sprintf("%s:%d", kind, id) }
+
+func (s *Server) send(c *gin.Context, m convotmail.Message) {
+	if m.From == "" {
+		m.From = s.Config.MailFrom
+	}
+	if m.Stream == "" {
+		m.Stream = convotmail.Transactional
+	}
+	if err := s.Mail.Send(c, m); err != nil {
+		// The address is personal data: log the kind of mail only.
+		fmt.Fprintf(gin.DefaultErrorWriter, "mail %s not sent: %v\n", m.Tag, err)
+	}
+}
+
+// sendSecurityAlert sends a transactional security alert (policy §4).
+func (s *Server) sendSecurityAlert(c *gin.Context, account *models.Account, subject, text string) {
+	s.send(c, convotmail.Message{To: account.Email, Subject: subject, Text: text, Tag: "security_alert"})
+}
+
+func validEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndex(s, "@")+1:], ".") {
+		return "", errors.New("Enter a valid email address, such as name@example.com.")
+	}
+	return strings.ToLower(s), nil
+}
+
+func checkPassword(p string) string {
+	switch {
+	case len([]rune(p)) < minPasswordLength:
+		return fmt.Sprintf("Choose a password of at least %d characters.", minPasswordLength)
+	case len(p) > 72:
+		return "Choose a password of at most 72 bytes."
+	}
+	return ""
+}
+
+func firstName(full string) string {
+	if f := strings.Fields(full); len(f) > 0 {
+		return f[0]
+	}
+	return full
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// timingSafeEqual compares secrets.
+func timingSafeEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

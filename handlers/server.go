@@ -1,0 +1,159 @@
+// Package handlers serves Convot's HTTP surfaces: the dashboard (auth,
+// settings, team, audit log) and, as they are built, the widget API, the
+// privacy pages and the webhooks. One file per surface.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/web"
+)
+
+// Server holds what the handlers need.
+type Server struct {
+	DB     *gorm.DB
+	Keys   *models.KeyStore
+	Config *config.Config
+	Mail   mail.Sender
+	// Outbox is set in the embedded default: the dev mailbox page shows it.
+	Outbox *mail.Outbox
+
+	pages    *web.Templates
+	throttle *throttle
+	now      func() time.Time
+}
+
+// New builds the HTTP handler.
+func New(s *Server) (http.Handler, error) {
+	pages, err := web.Load()
+	if err != nil {
+		return nil, err
+	}
+	s.pages = pages
+	s.throttle = newThrottle(20, 5*time.Minute)
+	if s.now == nil {
+		s.now = time.Now
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery())
+	// Client IPs come from the connection unless a proxy is configured.
+	if err := r.SetTrustedProxies(nil); err != nil {
+		return nil, err
+	}
+	r.Use(s.securityHeaders, s.limitBody)
+	r.StaticFS("/static", web.Static())
+	r.GET("/healthz", s.healthz)
+	r.GET("/privacy", s.privacyPolicy)
+
+	dash := r.Group("/", s.csrf, s.loadSession)
+	s.authRoutes(dash)
+	s.settingsRoutes(dash)
+	s.teamRoutes(dash)
+	if s.Outbox != nil {
+		s.devMailRoutes(dash)
+	}
+	r.NoRoute(func(c *gin.Context) { s.fail(c, http.StatusNotFound, "Not found", "There is nothing at this address.") })
+	return r, nil
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	sqlDB, err := s.DB.DB()
+	if err == nil {
+		err = sqlDB.PingContext(ctx)
+	}
+	if err != nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": "database unreachable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *Server) privacyPolicy(c *gin.Context) {
+	c.FileFromFS("privacy-policy.txt", web.Static())
+}
+
+// page fills the common parts of a page for the current request.
+func (s *Server) page(c *gin.Context, title, nav string, data any) web.Page {
+	p := web.Page{Title: title, Nav: nav, CSRF: c.GetString(ctxCSRF), Dev: s.Outbox != nil, Data: data}
+	if a := currentAccount(c); a != nil {
+		p.Account, p.Role, p.Can = a, a.Role, permissionsOf(a.Role)
+		p.Org = currentOrg(c)
+	}
+	if f, err := c.Cookie(flashCookie); err == nil && f != "" {
+		p.Flash = flashMessages[f]
+		http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1})
+	}
+	return p
+}
+
+func (s *Server) render(c *gin.Context, status int, name string, p web.Page) {
+	if err := s.pages.Render(c.Writer, status, name, p); err != nil {
+		slog.Error("render", "template", name, "err", err)
+	}
+}
+
+// fail answers an error: JSON for API clients, a page otherwise.
+func (s *Server) fail(c *gin.Context, status int, title, message string) {
+	if wantsJSON(c) {
+		c.AbortWithStatusJSON(status, gin.H{"error": message})
+		return
+	}
+	p := s.page(c, title, "", message)
+	s.render(c, status, "message", p)
+	c.Abort()
+}
+
+// internal answers an unexpected failure without detail (which might hold
+// personal data) and logs only the error's type of failure.
+func (s *Server) internal(c *gin.Context, err error) {
+	if errors.Is(err, context.Canceled) {
+		c.Abort()
+		return
+	}
+	slog.Error("request failed", "route", c.FullPath(), "err", err)
+	s.fail(c, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.")
+}
+
+func wantsJSON(c *gin.Context) bool {
+	if c.ContentType() == "application/json" {
+		return true
+	}
+	accept := c.GetHeader("Accept")
+	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
+}
+
+// Flash messages are chosen by key, so a cookie can never inject text.
+const flashCookie = "convot_flash"
+
+var flashMessages = map[string]string{
+	"saved":            "Saved.",
+	"invited":          "Invitation sent.",
+	"role_changed":     "Role changed.",
+	"removed":          "Member removed.",
+	"mfa_on":           "Two-factor authentication is on.",
+	"mfa_off":          "Two-factor authentication is off.",
+	"password_changed": "Password changed.",
+	"reset_sent":       "If an account exists for that address, we have sent a link to reset its password.",
+	"password_reset":   "Your password was reset. Sign in with the new one.",
+	"welcome":          "Welcome to Convot.",
+	"signed_out":       "You are signed out.",
+}
+
+func (s *Server) redirectWithFlash(c *gin.Context, to, flash string) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: flash, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.Config.TLS(), MaxAge: 60})
+	c.Redirect(http.StatusSeeOther, to)
+}

@@ -1,0 +1,368 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/models"
+)
+
+// Languages the dashboard offers.
+var Languages = []string{"en", "de", "fr", "es", "it", "nl", "pt"}
+
+func (s *Server) settingsRoutes(r *gin.RouterGroup) {
+	g := r.Group("/", s.requireAccount, s.require("dashboard_view"), s.recordUsage)
+	g.GET("/", s.home)
+	g.GET("/settings/profile", s.profilePage)
+	g.POST("/settings/profile", s.saveProfile)
+	g.GET("/settings/security", s.securityPage)
+	g.POST("/settings/security/mfa/enable", s.enableMFA)
+	g.POST("/settings/security/mfa/disable", s.disableMFA)
+	g.POST("/settings/security/recovery-codes", s.regenerateRecoveryCodes)
+	g.POST("/settings/security/password", s.changePassword)
+	org := g.Group("/settings/organization", s.require("organization_edit"))
+	org.GET("", s.organizationPage)
+	org.POST("", s.saveOrganization)
+	org.POST("/mfa", s.require("organization_require_mfa"), s.saveOrganizationMFA)
+}
+
+func (s *Server) home(c *gin.Context) {
+	a, org := currentAccount(c), currentOrg(c)
+	var members int64
+	if err := s.DB.WithContext(c).Model(&models.Account{}).Where("organization_id = ? AND status = ?", org.ID, "active").Count(&members).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "home", s.page(c, "Overview", "home", gin.H{
+		"CompanyName": org.CompanyName, "DisplayName": a.DisplayName, "MFA": a.TOTPEnabled,
+		"Region": org.Region, "Members": members, "RequireMFA": org.RequireMFA,
+	}))
+}
+
+func (s *Server) profileData(a *models.Account) gin.H {
+	return gin.H{"FullName": a.FullName, "DisplayName": a.DisplayName, "AvatarURL": a.AvatarURL, "TimeZone": a.TimeZone,
+		"Language": a.Language, "Languages": Languages, "Email": a.Email}
+}
+
+func (s *Server) profilePage(c *gin.Context) {
+	s.render(c, http.StatusOK, "profile", s.page(c, "Profile", "profile", s.profileData(currentAccount(c))))
+}
+
+func (s *Server) saveProfile(c *gin.Context) {
+	a := *currentAccount(c)
+	a.FullName = strings.TrimSpace(c.PostForm("full_name"))
+	a.DisplayName = strings.TrimSpace(c.PostForm("display_name"))
+	a.AvatarURL = strings.TrimSpace(c.PostForm("avatar_url"))
+	a.TimeZone = strings.TrimSpace(c.PostForm("time_zone"))
+	a.Language = c.PostForm("language")
+	msg := ""
+	switch {
+	case a.FullName == "" || len(a.FullName) > 200:
+		msg = "Enter your full name (at most 200 characters)."
+	case len(a.DisplayName) > 100:
+		msg = "Choose a display name of at most 100 characters."
+	case a.AvatarURL != "" && !httpsURL(a.AvatarURL):
+		msg = "The avatar must be an https:// image URL."
+	case !validTimeZone(a.TimeZone):
+		msg = "Enter a time zone such as Europe/Berlin or UTC."
+	case !contains(Languages, a.Language):
+		msg = "Choose one of the offered languages."
+	}
+	if msg != "" {
+		p := s.page(c, "Profile", "profile", s.profileData(&a))
+		p.Error = msg
+		s.render(c, http.StatusUnprocessableEntity, "profile", p)
+		return
+	}
+	if a.DisplayName == "" {
+		a.DisplayName = firstName(a.FullName)
+	}
+	if err := s.DB.WithContext(c).Select("full_name", "display_name", "avatar_url", "time_zone", "language", "updated_at").Save(&a).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.redirectWithFlash(c, "/settings/profile", "saved")
+}
+
+func (s *Server) securityPage(c *gin.Context) {
+	a, org := currentAccount(c), currentOrg(c)
+	data := gin.H{"Enabled": a.TOTPEnabled, "Required": org.RequireMFA}
+	if a.TOTPEnabled {
+		var left int64
+		if err := s.DB.WithContext(c).Model(&models.RecoveryCode{}).Where("account_id = ? AND used_at IS NULL", a.ID).Count(&left).Error; err != nil {
+			s.internal(c, err)
+			return
+		}
+		data["RecoveryLeft"] = left
+	} else {
+		// A pending secret is kept until enrolment succeeds, so reloading
+		// the page does not invalidate a code already scanned.
+		if a.TOTPSecret == "" {
+			secret, err := newTOTPSecret(a.Email)
+			if err != nil {
+				s.internal(c, err)
+				return
+			}
+			a.TOTPSecret = secret
+			if err := s.DB.WithContext(c).Select("totp_secret").Save(a).Error; err != nil {
+				s.internal(c, err)
+				return
+			}
+		}
+		qr, err := totpQR(a.TOTPSecret, a.Email)
+		if err != nil {
+			s.internal(c, err)
+			return
+		}
+		data["QR"], data["Secret"] = qrURL(qr), a.TOTPSecret
+	}
+	s.render(c, http.StatusOK, "security", s.page(c, "Security", "security", data))
+}
+
+func (s *Server) securityError(c *gin.Context, status int, msg string) {
+	if wantsJSON(c) {
+		c.JSON(status, gin.H{"error": msg})
+		return
+	}
+	s.fail(c, status, "Security", msg)
+}
+
+func (s *Server) enableMFA(c *gin.Context) {
+	a := currentAccount(c)
+	if a.TOTPEnabled {
+		s.securityError(c, http.StatusConflict, "Two-factor authentication is already on.")
+		return
+	}
+	step, ok := matchTOTP(a.TOTPSecret, c.PostForm("code"), s.now(), a.TOTPLastStep)
+	if !ok {
+		s.securityError(c, http.StatusUnprocessableEntity, "That code is not valid. Check your authenticator app's clock and enter the current code.")
+		return
+	}
+	codes, hashes := newRecoveryCodes()
+	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&models.Account{}).Where("id = ?", a.ID).Updates(map[string]any{"totp_enabled": true, "totp_last_step": step}).Error; err != nil {
+			return err
+		}
+		if err := replaceRecoveryCodes(tx, a.ID, hashes, s.now()); err != nil {
+			return err
+		}
+		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.mfa_enabled", target("account", a.ID), "")
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.sendSecurityAlert(c, a, "Two-factor authentication turned on", "Two-factor authentication is now on for your Convot account. If this was not you, contact support@convot.io at once.")
+	if wantsJSON(c) {
+		c.JSON(http.StatusOK, gin.H{"recovery_codes": codes})
+		return
+	}
+	s.render(c, http.StatusOK, "recovery", s.page(c, "Recovery codes", "security", codes))
+}
+
+func replaceRecoveryCodes(tx *gorm.DB, accountID uint64, hashes []string, now time.Time) error {
+	if err := tx.Where("account_id = ?", accountID).Delete(&models.RecoveryCode{}).Error; err != nil {
+		return err
+	}
+	rows := make([]models.RecoveryCode, len(hashes))
+	for i, h := range hashes {
+		rows[i] = models.RecoveryCode{AccountID: accountID, CodeHash: h, CreatedAt: now.UTC()}
+	}
+	return tx.Create(&rows).Error
+}
+
+func (s *Server) disableMFA(c *gin.Context) {
+	a, org := currentAccount(c), currentOrg(c)
+	if org.RequireMFA {
+		s.securityError(c, http.StatusForbidden, "Your organization requires two-factor authentication.")
+		return
+	}
+	if !a.TOTPEnabled {
+		s.securityError(c, http.StatusConflict, "Two-factor authentication is already off.")
+		return
+	}
+	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(c.PostForm("password"))) != nil {
+		s.securityError(c, http.StatusUnauthorized, "Wrong password.")
+		return
+	}
+	if _, err := s.checkSecondFactor(c, a, c.PostForm("code")); err != nil {
+		s.securityError(c, http.StatusUnauthorized, "That code is not valid.")
+		return
+	}
+	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&models.Account{}).Where("id = ?", a.ID).Updates(map[string]any{"totp_enabled": false, "totp_secret": ""}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("account_id = ?", a.ID).Delete(&models.RecoveryCode{}).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.mfa_disabled", target("account", a.ID), "")
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.sendSecurityAlert(c, a, "Two-factor authentication turned off", "Two-factor authentication is now off for your Convot account. If this was not you, reset your password and contact support@convot.io at once.")
+	s.redirectWithFlash(c, "/settings/security", "mfa_off")
+}
+
+func (s *Server) regenerateRecoveryCodes(c *gin.Context) {
+	a := currentAccount(c)
+	if !a.TOTPEnabled {
+		s.securityError(c, http.StatusConflict, "Turn on two-factor authentication first.")
+		return
+	}
+	if _, ok := matchTOTP(a.TOTPSecret, c.PostForm("code"), s.now(), a.TOTPLastStep); !ok {
+		s.securityError(c, http.StatusUnauthorized, "That code is not valid.")
+		return
+	}
+	codes, hashes := newRecoveryCodes()
+	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := replaceRecoveryCodes(tx, a.ID, hashes, s.now()); err != nil {
+			return err
+		}
+		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.recovery_codes_regenerated", target("account", a.ID), "")
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "recovery", s.page(c, "Recovery codes", "security", codes))
+}
+
+func (s *Server) changePassword(c *gin.Context) {
+	a := currentAccount(c)
+	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(c.PostForm("current_password"))) != nil {
+		s.securityError(c, http.StatusUnauthorized, "Your current password is wrong.")
+		return
+	}
+	password := c.PostForm("password")
+	if msg := checkPassword(password); msg != "" {
+		s.securityError(c, http.StatusUnprocessableEntity, msg)
+		return
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	sess := currentSession(c)
+	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&models.Account{}).Where("id = ?", a.ID).Update("password_hash", string(hash)).Error; err != nil {
+			return err
+		}
+		// Other browsers must sign in again; this one stays.
+		if err := tx.Where("account_id = ? AND id <> ?", a.ID, sess.ID).Delete(&models.Session{}).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.password_changed", target("account", a.ID), "")
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.sendSecurityAlert(c, a, "Your Convot password was changed", "The password of your Convot account was just changed. If this was not you, reset it now and contact support@convot.io.")
+	s.redirectWithFlash(c, "/settings/security", "password_changed")
+}
+
+func (s *Server) organizationData(o *models.Organization) gin.H {
+	return gin.H{"CompanyName": o.CompanyName, "Website": o.Website, "Industry": o.Industry, "TeamSize": o.TeamSize,
+		"BillingAddress": o.BillingAddress, "TaxIdentifier": o.TaxIdentifier, "Region": o.Region, "RequireMFA": o.RequireMFA}
+}
+
+func (s *Server) organizationPage(c *gin.Context) {
+	s.render(c, http.StatusOK, "organization", s.page(c, "Organization", "organization", s.organizationData(currentOrg(c))))
+}
+
+func (s *Server) saveOrganization(c *gin.Context) {
+	a, o := currentAccount(c), *currentOrg(c)
+	o.CompanyName = strings.TrimSpace(c.PostForm("company_name"))
+	o.Website = strings.TrimSpace(c.PostForm("website"))
+	o.Industry = strings.TrimSpace(c.PostForm("industry"))
+	o.BillingAddress = strings.TrimSpace(c.PostForm("billing_address"))
+	o.TaxIdentifier = strings.TrimSpace(c.PostForm("tax_identifier"))
+	teamSize, err := strconv.Atoi(strings.TrimSpace(c.DefaultPostForm("team_size", "0")))
+	msg := ""
+	switch {
+	case o.CompanyName == "" || len(o.CompanyName) > 200:
+		msg = "Enter the company name (at most 200 characters)."
+	case o.Website != "" && !httpURL(o.Website):
+		msg = "The website must be an http:// or https:// URL."
+	case len(o.Industry) > 100 || len(o.BillingAddress) > 1000 || len(o.TaxIdentifier) > 64:
+		msg = "A field is too long."
+	case err != nil || teamSize < 0 || teamSize > 1000000:
+		msg = "Team size must be a whole number."
+	}
+	o.TeamSize = teamSize
+	if msg != "" {
+		p := s.page(c, "Organization", "organization", s.organizationData(&o))
+		p.Error = msg
+		s.render(c, http.StatusUnprocessableEntity, "organization", p)
+		return
+	}
+	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Select("company_name", "website", "industry", "team_size", "billing_address", "tax_identifier", "updated_at").Save(&o).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.updated", target("organization", o.ID), "")
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.redirectWithFlash(c, "/settings/organization", "saved")
+}
+
+func (s *Server) saveOrganizationMFA(c *gin.Context) {
+	a, o := currentAccount(c), currentOrg(c)
+	require := c.PostForm("require_mfa") == "1"
+	if require && !a.TOTPEnabled {
+		s.fail(c, http.StatusConflict, "Organization", "Turn on two-factor authentication for yourself before requiring it of everyone.")
+		return
+	}
+	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&models.Organization{}).Where("id = ?", o.ID).Update("require_mfa", require).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.mfa_required", target("organization", o.ID), strconv.FormatBool(require))
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.redirectWithFlash(c, "/settings/organization", "saved")
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && len(s) <= 500
+}
+
+func httpsURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https" && u.Host != "" && len(s) <= 500
+}
+
+func validTimeZone(tz string) bool {
+	if tz == "" || len(tz) > 64 {
+		return false
+	}
+	_, err := time.LoadLocation(tz)
+	return err == nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
