@@ -647,3 +647,9 @@ func truncate(s string, n int) string {
 
 // timingSafeEqual compares secrets.
 func timingSafeEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// HashPassword hashes a password with the work factor Convot uses.
+func HashPassword(p string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(p), BcryptCost)
+	return string(h), err
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/payloads"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/web"
 )
@@ -28,6 +29,10 @@ type Server struct {
 	Mail   mail.Sender
 	// Outbox is set in the embedded default: the dev mailbox page shows it.
 	Outbox *mail.Outbox
+	// PayloadCodec, when set, is served at /codec for the Temporal UI at
+	// TemporalUIURL.
+	PayloadCodec  *payloads.Codec
+	TemporalUIURL string
 
 	pages    *web.Templates
 	throttle *throttle
@@ -56,6 +61,9 @@ func New(s *Server) (http.Handler, error) {
 	r.StaticFS("/static", web.Static())
 	r.GET("/healthz", s.healthz)
 	r.GET("/privacy", s.privacyPolicy)
+	if s.PayloadCodec != nil {
+		s.codecRoutes(r)
+	}
 
 	dash := r.Group("/", s.csrf, s.loadSession)
 	s.authRoutes(dash)

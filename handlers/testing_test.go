@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/payloads"
 	"github.com/convot/convot/internal/testdb"
 )
 
@@ -24,6 +26,7 @@ type testServer struct {
 	srv    *Server
 	db     *testdb.DB
 	outbox *mail.Outbox
+	codec  *payloads.Codec
 
 	mu  sync.Mutex
 	now time.Time
@@ -49,7 +52,13 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{db: db, outbox: outbox, now: time.Now()}
-	ts.srv = &Server{DB: db.DB, Keys: db.Keys, Config: cfg, Mail: outbox, Outbox: outbox, now: ts.clock}
+	codec, err := payloads.NewCodec(1, map[uint32][]byte{1: crypto.RandomKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.codec = codec
+	ts.srv = &Server{DB: db.DB, Keys: db.Keys, Config: cfg, Mail: outbox, Outbox: outbox, now: ts.clock,
+		PayloadCodec: codec, TemporalUIURL: "http://localhost:8233"}
 	h, err := New(ts.srv)
 	if err != nil {
 		t.Fatal(err)

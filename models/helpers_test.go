@@ -11,7 +11,6 @@ import (
 
 type gormStatement = gorm.Statement
 
-
 // reopenDB opens a second handle on the test database, with no key store
 // attached yet.
 func reopenDB(t *testing.T, db *testdb.DB) *gorm.DB {

@@ -1,0 +1,72 @@
+package activities
+
+import (
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/testdb"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/workflows"
+)
+
+func TestRecordConversationStatus(t *testing.T) {
+	db := testdb.New(t)
+	org := models.Organization{PublicKey: crypto.RandomToken(8), CompanyName: "Acme", Region: "us", Status: models.OrgActive}
+	db.Create(&org)
+	contact := models.Contact{OrganizationID: org.ID, Name: "Alice"}
+	db.Create(&contact)
+	conv := models.Conversation{OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID, Status: "open", LastMessageAt: time.Now()}
+	db.Create(&conv)
+	a := &Activities{DB: db.DB}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(a.RecordConversationStatus)
+	record := func(ch workflows.ConversationStatusChange) error {
+		_, err := env.ExecuteActivity(a.RecordConversationStatus, ch)
+		return err
+	}
+	at := time.Now().UTC().Truncate(time.Second)
+	until := at.Add(3 * time.Hour)
+
+	steps := []workflows.ConversationStatusChange{
+		{ConversationID: conv.ID, OrganizationID: org.ID, Status: "snoozed", AssigneeID: 7, SnoozedUntil: until, At: at},
+		{ConversationID: conv.ID, OrganizationID: org.ID, Status: "resolved", AssigneeID: 7, At: at},
+		{ConversationID: conv.ID, OrganizationID: org.ID, Status: "open", At: at},
+	}
+	check := []func(models.Conversation) bool{
+		func(c models.Conversation) bool {
+			return c.Status == "snoozed" && c.SnoozedUntil != nil && c.SnoozedUntil.Equal(until) && *c.AssigneeID == 7
+		},
+		func(c models.Conversation) bool {
+			return c.Status == "resolved" && c.ResolvedAt != nil && c.SnoozedUntil == nil
+		},
+		func(c models.Conversation) bool {
+			return c.Status == "open" && c.ResolvedAt == nil && c.AssigneeID == nil
+		},
+	}
+	for i, step := range steps {
+		for range 2 { // recording twice is the same as once
+			if err := record(step); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got models.Conversation
+		db.First(&got, conv.ID)
+		if !check[i](got) {
+			t.Fatalf("step %d: %+v", i, got)
+		}
+	}
+	// Another organization's ID changes nothing.
+	other := workflows.ConversationStatusChange{ConversationID: conv.ID, OrganizationID: org.ID + 1, Status: "resolved", At: at}
+	if err := record(other); err != nil {
+		t.Fatal(err)
+	}
+	var got models.Conversation
+	db.First(&got, conv.ID)
+	if got.Status != "open" {
+		t.Fatalf("another organization's change applied: %s", got.Status)
+	}
+}

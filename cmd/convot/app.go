@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/handlers"
+	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/models"
+)
+
+// app is what the long-running commands share.
+type app struct {
+	cfg    *config.Config
+	master *crypto.MasterKeys
+	db     *gorm.DB
+	keys   *models.KeyStore
+	outbox *mail.Outbox
+	// temporal is the client the HTTP server starts and signals workflows
+	// with; temporalUI is where privacy officers follow them.
+	temporal   client.Client
+	temporalUI string
+}
+
+// openApp reads the configuration, the master key and the database, and
+// applies migrations.
+func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dev = dev
+	master, err := loadMasterKeys(cfg, out)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DatabaseURL == "" && !dev {
+		slog.Warn("DATABASE_URL is not set: using SQLite in CONVOT_DATA_DIR, fit for one machine only")
+	}
+	db, keys, err := models.Setup(ctx, cfg.DatabaseURL, cfg.DataDir, master)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, master: master, db: db, keys: keys}
+	if dev || os.Getenv("POSTMARK_SERVER_TOKEN") == "" {
+		if a.outbox, err = mail.NewOutbox(filepath.Join(cfg.DataDir, "outbox")); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *app) close() {
+	if sqlDB, err := a.db.DB(); err == nil {
+		sqlDB.Close()
+	}
+}
+
+// loadMasterKeys takes CONVOT_MASTER_KEY; in dev, a key kept in the data
+// directory (generated on first run) stands in for it.
+func loadMasterKeys(cfg *config.Config, out io.Writer) (*crypto.MasterKeys, error) {
+	if cfg.MasterKey != "" {
+		return crypto.ParseMasterKeys(cfg.MasterKey)
+	}
+	if !cfg.Dev {
+		return nil, errors.New("CONVOT_MASTER_KEY is not set: generate one with `convot keys generate` and keep it in your secret store")
+	}
+	path := filepath.Join(cfg.DataDir, "master.key")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		key := crypto.GenerateMasterKey(1)
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "WARNING: generated a development master key in %s (mode 0600).\n         Production reads CONVOT_MASTER_KEY from a secret store; losing the key loses the data.\n", path)
+		return crypto.ParseMasterKeys(key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return crypto.ParseMasterKeys(strings.TrimSpace(string(b)))
+}
+
+// httpServer builds the HTTP server for the dashboard and APIs.
+func (a *app) httpServer() (*http.Server, error) {
+	var sender mail.Sender = a.outbox
+	if sender == nil {
+		return nil, errors.New("no mail sender configured")
+	}
+	codec, err := payloadCodec(a.master)
+	if err != nil {
+		return nil, err
+	}
+	h, err := handlers.New(&handlers.Server{DB: a.db, Keys: a.keys, Config: a.cfg, Mail: sender, Outbox: devOutbox(a),
+		PayloadCodec: codec, TemporalUIURL: a.temporalUI})
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{
+		Addr: a.cfg.HTTPAddr, Handler: h,
+		ReadHeaderTimeout: config.ReadHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+	if a.cfg.TLSCert != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return srv, nil
+}
+
+func devOutbox(a *app) *mail.Outbox {
+	if a.cfg.Dev {
+		return a.outbox
+	}
+	return nil
+}
+
+// listen binds the HTTP address before anything is announced, so a port in
+// use is a clear error at start.
+func (a *app) listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("CONVOT_HTTP_ADDR %s: %w", a.cfg.HTTPAddr, err)
+	}
+	return ln, nil
+}
+
+// serveHTTP runs srv on ln until ctx ends, then shuts it down gracefully.
+func (a *app) serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() {
+		if a.cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, a.cfg.TLSCert, a.cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), config.ShutdownTimeout)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// seedOwner creates a first organization and owner when the database has no
+// account, and returns the login to print (once: the password is random
+// and only its hash is kept).
+func seedOwner(ctx context.Context, db *gorm.DB) (email, password string, err error) {
+	var n int64
+	if err := db.WithContext(ctx).Model(&models.Account{}).Count(&n).Error; err != nil || n > 0 {
+		return "", "", err
+	}
+	email, password = "owner@convot.localhost", crypto.RandomToken(12)
+	hash, err := handlers.HashPassword(password)
+	if err != nil {
+		return "", "", err
+	}
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		org := models.Organization{PublicKey: crypto.RandomToken(16), CompanyName: "Convot Dev", Region: "eu", Status: models.OrgActive}
+		if err := tx.Create(&org).Error; err != nil {
+			return err
+		}
+		owner := models.Account{OrganizationID: org.ID, FullName: "Dev Owner", DisplayName: "Dev", Email: email,
+			PasswordHash: hash, Role: models.RoleOwner, TimeZone: "UTC", Language: "en", Status: "active",
+			CreatedAt: time.Now().UTC()}
+		return tx.Create(&owner).Error
+	})
+	return email, password, err
+}

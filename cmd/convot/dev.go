@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/convot/convot/internal/devstack"
+	"github.com/convot/convot/workflows"
+)
+
+// runDev runs everything on one machine with embedded defaults.
+func runDev(ctx context.Context, args []string, out io.Writer) error {
+	if err := flags("dev", args, nil); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, true, out)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ln, err := a.listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	address, uiURL := a.cfg.TemporalAddress, a.cfg.TemporalUIURL
+	var temporalGone <-chan struct{} // closed if supervision gives up
+	var temporalErr func() error
+	if address == "" {
+		cli, err := devstack.FindTemporalCLI(ctx, os.Getenv, out)
+		if err != nil {
+			return err
+		}
+		attrs := map[string]string{}
+		for name, kind := range workflows.SearchAttributes {
+			attrs[name] = kind.String() // Keyword, Datetime, ...
+		}
+		fmt.Fprintln(out, "starting the Temporal dev server...")
+		temporal, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
+			CLIPath: cli, DataDir: a.cfg.DataDir, IP: "127.0.0.1",
+			Port: a.cfg.TemporalPort, UIPort: a.cfg.TemporalUIPort, Namespace: a.cfg.TemporalNamespace,
+			SearchAttributes: attrs, UICodecEndpoint: a.cfg.BaseURL.String() + "/codec",
+		})
+		if err != nil {
+			return fmt.Errorf("Temporal dev server: %w", err)
+		}
+		defer func() {
+			if err := temporal.Stop(10 * time.Second); err != nil {
+				slog.Warn("stopping the Temporal dev server", "err", err)
+			}
+		}()
+		// localhost, like the dashboard: the same site, so the UI's codec
+		// calls carry the dashboard session.
+		address, uiURL = temporal.Address(), strings.Replace(temporal.UIURL(), "127.0.0.1", "localhost", 1)
+		temporalGone, temporalErr = temporal.Done(), temporal.Err
+	}
+	c, err := dialTemporalAt(ctx, a.cfg, a.master, address)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := workflows.RegisterSearchAttributes(ctx, c, a.cfg.TemporalNamespace); err != nil {
+		return fmt.Errorf("register search attributes: %w", err)
+	}
+	a.temporal, a.temporalUI = c, uiURL
+
+	email, password, err := seedOwner(ctx, a.db)
+	if err != nil {
+		return fmt.Errorf("seed owner: %w", err)
+	}
+	srv, err := a.httpServer()
+	if err != nil {
+		return err
+	}
+	w := newWorker(c, a.db)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("Temporal worker: %w", err)
+	}
+	defer w.Stop()
+
+	dashboard := "http://" + displayAddr(ln.Addr())
+	fmt.Fprintf(out, "\nConvot is running.\n  Dashboard:    %s\n  Temporal UI:  %s\n  Dev mailbox:  %s/dev/mailbox\n  Data:         %s\n", dashboard, uiURL, dashboard, a.cfg.DataDir)
+	if email != "" {
+		fmt.Fprintf(out, "  Owner login:  %s / %s   (shown once; only its hash is stored)\n", email, password)
+	}
+	fmt.Fprintln(out, "Press Ctrl-C to stop.")
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.serveHTTP(gctx, srv, ln) })
+	if temporalGone != nil {
+		g.Go(func() error {
+			select {
+			case <-temporalGone:
+				return fmt.Errorf("the Temporal dev server stopped for good: %v (see %s/temporal.log)", temporalErr(), a.cfg.DataDir)
+			case <-gctx.Done():
+				return nil
+			}
+		})
+	}
+	err = g.Wait()
+	fmt.Fprintln(out, "\nstopping...")
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func displayAddr(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

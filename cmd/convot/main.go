@@ -1,0 +1,142 @@
+// Command convot is Convot in one binary: the dashboard and APIs, the
+// Temporal workers, migrations, and the tools auditors and operators use.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	_ "time/tzdata" // time zones on machines without a zoneinfo database
+
+	"github.com/convot/convot/internal/config"
+)
+
+type command struct {
+	name    string
+	summary string
+	usage   string
+	run     func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"dev", "everything on one machine: SQLite, a Temporal dev server, worker and HTTP server", "convot dev", runDev},
+		{"serve", "the HTTP server (production): database, Redis and Temporal from the environment", "convot serve", runServe},
+		{"worker", "the Temporal worker (production)", "convot worker", runWorker},
+		{"migrate", "apply schema migrations and register Temporal search attributes (idempotent)", "convot migrate", runMigrate},
+		{"inventory", "print the record of processing derived from the data inventory", "convot inventory [-json]", runInventory},
+		{"keys", "key management: `convot keys rotate` re-wraps every data key under the newest master key", "convot keys rotate", runKeys},
+	}
+	commands = append(commands, extraCommands...)
+}
+
+// extraCommands lets other files add subcommands.
+var extraCommands []command
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+	if len(os.Args) < 2 || isHelp(os.Args[1]) {
+		usage(os.Stdout)
+		return
+	}
+	name, args := os.Args[1], os.Args[2:]
+	for _, c := range commands {
+		if c.name != name {
+			continue
+		}
+		if len(args) > 0 && isHelp(args[0]) {
+			commandUsage(os.Stdout, c)
+			return
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := c.run(ctx, args, os.Stdout)
+		stop()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintf(os.Stderr, "convot %s: %v\n", name, oneLine(err))
+			os.Exit(1)
+		}
+		return
+	}
+	fmt.Fprintf(os.Stderr, "convot: unknown command %q; run `convot --help`\n", name)
+	os.Exit(2)
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "help" || a == "-help" }
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+func logLevel() slog.Level {
+	switch os.Getenv("CONVOT_LOG_LEVEL") {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Convot: customer conversations whose privacy policy is enforced by code.")
+	fmt.Fprintln(w, "\nUsage: convot <command> [arguments]\n\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nSettings (environment variables):")
+	printSettings(w, "")
+	fmt.Fprintln(w, "\nRun `convot <command> --help` for one command's usage.")
+}
+
+func commandUsage(w io.Writer, c command) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nSettings (environment variables):\n", c.usage, c.summary)
+	printSettings(w, c.name)
+}
+
+func printSettings(w io.Writer, cmd string) {
+	settings := config.Settings
+	for _, s := range settings {
+		if cmd != "" && len(s.Commands) > 0 && !contains(s.Commands, cmd) {
+			continue
+		}
+		def := ""
+		if s.Default != "" {
+			def = " (default " + s.Default + ")"
+		}
+		fmt.Fprintf(w, "  %-24s %s%s\n", s.Name, s.Usage, def)
+	}
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// flags parses a subcommand's flags, answering -h itself.
+func flags(name string, args []string, define func(*flag.FlagSet)) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if define != nil {
+		define(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%v (see `convot %s --help`)", err, name)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see `convot %s --help`)", fs.Arg(0), name)
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"go.temporal.io/sdk/client"
+)
+
+// runServe runs the HTTP server only: web nodes are stateless and scale
+// horizontally behind a load balancer.
+func runServe(ctx context.Context, args []string, out io.Writer) error {
+	if err := flags("serve", args, nil); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, false, out)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	address := a.cfg.TemporalAddress
+	if address == "" {
+		address = "localhost:7233"
+	}
+	opts, err := temporalOptions(a.cfg, a.master, address)
+	if err != nil {
+		return err
+	}
+	// Lazy: the web node starts even while Temporal is still coming up.
+	c, err := client.NewLazyClient(opts)
+	if err != nil {
+		return fmt.Errorf("TEMPORAL_ADDRESS %s: %w", address, err)
+	}
+	defer c.Close()
+	a.temporal, a.temporalUI = c, a.cfg.TemporalUIURL
+	ln, err := a.listen()
+	if err != nil {
+		return err
+	}
+	srv, err := a.httpServer()
+	if err != nil {
+		return err
+	}
+	slog.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL.String())
+	return a.serveHTTP(ctx, srv, ln)
+}
+
+// runWorker runs the Temporal workers only.
+func runWorker(ctx context.Context, args []string, out io.Writer) error {
+	if err := flags("worker", args, nil); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, false, out)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	address := a.cfg.TemporalAddress
+	if address == "" {
+		address = "localhost:7233"
+	}
+	c, err := dialTemporalAt(ctx, a.cfg, a.master, address)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := newWorker(c, a.db)
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Stop()
+	slog.Info("worker running", "temporal", address, "namespace", a.cfg.TemporalNamespace)
+	<-ctx.Done()
+	return nil
+}

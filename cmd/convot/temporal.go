@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/activities"
+	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/payloads"
+	"github.com/convot/convot/workflows"
+)
+
+// payloadCodec encrypts every Temporal payload with keys derived from the
+// master key versions (DESIGN.md invariant 3).
+func payloadCodec(master *crypto.MasterKeys) (*payloads.Codec, error) {
+	keys := map[uint32][]byte{}
+	for _, v := range master.Versions() {
+		k, err := master.Derive(v, fmt.Sprintf("convot temporal payloads v%d", v))
+		if err != nil {
+			return nil, err
+		}
+		keys[v] = k
+	}
+	return payloads.NewCodec(master.Current(), keys)
+}
+
+func temporalOptions(cfg *config.Config, master *crypto.MasterKeys, address string) (client.Options, error) {
+	codec, err := payloadCodec(master)
+	if err != nil {
+		return client.Options{}, err
+	}
+	var dc converter.DataConverter = payloads.DataConverter(codec)
+	return client.Options{
+		HostPort:      address,
+		Namespace:     cfg.TemporalNamespace,
+		DataConverter: dc,
+		Logger:        tlog.NewStructuredLogger(slog.Default().With("component", "temporal")),
+	}, nil
+}
+
+// dialTemporal connects to TEMPORAL_ADDRESS, failing at start when it is
+// unreachable.
+func dialTemporal(ctx context.Context, cfg *config.Config, master *crypto.MasterKeys) (client.Client, error) {
+	return dialTemporalAt(ctx, cfg, master, cfg.TemporalAddress)
+}
+
+func dialTemporalAt(ctx context.Context, cfg *config.Config, master *crypto.MasterKeys, address string) (client.Client, error) {
+	opts, err := temporalOptions(cfg, master, address)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("TEMPORAL_ADDRESS %s: %w", address, err)
+	}
+	return c, nil
+}
+
+// newWorker registers every workflow and activity on the task queue.
+func newWorker(c client.Client, db *gorm.DB) worker.Worker {
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w)
+	activities.Register(w, &activities.Activities{DB: db})
+	return w
+}

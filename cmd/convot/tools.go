@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/workflows"
+)
+
+func runMigrate(ctx context.Context, args []string, out io.Writer) error {
+	if err := flags("migrate", args, nil); err != nil {
+		return err
+	}
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	master, err := loadMasterKeys(cfg, out)
+	if err != nil {
+		return err
+	}
+	db, err := models.Open(cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	applied, err := models.Migrate(ctx, db)
+	if err != nil {
+		return err
+	}
+	// The key store creates the instance keys on first use.
+	if _, err := models.NewKeyStore(ctx, db, master); err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(out, "database schema is up to date (version %d)\n", models.LatestMigration())
+	} else {
+		fmt.Fprintf(out, "applied migrations %v; schema at version %d\n", applied, models.LatestMigration())
+	}
+	if cfg.TemporalAddress == "" {
+		fmt.Fprintln(out, "TEMPORAL_ADDRESS is not set: search attributes not registered")
+		return nil
+	}
+	c, err := dialTemporal(ctx, cfg, master)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := workflows.RegisterSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+		return fmt.Errorf("register search attributes: %w", err)
+	}
+	fmt.Fprintf(out, "search attributes registered on namespace %s\n", cfg.TemporalNamespace)
+	return nil
+}
+
+// processingRecord is one row of the record of processing.
+type processingRecord struct {
+	Category    string   `json:"category"`
+	Description string   `json:"description"`
+	Subject     string   `json:"data_subject"`
+	Purposes    []string `json:"purposes"`
+	LegalBases  []string `json:"legal_bases"`
+	Retention   string   `json:"retention"`
+	Stored      string   `json:"stored"`
+	Form        string   `json:"form"`
+}
+
+// recordOfProcessing derives the record (GDPR Art. 30) from the inventory.
+func recordOfProcessing() []processingRecord {
+	var rows []processingRecord
+	for _, f := range models.Inventory() {
+		rows = append(rows, processingRecord{
+			Category: f.Category, Description: models.Categories[f.Category], Subject: f.Subject,
+			Purposes: f.Purposes, LegalBases: f.LegalBases(), Retention: models.Retention[f.Retention].Rule,
+			Stored: f.Table + "." + f.Column, Form: f.Form,
+		})
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Subject != rows[j].Subject {
+			return rows[i].Subject < rows[j].Subject
+		}
+		return rows[i].Category < rows[j].Category
+	})
+	return rows
+}
+
+func runInventory(_ context.Context, args []string, out io.Writer) error {
+	var asJSON bool
+	if err := flags("inventory", args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }); err != nil {
+		return err
+	}
+	if problems := models.InventoryProblems(); len(problems) > 0 {
+		return fmt.Errorf("the data inventory is incomplete: %s.%s: %s", problems[0].Model, problems[0].Field, problems[0].Reason)
+	}
+	rows := recordOfProcessing()
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"controller": "Convot.io (customer data); processor for end-user data", "records": rows})
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SUBJECT\tCATEGORY\tPURPOSES\tLEGAL BASIS\tRETENTION\tSTORED\tFORM")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Subject, r.Category, strings.Join(r.Purposes, ","),
+			strings.Join(r.LegalBases, ","), r.Retention, r.Stored, r.Form)
+	}
+	return tw.Flush()
+}
+
+func runKeys(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("say `convot keys generate` or `convot keys rotate`")
+	}
+	switch args[0] {
+	case "generate":
+		version := uint64(1)
+		if err := flags("keys generate", args[1:], func(fs *flag.FlagSet) { fs.Uint64Var(&version, "version", 1, "key version") }); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, crypto.GenerateMasterKey(uint32(version)))
+		return nil
+	case "rotate":
+		if err := flags("keys rotate", args[1:], nil); err != nil {
+			return err
+		}
+		a, err := openApp(ctx, false, out)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		n, err := a.keys.Rewrap(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "re-wrapped %d keys under master key v%d; older versions can now be removed from CONVOT_MASTER_KEY\n", n, a.master.Current())
+		return nil
+	}
+	return fmt.Errorf("unknown keys command %q: say generate or rotate", args[0])
+}
