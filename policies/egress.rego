@@ -1,0 +1,326 @@
+# METADATA
+# title: Convot egress gate
+# description: |
+#   Decides whether one flow of personal or system data may leave Convot for a
+#   subprocessor (privacy policy §4, §6, §7, §9). The subprocessors, their
+#   purposes, data categories, locations, DPAs and SCCs are data
+#   (registry.json, data.convot.registry); this module only reads them.
+#
+#   Input: subprocessor, purpose, categories, organization {id, region,
+#   ai_features, shopify_scopes}, subject {kind, restricted, objections,
+#   consents}, destination_region, feature.
+#   Output: decision {allow, reasons, drop, redact}: reasons say why;
+#   drop lists categories removed before sending, redact those whose values
+#   are replaced. Sentry receives no personal data: its flows are allowed
+#   with every user.* category in drop, and denied when nothing but personal
+#   data was to be sent. AI subprocessors get email, phone and external IDs
+#   in redact unless the purpose needs them.
+package convot.egress
+
+import data.convot.registry
+
+# --- the flow as declared ----------------------------------------------------
+
+# sub is the registry entry of the named subprocessor.
+sub := registry.subprocessors[input.subprocessor]
+
+# purpose is the registry entry of the declared purpose.
+purpose := registry.purposes[input.purpose]
+
+# categories are the declared data categories that are strings.
+categories := {c | some c in input.categories; is_string(c)}
+
+default subprocessor_name := "(missing)"
+
+subprocessor_name := sprintf("%v", [input.subprocessor])
+
+default purpose_name := "(missing)"
+
+purpose_name := sprintf("%v", [input.purpose])
+
+# organization is the organization the data belongs to; it needs an ID.
+organization := input.organization if {
+	is_object(input.organization)
+	is_number(input.organization.id)
+	input.organization.id > 0
+}
+
+default subject_kind := "(missing)"
+
+subject_kind := input.subject.kind if is_string(input.subject.kind)
+
+# destination is where the data goes: the declared region, or the only
+# location of a subprocessor that processes in a single region.
+destination := input.destination_region if {
+	input.destination_region != ""
+} else := sub.locations[0] if {
+	count(sub.locations) == 1
+}
+
+# --- categories --------------------------------------------------------------------
+# A category covers itself and its children: user.contact covers
+# user.contact.email. With a dot appended to both names this is a prefix
+# match ("user.contact." starts "user.contact.email."), which OPA's
+# strings.any_prefix_match does for a whole set of prefixes at once.
+
+# dotted maps each declared category to its name followed by a dot.
+dotted := {c: concat("", [c, "."]) | some c in categories}
+
+# registered_prefixes are the dotted categories registered for the subprocessor.
+registered_prefixes := {concat("", [a, "."]) | some a in sub.categories}
+
+# personal: the declared categories under user.
+personal := {c | some c, d in dotted; startswith(d, "user.")}
+
+# unknown_categories are not in the registry's vocabulary.
+unknown_categories := {c | some c in categories; not registry.categories[c]}
+
+# unregistered: known categories the subprocessor may not receive (neither
+# registered for it, nor dropped before sending).
+unregistered := ({c | some c, d in dotted; not strings.any_prefix_match(d, registered_prefixes)} - drop) - unknown_categories
+
+# --- transformations -----------------------------------------------------------
+
+# drop: a subprocessor that receives no personal data (Sentry) gets every
+# user.* category scrubbed from the payload.
+default drop := set()
+
+drop := personal if sub.scrub_personal_data == true
+
+# redact: AI subprocessors get email, phone and external IDs replaced unless
+# the purpose needs them. A declared category is redacted when it covers an
+# identifier or is covered by one.
+default redact := set()
+
+redact := (covered_by_identifier | covering_identifier) - needed_identifiers if sub.ai == true
+
+identifier_prefixes := {concat("", [r, "."]) | some r in sub.redact_identifiers}
+
+covered_by_identifier := {c | some c, d in dotted; strings.any_prefix_match(d, identifier_prefixes)}
+
+covering_identifier := {c | some c, d in dotted; strings.any_prefix_match(identifier_prefixes, d)}
+
+needed_identifiers := {c |
+	some c, d in dotted
+	strings.any_prefix_match(d, {concat("", [n, "."]) | some n in purpose.needs_identifiers})
+}
+
+# personal_data_leaves: some personal data remains after the drops.
+personal_data_leaves if count(personal - drop) > 0
+
+# --- checks --------------------------------------------------------------------------
+# Each check is its own rule so that a deny rule can negate it safely: OPA
+# evaluates the arguments of a negated call outside the negation, so
+# `not x in sub.missing` would be undefined, and the deny rule would not fire.
+
+input_is_object if is_object(input)
+
+categories_listed if is_array(input.categories)
+
+purpose_registered if input.purpose in sub.purposes
+
+organization_region_known if registry.regions[organization.region]
+
+subject_kind_served if subject_kind in sub.subjects
+
+destination_served if destination in sub.locations
+
+sccs_recorded if destination in sub.sccs
+
+destination_outside_eea if {
+	destination
+	not registry.regions[destination].eea
+}
+
+ai_feature_on if purpose.ai_feature in organization.ai_features
+
+restricted if input.subject.restricted == true
+
+consented if purpose.consent in input.subject.consents
+
+# storage_flow: storing data with a storage subprocessor (AWS); the only flow
+# allowed for a restricted data subject.
+storage_flow if {
+	purpose.storage == true
+	purpose_registered
+}
+
+# objection_grounds: the objections that stop this flow.
+objection_grounds contains purpose.objection
+
+objection_grounds contains "automated_decisions" if sub.ai == true
+
+# --- deny rules: each names what is wrong --------------------------------------
+
+deny contains "input is not an object" if not input_is_object
+
+deny contains sprintf("unknown subprocessor %s", [subprocessor_name]) if not sub
+
+deny contains sprintf("no data processing agreement is recorded for %s", [input.subprocessor]) if {
+	sub
+	not sub.dpa_signed == true
+}
+
+deny contains sprintf("unknown purpose %s", [purpose_name]) if not purpose
+
+deny contains sprintf("%s is not registered for purpose %s", [input.subprocessor, input.purpose]) if {
+	sub
+	purpose
+	not purpose_registered
+}
+
+deny contains "categories must be a list of data categories" if not categories_listed
+
+deny contains "no data categories declared" if count(categories) == 0
+
+deny contains sprintf("data category %v is not a string", [c]) if {
+	some c in input.categories
+	not is_string(c)
+}
+
+deny contains sprintf("unknown data category %s", [c]) if some c in unknown_categories
+
+deny contains sprintf("%s may not receive %s", [input.subprocessor, c]) if {
+	sub
+	some c in unregistered
+}
+
+deny contains "organization missing" if not organization
+
+deny contains sprintf("organization region %v unknown", [object.get(organization, "region", "(missing)")]) if {
+	organization
+	not organization_region_known
+}
+
+deny contains sprintf("data subject kind %s unknown", [subject_kind]) if not registry.subject_kinds[subject_kind]
+
+deny contains sprintf("%s does not receive data of subject kind %s", [input.subprocessor, subject_kind]) if {
+	sub
+	registry.subject_kinds[subject_kind]
+	not subject_kind_served
+}
+
+deny contains "personal data declared without a data subject" if {
+	subject_kind == "none"
+	personal_data_leaves
+}
+
+deny contains sprintf("unknown objection %v", [o]) if {
+	some o in input.subject.objections
+	not registry.objections[o]
+}
+
+deny contains sprintf("destination region required: %s processes data in %v", [input.subprocessor, sub.locations]) if {
+	sub
+	not destination
+}
+
+deny contains sprintf("%s does not process data in region %v", [input.subprocessor, destination]) if {
+	sub
+	destination
+	not destination_served
+}
+
+deny contains sprintf("no Standard Contractual Clauses recorded for transfers of EU data to %s in %v", [input.subprocessor, destination]) if {
+	registry.regions[organization.region].eea == true
+	destination_outside_eea
+	not sccs_recorded
+}
+
+deny contains sprintf("%s traffic must stay in the organization's region %v, not %v", [input.subprocessor, organization.region, destination]) if {
+	sub.region_pinned == true
+	destination != organization.region
+}
+
+deny contains sprintf("the organization has not turned on the AI feature %s", [feature]) if {
+	sub.ai == true
+	feature := purpose.ai_feature
+	not ai_feature_on
+}
+
+deny contains sprintf("feature %v does not match purpose %s", [input.feature, input.purpose]) if {
+	input.feature != ""
+	purpose
+	input.feature != object.get(purpose, "ai_feature", "")
+}
+
+deny contains sprintf("the data subject objected to %s", [o]) if {
+	some o in input.subject.objections
+	o in objection_grounds
+	personal_data_leaves
+}
+
+deny contains "processing of the data subject is restricted: stored, nothing more" if {
+	restricted
+	personal_data_leaves
+	not storage_flow
+}
+
+deny contains sprintf("no %s consent from the data subject", [purpose.consent]) if {
+	purpose.consent
+	not consented
+}
+
+deny contains sprintf("the organization has not authorized any %s scope", [input.subprocessor]) if {
+	sub.required_scopes
+	not any_scope_authorized
+}
+
+any_scope_authorized if {
+	some scope in organization.shopify_scopes
+	is_string(scope)
+}
+
+deny contains sprintf("scope %s for %s is not authorized by the organization", [scope, c]) if {
+	some a, scope in sub.required_scopes
+	some c, d in dotted
+	startswith(d, concat("", [a, "."]))
+	not scope_authorized(scope)
+}
+
+scope_authorized(scope) if scope in organization.shopify_scopes
+
+deny contains sprintf("nothing but personal data was to be sent to %s, and all of it is scrubbed", [input.subprocessor]) if {
+	sub.scrub_personal_data == true
+	count(categories) > 0
+	count(categories - drop) == 0
+}
+
+# --- the decision ----------------------------------------------------------------
+
+default allow := false
+
+# allow needs every deny rule silent and, as a second line of defence against
+# a deny rule that cannot fire (malformed input or registry), the positive
+# facts of an allowed flow.
+allow if {
+	count(deny) == 0
+	sub.dpa_signed == true
+	purpose_registered
+	organization_region_known
+	registry.subject_kinds[subject_kind]
+	subject_kind_served
+	destination_served
+	count(categories) > 0
+	count(unregistered) == 0
+	count(unknown_categories) == 0
+}
+
+reasons := array.concat([allowed_reason], sort(notes)) if {
+	allow
+} else := sort(deny) if {
+	count(deny) > 0
+} else := ["denied: no rule allows this flow"]
+
+allowed_reason := sprintf("%s may receive %s for %s", [input.subprocessor, concat(", ", sort(categories - drop)), input.purpose])
+
+notes contains sprintf("scrubbed before sending: %s", [concat(", ", sort(drop))]) if count(drop) > 0
+
+notes contains sprintf("redacted before sending: %s", [concat(", ", sort(redact))]) if count(redact) > 0
+
+decision := {
+	"allow": allow,
+	"reasons": reasons,
+	"drop": sort(drop),
+	"redact": sort(redact),
+}

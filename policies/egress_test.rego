@@ -1,0 +1,554 @@
+# Tests of the egress gate: one or more per rule, allow and deny.
+package convot.egress_test
+
+import data.convot.egress
+
+# with_flow merges patch into flow (object.union: nested objects merge, other
+# values are replaced).
+
+# --- fixtures ------------------------------------------------------------------
+
+org_eu := {
+	"id": 7,
+	"region": "eu",
+	"ai_features": ["summary", "suggested_reply", "translation", "language_detection", "embeddings"],
+	"shopify_scopes": ["read_customers"],
+}
+
+org_us := {"id": 8, "region": "us", "ai_features": [], "shopify_scopes": []}
+
+end_user := {"kind": "end_user", "restricted": false, "objections": [], "consents": []}
+
+customer := {"kind": "customer", "restricted": false, "objections": [], "consents": []}
+
+no_subject := {"kind": "none", "restricted": false, "objections": [], "consents": []}
+
+restricted_user := object.union(end_user, {"restricted": true})
+
+summary := {
+	"subprocessor": "anthropic",
+	"purpose": "functional.ai.summary",
+	"categories": ["user.content.message", "user.name", "user.contact.email"],
+	"organization": org_eu,
+	"subject": end_user,
+}
+
+storage := {
+	"subprocessor": "aws",
+	"purpose": "essential.service.storage",
+	"categories": ["user.content.attachment"],
+	"organization": org_eu,
+	"subject": end_user,
+	"destination_region": "eu",
+}
+
+billing := {
+	"subprocessor": "stripe",
+	"purpose": "essential.service.payment_processing",
+	"categories": ["user.name", "user.contact.email", "user.contact.address", "user.financial"],
+	"organization": org_eu,
+	"subject": customer,
+	"destination_region": "eu",
+}
+
+email := {
+	"subprocessor": "postmark",
+	"purpose": "essential.service.notifications.email",
+	"categories": ["user.contact.email", "user.name", "system.operations"],
+	"organization": org_eu,
+	"subject": customer,
+}
+
+error_event := {
+	"subprocessor": "sentry",
+	"purpose": "analytics.reporting.system.performance",
+	"categories": ["system.operations", "user.contact.email", "user.device.ip_address", "user.authorization.credentials", "user.content.message", "user.device.cookie_id"],
+	"organization": org_eu,
+	"subject": end_user,
+}
+
+pubsub := {
+	"subprocessor": "redis",
+	"purpose": "essential.service",
+	"categories": ["user.content.message", "user.contact.email"],
+	"organization": org_eu,
+	"subject": end_user,
+	"destination_region": "eu",
+}
+
+order_lookup := {
+	"subprocessor": "shopify",
+	"purpose": "essential.service.operations.support",
+	"categories": ["user.contact.email"],
+	"organization": org_eu,
+	"subject": end_user,
+}
+
+marketing := {
+	"subprocessor": "postmark",
+	"purpose": "marketing.communications.email",
+	"categories": ["user.contact.email", "user.name"],
+	"organization": org_eu,
+	"subject": object.union(customer, {"consents": ["marketing_email"]}),
+}
+
+postmark_with_marketing := ["essential.service", "essential.service.notifications.email", "marketing.communications.email"]
+
+postmark_with_improve := ["essential.service", "functional.service.improve"]
+
+with_flow(flow, patch) := object.union(flow, patch)
+
+# --- default and shape -------------------------------------------------------------
+
+test_default_deny_empty_input if {
+	not egress.allow with input as {}
+	d := egress.decision with input as {}
+	d.allow == false
+	count(d.reasons) > 0
+}
+
+test_deny_input_not_object if {
+	"input is not an object" in egress.deny with input as "anthropic"
+	not egress.allow with input as "anthropic"
+}
+
+test_decision_shape_on_allow if {
+	d := egress.decision with input as storage
+	d.allow == true
+	d.reasons == ["aws may receive user.content.attachment for essential.service.storage"]
+	d.drop == []
+	d.redact == []
+}
+
+test_reasons_sorted_deny_list if {
+	d := egress.decision with input as with_flow(billing, {"categories": ["user.content.message"], "subject": end_user})
+	d.allow == false
+	d.reasons == ["stripe does not receive data of subject kind end_user", "stripe may not receive user.content.message"]
+}
+
+test_reasons_fallback if {
+	egress.reasons == ["denied: no rule allows this flow"] with egress.allow as false with egress.deny as set()
+}
+
+# --- registry: subprocessors, purposes, DPAs ----------------------------------------
+
+test_unknown_subprocessor if {
+	"unknown subprocessor mailchimp" in egress.deny with input as with_flow(email, {"subprocessor": "mailchimp"})
+	not egress.allow with input as with_flow(email, {"subprocessor": "mailchimp"})
+}
+
+test_missing_subprocessor if {
+	flow := object.remove(email, ["subprocessor"])
+	"unknown subprocessor (missing)" in egress.deny with input as flow
+}
+
+test_dpa_required if {
+	"no data processing agreement is recorded for postmark" in egress.deny with input as email
+		with data.convot.registry.subprocessors.postmark.dpa_signed as false
+	not egress.allow with input as email with data.convot.registry.subprocessors.postmark.dpa_signed as false
+	egress.allow with input as email
+}
+
+test_unknown_purpose if {
+	"unknown purpose advertising" in egress.deny with input as with_flow(email, {"purpose": "advertising"})
+	"unknown purpose (missing)" in egress.deny with input as object.remove(email, ["purpose"])
+}
+
+test_purpose_not_registered if {
+	flow := with_flow(email, {"purpose": "essential.service.payment_processing"})
+	"postmark is not registered for purpose essential.service.payment_processing" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_ai_purpose_not_registered_for_other_ai if {
+	flow := with_flow(summary, {"subprocessor": "openai"})
+	"openai is not registered for purpose functional.ai.summary" in egress.deny with input as flow
+}
+
+test_malformed_registry_entry_denies if {
+	# a field set to null stands for a missing one (a `with` on data merges
+	# objects, so a removed field would come back)
+	aws := data.convot.registry.subprocessors.aws
+	every field in ["purposes", "categories", "subjects", "locations", "dpa_signed"] {
+		entry := object.union(aws, {field: null})
+		not egress.allow with input as storage with data.convot.registry.subprocessors.aws as entry
+	}
+	no_sccs := object.union(aws, {"sccs": null})
+	us_storage := with_flow(storage, {"destination_region": "us"})
+	"no Standard Contractual Clauses recorded for transfers of EU data to aws in us" in egress.deny with input as us_storage
+		with data.convot.registry.subprocessors.aws as no_sccs
+}
+
+test_missing_input_denies if {
+	not egress.allow
+	d := egress.decision
+	d.allow == false
+	"organization missing" in d.reasons
+}
+
+# --- categories -----------------------------------------------------------------------
+
+test_no_categories if {
+	"no data categories declared" in egress.deny with input as with_flow(email, {"categories": []})
+	not egress.allow with input as with_flow(email, {"categories": []})
+}
+
+test_categories_not_a_list if {
+	flow := with_flow(email, {"categories": "user.contact.email"})
+	"categories must be a list of data categories" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_category_not_a_string if {
+	flow := with_flow(email, {"categories": ["user.contact.email", 42]})
+	"data category 42 is not a string" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_unknown_category if {
+	flow := with_flow(email, {"categories": ["user.contact.email", "user.biometric"]})
+	"unknown data category user.biometric" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_category_not_registered if {
+	flow := with_flow(billing, {"categories": ["user.contact.email", "user.content.message"]})
+	"stripe may not receive user.content.message" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_child_category_allowed_under_parent if {
+	# redis registers user.contact; user.contact.email is its child
+	egress.allow with input as pubsub
+	egress.allow with input as with_flow(storage, {"categories": ["user.contact.email", "user.device.ip_address"]})
+}
+
+test_parent_category_not_allowed_under_child if {
+	flow := with_flow(summary, {"categories": ["user.contact"]})
+	"anthropic may not receive user.contact" in egress.deny with input as flow
+}
+
+test_coverage_is_by_whole_name_segments if {
+	egress.unregistered == set() with input as with_flow(pubsub, {"categories": ["user.contact", "user.contact.email"]})
+	egress.unregistered == {"user.contact"} with input as with_flow(summary, {"categories": ["user.contact", "user.contact.email"]})
+	flow := with_flow(pubsub, {"categories": ["user.contactless"]})
+	egress.unregistered == {"user.contactless"} with input as flow
+		with data.convot.registry.categories["user.contactless"] as "a category whose name starts like user.contact"
+}
+
+# --- organization and data subject ---------------------------------------------------
+
+test_organization_missing if {
+	flow := object.remove(email, ["organization"])
+	"organization missing" in egress.deny with input as flow
+	not egress.allow with input as flow
+	"organization missing" in egress.deny with input as with_flow(email, {"organization": {"id": 0, "region": "eu"}})
+}
+
+test_organization_region_unknown if {
+	flow := with_flow(email, {"organization": {"id": 9, "region": "mars"}})
+	"organization region mars unknown" in egress.deny with input as flow
+	"organization region (missing) unknown" in egress.deny with input as json.remove(email, ["organization/region"])
+}
+
+test_subject_kind_unknown if {
+	"data subject kind visitor unknown" in egress.deny with input as with_flow(email, {"subject": {"kind": "visitor"}})
+	"data subject kind (missing) unknown" in egress.deny with input as object.remove(email, ["subject"])
+}
+
+test_subject_kind_not_served if {
+	flow := with_flow(billing, {"subject": end_user})
+	"stripe does not receive data of subject kind end_user" in egress.deny with input as flow
+	egress.allow with input as billing
+}
+
+test_personal_data_without_subject if {
+	flow := with_flow(email, {"subject": no_subject})
+	"personal data declared without a data subject" in egress.deny with input as flow
+	egress.allow with input as with_flow(email, {"subject": no_subject, "categories": ["system.operations"]})
+}
+
+test_unknown_objection if {
+	flow := with_flow(email, {"subject": object.union(customer, {"objections": ["everything"]})})
+	"unknown objection everything" in egress.deny with input as flow
+}
+
+# --- regions and transfers ---------------------------------------------------------------
+
+test_destination_required if {
+	flow := object.remove(storage, ["destination_region"])
+	"destination region required: aws processes data in [\"us\", \"eu\"]" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_destination_defaults_to_only_location if {
+	egress.destination == "us" with input as email
+	egress.destination == "eu" with input as storage
+}
+
+test_destination_not_a_string if {
+	flow := with_flow(email, {"destination_region": 5})
+	"postmark does not process data in region 5" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_destination_not_registered if {
+	flow := with_flow(email, {"destination_region": "eu"})
+	"postmark does not process data in region eu" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_eu_to_us_needs_sccs if {
+	us_storage := with_flow(storage, {"destination_region": "us"})
+	egress.allow with input as us_storage
+	"no Standard Contractual Clauses recorded for transfers of EU data to aws in us" in egress.deny with input as us_storage
+		with data.convot.registry.subprocessors.aws.sccs as []
+	not egress.allow with input as us_storage with data.convot.registry.subprocessors.aws.sccs as []
+}
+
+test_us_org_needs_no_sccs if {
+	flow := with_flow(storage, {"destination_region": "us", "organization": org_us})
+	egress.allow with input as flow with data.convot.registry.subprocessors.aws.sccs as []
+}
+
+test_eu_to_eu_needs_no_sccs if {
+	egress.allow with input as storage with data.convot.registry.subprocessors.aws.sccs as []
+}
+
+test_redis_region_pinned if {
+	egress.allow with input as pubsub
+	flow := with_flow(pubsub, {"destination_region": "us"})
+	"redis traffic must stay in the organization's region eu, not us" in egress.deny with input as flow
+	not egress.allow with input as flow
+	egress.allow with input as with_flow(pubsub, {"destination_region": "us", "organization": org_us})
+}
+
+# --- AI subprocessors ------------------------------------------------------------------
+
+test_ai_allowed_with_feature_on_and_identifiers_redacted if {
+	d := egress.decision with input as summary
+	d.allow == true
+	d.redact == ["user.contact.email"]
+	d.drop == []
+	"redacted before sending: user.contact.email" in d.reasons
+}
+
+test_ai_redacts_email_phone_external_id if {
+	flow := with_flow(summary, {"categories": ["user.content.message", "user.contact.email", "user.contact.phone_number", "user.unique_id", "user.name"]})
+	d := egress.decision with input as flow
+	d.allow == true
+	d.redact == ["user.contact.email", "user.contact.phone_number", "user.unique_id"]
+}
+
+test_ai_redacts_parent_of_identifier if {
+	flow := with_flow(summary, {"categories": ["user.content.message", "user.contact"]})
+	d := egress.decision with input as flow
+		with data.convot.registry.subprocessors.anthropic.categories as ["user.content.message", "user.contact"]
+	d.allow == true
+	d.redact == ["user.contact"]
+}
+
+test_ai_identifier_kept_when_needed if {
+	flow := with_flow(summary, {"categories": ["user.content.message", "user.unique_id", "user.contact.email"]})
+	d := egress.decision with input as flow
+		with data.convot.registry.purposes["functional.ai.summary"].needs_identifiers as ["user.unique_id"]
+	d.redact == ["user.contact.email"]
+}
+
+test_ai_feature_off if {
+	flow := with_flow(summary, {"organization": org_us, "destination_region": "us"})
+	"the organization has not turned on the AI feature summary" in egress.deny with input as flow
+	not egress.allow with input as flow
+	flow2 := with_flow(summary, {"purpose": "functional.ai.automated_answer"})
+	"the organization has not turned on the AI feature automated_answer" in egress.deny with input as flow2
+}
+
+test_openai_embeddings if {
+	flow := with_flow(summary, {"subprocessor": "openai", "purpose": "functional.ai.embeddings", "categories": ["user.content.message"]})
+	egress.allow with input as flow
+	"the organization has not turned on the AI feature embeddings" in egress.deny with input as flow
+		with input.organization.ai_features as ["summary"]
+}
+
+test_feature_must_match_purpose if {
+	egress.allow with input as with_flow(summary, {"feature": "summary"})
+	flow := with_flow(summary, {"feature": "translation"})
+	"feature translation does not match purpose functional.ai.summary" in egress.deny with input as flow
+	not egress.allow with input as flow
+	"feature summary does not match purpose essential.service.notifications.email" in egress.deny with input as with_flow(email, {"feature": "summary"})
+}
+
+test_ai_denied_after_objection_to_automated_processing if {
+	flow := with_flow(summary, {"subject": object.union(end_user, {"objections": ["automated_decisions"]})})
+	"the data subject objected to automated_decisions" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_ai_denied_for_restricted_subject if {
+	flow := with_flow(summary, {"subject": restricted_user})
+	"processing of the data subject is restricted: stored, nothing more" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+# --- restriction: stored, nothing more ------------------------------------------------
+
+test_restricted_subject_storage_allowed if {
+	egress.allow with input as with_flow(storage, {"subject": restricted_user})
+}
+
+test_restricted_subject_nothing_else if {
+	every flow in [email, pubsub, order_lookup, billing] {
+		f := with_flow(flow, {"subject": object.union(flow.subject, {"restricted": true})})
+		"processing of the data subject is restricted: stored, nothing more" in egress.deny with input as f
+		not egress.allow with input as f
+	}
+}
+
+test_restricted_subject_scrubbed_error_event_allowed if {
+	egress.allow with input as with_flow(error_event, {"subject": restricted_user})
+}
+
+# --- objections and consent ---------------------------------------------------------
+
+test_objection_to_legitimate_interests if {
+	flow := with_flow(email, {"purpose": "functional.service.improve", "subject": object.union(customer, {"objections": ["legitimate_interests"]})})
+	"the data subject objected to legitimate_interests" in egress.deny with input as flow
+		with data.convot.registry.subprocessors.postmark.purposes as postmark_with_improve
+	egress.allow with input as with_flow(flow, {"subject": customer})
+		with data.convot.registry.subprocessors.postmark.purposes as postmark_with_improve
+}
+
+test_marketing_with_consent if {
+	egress.allow with input as marketing
+		with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+}
+
+test_marketing_not_registered_with_any_subprocessor if {
+	# policy §6 lists Postmark for transactional email only
+	"postmark is not registered for purpose marketing.communications.email" in egress.deny with input as marketing
+}
+
+test_marketing_without_consent if {
+	flow := with_flow(marketing, {"subject": customer})
+	"no marketing_email consent from the data subject" in egress.deny with input as flow
+		with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+	not egress.allow with input as flow
+		with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+}
+
+test_marketing_after_objection_to_direct_marketing if {
+	subject := object.union(customer, {"consents": ["marketing_email"], "objections": ["direct_marketing"]})
+	flow := with_flow(marketing, {"subject": subject})
+	"the data subject objected to direct_marketing" in egress.deny with input as flow
+		with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+}
+
+# --- Sentry: no personal data -----------------------------------------------------
+
+test_sentry_drops_personal_data if {
+	d := egress.decision with input as error_event
+	d.allow == true
+	d.drop == ["user.authorization.credentials", "user.contact.email", "user.content.message", "user.device.cookie_id", "user.device.ip_address"]
+	d.reasons == [
+		"sentry may receive system.operations for analytics.reporting.system.performance",
+		"scrubbed before sending: user.authorization.credentials, user.contact.email, user.content.message, user.device.cookie_id, user.device.ip_address",
+	]
+}
+
+test_sentry_denied_when_only_personal_data if {
+	flow := with_flow(error_event, {"categories": ["user.contact.email", "user.device.ip_address"]})
+	"nothing but personal data was to be sent to sentry, and all of it is scrubbed" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_sentry_objection_does_not_apply_to_scrubbed_event if {
+	flow := with_flow(error_event, {"subject": object.union(end_user, {"objections": ["legitimate_interests"]})})
+	egress.allow with input as flow
+}
+
+# --- Stripe: billing only -----------------------------------------------------------
+
+test_stripe_billing_allowed if {
+	egress.allow with input as billing
+	egress.allow with input as with_flow(billing, {"destination_region": "us"})
+}
+
+test_stripe_receives_billing_categories_only if {
+	every c in ["user.content.message", "user.device.ip_address", "user.unique_id", "user.behavior"] {
+		flow := with_flow(billing, {"categories": [c]})
+		sprintf("stripe may not receive %s", [c]) in egress.deny with input as flow
+		not egress.allow with input as flow
+	}
+}
+
+# --- Shopify: authorized scopes only --------------------------------------------------
+
+test_shopify_within_scopes if {
+	egress.allow with input as order_lookup
+}
+
+test_shopify_scope_not_authorized if {
+	flow := with_flow(order_lookup, {"categories": ["user.contact.email", "user.behavior.purchase_history"]})
+	"scope read_orders for user.behavior.purchase_history is not authorized by the organization" in egress.deny with input as flow
+	not egress.allow with input as flow
+	egress.allow with input as flow with input.organization.shopify_scopes as ["read_customers", "read_orders"]
+}
+
+test_shopify_scopes_null if {
+	flow := with_flow(order_lookup, {"organization": object.union(org_eu, {"shopify_scopes": null})})
+	"the organization has not authorized any shopify scope" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_ai_features_null if {
+	flow := with_flow(summary, {"organization": object.union(org_eu, {"ai_features": null})})
+	"the organization has not turned on the AI feature summary" in egress.deny with input as flow
+}
+
+test_subject_lists_null if {
+	flow := with_flow(summary, {"subject": {"kind": "end_user", "objections": null, "consents": null}})
+	egress.allow with input as flow
+}
+
+test_shopify_not_installed if {
+	flow := with_flow(order_lookup, {"organization": object.union(org_eu, {"shopify_scopes": []})})
+	"the organization has not authorized any shopify scope" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+# --- the registry itself (policy §6, §7) --------------------------------------------
+
+test_registry_lists_the_eight_subprocessors if {
+	names := {n | some n, _ in data.convot.registry.subprocessors}
+	names == {"aws", "stripe", "postmark", "sentry", "redis", "shopify", "anthropic", "openai"}
+}
+
+test_registry_every_subprocessor_signed_a_dpa if {
+	every _, s in data.convot.registry.subprocessors {
+		s.dpa_signed == true
+	}
+}
+
+test_registry_purposes_and_categories_known if {
+	every _, s in data.convot.registry.subprocessors {
+		every p in s.purposes {
+			data.convot.registry.purposes[p]
+		}
+		every c in s.categories {
+			data.convot.registry.categories[c]
+		}
+	}
+}
+
+test_registry_sccs_for_every_location_outside_the_eea if {
+	every _, s in data.convot.registry.subprocessors {
+		every l in s.locations {
+			data.convot.registry.regions[l]
+			transfer_safeguarded(s, l)
+		}
+	}
+}
+
+transfer_safeguarded(_, l) if data.convot.registry.regions[l].eea == true
+
+transfer_safeguarded(s, l) if l in s.sccs

@@ -1,0 +1,358 @@
+package policies
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+)
+
+// DecisionQuery is the query the gate evaluates.
+const DecisionQuery = "data.convot.egress.decision"
+
+// Flow is one transfer of data to a subprocessor, as the caller declares it.
+// Its JSON form is the policy's input document.
+type Flow struct {
+	// Subprocessor is the short name in the registry: aws, stripe, postmark,
+	// sentry, redis, shopify, anthropic, openai.
+	Subprocessor string `json:"subprocessor"`
+	// Purpose is a fideslang purpose the subprocessor is registered for.
+	Purpose string `json:"purpose"`
+	// Categories are the data categories of every field that is to leave.
+	Categories   []string       `json:"categories"`
+	Organization OrgContext     `json:"organization,omitzero"`
+	Subject      SubjectContext `json:"subject"`
+	// DestinationRegion is where the data goes (us, eu); it may be left empty
+	// for a subprocessor that processes in a single region.
+	DestinationRegion string `json:"destination_region,omitempty"`
+	// Feature is the AI feature the flow serves, if any; it must match the
+	// purpose's.
+	Feature string `json:"feature,omitempty"`
+}
+
+// OrgContext is the organization the data belongs to. A zero OrgContext is
+// a missing organization.
+type OrgContext struct {
+	ID     uint64 `json:"id"`
+	Region string `json:"region"`
+	// AIFeatures are the AI features the organization turned on (summary,
+	// suggested_reply, automated_answer, translation, language_detection,
+	// embeddings).
+	AIFeatures []string `json:"ai_features"`
+	// ShopifyScopes are the scopes the organization authorized to the
+	// Convot Shopify app (read_customers, read_orders).
+	ShopifyScopes []string `json:"shopify_scopes"`
+}
+
+// SubjectContext is the data subject the data is about.
+type SubjectContext struct {
+	// Kind is customer, end_user, or none (system data only).
+	Kind string `json:"kind,omitempty"`
+	// Restricted: the subject asked to restrict processing (stored, nothing more).
+	Restricted bool `json:"restricted"`
+	// Objections: legitimate_interests, direct_marketing, automated_decisions.
+	Objections []string `json:"objections"`
+	// Consents the subject gave, e.g. marketing_email.
+	Consents []string `json:"consents"`
+}
+
+// Decision is the gate's answer for one flow.
+type Decision struct {
+	Allow bool `json:"allow"`
+	// Reason is the reasons joined by "; ".
+	Reason  string   `json:"reason"`
+	Reasons []string `json:"reasons"`
+	// Drop lists categories to remove from the payload before sending.
+	Drop []string `json:"drop"`
+	// Redact lists categories whose values are replaced by "[redacted]".
+	Redact []string `json:"redact"`
+	// Categories are the flow's declared categories: the only ones that may
+	// leave under this decision (see Apply).
+	Categories     []string `json:"categories"`
+	PolicyRevision string   `json:"policy_revision"`
+}
+
+// Gate authorizes flows with the prepared egress policy. It is safe for
+// concurrent use.
+type Gate struct {
+	query    rego.PreparedEvalQuery
+	log      DecisionLog
+	revision string
+	now      func() time.Time
+	cache    *decisionCache // nil: every flow is evaluated
+}
+
+// DefaultDecisionCacheSize is how many distinct flows a gate remembers the
+// decision of, unless WithDecisionCache says otherwise.
+const DefaultDecisionCacheSize = 4096
+
+// Option configures a Gate.
+type Option func(*gateConfig)
+
+// WithDecisionCache sets how many distinct flows the gate remembers the
+// decision of; 0 turns the cache off. A decision is a pure function of the
+// flow and the policy revision, and a gate's policy never changes, so a
+// remembered decision is the one the policy would take again. Only
+// successful evaluations are remembered, and every decision, remembered or
+// not, is recorded in the decision log.
+func WithDecisionCache(size int) Option {
+	return func(c *gateConfig) { c.cacheSize = size }
+}
+
+// gateConfig is what a gate is built from; NewGate uses the embedded policy.
+type gateConfig struct {
+	query     string
+	modules   map[string]string
+	registry  []byte
+	cacheSize int
+}
+
+// NewGate compiles the embedded policy and prepares its decision query once.
+// Every decision is recorded in log, which is required.
+func NewGate(ctx context.Context, log DecisionLog, opts ...Option) (*Gate, error) {
+	cfg := gateConfig{query: DecisionQuery, modules: policyModules(), registry: RegistryDocument(), cacheSize: DefaultDecisionCacheSize}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return newGate(ctx, log, cfg)
+}
+
+func newGate(ctx context.Context, log DecisionLog, cfg gateConfig) (*Gate, error) {
+	if log == nil {
+		return nil, errors.New("policies: a decision log is required")
+	}
+	if cfg.cacheSize < 0 {
+		return nil, errors.New("policies: negative decision cache size")
+	}
+	var data map[string]any
+	if err := json.Unmarshal(cfg.registry, &data); err != nil {
+		return nil, fmt.Errorf("policies: registry: %w", err)
+	}
+	opts := []func(*rego.Rego){
+		rego.Query(cfg.query),
+		rego.Store(inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))),
+		rego.StrictBuiltinErrors(true),
+	}
+	for _, name := range sortedKeys(cfg.modules) {
+		m, err := ast.ParseModuleWithOpts(name, cfg.modules[name], ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return nil, fmt.Errorf("policies: %w", err)
+		}
+		opts = append(opts, rego.ParsedModule(m))
+	}
+	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("policies: prepare %s: %w", cfg.query, err)
+	}
+	g := &Gate{query: pq, log: log, revision: revision(cfg.modules, cfg.registry), now: time.Now}
+	if cfg.cacheSize > 0 {
+		g.cache = newDecisionCache(cfg.cacheSize)
+	}
+	return g, nil
+}
+
+// Revision is the policy revision of the gate's decisions.
+func (g *Gate) Revision() string {
+	if g == nil {
+		return ""
+	}
+	return g.revision
+}
+
+// Authorize decides whether f may leave. It fails closed: an evaluation
+// error, an undefined or malformed result, or a decision that could not be
+// recorded gives Allow=false with the reason, and a non-nil error. A denial
+// by the policy is not an error.
+func (g *Gate) Authorize(ctx context.Context, f Flow) (Decision, error) {
+	if g == nil || g.log == nil {
+		return Decision{Reason: "egress gate failed closed: no gate", Categories: slices.Clone(f.Categories)},
+			errors.New("policies: nil gate")
+	}
+	d, evalErr := g.evaluate(ctx, f)
+	d.Categories = slices.Clone(f.Categories)
+	d.PolicyRevision = g.revision
+	if evalErr != nil {
+		d = Decision{
+			Reason:         "egress gate failed closed: " + evalErr.Error(),
+			Categories:     d.Categories,
+			PolicyRevision: g.revision,
+		}
+		d.Reasons = []string{d.Reason}
+	}
+	rec := DecisionRecord{
+		Time:           g.now().UTC(),
+		OrganizationID: f.Organization.ID,
+		Subprocessor:   f.Subprocessor,
+		Purpose:        f.Purpose,
+		Categories:     d.Categories,
+		Allow:          d.Allow,
+		Reason:         d.Reason,
+		Drop:           d.Drop,
+		Redact:         d.Redact,
+		PolicyRevision: g.revision,
+	}
+	// The record is written even when the context is cancelled: a denial is
+	// a decision too.
+	if err := g.log.Record(context.WithoutCancel(ctx), rec); err != nil {
+		logErr := fmt.Errorf("policies: decision log: %w", err)
+		if d.Allow {
+			d = Decision{
+				Reason:         "egress gate failed closed: the decision could not be recorded",
+				Categories:     d.Categories,
+				PolicyRevision: g.revision,
+			}
+			d.Reasons = []string{d.Reason}
+		}
+		return d, errors.Join(evalErr, logErr)
+	}
+	return d, evalErr
+}
+
+// evaluate runs the prepared query and reads its result.
+func (g *Gate) evaluate(ctx context.Context, f Flow) (d Decision, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d, err = Decision{}, fmt.Errorf("policy evaluation panicked: %v", r)
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return Decision{}, fmt.Errorf("policy not evaluated: %w", err)
+	}
+	var key string
+	if g.cache != nil {
+		key = f.cacheKey()
+		if d, ok := g.cache.get(key); ok {
+			return d, nil
+		}
+	}
+	rs, err := g.query.Eval(ctx, rego.EvalParsedInput(f.input()))
+	if err != nil {
+		return Decision{}, fmt.Errorf("policy evaluation: %w", err)
+	}
+	d, err = parseDecision(rs)
+	if err == nil && g.cache != nil {
+		g.cache.put(key, d)
+	}
+	return d, err
+}
+
+// parseDecision reads {allow, reasons, drop, redact} from the result set.
+func parseDecision(rs rego.ResultSet) (Decision, error) {
+	if len(rs) == 0 {
+		return Decision{}, errors.New("policy decision undefined")
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return Decision{}, fmt.Errorf("policy returned %d results, want exactly one decision", len(rs))
+	}
+	obj, ok := rs[0].Expressions[0].Value.(map[string]any)
+	if !ok {
+		return Decision{}, fmt.Errorf("malformed policy decision: %T, want an object", rs[0].Expressions[0].Value)
+	}
+	allow, ok := obj["allow"].(bool)
+	if !ok {
+		return Decision{}, errors.New("malformed policy decision: allow is not a boolean")
+	}
+	var d Decision
+	var err error
+	if d.Reasons, err = stringList(obj, "reasons"); err != nil {
+		return Decision{}, err
+	}
+	if d.Drop, err = stringList(obj, "drop"); err != nil {
+		return Decision{}, err
+	}
+	if d.Redact, err = stringList(obj, "redact"); err != nil {
+		return Decision{}, err
+	}
+	if len(d.Reasons) == 0 {
+		return Decision{}, errors.New("malformed policy decision: no reasons")
+	}
+	d.Allow = allow
+	d.Reason = strings.Join(d.Reasons, "; ")
+	return d, nil
+}
+
+func stringList(obj map[string]any, key string) ([]string, error) {
+	raw, ok := obj[key].([]any)
+	if !ok {
+		return nil, fmt.Errorf("malformed policy decision: %s is not a list", key)
+	}
+	out := make([]string, 0, len(raw))
+	for _, v := range raw {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("malformed policy decision: %s holds a %T", key, v)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// input builds the policy's input document directly as an AST value (the
+// same document as the JSON form of Flow, without a JSON round trip).
+func (f Flow) input() ast.Value {
+	items := make([][2]*ast.Term, 0, 8)
+	items = append(items,
+		ast.Item(ast.InternedTerm("subprocessor"), ast.StringTerm(f.Subprocessor)),
+		ast.Item(ast.InternedTerm("purpose"), ast.StringTerm(f.Purpose)),
+		ast.Item(ast.InternedTerm("categories"), stringArray(f.Categories)),
+	)
+	if !f.Organization.IsZero() {
+		o := f.Organization
+		items = append(items, ast.Item(ast.InternedTerm("organization"), ast.NewTerm(ast.NewObject(
+			ast.Item(ast.InternedTerm("id"), ast.UIntNumberTerm(o.ID)),
+			ast.Item(ast.InternedTerm("region"), ast.StringTerm(o.Region)),
+			ast.Item(ast.InternedTerm("ai_features"), stringArray(o.AIFeatures)),
+			ast.Item(ast.InternedTerm("shopify_scopes"), stringArray(o.ShopifyScopes)),
+		))))
+	}
+	s := f.Subject
+	subject := ast.NewObject(
+		ast.Item(ast.InternedTerm("restricted"), ast.InternedTerm(s.Restricted)),
+		ast.Item(ast.InternedTerm("objections"), stringArray(s.Objections)),
+		ast.Item(ast.InternedTerm("consents"), stringArray(s.Consents)),
+	)
+	if s.Kind != "" {
+		subject.Insert(ast.InternedTerm("kind"), ast.StringTerm(s.Kind))
+	}
+	items = append(items, ast.Item(ast.InternedTerm("subject"), ast.NewTerm(subject)))
+	if f.DestinationRegion != "" {
+		items = append(items, ast.Item(ast.InternedTerm("destination_region"), ast.StringTerm(f.DestinationRegion)))
+	}
+	if f.Feature != "" {
+		items = append(items, ast.Item(ast.InternedTerm("feature"), ast.StringTerm(f.Feature)))
+	}
+	return ast.NewObject(items...)
+}
+
+// IsZero reports a missing organization (the JSON form omits it).
+func (o OrgContext) IsZero() bool {
+	return o.ID == 0 && o.Region == "" && len(o.AIFeatures) == 0 && len(o.ShopifyScopes) == 0
+}
+
+// stringArray is ss as an array term; nil is null, as in the JSON form.
+func stringArray(ss []string) *ast.Term {
+	if ss == nil {
+		return ast.NullTerm()
+	}
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
