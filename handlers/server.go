@@ -69,6 +69,7 @@ func New(s *Server) (http.Handler, error) {
 	s.authRoutes(dash)
 	s.settingsRoutes(dash)
 	s.teamRoutes(dash)
+	s.auditorRoutes(dash)
 	if s.Outbox != nil {
 		s.devMailRoutes(dash)
 	}

@@ -16,7 +16,7 @@ func All() []any {
 	return []any{
 		&Organization{}, &Account{}, &Session{}, &Invitation{}, &PasswordReset{}, &RecoveryCode{},
 		&Contact{}, &Conversation{}, &Message{}, &Attachment{},
-		&AuditEvent{}, &UsageEvent{}, &DataKey{}, &InstanceKey{},
+		&AuditEvent{}, &UsageEvent{}, &DataKey{}, &InstanceKey{}, &EgressDecision{},
 	}
 }
 

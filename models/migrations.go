@@ -242,6 +242,24 @@ CREATE INDEX idx_usage_events_organization_id ON usage_events (organization_id);
 CREATE INDEX idx_usage_events_account_id ON usage_events (account_id);
 CREATE INDEX idx_usage_events_occurred_at ON usage_events (occurred_at);
 `},
+	{2, "egress decision log", `
+CREATE TABLE egress_decisions (
+	id {{id}},
+	organization_id BIGINT NOT NULL DEFAULT 0,
+	subprocessor TEXT NOT NULL,
+	purpose TEXT NOT NULL,
+	categories TEXT NOT NULL DEFAULT '',
+	allow BOOLEAN NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	drop_categories TEXT NOT NULL DEFAULT '',
+	redact_categories TEXT NOT NULL DEFAULT '',
+	policy_revision TEXT NOT NULL,
+	created_at {{time}} NOT NULL
+);
+CREATE INDEX idx_egress_decisions_organization_id ON egress_decisions (organization_id);
+CREATE INDEX idx_egress_decisions_subprocessor ON egress_decisions (subprocessor);
+CREATE INDEX idx_egress_decisions_created_at ON egress_decisions (created_at);
+`},
 }
 
 var dialectWords = map[string]map[string]string{

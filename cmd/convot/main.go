@@ -34,13 +34,11 @@ func init() {
 		{"worker", "the Temporal worker (production)", "convot worker", runWorker},
 		{"migrate", "apply schema migrations and register Temporal search attributes (idempotent)", "convot migrate", runMigrate},
 		{"inventory", "print the record of processing derived from the data inventory", "convot inventory [-json]", runInventory},
-		{"keys", "key management: `convot keys rotate` re-wraps every data key under the newest master key", "convot keys rotate", runKeys},
+		{"keys", "key management: `convot keys rotate` re-wraps every data key under the newest master key", "convot keys generate [-version N] | convot keys rotate", runKeys},
+		{"policy", "the egress policies: `test` runs the Rego tests, `eval` prints one decision for auditors", "convot policy test | convot policy eval --input flow.json", runPolicy},
+		{"audit", "for auditors: `promises` prints the promise ledger with each promise's state", "convot audit promises [-json]", runAudit},
 	}
-	commands = append(commands, extraCommands...)
 }
-
-// extraCommands lets other files add subcommands.
-var extraCommands []command
 
 func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))

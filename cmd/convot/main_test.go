@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/convot/convot/models"
 )
 
 // Every setting appears in the help of the commands that read it.
@@ -68,7 +70,7 @@ func TestInventoryCommandPrintsTheRecordOfProcessing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Records []processingRecord `json:"records"`
+		Records []models.ProcessingRecord `json:"records"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
@@ -88,5 +90,40 @@ func TestInventoryCommandPrintsTheRecordOfProcessing(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "LEGAL BASIS") || !strings.Contains(buf.String(), "contacts.email") {
 		t.Fatalf("table output: %s", buf.String())
+	}
+}
+
+func TestPolicyCommands(t *testing.T) {
+	var buf bytes.Buffer
+	if err := runPolicy(context.Background(), []string{"test"}, &buf); err != nil {
+		t.Fatalf("policy test: %v\n%s", err, buf.String())
+	}
+	if !strings.Contains(buf.String(), " passed, 0 failed") {
+		t.Fatalf("policy test output: %s", buf.String())
+	}
+	flow := t.TempDir() + "/flow.json"
+	os.WriteFile(flow, []byte(`{"subprocessor":"openai","purpose":"functional.ai.embeddings","categories":["user.content.message"],
+		"organization":{"id":1,"region":"us","ai_features":[]},"subject":{"kind":"end_user"},"feature":"embeddings"}`), 0o600)
+	buf.Reset()
+	if err := runPolicy(context.Background(), []string{"eval", "--input", flow}, &buf); err != nil {
+		t.Fatalf("policy eval: %v", err)
+	}
+	var d struct {
+		Allow  bool
+		Reason string
+	}
+	if err := json.Unmarshal(buf.Bytes(), &d); err != nil {
+		t.Fatalf("%v: %s", err, buf.String())
+	}
+	if d.Allow || d.Reason == "" {
+		t.Fatalf("AI flow with the feature off: %s", buf.String())
+	}
+	os.WriteFile(flow, []byte(`{"nonsense": true}`), 0o600)
+	if err := runPolicy(context.Background(), []string{"eval", "--input", flow}, &buf); err == nil {
+		t.Fatal("a malformed flow file was accepted")
+	}
+	buf.Reset()
+	if err := runAudit(context.Background(), []string{"promises"}, &buf); err != nil || !strings.Contains(buf.String(), "§10") || !strings.Contains(buf.String(), "not yet kept") {
+		t.Fatalf("audit promises: %v %s", err, buf.String())
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -63,37 +62,6 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// processingRecord is one row of the record of processing.
-type processingRecord struct {
-	Category    string   `json:"category"`
-	Description string   `json:"description"`
-	Subject     string   `json:"data_subject"`
-	Purposes    []string `json:"purposes"`
-	LegalBases  []string `json:"legal_bases"`
-	Retention   string   `json:"retention"`
-	Stored      string   `json:"stored"`
-	Form        string   `json:"form"`
-}
-
-// recordOfProcessing derives the record (GDPR Art. 30) from the inventory.
-func recordOfProcessing() []processingRecord {
-	var rows []processingRecord
-	for _, f := range models.Inventory() {
-		rows = append(rows, processingRecord{
-			Category: f.Category, Description: models.Categories[f.Category], Subject: f.Subject,
-			Purposes: f.Purposes, LegalBases: f.LegalBases(), Retention: models.Retention[f.Retention].Rule,
-			Stored: f.Table + "." + f.Column, Form: f.Form,
-		})
-	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		if rows[i].Subject != rows[j].Subject {
-			return rows[i].Subject < rows[j].Subject
-		}
-		return rows[i].Category < rows[j].Category
-	})
-	return rows
-}
-
 func runInventory(_ context.Context, args []string, out io.Writer) error {
 	var asJSON bool
 	if err := flags("inventory", args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }); err != nil {
@@ -102,7 +70,7 @@ func runInventory(_ context.Context, args []string, out io.Writer) error {
 	if problems := models.InventoryProblems(); len(problems) > 0 {
 		return fmt.Errorf("the data inventory is incomplete: %s.%s: %s", problems[0].Model, problems[0].Field, problems[0].Reason)
 	}
-	rows := recordOfProcessing()
+	rows := models.RecordOfProcessing()
 	if asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")

@@ -44,6 +44,12 @@ var Settings = []Setting{
 	{Name: "CONVOT_TEMPORAL_UI_PORT", Default: "8233", Usage: "web UI port of the dev Temporal server", Commands: []string{"dev"}},
 	{Name: "CONVOT_MAX_BODY_BYTES", Default: "1048576", Usage: "largest request body the dashboard accepts, in bytes"},
 	{Name: "CONVOT_MAIL_FROM", Default: "Convot <no-reply@convot.io>", Usage: "sender of transactional mail"},
+	{Name: "CONVOT_S3_BUCKET", Usage: "S3 bucket for attachments and backups (AWS); empty means the local disk in CONVOT_DATA_DIR"},
+	{Name: "STRIPE_SECRET_KEY", Usage: "Stripe secret key for billing; empty means billing is off"},
+	{Name: "POSTMARK_SERVER_TOKEN", Usage: "Postmark server token for email; empty means the outbox on disk"},
+	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key; empty means the Shopify app is off"},
+	{Name: "ANTHROPIC_API_KEY", Usage: "Anthropic API key for AI features; empty means the local deterministic provider"},
+	{Name: "OPENAI_API_KEY", Usage: "OpenAI API key for language detection, translation and embeddings; empty means the local provider"},
 	{Name: "SENTRY_DSN", Usage: "Sentry DSN; empty means errors are not sent anywhere"},
 	{Name: "CONVOT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
 }
@@ -65,8 +71,12 @@ type Config struct {
 	TemporalUIPort    int
 	MaxBodyBytes      int64
 	MailFrom          string
-	SentryDSN         string
-	LogLevel          string
+	// Subprocessor credentials; an empty one means that subprocessor is
+	// not configured in this deployment.
+	S3Bucket, StripeSecretKey, PostmarkServerToken string
+	ShopifyAPIKey, AnthropicAPIKey, OpenAIAPIKey   string
+	SentryDSN                                      string
+	LogLevel                                       string
 	// Dev is true under `convot dev`: secure cookies follow TLS, the dev
 	// mailbox is served, and a missing master key is generated.
 	Dev bool
@@ -90,20 +100,26 @@ func Load(getenv func(string) string) (*Config, error) {
 		return ""
 	}
 	c := &Config{
-		DataDir:           get("CONVOT_DATA_DIR"),
-		DatabaseURL:       get("DATABASE_URL"),
-		RedisURL:          get("REDIS_URL"),
-		TemporalAddress:   get("TEMPORAL_ADDRESS"),
-		TemporalNamespace: get("TEMPORAL_NAMESPACE"),
-		TemporalUIURL:     get("TEMPORAL_UI_URL"),
-		TemporalCLI:       get("TEMPORAL_CLI"),
-		MasterKey:         get("CONVOT_MASTER_KEY"),
-		HTTPAddr:          get("CONVOT_HTTP_ADDR"),
-		TLSCert:           get("CONVOT_TLS_CERT"),
-		TLSKey:            get("CONVOT_TLS_KEY"),
-		MailFrom:          get("CONVOT_MAIL_FROM"),
-		SentryDSN:         get("SENTRY_DSN"),
-		LogLevel:          get("CONVOT_LOG_LEVEL"),
+		DataDir:             get("CONVOT_DATA_DIR"),
+		DatabaseURL:         get("DATABASE_URL"),
+		RedisURL:            get("REDIS_URL"),
+		TemporalAddress:     get("TEMPORAL_ADDRESS"),
+		TemporalNamespace:   get("TEMPORAL_NAMESPACE"),
+		TemporalUIURL:       get("TEMPORAL_UI_URL"),
+		TemporalCLI:         get("TEMPORAL_CLI"),
+		MasterKey:           get("CONVOT_MASTER_KEY"),
+		HTTPAddr:            get("CONVOT_HTTP_ADDR"),
+		TLSCert:             get("CONVOT_TLS_CERT"),
+		TLSKey:              get("CONVOT_TLS_KEY"),
+		MailFrom:            get("CONVOT_MAIL_FROM"),
+		S3Bucket:            get("CONVOT_S3_BUCKET"),
+		StripeSecretKey:     get("STRIPE_SECRET_KEY"),
+		PostmarkServerToken: get("POSTMARK_SERVER_TOKEN"),
+		ShopifyAPIKey:       get("SHOPIFY_API_KEY"),
+		AnthropicAPIKey:     get("ANTHROPIC_API_KEY"),
+		OpenAIAPIKey:        get("OPENAI_API_KEY"),
+		SentryDSN:           get("SENTRY_DSN"),
+		LogLevel:            get("CONVOT_LOG_LEVEL"),
 	}
 	var err error
 	if c.DataDir, err = filepath.Abs(c.DataDir); err != nil {
@@ -175,6 +191,17 @@ func port(s string) (int, error) {
 		return 0, fmt.Errorf("want a port number, got %q", s)
 	}
 	return p, nil
+}
+
+// Configured tells, per subprocessor of the registry, whether this
+// deployment sends it anything. AWS counts as configured for hosting even
+// when files stay on local disk only if a bucket is set.
+func (c *Config) Configured() map[string]bool {
+	return map[string]bool{
+		"aws": c.S3Bucket != "", "stripe": c.StripeSecretKey != "", "postmark": c.PostmarkServerToken != "",
+		"sentry": c.SentryDSN != "", "redis": c.RedisURL != "", "shopify": c.ShopifyAPIKey != "",
+		"anthropic": c.AnthropicAPIKey != "", "openai": c.OpenAIAPIKey != "",
+	}
 }
 
 // TLS reports whether the server terminates TLS itself or sits behind an

@@ -1,0 +1,233 @@
+package handlers
+
+import (
+	"encoding/csv"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
+)
+
+// The auditor surface: read-only pages for the policies and their tests,
+// the gate's decision log, the subprocessor registry, the record of
+// processing and the promise ledger. Each page downloads as JSON and CSV
+// (?format=json, ?format=csv) from the same rows it shows.
+func (s *Server) auditorRoutes(r *gin.RouterGroup) {
+	g := r.Group("/auditor", s.requireAccount, s.require("auditor_view"), s.recordUsage)
+	g.GET("", s.auditorIndex)
+	g.GET("/policies", s.auditorPolicies)
+	g.GET("/decisions", s.auditorDecisions)
+	g.GET("/subprocessors", s.auditorSubprocessors)
+	g.GET("/processing", s.auditorProcessing)
+	g.GET("/promises", s.auditorPromises)
+}
+
+// auditTable is one auditor page: rows shown, downloaded as CSV, and the
+// structured document downloaded as JSON.
+type auditTable struct {
+	Name     string // file name of downloads
+	Heading  string
+	Intro    string
+	Columns  []string
+	Rows     [][]string
+	Document any
+	Filters  map[string]string // the decision log's filter form, when set
+	Sources  []regoSource
+	Query    string
+}
+
+type regoSource struct{ Name, Text string }
+
+func (s *Server) auditorIndex(c *gin.Context) {
+	s.render(c, http.StatusOK, "auditor", s.page(c, "Auditor", "auditor", auditTable{
+		Heading: "Auditor",
+		Intro:   "Read-only views of how Convot keeps its privacy policy. Every page downloads as JSON and CSV.",
+		Columns: []string{"Page", "What it shows"},
+		Rows: [][]string{
+			{"/auditor/policies", "the egress policies (Rego) and the result of their tests"},
+			{"/auditor/decisions", "every decision of the egress gate"},
+			{"/auditor/subprocessors", "the subprocessor registry and which are configured here"},
+			{"/auditor/processing", "the record of processing derived from the data inventory"},
+			{"/auditor/promises", "the promise ledger: each promise of the policy, its mechanism and tests"},
+		},
+	}))
+}
+
+func (s *Server) showAuditTable(c *gin.Context, t auditTable) {
+	switch c.Query("format") {
+	case "json":
+		c.Header("Content-Disposition", `attachment; filename="`+t.Name+`.json"`)
+		c.JSON(http.StatusOK, t.Document)
+	case "csv":
+		c.Header("Content-Type", "text/csv; charset=utf-8")
+		c.Header("Content-Disposition", `attachment; filename="`+t.Name+`.csv"`)
+		w := csv.NewWriter(c.Writer)
+		w.Write(t.Columns)
+		for _, row := range t.Rows {
+			w.Write(csvSafe(row))
+		}
+		w.Flush()
+	case "":
+		t.Query = c.Request.URL.RawQuery
+		s.render(c, http.StatusOK, "auditor", s.page(c, t.Heading, "auditor", t))
+	default:
+		s.fail(c, http.StatusBadRequest, "Bad request", "format must be json or csv.")
+	}
+}
+
+// csvSafe keeps a spreadsheet from reading a cell as a formula.
+func csvSafe(row []string) []string {
+	out := make([]string, len(row))
+	for i, v := range row {
+		if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+			v = "'" + v
+		}
+		out[i] = v
+	}
+	return out
+}
+
+var (
+	regoTestsOnce   sync.Once
+	regoTestResults []policies.TestResult
+	regoTestsErr    error
+)
+
+func (s *Server) auditorPolicies(c *gin.Context) {
+	// The policies are embedded in the binary: their tests run once.
+	regoTestsOnce.Do(func() { regoTestResults, regoTestsErr = policies.RunTests(c) })
+	if regoTestsErr != nil {
+		s.internal(c, regoTestsErr)
+		return
+	}
+	t := auditTable{Name: "policies", Heading: "Egress policies",
+		Intro:   "Revision " + policies.Revision() + ". Default deny; every rule has a test.",
+		Columns: []string{"Test", "Result", "Duration"},
+	}
+	passed := 0
+	for _, r := range regoTestResults {
+		result := "FAIL " + r.Error
+		if r.Pass {
+			result, passed = "PASS", passed+1
+		}
+		t.Rows = append(t.Rows, []string{r.Package + "." + r.Name, result, r.Duration.String()})
+	}
+	t.Intro += " " + strconv.Itoa(passed) + " of " + strconv.Itoa(len(regoTestResults)) + " tests pass."
+	sources := policies.Sources()
+	names := make([]string, 0, len(sources))
+	for n := range sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t.Sources = append(t.Sources, regoSource{n, sources[n]})
+	}
+	t.Document = gin.H{"revision": policies.Revision(), "sources": sources, "tests": regoTestResults}
+	s.showAuditTable(c, t)
+}
+
+func (s *Server) auditorDecisions(c *gin.Context) {
+	f := models.DecisionFilter{Subprocessor: c.Query("subprocessor"), Result: c.Query("result"),
+		OrganizationID: currentOrg(c).ID, Limit: 1000}
+	if f.Result != "" && f.Result != "allow" && f.Result != "deny" {
+		s.fail(c, http.StatusBadRequest, "Bad request", "result must be allow or deny.")
+		return
+	}
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := c.Query(name); v != "" {
+			d, err := time.Parse("2006-01-02", v)
+			if err != nil {
+				s.fail(c, http.StatusBadRequest, "Bad request", name+" must be a date such as 2026-01-31.")
+				return
+			}
+			*dst = d
+		}
+	}
+	if !f.To.IsZero() {
+		f.To = f.To.Add(24 * time.Hour) // the whole day named
+	}
+	decisions, err := models.DecisionLog{DB: s.DB}.Decisions(c, f)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	t := auditTable{Name: "decisions", Heading: "Decision log",
+		Intro:   "Every decision of the egress gate for this organization, newest first (at most 1000).",
+		Columns: []string{"Time", "Subprocessor", "Purpose", "Categories", "Result", "Reason", "Dropped", "Redacted", "Policy revision"},
+		Filters: map[string]string{"subprocessor": f.Subprocessor, "result": f.Result, "from": c.Query("from"), "to": c.Query("to")},
+	}
+	for _, d := range decisions {
+		result := "deny"
+		if d.Allow {
+			result = "allow"
+		}
+		t.Rows = append(t.Rows, []string{d.CreatedAt.UTC().Format(time.RFC3339), d.Subprocessor, d.Purpose, d.Categories, result, d.Reason, d.Drop, d.Redact, d.PolicyRevision})
+	}
+	t.Document = gin.H{"decisions": decisions}
+	s.showAuditTable(c, t)
+}
+
+func (s *Server) auditorSubprocessors(c *gin.Context) {
+	reg, err := policies.LoadRegistry()
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	configured := s.Config.Configured()
+	t := auditTable{Name: "subprocessors", Heading: "Subprocessors",
+		Intro:   "The registry the egress gate reads (policy §6, §7).",
+		Columns: []string{"Subprocessor", "Legal entity", "Service", "Purposes", "Categories", "Locations", "SCCs for", "DPA signed", "Configured here"},
+	}
+	names := reg.SubprocessorNames()
+	for _, n := range names {
+		sp := reg.Subprocessors[n]
+		t.Rows = append(t.Rows, []string{n, sp.LegalName, sp.Service, strings.Join(sp.Purposes, ", "), strings.Join(sp.Categories, ", "),
+			strings.Join(sp.Locations, ", "), strings.Join(sp.SCCs, ", "), yesNo(sp.DPASigned), yesNo(configured[n])})
+	}
+	t.Document = gin.H{"subprocessors": reg.Subprocessors, "configured": configured}
+	s.showAuditTable(c, t)
+}
+
+func (s *Server) auditorProcessing(c *gin.Context) {
+	rows := models.RecordOfProcessing()
+	t := auditTable{Name: "record-of-processing", Heading: "Record of processing",
+		Intro:   "Derived from the data inventory: the privacy tags of the models themselves.",
+		Columns: []string{"Data subject", "Category", "Purposes", "Legal bases", "Retention", "Stored", "Form"},
+	}
+	for _, r := range rows {
+		t.Rows = append(t.Rows, []string{r.Subject, r.Category, strings.Join(r.Purposes, ", "), strings.Join(r.LegalBases, ", "), r.Retention, r.Stored, r.Form})
+	}
+	t.Document = gin.H{"records": rows}
+	s.showAuditTable(c, t)
+}
+
+func (s *Server) auditorPromises(c *gin.Context) {
+	l, err := policies.LoadLedger()
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	t := auditTable{Name: "promises", Heading: "Promise ledger",
+		Intro:   "Each promise of the published policy, the mechanism that keeps it, and the tests that prove it.",
+		Columns: []string{"Section", "State", "Promise", "Mechanism", "Tests", "Note"},
+	}
+	for _, p := range l.Promises {
+		t.Rows = append(t.Rows, []string{p.Section, p.State, p.Promise, p.Mechanism, strings.Join(p.Tests, ", "), p.Note})
+	}
+	t.Document = l
+	s.showAuditTable(c, t)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
