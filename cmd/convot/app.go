@@ -22,6 +22,7 @@ import (
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
 )
 
 // app is what the long-running commands share.
@@ -31,6 +32,9 @@ type app struct {
 	db     *gorm.DB
 	keys   *models.KeyStore
 	outbox *mail.Outbox
+	// gate decides every flow of data to a subprocessor; its decisions are
+	// recorded in the database for auditors.
+	gate *policies.Gate
 	// temporal is the client the HTTP server starts and signals workflows
 	// with; temporalUI is where privacy officers follow them.
 	temporal   client.Client
@@ -56,7 +60,11 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, master: master, db: db, keys: keys}
+	gate, err := policies.NewGate(ctx, models.DecisionLog{DB: db})
+	if err != nil {
+		return nil, fmt.Errorf("egress gate: %w", err)
+	}
+	a := &app{cfg: cfg, master: master, db: db, keys: keys, gate: gate}
 	if dev || os.Getenv("POSTMARK_SERVER_TOKEN") == "" {
 		if a.outbox, err = mail.NewOutbox(filepath.Join(cfg.DataDir, "outbox")); err != nil {
 			return nil, err

@@ -1,0 +1,190 @@
+package subprocessors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/convot/convot/policies"
+)
+
+// Subprocessor name and purpose of Redis flows.
+const (
+	redisSubprocessor = "redis"
+	redisPurpose      = "essential.service"
+	// redisChannelCategory: channel names are built from IDs
+	// (org:42:conversation:7), never from personal data.
+	redisChannelCategory = "system.operations"
+)
+
+// RedisConfig configures the real-time fan-out on one Redis deployment.
+type RedisConfig struct {
+	// URL is the deployment's address with its credentials:
+	// redis://user:password@host:6379/0, rediss:// for TLS.
+	URL string
+	// Region is where the deployment runs (us, eu), the destination of
+	// every publish. The gate refuses data of an organization of another
+	// region: Redis traffic stays in the region the Customer selected.
+	Region string
+}
+
+// RedisFanout publishes real-time events (a new message, a typing
+// indicator) to the web nodes subscribed to a channel, through Redis
+// pub/sub. One RedisFanout serves one regional deployment; an
+// organization's events go to the deployment of its region. The go-redis
+// client is created, and connects, only when a publish is allowed or a
+// subscription is made, so a denied publish opens no connection. It is safe
+// for concurrent use.
+type RedisFanout struct {
+	gate   Gate
+	opts   *redis.Options
+	region string
+
+	mu     sync.Mutex
+	client *redis.Client
+	closed bool
+}
+
+// NewRedisFanout returns a fan-out on the deployment at cfg.URL. It
+// connects to nothing.
+func NewRedisFanout(gate Gate, cfg RedisConfig) (*RedisFanout, error) {
+	if gate == nil {
+		return nil, errors.New("subprocessors: redis: an egress gate is required")
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("subprocessors: redis: the deployment's region is required")
+	}
+	opts, err := redis.ParseURL(cfg.URL)
+	if err != nil {
+		// The URL holds the password; the parser's message is not passed on.
+		return nil, errors.New("subprocessors: redis: invalid URL")
+	}
+	// Deadlines of the caller's context bound every command.
+	opts.ContextTimeoutEnabled = true
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	return &RedisFanout{gate: gate, opts: opts, region: cfg.Region}, nil
+}
+
+// Region is the region of the deployment.
+func (f *RedisFanout) Region() string { return f.region }
+
+// redisClient returns the go-redis client, creating it on first use.
+func (f *RedisFanout) redisClient() (*redis.Client, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, errors.New("subprocessors: redis: closed")
+	}
+	if f.client == nil {
+		f.client = redis.NewClient(f.opts)
+	}
+	return f.client, nil
+}
+
+// Publish sends payload to the subscribers of channel, on behalf of org,
+// about the data subject described by subject. categories are the data
+// categories of the payload (user.content.message for a new message, ...).
+// It asks the gate first, with the deployment's region as destination; a
+// denied publish sends nothing and connects to nothing. The payload is
+// opaque to the gate, so it leaves whole or not at all: a decision that
+// withholds or redacts any of its categories refuses the publish.
+func (f *RedisFanout) Publish(ctx context.Context, org policies.OrgContext, subject policies.SubjectContext, channel string, categories []string, payload []byte) error {
+	if channel == "" {
+		return errors.New("subprocessors: redis publish: empty channel")
+	}
+	if len(categories) == 0 {
+		return errors.New("subprocessors: redis publish: the payload's data categories are required")
+	}
+	d, err := authorize(ctx, f.gate, policies.Flow{
+		Subprocessor:      redisSubprocessor,
+		Purpose:           redisPurpose,
+		Categories:        append([]string{redisChannelCategory}, categories...),
+		Organization:      org,
+		Subject:           subject,
+		DestinationRegion: f.region,
+	})
+	if err != nil {
+		return fmt.Errorf("redis publish: %w", err)
+	}
+	fields := map[string]policies.Field{"channel": {Category: redisChannelCategory, Value: channel}}
+	for i, c := range categories {
+		fields[fmt.Sprintf("payload.%d", i)] = policies.Field{Category: c, Value: true}
+	}
+	allowed := policies.Apply(d, fields)
+	for name, field := range fields {
+		if got, ok := allowed[name]; !ok || got.Value != field.Value {
+			return fmt.Errorf("redis publish: %w: the decision withholds %s from %s: %s", ErrDenied, field.Category, redisSubprocessor, d.Reason)
+		}
+	}
+	client, err := f.redisClient()
+	if err != nil {
+		return err
+	}
+	if err := client.Publish(ctx, allowed["channel"].Value.(string), payload).Err(); err != nil {
+		return fmt.Errorf("subprocessors: redis publish: %w", err)
+	}
+	return nil
+}
+
+// Subscribe receives the payloads published to channel until ctx is done,
+// then closes the returned channel. It returns once Redis confirmed the
+// subscription, so a payload published after it returns is received.
+//
+// Subscribing does not ask the gate: what it sends is the SUBSCRIBE command
+// with the channel name, an identifier built from IDs (system data, no
+// data subject), and Convot's own credentials for the deployment; the
+// personal data flows from Redis to Convot, and it went in through Publish,
+// which the gate authorized.
+func (f *RedisFanout) Subscribe(ctx context.Context, channel string) (<-chan []byte, error) {
+	if channel == "" {
+		return nil, errors.New("subprocessors: redis subscribe: empty channel")
+	}
+	client, err := f.redisClient()
+	if err != nil {
+		return nil, err
+	}
+	ps := client.Subscribe(ctx, channel)
+	if _, err := ps.Receive(ctx); err != nil {
+		ps.Close()
+		return nil, fmt.Errorf("subprocessors: redis subscribe: %w", err)
+	}
+	out := make(chan []byte, 64)
+	go func() {
+		defer close(out)
+		defer ps.Close()
+		messages := ps.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-messages:
+				if !ok {
+					return
+				}
+				select {
+				case out <- []byte(m.Payload):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Close closes the connections, if any were opened.
+func (f *RedisFanout) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	if f.client == nil {
+		return nil
+	}
+	return f.client.Close()
+}

@@ -1,0 +1,142 @@
+package subprocessors
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/convot/convot/policies"
+)
+
+// countingListener is a TCP server on 127.0.0.1 that accepts connections,
+// reads whatever arrives and never answers; it counts both.
+type countingListener struct {
+	ln          net.Listener
+	connections atomic.Int64
+	bytes       atomic.Int64
+}
+
+func newCountingListener(t *testing.T) *countingListener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &countingListener{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.connections.Add(1)
+			go func() {
+				defer conn.Close()
+				n, _ := io.Copy(io.Discard, conn)
+				c.bytes.Add(n)
+			}()
+		}
+	}()
+	return c
+}
+
+func (c *countingListener) url() string { return "redis://" + c.ln.Addr().String() + "/0" }
+
+func TestRedisDeniedPublishSendsNothing(t *testing.T) {
+	g, _ := mustEgressGate(t)
+	ln := newCountingListener(t)
+	f, err := NewRedisFanout(g, RedisConfig{URL: ln.url(), Region: "us"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	euOrg := policies.OrgContext{ID: 5, Region: "eu"}
+	visitor := policies.SubjectContext{Kind: "end_user"}
+
+	err = f.Publish(ctx, euOrg, visitor, "org:5:conversation:1", []string{"user.content.message"}, []byte(`{"body":"hello"}`))
+	requireDeniedWithReason(t, err, "redis traffic must stay in the organization's region eu, not us")
+	err = f.Publish(ctx, policies.OrgContext{ID: 5, Region: "us"}, visitor, "org:5:conversation:1", []string{"user.payment"}, []byte(`{}`))
+	requireDeniedWithReason(t, err, "redis may not receive user.payment")
+	err = f.Publish(ctx, policies.OrgContext{ID: 5, Region: "us"}, policies.SubjectContext{Kind: "end_user", Restricted: true}, "org:5:conversation:1", []string{"user.content.message"}, []byte(`{}`))
+	requireDeniedWithReason(t, err, "processing of the data subject is restricted")
+
+	f.mu.Lock()
+	created := f.client != nil
+	f.mu.Unlock()
+	if created {
+		t.Fatal("a denied publish created the Redis client")
+	}
+	if n := ln.connections.Load(); n != 0 {
+		t.Fatalf("%d connections after denied publishes", n)
+	}
+	if n := ln.bytes.Load(); n != 0 {
+		t.Fatalf("%d bytes after denied publishes", n)
+	}
+
+	// The counter counts: an allowed publish reaches the listener (which
+	// never answers, so the publish times out).
+	tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	usOrg := policies.OrgContext{ID: 5, Region: "us"}
+	if err := f.Publish(tctx, usOrg, visitor, "org:5:conversation:1", []string{"user.content.message"}, []byte(`{"body":"hello"}`)); err == nil {
+		t.Fatal("a publish to a server that never answers succeeded")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ln.bytes.Load() == 0 && time.Now().Before(deadline) {
+		f.Close() // closing the connection ends the listener's read
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ln.connections.Load() == 0 || ln.bytes.Load() == 0 {
+		t.Fatalf("the allowed publish was not seen: %d connections, %d bytes", ln.connections.Load(), ln.bytes.Load())
+	}
+}
+
+func TestRedisRoundTrip(t *testing.T) {
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("REDIS_URL is not set, and CI=true requires the Redis test to run")
+		}
+		t.Skip("REDIS_URL is not set")
+	}
+	g, _ := mustEgressGate(t)
+	f, err := NewRedisFanout(g, RedisConfig{URL: url, Region: "eu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	channel := fmt.Sprintf("convot-test:%d:conversation:1", time.Now().UnixNano())
+	messages, err := f.Subscribe(ctx, channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := policies.OrgContext{ID: 5, Region: "eu"}
+	payload := []byte(`{"type":"message.created","conversation_id":1}`)
+	if err := f.Publish(ctx, org, policies.SubjectContext{Kind: "end_user"}, channel, []string{"user.content.message"}, payload); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-messages:
+		if string(got) != string(payload) {
+			t.Fatalf("received %q", got)
+		}
+	case <-ctx.Done():
+		t.Fatal("nothing received")
+	}
+	// A denied publish does not arrive.
+	err = f.Publish(ctx, policies.OrgContext{ID: 6, Region: "us"}, policies.SubjectContext{Kind: "end_user"}, channel, []string{"user.content.message"}, []byte("x"))
+	requireDeniedWithReason(t, err, "must stay in the organization's region")
+	cancel()
+	for range messages {
+		t.Fatal("a denied publish arrived")
+	}
+}
