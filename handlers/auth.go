@@ -411,17 +411,24 @@ func (s *Server) forgot(c *gin.Context) {
 }
 
 func (s *Server) findReset(c *gin.Context, token string) (*models.PasswordReset, bool) {
-	var reset models.PasswordReset
+	return findLiveToken(s, c, token, func(r *models.PasswordReset) (uint64, bool, time.Time) { return r.ID, r.UsedAt != nil, r.ExpiresAt })
+}
+
+// findLiveToken loads the row whose token hash matches a single-use link's
+// token, unless it was used or has expired.
+func findLiveToken[T any](s *Server, c *gin.Context, token string, state func(*T) (id uint64, used bool, expires time.Time)) (*T, bool) {
+	var row T
 	if token == "" {
 		return nil, false
 	}
-	if err := s.DB.WithContext(c).Where("token_hash = ?", crypto.HashToken(token)).Limit(1).Find(&reset).Error; err != nil || reset.ID == 0 {
+	if err := s.DB.WithContext(c).Where("token_hash = ?", crypto.HashToken(token)).Limit(1).Find(&row).Error; err != nil {
 		return nil, false
 	}
-	if reset.UsedAt != nil || s.now().After(reset.ExpiresAt) {
+	id, used, expires := state(&row)
+	if id == 0 || used || s.now().After(expires) {
 		return nil, false
 	}
-	return &reset, true
+	return &row, true
 }
 
 func (s *Server) resetPage(c *gin.Context) {
@@ -487,17 +494,7 @@ func (s *Server) reset(c *gin.Context) {
 }
 
 func (s *Server) findInvitation(c *gin.Context, token string) (*models.Invitation, bool) {
-	var inv models.Invitation
-	if token == "" {
-		return nil, false
-	}
-	if err := s.DB.WithContext(c).Where("token_hash = ?", crypto.HashToken(token)).Limit(1).Find(&inv).Error; err != nil || inv.ID == 0 {
-		return nil, false
-	}
-	if inv.AcceptedAt != nil || s.now().After(inv.ExpiresAt) {
-		return nil, false
-	}
-	return &inv, true
+	return findLiveToken(s, c, token, func(i *models.Invitation) (uint64, bool, time.Time) { return i.ID, i.AcceptedAt != nil, i.ExpiresAt })
 }
 
 func (s *Server) acceptPage(c *gin.Context) {

@@ -20,10 +20,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
-	address := a.cfg.TemporalAddress
-	if address == "" {
-		address = "localhost:7233"
-	}
+	address := a.temporalAddress()
 	opts, err := temporalOptions(a.cfg, a.master, address)
 	if err != nil {
 		return err
@@ -57,10 +54,7 @@ func runWorker(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
-	address := a.cfg.TemporalAddress
-	if address == "" {
-		address = "localhost:7233"
-	}
+	address := a.temporalAddress()
 	c, err := dialTemporalAt(ctx, a.cfg, a.master, address)
 	if err != nil {
 		return err
@@ -74,4 +68,12 @@ func runWorker(ctx context.Context, args []string, out io.Writer) error {
 	slog.Info("worker running", "temporal", address, "namespace", a.cfg.TemporalNamespace)
 	<-ctx.Done()
 	return nil
+}
+
+// temporalAddress is TEMPORAL_ADDRESS, or Temporal's default port here.
+func (a *app) temporalAddress() string {
+	if a.cfg.TemporalAddress != "" {
+		return a.cfg.TemporalAddress
+	}
+	return "localhost:7233"
 }
