@@ -12,6 +12,8 @@ import (
 
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
+	"github.com/convot/convot/subprocessors"
 )
 
 const (
@@ -150,6 +152,7 @@ func (s *Server) loadSession(c *gin.Context) {
 	}
 	c.Set(ctxAccount, &account)
 	c.Set(ctxOrg, &org)
+	subprocessors.SentrySetOrganization(c, policies.OrgContext{ID: org.ID, Region: org.Region})
 	c.Next()
 }
 

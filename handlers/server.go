@@ -18,6 +18,7 @@ import (
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/payloads"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/web"
 )
 
@@ -52,7 +53,9 @@ func New(s *Server) (http.Handler, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(gin.Recovery())
+	// Errors reach Sentry scrubbed by the egress gate (only when SENTRY_DSN
+	// set it up); without Sentry the middleware only recovers panics.
+	r.Use(subprocessors.SentryGin())
 	// Client IPs come from the connection unless a proxy is configured.
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/subprocessors"
 )
 
 // app is what the long-running commands share.
@@ -63,6 +64,15 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	gate, err := policies.NewGate(ctx, models.DecisionLog{DB: db})
 	if err != nil {
 		return nil, fmt.Errorf("egress gate: %w", err)
+	}
+	if cfg.SentryDSN != "" {
+		env := "production"
+		if dev {
+			env = "development"
+		}
+		if err := subprocessors.InitSentry(cfg.SentryDSN, gate, env, nil); err != nil {
+			return nil, fmt.Errorf("SENTRY_DSN: %v", err)
+		}
 	}
 	a := &app{cfg: cfg, master: master, db: db, keys: keys, gate: gate}
 	if dev || os.Getenv("POSTMARK_SERVER_TOKEN") == "" {
