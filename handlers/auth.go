@@ -99,7 +99,7 @@ func (s *Server) signup(c *gin.Context) {
 		bad(msg)
 		return
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	hash, err := HashPassword(password)
 	if err != nil {
 		s.internal(c, err)
 		return
@@ -119,7 +119,7 @@ func (s *Server) signup(c *gin.Context) {
 		}
 		account = models.Account{
 			OrganizationID: org.ID, FullName: f.FullName, DisplayName: firstName(f.FullName), Email: email,
-			PasswordHash: string(hash), Role: models.RoleOwner, TimeZone: "UTC", Language: "en", Status: "active",
+			PasswordHash: hash, Role: models.RoleOwner, TimeZone: "UTC", Language: "en", Status: "active",
 		}
 		if err := tx.Create(&account).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
@@ -414,6 +414,19 @@ func (s *Server) findReset(c *gin.Context, token string) (*models.PasswordReset,
 	return findLiveToken(s, c, token, func(r *models.PasswordReset) (uint64, bool, time.Time) { return r.ID, r.UsedAt != nil, r.ExpiresAt })
 }
 
+// claimOnce marks a single-use row used (column set to now) unless it
+// already was: errBadCode then, so two concurrent uses cannot both pass.
+func (s *Server) claimOnce(tx *gorm.DB, model any, id uint64, column string) error {
+	res := tx.Model(model).Where("id = ? AND "+column+" IS NULL", id).Update(column, s.now().UTC())
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return errBadCode
+	}
+	return nil
+}
+
 // findLiveToken loads the row whose token hash matches a single-use link's
 // token, unless it was used or has expired.
 func findLiveToken[T any](s *Server, c *gin.Context, token string, state func(*T) (id uint64, used bool, expires time.Time)) (*T, bool) {
@@ -454,25 +467,21 @@ func (s *Server) reset(c *gin.Context) {
 		s.render(c, http.StatusUnprocessableEntity, "reset", p)
 		return
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	hash, err := HashPassword(password)
 	if err != nil {
 		s.internal(c, err)
 		return
 	}
 	var account models.Account
 	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&models.PasswordReset{}).Where("id = ? AND used_at IS NULL", reset.ID).Update("used_at", s.now().UTC())
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return errBadCode
+		if err := s.claimOnce(tx, &models.PasswordReset{}, reset.ID, "used_at"); err != nil {
+			return err
 		}
 		if err := tx.First(&account, reset.AccountID).Error; err != nil {
 			return err
 		}
 		if err := tx.Model(&models.Account{}).Where("id = ?", account.ID).
-			Updates(map[string]any{"password_hash": string(hash), "failed_logins": 0, "locked_until": nil}).Error; err != nil {
+			Updates(map[string]any{"password_hash": hash, "failed_logins": 0, "locked_until": nil}).Error; err != nil {
 			return err
 		}
 		// Every signed-in browser must sign in again with the new password.
@@ -529,23 +538,19 @@ func (s *Server) accept(c *gin.Context) {
 		s.fail(c, http.StatusUnprocessableEntity, "Check the form", msg)
 		return
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	hash, err := HashPassword(password)
 	if err != nil {
 		s.internal(c, err)
 		return
 	}
 	var account models.Account
 	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&models.Invitation{}).Where("id = ? AND accepted_at IS NULL", inv.ID).Update("accepted_at", s.now().UTC())
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return errBadCode
+		if err := s.claimOnce(tx, &models.Invitation{}, inv.ID, "accepted_at"); err != nil {
+			return err
 		}
 		account = models.Account{
 			OrganizationID: inv.OrganizationID, FullName: fullName, DisplayName: firstName(fullName), Email: inv.Email,
-			PasswordHash: string(hash), Role: inv.Role, TimeZone: "UTC", Language: "en", Status: "active",
+			PasswordHash: hash, Role: inv.Role, TimeZone: "UTC", Language: "en", Status: "active",
 		}
 		if err := tx.Create(&account).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {

@@ -248,14 +248,14 @@ func (s *Server) changePassword(c *gin.Context) {
 		s.securityError(c, http.StatusUnprocessableEntity, msg)
 		return
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	hash, err := HashPassword(password)
 	if err != nil {
 		s.internal(c, err)
 		return
 	}
 	sess := currentSession(c)
 	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.Account{}).Where("id = ?", a.ID).Update("password_hash", string(hash)).Error; err != nil {
+		if err := tx.Model(&models.Account{}).Where("id = ?", a.ID).Update("password_hash", hash).Error; err != nil {
 			return err
 		}
 		// Other browsers must sign in again; this one stays.

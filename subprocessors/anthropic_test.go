@@ -25,7 +25,7 @@ func anthropicTestAnswer(text string) string {
 func newAnthropicTest(t *testing.T, answer func(path string) (int, string)) (*Anthropic, *aiTestUpstream) {
 	t.Helper()
 	up := newAITestUpstream(t, answer)
-	g, _ := aiTestGate(t)
+	g, _ := mustEgressGate(t)
 	a, err := NewAnthropic(g, AnthropicConfig{APIKey: "test-key", Model: anthropicTestModel, BaseURL: up.srv.URL, MaxRetries: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestAnthropicErrorScrubbed(t *testing.T) {
 }
 
 func TestNewAnthropicNeedsGateKeyModel(t *testing.T) {
-	g, _ := aiTestGate(t)
+	g, _ := mustEgressGate(t)
 	for _, c := range []struct {
 		gate Gate
 		cfg  AnthropicConfig

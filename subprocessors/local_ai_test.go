@@ -49,17 +49,6 @@ func aiTestRequest(features ...string) AIRequest {
 	}
 }
 
-// aiTestGate is the real egress gate over an in-memory decision log.
-func aiTestGate(t *testing.T) (*policies.Gate, *policies.MemoryLog) {
-	t.Helper()
-	log := policies.NewMemoryLog()
-	g, err := policies.NewGate(context.Background(), log)
-	if err != nil {
-		t.Fatalf("NewGate: %v", err)
-	}
-	return g, log
-}
-
 // aiTestUpstream is a fake AI API: it counts and keeps every request and
 // answers with the handler's JSON.
 type aiTestUpstream struct {
@@ -271,7 +260,7 @@ func TestLocalAIRefuses(t *testing.T) {
 // aiPrepare sends only what Apply lets through, and a redacted identifier
 // does not leave inside a message either.
 func TestAIPrepareRedactsIdentifiersInText(t *testing.T) {
-	g, log := aiTestGate(t)
+	g, log := mustEgressGate(t)
 	out, err := aiPrepare(context.Background(), g, anthropicSubprocessor, aiSummary, aiTestRequest(aiTestAllFeatures...))
 	if err != nil {
 		t.Fatal(err)

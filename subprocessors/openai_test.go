@@ -36,7 +36,7 @@ func openaiTestAnswer(chatText string) func(path string) (int, string) {
 func newOpenAITest(t *testing.T, answer func(path string) (int, string)) (*OpenAI, *aiTestUpstream) {
 	t.Helper()
 	up := newAITestUpstream(t, answer)
-	g, _ := aiTestGate(t)
+	g, _ := mustEgressGate(t)
 	o, err := NewOpenAI(g, OpenAIConfig{APIKey: "test-key", ChatModel: "gpt-test", EmbeddingModel: "embed-test",
 		BaseURL: up.srv.URL + "/v1", MaxRetries: -1})
 	if err != nil {
@@ -124,7 +124,7 @@ func TestOpenAIDenied(t *testing.T) {
 
 // Summaries are not registered for OpenAI: the gate refuses the purpose.
 func TestOpenAINotRegisteredForSummaries(t *testing.T) {
-	g, _ := aiTestGate(t)
+	g, _ := mustEgressGate(t)
 	_, err := aiPrepare(context.Background(), g, openaiSubprocessor, aiSummary, aiTestRequest(aiTestAllFeatures...))
 	aiAssertDenied(t, err, "openai is not registered for purpose functional.ai.summary")
 }
@@ -157,7 +157,7 @@ func TestOpenAIErrorScrubbed(t *testing.T) {
 }
 
 func TestNewOpenAINeedsGateKeyModels(t *testing.T) {
-	g, _ := aiTestGate(t)
+	g, _ := mustEgressGate(t)
 	for _, c := range []struct {
 		gate Gate
 		cfg  OpenAIConfig

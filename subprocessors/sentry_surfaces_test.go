@@ -180,7 +180,7 @@ func sentryTestRequest(method, target, body string) *http.Request {
 // Errors on every surface reach Sentry, and none carries an email, an IP
 // address, a token, a message body, a cookie or an authorization header.
 func TestSentrySurfacesScrubbed(t *testing.T) {
-	gate, log := aiTestGate(t)
+	gate, log := mustEgressGate(t)
 	tr := sentryTestInit(t, gate)
 	router := sentryTestRouter()
 

@@ -86,7 +86,7 @@ func sentryTestFullEvent() *sentry.Event {
 // BeforeSend applies the gate's decision, strips what must never leave and
 // scrubs the rest by pattern.
 func TestSentryBeforeSendScrubsEverything(t *testing.T) {
-	gate, log := aiTestGate(t)
+	gate, log := mustEgressGate(t)
 	s := &sentryScrubber{gate: gate}
 	ev := s.beforeSend(sentryTestFullEvent(), &sentry.EventHint{})
 	if ev == nil {
