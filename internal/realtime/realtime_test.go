@@ -1,0 +1,109 @@
+package realtime
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/convot/convot/policies"
+	"github.com/convot/convot/subprocessors"
+)
+
+func receive(t *testing.T, ch <-chan []byte) string {
+	t.Helper()
+	select {
+	case b := <-ch:
+		return string(b)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event within 5s")
+		return ""
+	}
+}
+
+func TestLocalDeliversToTheTopicOnly(t *testing.T) {
+	h := NewLocal()
+	ctx := context.Background()
+	a, cancelA, _ := h.Subscribe(ctx, "org:1:conversation:1")
+	b, _, _ := h.Subscribe(ctx, "org:2:conversation:1")
+	h.Publish(ctx, "org:1:conversation:1", Event{Payload: []byte("hello")})
+	if got := receive(t, a); got != "hello" {
+		t.Fatalf("got %q", got)
+	}
+	select {
+	case got := <-b:
+		t.Fatalf("another topic received %q", got)
+	default:
+	}
+	cancelA()
+	h.Publish(ctx, "org:1:conversation:1", Event{Payload: []byte("after")})
+	select {
+	case got := <-a:
+		t.Fatalf("cancelled subscriber received %q", got)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// A slow subscriber loses events but never blocks a publisher.
+func TestLocalSlowSubscriberDoesNotBlock(t *testing.T) {
+	h := NewLocal()
+	h.Subscribe(context.Background(), "t")
+	done := make(chan struct{})
+	go func() {
+		for i := 0; i < subscriberBuffer*4; i++ {
+			h.Publish(context.Background(), "t", Event{Payload: []byte("x")})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("publisher blocked on a slow subscriber")
+	}
+}
+
+// Two web nodes against one Redis: an event published on one reaches a
+// subscriber on the other.
+func TestRedisAcrossNodes(t *testing.T) {
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("REDIS_URL is required in CI")
+		}
+		t.Skip("REDIS_URL is not set")
+	}
+	gate, err := policies.NewGate(context.Background(), policies.NewMemoryLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := func() *Redis {
+		f, err := subprocessors.NewRedisFanout(gate, subprocessors.RedisConfig{URL: url, Region: "eu"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := NewRedis(f)
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	one, two := node(), node()
+	ctx := context.Background()
+	topic := "test:" + time.Now().Format("150405.000000000")
+	ch, cancel, err := two.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	e := Event{Org: policies.OrgContext{ID: 1, Region: "eu"}, Subject: policies.SubjectContext{Kind: "end_user"},
+		Categories: []string{"user.content.message"}, Payload: []byte(`{"message_id":1}`)}
+	if err := one.Publish(ctx, topic, e); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(t, ch); got != `{"message_id":1}` {
+		t.Fatalf("got %q", got)
+	}
+	// A US organization's event is not sent to an EU Redis.
+	e.Org.Region = "us"
+	if err := one.Publish(ctx, topic, e); err == nil {
+		t.Fatal("an event crossed into another region's Redis")
+	}
+}
