@@ -37,7 +37,7 @@ func (s *Server) mayReadPayloads(r *http.Request) bool {
 	if err := s.DB.WithContext(r.Context()).Where("token_hash = ?", crypto.HashToken(cookie.Value)).Limit(1).Find(&sess).Error; err != nil || sess.ID == 0 {
 		return false
 	}
-	if sess.MFAPending || s.now().After(sess.ExpiresAt) {
+	if now := s.now(); sess.MFAPending || now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > sessionIdle {
 		return false
 	}
 	var a models.Account

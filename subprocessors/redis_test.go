@@ -3,9 +3,9 @@ package subprocessors
 import (
 	"context"
 	"fmt"
+	"github.com/convot/convot/internal/testenv"
 	"io"
 	"net"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,13 +99,7 @@ func TestRedisDeniedPublishSendsNothing(t *testing.T) {
 }
 
 func TestRedisRoundTrip(t *testing.T) {
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("REDIS_URL is not set, and CI=true requires the Redis test to run")
-		}
-		t.Skip("REDIS_URL is not set")
-	}
+	url := testenv.Require(t, "REDIS_URL")
 	g, _ := mustEgressGate(t)
 	f, err := NewRedisFanout(g, RedisConfig{URL: url, Region: "eu"})
 	if err != nil {

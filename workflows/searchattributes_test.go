@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"github.com/convot/convot/internal/testenv"
 	"log/slog"
 	"os"
 	"testing"
@@ -126,24 +127,10 @@ func TestRegisterSearchAttributesErrors(t *testing.T) {
 	require.Empty(t, ops.adds, "nothing is added when a type conflicts")
 }
 
-// temporalCLI is the Temporal CLI to run a dev server with. Without it the
-// test is skipped, except in CI where it must be there.
-func temporalCLI(t *testing.T) string {
-	t.Helper()
-	cli := os.Getenv("TEMPORAL_CLI")
-	if cli == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEMPORAL_CLI is required in CI")
-		}
-		t.Skip("TEMPORAL_CLI is not set")
-	}
-	return cli
-}
-
 // TestOnDevServer registers the search attributes on a real server (twice),
 // then runs a conversation there and finds it by them.
 func TestOnDevServer(t *testing.T) {
-	cli := temporalCLI(t)
+	cli := testenv.Require(t, "TEMPORAL_CLI")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))

@@ -5,8 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/convot/convot/internal/devstack"
+	"github.com/convot/convot/internal/testenv"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -24,28 +25,13 @@ import (
 	"go.temporal.io/sdk/client"
 )
 
-// temporalCLI returns the Temporal CLI the test may use: skipped without
-// one on a developer's machine, a failure in CI.
-func temporalCLI(t *testing.T) string {
-	t.Helper()
-	cli := os.Getenv("TEMPORAL_CLI")
-	if cli == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEMPORAL_CLI is required in CI")
-		}
-		t.Skip("TEMPORAL_CLI is not set")
-	}
-	return cli
-}
-
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := devstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // devRun is one `convot dev` process.
@@ -153,7 +139,7 @@ var ownerLine = regexp.MustCompile(`Owner login:\s+(\S+) / (\S+)`)
 // TestDevRunsEverythingAndStopsCleanly builds the binary, runs `convot dev`
 // against a temporary data directory and checks what a user relies on.
 func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
-	cli := temporalCLI(t)
+	cli := testenv.Require(t, "TEMPORAL_CLI")
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/convot/convot/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,20 +27,6 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 )
-
-// temporalCLI returns the Temporal CLI the integration tests drive: it is
-// required in CI and optional elsewhere.
-func temporalCLI(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("TEMPORAL_CLI")
-	if p == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEMPORAL_CLI is required in CI")
-		}
-		t.Skip("TEMPORAL_CLI is not set; set it to a Temporal CLI v1.5.1 binary to run this test")
-	}
-	return p
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -79,7 +66,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, f func() error
 }
 
 func TestTemporalDevServer(t *testing.T) {
-	cli := temporalCLI(t)
+	cli := testenv.Require(t, "TEMPORAL_CLI")
 	dir := t.TempDir()
 	port, uiPort := freePort(t), freePort(t)
 	for uiPort == port {
@@ -204,7 +191,7 @@ func TestTemporalDevServer(t *testing.T) {
 // Stop during the restart backoff prevents the restart; a supervisor out of
 // restarts reports it through Done and Err.
 func TestTemporalSupervisionEdges(t *testing.T) {
-	cli := temporalCLI(t)
+	cli := testenv.Require(t, "TEMPORAL_CLI")
 	start := func(maxRestarts int) *TemporalServer {
 		srv, err := StartTemporal(context.Background(), TemporalOptions{
 			CLIPath: cli, DataDir: t.TempDir(), Port: freePort(t), UIPort: freePort(t),
@@ -287,7 +274,7 @@ func TestTemporalDiesWithParent(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("Pdeathsig is Linux only")
 	}
-	cli := temporalCLI(t)
+	cli := testenv.Require(t, "TEMPORAL_CLI")
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestTemporalDiesWithParent$")
 	cmd.Env = append(os.Environ(), "DEVSTACK_HELPER_DIR="+dir, "TEMPORAL_CLI="+cli,

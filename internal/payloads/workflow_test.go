@@ -2,6 +2,7 @@ package payloads
 
 import (
 	"context"
+	"github.com/convot/convot/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -65,13 +66,7 @@ func TestWorkflowRunsWithTheEncryptingConverter(t *testing.T) {
 // payload encrypted and the email nowhere; then the codec server decodes
 // the input for an officer, as the Temporal UI would.
 func TestHistoryIsEncryptedOnDevServer(t *testing.T) {
-	cli := os.Getenv("TEMPORAL_CLI")
-	if cli == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEMPORAL_CLI is required in CI")
-		}
-		t.Skip("TEMPORAL_CLI is not set")
-	}
+	cli := testenv.Require(t, "TEMPORAL_CLI")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	codec := newCodec(t, 1, map[uint32][]byte{1: DeriveKey(key(9), 1)})

@@ -2,7 +2,7 @@ package realtime
 
 import (
 	"context"
-	"os"
+	"github.com/convot/convot/internal/testenv"
 	"testing"
 	"time"
 
@@ -65,13 +65,7 @@ func TestLocalSlowSubscriberDoesNotBlock(t *testing.T) {
 // Two web nodes against one Redis: an event published on one reaches a
 // subscriber on the other.
 func TestRedisAcrossNodes(t *testing.T) {
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("REDIS_URL is required in CI")
-		}
-		t.Skip("REDIS_URL is not set")
-	}
+	url := testenv.Require(t, "REDIS_URL")
 	gate, err := policies.NewGate(context.Background(), policies.NewMemoryLog())
 	if err != nil {
 		t.Fatal(err)
