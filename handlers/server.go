@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
 	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/config"
@@ -34,6 +35,10 @@ type Server struct {
 	// TemporalUIURL.
 	PayloadCodec  *payloads.Codec
 	TemporalUIURL string
+	// Temporal starts, signals and queries the workflows that carry
+	// long-running obligations (DSR deadlines, cancellation grace, breach
+	// notices). Nil only in tests that need none.
+	Temporal client.Client
 
 	pages    *web.Templates
 	throttle *throttle

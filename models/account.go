@@ -28,8 +28,11 @@ type Account struct {
 	LockedUntil    *time.Time
 	Status         string `privacy:"none"` // active or disabled
 	LastLoginAt    *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// PresenceAt is when a dashboard socket of this operator last reported
+	// in: the widget shows operators online when one did within a minute.
+	PresenceAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Roles, from most to least privileged; what each may do is in

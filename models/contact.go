@@ -19,7 +19,6 @@ type Contact struct {
 	ExternalID       string            `gorm:"serializer:sealed" privacy:"category=user.unique_id subject=end_user retention=account purpose=essential.service"`
 	ExternalIDIndex  string            `gorm:"index" privacy:"category=user.unique_id subject=end_user retention=account purpose=essential.service form=index"`
 	CustomAttributes map[string]string `gorm:"serializer:sealed" privacy:"category=user.custom subject=end_user retention=account purpose=essential.service"`
-	VisitorTokenHash string            `gorm:"index" privacy:"category=user.device.cookie_id subject=end_user retention=account purpose=essential.service form=hash"`
 	IP               string            `gorm:"serializer:sealed" privacy:"category=user.device.ip_address subject=end_user retention=security_log purpose=essential.service,essential.fraud_detection"`
 	UserAgent        string            `gorm:"serializer:sealed" privacy:"category=user.device subject=end_user retention=account purpose=essential.service"`
 	BrowserLanguage  string            `gorm:"serializer:sealed" privacy:"category=user.device subject=end_user retention=account purpose=essential.service"`

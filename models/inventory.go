@@ -15,7 +15,7 @@ import (
 func All() []any {
 	return []any{
 		&Organization{}, &Account{}, &Session{}, &Invitation{}, &PasswordReset{}, &RecoveryCode{},
-		&Contact{}, &Conversation{}, &Message{}, &Attachment{},
+		&Contact{}, &Conversation{}, &Message{}, &Attachment{}, &VisitorToken{}, &CannedResponse{},
 		&AuditEvent{}, &UsageEvent{}, &DataKey{}, &InstanceKey{}, &EgressDecision{},
 	}
 }

@@ -50,10 +50,11 @@ func TestInventoryCoversPolicyLists(t *testing.T) {
 	want := map[string][]string{
 		"Account":      {"FullName", "Email", "PasswordHash", "DisplayName", "AvatarURL", "Role", "TimeZone", "Language"},
 		"Organization": {"CompanyName", "Website", "Industry", "BillingAddress", "TaxIdentifier"},
-		"Contact":      {"Name", "Email", "Phone", "ExternalID", "CustomAttributes", "VisitorTokenHash", "IP", "UserAgent", "BrowserLanguage", "PageURL", "DeviceType", "Country"},
+		"Contact":      {"Name", "Email", "Phone", "ExternalID", "CustomAttributes", "IP", "UserAgent", "BrowserLanguage", "PageURL", "DeviceType", "Country"},
 		"UsageEvent":   {"Page", "Feature", "Browser", "OS", "DeviceType", "IP", "Referrer"},
 		"Message":      {"Body"},
 		"Attachment":   {"FileName"},
+		"VisitorToken": {"TokenHash"},
 	}
 	have := map[string]map[string]models.Field{}
 	for _, f := range models.Inventory() {

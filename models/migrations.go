@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -23,7 +24,8 @@ type migration struct {
 }
 
 // The same statements run on SQLite and PostgreSQL; {{id}}, {{time}} and
-// {{bytes}} are the only words that differ.
+// {{bytes}} are the only words that differ. Later migrations live beside
+// the models they create (migrations_*.go) and join through addMigration.
 var migrations = []migration{
 	{1, "initial schema", `
 CREATE TABLE data_keys (
@@ -319,6 +321,18 @@ func Migrate(ctx context.Context, db *gorm.DB) ([]int, error) {
 		return nil
 	})
 	return applied, err
+}
+
+// addMigration registers a migration from the file of its models. Versions
+// are unique; they apply in order of version whatever the file order.
+func addMigration(version int, name, sql string) {
+	for _, m := range migrations {
+		if m.version == version {
+			panic(fmt.Sprintf("migrations: version %d used twice (%s, %s)", version, m.name, name))
+		}
+	}
+	migrations = append(migrations, migration{version, name, sql})
+	sort.Slice(migrations, func(i, j int) bool { return migrations[i].version < migrations[j].version })
 }
 
 // LatestMigration is the schema version this binary expects.

@@ -21,8 +21,17 @@ type Organization struct {
 	Region         string `privacy:"none"` // us or eu: where its data is processed
 	Status         string `privacy:"none"` // active, cancelled, deleted
 	RequireMFA     bool
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Widget settings. AllowedOrigins (one per line) are the sites that may
+	// embed the widget and call its API. With IdentityVerification on,
+	// identify must carry an HMAC of the user's ID under IdentitySecret.
+	AllowedOrigins       string `privacy:"none"`
+	IdentityVerification bool
+	IdentitySecret       string `gorm:"serializer:sealed" privacy:"none"`
+	InactivityHours      int    // auto-resolve after this long without messages
+	WidgetColor          string `privacy:"none"`
+	WidgetGreeting       string `privacy:"none"`
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 // Organization statuses.

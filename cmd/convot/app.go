@@ -128,7 +128,7 @@ func (a *app) httpServer() (*http.Server, error) {
 		return nil, err
 	}
 	h, err := handlers.New(&handlers.Server{DB: a.db, Keys: a.keys, Config: a.cfg, Mail: sender, Outbox: devOutbox(a),
-		PayloadCodec: codec, TemporalUIURL: a.temporalUI})
+		PayloadCodec: codec, TemporalUIURL: a.temporalUI, Temporal: a.temporal})
 	if err != nil {
 		return nil, err
 	}
