@@ -47,6 +47,10 @@ func (s *Server) securityHeaders(c *gin.Context) {
 
 // limitBody refuses bodies over the configured size with 413.
 func (s *Server) limitBody(c *gin.Context) {
+	if s.largeBodies[c.FullPath()] {
+		c.Next() // the upload handler limits the body itself
+		return
+	}
 	if c.Request.ContentLength > s.Config.MaxBodyBytes {
 		s.fail(c, http.StatusRequestEntityTooLarge, "Too large", "The request body is too large.")
 		return

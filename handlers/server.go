@@ -15,9 +15,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"gorm.io/gorm"
 
+	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/payloads"
+	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/web"
@@ -39,10 +41,19 @@ type Server struct {
 	// long-running obligations (DSR deadlines, cancellation grace, breach
 	// notices). Nil only in tests that need none.
 	Temporal client.Client
+	// Lifecycles signals conversation workflows; built on Temporal when
+	// nil and Temporal is set.
+	Lifecycles Lifecycles
+	// Hub carries live events to sockets (in-process, or Redis across
+	// nodes); Blobs keeps sealed attachments (disk or S3).
+	Hub   realtime.Hub
+	Blobs blob.Store
 
 	pages    *web.Templates
 	throttle *throttle
 	now      func() time.Time
+	// largeBodies are routes (uploads) that apply their own, larger limit.
+	largeBodies map[string]bool
 }
 
 // New builds the HTTP handler.
@@ -56,6 +67,16 @@ func New(s *Server) (http.Handler, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.Lifecycles == nil && s.Temporal != nil {
+		s.Lifecycles = NewTemporalLifecycles(s.Temporal)
+	}
+	if s.Hub == nil {
+		s.Hub = realtime.NewLocal()
+	}
+	if s.Blobs == nil {
+		return nil, errors.New("handlers: a blob store is required")
+	}
+	s.largeBodies = map[string]bool{}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Errors reach Sentry scrubbed by the egress gate (only when SENTRY_DSN
@@ -72,12 +93,16 @@ func New(s *Server) (http.Handler, error) {
 	if s.PayloadCodec != nil {
 		s.codecRoutes(r)
 	}
+	// The widget's API answers other sites (CORS, visitor tokens): no
+	// dashboard session or CSRF cookie applies to it.
+	s.widgetRoutes(r)
 
 	dash := r.Group("/", s.csrf, s.loadSession)
 	s.authRoutes(dash)
 	s.settingsRoutes(dash)
 	s.teamRoutes(dash)
 	s.auditorRoutes(dash)
+	s.inboxRoutes(dash)
 	if s.Outbox != nil {
 		s.devMailRoutes(dash)
 	}

@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/payloads"
+	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/internal/testdb"
 )
 
@@ -28,8 +30,31 @@ type testServer struct {
 	outbox *mail.Outbox
 	codec  *payloads.Codec
 
+	blobs      *blob.Disk
+	lifecycles *recordedLifecycles
+
 	mu  sync.Mutex
 	now time.Time
+}
+
+// recordedLifecycles keeps the signals the server would send to Temporal,
+// for tests that run without a Temporal server.
+type recordedLifecycles struct {
+	mu      sync.Mutex
+	signals []LifecycleSignal
+}
+
+func (r *recordedLifecycles) Notify(s LifecycleSignal) {
+	r.mu.Lock()
+	r.signals = append(r.signals, s)
+	r.mu.Unlock()
+}
+
+// sent returns the signals sent so far.
+func (r *recordedLifecycles) sent() []LifecycleSignal {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]LifecycleSignal(nil), r.signals...)
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -57,8 +82,13 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	ts.codec = codec
+	if ts.blobs, err = blob.NewDisk(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	ts.lifecycles = &recordedLifecycles{}
 	ts.srv = &Server{DB: db.DB, Keys: db.Keys, Config: cfg, Mail: outbox, Outbox: outbox, now: ts.clock,
-		PayloadCodec: codec, TemporalUIURL: "http://localhost:8233"}
+		PayloadCodec: codec, TemporalUIURL: "http://localhost:8233",
+		Blobs: ts.blobs, Lifecycles: ts.lifecycles, Hub: realtime.NewLocal()}
 	h, err := New(ts.srv)
 	if err != nil {
 		t.Fatal(err)

@@ -18,9 +18,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/convot/convot/handlers"
+	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/subprocessors"
@@ -40,6 +42,10 @@ type app struct {
 	// with; temporalUI is where privacy officers follow them.
 	temporal   client.Client
 	temporalUI string
+	// blobs keeps attachments and backups (disk, or S3 when configured);
+	// hub carries live events (in-process, or Redis across web nodes).
+	blobs blob.Store
+	hub   realtime.Hub
 }
 
 // openApp reads the configuration, the master key and the database, and
@@ -75,6 +81,12 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 		}
 	}
 	a := &app{cfg: cfg, master: master, db: db, keys: keys, gate: gate}
+	if a.blobs, err = openBlobs(cfg, gate); err != nil {
+		return nil, err
+	}
+	if a.hub, err = openHub(cfg, gate); err != nil {
+		return nil, err
+	}
 	if dev || os.Getenv("POSTMARK_SERVER_TOKEN") == "" {
 		if a.outbox, err = mail.NewOutbox(filepath.Join(cfg.DataDir, "outbox")); err != nil {
 			return nil, err
@@ -83,7 +95,38 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	return a, nil
 }
 
+// openBlobs is the S3 bucket when one is configured, else a directory.
+func openBlobs(cfg *config.Config, gate *policies.Gate) (blob.Store, error) {
+	if cfg.S3Bucket == "" {
+		return blob.NewDisk(filepath.Join(cfg.DataDir, "blobs"))
+	}
+	b, err := subprocessors.NewS3Blobs(gate, subprocessors.S3Config{
+		Endpoint: cfg.S3Endpoint, UsePathStyle: cfg.S3Endpoint != "",
+		Region: cfg.AWSRegion, Bucket: cfg.S3Bucket,
+		AccessKeyID: cfg.AWSAccessKeyID, SecretAccessKey: cfg.AWSSecretAccessKey,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("CONVOT_S3_BUCKET: %w", err)
+	}
+	return blob.NewS3(b), nil
+}
+
+// openHub fans out through Redis when REDIS_URL is set, else in-process.
+func openHub(cfg *config.Config, gate *policies.Gate) (realtime.Hub, error) {
+	if cfg.RedisURL == "" {
+		return realtime.NewLocal(), nil
+	}
+	f, err := subprocessors.NewRedisFanout(gate, subprocessors.RedisConfig{URL: cfg.RedisURL, Region: cfg.Region})
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	return realtime.NewRedis(f), nil
+}
+
 func (a *app) close() {
+	if a.hub != nil {
+		a.hub.Close()
+	}
 	if sqlDB, err := a.db.DB(); err == nil {
 		sqlDB.Close()
 	}
@@ -128,7 +171,7 @@ func (a *app) httpServer() (*http.Server, error) {
 		return nil, err
 	}
 	h, err := handlers.New(&handlers.Server{DB: a.db, Keys: a.keys, Config: a.cfg, Mail: sender, Outbox: devOutbox(a),
-		PayloadCodec: codec, TemporalUIURL: a.temporalUI, Temporal: a.temporal})
+		PayloadCodec: codec, TemporalUIURL: a.temporalUI, Temporal: a.temporal, Hub: a.hub, Blobs: a.blobs})
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,12 @@ var Settings = []Setting{
 	{Name: "CONVOT_MAX_BODY_BYTES", Default: "1048576", Usage: "largest request body the dashboard accepts, in bytes"},
 	{Name: "CONVOT_MAIL_FROM", Default: "Convot <no-reply@convot.io>", Usage: "sender of transactional mail"},
 	{Name: "CONVOT_S3_BUCKET", Usage: "S3 bucket for attachments and backups (AWS); empty means the local disk in CONVOT_DATA_DIR"},
+	{Name: "CONVOT_S3_ENDPOINT", Usage: "S3-compatible endpoint URL (path-style); empty means AWS's endpoint for AWS_REGION"},
+	{Name: "AWS_REGION", Default: "eu-central-1", Usage: "AWS region of CONVOT_S3_BUCKET"},
+	{Name: "AWS_ACCESS_KEY_ID", Usage: "AWS access key for CONVOT_S3_BUCKET"},
+	{Name: "AWS_SECRET_ACCESS_KEY", Usage: "AWS secret key for CONVOT_S3_BUCKET"},
+	{Name: "CONVOT_REGION", Default: "eu", Usage: "region this deployment's Redis runs in (us or eu); organizations of the other region are refused by the egress gate"},
+	{Name: "CONVOT_GEOIP_DB", Usage: "MaxMind-format country database (.mmdb) for the widget's visitor country; empty means no country is recorded"},
 	{Name: "STRIPE_SECRET_KEY", Usage: "Stripe secret key for billing; empty means billing is off"},
 	{Name: "POSTMARK_SERVER_TOKEN", Usage: "Postmark server token for email; empty means the outbox on disk"},
 	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key; empty means the Shopify app is off"},
@@ -74,6 +80,10 @@ type Config struct {
 	// Subprocessor credentials; an empty one means that subprocessor is
 	// not configured in this deployment.
 	S3Bucket, StripeSecretKey, PostmarkServerToken string
+	S3Endpoint, AWSRegion, AWSAccessKeyID          string
+	AWSSecretAccessKey                             string
+	Region                                         string
+	GeoIPDB                                        string
 	ShopifyAPIKey, AnthropicAPIKey, OpenAIAPIKey   string
 	SentryDSN                                      string
 	LogLevel                                       string
@@ -113,6 +123,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		TLSKey:              get("CONVOT_TLS_KEY"),
 		MailFrom:            get("CONVOT_MAIL_FROM"),
 		S3Bucket:            get("CONVOT_S3_BUCKET"),
+		S3Endpoint:          get("CONVOT_S3_ENDPOINT"),
+		AWSRegion:           get("AWS_REGION"),
+		AWSAccessKeyID:      get("AWS_ACCESS_KEY_ID"),
+		AWSSecretAccessKey:  get("AWS_SECRET_ACCESS_KEY"),
+		Region:              get("CONVOT_REGION"),
+		GeoIPDB:             get("CONVOT_GEOIP_DB"),
 		StripeSecretKey:     get("STRIPE_SECRET_KEY"),
 		PostmarkServerToken: get("POSTMARK_SERVER_TOKEN"),
 		ShopifyAPIKey:       get("SHOPIFY_API_KEY"),
@@ -177,6 +193,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, errors.New("CONVOT_MAX_BODY_BYTES: want a whole number of bytes, at least 1024")
 	}
 	c.MaxBodyBytes = n
+	if c.Region != "us" && c.Region != "eu" {
+		return nil, errors.New("CONVOT_REGION: want us or eu")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -1,0 +1,385 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/internal/realtime"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
+	"github.com/convot/convot/workflows"
+)
+
+// The conversation core: what the widget, the inbox and the inbound-mail
+// webhook share. A message is committed before anyone hears of it (the
+// sender's acknowledgement, the live event, the lifecycle signal).
+
+// MaxMessageRunes bounds a message's text.
+const MaxMessageRunes = 10000
+
+// author is who posts a message: the contact, an operator, or the system.
+type author struct {
+	Kind string // workflows.AuthorContact, AuthorOperator or AuthorSystem
+	ID   uint64 // the contact's or the operator's ID
+}
+
+// errBadMessage is a message the sender must fix (a 4xx).
+type errBadMessage struct{ msg string }
+
+func (e errBadMessage) Error() string { return e.msg }
+
+// cleanBody trims a message and checks its length.
+func cleanBody(body string, attachments int) (string, error) {
+	body = strings.TrimSpace(body)
+	if !utf8.ValidString(body) {
+		return "", errBadMessage{"The message is not valid UTF-8 text."}
+	}
+	if body == "" && attachments == 0 {
+		return "", errBadMessage{"The message is empty."}
+	}
+	if utf8.RuneCountInString(body) > MaxMessageRunes {
+		return "", errBadMessage{fmt.Sprintf("The message is longer than %d characters.", MaxMessageRunes)}
+	}
+	return body, nil
+}
+
+// startConversation opens a conversation for a contact. Its lifecycle
+// workflow starts with the first message (signal-with-start).
+func (s *Server) startConversation(ctx context.Context, tx *gorm.DB, org *models.Organization, contact *models.Contact, channel string) (*models.Conversation, error) {
+	now := s.now().UTC()
+	conv := &models.Conversation{
+		OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID,
+		Channel: channel, Status: models.ConversationOpen, LastMessageAt: now,
+	}
+	if err := tx.WithContext(ctx).Create(conv).Error; err != nil {
+		return nil, err
+	}
+	return conv, nil
+}
+
+// postMessage commits a message (with attachments already stored for this
+// conversation), then publishes it live and tells the lifecycle workflow.
+// The returned message is committed: only now may the sender be told.
+func (s *Server) postMessage(ctx context.Context, org *models.Organization, conv *models.Conversation, by author, body string, private bool, attachmentIDs []uint64) (*models.Message, []models.Attachment, error) {
+	body, err := cleanBody(body, len(attachmentIDs))
+	if err != nil {
+		return nil, nil, err
+	}
+	if private && by.Kind != workflows.AuthorOperator {
+		return nil, nil, errBadMessage{"Only operators write private notes."}
+	}
+	now := s.now().UTC()
+	msg := &models.Message{
+		OrganizationID: org.ID, ConversationID: conv.ID, DataKeyID: conv.DataKeyID,
+		AuthorType: by.Kind, AuthorID: by.ID, Body: body, Private: private,
+		DeliveryStatus: "sent", CreatedAt: now,
+	}
+	var atts []models.Attachment
+	reopened := false
+	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(msg).Error; err != nil {
+			return err
+		}
+		if len(attachmentIDs) > 0 {
+			res := tx.Model(&models.Attachment{}).
+				Where("id IN ? AND organization_id = ? AND conversation_id = ? AND message_id = 0", attachmentIDs, org.ID, conv.ID).
+				Update("message_id", msg.ID)
+			if res.Error != nil {
+				return res.Error
+			}
+			if int(res.RowsAffected) != len(attachmentIDs) {
+				return errBadMessage{"An attachment is unknown or already sent."}
+			}
+			if err := tx.Where("message_id = ?", msg.ID).Order("id").Find(&atts).Error; err != nil {
+				return err
+			}
+		}
+		updates := map[string]any{"last_message_at": now, "updated_at": now}
+		// A contact's message reopens the conversation at once; the
+		// lifecycle workflow records the same when it hears of it.
+		if by.Kind == workflows.AuthorContact && conv.Status != models.ConversationOpen {
+			updates["status"] = models.ConversationOpen
+			updates["resolved_at"] = nil
+			updates["snoozed_until"] = nil
+			reopened = true
+		}
+		return tx.Model(&models.Conversation{}).Where("id = ? AND organization_id = ?", conv.ID, org.ID).Updates(updates).Error
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	conv.LastMessageAt = now
+	if reopened {
+		conv.Status, conv.ResolvedAt, conv.SnoozedUntil = models.ConversationOpen, nil, nil
+	}
+	if !private {
+		s.notifyLifecycle(org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now})
+	}
+	view := s.messageView(ctx, msg, atts)
+	s.publish(ctx, org, conv, liveEvent{Type: "message", ConversationID: conv.ID, Message: &view}, !private, messageCategories)
+	if reopened {
+		s.publishConversation(ctx, org, conv)
+	}
+	return msg, atts, nil
+}
+
+// notifyLifecycle signals the conversation's workflow, starting it if
+// needed. Signals queue per conversation, in order, off the request path.
+func (s *Server) notifyLifecycle(org *models.Organization, conv *models.Conversation, signal string, arg any) {
+	if s.Lifecycles == nil {
+		return
+	}
+	hours := org.InactivityHours
+	if hours <= 0 {
+		hours = models.DefaultInactivityHours
+	}
+	s.Lifecycles.Notify(LifecycleSignal{
+		Input: workflows.ConversationInput{
+			ConversationID: conv.ID, OrganizationID: org.ID,
+			InactivityPeriod: time.Duration(hours) * time.Hour,
+		},
+		Name: signal, Arg: arg,
+	})
+}
+
+// liveEvent is what sockets receive, as JSON. It holds what the reader
+// already may see: private notes go to operators only.
+type liveEvent struct {
+	Type           string            `json:"type"` // message, conversation, typing, read
+	ConversationID uint64            `json:"conversation_id"`
+	Message        *messageView      `json:"message,omitempty"`
+	Conversation   *conversationView `json:"conversation,omitempty"`
+	AuthorType     string            `json:"author_type,omitempty"` // typing and read: contact or operator
+	MessageID      uint64            `json:"message_id,omitempty"`  // read: up to this message
+}
+
+// messageView is a message as the widget and the inbox show it.
+type messageView struct {
+	ID          uint64           `json:"id"`
+	AuthorType  string           `json:"author_type"`
+	AuthorID    uint64           `json:"author_id,omitempty"`
+	AuthorName  string           `json:"author_name,omitempty"`
+	Body        string           `json:"body"`
+	Private     bool             `json:"private,omitempty"`
+	CreatedAt   time.Time        `json:"created_at"`
+	ReadAt      *time.Time       `json:"read_at,omitempty"`
+	Attachments []attachmentView `json:"attachments"`
+}
+
+// attachmentView describes a file; its bytes are fetched by ID from the
+// surface the reader is on (widget or inbox).
+type attachmentView struct {
+	ID          uint64 `json:"id"`
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+}
+
+// conversationView is a conversation's state, without content.
+type conversationView struct {
+	ID            uint64     `json:"id"`
+	ContactID     uint64     `json:"contact_id"`
+	Channel       string     `json:"channel"`
+	Status        string     `json:"status"`
+	AssigneeID    *uint64    `json:"assignee_id"`
+	SnoozedUntil  *time.Time `json:"snoozed_until,omitempty"`
+	LastMessageAt time.Time  `json:"last_message_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+}
+
+func newConversationView(c *models.Conversation) conversationView {
+	return conversationView{ID: c.ID, ContactID: c.ContactID, Channel: c.Channel, Status: c.Status,
+		AssigneeID: c.AssigneeID, SnoozedUntil: c.SnoozedUntil, LastMessageAt: c.LastMessageAt, CreatedAt: c.CreatedAt}
+}
+
+func newAttachmentViews(atts []models.Attachment) []attachmentView {
+	views := make([]attachmentView, 0, len(atts))
+	for _, a := range atts {
+		views = append(views, attachmentView{ID: a.ID, Name: a.FileName, ContentType: a.ContentType, Size: a.Size})
+	}
+	return views
+}
+
+// messageView builds the view of one message; operators are named by
+// their display name (what the contact sees of them).
+func (s *Server) messageView(ctx context.Context, m *models.Message, atts []models.Attachment) messageView {
+	v := messageView{ID: m.ID, AuthorType: m.AuthorType, AuthorID: m.AuthorID, Body: m.Body, Private: m.Private,
+		CreatedAt: m.CreatedAt, ReadAt: m.ReadAt, Attachments: newAttachmentViews(atts)}
+	if m.AuthorType == workflows.AuthorOperator {
+		v.AuthorName = s.operatorName(ctx, m.OrganizationID, m.AuthorID)
+	}
+	return v
+}
+
+// operatorName is the name an operator shows to contacts.
+func (s *Server) operatorName(ctx context.Context, orgID, accountID uint64) string {
+	var a models.Account
+	if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", accountID, orgID).Limit(1).Find(&a).Error; err != nil || a.ID == 0 {
+		return ""
+	}
+	if a.DisplayName != "" {
+		return a.DisplayName
+	}
+	if first, _, _ := strings.Cut(a.FullName, " "); first != "" {
+		return first
+	}
+	return ""
+}
+
+// messageViews loads a conversation's messages (with their attachments) in
+// order; withPrivate includes operators' notes.
+func (s *Server) messageViews(ctx context.Context, orgID, convID uint64, withPrivate bool, afterID uint64, limit int) ([]messageView, error) {
+	q := s.DB.WithContext(ctx).Where("organization_id = ? AND conversation_id = ? AND id > ?", orgID, convID, afterID)
+	if !withPrivate {
+		q = q.Where("private = ?", false)
+	}
+	var msgs []models.Message
+	if err := q.Order("id").Limit(limit).Find(&msgs).Error; err != nil {
+		return nil, err
+	}
+	var atts []models.Attachment
+	if err := s.DB.WithContext(ctx).Where("organization_id = ? AND conversation_id = ? AND message_id <> 0", orgID, convID).Order("id").Find(&atts).Error; err != nil {
+		return nil, err
+	}
+	byMessage := map[uint64][]models.Attachment{}
+	for _, a := range atts {
+		byMessage[a.MessageID] = append(byMessage[a.MessageID], a)
+	}
+	names := map[uint64]string{}
+	views := make([]messageView, 0, len(msgs))
+	for i := range msgs {
+		m := &msgs[i]
+		v := messageView{ID: m.ID, AuthorType: m.AuthorType, AuthorID: m.AuthorID, Body: m.Body, Private: m.Private,
+			CreatedAt: m.CreatedAt, ReadAt: m.ReadAt, Attachments: newAttachmentViews(byMessage[m.ID])}
+		if m.AuthorType == workflows.AuthorOperator {
+			name, ok := names[m.AuthorID]
+			if !ok {
+				name = s.operatorName(ctx, orgID, m.AuthorID)
+				names[m.AuthorID] = name
+			}
+			v.AuthorName = name
+		}
+		views = append(views, v)
+	}
+	return views, nil
+}
+
+// markRead records that a reader saw a conversation up to a message: the
+// other party's messages get their read time, and the other side is told.
+func (s *Server) markRead(ctx context.Context, org *models.Organization, conv *models.Conversation, readerKind string, upTo uint64) error {
+	now := s.now().UTC()
+	q := s.DB.WithContext(ctx).Model(&models.Message{}).
+		Where("organization_id = ? AND conversation_id = ? AND id <= ? AND read_at IS NULL AND private = ?", org.ID, conv.ID, upTo, false)
+	if readerKind == workflows.AuthorContact {
+		q = q.Where("author_type <> ?", workflows.AuthorContact)
+	} else {
+		q = q.Where("author_type = ?", workflows.AuthorContact)
+	}
+	res := q.Updates(map[string]any{"read_at": now, "delivery_status": "read"})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected > 0 {
+		s.publish(ctx, org, conv, liveEvent{Type: "read", ConversationID: conv.ID, AuthorType: readerKind, MessageID: upTo}, true, nil)
+	}
+	return nil
+}
+
+// setConversationState changes status or assignee from the inbox: the row
+// first (so every reader sees it at once), then the lifecycle workflow,
+// which owns the timers and records the same state.
+func (s *Server) setConversationState(ctx context.Context, org *models.Organization, conv *models.Conversation, signal string, arg any) error {
+	now := s.now().UTC()
+	updates := map[string]any{"updated_at": now}
+	switch signal {
+	case workflows.SignalResolve:
+		updates["status"], updates["resolved_at"], updates["snoozed_until"] = models.ConversationResolved, now, nil
+	case workflows.SignalReopen:
+		updates["status"], updates["resolved_at"], updates["snoozed_until"] = models.ConversationOpen, nil, nil
+	case workflows.SignalSnooze:
+		sn := arg.(workflows.SnoozeSignal)
+		updates["status"], updates["snoozed_until"], updates["resolved_at"] = models.ConversationSnoozed, sn.Until, nil
+	case workflows.SignalAssign:
+		a := arg.(workflows.AssignSignal)
+		if a.AssigneeID == 0 {
+			updates["assignee_id"] = nil
+		} else {
+			updates["assignee_id"] = a.AssigneeID
+		}
+	default:
+		return fmt.Errorf("unknown conversation signal %q", signal)
+	}
+	if err := s.DB.WithContext(ctx).Model(&models.Conversation{}).Where("id = ? AND organization_id = ?", conv.ID, org.ID).Updates(updates).Error; err != nil {
+		return err
+	}
+	if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", conv.ID, org.ID).First(conv).Error; err != nil {
+		return err
+	}
+	s.notifyLifecycle(org, conv, signal, arg)
+	s.publishConversation(ctx, org, conv)
+	return nil
+}
+
+// publishConversation tells both sides of a status or assignee change.
+func (s *Server) publishConversation(ctx context.Context, org *models.Organization, conv *models.Conversation) {
+	v := newConversationView(conv)
+	s.publish(ctx, org, conv, liveEvent{Type: "conversation", ConversationID: conv.ID, Conversation: &v}, true, nil)
+}
+
+// Data categories of live events: a message carries message text and
+// attachment names; other events carry identifiers and states only.
+var (
+	messageCategories = []string{"user.content.message", "user.content.attachment"}
+	stateCategories   = []string{"system.operations"}
+)
+
+// Topics hold IDs only: operators of an organization listen to its topic,
+// a visitor to each of their conversations'.
+func orgTopic(orgID uint64) string           { return "org." + strconv.FormatUint(orgID, 10) }
+func conversationTopic(convID uint64) string { return "conversation." + strconv.FormatUint(convID, 10) }
+
+// publish sends an event to the organization's operators and, unless it is
+// for operators only, to the conversation's visitor. A failed publish is
+// logged: the event is already committed, and sockets that miss it catch
+// up from the database when they reconnect.
+func (s *Server) publish(ctx context.Context, org *models.Organization, conv *models.Conversation, e liveEvent, toVisitor bool, categories []string) {
+	if s.Hub == nil {
+		return
+	}
+	if categories == nil {
+		categories = stateCategories
+	}
+	payload, err := json.Marshal(e)
+	if err != nil {
+		slog.Error("live event", "err", err)
+		return
+	}
+	ev := realtime.Event{
+		Org:        orgContext(org),
+		Subject:    policies.SubjectContext{Kind: models.SubjectEndUser},
+		Categories: categories,
+		Payload:    payload,
+	}
+	if err := s.Hub.Publish(ctx, orgTopic(org.ID), ev); err != nil && !errors.Is(err, context.Canceled) {
+		slog.Warn("live event not published", "topic", "org", "type", e.Type, "err", err)
+	}
+	if toVisitor {
+		if err := s.Hub.Publish(ctx, conversationTopic(conv.ID), ev); err != nil && !errors.Is(err, context.Canceled) {
+			slog.Warn("live event not published", "topic", "conversation", "type", e.Type, "err", err)
+		}
+	}
+}
+
+// orgContext is what the egress gate needs to know of an organization.
+func orgContext(org *models.Organization) policies.OrgContext {
+	return policies.OrgContext{ID: org.ID, Region: org.Region}
+}

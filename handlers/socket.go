@@ -1,0 +1,111 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/gin-gonic/gin"
+)
+
+// Live sockets: the inbox and the widget each open one WebSocket, which
+// carries the events of the hub topic the reader may see (liveEvent JSON)
+// and the reader's own small messages (typing, read) the other way.
+
+const (
+	socketWriteTimeout = 10 * time.Second
+	socketPingEvery    = 25 * time.Second
+	socketReadLimit    = 4 << 10 // client messages are tiny (typing, read)
+)
+
+// socket describes one live connection.
+type socket struct {
+	topic string
+	// keep filters events for this reader; nil keeps all.
+	keep func(payload []byte) bool
+	// onMessage handles a message from the client.
+	onMessage func(ctx context.Context, data []byte)
+	// heartbeat runs on connect and with every ping (operator presence).
+	heartbeat func(ctx context.Context)
+	// accept holds the origins and subprotocols allowed.
+	accept *websocket.AcceptOptions
+}
+
+// serveSocket upgrades the request and pumps events until either side goes.
+// The hub subscription is made before the upgrade, so a socket that says
+// it is open misses nothing published after that.
+func (s *Server) serveSocket(c *gin.Context, sock socket) {
+	if s.Hub == nil {
+		s.fail(c, 503, "Unavailable", "Live updates are not available.")
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(c.Request.Context()))
+	defer cancel()
+	events, unsubscribe, err := s.Hub.Subscribe(ctx, sock.topic)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	defer unsubscribe()
+	conn, err := websocket.Accept(c.Writer, c.Request, sock.accept)
+	if err != nil {
+		return // Accept has answered the client
+	}
+	c.Abort()
+	defer conn.CloseNow()
+	conn.SetReadLimit(socketReadLimit)
+	if sock.heartbeat != nil {
+		sock.heartbeat(ctx)
+	}
+	// Reader: client messages until the client closes.
+	go func() {
+		defer cancel()
+		for {
+			typ, data, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			if typ == websocket.MessageText && sock.onMessage != nil {
+				sock.onMessage(ctx, data)
+			}
+		}
+	}()
+	ping := time.NewTicker(socketPingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			conn.Close(websocket.StatusNormalClosure, "")
+			return
+		case payload, ok := <-events:
+			if !ok {
+				conn.Close(websocket.StatusTryAgainLater, "reconnect")
+				return
+			}
+			if sock.keep != nil && !sock.keep(payload) {
+				continue
+			}
+			wctx, wcancel := context.WithTimeout(ctx, socketWriteTimeout)
+			err := conn.Write(wctx, websocket.MessageText, payload)
+			wcancel()
+			if err != nil {
+				return
+			}
+		case <-ping.C:
+			pctx, pcancel := context.WithTimeout(ctx, socketWriteTimeout)
+			err := conn.Ping(pctx)
+			pcancel()
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					slog.Debug("socket ping failed", "err", err)
+				}
+				return
+			}
+			if sock.heartbeat != nil {
+				sock.heartbeat(ctx)
+			}
+		}
+	}
+}
