@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -151,50 +150,14 @@ func (s *Server) notifyLifecycle(org *models.Organization, conv *models.Conversa
 	})
 }
 
-// liveEvent is what sockets receive, as JSON. It holds what the reader
-// already may see: private notes go to operators only.
-type liveEvent struct {
-	Type           string            `json:"type"` // message, conversation, typing, read
-	ConversationID uint64            `json:"conversation_id"`
-	Message        *messageView      `json:"message,omitempty"`
-	Conversation   *conversationView `json:"conversation,omitempty"`
-	AuthorType     string            `json:"author_type,omitempty"` // typing and read: contact or operator
-	MessageID      uint64            `json:"message_id,omitempty"`  // read: up to this message
-}
-
-// messageView is a message as the widget and the inbox show it.
-type messageView struct {
-	ID          uint64           `json:"id"`
-	AuthorType  string           `json:"author_type"`
-	AuthorID    uint64           `json:"author_id,omitempty"`
-	AuthorName  string           `json:"author_name,omitempty"`
-	Body        string           `json:"body"`
-	Private     bool             `json:"private,omitempty"`
-	CreatedAt   time.Time        `json:"created_at"`
-	ReadAt      *time.Time       `json:"read_at,omitempty"`
-	Attachments []attachmentView `json:"attachments"`
-}
-
-// attachmentView describes a file; its bytes are fetched by ID from the
-// surface the reader is on (widget or inbox).
-type attachmentView struct {
-	ID          uint64 `json:"id"`
-	Name        string `json:"name"`
-	ContentType string `json:"content_type"`
-	Size        int64  `json:"size"`
-}
-
-// conversationView is a conversation's state, without content.
-type conversationView struct {
-	ID            uint64     `json:"id"`
-	ContactID     uint64     `json:"contact_id"`
-	Channel       string     `json:"channel"`
-	Status        string     `json:"status"`
-	AssigneeID    *uint64    `json:"assignee_id"`
-	SnoozedUntil  *time.Time `json:"snoozed_until,omitempty"`
-	LastMessageAt time.Time  `json:"last_message_at"`
-	CreatedAt     time.Time  `json:"created_at"`
-}
+// The wire format of live events is realtime's: workers publish status
+// changes in it too.
+type (
+	liveEvent        = realtime.LiveEvent
+	messageView      = realtime.MessageView
+	attachmentView   = realtime.AttachmentView
+	conversationView = realtime.ConversationView
+)
 
 func newConversationView(c *models.Conversation) conversationView {
 	return conversationView{ID: c.ID, ContactID: c.ContactID, Channel: c.Channel, Status: c.Status,
@@ -342,10 +305,8 @@ var (
 	stateCategories   = []string{"system.operations"}
 )
 
-// Topics hold IDs only: operators of an organization listen to its topic,
-// a visitor to each of their conversations'.
-func orgTopic(orgID uint64) string           { return "org." + strconv.FormatUint(orgID, 10) }
-func conversationTopic(convID uint64) string { return "conversation." + strconv.FormatUint(convID, 10) }
+func orgTopic(orgID uint64) string           { return realtime.OrgTopic(orgID) }
+func conversationTopic(convID uint64) string { return realtime.ConversationTopic(convID) }
 
 // publish sends an event to the organization's operators and, unless it is
 // for operators only, to the conversation's visitor. A failed publish is
@@ -369,13 +330,12 @@ func (s *Server) publish(ctx context.Context, org *models.Organization, conv *mo
 		Categories: categories,
 		Payload:    payload,
 	}
-	if err := s.Hub.Publish(ctx, orgTopic(org.ID), ev); err != nil && !errors.Is(err, context.Canceled) {
-		slog.Warn("live event not published", "topic", "org", "type", e.Type, "err", err)
-	}
+	topics := []string{orgTopic(org.ID)}
 	if toVisitor {
-		if err := s.Hub.Publish(ctx, conversationTopic(conv.ID), ev); err != nil && !errors.Is(err, context.Canceled) {
-			slog.Warn("live event not published", "topic", "conversation", "type", e.Type, "err", err)
-		}
+		topics = append(topics, conversationTopic(conv.ID))
+	}
+	if err := s.Hub.PublishEach(ctx, topics, ev); err != nil && !errors.Is(err, context.Canceled) {
+		slog.Warn("live event not published", "type", e.Type, "err", err)
 	}
 }
 

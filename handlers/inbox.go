@@ -1,7 +1,904 @@
 package handlers
 
-import "github.com/gin-gonic/gin"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
-// inboxRoutes serves the operator inbox.
+	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/workflows"
+)
+
+// The operator inbox: the organization's conversations, one conversation
+// with its messages and its contact, the composer, and the state changes
+// (assign, snooze, resolve, reopen). Every page works without JavaScript;
+// inbox.js adds the live socket. Everything is scoped by the operator's
+// organization: another organization's conversation is 404.
+
+const (
+	inboxPageSize      = 50  // conversations per list page
+	inboxMessageWindow = 200 // messages a conversation page shows (the latest)
+	inboxMessagesMax   = 500 // messages one JSON answer holds
+)
+
+// Filters of the conversation list.
+var (
+	inboxStatuses    = []string{models.ConversationOpen, models.ConversationPending, models.ConversationSnoozed, models.ConversationResolved}
+	inboxAssignments = []string{"mine", "unassigned", "all"}
+)
+
 func (s *Server) inboxRoutes(r *gin.RouterGroup) {
+	g := r.Group("/inbox", s.requireAccount, s.require("inbox_use"))
+	pages := g.Group("", s.recordUsage)
+	pages.GET("", s.inboxPage)
+	pages.GET("/conversations/:id", s.inboxConversationPage)
+	g.GET("/conversations", s.inboxListJSON)
+	g.GET("/conversations/:id/messages", s.inboxMessagesJSON)
+	g.GET("/conversations/:id/attachments/:attachment", s.inboxAttachment)
+	g.POST("/conversations/:id/reply", func(c *gin.Context) { s.inboxPost(c, false) })
+	g.POST("/conversations/:id/note", func(c *gin.Context) { s.inboxPost(c, true) })
+	g.POST("/conversations/:id/assign", s.inboxAssign)
+	g.POST("/conversations/:id/snooze", s.inboxSnooze)
+	g.POST("/conversations/:id/resolve", func(c *gin.Context) { s.inboxSetState(c, workflows.SignalResolve, nil) })
+	g.POST("/conversations/:id/reopen", func(c *gin.Context) { s.inboxSetState(c, workflows.SignalReopen, nil) })
+	g.GET("/ws", s.inboxSocket)
+	// Replies and notes may carry a file: they apply the attachment limit
+	// themselves (readUpload), not the dashboard's body limit.
+	s.largeBodies["/inbox/conversations/:id/reply"] = true
+	s.largeBodies["/inbox/conversations/:id/note"] = true
+	s.contactRoutes(g)
+	s.cannedRoutes(g)
+}
+
+// inboxFilter is the list's selection: a status and an assignment.
+type inboxFilter struct {
+	Status     string
+	Assignment string
+}
+
+func (f inboxFilter) Query() string {
+	return url.Values{"status": {f.Status}, "assignment": {f.Assignment}}.Encode()
+}
+
+// inboxFilterOf reads the filter from the query; empty values take the
+// defaults (open, all), unknown values are refused.
+func (s *Server) inboxFilterOf(c *gin.Context) (inboxFilter, bool) {
+	f := inboxFilter{Status: c.DefaultQuery("status", models.ConversationOpen), Assignment: c.DefaultQuery("assignment", "all")}
+	if f.Status == "" {
+		f.Status = models.ConversationOpen
+	}
+	if f.Assignment == "" {
+		f.Assignment = "all"
+	}
+	if !contains(inboxStatuses, f.Status) {
+		s.fail(c, http.StatusBadRequest, "Inbox", "Unknown status: choose open, pending, snoozed or resolved.")
+		return f, false
+	}
+	if !contains(inboxAssignments, f.Assignment) {
+		s.fail(c, http.StatusBadRequest, "Inbox", "Unknown assignment: choose mine, unassigned or all.")
+		return f, false
+	}
+	return f, true
+}
+
+// inboxItem is a conversation as the list shows it.
+type inboxItem struct {
+	ID            uint64     `json:"id"`
+	ContactID     uint64     `json:"contact_id"`
+	Contact       string     `json:"contact"` // name, email or "Visitor #id"
+	Subject       string     `json:"subject,omitempty"`
+	Channel       string     `json:"channel"`
+	Status        string     `json:"status"`
+	AssigneeID    uint64     `json:"assignee_id"`
+	Assignee      string     `json:"assignee"`
+	SnoozedUntil  *time.Time `json:"snoozed_until,omitempty"`
+	LastMessageAt time.Time  `json:"last_message_at"`
+	Unread        int64      `json:"unread"`
+}
+
+// inboxContactLabel is how the inbox names a contact.
+func inboxContactLabel(ct *models.Contact) string {
+	switch {
+	case ct == nil:
+		return "Visitor"
+	case strings.TrimSpace(ct.Name) != "":
+		return ct.Name
+	case ct.Email != "":
+		return ct.Email
+	}
+	return "Visitor #" + strconv.FormatUint(ct.ID, 10)
+}
+
+// inboxTeammate is an operator a conversation can be assigned to.
+type inboxTeammate struct {
+	ID   uint64 `json:"id"`
+	Name string `json:"name"`
+}
+
+// inboxTeammates lists the organization's operators who may use the inbox.
+func (s *Server) inboxTeammates(ctx context.Context, orgID uint64) ([]inboxTeammate, error) {
+	var accounts []models.Account
+	if err := s.DB.WithContext(ctx).Select("id", "data_key_id", "full_name", "display_name", "role").
+		Where("organization_id = ? AND status = ?", orgID, "active").Order("id").Find(&accounts).Error; err != nil {
+		return nil, err
+	}
+	out := make([]inboxTeammate, 0, len(accounts))
+	for _, a := range accounts {
+		if !can(a.Role, "inbox_use") {
+			continue
+		}
+		name := a.FullName
+		if name == "" {
+			name = a.DisplayName
+		}
+		if name == "" {
+			name = "Operator #" + strconv.FormatUint(a.ID, 10)
+		}
+		out = append(out, inboxTeammate{ID: a.ID, Name: name})
+	}
+	return out, nil
+}
+
+func teammateNames(ts []inboxTeammate) map[uint64]string {
+	m := make(map[uint64]string, len(ts))
+	for _, t := range ts {
+		m[t.ID] = t.Name
+	}
+	return m
+}
+
+// inboxItems loads a page of the list, newest activity first; more is
+// true when another page follows.
+func (s *Server) inboxItems(ctx context.Context, orgID, self uint64, f inboxFilter, page int, names map[uint64]string) (items []inboxItem, more bool, err error) {
+	q := s.DB.WithContext(ctx).Where("organization_id = ? AND status = ?", orgID, f.Status)
+	switch f.Assignment {
+	case "mine":
+		q = q.Where("assignee_id = ?", self)
+	case "unassigned":
+		q = q.Where("assignee_id IS NULL")
+	}
+	var convs []models.Conversation
+	if err := q.Order("last_message_at DESC, id DESC").Offset(page * inboxPageSize).Limit(inboxPageSize + 1).Find(&convs).Error; err != nil {
+		return nil, false, err
+	}
+	if len(convs) > inboxPageSize {
+		convs, more = convs[:inboxPageSize], true
+	}
+	items, err = s.inboxItemsOf(ctx, orgID, convs, names)
+	return items, more, err
+}
+
+// inboxItemsOf describes conversations of one organization for the list.
+func (s *Server) inboxItemsOf(ctx context.Context, orgID uint64, convs []models.Conversation, names map[uint64]string) ([]inboxItem, error) {
+	items := make([]inboxItem, 0, len(convs))
+	if len(convs) == 0 {
+		return items, nil
+	}
+	convIDs := make([]uint64, 0, len(convs))
+	contactIDs := make([]uint64, 0, len(convs))
+	for _, cv := range convs {
+		convIDs = append(convIDs, cv.ID)
+		contactIDs = append(contactIDs, cv.ContactID)
+	}
+	var contacts []models.Contact
+	if err := s.DB.WithContext(ctx).Select("id", "data_key_id", "name", "email").
+		Where("organization_id = ? AND id IN ?", orgID, contactIDs).Find(&contacts).Error; err != nil {
+		return nil, err
+	}
+	byID := make(map[uint64]*models.Contact, len(contacts))
+	for i := range contacts {
+		byID[contacts[i].ID] = &contacts[i]
+	}
+	var unread []struct {
+		ConversationID uint64
+		N              int64
+	}
+	if err := s.DB.WithContext(ctx).Model(&models.Message{}).Select("conversation_id, COUNT(*) AS n").
+		Where("organization_id = ? AND conversation_id IN ? AND author_type = ? AND read_at IS NULL", orgID, convIDs, workflows.AuthorContact).
+		Group("conversation_id").Scan(&unread).Error; err != nil {
+		return nil, err
+	}
+	unreadOf := make(map[uint64]int64, len(unread))
+	for _, u := range unread {
+		unreadOf[u.ConversationID] = u.N
+	}
+	for i := range convs {
+		cv := &convs[i]
+		ct := byID[cv.ContactID]
+		if ct == nil {
+			ct = &models.Contact{ID: cv.ContactID}
+		}
+		it := inboxItem{ID: cv.ID, ContactID: cv.ContactID, Contact: inboxContactLabel(ct), Subject: cv.Subject,
+			Channel: cv.Channel, Status: cv.Status, SnoozedUntil: cv.SnoozedUntil, LastMessageAt: cv.LastMessageAt,
+			Unread: unreadOf[cv.ID]}
+		if cv.AssigneeID != nil {
+			it.AssigneeID = *cv.AssigneeID
+			it.Assignee = names[it.AssigneeID]
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// inboxListPage is what the list column of a page shows.
+type inboxListPage struct {
+	Filter      inboxFilter
+	Statuses    []string
+	Assignments []string
+	Items       []inboxItem
+	Page        int
+	More        bool
+	NextPage    int
+	Selected    uint64
+}
+
+func (s *Server) inboxList(c *gin.Context, f inboxFilter, selected uint64, names map[uint64]string) (*inboxListPage, error) {
+	page, _ := strconv.Atoi(c.Query("page"))
+	if page < 0 || page > 10000 {
+		page = 0
+	}
+	items, more, err := s.inboxItems(c, currentOrg(c).ID, currentAccount(c).ID, f, page, names)
+	if err != nil {
+		return nil, err
+	}
+	return &inboxListPage{Filter: f, Statuses: inboxStatuses, Assignments: inboxAssignments, Items: items,
+		Page: page, More: more, NextPage: page + 1, Selected: selected}, nil
+}
+
+func (s *Server) inboxPage(c *gin.Context) {
+	f, ok := s.inboxFilterOf(c)
+	if !ok {
+		return
+	}
+	team, err := s.inboxTeammates(c, currentOrg(c).ID)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	list, err := s.inboxList(c, f, 0, teammateNames(team))
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "inbox", s.page(c, "Inbox", "inbox", gin.H{"List": list, "Teammates": team}))
+}
+
+func (s *Server) inboxListJSON(c *gin.Context) {
+	f, ok := s.inboxFilterOf(c)
+	if !ok {
+		return
+	}
+	team, err := s.inboxTeammates(c, currentOrg(c).ID)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	list, err := s.inboxList(c, f, 0, teammateNames(team))
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": f.Status, "assignment": f.Assignment, "conversations": list.Items, "more": list.More})
+}
+
+// inboxPathID reads a numeric path parameter; anything else is 404.
+func inboxPathID(c *gin.Context, name string) (uint64, bool) {
+	id, err := strconv.ParseUint(c.Param(name), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// inboxConversation loads the conversation of the path within the
+// operator's organization; another organization's is 404.
+func (s *Server) inboxConversation(c *gin.Context) (*models.Conversation, bool) {
+	id, ok := inboxPathID(c, "id")
+	if !ok {
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
+		return nil, false
+	}
+	return s.inboxConversationByID(c, id)
+}
+
+func (s *Server) inboxConversationByID(c *gin.Context, id uint64) (*models.Conversation, bool) {
+	var conv models.Conversation
+	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", id, currentOrg(c).ID).Limit(1).Find(&conv).Error; err != nil {
+		s.internal(c, err)
+		return nil, false
+	}
+	if conv.ID == 0 {
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
+		return nil, false
+	}
+	return &conv, true
+}
+
+// inboxContactView is what the contact sidebar and the contact page show.
+type inboxContactView struct {
+	ID              uint64
+	Label           string
+	Name            string
+	Email           string
+	Phone           string
+	ExternalID      string
+	Custom          []inboxAttribute
+	IP              string
+	UserAgent       string
+	Browser         string
+	OS              string
+	BrowserLanguage string
+	PageURL         string
+	DeviceType      string
+	Country         string
+	FirstSeen       time.Time
+	LastSeen        *time.Time
+}
+
+type inboxAttribute struct{ Key, Value string }
+
+func newInboxContactView(ct *models.Contact) inboxContactView {
+	v := inboxContactView{ID: ct.ID, Label: inboxContactLabel(ct), Name: ct.Name, Email: ct.Email, Phone: ct.Phone,
+		ExternalID: ct.ExternalID, IP: ct.IP, UserAgent: ct.UserAgent, BrowserLanguage: ct.BrowserLanguage,
+		PageURL: ct.PageURL, DeviceType: ct.DeviceType, Country: ct.Country, FirstSeen: ct.CreatedAt, LastSeen: ct.LastSeenAt}
+	v.Browser, v.OS, _ = describeUserAgent(ct.UserAgent)
+	for k, val := range ct.CustomAttributes {
+		v.Custom = append(v.Custom, inboxAttribute{k, val})
+	}
+	sortAttributes(v.Custom)
+	return v
+}
+
+func sortAttributes(a []inboxAttribute) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j].Key < a[j-1].Key; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}
+
+// inboxContactOf loads a contact of the organization.
+func (s *Server) inboxContactOf(ctx context.Context, orgID, contactID uint64) (*models.Contact, error) {
+	var ct models.Contact
+	if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", contactID, orgID).Limit(1).Find(&ct).Error; err != nil {
+		return nil, err
+	}
+	if ct.ID == 0 {
+		return nil, nil
+	}
+	return &ct, nil
+}
+
+// contactConversations lists a contact's conversations, newest first.
+func (s *Server) contactConversations(ctx context.Context, orgID, contactID, except uint64, names map[uint64]string) ([]inboxItem, error) {
+	var convs []models.Conversation
+	if err := s.DB.WithContext(ctx).Where("organization_id = ? AND contact_id = ? AND id <> ?", orgID, contactID, except).
+		Order("last_message_at DESC, id DESC").Limit(50).Find(&convs).Error; err != nil {
+		return nil, err
+	}
+	return s.inboxItemsOf(ctx, orgID, convs, names)
+}
+
+// inboxConversationPage shows the list, one conversation and its contact.
+// Opening it marks the contact's messages read.
+func (s *Server) inboxConversationPage(c *gin.Context) {
+	a, org := currentAccount(c), currentOrg(c)
+	conv, ok := s.inboxConversation(c)
+	if !ok {
+		return
+	}
+	f, ok := s.inboxFilterOf(c)
+	if !ok {
+		return
+	}
+	team, err := s.inboxTeammates(c, org.ID)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	names := teammateNames(team)
+	// The latest messages: start after the one before the window.
+	var window []uint64
+	if err := s.DB.WithContext(c).Model(&models.Message{}).Where("organization_id = ? AND conversation_id = ?", org.ID, conv.ID).
+		Order("id DESC").Limit(inboxMessageWindow+1).Pluck("id", &window).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	var after uint64
+	earlier := len(window) > inboxMessageWindow
+	if earlier {
+		after = window[inboxMessageWindow]
+	}
+	msgs, err := s.messageViews(c, org.ID, conv.ID, true, after, inboxMessageWindow)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	if len(window) > 0 {
+		if err := s.markRead(c, org, conv, workflows.AuthorOperator, window[0]); err != nil {
+			s.internal(c, err)
+			return
+		}
+	}
+	ct, err := s.inboxContactOf(c, org.ID, conv.ContactID)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	if ct == nil {
+		ct = &models.Contact{ID: conv.ContactID}
+	}
+	others, err := s.contactConversations(c, org.ID, conv.ContactID, conv.ID, names)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	list, err := s.inboxList(c, f, conv.ID, names)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	items, err := s.inboxItemsOf(c, org.ID, []models.Conversation{*conv}, names)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	var canned []models.CannedResponse
+	if err := s.DB.WithContext(c).Where("organization_id = ?", org.ID).Order("shortcut").Find(&canned).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	contact := newInboxContactView(ct)
+	s.render(c, http.StatusOK, "inbox", s.page(c, contact.Label, "inbox", gin.H{
+		"List": list, "Teammates": team, "Conversation": items[0], "Messages": msgs, "Earlier": earlier,
+		"Contact": contact, "Others": others, "Canned": canned, "SelfID": a.ID,
+	}))
+}
+
+// inboxMessagesJSON answers the messages after an ID (the live view's
+// catch-up after a reconnect), with the conversation's state.
+func (s *Server) inboxMessagesJSON(c *gin.Context) {
+	org := currentOrg(c)
+	conv, ok := s.inboxConversation(c)
+	if !ok {
+		return
+	}
+	var after uint64
+	if v := c.Query("after_id"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			s.fail(c, http.StatusBadRequest, "Bad request", "after_id must be a message ID.")
+			return
+		}
+		after = n
+	}
+	limit := inboxMessagesMax
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > inboxMessagesMax {
+			s.fail(c, http.StatusBadRequest, "Bad request", "limit must be between 1 and 500.")
+			return
+		}
+		limit = n
+	}
+	msgs, err := s.messageViews(c, org.ID, conv.ID, true, after, limit)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	team, err := s.inboxTeammates(c, org.ID)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	items, err := s.inboxItemsOf(c, org.ID, []models.Conversation{*conv}, teammateNames(team))
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"conversation": items[0], "messages": msgs})
+}
+
+// inboxAttachment serves a file of a conversation of the operator's
+// organization; any other is 404.
+func (s *Server) inboxAttachment(c *gin.Context) {
+	org := currentOrg(c)
+	conv, ok := s.inboxConversation(c)
+	if !ok {
+		return
+	}
+	id, ok := inboxPathID(c, "attachment")
+	if !ok {
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such file.")
+		return
+	}
+	var att models.Attachment
+	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ? AND conversation_id = ?", id, org.ID, conv.ID).Limit(1).Find(&att).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	if att.ID == 0 {
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such file.")
+		return
+	}
+	s.serveAttachment(c, org, &att)
+}
+
+// inboxPost sends an operator's reply, or a private note, with an optional
+// file (multipart field "file"). JSON for fetch, a redirect for forms.
+func (s *Server) inboxPost(c *gin.Context, note bool) {
+	a, org := currentAccount(c), currentOrg(c)
+	conv, ok := s.inboxConversation(c)
+	if !ok {
+		return
+	}
+	var fileName string
+	var fileData []byte
+	if strings.HasPrefix(c.ContentType(), "multipart/form-data") {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxAttachmentBytes+64<<10)
+		// All in memory: a file never lands unencrypted in a temporary file.
+		if err := c.Request.ParseMultipartForm(MaxAttachmentBytes + 1<<20); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				s.fail(c, http.StatusRequestEntityTooLarge, "Too large", "The file is larger than 10 MB.")
+			} else {
+				s.fail(c, http.StatusBadRequest, "Bad request", "The form could not be read.")
+			}
+			return
+		}
+		if files := c.Request.MultipartForm.File["file"]; len(files) > 0 && files[0].Filename != "" {
+			name, data, err := readUpload(c)
+			if err != nil {
+				s.inboxPostError(c, err)
+				return
+			}
+			fileName, fileData = name, data
+		}
+	}
+	private := note || c.PostForm("note") != ""
+	attachments := 0
+	if fileData != nil {
+		attachments = 1
+	}
+	body, err := cleanBody(c.PostForm("body"), attachments)
+	if err != nil {
+		s.inboxPostError(c, err)
+		return
+	}
+	var ids []uint64
+	var stored *models.Attachment
+	if fileData != nil {
+		stored, err = s.storeAttachment(c, org, conv, fileName, fileData)
+		if err != nil {
+			s.inboxPostError(c, err)
+			return
+		}
+		ids = []uint64{stored.ID}
+	}
+	msg, atts, err := s.postMessage(c, org, conv, author{Kind: workflows.AuthorOperator, ID: a.ID}, body, private, ids)
+	if err != nil {
+		if stored != nil {
+			// The file never joined a message: nobody will see it.
+			ctx := context.WithoutCancel(c.Request.Context())
+			_ = s.deleteAttachmentBlob(ctx, org, stored)
+			s.DB.WithContext(ctx).Where("id = ? AND message_id = 0", stored.ID).Delete(&models.Attachment{})
+		}
+		s.inboxPostError(c, err)
+		return
+	}
+	if wantsJSON(c) {
+		c.JSON(http.StatusCreated, gin.H{"message": s.messageView(c, msg, atts)})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, inboxReturnTo(c, conv.ID))
+}
+
+// inboxPostError maps what the sender must fix to a 4xx.
+func (s *Server) inboxPostError(c *gin.Context, err error) {
+	var bad errBadMessage
+	var badFile errBadAttachment
+	switch {
+	case errors.As(err, &bad):
+		s.fail(c, http.StatusUnprocessableEntity, "Message not sent", bad.msg)
+	case errors.As(err, &badFile):
+		s.fail(c, badFile.status, "Message not sent", badFile.msg)
+	default:
+		s.internal(c, err)
+	}
+}
+
+// inboxReturnTo is the conversation page, keeping the list's filter when
+// the form carried it.
+func inboxReturnTo(c *gin.Context, convID uint64) string {
+	to := "/inbox/conversations/" + strconv.FormatUint(convID, 10)
+	st, as := c.PostForm("status"), c.PostForm("assignment")
+	if contains(inboxStatuses, st) && contains(inboxAssignments, as) {
+		to += "?" + inboxFilter{Status: st, Assignment: as}.Query()
+	}
+	return to
+}
+
+// inboxSetState applies a status or assignee change and answers with the
+// conversation as the list shows it.
+func (s *Server) inboxSetState(c *gin.Context, signal string, arg any) {
+	conv, ok := s.inboxConversation(c)
+	if !ok {
+		return
+	}
+	s.inboxApply(c, conv, signal, arg)
+}
+
+func (s *Server) inboxApply(c *gin.Context, conv *models.Conversation, signal string, arg any) {
+	org := currentOrg(c)
+	if err := s.setConversationState(c, org, conv, signal, arg); err != nil {
+		s.internal(c, err)
+		return
+	}
+	if !wantsJSON(c) {
+		c.Redirect(http.StatusSeeOther, inboxReturnTo(c, conv.ID))
+		return
+	}
+	team, err := s.inboxTeammates(c, org.ID)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	items, err := s.inboxItemsOf(c, org.ID, []models.Conversation{*conv}, teammateNames(team))
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"conversation": items[0]})
+}
+
+// inboxAssign assigns to the operator ("me"), to a teammate (an account
+// ID), or to nobody (empty or "0").
+func (s *Server) inboxAssign(c *gin.Context) {
+	a, org := currentAccount(c), currentOrg(c)
+	conv, ok := s.inboxConversation(c)
+	if !ok {
+		return
+	}
+	var assignee uint64
+	switch v := strings.TrimSpace(c.PostForm("assignee")); v {
+	case "", "0", "none":
+	case "me":
+		assignee = a.ID
+	default:
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			s.fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate.")
+			return
+		}
+		team, err := s.inboxTeammates(c, org.ID)
+		if err != nil {
+			s.internal(c, err)
+			return
+		}
+		if _, ok := teammateNames(team)[id]; !ok {
+			s.fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate who can use the inbox.")
+			return
+		}
+		assignee = id
+	}
+	s.inboxApply(c, conv, workflows.SignalAssign, workflows.AssignSignal{AssigneeID: assignee})
+}
+
+// Snooze bounds.
+const (
+	snoozeMin = time.Minute
+	snoozeMax = 366 * 24 * time.Hour
+)
+
+// inboxSnooze snoozes until a preset (1h, tomorrow 9:00, next Monday 9:00,
+// in the operator's time zone) or a time ("until": a local date and time
+// from a datetime-local field, or RFC 3339).
+func (s *Server) inboxSnooze(c *gin.Context) {
+	a := currentAccount(c)
+	conv, ok := s.inboxConversation(c)
+	if !ok {
+		return
+	}
+	until, err := snoozeUntil(s.now(), operatorLocation(a), c.PostForm("preset"), c.PostForm("until"))
+	if err != nil {
+		s.fail(c, http.StatusUnprocessableEntity, "Snooze", err.Error())
+		return
+	}
+	s.inboxApply(c, conv, workflows.SignalSnooze, workflows.SnoozeSignal{Until: until.UTC()})
+}
+
+func operatorLocation(a *models.Account) *time.Location {
+	if a.TimeZone != "" {
+		if loc, err := time.LoadLocation(a.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
+}
+
+// snoozeUntil decides when a snooze ends.
+func snoozeUntil(now time.Time, loc *time.Location, preset, until string) (time.Time, error) {
+	local := now.In(loc)
+	nine := func(days int) time.Time {
+		d := local.AddDate(0, 0, days)
+		return time.Date(d.Year(), d.Month(), d.Day(), 9, 0, 0, 0, loc)
+	}
+	var t time.Time
+	switch preset {
+	case "1h":
+		t = now.Add(time.Hour)
+	case "tomorrow":
+		t = nine(1)
+	case "next_week":
+		days := (8 - int(local.Weekday())) % 7 // to next Monday
+		if days == 0 {
+			days = 7
+		}
+		t = nine(days)
+	case "":
+		until = strings.TrimSpace(until)
+		if until == "" {
+			return t, errors.New("Choose when the conversation should come back.")
+		}
+		var err error
+		if t, err = time.Parse(time.RFC3339, until); err != nil {
+			if t, err = time.ParseInLocation("2006-01-02T15:04", until, loc); err != nil {
+				return t, errors.New("Give the time as YYYY-MM-DDTHH:MM.")
+			}
+		}
+	default:
+		return t, errors.New("Unknown snooze preset: choose 1h, tomorrow or next_week.")
+	}
+	switch {
+	case t.Before(now.Add(snoozeMin)):
+		return t, errors.New("Choose a time in the future.")
+	case t.After(now.Add(snoozeMax)):
+		return t, errors.New("Snooze for at most a year.")
+	}
+	return t, nil
+}
+
+// inboxClientMessage is what inbox.js sends over the socket.
+type inboxClientMessage struct {
+	Type           string `json:"type"` // typing, read, heartbeat
+	ConversationID uint64 `json:"conversation_id"`
+	MessageID      uint64 `json:"message_id"`
+}
+
+// inboxSocket carries the organization's live events to an operator, and
+// the operator's typing and read state back. ?conversation=ID narrows it to
+// one conversation of the organization (404 for any other).
+func (s *Server) inboxSocket(c *gin.Context) {
+	a, org := *currentAccount(c), *currentOrg(c)
+	var only uint64
+	if v := c.Query("conversation"); v != "" {
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || id == 0 {
+			s.fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
+			return
+		}
+		conv, ok := s.inboxConversationByID(c, id)
+		if !ok {
+			return
+		}
+		only = conv.ID
+	}
+	state := &inboxSocketState{known: map[uint64]*models.Conversation{}, typed: map[uint64]time.Time{}}
+	s.serveSocket(c, socket{
+		topic: orgTopic(org.ID),
+		keep: func(payload []byte) bool {
+			if only == 0 {
+				return true
+			}
+			var e struct {
+				ConversationID uint64 `json:"conversation_id"`
+			}
+			return json.Unmarshal(payload, &e) == nil && e.ConversationID == only
+		},
+		onMessage: func(ctx context.Context, data []byte) { s.inboxSocketMessage(ctx, &org, &a, state, data) },
+		heartbeat: func(ctx context.Context) { s.operatorPresent(ctx, &a, state) },
+		// nil AcceptOptions: the Origin must be this host (no cross-site
+		// socket rides on the session cookie).
+	})
+}
+
+// inboxSocketState is one socket's memory: conversations it checked, and
+// when it last announced typing in each.
+type inboxSocketState struct {
+	mu       sync.Mutex
+	known    map[uint64]*models.Conversation
+	typed    map[uint64]time.Time
+	presence time.Time
+}
+
+const (
+	typingEvery   = time.Second      // at most one typing event per conversation and second
+	presenceEvery = 10 * time.Second // presence writes per socket
+)
+
+// operatorPresent records that the operator is online.
+func (s *Server) operatorPresent(ctx context.Context, a *models.Account, st *inboxSocketState) {
+	now := s.now().UTC()
+	st.mu.Lock()
+	if now.Sub(st.presence) < presenceEvery {
+		st.mu.Unlock()
+		return
+	}
+	st.presence = now
+	st.mu.Unlock()
+	s.DB.WithContext(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", a.ID, a.OrganizationID).Update("presence_at", now)
+}
+
+func (s *Server) inboxSocketMessage(ctx context.Context, org *models.Organization, a *models.Account, st *inboxSocketState, data []byte) {
+	var m inboxClientMessage
+	if json.Unmarshal(data, &m) != nil {
+		return
+	}
+	if m.Type == "heartbeat" {
+		s.operatorPresent(ctx, a, st)
+		return
+	}
+	if m.Type != "typing" && m.Type != "read" {
+		return
+	}
+	conv := s.socketConversation(ctx, org.ID, st, m.ConversationID)
+	if conv == nil {
+		return // not this organization's: nothing happens
+	}
+	switch m.Type {
+	case "typing":
+		now := s.now()
+		st.mu.Lock()
+		last := st.typed[conv.ID]
+		fresh := now.Sub(last) >= typingEvery
+		if fresh {
+			st.typed[conv.ID] = now
+		}
+		st.mu.Unlock()
+		if fresh {
+			s.publish(ctx, org, conv, liveEvent{Type: "typing", ConversationID: conv.ID, AuthorType: workflows.AuthorOperator}, true, nil)
+		}
+	case "read":
+		upTo := m.MessageID
+		if upTo == 0 {
+			var last []uint64
+			if err := s.DB.WithContext(ctx).Model(&models.Message{}).Where("organization_id = ? AND conversation_id = ?", org.ID, conv.ID).
+				Order("id DESC").Limit(1).Pluck("id", &last).Error; err != nil || len(last) == 0 {
+				return
+			}
+			upTo = last[0]
+		}
+		_ = s.markRead(ctx, org, conv, workflows.AuthorOperator, upTo)
+	}
+}
+
+// socketConversation checks (once per socket) that a conversation is the
+// organization's.
+func (s *Server) socketConversation(ctx context.Context, orgID uint64, st *inboxSocketState, id uint64) *models.Conversation {
+	if id == 0 {
+		return nil
+	}
+	st.mu.Lock()
+	conv, ok := st.known[id]
+	st.mu.Unlock()
+	if ok {
+		return conv
+	}
+	var row models.Conversation
+	if err := s.DB.WithContext(ctx).Select("id", "organization_id", "contact_id", "data_key_id", "status").
+		Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&row).Error; err != nil || row.ID == 0 {
+		return nil
+	}
+	st.mu.Lock()
+	if len(st.known) > 1000 {
+		st.known = map[uint64]*models.Conversation{}
+	}
+	st.known[id] = &row
+	st.mu.Unlock()
+	return &row
 }

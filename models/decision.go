@@ -2,7 +2,9 @@ package models
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -31,12 +33,8 @@ type DecisionLog struct{ DB *gorm.DB }
 
 // Record implements policies.DecisionLog.
 func (l DecisionLog) Record(ctx context.Context, r policies.DecisionRecord) error {
-	return l.DB.WithContext(ctx).Create(&EgressDecision{
-		OrganizationID: r.OrganizationID, Subprocessor: r.Subprocessor, Purpose: r.Purpose,
-		Categories: strings.Join(r.Categories, ","), Allow: r.Allow, Reason: r.Reason,
-		Drop: strings.Join(r.Drop, ","), Redact: strings.Join(r.Redact, ","),
-		PolicyRevision: r.PolicyRevision, CreatedAt: r.Time.UTC(),
-	}).Error
+	row := decisionRow(r)
+	return l.DB.WithContext(ctx).Create(&row).Error
 }
 
 // DecisionFilter narrows the decision log.
@@ -74,4 +72,105 @@ func (l DecisionLog) Decisions(ctx context.Context, f DecisionFilter) ([]EgressD
 	}
 	var out []EgressDecision
 	return out, q.Limit(f.Limit).Find(&out).Error
+}
+
+// GroupDecisionLog records decisions like DecisionLog, but commits the
+// decisions of concurrent callers together (group commit): each Record
+// still returns only once its row is committed, so a decision that cannot
+// be recorded is still denied, while a busy node writes one INSERT for
+// many decisions instead of one each.
+type GroupDecisionLog struct {
+	db      *gorm.DB
+	pending chan pendingDecision
+	done    chan struct{}
+
+	mu     sync.RWMutex // held to send on pending; Close takes it whole
+	closed bool
+}
+
+type pendingDecision struct {
+	row    EgressDecision
+	result chan error
+}
+
+// maxDecisionBatch bounds one INSERT.
+const maxDecisionBatch = 500
+
+// NewGroupDecisionLog starts the writer; Close stops it.
+func NewGroupDecisionLog(db *gorm.DB) *GroupDecisionLog {
+	l := &GroupDecisionLog{db: db, pending: make(chan pendingDecision, maxDecisionBatch), done: make(chan struct{})}
+	go l.write()
+	return l
+}
+
+// Record implements policies.DecisionLog.
+func (l *GroupDecisionLog) Record(ctx context.Context, r policies.DecisionRecord) error {
+	p := pendingDecision{row: decisionRow(r), result: make(chan error, 1)}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return errors.New("decision log closed")
+	}
+	select {
+	case l.pending <- p:
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return ctx.Err()
+	}
+	l.mu.RUnlock()
+	return <-p.result
+}
+
+func (l *GroupDecisionLog) write() {
+	batch := make([]pendingDecision, 0, maxDecisionBatch)
+	rows := make([]EgressDecision, 0, maxDecisionBatch)
+	for {
+		var first pendingDecision
+		select {
+		case first = <-l.pending:
+		case <-l.done:
+			// Nothing can be queued any more: answer what was.
+			for {
+				select {
+				case p := <-l.pending:
+					p.result <- errors.New("decision log closed")
+				default:
+					return
+				}
+			}
+		}
+		batch, rows = append(batch[:0], first), append(rows[:0], first.row)
+	gather: // whatever queued while the last INSERT ran joins this one
+		for len(batch) < maxDecisionBatch {
+			select {
+			case p := <-l.pending:
+				batch, rows = append(batch, p), append(rows, p.row)
+			default:
+				break gather
+			}
+		}
+		err := l.db.Create(&rows).Error
+		for _, p := range batch {
+			p.result <- err
+		}
+	}
+}
+
+// Close stops the writer; later Records fail (and so deny).
+func (l *GroupDecisionLog) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.closed = true
+		close(l.done)
+	}
+}
+
+func decisionRow(r policies.DecisionRecord) EgressDecision {
+	return EgressDecision{
+		OrganizationID: r.OrganizationID, Subprocessor: r.Subprocessor, Purpose: r.Purpose,
+		Categories: strings.Join(r.Categories, ","), Allow: r.Allow, Reason: r.Reason,
+		Drop: strings.Join(r.Drop, ","), Redact: strings.Join(r.Redact, ","),
+		PolicyRevision: r.PolicyRevision, CreatedAt: r.Time.UTC(),
+	}
 }

@@ -43,3 +43,45 @@ func TestGateDecisionsAreRecorded(t *testing.T) {
 		t.Fatal("filter by organization returned another organization's decisions")
 	}
 }
+
+// Group commit: every concurrent decision is committed before Record
+// returns, each exactly once; a closed log refuses (so the gate denies).
+func TestGroupDecisionLogCommitsEveryDecision(t *testing.T) {
+	db := testdb.New(t)
+	log := models.NewGroupDecisionLog(db.DB)
+	ctx := context.Background()
+	const callers, each = 16, 25
+	errs := make(chan error, callers*each)
+	for c := range callers {
+		go func() {
+			for i := range each {
+				errs <- log.Record(ctx, policies.DecisionRecord{OrganizationID: uint64(1000 + c), Subprocessor: "redis",
+					Purpose: "essential.service", Categories: []string{"user.content.message"}, Allow: true,
+					Reason: "test", PolicyRevision: "r", Time: time.Now().Add(time.Duration(i))})
+			}
+		}()
+	}
+	for range callers * each {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int64
+	db.Model(&models.EgressDecision{}).Where("organization_id >= 1000").Count(&n)
+	if n != callers*each {
+		t.Fatalf("%d decisions recorded, want %d", n, callers*each)
+	}
+	log.Close()
+	if err := log.Record(ctx, policies.DecisionRecord{Subprocessor: "redis", Time: time.Now()}); err == nil {
+		t.Fatal("a closed decision log accepted a decision")
+	}
+	gate, err := policies.NewGate(ctx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow := policies.Flow{Subprocessor: "aws", Purpose: "essential.service.storage", Categories: []string{"user.content.attachment"},
+		Organization: policies.OrgContext{ID: 7, Region: "eu"}, Subject: policies.SubjectContext{Kind: "end_user"}, DestinationRegion: "eu"}
+	if d, err := gate.Authorize(ctx, flow); err == nil && d.Allow {
+		t.Fatal("the gate allowed a flow it could not record")
+	}
+}

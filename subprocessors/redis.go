@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,7 +96,14 @@ func (f *RedisFanout) redisClient() (*redis.Client, error) {
 // opaque to the gate, so it leaves whole or not at all: a decision that
 // withholds or redacts any of its categories refuses the publish.
 func (f *RedisFanout) Publish(ctx context.Context, org policies.OrgContext, subject policies.SubjectContext, channel string, categories []string, payload []byte) error {
-	if channel == "" {
+	return f.PublishEach(ctx, org, subject, []string{channel}, categories, payload)
+}
+
+// PublishEach sends the same payload to several channels (an
+// organization's operators and a conversation's visitor) as one flow: one
+// decision of the gate, one round trip to Redis.
+func (f *RedisFanout) PublishEach(ctx context.Context, org policies.OrgContext, subject policies.SubjectContext, channels []string, categories []string, payload []byte) error {
+	if len(channels) == 0 || slices.Contains(channels, "") {
 		return errors.New("subprocessors: redis publish: empty channel")
 	}
 	if len(categories) == 0 {
@@ -112,7 +120,10 @@ func (f *RedisFanout) Publish(ctx context.Context, org policies.OrgContext, subj
 	if err != nil {
 		return fmt.Errorf("redis publish: %w", err)
 	}
-	fields := map[string]policies.Field{"channel": {Category: redisChannelCategory, Value: channel}}
+	fields := map[string]policies.Field{}
+	for i, ch := range channels {
+		fields[fmt.Sprintf("channel.%d", i)] = policies.Field{Category: redisChannelCategory, Value: ch}
+	}
 	for i, c := range categories {
 		fields[fmt.Sprintf("payload.%d", i)] = policies.Field{Category: c, Value: true}
 	}
@@ -126,7 +137,11 @@ func (f *RedisFanout) Publish(ctx context.Context, org policies.OrgContext, subj
 	if err != nil {
 		return err
 	}
-	if err := client.Publish(ctx, allowed["channel"].Value.(string), payload).Err(); err != nil {
+	pipe := client.Pipeline()
+	for i := range channels {
+		pipe.Publish(ctx, allowed[fmt.Sprintf("channel.%d", i)].Value.(string), payload)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("subprocessors: redis publish: %w", err)
 	}
 	return nil

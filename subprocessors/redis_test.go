@@ -134,3 +134,50 @@ func TestRedisRoundTrip(t *testing.T) {
 		t.Fatal("a denied publish arrived")
 	}
 }
+
+// One event for an organization's operators and a conversation's visitor
+// is one flow: one decision, and both channels receive it.
+func TestRedisPublishEachIsOneDecision(t *testing.T) {
+	url := testenv.Require(t, "REDIS_URL")
+	g, log := mustEgressGate(t)
+	f, err := NewRedisFanout(g, RedisConfig{URL: url, Region: "eu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	base := fmt.Sprintf("convot-test:%d:", time.Now().UnixNano())
+	operators, err := f.Subscribe(ctx, base+"org:5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	visitor, err := f.Subscribe(ctx, base+"conversation:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(log.Records())
+	payload := []byte(`{"type":"message","conversation_id":1}`)
+	err = f.PublishEach(ctx, policies.OrgContext{ID: 5, Region: "eu"}, policies.SubjectContext{Kind: "end_user"},
+		[]string{base + "org:5", base + "conversation:1"}, []string{"user.content.message"}, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ch := range map[string]<-chan []byte{"operators": operators, "visitor": visitor} {
+		select {
+		case got := <-ch:
+			if string(got) != string(payload) {
+				t.Fatalf("%s received %q", name, got)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%s received nothing", name)
+		}
+	}
+	if n := len(log.Records()) - before; n != 1 {
+		t.Fatalf("%d decisions for one publish to two channels, want 1", n)
+	}
+	if err := f.PublishEach(ctx, policies.OrgContext{ID: 5, Region: "eu"}, policies.SubjectContext{Kind: "end_user"},
+		[]string{base + "org:5", ""}, []string{"user.content.message"}, payload); err == nil {
+		t.Fatal("an empty channel was accepted")
+	}
+}

@@ -25,6 +25,8 @@ type Event struct {
 // Hub publishes events on topics and hands them to local subscribers.
 type Hub interface {
 	Publish(ctx context.Context, topic string, e Event) error
+	// PublishEach publishes one event on several topics at once.
+	PublishEach(ctx context.Context, topics []string, e Event) error
 	// Subscribe returns the topic's payloads until cancel is called or ctx
 	// ends.
 	Subscribe(ctx context.Context, topic string) (payloads <-chan []byte, cancel func(), err error)
@@ -49,6 +51,14 @@ func NewLocal() *Local { return &Local{subs: map[string]map[chan []byte]struct{}
 // the process, so no gate is asked.
 func (l *Local) Publish(_ context.Context, topic string, e Event) error {
 	l.deliver(topic, e.Payload)
+	return nil
+}
+
+// PublishEach delivers to the subscribers of every topic.
+func (l *Local) PublishEach(_ context.Context, topics []string, e Event) error {
+	for _, t := range topics {
+		l.deliver(t, e.Payload)
+	}
 	return nil
 }
 
@@ -110,6 +120,16 @@ func NewRedis(f *subprocessors.RedisFanout) *Redis { return &Redis{fanout: f} }
 // Publish sends the event to every node.
 func (r *Redis) Publish(ctx context.Context, topic string, e Event) error {
 	return r.fanout.Publish(ctx, e.Org, e.Subject, channel(topic), e.Categories, e.Payload)
+}
+
+// PublishEach sends the event on several topics, as one flow through the
+// gate and one round trip.
+func (r *Redis) PublishEach(ctx context.Context, topics []string, e Event) error {
+	channels := make([]string, len(topics))
+	for i, t := range topics {
+		channels[i] = channel(t)
+	}
+	return r.fanout.PublishEach(ctx, e.Org, e.Subject, channels, e.Categories, e.Payload)
 }
 
 // Subscribe listens on the topic's channel.

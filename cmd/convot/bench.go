@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/handlers"
+	"github.com/convot/convot/internal/blob"
+	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/realtime"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
+	"github.com/convot/convot/subprocessors"
+)
+
+// runBench runs a load test. `convot bench messages` sends widget messages
+// to one web node and times each until it arrives on an operator's
+// WebSocket connected to another node (through Redis when REDIS_URL is
+// set), the way a visitor and an operator meet in production.
+func runBench(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 || args[0] != "messages" {
+		return errors.New("want `convot bench messages` (see `convot bench --help`)")
+	}
+	var o benchOptions
+	err := flags("bench", args[1:], func(fs *flag.FlagSet) {
+		fs.IntVar(&o.messages, "messages", 20000, "messages to send")
+		fs.IntVar(&o.rate, "rate", 1000, "messages per second to offer (0: as fast as the workers go)")
+		fs.IntVar(&o.visitors, "visitors", 600, "visitors sending (each is rate-limited like a real one)")
+		fs.IntVar(&o.workers, "workers", 128, "concurrent senders")
+		fs.IntVar(&o.nodes, "nodes", 2, "web nodes (two need REDIS_URL)")
+		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	})
+	if err != nil {
+		return err
+	}
+	return benchMessages(ctx, o, out)
+}
+
+type benchOptions struct {
+	messages, rate, visitors, workers, nodes int
+	cpuProfile                               string
+}
+
+func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if o.nodes > 1 && cfg.RedisURL == "" {
+		fmt.Fprintln(out, "REDIS_URL is not set: one web node with the in-process hub")
+		o.nodes = 1
+	}
+	if o.nodes < 1 || o.visitors < 1 || o.workers < 1 || o.messages < 1 {
+		return errors.New("messages, visitors, workers and nodes must be at least 1")
+	}
+	// The bench works in a database of its own: a fresh PostgreSQL schema
+	// (dropped afterwards) or a temporary SQLite file, under a fresh key.
+	tmp, err := os.MkdirTemp("", "convot-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	dbURL, dropSchema, err := benchSchema(cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer dropSchema()
+	master, err := crypto.ParseMasterKeys(crypto.GenerateMasterKey(1))
+	if err != nil {
+		return err
+	}
+	db, keys, err := models.Setup(ctx, dbURL, tmp, master)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}()
+	if sqlDB, err := db.DB(); err == nil && dbURL != "" {
+		sqlDB.SetMaxOpenConns(64)
+		sqlDB.SetMaxIdleConns(64)
+	}
+	decisions := models.NewGroupDecisionLog(db)
+	defer decisions.Close()
+	gate, err := policies.NewGate(ctx, decisions)
+	if err != nil {
+		return err
+	}
+	blobs, err := blob.NewDisk(filepath.Join(tmp, "blobs"))
+	if err != nil {
+		return err
+	}
+	outbox, err := mail.NewOutbox(filepath.Join(tmp, "outbox"))
+	if err != nil {
+		return err
+	}
+	database := "SQLite"
+	if dbURL != "" {
+		database = "PostgreSQL"
+	}
+	hubName := "in-process hub"
+	var local realtime.Hub = realtime.NewLocal()
+	bases := make([]string, o.nodes)
+	for i := range o.nodes {
+		hub := local
+		if cfg.RedisURL != "" {
+			f, err := subprocessors.NewRedisFanout(gate, subprocessors.RedisConfig{URL: cfg.RedisURL, Region: cfg.Region})
+			if err != nil {
+				return err
+			}
+			hub, hubName = realtime.NewRedis(f), "Redis pub/sub"
+			defer hub.Close()
+		}
+		nodeCfg := *cfg
+		h, err := handlers.New(&handlers.Server{DB: db, Keys: keys, Config: &nodeCfg, Mail: outbox, Hub: hub, Blobs: blobs})
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: config.ReadHeaderTimeout}
+		go srv.Serve(ln)
+		defer srv.Close()
+		bases[i] = "http://" + ln.Addr().String()
+		nodeCfg.BaseURL, _ = url.Parse(bases[i])
+	}
+	fmt.Fprintf(out, "bench messages: %d messages at %s/s offered, %d visitors, %d senders, %d web node(s), %s, %s\n",
+		o.messages, rateText(o.rate), o.visitors, o.workers, o.nodes, database, hubName)
+	fmt.Fprintln(out, "conversation lifecycle signals: not sent (they leave the request path for a queue to Temporal)")
+
+	orgKey, cookies, err := benchOrganization(ctx, db, bases[len(bases)-1])
+	if err != nil {
+		return err
+	}
+	// The operator listens on the last node; visitors send to the first.
+	wsURL := "ws" + strings.TrimPrefix(bases[len(bases)-1], "http") + "/inbox/ws"
+	conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {cookies}}})
+	if err != nil {
+		return fmt.Errorf("operator socket: %w", err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(1 << 20)
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.workers * 2, MaxConnsPerHost: o.workers * 2}, Timeout: 30 * time.Second}
+	api := bases[0] + "/widget/v1/" + orgKey
+	visitors, err := benchVisitors(ctx, client, api, o.visitors, o.workers)
+	if err != nil {
+		return err
+	}
+
+	var (
+		mu       sync.Mutex
+		sentAt   = make(map[string]time.Time, o.messages)
+		arrived  = make([]time.Duration, 0, o.messages)
+		acked    = make([]time.Duration, 0, o.messages)
+		failures atomic.Int64
+		firstErr atomic.Value
+		done     = make(chan struct{})
+	)
+	go func() { // the operator's socket
+		defer close(done)
+		for {
+			_, data, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			var e realtime.LiveEvent
+			if json.Unmarshal(data, &e) != nil || e.Type != realtime.TypeMessage || e.Message == nil {
+				continue
+			}
+			mu.Lock()
+			if t, ok := sentAt[e.Message.Body]; ok {
+				arrived = append(arrived, now.Sub(t))
+				delete(sentAt, e.Message.Body)
+				if len(arrived)+int(failures.Load()) >= o.messages {
+					mu.Unlock()
+					return
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+
+	// Open loop: message i is due at began+i/rate, and its latency counts
+	// from then, so time spent waiting for a free sender is not hidden
+	// (no coordinated omission).
+	type job struct {
+		i   int
+		due time.Time
+	}
+	jobs := make(chan job, o.messages)
+	var wg sync.WaitGroup
+	for range o.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				v := visitors[j.i%len(visitors)]
+				body := fmt.Sprintf("bench message %d", j.i)
+				payload, _ := json.Marshal(map[string]string{"body": body})
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/conversations/%d/messages", api, v.conversation), bytes.NewReader(payload))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+v.token)
+				start := j.due
+				if start.IsZero() {
+					start = time.Now()
+				}
+				mu.Lock()
+				sentAt[body] = start
+				mu.Unlock()
+				resp, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusCreated {
+						err = fmt.Errorf("send: %s", resp.Status)
+					}
+				}
+				if err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					mu.Lock()
+					delete(sentAt, body)
+					mu.Unlock()
+					continue
+				}
+				mu.Lock()
+				acked = append(acked, time.Since(start))
+				mu.Unlock()
+			}
+		}()
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	began := time.Now()
+	for i := range o.messages {
+		var due time.Time
+		if o.rate > 0 {
+			due = began.Add(time.Duration(i) * time.Second / time.Duration(o.rate))
+			if wait := time.Until(due); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					close(jobs)
+					return ctx.Err()
+				}
+			}
+		}
+		jobs <- job{i: i, due: due}
+	}
+	close(jobs)
+	wg.Wait()
+	sending := time.Since(began)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+	total := time.Since(began)
+	conn.Close(websocket.StatusNormalClosure, "")
+
+	mu.Lock()
+	defer mu.Unlock()
+	lost := len(sentAt)
+	fmt.Fprintf(out, "sent %d in %.2fs: %.0f messages/s acknowledged; %d failed", len(acked), sending.Seconds(), float64(len(acked))/sending.Seconds(), failures.Load())
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(out, " (first: %s)", e)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "arrived on the operator's socket: %d (%.0f/s over %.2fs), never arrived: %d\n", len(arrived), float64(len(arrived))/total.Seconds(), total.Seconds(), lost)
+	fmt.Fprintf(out, "send → acknowledged:   %s\n", percentiles(acked))
+	fmt.Fprintf(out, "send → operator socket: %s\n", percentiles(arrived))
+	if lost > 0 || failures.Load() > 0 {
+		return fmt.Errorf("%d messages failed and %d never reached the operator", failures.Load(), lost)
+	}
+	return nil
+}
+
+func rateText(rate int) string {
+	if rate <= 0 {
+		return "max"
+	}
+	return fmt.Sprint(rate)
+}
+
+func percentiles(d []time.Duration) string {
+	if len(d) == 0 {
+		return "no samples"
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	at := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	ms := func(x time.Duration) string { return fmt.Sprintf("%.1fms", float64(x.Microseconds())/1000) }
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  max %s", ms(at(0.50)), ms(at(0.90)), ms(at(0.99)), ms(s[len(s)-1]))
+}
+
+// benchSchema gives the bench a schema of its own in PostgreSQL; with no
+// DATABASE_URL it uses SQLite in its temporary directory.
+func benchSchema(base string) (string, func(), error) {
+	if base == "" {
+		return "", func() {}, nil
+	}
+	admin, err := models.Open(base, "")
+	if err != nil {
+		return "", nil, err
+	}
+	name := "bench_" + strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(crypto.RandomToken(8), "x"))
+	if err := admin.Exec(`CREATE SCHEMA "` + name + `"`).Error; err != nil {
+		return "", nil, err
+	}
+	drop := func() {
+		admin.Exec(`DROP SCHEMA "` + name + `" CASCADE`)
+		if sqlDB, err := admin.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
+}
+
+// benchOrganization creates an organization and an operator, signs the
+// operator in through the login form, and returns the widget key and the
+// session cookies.
+func benchOrganization(ctx context.Context, db *gorm.DB, base string) (string, string, error) {
+	password := crypto.RandomToken(16)
+	hash, err := handlers.HashPassword(password)
+	if err != nil {
+		return "", "", err
+	}
+	org := models.Organization{PublicKey: crypto.RandomToken(16), CompanyName: "Bench", Region: "eu", Status: models.OrgActive}
+	email := "operator@bench.convot.localhost"
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&org).Error; err != nil {
+			return err
+		}
+		return tx.Create(&models.Account{OrganizationID: org.ID, FullName: "Bench Operator", Email: email,
+			PasswordHash: hash, Role: models.RoleAgent, Status: "active", TimeZone: "UTC", Language: "en"}).Error
+	})
+	if err != nil {
+		return "", "", err
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(base + "/login")
+	if err != nil {
+		return "", "", err
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		return "", "", errors.New("login page without a CSRF token")
+	}
+	resp, err = c.PostForm(base+"/login", url.Values{"email": {email}, "password": {password}, "csrf_token": {string(m[1])}})
+	if err != nil {
+		return "", "", err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		return "", "", fmt.Errorf("operator login: %s", resp.Status)
+	}
+	u, _ := url.Parse(base)
+	var parts []string
+	for _, ck := range jar.Cookies(u) {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return org.PublicKey, strings.Join(parts, "; "), nil
+}
+
+type benchVisitor struct {
+	token        string
+	conversation uint64
+}
+
+// benchVisitors starts a session and a conversation for each visitor.
+func benchVisitors(ctx context.Context, client *http.Client, api string, n, parallel int) ([]benchVisitor, error) {
+	visitors := make([]benchVisitor, n)
+	errs := make(chan error, n)
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := range visitors {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var session struct {
+				Token string `json:"token"`
+			}
+			if err := benchJSON(ctx, client, api+"/session", "", map[string]string{"page_url": "https://bench.example/"}, &session); err != nil {
+				errs <- fmt.Errorf("visitor session: %w", err)
+				return
+			}
+			var started struct {
+				Conversation struct {
+					ID uint64 `json:"id"`
+				} `json:"conversation"`
+			}
+			if err := benchJSON(ctx, client, api+"/conversations", session.Token, map[string]string{"body": "hello"}, &started); err != nil {
+				errs <- fmt.Errorf("start conversation: %w", err)
+				return
+			}
+			visitors[i] = benchVisitor{token: session.Token, conversation: started.Conversation.ID}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	return visitors, nil
+}
+
+func benchJSON(ctx context.Context, client *http.Client, url, token string, body, into any) error {
+	payload, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	return json.NewDecoder(resp.Body).Decode(into)
+}

@@ -1,0 +1,144 @@
+package handlers
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/models"
+)
+
+// Canned responses: replies the organization's operators reuse. Everyone
+// who uses the inbox sees them and inserts them in the composer ("/" and the
+// shortcut, or the picker); owners and admins write them (canned_manage).
+
+const cannedBodyMax = 5000
+
+var cannedShortcut = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+func (s *Server) cannedRoutes(g *gin.RouterGroup) {
+	r := g.Group("/canned", s.recordUsage)
+	r.GET("", s.cannedPage)
+	m := r.Group("", s.require("canned_manage"))
+	m.POST("", s.createCanned)
+	m.GET("/:id", s.cannedEditPage)
+	m.POST("/:id", s.updateCanned)
+	m.POST("/:id/delete", s.deleteCanned)
+}
+
+func (s *Server) cannedList(c *gin.Context) ([]models.CannedResponse, error) {
+	var list []models.CannedResponse
+	err := s.DB.WithContext(c).Where("organization_id = ?", currentOrg(c).ID).Order("shortcut").Find(&list).Error
+	return list, err
+}
+
+func (s *Server) cannedPage(c *gin.Context) {
+	list, err := s.cannedList(c)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "canned", s.page(c, "Canned responses", "inbox", gin.H{"List": list}))
+}
+
+// cannedOf loads a canned response of the operator's organization; another
+// organization's is 404.
+func (s *Server) cannedOf(c *gin.Context) (*models.CannedResponse, bool) {
+	id, ok := inboxPathID(c, "id")
+	var cr models.CannedResponse
+	if ok {
+		if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", id, currentOrg(c).ID).Limit(1).Find(&cr).Error; err != nil {
+			s.internal(c, err)
+			return nil, false
+		}
+	}
+	if cr.ID == 0 {
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such canned response.")
+		return nil, false
+	}
+	return &cr, true
+}
+
+func (s *Server) cannedEditPage(c *gin.Context) {
+	cr, ok := s.cannedOf(c)
+	if !ok {
+		return
+	}
+	s.render(c, http.StatusOK, "canned_edit", s.page(c, "Edit canned response", "inbox", gin.H{"Canned": cr}))
+}
+
+// cannedInput validates the form: a shortcut unique in the organization
+// and a body.
+func (s *Server) cannedInput(c *gin.Context, self uint64) (shortcut, body string, ok bool) {
+	shortcut = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(c.PostForm("shortcut")), "/"))
+	body = strings.TrimSpace(c.PostForm("body"))
+	switch {
+	case !cannedShortcut.MatchString(shortcut):
+		s.fail(c, http.StatusUnprocessableEntity, "Canned responses", "The shortcut is 1 to 32 lowercase letters, digits, - or _, starting with a letter or digit.")
+		return "", "", false
+	case body == "" || !utf8.ValidString(body):
+		s.fail(c, http.StatusUnprocessableEntity, "Canned responses", "Write the response.")
+		return "", "", false
+	case utf8.RuneCountInString(body) > cannedBodyMax:
+		s.fail(c, http.StatusUnprocessableEntity, "Canned responses", "The response is longer than 5000 characters.")
+		return "", "", false
+	}
+	var taken int64
+	if err := s.DB.WithContext(c).Model(&models.CannedResponse{}).
+		Where("organization_id = ? AND shortcut = ? AND id <> ?", currentOrg(c).ID, shortcut, self).Count(&taken).Error; err != nil {
+		s.internal(c, err)
+		return "", "", false
+	}
+	if taken > 0 {
+		s.fail(c, http.StatusConflict, "Canned responses", "Another canned response has this shortcut.")
+		return "", "", false
+	}
+	return shortcut, body, true
+}
+
+func (s *Server) createCanned(c *gin.Context) {
+	shortcut, body, ok := s.cannedInput(c, 0)
+	if !ok {
+		return
+	}
+	now := s.now().UTC()
+	cr := models.CannedResponse{OrganizationID: currentOrg(c).ID, Shortcut: shortcut, Body: body, CreatedAt: now, UpdatedAt: now}
+	if err := s.DB.WithContext(c).Create(&cr).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.redirectWithFlash(c, "/inbox/canned", "saved")
+}
+
+func (s *Server) updateCanned(c *gin.Context) {
+	cr, ok := s.cannedOf(c)
+	if !ok {
+		return
+	}
+	shortcut, body, ok := s.cannedInput(c, cr.ID)
+	if !ok {
+		return
+	}
+	err := s.DB.WithContext(c).Model(&models.CannedResponse{}).Where("id = ? AND organization_id = ?", cr.ID, cr.OrganizationID).
+		Updates(map[string]any{"shortcut": shortcut, "body": body, "updated_at": s.now().UTC()}).Error
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.redirectWithFlash(c, "/inbox/canned", "saved")
+}
+
+func (s *Server) deleteCanned(c *gin.Context) {
+	cr, ok := s.cannedOf(c)
+	if !ok {
+		return
+	}
+	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", cr.ID, cr.OrganizationID).Delete(&models.CannedResponse{}).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.redirectWithFlash(c, "/inbox/canned", "saved")
+}

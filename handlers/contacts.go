@@ -1,0 +1,187 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/models"
+)
+
+// The contact list and contact pages of the inbox. Names and emails are
+// sealed in the database, so search works in two ways:
+//   - an email address is found through its blind index (exact match, case
+//     and surrounding spaces ignored, as models.Contact.BeforeSave indexes
+//     it), whatever the size of the organization;
+//   - any other text is matched against decrypted names and emails, newest
+//     contacts first, in batches of contactScanBatch, over at most
+//     contactScanLimit contacts; the page says when the limit cut the search
+//     short (search by the full email address then).
+
+const (
+	contactPageSize  = 25
+	contactScanBatch = 500
+	contactQueryMax  = 200
+)
+
+// contactScanLimit bounds a text search (a variable so tests can lower it).
+var contactScanLimit = 10000
+
+func (s *Server) contactRoutes(g *gin.RouterGroup) {
+	pages := g.Group("/contacts", s.recordUsage)
+	pages.GET("", s.contactsPage)
+	pages.GET("/:id", s.contactPage)
+}
+
+// contactRow is a contact as the list shows it.
+type contactRow struct {
+	ID       uint64
+	Label    string
+	Name     string
+	Email    string
+	LastSeen *time.Time
+}
+
+func newContactRow(ct *models.Contact) contactRow {
+	return contactRow{ID: ct.ID, Label: inboxContactLabel(ct), Name: ct.Name, Email: ct.Email, LastSeen: ct.LastSeenAt}
+}
+
+// contactSearch is one page of the list or of a search.
+type contactSearch struct {
+	Query     string
+	Mode      string // "", "email" or "text"
+	Rows      []contactRow
+	Page      int
+	PrevPage  int
+	NextPage  int
+	More      bool
+	Scanned   int  // text search: contacts decrypted
+	Truncated bool // text search: stopped at contactScanLimit
+	ScanLimit int
+}
+
+func (s *Server) contactsPage(c *gin.Context) {
+	org := currentOrg(c)
+	q := strings.TrimSpace(c.Query("q"))
+	if utf8.RuneCountInString(q) > contactQueryMax || !utf8.ValidString(q) {
+		s.fail(c, http.StatusBadRequest, "Contacts", "The search is too long.")
+		return
+	}
+	page, err := strconv.Atoi(c.DefaultQuery("page", "0"))
+	if err != nil || page < 0 || page > 100000 {
+		s.fail(c, http.StatusBadRequest, "Contacts", "Unknown page.")
+		return
+	}
+	res, err := s.searchContacts(c, org.ID, q, page)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "contacts", s.page(c, "Contacts", "contacts", res))
+}
+
+// searchContacts lists (no query), finds by email (blind index), or
+// matches text against decrypted names and emails.
+func (s *Server) searchContacts(ctx context.Context, orgID uint64, q string, page int) (*contactSearch, error) {
+	res := &contactSearch{Query: q, Page: page, PrevPage: page - 1, NextPage: page + 1, ScanLimit: contactScanLimit}
+	cols := []string{"id", "data_key_id", "name", "email", "last_seen_at", "created_at"}
+	db := s.DB.WithContext(ctx)
+	switch {
+	case q == "":
+		var cts []models.Contact
+		if err := db.Select(cols).Where("organization_id = ?", orgID).Order("id DESC").
+			Offset(page * contactPageSize).Limit(contactPageSize + 1).Find(&cts).Error; err != nil {
+			return nil, err
+		}
+		res.More = len(cts) > contactPageSize
+		for i := range cts[:min(len(cts), contactPageSize)] {
+			res.Rows = append(res.Rows, newContactRow(&cts[i]))
+		}
+	case strings.Contains(q, "@"):
+		res.Mode = "email"
+		var cts []models.Contact
+		if err := db.Select(cols).Where("organization_id = ? AND email_index = ?", orgID, s.Keys.BlindIndex(q)).
+			Order("id DESC").Offset(page * contactPageSize).Limit(contactPageSize + 1).Find(&cts).Error; err != nil {
+			return nil, err
+		}
+		res.More = len(cts) > contactPageSize
+		for i := range cts[:min(len(cts), contactPageSize)] {
+			res.Rows = append(res.Rows, newContactRow(&cts[i]))
+		}
+	default:
+		res.Mode = "text"
+		needle := strings.ToLower(q)
+		skip, want := page*contactPageSize, contactPageSize+1
+		var found []contactRow
+		var lastID uint64
+		for len(found) < skip+want {
+			if res.Scanned >= contactScanLimit {
+				res.Truncated = true
+				break
+			}
+			n := min(contactScanBatch, contactScanLimit-res.Scanned)
+			var batch []models.Contact
+			tx := db.Select(cols).Where("organization_id = ?", orgID)
+			if lastID != 0 {
+				tx = tx.Where("id < ?", lastID)
+			}
+			if err := tx.Order("id DESC").Limit(n).Find(&batch).Error; err != nil {
+				return nil, err
+			}
+			for i := range batch {
+				ct := &batch[i]
+				if strings.Contains(strings.ToLower(ct.Name), needle) || strings.Contains(strings.ToLower(ct.Email), needle) {
+					found = append(found, newContactRow(ct))
+				}
+			}
+			res.Scanned += len(batch)
+			if len(batch) < n {
+				break // no more contacts
+			}
+			lastID = batch[len(batch)-1].ID
+		}
+		if skip < len(found) {
+			found = found[skip:]
+		} else {
+			found = nil
+		}
+		res.More = len(found) > contactPageSize
+		res.Rows = found[:min(len(found), contactPageSize)]
+	}
+	return res, nil
+}
+
+func (s *Server) contactPage(c *gin.Context) {
+	org := currentOrg(c)
+	id, ok := inboxPathID(c, "id")
+	if !ok {
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
+		return
+	}
+	ct, err := s.inboxContactOf(c, org.ID, id)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	if ct == nil {
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
+		return
+	}
+	team, err := s.inboxTeammates(c, org.ID)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	convs, err := s.contactConversations(c, org.ID, ct.ID, 0, teammateNames(team))
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	v := newInboxContactView(ct)
+	s.render(c, http.StatusOK, "contact", s.page(c, v.Label, "contacts", gin.H{"Contact": v, "Conversations": convs}))
+}

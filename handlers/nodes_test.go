@@ -1,0 +1,146 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/convot/convot/internal/realtime"
+	"github.com/convot/convot/internal/testenv"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
+	"github.com/convot/convot/subprocessors"
+)
+
+// redisHub is a hub on the Redis at REDIS_URL, as a web node has one.
+func redisHub(t *testing.T, ts *testServer, redisURL string) realtime.Hub {
+	t.Helper()
+	gate, err := policies.NewGate(context.Background(), models.DecisionLog{DB: ts.db.DB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := subprocessors.NewRedisFanout(gate, subprocessors.RedisConfig{URL: redisURL, Region: "eu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := realtime.NewRedis(f)
+	t.Cleanup(func() { hub.Close() })
+	return hub
+}
+
+// secondNode starts another web node on the same database with its own
+// hub, like a second replica behind a load balancer.
+func secondNode(t *testing.T, ts *testServer, hub realtime.Hub) *testServer {
+	t.Helper()
+	b := &Server{DB: ts.srv.DB, Keys: ts.srv.Keys, Config: ts.srv.Config, Mail: ts.srv.Mail, Outbox: ts.srv.Outbox,
+		Blobs: ts.blobs, Lifecycles: ts.lifecycles, Hub: hub, now: ts.clock}
+	h, err := New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &testServer{Server: httptest.NewServer(h), srv: b, db: ts.db, outbox: ts.outbox, blobs: ts.blobs, lifecycles: ts.lifecycles, now: ts.now}
+	t.Cleanup(node.Close)
+	return node
+}
+
+// A visitor on one web node and an operator on another see each other's
+// messages live: the events cross through Redis pub/sub.
+func TestMessagesCrossWebNodesThroughRedis(t *testing.T) {
+	redisURL := testenv.Require(t, "REDIS_URL")
+	testenv.Require(t, "DATABASE_URL") // one PostgreSQL behind both nodes
+	nodeA := newTestServer(t)
+	nodeA.srv.Hub = redisHub(t, nodeA, redisURL)
+	nodeB := secondNode(t, nodeA, redisHub(t, nodeA, redisURL))
+
+	w := newInboxWorld(t, nodeA, "olivia@nodes.test", "Nodes") // region eu, as the Redis deployment
+	// The operator's socket is on node B (the session lives in the
+	// database, so node B knows the cookie node A set).
+	operator := &browser{t: t, ts: nodeB, http: w.owner.http}
+	opConn, resp, err := dialInbox(t, operator, "", nil)
+	if err != nil {
+		t.Fatalf("operator socket on node B: %v (%v)", err, resp)
+	}
+
+	// The visitor talks to node A.
+	api := nodeA.URL + "/widget/v1/" + w.org.PublicKey
+	var session struct {
+		Token string `json:"token"`
+	}
+	widgetCall(t, http.MethodPost, api+"/session", "", `{"page_url":"https://shop.example/"}`, http.StatusOK, &session)
+	var started struct {
+		Conversation conversationView `json:"conversation"`
+	}
+	widgetCall(t, http.MethodPost, api+"/conversations", session.Token, `{"body":"hello from node A"}`, http.StatusCreated, &started)
+	if e := readEventOfType(t, opConn, realtime.TypeMessage); e.Message.Body != "hello from node A" {
+		t.Fatalf("operator on node B got %q", e.Message.Body)
+	}
+
+	// And back: the visitor's socket on node A hears the reply posted on B.
+	visitorConn := dialVisitor(t, nodeA, w.org.PublicKey, started.Conversation.ID, session.Token)
+	operator.get("/inbox/conversations/" + idText(started.Conversation.ID))
+	if r := operator.post("/inbox/conversations/"+idText(started.Conversation.ID)+"/reply", url.Values{"body": {"hello from node B"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("reply on node B: %d %s", r.status, excerpt(r.body))
+	}
+	if e := readEventOfType(t, visitorConn, realtime.TypeMessage); e.Message.Body != "hello from node B" {
+		t.Fatalf("visitor on node A got %q", e.Message.Body)
+	}
+}
+
+func idText(id uint64) string { return strconv.FormatUint(id, 10) }
+
+// widgetCall makes a widget API call and decodes the answer.
+func widgetCall(t *testing.T, method, url, token, body string, want int, into any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		var e struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		t.Fatalf("%s %s: %d %s, want %d", method, url, resp.StatusCode, e.Error, want)
+	}
+	if into != nil {
+		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// dialVisitor opens a visitor's conversation socket as the widget does.
+func dialVisitor(t *testing.T, ts *testServer, orgKey string, convID uint64, token string) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(ts.URL, "http") + "/widget/v1/" + orgKey + "/conversations/" + idText(convID) + "/socket"
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"convot.v1", "token." + token}})
+	if err != nil {
+		t.Fatalf("visitor socket: %v", err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	return conn
+}
+
+// readEventOfType reads events until one of the type arrives.
+func readEventOfType(t *testing.T, conn *websocket.Conn, typ string) liveEvent {
+	t.Helper()
+	for {
+		if e := readEvent(t, conn); e.Type == typ {
+			return e
+		}
+	}
+}

@@ -1,0 +1,170 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/models"
+)
+
+// Settings → Widget: the embed snippet, the sites allowed to embed it,
+// identity verification and its secret, the inactivity period after which
+// conversations resolve, and the widget's color and greeting. Owners and
+// admins (widget_edit).
+
+const (
+	maxAllowedOrigins  = 50
+	maxGreeting        = 280
+	maxInactivityHours = 24 * 30
+	identitySecretSize = 32 // random bytes of the identity secret
+)
+
+func (s *Server) widgetSettingsRoutes(r *gin.RouterGroup) {
+	g := r.Group("/settings/widget", s.requireAccount, s.require("widget_edit"), s.recordUsage)
+	g.GET("", s.widgetSettingsPage)
+	g.POST("", s.saveWidgetSettings)
+	g.POST("/secret", s.rotateIdentitySecret)
+}
+
+// widgetSnippet is the tag a Customer pastes into their site.
+func (s *Server) widgetSnippet(org *models.Organization) string {
+	base := strings.TrimSuffix(s.Config.BaseURL.String(), "/")
+	return fmt.Sprintf(`<script src="%s/widget.js" data-org="%s" async></script>`, base, org.PublicKey)
+}
+
+type widgetSettingsForm struct {
+	AllowedOrigins       string
+	IdentityVerification bool
+	InactivityHours      int
+	Color                string
+	Greeting             string
+}
+
+func (s *Server) widgetSettingsData(org *models.Organization, f widgetSettingsForm) gin.H {
+	hours := f.InactivityHours
+	if hours <= 0 {
+		hours = models.DefaultInactivityHours
+	}
+	color := f.Color
+	if !validColor(color) {
+		color = models.DefaultWidgetColor
+	}
+	return gin.H{
+		"Snippet": s.widgetSnippet(org), "PublicKey": org.PublicKey,
+		"AllowedOrigins": f.AllowedOrigins, "IdentityVerification": f.IdentityVerification,
+		"IdentitySecret": org.IdentitySecret, "InactivityHours": hours, "Color": color, "Greeting": f.Greeting,
+		"MaxInactivityHours": maxInactivityHours, "MaxGreeting": maxGreeting,
+	}
+}
+
+func formOf(org *models.Organization) widgetSettingsForm {
+	return widgetSettingsForm{AllowedOrigins: org.AllowedOrigins, IdentityVerification: org.IdentityVerification,
+		InactivityHours: org.InactivityHours, Color: org.WidgetColor, Greeting: org.WidgetGreeting}
+}
+
+func (s *Server) widgetSettingsPage(c *gin.Context) {
+	org := currentOrg(c)
+	s.render(c, http.StatusOK, "widget_settings", s.page(c, "Widget", "widget", s.widgetSettingsData(org, formOf(org))))
+}
+
+// parseAllowedOrigins checks one origin per line and returns them
+// normalized, or a message naming the first bad line.
+func parseAllowedOrigins(text string) (string, string) {
+	var out []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		o, ok := normalizeOriginPattern(line)
+		if !ok {
+			return "", fmt.Sprintf("%q is not an origin. Write one per line, such as https://www.example.com or https://*.example.com (no path).", truncateRunes(line, 100))
+		}
+		if !seen[o] {
+			seen[o] = true
+			out = append(out, o)
+		}
+	}
+	if len(out) > maxAllowedOrigins {
+		return "", fmt.Sprintf("List at most %d origins.", maxAllowedOrigins)
+	}
+	return strings.Join(out, "\n"), ""
+}
+
+func (s *Server) saveWidgetSettings(c *gin.Context) {
+	a, o := currentAccount(c), *currentOrg(c)
+	f := widgetSettingsForm{
+		AllowedOrigins:       c.PostForm("allowed_origins"),
+		IdentityVerification: c.PostForm("identity_verification") == "1",
+		Color:                strings.ToLower(strings.TrimSpace(c.PostForm("widget_color"))),
+		Greeting:             strings.TrimSpace(c.PostForm("widget_greeting")),
+	}
+	hours, err := strconv.Atoi(strings.TrimSpace(c.PostForm("inactivity_hours")))
+	f.InactivityHours = hours
+	origins, msg := parseAllowedOrigins(f.AllowedOrigins)
+	switch {
+	case msg != "":
+	case err != nil || hours < 1 || hours > maxInactivityHours:
+		msg = fmt.Sprintf("The inactivity period must be a whole number of hours from 1 to %d.", maxInactivityHours)
+	case !validColor(f.Color):
+		msg = "Choose a color such as #2f6f4f."
+	case utf8.RuneCountInString(f.Greeting) > maxGreeting || !printable(f.Greeting):
+		msg = fmt.Sprintf("The greeting must be text of at most %d characters.", maxGreeting)
+	}
+	if msg != "" {
+		p := s.page(c, "Widget", "widget", s.widgetSettingsData(&o, f))
+		p.Error = msg
+		s.render(c, http.StatusUnprocessableEntity, "widget_settings", p)
+		return
+	}
+	changedVerification := o.IdentityVerification != f.IdentityVerification
+	o.AllowedOrigins, o.IdentityVerification, o.InactivityHours = origins, f.IdentityVerification, hours
+	o.WidgetColor, o.WidgetGreeting = f.Color, f.Greeting
+	if o.IdentityVerification && o.IdentitySecret == "" {
+		o.IdentitySecret = crypto.RandomToken(identitySecretSize)
+	}
+	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Select("allowed_origins", "identity_verification", "identity_secret", "inactivity_hours",
+			"widget_color", "widget_greeting", "updated_at").Save(&o).Error; err != nil {
+			return err
+		}
+		detail := ""
+		if changedVerification {
+			detail = "identity_verification=" + strconv.FormatBool(o.IdentityVerification)
+		}
+		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.settings_updated", target("organization", o.ID), detail)
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.widget.forgetOrg(o.PublicKey)
+	s.redirectWithFlash(c, "/settings/widget", "saved")
+}
+
+// rotateIdentitySecret replaces the identity secret: user hashes made with
+// the old one stop verifying at once.
+func (s *Server) rotateIdentitySecret(c *gin.Context) {
+	a, o := currentAccount(c), *currentOrg(c)
+	o.IdentitySecret = crypto.RandomToken(identitySecretSize)
+	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Select("identity_secret", "updated_at").Save(&o).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.identity_secret_rotated", target("organization", o.ID), "")
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.widget.forgetOrg(o.PublicKey)
+	s.redirectWithFlash(c, "/settings/widget", "saved")
+}
