@@ -192,25 +192,56 @@ func stripeIdempotencyKey(kind string, orgID uint64, values ...string) string {
 	return "convot-" + kind + "-" + hex.EncodeToString(h.Sum(nil))[:40]
 }
 
+// StripeError is a failed Stripe call as Convot reports it: what kind of
+// failure, with the values that were sent scrubbed from Stripe's message.
+type StripeError struct {
+	HTTPStatus  int
+	Type        string // card_error, invalid_request_error, api_error, idempotency_error, ...
+	Code        string // card_declined, expired_card, resource_missing, ...
+	DeclineCode string // insufficient_funds, lost_card, ... for declined cards
+	Msg         string
+	RequestID   string
+}
+
+func (e *StripeError) Error() string {
+	msg := fmt.Sprintf("HTTP %d %s", e.HTTPStatus, e.Type)
+	if e.Code != "" {
+		msg += " " + e.Code
+	}
+	if e.DeclineCode != "" {
+		msg += " (" + e.DeclineCode + ")"
+	}
+	if e.Msg != "" {
+		msg += ": " + e.Msg
+	}
+	if e.RequestID != "" {
+		msg += " (request " + e.RequestID + ")"
+	}
+	return msg
+}
+
+// ErrStripeUnreachable is wrapped by the error of a Stripe call that got no
+// answer from Stripe (network, timeout). The call may be retried safely:
+// it carries an idempotency key.
+var ErrStripeUnreachable = errors.New("stripe unreachable")
+
 // stripeScrubbedError is a Stripe error without the values that were sent
-// (Stripe's messages can echo them: "Invalid email address: ...").
+// (Stripe's messages can echo them: "Invalid email address: ..."): a
+// *StripeError, or a transport failure wrapping ErrStripeUnreachable.
 func stripeScrubbedError(err error, sent ...string) error {
 	var se *stripe.Error
 	if !errors.As(err, &se) {
 		// A transport error names the URL, never the form body.
-		return err
+		return fmt.Errorf("%w: %v", ErrStripeUnreachable, err)
 	}
-	msg := fmt.Sprintf("HTTP %d %s", se.HTTPStatusCode, se.Type)
-	if se.Code != "" {
-		msg += " " + string(se.Code)
+	return &StripeError{
+		HTTPStatus:  se.HTTPStatusCode,
+		Type:        string(se.Type),
+		Code:        string(se.Code),
+		DeclineCode: string(se.DeclineCode),
+		Msg:         scrubEchoedValues(se.Msg, sent...),
+		RequestID:   se.RequestID,
 	}
-	if se.Msg != "" {
-		msg += ": " + scrubEchoedValues(se.Msg, sent...)
-	}
-	if se.RequestID != "" {
-		msg += " (request " + se.RequestID + ")"
-	}
-	return errors.New(msg)
 }
 
 // appliedText is the string value of field name in the output of
