@@ -45,6 +45,18 @@ organization := input.organization if {
 	input.organization.id > 0
 }
 
+# The deployment itself (organization ID 0, with the deployment's region)
+# stands for the organization only when encrypted system data of no data
+# subject is stored: a backup of the whole database, every organization's
+# rows sealed inside it, belongs to none of them.
+organization := input.organization if {
+	is_object(input.organization)
+	input.organization.id == 0
+	subject_kind == "none"
+	purpose.storage == true
+	not personal_data_leaves
+}
+
 default subject_kind := "(missing)"
 
 subject_kind := input.subject.kind if is_string(input.subject.kind)

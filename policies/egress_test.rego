@@ -245,6 +245,16 @@ test_organization_missing if {
 	"organization missing" in egress.deny with input as with_flow(email, {"organization": {"id": 0, "region": "eu"}})
 }
 
+test_deployment_backup_needs_no_organization if {
+	backup := with_flow(storage, {"categories": ["system.operations"], "subject": no_subject, "organization": {"id": 0, "region": "eu"}})
+	egress.allow with input as backup
+	# only encrypted system data of no one, only to be stored
+	"organization missing" in egress.deny with input as with_flow(backup, {"categories": ["user.content.attachment"]})
+	"organization missing" in egress.deny with input as with_flow(backup, {"subject": end_user})
+	"organization missing" in egress.deny with input as with_flow(email, {"organization": {"id": 0, "region": "eu"}, "subject": no_subject, "categories": ["system.operations"]})
+	"organization region mars unknown" in egress.deny with input as with_flow(backup, {"organization": {"id": 0, "region": "mars"}})
+}
+
 test_organization_region_unknown if {
 	flow := with_flow(email, {"organization": {"id": 9, "region": "mars"}})
 	"organization region mars unknown" in egress.deny with input as flow

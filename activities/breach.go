@@ -1,0 +1,449 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
+	"github.com/convot/convot/workflows"
+)
+
+// incident loads an incident; a missing one is a non-retryable error.
+func (a *Activities) incident(ctx context.Context, id uint64) (*models.Incident, error) {
+	var inc models.Incident
+	if err := a.DB.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&inc).Error; err != nil {
+		return nil, err
+	}
+	if inc.ID == 0 {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("incident %d not found", id), "NotFound", nil)
+	}
+	return &inc, nil
+}
+
+// RecordIncidentStep writes one step into the incident's trail and the
+// audit log, and moves the incident's status and risk when the step says
+// so. A step with a OnceKey is written once, however often it is retried.
+func (a *Activities) RecordIncidentStep(ctx context.Context, in workflows.IncidentStepInput) error {
+	inc, err := a.incident(ctx, in.IncidentID)
+	if err != nil {
+		return err
+	}
+	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		done, err := a.addStep(tx, inc, in.OnceKey, in.Step, in.Detail, in.ActorID, in.At)
+		if err != nil || done {
+			return err
+		}
+		updates := map[string]any{"updated_at": time.Now().UTC()}
+		if in.Status != "" {
+			updates["status"] = in.Status
+			if in.Status == models.IncidentClosed {
+				updates["closed_at"] = in.At
+			}
+		}
+		if in.Risk != "" {
+			updates["risk"] = in.Risk
+		}
+		return tx.Model(&models.Incident{}).Where("id = ?", inc.ID).Updates(updates).Error
+	})
+}
+
+// addStep appends a step and its audit event in tx; done reports a
+// OnceKey step that was already there (nothing was written).
+func (a *Activities) addStep(tx *gorm.DB, inc *models.Incident, onceKey, step, detail string, actorID uint64, at time.Time) (done bool, err error) {
+	if at.IsZero() {
+		at = time.Now().UTC()
+	}
+	if onceKey != "" {
+		var n int64
+		if err := tx.Model(&models.IncidentStep{}).Where("incident_id = ? AND once_key = ?", inc.ID, onceKey).Count(&n).Error; err != nil {
+			return false, err
+		}
+		if n > 0 {
+			return true, nil
+		}
+	}
+	s := models.IncidentStep{IncidentID: inc.ID, OrganizationID: inc.OrganizationID, OnceKey: onceKey, Step: step, Detail: detail, ActorID: actorID, At: at.UTC()}
+	if err := tx.Create(&s).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, a.systemAudit(tx, inc.OrganizationID, actorID, "incident."+step, detail, fmt.Sprintf("incident:%d", inc.ID))
+}
+
+// officers are the active owners and admins of an organization: who is
+// told of a breach's deadlines.
+func (a *Activities) officers(ctx context.Context, orgID uint64) ([]models.Account, error) {
+	var out []models.Account
+	err := a.DB.WithContext(ctx).Where("organization_id = ? AND role IN ? AND status = ?", orgID, []string{models.RoleOwner, models.RoleAdmin}, "active").
+		Order("id").Find(&out).Error
+	return out, err
+}
+
+// EscalateIncident mails the owners and admins that the authority's notice
+// is not sent yet (or overdue), and records the escalation, once per stage.
+func (a *Activities) EscalateIncident(ctx context.Context, in workflows.EscalationInput) error {
+	if a.Mail == nil {
+		return temporal.NewNonRetryableApplicationError("no mail sender configured", "NoMail", nil)
+	}
+	inc, err := a.incident(ctx, in.IncidentID)
+	if err != nil {
+		return err
+	}
+	onceKey := "escalation-" + in.Stage
+	var n int64
+	if err := a.DB.WithContext(ctx).Model(&models.IncidentStep{}).Where("incident_id = ? AND once_key = ?", inc.ID, onceKey).Count(&n).Error; err != nil || n > 0 {
+		return err
+	}
+	org, err := a.organization(ctx, inc.OrganizationID)
+	if err != nil {
+		return err
+	}
+	officers, err := a.officers(ctx, inc.OrganizationID)
+	if err != nil {
+		return err
+	}
+	left := in.DueAt.Sub(in.At).Round(time.Hour)
+	subject := fmt.Sprintf("Breach #%d: the notice to the supervisory authority is due in %s", inc.ID, hours(left))
+	lead := fmt.Sprintf("%s have passed since you became aware of personal data breach #%d, and its notice to the supervisory authority is not marked sent. It is due %s (72 hours after awareness, GDPR Art. 33(1)).", in.Stage, inc.ID, in.DueAt.UTC().Format("2006-01-02 15:04 UTC"))
+	if left <= 0 {
+		subject = fmt.Sprintf("Breach #%d: the notice to the supervisory authority is overdue", inc.ID)
+		lead = fmt.Sprintf("72 hours have passed since you became aware of personal data breach #%d, and its notice to the supervisory authority is not marked sent. Send it without further delay, with the reasons for the delay (GDPR Art. 33(1)).", inc.ID)
+	}
+	text := lead + "\n\nThe drafted notice, the risk assessment and the button to mark it sent are on the incident's page:\n" +
+		strings.TrimSuffix(a.BaseURL, "/") + fmt.Sprintf("/incidents/%d", inc.ID) + "\n"
+	for _, o := range officers {
+		if o.Email == "" {
+			continue
+		}
+		err := a.Mail.Send(ctx, mail.Message{
+			From: a.MailFrom, To: o.Email, Subject: subject, Text: "Hello " + o.DisplayName + ",\n\n" + text,
+			Stream: mail.Transactional, Tag: "breach_escalation",
+			Org:       policies.OrgContext{ID: org.ID, Region: org.Region},
+			Recipient: policies.SubjectContext{Kind: models.SubjectCustomer},
+		})
+		if err != nil && !undeliverable(err) {
+			return fmt.Errorf("send breach escalation: %w", err)
+		}
+	}
+	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		_, err := a.addStep(tx, inc, onceKey, workflows.StepEscalated,
+			fmt.Sprintf("%s after awareness; %d owners and admins mailed", in.Stage, len(officers)), 0, in.At)
+		return err
+	})
+}
+
+func hours(d time.Duration) string {
+	h := int(d.Round(time.Hour).Hours())
+	if h == 1 {
+		return "1 hour"
+	}
+	return fmt.Sprintf("%d hours", h)
+}
+
+// subjectKindNames say who the data subjects are, in a notice's words.
+var subjectKindNames = map[string]string{
+	models.SubjectCustomer: "operators of Customers (account holders)",
+	models.SubjectEndUser:  "end users of Customers' websites",
+}
+
+// AuthorityNotice drafts the notice to the supervisory authority with the
+// contents GDPR Art. 33(3) requires: (a) the nature of the breach with the
+// categories and approximate numbers of data subjects and records, (b) the
+// contact point, (c) the likely consequences, (d) the measures taken or
+// proposed; with the timing and, when late, the reasons for the delay.
+func AuthorityNotice(inc *models.Incident, controller string) string {
+	var b strings.Builder
+	date := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+	fmt.Fprintf(&b, "NOTIFICATION OF A PERSONAL DATA BREACH TO THE SUPERVISORY AUTHORITY (GDPR Art. 33)\n\n")
+	fmt.Fprintf(&b, "Controller: %s\nReference: Convot incident %d\n", controller, inc.ID)
+	fmt.Fprintf(&b, "Became aware of the breach: %s\n", date(inc.AwareAt))
+	if inc.OccurredAt != nil {
+		fmt.Fprintf(&b, "The breach occurred: %s\n", date(*inc.OccurredAt))
+	}
+	fmt.Fprintf(&b, "\n(a) Nature of the personal data breach\n%s\n", orUnknown(inc.Nature))
+	fmt.Fprintf(&b, "Categories of personal data concerned:\n")
+	cats := append([]string(nil), inc.Categories...)
+	sort.Strings(cats)
+	for _, c := range cats {
+		fmt.Fprintf(&b, "  - %s (%s)\n", models.Categories[c], c)
+	}
+	if len(cats) == 0 {
+		fmt.Fprintf(&b, "  - not yet established\n")
+	}
+	fmt.Fprintf(&b, "Categories of data subjects concerned:\n")
+	for _, k := range inc.SubjectKinds {
+		fmt.Fprintf(&b, "  - %s\n", subjectKindNames[k])
+	}
+	if len(inc.SubjectKinds) == 0 {
+		fmt.Fprintf(&b, "  - not yet established\n")
+	}
+	fmt.Fprintf(&b, "Approximate number of data subjects concerned: %d\n", inc.ApproxSubjects)
+	fmt.Fprintf(&b, "Approximate number of personal data records concerned: %d\n", inc.ApproxRecords)
+	fmt.Fprintf(&b, "\n(b) Data protection officer or other contact point\n%s, %s\n", orUnknown(inc.ContactName), orUnknown(inc.ContactEmail))
+	fmt.Fprintf(&b, "\n(c) Likely consequences of the breach\n%s\n", orUnknown(inc.Consequences))
+	fmt.Fprintf(&b, "\n(d) Measures taken or proposed, including to mitigate its possible adverse effects\n%s\n", orUnknown(inc.Measures))
+	risk := map[string]string{
+		models.RiskNone: "unlikely to result in a risk to the rights and freedoms of natural persons",
+		models.RiskLow:  "likely to result in a risk to the rights and freedoms of natural persons",
+		models.RiskHigh: "likely to result in a high risk to the rights and freedoms of natural persons; the data subjects are being notified (Art. 34)",
+	}[inc.Risk]
+	if risk == "" {
+		risk = "assessment in progress; further information will follow without undue delay (Art. 33(4))"
+	}
+	fmt.Fprintf(&b, "\nRisk assessment: %s\n", risk)
+	if inc.RiskReason != "" {
+		fmt.Fprintf(&b, "%s\n", inc.RiskReason)
+	}
+	fmt.Fprintf(&b, "\nThis notice is due %s (72 hours after awareness).\n", date(inc.NoticeDueAt))
+	if inc.DelayReasons != "" {
+		fmt.Fprintf(&b, "Reasons for the delay (Art. 33(1)): %s\n", inc.DelayReasons)
+	}
+	return b.String()
+}
+
+func orUnknown(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "not yet established"
+	}
+	return s
+}
+
+// DraftAuthorityNotice writes the authority's notice from the incident as
+// it stands, and records the draft.
+func (a *Activities) DraftAuthorityNotice(ctx context.Context, incidentID uint64) error {
+	inc, err := a.incident(ctx, incidentID)
+	if err != nil {
+		return err
+	}
+	org, err := a.organization(ctx, inc.OrganizationID)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	inc.AuthorityNotice = AuthorityNotice(inc, org.CompanyName)
+	inc.NoticeDraftedAt = &now
+	inc.UpdatedAt = now
+	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Select("authority_notice", "notice_drafted_at", "updated_at").Save(inc).Error; err != nil {
+			return err
+		}
+		risk := inc.Risk
+		if risk == "" {
+			risk = "unassessed"
+		}
+		_, err := a.addStep(tx, inc, "notice_drafted:"+risk, workflows.StepNoticeDrafted, "Art. 33(3) notice drafted; risk "+risk, 0, now)
+		return err
+	})
+}
+
+// RecordNoticeSent records the authority's notice as sent. A notice sent
+// after 72 hours needs the reasons for the delay stored with the incident
+// first: without them it is refused (ErrDelayReasonsRequired).
+func (a *Activities) RecordNoticeSent(ctx context.Context, in workflows.NoticeSentInput) error {
+	inc, err := a.incident(ctx, in.IncidentID)
+	if err != nil {
+		return err
+	}
+	if in.Late && strings.TrimSpace(inc.DelayReasons) == "" {
+		return temporal.NewNonRetryableApplicationError("a notice sent after 72 hours needs the reasons for the delay", workflows.ErrDelayReasonsRequired, nil)
+	}
+	org, err := a.organization(ctx, inc.OrganizationID)
+	if err != nil {
+		return err
+	}
+	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		done, err := a.addStep(tx, inc, "notice_sent", workflows.StepNoticeSent, noticeDetail(in), in.ActorID, in.SentAt)
+		if err != nil || done {
+			return err
+		}
+		// The notice as sent: with the reasons for the delay, when late.
+		sent := in.SentAt.UTC()
+		inc.NoticeSentAt, inc.NoticeLate, inc.Status, inc.UpdatedAt = &sent, in.Late, models.IncidentAuthorityNotified, time.Now().UTC()
+		inc.AuthorityNotice = AuthorityNotice(inc, org.CompanyName)
+		return tx.Select("notice_sent_at", "notice_late", "status", "authority_notice", "updated_at").Save(inc).Error
+	})
+}
+
+func noticeDetail(in workflows.NoticeSentInput) string {
+	if in.Late {
+		return "sent after 72 hours; reasons for the delay recorded"
+	}
+	return "sent within 72 hours"
+}
+
+// recipient is one affected person to tell of a high-risk breach.
+type recipient struct {
+	kind  string // account or contact
+	id    uint64
+	email string
+	name  string
+	org   *models.Organization
+}
+
+// NotifyAffectedUsers tells every affected person of a high-risk breach by
+// email (Art. 34): the accounts of the affected organizations when
+// customers' data is concerned, their contacts with an email address when
+// end users' data is. Each person is mailed once however often it is
+// retried; it returns how many were told.
+func (a *Activities) NotifyAffectedUsers(ctx context.Context, incidentID uint64) (int64, error) {
+	if a.Mail == nil {
+		return 0, temporal.NewNonRetryableApplicationError("no mail sender configured", "NoMail", nil)
+	}
+	inc, err := a.incident(ctx, incidentID)
+	if err != nil {
+		return 0, err
+	}
+	orgIDs := inc.AffectedOrganizations
+	if len(orgIDs) == 0 {
+		orgIDs = []uint64{inc.OrganizationID}
+	}
+	kinds := map[string]bool{}
+	for _, k := range inc.SubjectKinds {
+		kinds[k] = true
+	}
+	for _, orgID := range orgIDs {
+		org, err := a.organization(ctx, orgID)
+		if err != nil {
+			return 0, err
+		}
+		if kinds[models.SubjectCustomer] {
+			if err := a.notifyBatches(ctx, inc, org, "account"); err != nil {
+				return 0, err
+			}
+		}
+		if kinds[models.SubjectEndUser] {
+			if err := a.notifyBatches(ctx, inc, org, "contact"); err != nil {
+				return 0, err
+			}
+		}
+	}
+	var n int64
+	if err := a.DB.WithContext(ctx).Model(&models.IncidentNotice{}).Where("incident_id = ?", inc.ID).Count(&n).Error; err != nil {
+		return 0, err
+	}
+	now := time.Now().UTC()
+	err = a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&models.Incident{}).Where("id = ?", inc.ID).Updates(map[string]any{
+			"users_notified": n, "users_notified_at": now, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		_, err := a.addStep(tx, inc, "users_notified", workflows.StepUsersNotified, fmt.Sprintf("%d affected people notified by email (Art. 34)", n), 0, now)
+		return err
+	})
+	return n, err
+}
+
+const notifyBatch = 200
+
+// notifyBatches mails the accounts or contacts of one organization, a
+// batch at a time in ID order, heartbeating after each.
+func (a *Activities) notifyBatches(ctx context.Context, inc *models.Incident, org *models.Organization, kind string) error {
+	var after uint64
+	for {
+		var batch []recipient
+		switch kind {
+		case "account":
+			var rows []models.Account
+			if err := a.DB.WithContext(ctx).Where("organization_id = ? AND status = ? AND id > ?", org.ID, "active", after).
+				Order("id").Limit(notifyBatch).Find(&rows).Error; err != nil {
+				return err
+			}
+			for _, r := range rows {
+				batch = append(batch, recipient{kind: kind, id: r.ID, email: r.Email, name: r.DisplayName, org: org})
+			}
+		case "contact":
+			var rows []models.Contact
+			if err := a.DB.WithContext(ctx).Where("organization_id = ? AND email_index <> '' AND id > ?", org.ID, after).
+				Order("id").Limit(notifyBatch).Find(&rows).Error; err != nil {
+				return err
+			}
+			for _, r := range rows {
+				batch = append(batch, recipient{kind: kind, id: r.ID, email: r.Email, name: r.Name, org: org})
+			}
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, r := range batch {
+			after = r.id
+			if r.email == "" {
+				continue // shredded meanwhile
+			}
+			if err := a.notifyOne(ctx, inc, r); err != nil {
+				return err
+			}
+		}
+		activity.RecordHeartbeat(ctx, kind, after)
+	}
+}
+
+// notifyOne claims the notice first (unique per incident and person), then
+// mails; a failed mail gives the claim back, so a retry sends it.
+func (a *Activities) notifyOne(ctx context.Context, inc *models.Incident, r recipient) error {
+	claim := models.IncidentNotice{IncidentID: inc.ID, RecipientKind: r.kind, RecipientID: r.id, SentAt: time.Now().UTC()}
+	if err := a.DB.WithContext(ctx).Create(&claim).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return nil // told already
+		}
+		return err
+	}
+	subjectKind := models.SubjectCustomer
+	if r.kind == "contact" {
+		subjectKind = models.SubjectEndUser
+	}
+	controller := r.org.CompanyName
+	if controller == "" {
+		controller = "the service you use"
+	}
+	greeting := "Hello,"
+	if r.name != "" {
+		greeting = "Hello " + r.name + ","
+	}
+	text := fmt.Sprintf(`%s
+
+we are writing to tell you of a personal data breach at %s that is likely to result in a high risk to you (GDPR Art. 34).
+
+What happened:
+%s
+
+Its likely consequences:
+%s
+
+What has been done, and what is proposed, to address it and to limit its possible effects:
+%s
+
+For questions, contact: %s, %s
+`, greeting, controller, orUnknown(inc.Nature), orUnknown(inc.Consequences), orUnknown(inc.Measures), orUnknown(inc.ContactName), orUnknown(inc.ContactEmail))
+	err := a.Mail.Send(ctx, mail.Message{
+		From: a.MailFrom, To: r.email, Subject: "Important: a personal data breach concerning your data",
+		Text: text, Stream: mail.Transactional, Tag: "breach_notice",
+		Org:       policies.OrgContext{ID: r.org.ID, Region: r.org.Region},
+		Recipient: policies.SubjectContext{Kind: subjectKind},
+	})
+	if err != nil {
+		a.DB.WithContext(context.WithoutCancel(ctx)).Delete(&models.IncidentNotice{}, claim.ID)
+		if undeliverable(err) {
+			return nil // not counted as told; nothing more email can do
+		}
+		return fmt.Errorf("send breach notice: %w", err)
+	}
+	return nil
+}
+
+// undeliverable: mail that no retry will deliver (a suppressed or invalid
+// address), which must not hold up the rest.
+func undeliverable(err error) bool {
+	return errors.Is(err, mail.ErrSuppressed) || strings.Contains(err.Error(), "not a valid address")
+}

@@ -1,0 +1,216 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/convot/convot/internal/backup"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/workflows"
+)
+
+// registerRetention registers the activities of issue #6's obligations:
+// backups, retention sweeps, breach notification and policy changes.
+func registerRetention(w worker.ActivityRegistry, a *Activities) {
+	for name, fn := range map[string]any{
+		workflows.ActivitySweepRetention:       a.SweepRetention,
+		workflows.ActivityRecordRetentionSweep: a.RecordRetentionSweep,
+		workflows.ActivityTakeBackup:           a.TakeBackup,
+		workflows.ActivityDeleteBackup:         a.DeleteBackup,
+		workflows.ActivityShredBackupKeys:      a.ShredBackupKeys,
+		workflows.ActivityRecordIncidentStep:   a.RecordIncidentStep,
+		workflows.ActivityEscalateIncident:     a.EscalateIncident,
+		workflows.ActivityDraftAuthorityNotice: a.DraftAuthorityNotice,
+		workflows.ActivityRecordNoticeSent:     a.RecordNoticeSent,
+		workflows.ActivityNotifyAffectedUsers:  a.NotifyAffectedUsers,
+		workflows.ActivitySendPolicyNotices:    a.SendPolicyNotices,
+		workflows.ActivityRecordPolicyStep:     a.RecordPolicyStep,
+	} {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+}
+
+// SweepRetention deletes (or clears) what a retention class keeps no longer
+// before the request's cutoff, in batches, heartbeating after each, and
+// resumes from the last heartbeat when retried.
+func (a *Activities) SweepRetention(ctx context.Context, req workflows.SweepRequest) (workflows.SweepResult, error) {
+	res := workflows.SweepResult{Class: req.Class, Cutoff: req.Cutoff}
+	targets, err := models.SweepTargets(req.Class)
+	if err != nil {
+		return res, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
+	}
+	var progress models.SweepProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &progress); err != nil {
+			progress = models.SweepProgress{}
+		}
+	}
+	stats, err := models.Sweep(ctx, a.DB, targets, req.Cutoff, models.SweepBatchSize, progress, func(p models.SweepProgress) error {
+		activity.RecordHeartbeat(ctx, p)
+		return ctx.Err()
+	})
+	res.Counts, res.Rows, res.Batches, res.MaxStatement = stats.Counts, stats.Rows, stats.Batches, stats.MaxStatement
+	return res, err
+}
+
+// RecordRetentionSweep records what a sweep deleted, counts per table and
+// never data, as an audit event of the deployment (organization 0).
+func (a *Activities) RecordRetentionSweep(ctx context.Context, res workflows.SweepResult) error {
+	detail := fmt.Sprintf("cutoff %s; %s", res.Cutoff.UTC().Format(time.RFC3339), models.FormatCounts(res.Counts))
+	return a.systemAudit(a.DB.WithContext(ctx), 0, 0, "retention.swept", detail, "retention:"+res.Class)
+}
+
+func (a *Activities) backups() (*backup.Backups, error) {
+	if a.Backups == nil {
+		return nil, temporal.NewNonRetryableApplicationError("no backup store configured", "NoBackupStore", nil)
+	}
+	return a.Backups, nil
+}
+
+// TakeBackup takes a backup: it records it as running, writes it (the
+// record's ID names it in the blob store), and records it completed with
+// its manifest's figures. A retried attempt writes the same backup again.
+func (a *Activities) TakeBackup(ctx context.Context) (workflows.BackupResult, error) {
+	var res workflows.BackupResult
+	b, err := a.backups()
+	if err != nil {
+		return res, err
+	}
+	var id uint64
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &id)
+	}
+	var rec models.Backup
+	if id != 0 {
+		if err := a.DB.WithContext(ctx).First(&rec, id).Error; err != nil {
+			return res, err
+		}
+	} else {
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		rec = models.Backup{Status: models.BackupRunning, TakenAt: now, ExpiresAt: now.Add(models.BackupRetention), CreatedAt: now, UpdatedAt: now}
+		if err := a.DB.WithContext(ctx).Create(&rec).Error; err != nil {
+			return res, err
+		}
+		rec.Prefix = backup.Prefix(rec.ID)
+		if err := a.DB.WithContext(ctx).Model(&rec).Update("prefix", rec.Prefix).Error; err != nil {
+			return res, err
+		}
+	}
+	activity.RecordHeartbeat(ctx, rec.ID)
+	m, err := b.Take(ctx, rec.ID, rec.TakenAt, func(string, int64) { activity.RecordHeartbeat(ctx, rec.ID) })
+	if err != nil {
+		a.DB.WithContext(context.WithoutCancel(ctx)).Model(&rec).Updates(map[string]any{
+			"status": models.BackupFailed, "error": truncateError(err), "updated_at": time.Now().UTC()})
+		return res, err
+	}
+	sum, err := b.ManifestSHA256(ctx, rec.ID)
+	if err != nil {
+		return res, err
+	}
+	now := time.Now().UTC()
+	err = a.DB.WithContext(ctx).Model(&rec).Updates(map[string]any{
+		"status": models.BackupCompleted, "completed_at": now, "table_count": len(m.Tables), "row_count": m.Rows(),
+		"bytes": m.Bytes(), "parts": len(m.Parts), "manifest_sha256": sum, "master_version": m.MasterVersion,
+		"schema_version": m.SchemaVersion, "error": "", "updated_at": now,
+	}).Error
+	if err != nil {
+		return res, err
+	}
+	if err := a.systemAudit(a.DB.WithContext(ctx), 0, 0, "backup.taken",
+		fmt.Sprintf("%d tables, %d rows, %d bytes; expires %s", len(m.Tables), m.Rows(), m.Bytes(), rec.ExpiresAt.Format(time.RFC3339)),
+		fmt.Sprintf("backup:%d", rec.ID)); err != nil {
+		return res, err
+	}
+	return workflows.BackupResult{BackupID: rec.ID, TakenAt: rec.TakenAt, ExpiresAt: rec.ExpiresAt, Tables: len(m.Tables), Rows: m.Rows(), Bytes: m.Bytes()}, nil
+}
+
+// truncateError keeps an error's text short for the record; errors here
+// name tables and blobs, never data.
+func truncateError(err error) string {
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}
+
+// DeleteBackup deletes a backup's blobs and marks its record expired. It
+// works from the blob store's manifest, so it also deletes a backup whose
+// record a restore did not bring back; a backup already gone is deleted.
+func (a *Activities) DeleteBackup(ctx context.Context, id uint64) error {
+	b, err := a.backups()
+	if err != nil {
+		return err
+	}
+	if err := b.Delete(ctx, id); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	res := a.DB.WithContext(ctx).Model(&models.Backup{}).Where("id = ? AND status <> ?", id, models.BackupExpired).
+		Updates(map[string]any{"status": models.BackupExpired, "expired_at": now, "updated_at": now})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return nil // recorded expired already (a retry), or unknown here
+	}
+	return a.systemAudit(a.DB.WithContext(ctx), 0, 0, "backup.expired", "deleted 90 days after it was taken", fmt.Sprintf("backup:%d", id))
+}
+
+// ShredBackupKeys removes the data keys the live database destroyed from
+// every backup still kept, and returns how many key copies it removed.
+func (a *Activities) ShredBackupKeys(ctx context.Context) (int, error) {
+	b, err := a.backups()
+	if err != nil {
+		return 0, err
+	}
+	var kept []models.Backup
+	if err := a.DB.WithContext(ctx).Where("status = ?", models.BackupCompleted).Order("id").Find(&kept).Error; err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, rec := range kept {
+		n, err := b.ShredKeys(ctx, rec.ID)
+		if errors.Is(err, backup.ErrNotFound) {
+			continue // deleted by its expiry meanwhile
+		}
+		if errors.Is(err, backup.ErrKeyUnavailable) || errors.Is(err, backup.ErrTampered) {
+			// No retry can fix it; the others are still shredded, and the
+			// officer sees why this one was not.
+			if err := a.systemAudit(a.DB.WithContext(ctx), 0, 0, "backup.keys_not_shredded", truncateError(err), fmt.Sprintf("backup:%d", rec.ID)); err != nil {
+				return total, err
+			}
+			continue
+		}
+		if err != nil {
+			return total, fmt.Errorf("backup %d: %w", rec.ID, err)
+		}
+		total += n
+		now := time.Now().UTC()
+		updates := map[string]any{"keys_shredded_at": now, "updated_at": now}
+		if n > 0 {
+			sum, err := b.ManifestSHA256(ctx, rec.ID)
+			if err != nil {
+				return total, err
+			}
+			updates["manifest_sha256"] = sum
+		}
+		if err := a.DB.WithContext(ctx).Model(&models.Backup{}).Where("id = ?", rec.ID).Updates(updates).Error; err != nil {
+			return total, err
+		}
+		activity.RecordHeartbeat(ctx, rec.ID)
+	}
+	if total > 0 {
+		if err := a.systemAudit(a.DB.WithContext(ctx), 0, 0, "backup.keys_shredded",
+			fmt.Sprintf("%d destroyed key copies removed from %d backups", total, len(kept)), "backups"); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,374 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/handlers"
+	"github.com/convot/convot/internal/backup"
+	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
+	"github.com/convot/convot/workflows"
+)
+
+// The commands of issue #6's obligations: backups (list, restore), policy
+// versions (publish, versions) and Convot's side of support tickets. The
+// recurring obligations themselves are Temporal Schedules, created when a
+// worker starts (ensureSchedules).
+
+// backups is the backup store of the app: its blob store, master key and
+// the deployment's storage context.
+func (a *app) backups() *backup.Backups {
+	return &backup.Backups{DB: a.db, Blobs: a.blobs, Master: a.master, Context: backup.StorageContext(a.cfg.Region)}
+}
+
+// ensureSchedules creates or updates the Temporal Schedules of the
+// retention obligations; every worker does it at start.
+func ensureSchedules(ctx context.Context, c client.Client) error {
+	if err := workflows.EnsureSchedules(ctx, c); err != nil {
+		return fmt.Errorf("Temporal schedules: %w", err)
+	}
+	return nil
+}
+
+// openTool opens the app for a one-off command: CONVOT_MASTER_KEY, or the
+// development key in CONVOT_DATA_DIR when it is not set.
+func openTool(ctx context.Context, out io.Writer) (*app, error) {
+	return openApp(ctx, os.Getenv("CONVOT_MASTER_KEY") == "", out)
+}
+
+func runBackup(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("say `convot backup list` or `convot backup restore <id>`")
+	}
+	switch args[0] {
+	case "list":
+		if err := flags("backup list", args[1:], nil); err != nil {
+			return err
+		}
+		a, err := openTool(ctx, out)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		return listBackups(ctx, a.db, out)
+	case "restore":
+		if len(args) < 2 {
+			return errors.New("say which backup: `convot backup restore <id>` (see `convot backup list`)")
+		}
+		id, err := strconv.ParseUint(args[1], 10, 64)
+		if err != nil || id == 0 {
+			return fmt.Errorf("backup ID %q: want a number from `convot backup list`", args[1])
+		}
+		if err := flags("backup restore", args[2:], nil); err != nil {
+			return err
+		}
+		return restoreBackup(ctx, id, out)
+	}
+	return fmt.Errorf("unknown backup command %q: say list or restore", args[0])
+}
+
+func listBackups(ctx context.Context, db *gorm.DB, out io.Writer) error {
+	var list []models.Backup
+	if err := db.WithContext(ctx).Order("id DESC").Find(&list).Error; err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tTAKEN\tEXPIRES\tTABLES\tROWS\tBYTES\tMASTER KEY\tSCHEMA\tMANIFEST SHA-256")
+	for _, b := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\tv%d\t%d\t%s\n", b.ID, b.Status, b.TakenAt.UTC().Format(time.RFC3339),
+			b.ExpiresAt.UTC().Format(time.RFC3339), b.TableCount, b.RowCount, b.Bytes, b.MasterVersion, b.SchemaVersion, b.ManifestSHA256)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(tw, "(no backups yet: the schedule convot-backup-daily takes one every day)")
+	}
+	return tw.Flush()
+}
+
+// restoreBackup restores a backup into the database of DATABASE_URL (or
+// the SQLite file in CONVOT_DATA_DIR), which must be empty: a new,
+// migrated database. The key store is not started before the restore (it
+// would create keys of its own); the backup brings the deployment's.
+func restoreBackup(ctx context.Context, id uint64, out io.Writer) error {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg.Dev = os.Getenv("CONVOT_MASTER_KEY") == ""
+	master, err := loadMasterKeys(cfg, out)
+	if err != nil {
+		return err
+	}
+	db, err := models.Open(cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if s, err := db.DB(); err == nil {
+			s.Close()
+		}
+	}()
+	if _, err := models.Migrate(ctx, db); err != nil {
+		return err
+	}
+	// The gate's decisions are kept in memory until the restore is done:
+	// written before, they would make the database not empty.
+	decisions := policies.NewMemoryLog()
+	gate, err := policies.NewGate(ctx, decisions)
+	if err != nil {
+		return err
+	}
+	blobs, err := openBlobs(cfg, gate)
+	if err != nil {
+		return err
+	}
+	b := &backup.Backups{DB: db, Blobs: blobs, Master: master, Context: backup.StorageContext(cfg.Region)}
+	m, err := b.Restore(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	for _, r := range decisions.Records() {
+		if err := (models.DecisionLog{DB: db}).Record(ctx, r); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "restored backup %d taken %s: %d tables, %d rows (schema version %d, master key v%d)\n",
+		m.ID, m.TakenAt.Format(time.RFC3339), len(m.Tables), m.Rows(), m.SchemaVersion, m.MasterVersion)
+	return nil
+}
+
+// policyPublication is one `convot policy publish`.
+type policyPublication struct {
+	Text      string
+	Effective time.Time
+	Material  bool
+	Summary   string
+}
+
+// publishPolicy records a new version of the privacy policy and starts its
+// notice (a material change), or refuses it. The embedded policy becomes
+// version 1 first when no version is recorded. A version whose notice
+// cannot be started is taken back.
+func publishPolicy(ctx context.Context, db *gorm.DB, p policyPublication, now time.Time, startNotice func(workflows.PolicyChangeInput) error) (*models.PolicyVersion, error) {
+	if err := models.CheckPolicyEffective(p.Material, now, p.Effective); err != nil {
+		return nil, err
+	}
+	embedded, err := handlers.EmbeddedPolicy()
+	if err != nil {
+		return nil, err
+	}
+	if err := models.SeedPolicy(ctx, db, embedded, now); err != nil {
+		return nil, err
+	}
+	n, err := models.NextPolicyVersion(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	v := &models.PolicyVersion{Version: n, Text: p.Text, Summary: p.Summary, Material: p.Material, PublishedAt: now, EffectiveAt: p.Effective, CreatedAt: now}
+	if err := db.WithContext(ctx).Create(v).Error; err != nil {
+		return nil, err
+	}
+	if p.Material {
+		if err := startNotice(workflows.PolicyChangeInput{Version: n, Material: true, EffectiveAt: p.Effective}); err != nil {
+			db.WithContext(context.WithoutCancel(ctx)).Delete(&models.PolicyVersion{}, v.ID)
+			return nil, fmt.Errorf("version %d not published: its notice could not be started: %w", n, err)
+		}
+	}
+	return v, nil
+}
+
+// runPolicyPublish is `convot policy publish`: Convot-the-company's act of
+// publishing its policy, so a command for whoever runs the deployment, not
+// a dashboard page (customers' owners are not Convot's privacy officers).
+func runPolicyPublish(ctx context.Context, args []string, out io.Writer) error {
+	var file, effective, summary string
+	var material bool
+	if err := flags("policy publish", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&file, "file", "", "the new policy text (UTF-8)")
+		fs.StringVar(&effective, "effective", "", "the date it takes effect, YYYY-MM-DD (UTC); a material change at least 30 days away")
+		fs.BoolVar(&material, "material", false, "a material change: every customer account is mailed, the dashboard shows a banner")
+		fs.StringVar(&summary, "summary", "", "what changes, in a sentence or two (shown in the mail and the banner)")
+	}); err != nil {
+		return err
+	}
+	p, err := readPublication(file, effective, summary, material)
+	if err != nil {
+		return err
+	}
+	if err := models.CheckPolicyEffective(p.Material, time.Now().UTC(), p.Effective); err != nil {
+		return err // before touching anything
+	}
+	a, err := openTool(ctx, out)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	var c client.Client
+	if p.Material {
+		if c, err = dialTemporalAt(ctx, a.cfg, a.master, a.temporalAddress()); err != nil {
+			return err
+		}
+		defer c.Close()
+	}
+	v, err := publishPolicy(ctx, a.db, p, time.Now().UTC(), func(in workflows.PolicyChangeInput) error {
+		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: workflows.PolicyChangeWorkflowID(in.Version), TaskQueue: workflows.TaskQueue,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		}, workflows.PolicyChangeWorkflowType, in)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	kind := "a non-material change: no notice mailed"
+	if v.Material {
+		kind = "a material change: every customer account is mailed (workflow " + workflows.PolicyChangeWorkflowID(v.Version) + "), the dashboard shows a banner"
+	}
+	fmt.Fprintf(out, "published privacy policy version %d, effective %s; %s\n", v.Version, v.EffectiveAt.Format(time.DateOnly), kind)
+	return nil
+}
+
+func readPublication(file, effective, summary string, material bool) (policyPublication, error) {
+	var p policyPublication
+	if file == "" || effective == "" {
+		return p, errors.New("--file and --effective are required (see `convot policy --help`)")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return p, fmt.Errorf("--file: %w", err)
+	}
+	if len(b) == 0 || len(b) > 1<<20 || !utf8.Valid(b) {
+		return p, errors.New("--file: want a UTF-8 text of at most 1 MiB")
+	}
+	p.Text, p.Material, p.Summary = string(b), material, strings.TrimSpace(summary)
+	if p.Effective, err = time.Parse(time.DateOnly, effective); err != nil {
+		return p, fmt.Errorf("--effective %q: want a date, YYYY-MM-DD", effective)
+	}
+	if material && p.Summary == "" {
+		return p, errors.New("--summary is required for a material change: say what changes")
+	}
+	if len(p.Summary) > 500 {
+		return p, errors.New("--summary: at most 500 characters")
+	}
+	return p, nil
+}
+
+func runPolicyVersions(ctx context.Context, args []string, out io.Writer) error {
+	if err := flags("policy versions", args, nil); err != nil {
+		return err
+	}
+	a, err := openTool(ctx, out)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	var list []models.PolicyVersion
+	if err := a.db.WithContext(ctx).Select("id", "version", "summary", "material", "published_at", "effective_at").Order("version").Find(&list).Error; err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tPUBLISHED\tEFFECTIVE\tMATERIAL\tSUMMARY")
+	for _, v := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%t\t%s\n", v.Version, v.PublishedAt.Format(time.DateOnly), v.EffectiveAt.Format(time.DateOnly), v.Material, v.Summary)
+	}
+	return tw.Flush()
+}
+
+// runSupport is Convot's support team's side of support tickets.
+func runSupport(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("say `convot support list`, `show <id>`, `reply <id> --message TEXT` or `close <id>`")
+	}
+	cmd, rest := args[0], args[1:]
+	var id uint64
+	if cmd != "list" {
+		if len(rest) == 0 {
+			return fmt.Errorf("say which ticket: `convot support %s <id>`", cmd)
+		}
+		var err error
+		if id, err = strconv.ParseUint(rest[0], 10, 64); err != nil || id == 0 {
+			return fmt.Errorf("ticket ID %q: want a number", rest[0])
+		}
+		rest = rest[1:]
+	}
+	var message string
+	switch cmd {
+	case "list", "show", "close":
+		if err := flags("support "+cmd, rest, nil); err != nil {
+			return err
+		}
+	case "reply":
+		if err := flags("support reply", rest, func(fs *flag.FlagSet) { fs.StringVar(&message, "message", "", "the reply") }); err != nil {
+			return err
+		}
+		if message = strings.TrimSpace(message); message == "" || len(message) > 10000 {
+			return errors.New("--message: the reply, at most 10,000 characters")
+		}
+	default:
+		return fmt.Errorf("unknown support command %q: say list, show, reply or close", cmd)
+	}
+	a, err := openTool(ctx, out)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	db := a.db.WithContext(ctx)
+	if cmd == "list" {
+		var list []models.SupportTicket
+		if err := db.Order("updated_at DESC").Limit(500).Find(&list).Error; err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tORGANIZATION\tSTATUS\tUPDATED\tSUBJECT")
+		for _, t := range list {
+			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\n", t.ID, t.OrganizationID, t.Status, t.UpdatedAt.Format(time.RFC3339), t.Subject)
+		}
+		return tw.Flush()
+	}
+	var t models.SupportTicket
+	if err := db.Where("id = ?", id).Limit(1).Find(&t).Error; err != nil {
+		return err
+	}
+	if t.ID == 0 {
+		return fmt.Errorf("no support ticket %d", id)
+	}
+	now := time.Now().UTC()
+	switch cmd {
+	case "show":
+		var msgs []models.SupportMessage
+		if err := db.Where("ticket_id = ?", t.ID).Order("id").Find(&msgs).Error; err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "#%d %s (%s), organization %d\n", t.ID, t.Subject, t.Status, t.OrganizationID)
+		for _, m := range msgs {
+			fmt.Fprintf(out, "\n--- %s, %s\n%s\n", m.AuthorType, m.CreatedAt.Format(time.RFC3339), m.Body)
+		}
+		return nil
+	case "reply":
+		return db.Transaction(func(tx *gorm.DB) error {
+			m := models.SupportMessage{TicketID: t.ID, OrganizationID: t.OrganizationID, DataKeyID: t.DataKeyID, AuthorType: models.SupportAuthorSupport, Body: message, CreatedAt: now}
+			if err := tx.Create(&m).Error; err != nil {
+				return err
+			}
+			return tx.Model(&models.SupportTicket{}).Where("id = ?", t.ID).
+				Updates(map[string]any{"status": models.TicketAnswered, "closed_at": nil, "updated_at": now}).Error
+		})
+	default: // close
+		return db.Model(&models.SupportTicket{}).Where("id = ? AND status <> ?", t.ID, models.TicketClosed).
+			Updates(map[string]any{"status": models.TicketClosed, "closed_at": now, "updated_at": now}).Error
+	}
+}

@@ -1,0 +1,422 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/workflows"
+)
+
+// Breach incidents (policy §11): a privacy officer (owner or admin) records
+// an incident; its workflow (breach-<id>) keeps the 72-hour deadline,
+// escalates, drafts the authority's notice and, on high risk, notifies the
+// affected users. This page sends the officer's signals and shows the
+// incident's trail.
+
+// BreachWorkflows starts and signals incident workflows.
+type BreachWorkflows interface {
+	Start(ctx context.Context, in workflows.BreachInput) error
+	Assess(ctx context.Context, incidentID uint64, sig workflows.BreachAssessSignal) error
+	NoticeSent(ctx context.Context, incidentID uint64, sig workflows.BreachNoticeSentSignal) error
+}
+
+// TemporalBreaches runs incident workflows on Temporal.
+type TemporalBreaches struct{ Client client.Client }
+
+// Start starts the incident's workflow; an incident's workflow that is
+// already running is left as it is.
+func (t TemporalBreaches) Start(ctx context.Context, in workflows.BreachInput) error {
+	_, err := t.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.BreachWorkflowID(in.IncidentID),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.ConvotOrgId.ValueSet(strconv.FormatUint(in.OrganizationID, 10)),
+			workflows.BreachNoticeDue.ValueSet(in.AwareAt.Add(workflows.BreachNoticeWindow)),
+			workflows.BreachStatus.ValueSet(workflows.BreachOpen),
+		),
+	}, workflows.BreachWorkflowType, in)
+	return err
+}
+
+// Assess signals the officer's risk assessment.
+func (t TemporalBreaches) Assess(ctx context.Context, id uint64, sig workflows.BreachAssessSignal) error {
+	return t.Client.SignalWorkflow(ctx, workflows.BreachWorkflowID(id), "", workflows.SignalBreachAssess, sig)
+}
+
+// NoticeSent signals that the authority's notice was sent.
+func (t TemporalBreaches) NoticeSent(ctx context.Context, id uint64, sig workflows.BreachNoticeSentSignal) error {
+	return t.Client.SignalWorkflow(ctx, workflows.BreachWorkflowID(id), "", workflows.SignalBreachNotified, sig)
+}
+
+func (s *Server) breaches() BreachWorkflows {
+	if s.Breaches != nil {
+		return s.Breaches
+	}
+	if s.Temporal != nil {
+		return TemporalBreaches{Client: s.Temporal}
+	}
+	return nil
+}
+
+func (s *Server) incidentRoutes(r *gin.RouterGroup) {
+	g := r.Group("/incidents", s.requireAccount, s.require("incident_manage"), s.recordUsage)
+	g.GET("", s.incidentsPage)
+	g.POST("", s.recordIncident)
+	g.GET("/:id", s.incidentPage)
+	g.POST("/:id/assess", s.assessIncident)
+	g.POST("/:id/notice-sent", s.incidentNoticeSent)
+	g.POST("/:id/track", s.trackIncident)
+}
+
+// incidentForm is what the officer records, kept to show back on error.
+type incidentForm struct {
+	AwareAt, OccurredAt            string
+	Nature, Consequences, Measures string
+	Categories, SubjectKinds       []string
+	ApproxSubjects, ApproxRecords  string
+	ContactName, ContactEmail      string
+	categorySet, subjectSet        map[string]bool
+	awareAt, occurredAt            time.Time
+	approxSubjects, approxRecords  int64
+}
+
+// Checked reports whether a category or subject kind was chosen.
+func (f incidentForm) Checked(v string) bool { return f.categorySet[v] || f.subjectSet[v] }
+
+type categoryOption struct{ Name, Description string }
+
+func categoryOptions() []categoryOption {
+	var out []categoryOption
+	for name, d := range models.Categories {
+		out = append(out, categoryOption{name, d})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// timeLayout is how the form's datetime-local fields arrive (in UTC).
+const timeLayout = "2006-01-02T15:04"
+
+func (s *Server) incidentsPage(c *gin.Context) {
+	a := currentAccount(c)
+	form := incidentForm{AwareAt: s.now().UTC().Format(timeLayout), ContactName: a.FullName, ContactEmail: a.Email}
+	s.renderIncidents(c, http.StatusOK, form, "")
+}
+
+func (s *Server) renderIncidents(c *gin.Context, status int, form incidentForm, problem string) {
+	org := currentOrg(c)
+	var list []models.Incident
+	if err := s.DB.WithContext(c).Select("id", "organization_id", "aware_at", "notice_due_at", "status", "risk", "notice_sent_at", "notice_late", "approx_subjects", "created_at").
+		Where("organization_id = ?", org.ID).Order("id DESC").Limit(200).Find(&list).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	p := s.page(c, "Incidents", "incidents", gin.H{
+		"Incidents": list, "Form": form, "Categories": categoryOptions(), "Now": s.now().UTC(),
+	})
+	p.Error = problem
+	s.render(c, status, "incidents", p)
+}
+
+func (s *Server) parseIncidentForm(c *gin.Context) (incidentForm, string) {
+	f := incidentForm{
+		AwareAt: c.PostForm("aware_at"), OccurredAt: c.PostForm("occurred_at"),
+		Nature: strings.TrimSpace(c.PostForm("nature")), Consequences: strings.TrimSpace(c.PostForm("consequences")),
+		Measures: strings.TrimSpace(c.PostForm("measures")), Categories: c.PostFormArray("categories"),
+		SubjectKinds: c.PostFormArray("subject_kinds"), ApproxSubjects: strings.TrimSpace(c.PostForm("approx_subjects")),
+		ApproxRecords: strings.TrimSpace(c.PostForm("approx_records")), ContactName: strings.TrimSpace(c.PostForm("contact_name")),
+		ContactEmail: strings.TrimSpace(c.PostForm("contact_email")),
+		categorySet:  map[string]bool{}, subjectSet: map[string]bool{},
+	}
+	for _, cat := range f.Categories {
+		if _, ok := models.Categories[cat]; !ok {
+			return f, "Choose data categories from the list."
+		}
+		f.categorySet[cat] = true
+	}
+	for _, k := range f.SubjectKinds {
+		if k != models.SubjectCustomer && k != models.SubjectEndUser {
+			return f, "Choose who is affected from the list."
+		}
+		f.subjectSet[k] = true
+	}
+	var err error
+	f.awareAt, err = time.Parse(timeLayout, f.AwareAt)
+	switch {
+	case err != nil:
+		return f, "Give the date and time you became aware of the breach (UTC)."
+	case f.awareAt.After(s.now().UTC().Add(5 * time.Minute)):
+		return f, "The time of awareness cannot be in the future."
+	}
+	if f.OccurredAt != "" {
+		if f.occurredAt, err = time.Parse(timeLayout, f.OccurredAt); err != nil {
+			return f, "The time the breach occurred is not a date and time."
+		}
+	}
+	switch {
+	case f.Nature == "":
+		return f, "Describe the nature of the breach."
+	case len(f.Nature) > 5000 || len(f.Consequences) > 5000 || len(f.Measures) > 5000:
+		return f, "Keep each description under 5,000 characters."
+	case len(f.Categories) == 0:
+		return f, "Choose at least one category of personal data concerned (or the nearest one)."
+	case len(f.SubjectKinds) == 0:
+		return f, "Choose whose data is concerned: customers' operators, end users, or both."
+	case f.ContactName == "" || len(f.ContactName) > 200:
+		return f, "Name the data protection officer or other contact point."
+	}
+	if f.ContactEmail, err = validEmail(f.ContactEmail); err != nil {
+		return f, "Give the contact point's email address."
+	}
+	parseCount := func(v string) (int64, bool) {
+		if v == "" {
+			return 0, true
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		return n, err == nil && n >= 0
+	}
+	var ok bool
+	if f.approxSubjects, ok = parseCount(f.ApproxSubjects); !ok {
+		return f, "The approximate number of people must be a whole number."
+	}
+	if f.approxRecords, ok = parseCount(f.ApproxRecords); !ok {
+		return f, "The approximate number of records must be a whole number."
+	}
+	return f, ""
+}
+
+func (s *Server) recordIncident(c *gin.Context) {
+	a, org := currentAccount(c), currentOrg(c)
+	f, problem := s.parseIncidentForm(c)
+	if problem != "" {
+		s.renderIncidents(c, http.StatusUnprocessableEntity, f, problem)
+		return
+	}
+	now := s.now().UTC()
+	inc := models.Incident{
+		OrganizationID: org.ID, RecordedByID: a.ID, DataKeyID: org.DataKeyID, AffectedOrganizations: []uint64{org.ID},
+		AwareAt: f.awareAt.UTC(), Nature: f.Nature, Categories: f.Categories, SubjectKinds: f.SubjectKinds,
+		ApproxSubjects: f.approxSubjects, ApproxRecords: f.approxRecords, Consequences: f.Consequences, Measures: f.Measures,
+		ContactName: f.ContactName, ContactEmail: f.ContactEmail, Status: models.IncidentOpen,
+		NoticeDueAt: f.awareAt.UTC().Add(workflows.BreachNoticeWindow), CreatedAt: now, UpdatedAt: now,
+	}
+	if !f.occurredAt.IsZero() {
+		o := f.occurredAt.UTC()
+		inc.OccurredAt = &o
+	}
+	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&inc).Error; err != nil {
+			return err
+		}
+		step := models.IncidentStep{IncidentID: inc.ID, OrganizationID: org.ID, OnceKey: "recorded", Step: "recorded",
+			Detail: fmt.Sprintf("aware %s; notice due %s", inc.AwareAt.Format(time.RFC3339), inc.NoticeDueAt.Format(time.RFC3339)), ActorID: a.ID, At: now}
+		if err := tx.Create(&step).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "incident.recorded", target("incident", inc.ID), "notice due "+inc.NoticeDueAt.Format(time.RFC3339))
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	if err := s.startBreach(c, &inc); err != nil {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/incidents/%d", inc.ID))
+}
+
+// startBreach starts the incident's workflow; on failure it answers 503
+// (the incident is recorded; the page offers to start tracking again).
+func (s *Server) startBreach(c *gin.Context, inc *models.Incident) error {
+	b := s.breaches()
+	err := errors.New("no workflow service configured")
+	if b != nil {
+		err = b.Start(c, workflows.BreachInput{IncidentID: inc.ID, OrganizationID: inc.OrganizationID, AwareAt: inc.AwareAt})
+	}
+	if err != nil {
+		slog.Warn("starting a breach workflow failed", "incident", inc.ID, "err", err)
+		s.fail(c, http.StatusServiceUnavailable, "Recorded, not yet tracked",
+			fmt.Sprintf("Incident %d is recorded, but its 72-hour deadline could not be started. Open the incident and start tracking it again.", inc.ID))
+		return err
+	}
+	return nil
+}
+
+// incident loads one of the current organization's incidents; another
+// organization's is not found.
+func (s *Server) incident(c *gin.Context) (*models.Incident, bool) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil {
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
+		return nil, false
+	}
+	var inc models.Incident
+	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", id, currentOrg(c).ID).Limit(1).Find(&inc).Error; err != nil {
+		s.internal(c, err)
+		return nil, false
+	}
+	if inc.ID == 0 {
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
+		return nil, false
+	}
+	return &inc, true
+}
+
+func (s *Server) incidentPage(c *gin.Context) {
+	inc, ok := s.incident(c)
+	if !ok {
+		return
+	}
+	s.renderIncident(c, http.StatusOK, inc, "")
+}
+
+func (s *Server) renderIncident(c *gin.Context, status int, inc *models.Incident, problem string) {
+	var steps []models.IncidentStep
+	if err := s.DB.WithContext(c).Where("incident_id = ? AND organization_id = ?", inc.ID, inc.OrganizationID).Order("at, id").Find(&steps).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	tracked := false
+	for _, st := range steps {
+		if st.Step == workflows.StepWorkflowStarted {
+			tracked = true
+		}
+	}
+	now := s.now().UTC()
+	var categories []categoryOption
+	for _, cat := range inc.Categories {
+		categories = append(categories, categoryOption{cat, models.Categories[cat]})
+	}
+	p := s.page(c, fmt.Sprintf("Incident %d", inc.ID), "incidents", gin.H{
+		"Incident": inc, "Steps": steps, "Categories": categories, "Tracked": tracked,
+		"Overdue": now.After(inc.NoticeDueAt), "Left": inc.NoticeDueAt.Sub(now).Round(time.Minute),
+		"Open":        inc.Status != models.IncidentClosed,
+		"WorkflowURL": s.workflowURL(workflows.BreachWorkflowID(inc.ID)),
+	})
+	p.Error = problem
+	s.render(c, status, "incident", p)
+}
+
+// workflowURL links a workflow in the Temporal UI, or "" without one.
+func (s *Server) workflowURL(id string) string {
+	if s.TemporalUIURL == "" {
+		return ""
+	}
+	ns := "default"
+	if s.Config != nil && s.Config.TemporalNamespace != "" {
+		ns = s.Config.TemporalNamespace
+	}
+	return strings.TrimSuffix(s.TemporalUIURL, "/") + "/namespaces/" + url.PathEscape(ns) + "/workflows/" + url.PathEscape(id)
+}
+
+func (s *Server) assessIncident(c *gin.Context) {
+	a := currentAccount(c)
+	inc, ok := s.incident(c)
+	if !ok {
+		return
+	}
+	risk := c.PostForm("risk")
+	reason := strings.TrimSpace(c.PostForm("reason"))
+	switch {
+	case risk != models.RiskNone && risk != models.RiskLow && risk != models.RiskHigh:
+		s.renderIncident(c, http.StatusUnprocessableEntity, inc, "Choose the risk: none, low or high.")
+		return
+	case reason == "" || len(reason) > 5000:
+		s.renderIncident(c, http.StatusUnprocessableEntity, inc, "Give the reasons for the assessment (under 5,000 characters).")
+		return
+	case inc.Status == models.IncidentClosed:
+		s.renderIncident(c, http.StatusConflict, inc, "This incident is closed.")
+		return
+	}
+	inc.RiskReason = reason
+	inc.UpdatedAt = s.now().UTC()
+	if err := s.DB.WithContext(c).Select("risk_reason", "updated_at").Save(inc).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	if !s.signalBreach(c, inc, func(b BreachWorkflows) error {
+		return b.Assess(c, inc.ID, workflows.BreachAssessSignal{Risk: risk, ActorID: a.ID})
+	}) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/incidents/%d", inc.ID))
+}
+
+func (s *Server) incidentNoticeSent(c *gin.Context) {
+	a := currentAccount(c)
+	inc, ok := s.incident(c)
+	if !ok {
+		return
+	}
+	if inc.NoticeSentAt != nil || inc.Status == models.IncidentClosed {
+		s.renderIncident(c, http.StatusConflict, inc, "The notice is already marked sent.")
+		return
+	}
+	now := s.now().UTC()
+	reasons := strings.TrimSpace(c.PostForm("delay_reasons"))
+	if len(reasons) > 5000 {
+		s.renderIncident(c, http.StatusUnprocessableEntity, inc, "Keep the reasons for the delay under 5,000 characters.")
+		return
+	}
+	if now.After(inc.NoticeDueAt) && reasons == "" && strings.TrimSpace(inc.DelayReasons) == "" {
+		s.renderIncident(c, http.StatusUnprocessableEntity, inc,
+			"The notice is sent more than 72 hours after awareness: give the reasons for the delay (GDPR Art. 33(1)).")
+		return
+	}
+	if reasons != "" {
+		inc.DelayReasons = reasons
+		inc.UpdatedAt = now
+		if err := s.DB.WithContext(c).Select("delay_reasons", "updated_at").Save(inc).Error; err != nil {
+			s.internal(c, err)
+			return
+		}
+	}
+	if !s.signalBreach(c, inc, func(b BreachWorkflows) error {
+		return b.NoticeSent(c, inc.ID, workflows.BreachNoticeSentSignal{ActorID: a.ID, SentAt: now})
+	}) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/incidents/%d", inc.ID))
+}
+
+func (s *Server) trackIncident(c *gin.Context) {
+	inc, ok := s.incident(c)
+	if !ok {
+		return
+	}
+	if err := s.startBreach(c, inc); err != nil {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/incidents/%d", inc.ID))
+}
+
+// signalBreach delivers a signal; false when it answered with an error.
+func (s *Server) signalBreach(c *gin.Context, inc *models.Incident, send func(BreachWorkflows) error) bool {
+	b := s.breaches()
+	err := errors.New("no workflow service configured")
+	if b != nil {
+		err = send(b)
+	}
+	if err != nil {
+		slog.Warn("signalling a breach workflow failed", "incident", inc.ID, "err", err)
+		s.renderIncident(c, http.StatusServiceUnavailable, inc, "The incident's workflow could not be reached. Try again in a moment.")
+		return false
+	}
+	return true
+}

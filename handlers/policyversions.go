@@ -1,0 +1,130 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/web"
+)
+
+// The privacy policy Convot publishes (policy §13): /privacy serves the
+// version in effect with its last-updated date; ?version=N a published
+// one (a change announced but not yet in effect, say). The text embedded
+// in the binary is version 1 until a version is published with
+// `convot policy publish`.
+
+// servePolicy answers /privacy.
+func (s *Server) servePolicy(c *gin.Context) {
+	if err := s.seedPolicy(c); err != nil {
+		s.internal(c, err)
+		return
+	}
+	now := s.now().UTC()
+	var v *models.PolicyVersion
+	var err error
+	if q := c.Query("version"); q != "" {
+		n, convErr := strconv.Atoi(q)
+		if convErr != nil || n <= 0 {
+			s.fail(c, http.StatusBadRequest, "Bad request", "The version must be a positive whole number.")
+			return
+		}
+		v, err = models.PolicyByVersion(c, s.DB, n)
+		if err == nil && v != nil && v.PublishedAt.After(now) {
+			v = nil
+		}
+	} else {
+		v, err = models.CurrentPolicy(c, s.DB, now)
+	}
+	switch {
+	case err != nil:
+		s.internal(c, err)
+		return
+	case v == nil:
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such version of the privacy policy.")
+		return
+	}
+	head := "Last updated: " + v.EffectiveAt.UTC().Format("2 January 2006") + " (version " + strconv.Itoa(v.Version) + ")\n\n"
+	if v.EffectiveAt.After(now) {
+		head = "Version " + strconv.Itoa(v.Version) + ", published " + v.PublishedAt.UTC().Format("2 January 2006") +
+			", takes effect " + v.EffectiveAt.UTC().Format("2 January 2006") + ". Until then the current version at /privacy applies.\n\n"
+	}
+	c.Header("Cache-Control", "no-cache")
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(head+v.Text))
+}
+
+var seededPolicy sync.Map // *gorm.DB → true once version 1 is known to exist
+
+// seedPolicy records the embedded policy as version 1 when no version is
+// recorded yet.
+func (s *Server) seedPolicy(ctx context.Context) error {
+	if _, done := seededPolicy.Load(s.DB); done {
+		return nil
+	}
+	text, err := EmbeddedPolicy()
+	if err != nil {
+		return err
+	}
+	if err := models.SeedPolicy(ctx, s.DB, text, s.now().UTC()); err != nil {
+		return err
+	}
+	seededPolicy.Store(s.DB, true)
+	return nil
+}
+
+// EmbeddedPolicy is the policy text the binary carries: version 1.
+func EmbeddedPolicy() (string, error) {
+	f, err := web.Static().Open("privacy-policy.txt")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	return string(b), err
+}
+
+// policyBanner is the material change to announce on every dashboard page,
+// from its publication until BannerAfterEffective after it takes effect;
+// looked up at most once a minute.
+type policyBanner struct {
+	mu      sync.Mutex
+	checked time.Time
+	version *models.PolicyVersion
+}
+
+var banners sync.Map // *gorm.DB → *policyBanner
+
+// PolicyNotice is what the layout shows of a material policy change.
+type PolicyNotice struct {
+	Version     int
+	Summary     string
+	EffectiveAt time.Time
+	InEffect    bool
+}
+
+func (s *Server) policyNotice(ctx context.Context) *PolicyNotice {
+	v, _ := banners.LoadOrStore(s.DB, &policyBanner{})
+	b := v.(*policyBanner)
+	now := s.now().UTC()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now.Sub(b.checked) > time.Minute || now.Before(b.checked) {
+		pv, err := models.PolicyBanner(ctx, s.DB, now)
+		if err != nil {
+			slog.Warn("policy banner", "err", err)
+		} else {
+			b.version, b.checked = pv, now
+		}
+	}
+	if b.version == nil || !b.version.EffectiveAt.Add(models.BannerAfterEffective).After(now) || b.version.PublishedAt.After(now) {
+		return nil
+	}
+	return &PolicyNotice{Version: b.version.Version, Summary: b.version.Summary, EffectiveAt: b.version.EffectiveAt, InEffect: !b.version.EffectiveAt.After(now)}
+}

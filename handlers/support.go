@@ -1,0 +1,168 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/models"
+)
+
+// Support tickets with Convot (policy §2.1 support correspondence): an
+// owner or admin opens a ticket and reads Convot's replies (which Convot's
+// support team writes with `convot support reply`). Closed tickets are
+// deleted two years after they closed by the support retention sweep (§8).
+
+func (s *Server) supportRoutes(r *gin.RouterGroup) {
+	g := r.Group("/support", s.requireAccount, s.require("support_contact"), s.recordUsage)
+	g.GET("", s.supportPage)
+	g.POST("", s.openTicket)
+	g.GET("/:id", s.ticketPage)
+	g.POST("/:id/messages", s.postTicketMessage)
+	g.POST("/:id/close", s.closeTicket)
+}
+
+const maxSupportText = 10000
+
+func (s *Server) supportPage(c *gin.Context) {
+	s.renderSupport(c, http.StatusOK, "", "", "")
+}
+
+func (s *Server) renderSupport(c *gin.Context, status int, subject, body, problem string) {
+	var tickets []models.SupportTicket
+	if err := s.DB.WithContext(c).Where("organization_id = ?", currentOrg(c).ID).Order("updated_at DESC, id DESC").Limit(200).Find(&tickets).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	p := s.page(c, "Support", "support", gin.H{"Tickets": tickets, "Subject": subject, "Body": body})
+	p.Error = problem
+	s.render(c, status, "support", p)
+}
+
+func (s *Server) openTicket(c *gin.Context) {
+	a, org := currentAccount(c), currentOrg(c)
+	subject := strings.TrimSpace(c.PostForm("subject"))
+	body := strings.TrimSpace(c.PostForm("body"))
+	switch {
+	case subject == "" || len(subject) > 200:
+		s.renderSupport(c, http.StatusUnprocessableEntity, subject, body, "Give the ticket a subject of at most 200 characters.")
+		return
+	case body == "" || len(body) > maxSupportText:
+		s.renderSupport(c, http.StatusUnprocessableEntity, subject, body, "Write your message (at most 10,000 characters).")
+		return
+	}
+	now := s.now().UTC()
+	t := models.SupportTicket{OrganizationID: org.ID, AccountID: a.ID, DataKeyID: a.DataKeyID, Subject: subject, Status: models.TicketOpen, CreatedAt: now, UpdatedAt: now}
+	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&t).Error; err != nil {
+			return err
+		}
+		m := models.SupportMessage{TicketID: t.ID, OrganizationID: org.ID, DataKeyID: t.DataKeyID, AuthorType: models.SupportAuthorCustomer, AuthorID: a.ID, Body: body, CreatedAt: now}
+		if err := tx.Create(&m).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "support.ticket_opened", target("support_ticket", t.ID), "")
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/support/%d", t.ID))
+}
+
+// ticket loads one of the current organization's tickets; another's is
+// not found.
+func (s *Server) ticket(c *gin.Context) (*models.SupportTicket, bool) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil {
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such ticket.")
+		return nil, false
+	}
+	var t models.SupportTicket
+	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", id, currentOrg(c).ID).Limit(1).Find(&t).Error; err != nil {
+		s.internal(c, err)
+		return nil, false
+	}
+	if t.ID == 0 {
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such ticket.")
+		return nil, false
+	}
+	return &t, true
+}
+
+func (s *Server) ticketPage(c *gin.Context) {
+	t, ok := s.ticket(c)
+	if !ok {
+		return
+	}
+	s.renderTicket(c, http.StatusOK, t, "", "")
+}
+
+func (s *Server) renderTicket(c *gin.Context, status int, t *models.SupportTicket, body, problem string) {
+	var msgs []models.SupportMessage
+	if err := s.DB.WithContext(c).Where("ticket_id = ? AND organization_id = ?", t.ID, t.OrganizationID).Order("id").Find(&msgs).Error; err != nil {
+		s.internal(c, err)
+		return
+	}
+	p := s.page(c, "Support ticket", "support", gin.H{"Ticket": t, "Messages": msgs, "Body": body})
+	p.Error = problem
+	s.render(c, status, "ticket", p)
+}
+
+func (s *Server) postTicketMessage(c *gin.Context) {
+	a := currentAccount(c)
+	t, ok := s.ticket(c)
+	if !ok {
+		return
+	}
+	body := strings.TrimSpace(c.PostForm("body"))
+	if body == "" || len(body) > maxSupportText {
+		s.renderTicket(c, http.StatusUnprocessableEntity, t, body, "Write your message (at most 10,000 characters).")
+		return
+	}
+	now := s.now().UTC()
+	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		m := models.SupportMessage{TicketID: t.ID, OrganizationID: t.OrganizationID, DataKeyID: t.DataKeyID, AuthorType: models.SupportAuthorCustomer, AuthorID: a.ID, Body: body, CreatedAt: now}
+		if err := tx.Create(&m).Error; err != nil {
+			return err
+		}
+		// Writing again reopens a closed ticket: its two years start over
+		// when it closes again.
+		return tx.Model(&models.SupportTicket{}).Where("id = ?", t.ID).
+			Updates(map[string]any{"status": models.TicketOpen, "closed_at": nil, "updated_at": now}).Error
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/support/%d", t.ID))
+}
+
+func (s *Server) closeTicket(c *gin.Context) {
+	a := currentAccount(c)
+	t, ok := s.ticket(c)
+	if !ok {
+		return
+	}
+	if t.Status == models.TicketClosed {
+		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/support/%d", t.ID))
+		return
+	}
+	now := s.now().UTC()
+	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&models.SupportTicket{}).Where("id = ?", t.ID).
+			Updates(map[string]any{"status": models.TicketClosed, "closed_at": now, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, c, t.OrganizationID, a.ID, a.DataKeyID, "support.ticket_closed", target("support_ticket", t.ID), "")
+	})
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/support/%d", t.ID))
+}
