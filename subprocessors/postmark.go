@@ -40,6 +40,12 @@ type PostmarkConfig struct {
 	// HTTPClient is the client requests go through; nil is a client with a
 	// 30-second timeout.
 	HTTPClient *http.Client
+	// Outbox, with no ServerToken, makes the client the embedded default:
+	// it asks the gate exactly as it would before sending, then keeps
+	// what would have been sent in the outbox (shown at the dev mailbox)
+	// instead of calling Postmark, and keeps a refused message there too,
+	// marked with the gate's reason.
+	Outbox *mail.Outbox
 }
 
 // Postmark sends email through Postmark's HTTP API (POST /email). Each
@@ -54,10 +60,11 @@ type PostmarkConfig struct {
 // against mail.Sender (the dev outbox's interface) sends through Postmark
 // unchanged.
 type Postmark struct {
-	gate  Gate
-	base  string
-	token string
-	http  *http.Client
+	gate   Gate
+	base   string
+	token  string
+	http   *http.Client
+	outbox *mail.Outbox
 }
 
 // NewPostmark returns a Postmark client. It sends nothing.
@@ -65,7 +72,7 @@ func NewPostmark(gate Gate, cfg PostmarkConfig) (*Postmark, error) {
 	if gate == nil {
 		return nil, errors.New("subprocessors: postmark: an egress gate is required")
 	}
-	if cfg.ServerToken == "" {
+	if cfg.ServerToken == "" && cfg.Outbox == nil {
 		return nil, errors.New("subprocessors: postmark: a server token is required")
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
@@ -76,7 +83,24 @@ func NewPostmark(gate Gate, cfg PostmarkConfig) (*Postmark, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Postmark{gate: gate, base: base, token: cfg.ServerToken, http: hc}, nil
+	p := &Postmark{gate: gate, base: base, token: cfg.ServerToken, http: hc}
+	if cfg.ServerToken == "" {
+		p.outbox = cfg.Outbox
+	}
+	return p, nil
+}
+
+// MailSender returns a mail.Sender that sends each message through p on
+// behalf of its own Org, to its own Recipient (mail.Message.Org and
+// .Recipient): the transport of the mailer every part of Convot uses.
+func (p *Postmark) MailSender() mail.Sender { return postmarkMessageSender{p} }
+
+type postmarkMessageSender struct{ postmark *Postmark }
+
+// Send sends m as its own org and recipient say.
+func (s postmarkMessageSender) Send(ctx context.Context, m mail.Message) error {
+	_, err := s.postmark.Send(ctx, m.Org, m.Recipient, m)
+	return err
 }
 
 // Sender returns a mail.Sender that sends through p on behalf of org, to
@@ -239,6 +263,13 @@ func (p *Postmark) Send(ctx context.Context, org policies.OrgContext, subject po
 		Subject:      subject,
 	})
 	if err != nil {
+		if p.outbox != nil {
+			refused := msg
+			refused.Refused = err.Error()
+			if kerr := p.outbox.Send(ctx, refused); kerr != nil {
+				return "", errors.Join(fmt.Errorf("postmark send: %w", err), kerr)
+			}
+		}
 		return "", fmt.Errorf("postmark send: %w", err)
 	}
 	allowed := policies.Apply(d, fields)
@@ -267,6 +298,9 @@ func (p *Postmark) Send(ctx context.Context, org policies.OrgContext, subject po
 		return "", fmt.Errorf("postmark send: %w: the decision withholds the subject or body: %s", ErrDenied, d.Reason)
 	}
 
+	if p.outbox != nil {
+		return p.keep(ctx, msg, body)
+	}
 	payload, err := json.Marshal(body)
 	if err != nil {
 		return "", fmt.Errorf("subprocessors: postmark: %w", err)
@@ -331,4 +365,27 @@ func postmarkSentIdentities(fields map[string]policies.Field, msg mail.Message) 
 	}
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
+}
+
+// keep stores in the outbox what Postmark would have been sent (the
+// allowed fields only), with the recipient's addresses as given when the
+// decision kept them whole.
+func (p *Postmark) keep(ctx context.Context, msg mail.Message, body postmarkEmail) (string, error) {
+	kept := mail.Message{
+		From: body.From, To: body.To, ReplyTo: body.ReplyTo, Subject: body.Subject, Text: body.TextBody, HTML: body.HtmlBody,
+		Stream: msg.Stream, Tag: body.Tag, Org: msg.Org, Recipient: msg.Recipient,
+	}
+	if kept.Stream == "" {
+		kept.Stream = mail.Transactional
+	}
+	if len(body.Headers) > 0 {
+		kept.Headers = map[string]string{}
+		for _, h := range body.Headers {
+			kept.Headers[h.Name] = h.Value
+		}
+	}
+	if err := p.outbox.Send(ctx, kept); err != nil {
+		return "", fmt.Errorf("subprocessors: postmark outbox: %w", err)
+	}
+	return "outbox", nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/policies"
 )
 
 // Stream says whether a message is transactional (cannot be unsubscribed
@@ -43,6 +44,16 @@ type Message struct {
 	// tests and for the dev mailbox; it never holds personal data.
 	Tag    string    `json:"tag"`
 	SentAt time.Time `json:"sent_at"`
+
+	// Org and Recipient are what the egress gate is told of the message:
+	// the organization on whose behalf it is sent and its recipient as a
+	// data subject (customer or end_user, with their consents). They are
+	// not part of the mail.
+	Org       policies.OrgContext     `json:"org"`
+	Recipient policies.SubjectContext `json:"recipient"`
+	// Refused is set in the outbox of the embedded default when the egress
+	// gate refused the message: production would not have sent it.
+	Refused string `json:"refused,omitempty"`
 }
 
 // Sender sends email.

@@ -1,0 +1,248 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/testdb"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
+	"github.com/convot/convot/subprocessors"
+	"github.com/convot/convot/workflows"
+)
+
+const testInboundDomain = "inbound.convot.test"
+
+// postmarkRequest is what the fake Postmark API received.
+type postmarkRequest struct {
+	From, To, ReplyTo, Subject, TextBody, HtmlBody, MessageStream, Tag string
+	Headers                                                            []struct{ Name, Value string }
+}
+
+func (r postmarkRequest) header(name string) string {
+	for _, h := range r.Headers {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+type fakePostmarkAPI struct {
+	mu   sync.Mutex
+	reqs []postmarkRequest
+}
+
+func (f *fakePostmarkAPI) requests() []postmarkRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]postmarkRequest(nil), f.reqs...)
+}
+
+// newMailer is the mailer of production: suppressions first, then the
+// gated Postmark client, pointed at a fake Postmark API.
+func newMailer(t *testing.T, db *testdb.DB) (mail.Sender, *fakePostmarkAPI) {
+	t.Helper()
+	fake := &fakePostmarkAPI{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/email" || r.Header.Get("X-Postmark-Server-Token") != "test-token" {
+			http.Error(w, "unexpected", http.StatusBadRequest)
+			return
+		}
+		var req postmarkRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, "bad json", http.StatusBadRequest)
+			return
+		}
+		fake.mu.Lock()
+		fake.reqs = append(fake.reqs, req)
+		fake.mu.Unlock()
+		json.NewEncoder(w).Encode(map[string]any{"MessageID": crypto.RandomToken(8), "ErrorCode": 0, "Message": "OK"})
+	}))
+	t.Cleanup(srv.Close)
+	gate, err := policies.NewGate(context.Background(), models.DecisionLog{DB: db.DB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := subprocessors.NewPostmark(gate, subprocessors.PostmarkConfig{BaseURL: srv.URL, ServerToken: "test-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mail.NewMailer(pm.MailSender(), "Convot <no-reply@convot.test>", models.Suppressions{DB: db.DB, Keys: db.Keys}), fake
+}
+
+func TestNotifyContactOfReplies(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	org := models.Organization{PublicKey: crypto.RandomToken(8), CompanyName: "Acme", Region: "eu", Status: models.OrgActive}
+	db.Create(&org)
+	operator := models.Account{OrganizationID: org.ID, FullName: "Oscar Operator", DisplayName: "Oscar", Email: "oscar@acme.test", Role: models.RoleAgent, Status: "active"}
+	db.Create(&operator)
+	contact := models.Contact{OrganizationID: org.ID, Name: "Ada Lovelace", Email: "ada@example.com"}
+	db.Create(&contact)
+	conv := models.Conversation{OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID, Channel: "widget", Status: "open", LastMessageAt: time.Now()}
+	db.Create(&conv)
+	post := func(kind string, body string, private bool, read bool) models.Message {
+		m := models.Message{OrganizationID: org.ID, ConversationID: conv.ID, DataKeyID: conv.DataKeyID, AuthorType: kind, Body: body, Private: private, CreatedAt: time.Now()}
+		if kind == workflows.AuthorOperator {
+			m.AuthorID = operator.ID
+		}
+		if read {
+			now := time.Now()
+			m.ReadAt = &now
+		}
+		if err := db.Create(&m).Error; err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	post(workflows.AuthorContact, "Where is my order?", false, false)
+	post(workflows.AuthorOperator, "Seen already <b>earlier</b>", false, true)
+	post(workflows.AuthorOperator, "Internal: customer is a VIP", true, false)
+	first := post(workflows.AuthorOperator, "It ships <b>today</b>.", false, false)
+	db.Create(&models.Attachment{OrganizationID: org.ID, ConversationID: conv.ID, MessageID: first.ID, DataKeyID: conv.DataKeyID, FileName: "label.pdf", ContentType: "application/pdf", Size: 3, BlobKey: "k"})
+
+	mailer, fake := newMailer(t, db)
+	a := &Activities{DB: db.DB, Keys: db.Keys, Mail: mailer, MailFrom: "Convot <no-reply@convot.test>", InboundDomain: testInboundDomain}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(a.NotifyContactOfReplies)
+	notify := func() workflows.ReplyNotificationResult {
+		t.Helper()
+		v, err := env.ExecuteActivity(a.NotifyContactOfReplies, workflows.ReplyNotification{ConversationID: conv.ID, OrganizationID: org.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res workflows.ReplyNotificationResult
+		if err := v.Get(&res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	// The unread reply leaves, threaded; the read one and the note do not.
+	if res := notify(); !res.Sent || res.Messages != 1 {
+		t.Fatalf("%+v", res)
+	}
+	reqs := fake.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d mails", len(reqs))
+	}
+	r := reqs[0]
+	var thread models.EmailThread
+	db.First(&thread, "conversation_id = ?", conv.ID)
+	if r.To != `"Ada Lovelace" <ada@example.com>` || r.ReplyTo != "<reply+"+thread.ReplyToken+"@"+testInboundDomain+">" || r.MessageStream != "outbound" {
+		t.Fatalf("envelope %+v", r)
+	}
+	if r.From != `"Acme (via Convot)" <no-reply@convot.test>` || r.Subject != "New reply from Acme" || r.Tag != "reply_notification" {
+		t.Fatalf("from %q subject %q", r.From, r.Subject)
+	}
+	if !strings.Contains(r.TextBody, "Oscar wrote:\nIt ships <b>today</b>.") || !strings.Contains(r.TextBody, "[Attachment: label.pdf]") ||
+		strings.Contains(r.TextBody, "VIP") || strings.Contains(r.TextBody, "Seen already") || strings.Contains(r.TextBody, "Where is my order") {
+		t.Fatalf("text %q", r.TextBody)
+	}
+	if !strings.Contains(r.HtmlBody, "It ships &lt;b&gt;today&lt;/b&gt;.") || strings.Contains(r.HtmlBody, "VIP") {
+		t.Fatalf("html %q", r.HtmlBody)
+	}
+	firstID := mail.ParseMessageIDs(r.header("Message-ID"))
+	if len(firstID) != 1 || !strings.HasSuffix(firstID[0], "@"+testInboundDomain) || r.header("In-Reply-To") != "" || r.header("References") != "" {
+		t.Fatalf("headers %+v", r.Headers)
+	}
+	if r.header("List-Unsubscribe") != "" {
+		t.Fatal("a transactional mail offers to unsubscribe")
+	}
+
+	// Nothing new: nothing sent.
+	if res := notify(); res.Sent || res.Skipped != "nothing_unread" {
+		t.Fatalf("%+v", res)
+	}
+	// The contact answers by mail (recorded by the inbound webhook), the
+	// operator again: the second mail names both earlier ones.
+	models.RecordEmailMessage(ctx, db.DB, db.Keys, &models.EmailMessage{OrganizationID: org.ID, ConversationID: conv.ID, DataKeyID: conv.DataKeyID,
+		Direction: models.EmailInbound, HeaderID: "CAF00d@mail.example.com"})
+	post(workflows.AuthorOperator, "Tracking number: 42", false, false)
+	if res := notify(); !res.Sent {
+		t.Fatalf("%+v", res)
+	}
+	second := fake.requests()[1]
+	if second.header("In-Reply-To") != "<CAF00d@mail.example.com>" ||
+		second.header("References") != "<"+firstID[0]+"> <CAF00d@mail.example.com>" || second.ReplyTo != r.ReplyTo {
+		t.Fatalf("threading %+v", second.Headers)
+	}
+	if strings.Contains(second.TextBody, "ships") {
+		t.Fatal("a reply was mailed twice")
+	}
+
+	// Read before the timer fired: no mail.
+	post(workflows.AuthorOperator, "Anything else?", false, true)
+	if res := notify(); res.Skipped != "nothing_unread" {
+		t.Fatalf("%+v", res)
+	}
+	// The address bounced: no mail, transactional or not.
+	if _, err := (models.Suppressions{DB: db.DB, Keys: db.Keys}).Record(ctx, "ADA@example.com", models.EmailSuppression{
+		Kind: models.SuppressionBounce, BounceType: "HardBounce", Suppresses: true, PostmarkID: 1, OccurredAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	post(workflows.AuthorOperator, "Hello?", false, false)
+	if res := notify(); res.Skipped != "suppressed" {
+		t.Fatalf("%+v", res)
+	}
+	if n := len(fake.requests()); n != 2 {
+		t.Fatalf("%d mails", n)
+	}
+}
+
+func TestNotifyContactOfRepliesNeedsAnAddressAndTheGate(t *testing.T) {
+	db := testdb.New(t)
+	org := models.Organization{PublicKey: crypto.RandomToken(8), CompanyName: "Acme", Region: "eu", Status: models.OrgActive}
+	db.Create(&org)
+	anonymous := models.Contact{OrganizationID: org.ID}
+	restricted := models.Contact{OrganizationID: org.ID, Email: "restricted@example.com"}
+	db.Create(&anonymous)
+	db.Create(&restricted)
+	if err := models.RecordPreference(db.DB, models.SubjectPreference{OrganizationID: org.ID, ContactID: restricted.ID, Kind: models.PreferenceRestriction, Active: true, Source: "operator"}); err != nil {
+		t.Fatal(err)
+	}
+	mailer, fake := newMailer(t, db)
+	a := &Activities{DB: db.DB, Keys: db.Keys, Mail: mailer, MailFrom: "Convot <no-reply@convot.test>", InboundDomain: testInboundDomain}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(a.NotifyContactOfReplies)
+	for contact, want := range map[*models.Contact]string{&anonymous: "no_email", &restricted: "refused"} {
+		conv := models.Conversation{OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID, Status: "open", LastMessageAt: time.Now()}
+		db.Create(&conv)
+		db.Create(&models.Message{OrganizationID: org.ID, ConversationID: conv.ID, DataKeyID: conv.DataKeyID, AuthorType: workflows.AuthorOperator, Body: "Hi", CreatedAt: time.Now()})
+		v, err := env.ExecuteActivity(a.NotifyContactOfReplies, workflows.ReplyNotification{ConversationID: conv.ID, OrganizationID: org.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res workflows.ReplyNotificationResult
+		v.Get(&res)
+		if res.Sent || res.Skipped != want {
+			t.Fatalf("want %s: %+v", want, res)
+		}
+	}
+	// Another organization's conversation is gone to this one.
+	v, err := env.ExecuteActivity(a.NotifyContactOfReplies, workflows.ReplyNotification{ConversationID: 1, OrganizationID: org.ID + 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.ReplyNotificationResult
+	v.Get(&res)
+	if res.Skipped != "conversation_gone" {
+		t.Fatalf("%+v", res)
+	}
+	if n := len(fake.requests()); n != 0 {
+		t.Fatalf("%d mails", n)
+	}
+}

@@ -1,0 +1,336 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	netmail "net/mail"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/subprocessors"
+)
+
+// Email settings: the organization's support address (where inbound mail
+// for it is recognized), each operator's marketing consent (policy §3,
+// §4), one-click unsubscribe (RFC 8058), and the marketing send itself.
+
+func (s *Server) emailSettingsRoutes(r *gin.RouterGroup) {
+	g := r.Group("/settings", s.requireAccount, s.require("dashboard_view"), s.recordUsage)
+	g.GET("/marketing", s.marketingPage)
+	g.POST("/marketing", s.saveMarketing)
+	org := g.Group("/email", s.require("organization_edit"))
+	org.GET("", s.emailSettingsPage)
+	org.POST("", s.saveEmailSettings)
+}
+
+func (s *Server) emailSettingsData(org *models.Organization, address string) gin.H {
+	return gin.H{"SupportAddress": address, "InboundDomain": s.Config.InboundDomain, "Saved": org.SupportAddress}
+}
+
+func (s *Server) emailSettingsPage(c *gin.Context) {
+	org := currentOrg(c)
+	s.render(c, http.StatusOK, "email_settings", s.page(c, "Email", "email", s.emailSettingsData(org, org.SupportAddress)))
+}
+
+func (s *Server) saveEmailSettings(c *gin.Context) {
+	org, a := currentOrg(c), currentAccount(c)
+	raw := strings.TrimSpace(c.PostForm("support_address"))
+	refuse := func(status int, msg string) {
+		p := s.page(c, "Email", "email", s.emailSettingsData(org, raw))
+		p.Error = msg
+		if wantsJSON(c) {
+			c.JSON(status, gin.H{"error": msg})
+			return
+		}
+		s.render(c, status, "email_settings", p)
+	}
+	address := ""
+	if raw != "" {
+		var err error
+		if address, err = validEmail(raw); err != nil {
+			refuse(http.StatusUnprocessableEntity, err.Error())
+			return
+		}
+		domain := address[strings.LastIndexByte(address, '@')+1:]
+		if domain == s.Config.InboundDomain || strings.HasSuffix(domain, "."+s.Config.InboundDomain) || address == s.Config.PrivacyAddress {
+			refuse(http.StatusUnprocessableEntity, "Use your own support address; addresses at Convot's inbound domain and the privacy address are reserved.")
+			return
+		}
+	}
+	index := s.Keys.BlindIndex(address)
+	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if index != "" {
+			var n int64
+			if err := tx.Model(&models.Organization{}).Where("support_address_index = ? AND id <> ?", index, org.ID).Count(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return errAddressTaken
+			}
+		}
+		updated := *org
+		updated.SupportAddress, updated.SupportAddressIndex = address, index
+		if err := tx.Model(&updated).Select("support_address", "support_address_index").Updates(&updated).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return errAddressTaken
+			}
+			return err
+		}
+		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "organization.support_address_changed", target("organization", org.ID), "")
+	})
+	if errors.Is(err, errAddressTaken) {
+		refuse(http.StatusConflict, "Another organization uses this support address already.")
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.redirectWithFlash(c, "/settings/email", "saved")
+}
+
+var errAddressTaken = errors.New("support address taken")
+
+func (s *Server) marketingData(c *gin.Context) (gin.H, error) {
+	a := currentAccount(c)
+	current, err := models.MarketingConsent(c, s.DB, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	history, err := models.MarketingConsentHistory(c, s.DB, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	return gin.H{"Consent": current, "History": history, "Wording": models.MarketingWording, "WordingVersion": models.MarketingWordingVersion}, nil
+}
+
+func (s *Server) marketingPage(c *gin.Context) {
+	data, err := s.marketingData(c)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "marketing", s.page(c, "Email preferences", "marketing", data))
+}
+
+// saveMarketing gives or withdraws the operator's own marketing consent,
+// recorded with its time, wording version and source, and audited.
+func (s *Server) saveMarketing(c *gin.Context) {
+	a, org := currentAccount(c), currentOrg(c)
+	now := s.now().UTC()
+	var action string
+	var err error
+	switch c.PostForm("consent") {
+	case "give":
+		action = "marketing.consent_given"
+		_, err = models.GiveMarketingConsent(c, s.DB, org.ID, a.ID, "dashboard", now)
+	case "withdraw":
+		action = "marketing.consent_withdrawn"
+		_, err = models.WithdrawMarketingConsent(c, s.DB, org.ID, a.ID, "dashboard", now)
+	default:
+		s.fail(c, http.StatusBadRequest, "Bad request", "Choose to give or to withdraw your consent.")
+		return
+	}
+	if err == nil {
+		err = s.audit(s.DB.WithContext(c), c, org.ID, a.ID, a.DataKeyID, action, target("account", a.ID), models.MarketingWordingVersion)
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.redirectWithFlash(c, "/settings/marketing", "saved")
+}
+
+// unsubscribePage asks before it unsubscribes: a GET never changes
+// anything (mail scanners follow links).
+func (s *Server) unsubscribePage(c *gin.Context) {
+	tok, err := models.FindUnsubscribeToken(c, s.DB, c.Param("token"))
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	if tok == nil {
+		s.fail(c, http.StatusNotFound, "Unknown link", "This unsubscribe link is not valid.")
+		return
+	}
+	current, err := models.MarketingConsent(c, s.DB, tok.AccountID)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "no-referrer")
+	s.render(c, http.StatusOK, "unsubscribe", s.page(c, "Unsubscribe", "", gin.H{"Token": c.Param("token"), "Subscribed": current != nil, "Done": false}))
+}
+
+// unsubscribe withdraws the marketing consent the token was issued for, at
+// once and recorded: RFC 8058 one-click (a mail client POSTs
+// List-Unsubscribe=One-Click) or the button of the page. No session and no
+// CSRF token: the unguessable token is the credential, and it can do
+// nothing but this.
+func (s *Server) unsubscribe(c *gin.Context) {
+	source := "unsubscribe_page"
+	if c.PostForm("List-Unsubscribe") == "One-Click" {
+		source = "one_click"
+	}
+	found, err := s.withdrawByToken(c, c.Param("token"), source)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	if !found {
+		s.fail(c, http.StatusNotFound, "Unknown link", "This unsubscribe link is not valid.")
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "no-referrer")
+	if wantsJSON(c) {
+		c.JSON(http.StatusOK, gin.H{"status": "unsubscribed"})
+		return
+	}
+	s.render(c, http.StatusOK, "unsubscribe", s.page(c, "Unsubscribed", "", gin.H{"Done": true}))
+}
+
+// withdrawByToken withdraws the marketing consent of the token's account;
+// found is false for an unknown token. Withdrawing twice is harmless.
+func (s *Server) withdrawByToken(c *gin.Context, token, source string) (bool, error) {
+	tok, err := models.FindUnsubscribeToken(c, s.DB, token)
+	if err != nil || tok == nil {
+		return false, err
+	}
+	now := s.now().UTC()
+	withdrawn, err := models.WithdrawMarketingConsent(c, s.DB, tok.OrganizationID, tok.AccountID, source, now)
+	if err != nil {
+		return true, err
+	}
+	if err := s.DB.WithContext(c).Model(&models.UnsubscribeToken{}).Where("id = ? AND used_at IS NULL", tok.ID).Update("used_at", now).Error; err != nil {
+		return true, err
+	}
+	if withdrawn {
+		var a models.Account
+		if err := s.DB.WithContext(c).Where("id = ?", tok.AccountID).Limit(1).Find(&a).Error; err != nil {
+			return true, err
+		}
+		return true, s.audit(s.DB.WithContext(c), c, tok.OrganizationID, tok.AccountID, a.DataKeyID, "marketing.consent_withdrawn", target("account", tok.AccountID), source)
+	}
+	return true, nil
+}
+
+// Campaign is one marketing mail to every account with current consent.
+type Campaign struct {
+	Subject string
+	Text    string
+	Tag     string // e.g. newsletter-2026-04; never personal data
+}
+
+// CampaignReport counts what became of a campaign's mail; Reasons counts
+// the refusals by reason (the egress gate's, or the mailer's).
+type CampaignReport struct {
+	Consenting int
+	Sent       int
+	Suppressed int
+	Refused    int
+	Failed     int
+	Reasons    map[string]int
+}
+
+// sendMarketing mails a campaign to every active account whose marketing
+// consent is in force, and to nobody else: the recipient's consents (for
+// the egress gate) come from the consent records, each mail carries its
+// own one-click unsubscribe link (List-Unsubscribe with https and mailto,
+// List-Unsubscribe-Post), and it leaves on Postmark's broadcast stream
+// only if the gate allows marketing email to Postmark, which policy §6
+// does not: today every marketing mail is refused, with the gate's reason.
+func (s *Server) sendMarketing(ctx context.Context, campaign Campaign) (CampaignReport, error) {
+	report := CampaignReport{Reasons: map[string]int{}}
+	if strings.TrimSpace(campaign.Subject) == "" || strings.TrimSpace(campaign.Text) == "" {
+		return report, errors.New("marketing: a campaign needs a subject and a text")
+	}
+	var rows []models.SubjectPreference
+	if err := s.DB.WithContext(ctx).Where("account_id <> 0 AND kind = ? AND value = ?", models.PreferenceConsent, models.ConsentMarketingEmail).
+		Order("id").Find(&rows).Error; err != nil {
+		return report, err
+	}
+	latest := map[uint64]models.SubjectPreference{}
+	var order []uint64
+	for _, p := range rows {
+		if _, seen := latest[p.AccountID]; !seen {
+			order = append(order, p.AccountID)
+		}
+		latest[p.AccountID] = p
+	}
+	base := strings.TrimSuffix(s.Config.BaseURL.String(), "/")
+	for _, accountID := range order {
+		consent := latest[accountID]
+		if !consent.Active {
+			continue
+		}
+		var a models.Account
+		var org models.Organization
+		if err := s.DB.WithContext(ctx).Where("id = ? AND status = ?", accountID, "active").Limit(1).Find(&a).Error; err != nil {
+			return report, err
+		}
+		if a.ID == 0 {
+			continue
+		}
+		if err := s.DB.WithContext(ctx).Where("id = ? AND status = ?", a.OrganizationID, models.OrgActive).Limit(1).Find(&org).Error; err != nil {
+			return report, err
+		}
+		if org.ID == 0 {
+			continue
+		}
+		report.Consenting++
+		recipient, err := models.SubjectContextForAccount(ctx, s.DB, a.ID)
+		if err != nil {
+			return report, err
+		}
+		token, err := models.IssueUnsubscribeToken(ctx, s.DB, org.ID, a.ID, consent.ID)
+		if err != nil {
+			return report, err
+		}
+		link := base + "/unsubscribe/" + token
+		text := fmt.Sprintf("%s\n\n-- \nYou receive this because you agreed to Convot's newsletter on %s. Unsubscribe at once: %s\n",
+			strings.TrimSpace(campaign.Text), consent.CreatedAt.UTC().Format("2 January 2006"), link)
+		err = s.Mail.Send(ctx, mail.Message{
+			From: s.Config.MailFrom, To: (&netmail.Address{Name: a.FullName, Address: a.Email}).String(),
+			Subject: campaign.Subject, Text: text, Stream: mail.Marketing, Tag: campaign.Tag,
+			Headers: map[string]string{
+				"List-Unsubscribe":      "<" + link + ">, <mailto:" + mail.UnsubscribeAddress(token, s.Config.InboundDomain) + "?subject=unsubscribe>",
+				"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+			},
+			Org: orgContext(&org), Recipient: recipient,
+		})
+		switch {
+		case err == nil:
+			report.Sent++
+		case errors.Is(err, mail.ErrSuppressed):
+			report.Suppressed++
+		case errors.Is(err, subprocessors.ErrDenied), errors.Is(err, mail.ErrNotMarketable):
+			report.Refused++
+			report.Reasons[refusalReason(err)]++
+		default:
+			report.Failed++
+			report.Reasons["failed: "+refusalReason(err)]++
+		}
+	}
+	return report, nil
+}
+
+// refusalReason is the last part of a refusal: the gate's reason, which
+// names rules, never people.
+func refusalReason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "marketing.communications.email: "); i >= 0 {
+		return msg[i+len("marketing.communications.email: "):]
+	}
+	if i := strings.LastIndex(msg, ": "); i >= 0 && errors.Is(err, subprocessors.ErrDenied) {
+		return msg[i+2:]
+	}
+	return msg
+}
