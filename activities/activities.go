@@ -5,24 +5,60 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 	"gorm.io/gorm"
 
+	"github.com/convot/convot/internal/backup"
+	"github.com/convot/convot/internal/blob"
+	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
+	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
 
 // Activities carries the dependencies of the activities.
 type Activities struct {
 	DB *gorm.DB
+	// Keys destroys data keys (crypto-shredding) and seals audit events.
+	Keys *models.KeyStore
+	// Mail sends transactional notices from MailFrom; BaseURL is the
+	// dashboard's public URL, for links in them.
+	Mail     mail.Sender
+	MailFrom string
+	BaseURL  string
+	// Blobs, when set, is where attachments live; Stripe, when set, is the
+	// billing client (a closed account's Stripe customer is deleted).
+	Blobs  blob.Store
+	Stripe *subprocessors.Stripe
+	// Backups takes, shreds and deletes the encrypted backups (nil: the
+	// backup activities fail, saying so).
+	Backups *backup.Backups
+	// Privacy configures the data-subject request activities.
+	Privacy PrivacySettings
+	// InboundDomain is the domain of conversation mail's reply addresses
+	// (reply+TOKEN@InboundDomain) and Message-IDs.
+	InboundDomain string
+	// Hub tells the inbox and the widget of status changes the workflows
+	// make themselves (an auto-resolve, a snooze ending); nil: nobody.
+	Hub realtime.Hub
 }
 
 // Register registers every activity under the names the workflows call.
 func Register(w worker.Registry, a *Activities) {
 	w.RegisterActivityWithOptions(a.RecordConversationStatus, activity.RegisterOptions{Name: workflows.ActivityRecordConversationStatus})
+	w.RegisterActivityWithOptions(a.MarkOrganizationCancelled, activity.RegisterOptions{Name: workflows.ActivityMarkOrganizationCancelled})
+	w.RegisterActivityWithOptions(a.SendCancellationNotice, activity.RegisterOptions{Name: workflows.ActivitySendCancellationNotice})
+	w.RegisterActivityWithOptions(a.ReactivateOrganization, activity.RegisterOptions{Name: workflows.ActivityReactivateOrganization})
+	w.RegisterActivityWithOptions(a.DeleteOrganizationData, activity.RegisterOptions{Name: workflows.ActivityDeleteOrganizationData})
+	registerRetention(w, a)
+	registerPrivacy(w, a)
+	w.RegisterActivityWithOptions(a.NotifyContactOfReplies, activity.RegisterOptions{Name: workflows.ActivityNotifyContactOfReplies})
 }
 
 // RecordConversationStatus persists a state change of the conversation
@@ -52,6 +88,40 @@ func (a *Activities) RecordConversationStatus(ctx context.Context, ch workflows.
 	if res.RowsAffected == 0 {
 		// Deleted (erased) meanwhile: nothing left to record.
 		activity.GetLogger(ctx).Info("conversation gone", "conversation", fmt.Sprint(ch.ConversationID))
+		return nil
 	}
+	a.announceConversation(ctx, ch.OrganizationID, ch.ConversationID)
 	return nil
+}
+
+// announceConversation publishes a conversation's state to its operators
+// and its visitor. The row is already committed: a lost event only means a
+// socket shows the change at its next reload.
+func (a *Activities) announceConversation(ctx context.Context, orgID, convID uint64) {
+	if a.Hub == nil {
+		return
+	}
+	var org models.Organization
+	var conv models.Conversation
+	if err := a.DB.WithContext(ctx).First(&org, orgID).Error; err != nil {
+		return
+	}
+	if err := a.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", convID, orgID).First(&conv).Error; err != nil {
+		return
+	}
+	view := realtime.ConversationView{ID: conv.ID, ContactID: conv.ContactID, Channel: conv.Channel, Status: conv.Status,
+		AssigneeID: conv.AssigneeID, SnoozedUntil: conv.SnoozedUntil, LastMessageAt: conv.LastMessageAt, CreatedAt: conv.CreatedAt}
+	payload, err := json.Marshal(realtime.LiveEvent{Type: realtime.TypeConversation, ConversationID: conv.ID, Conversation: &view})
+	if err != nil {
+		return
+	}
+	e := realtime.Event{
+		Org:        policies.OrgContext{ID: org.ID, Region: org.Region},
+		Subject:    policies.SubjectContext{Kind: models.SubjectEndUser},
+		Categories: []string{"system.operations"},
+		Payload:    payload,
+	}
+	if err := a.Hub.PublishEach(ctx, []string{realtime.OrgTopic(org.ID), realtime.ConversationTopic(conv.ID)}, e); err != nil {
+		activity.GetLogger(ctx).Warn("conversation state not announced", "conversation", fmt.Sprint(conv.ID), "err", err)
+	}
 }

@@ -1,12 +1,15 @@
 package activities
 
 import (
+	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/workflows"
@@ -68,5 +71,44 @@ func TestRecordConversationStatus(t *testing.T) {
 	db.First(&got, conv.ID)
 	if got.Status != "open" {
 		t.Fatalf("another organization's change applied: %s", got.Status)
+	}
+}
+
+// A change the workflow makes on its own (an auto-resolve) reaches the
+// operators' and the visitor's sockets.
+func TestRecordConversationStatusAnnouncesTheChange(t *testing.T) {
+	db := testdb.New(t)
+	org := models.Organization{PublicKey: crypto.RandomToken(8), CompanyName: "Acme", Region: "eu", Status: models.OrgActive}
+	db.Create(&org)
+	contact := models.Contact{OrganizationID: org.ID, Name: "Alice"}
+	db.Create(&contact)
+	conv := models.Conversation{OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID, Status: "open", LastMessageAt: time.Now()}
+	db.Create(&conv)
+	hub := realtime.NewLocal()
+	ctx := context.Background()
+	operators, stopOps, _ := hub.Subscribe(ctx, realtime.OrgTopic(org.ID))
+	defer stopOps()
+	visitor, stopVisitor, _ := hub.Subscribe(ctx, realtime.ConversationTopic(conv.ID))
+	defer stopVisitor()
+
+	a := &Activities{DB: db.DB, Hub: hub}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(a.RecordConversationStatus)
+	_, err := env.ExecuteActivity(a.RecordConversationStatus, workflows.ConversationStatusChange{
+		ConversationID: conv.ID, OrganizationID: org.ID, Status: "resolved", Cause: workflows.CauseInactivity, At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ch := range map[string]<-chan []byte{"operators": operators, "visitor": visitor} {
+		select {
+		case payload := <-ch:
+			var e realtime.LiveEvent
+			if err := json.Unmarshal(payload, &e); err != nil || e.Type != realtime.TypeConversation || e.Conversation.Status != "resolved" {
+				t.Fatalf("%s got %s", name, payload)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s were not told of the auto-resolve", name)
+		}
 	}
 }

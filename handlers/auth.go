@@ -403,7 +403,7 @@ func (s *Server) forgot(c *gin.Context) {
 		}
 		s.audit(s.DB.WithContext(c), c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset_requested", target("account", account.ID), "")
 		s.send(c, convotmail.Message{
-			To: account.Email, Subject: "Reset your Convot password", Tag: "password_reset",
+			To: account.Email, Subject: "Reset your Convot password", Tag: "password_reset", Org: s.orgContextByID(c, account.OrganizationID),
 			Text: fmt.Sprintf("Someone asked to reset the password of your Convot account.\n\nChoose a new password within one hour: %s/password/reset?token=%s\n\nIf this was not you, ignore this email; your password stays as it is.", s.Config.BaseURL, token),
 		})
 	}
@@ -603,6 +603,16 @@ func (s *Server) send(c *gin.Context, m convotmail.Message) {
 	if m.Stream == "" {
 		m.Stream = convotmail.Transactional
 	}
+	// The egress gate is told on whose behalf the mail goes and to whom:
+	// mail sent from the dashboard goes to a Customer's people.
+	if m.Org.ID == 0 {
+		if org := currentOrg(c); org != nil {
+			m.Org = orgContext(org)
+		}
+	}
+	if m.Recipient.Kind == "" {
+		m.Recipient.Kind = models.SubjectCustomer
+	}
 	if err := s.Mail.Send(c, m); err != nil {
 		// The address is personal data: log the kind of mail only.
 		fmt.Fprintf(gin.DefaultErrorWriter, "mail %s not sent: %v\n", m.Tag, err)
@@ -611,7 +621,8 @@ func (s *Server) send(c *gin.Context, m convotmail.Message) {
 
 // sendSecurityAlert sends a transactional security alert (policy §4).
 func (s *Server) sendSecurityAlert(c *gin.Context, account *models.Account, subject, text string) {
-	s.send(c, convotmail.Message{To: account.Email, Subject: subject, Text: text, Tag: "security_alert"})
+	s.send(c, convotmail.Message{To: account.Email, Subject: subject, Text: text, Tag: "security_alert",
+		Org: s.orgContextByID(c, account.OrganizationID)})
 }
 
 func validEmail(s string) (string, error) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/internal/geoip"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/payloads"
 	"github.com/convot/convot/internal/realtime"
@@ -48,12 +49,32 @@ type Server struct {
 	// nodes); Blobs keeps sealed attachments (disk or S3).
 	Hub   realtime.Hub
 	Blobs blob.Store
+	// GeoIP gives the widget's visitors a country (nil: no GeoIP database,
+	// no country); WidgetLimits overrides DefaultWidgetLimits.
+	GeoIP        *geoip.DB
+	WidgetLimits *WidgetLimits
+	// Stripe is the gated billing client (nil: billing is off);
+	// Cancellations runs account cancellations, on Temporal when nil and
+	// Temporal is set.
+	Stripe        *subprocessors.Stripe
+	Cancellations Cancellations
+	// PrivacyIntake takes mail sent to the privacy address (inbound
+	// webhook) as a data-subject request; nil: such mail is refused with
+	// 503 and Postmark delivers it again later (handlers/email_inbound.go).
+	PrivacyIntake PrivacyIntake
+	// PrivacyWorkflows runs data-subject requests (dsr-<id>); on Temporal
+	// when nil and Temporal is set (handlers/privacy.go).
+	PrivacyWorkflows PrivacyWorkflows
+	// Breaches starts and signals incident workflows (breach-<id>); on
+	// Temporal when nil and Temporal is set (handlers/incidents.go).
+	Breaches BreachWorkflows
 
 	pages    *web.Templates
 	throttle *throttle
 	now      func() time.Time
 	// largeBodies are routes (uploads) that apply their own, larger limit.
 	largeBodies map[string]bool
+	widget      *widgetState
 }
 
 // New builds the HTTP handler.
@@ -96,13 +117,27 @@ func New(s *Server) (http.Handler, error) {
 	// The widget's API answers other sites (CORS, visitor tokens): no
 	// dashboard session or CSRF cookie applies to it.
 	s.widgetRoutes(r)
+	// Stripe signs its webhooks; no session or CSRF cookie applies.
+	s.stripeWebhookRoutes(r)
+	// Postmark's webhooks (basic auth) and one-click unsubscribe links
+	// (the token is the credential): no session or CSRF cookie either.
+	s.emailRoutes(r)
+	// Data-subject requests: the public intake, its JSON API, the privacy
+	// officer's pages (handlers/privacy.go, privacy_dashboard.go).
+	s.privacyRoutes(r)
 
-	dash := r.Group("/", s.csrf, s.loadSession)
+	// A closed (cancelled) organization is read-only until reactivated.
+	dash := r.Group("/", s.csrf, s.loadSession, s.readOnlyWhenCancelled)
 	s.authRoutes(dash)
 	s.settingsRoutes(dash)
 	s.teamRoutes(dash)
 	s.auditorRoutes(dash)
 	s.inboxRoutes(dash)
+	s.widgetSettingsRoutes(dash)
+	s.billingRoutes(dash)
+	s.emailSettingsRoutes(dash)
+	s.incidentRoutes(dash)
+	s.supportRoutes(dash)
 	if s.Outbox != nil {
 		s.devMailRoutes(dash)
 	}
@@ -124,9 +159,8 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-func (s *Server) privacyPolicy(c *gin.Context) {
-	c.FileFromFS("privacy-policy.txt", web.Static())
-}
+// privacyPolicy serves the version in effect (handlers/policyversions.go).
+func (s *Server) privacyPolicy(c *gin.Context) { s.servePolicy(c) }
 
 // page fills the common parts of a page for the current request.
 func (s *Server) page(c *gin.Context, title, nav string, data any) web.Page {
@@ -134,6 +168,9 @@ func (s *Server) page(c *gin.Context, title, nav string, data any) web.Page {
 	if a := currentAccount(c); a != nil {
 		p.Account, p.Role, p.Can = a, a.Role, permissionsOf(a.Role)
 		p.Org = currentOrg(c)
+		if n := s.policyNotice(c); n != nil {
+			p.PolicyNotice = n
+		}
 	}
 	if f, err := c.Cookie(flashCookie); err == nil && f != "" {
 		p.Flash = flashMessages[f]

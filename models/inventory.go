@@ -17,6 +17,11 @@ func All() []any {
 		&Organization{}, &Account{}, &Session{}, &Invitation{}, &PasswordReset{}, &RecoveryCode{},
 		&Contact{}, &Conversation{}, &Message{}, &Attachment{}, &VisitorToken{}, &CannedResponse{},
 		&AuditEvent{}, &UsageEvent{}, &DataKey{}, &InstanceKey{}, &EgressDecision{},
+		&Subscription{}, &PaymentMethod{}, &Invoice{}, &Payment{}, &ProcessedStripeEvent{},
+		&Backup{}, &SupportTicket{}, &SupportMessage{}, &Incident{}, &IncidentStep{}, &IncidentNotice{},
+		&PolicyVersion{}, &PolicyNotice{},
+		&PrivacyRequest{}, &PrivacyExport{}, &SubjectPreference{},
+		&EmailThread{}, &EmailMessage{}, &EmailSuppression{}, &UnsubscribeToken{},
 	}
 }
 
@@ -37,7 +42,7 @@ var Categories = map[string]string{
 	"user.custom":                    "custom attributes a Customer passes through the identify API",
 	"user.workplace":                 "the organization a person works for and its details",
 	"user.financial":                 "tax and financial identifiers",
-	"user.payment":                   "payment card brand and last four digits",
+	"user.payment":                   "payment card brand and last four digits; Stripe's customer and subscription identifiers",
 	"user.account":                   "account role and status",
 	"user.account.settings":          "time zone, language and other preferences",
 	"user.authorization.credentials": "password hashes, second-factor secrets and session tokens",
@@ -54,6 +59,8 @@ var Categories = map[string]string{
 	"user.content.support_request":   "support correspondence with Convot",
 	"user.financial.billing_history": "invoices and payment records",
 	"user.authorization.consent":     "consent and objection records",
+	"user.contact":                   "contact details (name, email, phone) copied for one purpose, such as the erasure scanner's search terms",
+	"user.content":                   "what a person wrote in a request, such as the corrected values of a rectification",
 }
 
 // Purposes maps each purpose (fideslang names) to its legal basis under

@@ -30,8 +30,13 @@ type Organization struct {
 	InactivityHours      int    // auto-resolve after this long without messages
 	WidgetColor          string `privacy:"none"`
 	WidgetGreeting       string `privacy:"none"`
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// SupportAddress is where the organization's customers write; mail
+	// Postmark receives for it starts or continues a conversation (policy
+	// §2.3). Looked up by its blind index, kept in step by the settings.
+	SupportAddress      string `gorm:"serializer:sealed" privacy:"category=user.contact.email subject=customer retention=account purpose=essential.service"`
+	SupportAddressIndex string `privacy:"category=user.contact.email subject=customer retention=account purpose=essential.service form=index"`
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
 // Organization statuses.

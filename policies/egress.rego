@@ -57,6 +57,17 @@ organization := input.organization if {
 	not personal_data_leaves
 }
 
+# Convot itself, controller of its own records (policy §1), answers a person
+# who wrote to it (a privacy request to Convot from an address no
+# organization holds): transactional mail through the mail subprocessor only.
+organization := input.organization if {
+	is_object(input.organization)
+	input.organization.id == 0
+	input.organization.deployment == true
+	input.purpose == "essential.service.notifications.email"
+	subject_kind in {"customer", "end_user"}
+}
+
 default subject_kind := "(missing)"
 
 subject_kind := input.subject.kind if is_string(input.subject.kind)

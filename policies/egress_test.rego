@@ -243,6 +243,7 @@ test_organization_missing if {
 	"organization missing" in egress.deny with input as flow
 	not egress.allow with input as flow
 	"organization missing" in egress.deny with input as with_flow(email, {"organization": {"id": 0, "region": "eu"}})
+	"organization missing" in egress.deny with input as with_flow(email, {"organization": {"id": "7", "region": "eu"}})
 }
 
 test_deployment_backup_needs_no_organization if {
@@ -253,6 +254,17 @@ test_deployment_backup_needs_no_organization if {
 	"organization missing" in egress.deny with input as with_flow(backup, {"subject": end_user})
 	"organization missing" in egress.deny with input as with_flow(email, {"organization": {"id": 0, "region": "eu"}, "subject": no_subject, "categories": ["system.operations"]})
 	"organization region mars unknown" in egress.deny with input as with_flow(backup, {"organization": {"id": 0, "region": "mars"}})
+}
+
+test_deployment_answers_a_person_by_transactional_mail if {
+	answer := with_flow(email, {"organization": {"id": 0, "region": "eu", "deployment": true}})
+	egress.allow with input as answer
+	# a missing ID is never taken for the deployment
+	"organization missing" in egress.deny with input as with_flow(email, {"organization": {"id": 0, "region": "eu"}})
+	# not marketing, not another purpose, not without a person it answers
+	"organization missing" in egress.deny with input as with_flow(answer, {"purpose": "marketing.communications.email"})
+	"organization missing" in egress.deny with input as with_flow(answer, {"subject": no_subject})
+	"organization missing" in egress.deny with input as with_flow(storage, {"organization": {"id": 0, "region": "eu", "deployment": true}, "subject": customer})
 }
 
 test_organization_region_unknown if {

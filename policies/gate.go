@@ -49,6 +49,10 @@ type OrgContext struct {
 	// ShopifyScopes are the scopes the organization authorized to the
 	// Convot Shopify app (read_customers, read_orders).
 	ShopifyScopes []string `json:"shopify_scopes"`
+	// Deployment marks Convot itself (ID 0) acting as the controller of its
+	// own records, e.g. answering a privacy request made to Convot; a
+	// missing ID is never taken for it.
+	Deployment bool `json:"deployment,omitempty"`
 }
 
 // SubjectContext is the data subject the data is about.

@@ -41,6 +41,10 @@ type Page struct {
 	Dev     bool
 	Nav     string
 	Data    any
+	// PolicyNotice announces a material change of the privacy policy
+	// (*handlers.PolicyNotice), from its publication until shortly after
+	// it takes effect; nil otherwise.
+	PolicyNotice any
 }
 
 // Templates renders named pages inside the layout.

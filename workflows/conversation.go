@@ -18,6 +18,9 @@ const TaskQueue = "convot"
 // Register registers every workflow of the package under its type name.
 func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(ConversationLifecycle, workflow.RegisterOptions{Name: ConversationWorkflowType})
+	w.RegisterWorkflowWithOptions(AccountCancellation, workflow.RegisterOptions{Name: CancellationWorkflowType})
+	w.RegisterWorkflowWithOptions(PrivacyRequest, workflow.RegisterOptions{Name: PrivacyRequestWorkflowType})
+	registerRetention(w)
 }
 
 // ConversationWorkflowType is the registered name of ConversationLifecycle.
@@ -101,6 +104,10 @@ type ConversationInput struct {
 	InactivityPeriod time.Duration
 	// Status to start in: open (when empty), pending or resolved.
 	Status string
+	// ReplyNotificationDelay after an operator's reply, the contact is
+	// mailed the replies they have not read (conversation_notify.go);
+	// DefaultReplyNotificationDelay when zero, never when negative.
+	ReplyNotificationDelay time.Duration `json:",omitempty"`
 	// Carried is the state of the previous run; set by continue-as-new only.
 	Carried *ConversationState `json:",omitempty"`
 }
@@ -140,6 +147,13 @@ type ConversationState struct {
 	LastMessageAt  time.Time `json:",omitzero"`
 	AutoResolveAt  time.Time `json:",omitzero"` // while open or pending
 	ResolvedAt     time.Time `json:",omitzero"` // while resolved
+	// ReplyNotificationDelay is the input's, its default applied;
+	// NotifyRepliesAt is when the contact is next mailed their unread
+	// replies (zero when no reply waits), and RepliesNotified counts the
+	// replies mailed so far.
+	ReplyNotificationDelay time.Duration
+	NotifyRepliesAt        time.Time `json:",omitzero"`
+	RepliesNotified        int       `json:",omitempty"`
 	// History holds the latest transitions, oldest first; HistoryDropped
 	// counts the older ones left out to keep the state small.
 	History        []ConversationTransition
@@ -205,6 +219,10 @@ type conversation struct {
 	timer       workflow.Future // fires at timerAt; nil when none is running
 	timerAt     time.Time
 	cancelTimer workflow.CancelFunc
+
+	// notifyTimer fires at state.NotifyRepliesAt; notifying is the reply
+	// notification activity on its way (conversation_notify.go).
+	notifyTimer, notifying workflow.Future
 }
 
 func (c *conversation) setup(ctx workflow.Context, in ConversationInput) error {
@@ -243,6 +261,7 @@ func (c *conversation) setup(ctx workflow.Context, in ConversationInput) error {
 		c.appendHistory(ConversationTransition{At: now, To: status, Cause: CauseStarted})
 	}
 	c.state.InactivityPeriod = period
+	c.state.ReplyNotificationDelay = replyNotificationDelay(in)
 
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ConversationState, error) {
 		return c.snapshot(), nil
@@ -264,6 +283,7 @@ func (c *conversation) run(ctx workflow.Context) error {
 			return err // cancelled: the conversation is gone
 		}
 		c.armTimer(ctx)
+		c.armReplyNotification(ctx)
 		s := c.selector(ctx)
 		s.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 		s.Select(ctx)
@@ -278,12 +298,18 @@ func (c *conversation) run(ctx workflow.Context) error {
 				return err
 			}
 			state := c.snapshot()
+			if c.notifying != nil {
+				// Left unfinished by this run: the next one notifies
+				// again at once (the activity never mails a reply twice).
+				state.NotifyRepliesAt = workflow.Now(ctx)
+			}
 			return workflow.NewContinueAsNewError(ctx, ConversationWorkflowType, ConversationInput{
-				ConversationID:   state.ConversationID,
-				OrganizationID:   state.OrganizationID,
-				InactivityPeriod: state.InactivityPeriod,
-				Status:           state.Status,
-				Carried:          &state,
+				ConversationID:         state.ConversationID,
+				OrganizationID:         state.OrganizationID,
+				InactivityPeriod:       state.InactivityPeriod,
+				Status:                 state.Status,
+				ReplyNotificationDelay: state.ReplyNotificationDelay,
+				Carried:                &state,
 			})
 		}
 	}
@@ -333,6 +359,7 @@ func (c *conversation) selector(ctx workflow.Context) workflow.Selector {
 			c.onDeadline(ctx)
 		})
 	}
+	c.addReplyNotification(ctx, s)
 	return s
 }
 
@@ -352,6 +379,9 @@ func (c *conversation) onMessage(ctx workflow.Context, m MessageSignal) {
 	}
 	if m.AuthorKind == AuthorContact && c.state.Status != ConversationOpen {
 		c.transition(ctx, ConversationOpen, CauseContactMessage)
+	}
+	if m.AuthorKind == AuthorOperator {
+		c.onOperatorReply(ctx)
 	}
 }
 

@@ -42,6 +42,9 @@ var (
 	// BreachNoticeDue is when the supervisory authority must be notified of
 	// a breach (72 hours after awareness).
 	BreachNoticeDue = temporal.NewSearchAttributeKeyTime("BreachNoticeDue")
+	// BreachStatus is the state of a breach's notification (open, assessed,
+	// overdue, authority_notified, closed).
+	BreachStatus = temporal.NewSearchAttributeKeyKeyword("BreachStatus")
 )
 
 // SearchAttributes maps every custom search attribute Convot uses to its
@@ -54,6 +57,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	ConversationStatus.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	CancellationDeleteAt.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	BreachNoticeDue.GetName():      enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	BreachStatus.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // RegisterSearchAttributes adds the custom search attributes that the

@@ -67,11 +67,11 @@ type fakeClient struct {
 func (c fakeClient) OperatorService() operatorservice.OperatorServiceClient { return c.ops }
 
 func TestSearchAttributeTypes(t *testing.T) {
-	require.Len(t, SearchAttributes, 7)
+	require.Len(t, SearchAttributes, 8)
 	for _, key := range []interface {
 		GetName() string
 		GetValueType() enumspb.IndexedValueType
-	}{ConvotOrgId, DsrType, DsrStatus, DsrDeadline, ConversationStatus, CancellationDeleteAt, BreachNoticeDue} {
+	}{ConvotOrgId, DsrType, DsrStatus, DsrDeadline, ConversationStatus, CancellationDeleteAt, BreachNoticeDue, BreachStatus} {
 		require.Equal(t, key.GetValueType(), SearchAttributes[key.GetName()], key.GetName())
 	}
 	require.Equal(t, enumspb.INDEXED_VALUE_TYPE_DATETIME, SearchAttributes["DsrDeadline"])
@@ -88,7 +88,7 @@ func TestRegisterSearchAttributesAddsOnlyTheMissing(t *testing.T) {
 
 	require.NoError(t, RegisterSearchAttributes(ctx, c, "convot-test"))
 	require.Len(t, ops.adds, 1)
-	require.Len(t, ops.adds[0], 6)
+	require.Len(t, ops.adds[0], len(SearchAttributes)-1)
 	require.NotContains(t, ops.adds[0], "ConvotOrgId")
 	for name, typ := range SearchAttributes {
 		require.Equal(t, typ, ops.custom[name], name)

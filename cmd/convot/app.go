@@ -21,6 +21,7 @@ import (
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/geoip"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
@@ -35,6 +36,10 @@ type app struct {
 	db     *gorm.DB
 	keys   *models.KeyStore
 	outbox *mail.Outbox
+	// mail is the one path of every mail: suppressions and marketing
+	// rules, then the gated Postmark client (Postmark's API with
+	// POSTMARK_SERVER_TOKEN, else the outbox).
+	mail mail.Sender
 	// gate decides every flow of data to a subprocessor; its decisions are
 	// recorded in the database for auditors.
 	gate *policies.Gate
@@ -46,6 +51,9 @@ type app struct {
 	// hub carries live events (in-process, or Redis across web nodes).
 	blobs blob.Store
 	hub   realtime.Hub
+	// stripe is the gated billing client; nil when STRIPE_SECRET_KEY is
+	// not set (billing off).
+	stripe *subprocessors.Stripe
 }
 
 // openApp reads the configuration, the master key and the database, and
@@ -67,7 +75,8 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	gate, err := policies.NewGate(ctx, models.DecisionLog{DB: db})
+	// Decisions of concurrent requests are committed together.
+	gate, err := policies.NewGate(ctx, models.NewGroupDecisionLog(db))
 	if err != nil {
 		return nil, fmt.Errorf("egress gate: %w", err)
 	}
@@ -87,11 +96,25 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	if a.hub, err = openHub(cfg, gate); err != nil {
 		return nil, err
 	}
+	if cfg.StripeSecretKey != "" {
+		a.stripe, err = subprocessors.NewStripe(gate, subprocessors.StripeConfig{BaseURL: cfg.StripeAPIURL, SecretKey: cfg.StripeSecretKey, Region: cfg.StripeRegion})
+		if err != nil {
+			return nil, fmt.Errorf("STRIPE_SECRET_KEY: %v", err)
+		}
+	}
 	if dev || os.Getenv("POSTMARK_SERVER_TOKEN") == "" {
 		if a.outbox, err = mail.NewOutbox(filepath.Join(cfg.DataDir, "outbox")); err != nil {
 			return nil, err
 		}
 	}
+	if cfg.PostmarkServerToken == "" && !dev {
+		slog.Warn("POSTMARK_SERVER_TOKEN is not set: mail is kept in the outbox in CONVOT_DATA_DIR, not sent")
+	}
+	postmark, err := subprocessors.NewPostmark(gate, subprocessors.PostmarkConfig{ServerToken: cfg.PostmarkServerToken, Outbox: a.outbox})
+	if err != nil {
+		return nil, fmt.Errorf("POSTMARK_SERVER_TOKEN: %v", err)
+	}
+	a.mail = mail.NewMailer(postmark.MailSender(), cfg.MailFrom, models.Suppressions{DB: db, Keys: keys})
 	return a, nil
 }
 
@@ -162,7 +185,7 @@ func loadMasterKeys(cfg *config.Config, out io.Writer) (*crypto.MasterKeys, erro
 
 // httpServer builds the HTTP server for the dashboard and APIs.
 func (a *app) httpServer() (*http.Server, error) {
-	var sender mail.Sender = a.outbox
+	sender := a.mail
 	if sender == nil {
 		return nil, errors.New("no mail sender configured")
 	}
@@ -170,8 +193,14 @@ func (a *app) httpServer() (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The widget's visitors get a country only with a GeoIP database.
+	geo, err := geoip.Open(a.cfg.GeoIPDB)
+	if err != nil {
+		return nil, err
+	}
 	h, err := handlers.New(&handlers.Server{DB: a.db, Keys: a.keys, Config: a.cfg, Mail: sender, Outbox: devOutbox(a),
-		PayloadCodec: codec, TemporalUIURL: a.temporalUI, Temporal: a.temporal, Hub: a.hub, Blobs: a.blobs})
+		PayloadCodec: codec, TemporalUIURL: a.temporalUI, Temporal: a.temporal, Hub: a.hub, Blobs: a.blobs,
+		Stripe: a.stripe, GeoIP: geo})
 	if err != nil {
 		return nil, err
 	}

@@ -82,11 +82,14 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w := newWorker(c, a.db)
+	w := newWorker(c, a)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("Temporal worker: %w", err)
 	}
 	defer w.Stop()
+	if err := ensureSchedules(ctx, c); err != nil {
+		return err
+	}
 
 	dashboard := "http://" + displayAddr(ln.Addr())
 	fmt.Fprintf(out, "\nConvot is running.\n  Dashboard:    %s\n  Temporal UI:  %s\n  Dev mailbox:  %s/dev/mailbox\n  Data:         %s\n", dashboard, uiURL, dashboard, a.cfg.DataDir)

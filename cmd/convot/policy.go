@@ -39,6 +39,10 @@ func runPolicy(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("%d of %d policy tests failed", failed, len(results))
 		}
 		return nil
+	case "publish":
+		return runPolicyPublish(ctx, args[1:], out)
+	case "versions":
+		return runPolicyVersions(ctx, args[1:], out)
 	case "eval":
 		var input string
 		if err := flags("policy eval", args[1:], func(fs *flag.FlagSet) {
@@ -76,7 +80,7 @@ func runPolicy(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return err
 	}
-	return fmt.Errorf("unknown policy command %q: say test or eval", args[0])
+	return fmt.Errorf("unknown policy command %q: say test, eval, publish or versions", args[0])
 }
 
 func runAudit(_ context.Context, args []string, out io.Writer) error {

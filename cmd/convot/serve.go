@@ -60,11 +60,14 @@ func runWorker(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	w := newWorker(c, a.db)
+	w := newWorker(c, a)
 	if err := w.Start(); err != nil {
 		return err
 	}
 	defer w.Stop()
+	if err := ensureSchedules(ctx, c); err != nil {
+		return err
+	}
 	slog.Info("worker running", "temporal", address, "namespace", a.cfg.TemporalNamespace)
 	<-ctx.Done()
 	return nil

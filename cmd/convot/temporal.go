@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/activities"
 	"github.com/convot/convot/internal/config"
@@ -68,9 +67,23 @@ func dialTemporalAt(ctx context.Context, cfg *config.Config, master *crypto.Mast
 }
 
 // newWorker registers every workflow and activity on the task queue.
-func newWorker(c client.Client, db *gorm.DB) worker.Worker {
+func newWorker(c client.Client, a *app) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w)
-	activities.Register(w, &activities.Activities{DB: db})
+	acts := &activities.Activities{DB: a.db, Keys: a.keys, MailFrom: a.cfg.MailFrom, BaseURL: a.cfg.BaseURL.String(),
+		Blobs: a.blobs, Stripe: a.stripe}
+	// Every mail goes the one path (suppressions, the gated Postmark client).
+	acts.Mail, acts.InboundDomain = a.mail, a.cfg.InboundDomain
+	acts.Backups = a.backups()
+	acts.Hub = a.hub
+	// Data-subject requests: Convot's privacy officer (the privacy address)
+	// hears of requests where Convot is the controller; notices link the
+	// workflow in the Temporal UI.
+	ui := a.temporalUI
+	if ui == "" {
+		ui = a.cfg.TemporalUIURL
+	}
+	acts.Privacy = activities.PrivacySettings{Officer: a.cfg.PrivacyAddress, TemporalUIURL: ui, Namespace: a.cfg.TemporalNamespace, Hub: a.hub}
+	activities.Register(w, acts)
 	return w
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -52,7 +53,14 @@ var Settings = []Setting{
 	{Name: "CONVOT_REGION", Default: "eu", Usage: "region this deployment's Redis runs in (us or eu); organizations of the other region are refused by the egress gate"},
 	{Name: "CONVOT_GEOIP_DB", Usage: "MaxMind-format country database (.mmdb) for the widget's visitor country; empty means no country is recorded"},
 	{Name: "STRIPE_SECRET_KEY", Usage: "Stripe secret key for billing; empty means billing is off"},
+	{Name: "STRIPE_WEBHOOK_SECRET", Usage: "signing secret (whsec_...) of the Stripe webhook endpoint /webhooks/stripe, created with Stripe API version 2023-10-16; empty means Stripe webhooks are refused"},
+	{Name: "STRIPE_API_URL", Usage: "Stripe API base URL; empty means api.stripe.com (set it to a stripe-mock for development)"},
+	{Name: "STRIPE_REGION", Default: "us", Usage: "where the Stripe account processes data: us, or eu for an account with Stripe's European entity"},
 	{Name: "POSTMARK_SERVER_TOKEN", Usage: "Postmark server token for email; empty means the outbox on disk"},
+	{Name: "POSTMARK_INBOUND_USER", Usage: "HTTP basic-auth user Postmark sends with inbound mail and bounce webhooks (/webhooks/postmark/...); empty means the webhooks refuse every request"},
+	{Name: "POSTMARK_INBOUND_PASSWORD", Usage: "HTTP basic-auth password of the Postmark webhooks, at least 16 characters"},
+	{Name: "CONVOT_INBOUND_DOMAIN", Default: "inbound.convot.localhost", Usage: "domain whose mail Postmark receives: conversation mail says Reply-To reply+TOKEN@ this domain"},
+	{Name: "CONVOT_PRIVACY_ADDRESS", Default: "privacy@convot.io", Usage: "address for privacy requests (policy §9, §14): inbound mail to it becomes a data-subject request"},
 	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key; empty means the Shopify app is off"},
 	{Name: "ANTHROPIC_API_KEY", Usage: "Anthropic API key for AI features; empty means the local deterministic provider"},
 	{Name: "OPENAI_API_KEY", Usage: "OpenAI API key for language detection, translation and embeddings; empty means the local provider"},
@@ -77,16 +85,24 @@ type Config struct {
 	TemporalUIPort    int
 	MaxBodyBytes      int64
 	MailFrom          string
+	// The email channel: the inbound domain of reply addresses, the
+	// privacy address, and the basic-auth credentials of Postmark's
+	// webhooks.
+	InboundDomain           string
+	PrivacyAddress          string
+	PostmarkInboundUser     string
+	PostmarkInboundPassword string
 	// Subprocessor credentials; an empty one means that subprocessor is
 	// not configured in this deployment.
-	S3Bucket, StripeSecretKey, PostmarkServerToken string
-	S3Endpoint, AWSRegion, AWSAccessKeyID          string
-	AWSSecretAccessKey                             string
-	Region                                         string
-	GeoIPDB                                        string
-	ShopifyAPIKey, AnthropicAPIKey, OpenAIAPIKey   string
-	SentryDSN                                      string
-	LogLevel                                       string
+	S3Bucket, StripeSecretKey, PostmarkServerToken  string
+	S3Endpoint, AWSRegion, AWSAccessKeyID           string
+	AWSSecretAccessKey                              string
+	Region                                          string
+	GeoIPDB                                         string
+	ShopifyAPIKey, AnthropicAPIKey, OpenAIAPIKey    string
+	SentryDSN                                       string
+	StripeWebhookSecret, StripeAPIURL, StripeRegion string
+	LogLevel                                        string
 	// Dev is true under `convot dev`: secure cookies follow TLS, the dev
 	// mailbox is served, and a missing master key is generated.
 	Dev bool
@@ -110,32 +126,39 @@ func Load(getenv func(string) string) (*Config, error) {
 		return ""
 	}
 	c := &Config{
-		DataDir:             get("CONVOT_DATA_DIR"),
-		DatabaseURL:         get("DATABASE_URL"),
-		RedisURL:            get("REDIS_URL"),
-		TemporalAddress:     get("TEMPORAL_ADDRESS"),
-		TemporalNamespace:   get("TEMPORAL_NAMESPACE"),
-		TemporalUIURL:       get("TEMPORAL_UI_URL"),
-		TemporalCLI:         get("TEMPORAL_CLI"),
-		MasterKey:           get("CONVOT_MASTER_KEY"),
-		HTTPAddr:            get("CONVOT_HTTP_ADDR"),
-		TLSCert:             get("CONVOT_TLS_CERT"),
-		TLSKey:              get("CONVOT_TLS_KEY"),
-		MailFrom:            get("CONVOT_MAIL_FROM"),
-		S3Bucket:            get("CONVOT_S3_BUCKET"),
-		S3Endpoint:          get("CONVOT_S3_ENDPOINT"),
-		AWSRegion:           get("AWS_REGION"),
-		AWSAccessKeyID:      get("AWS_ACCESS_KEY_ID"),
-		AWSSecretAccessKey:  get("AWS_SECRET_ACCESS_KEY"),
-		Region:              get("CONVOT_REGION"),
-		GeoIPDB:             get("CONVOT_GEOIP_DB"),
-		StripeSecretKey:     get("STRIPE_SECRET_KEY"),
-		PostmarkServerToken: get("POSTMARK_SERVER_TOKEN"),
-		ShopifyAPIKey:       get("SHOPIFY_API_KEY"),
-		AnthropicAPIKey:     get("ANTHROPIC_API_KEY"),
-		OpenAIAPIKey:        get("OPENAI_API_KEY"),
-		SentryDSN:           get("SENTRY_DSN"),
-		LogLevel:            get("CONVOT_LOG_LEVEL"),
+		DataDir:                 get("CONVOT_DATA_DIR"),
+		DatabaseURL:             get("DATABASE_URL"),
+		RedisURL:                get("REDIS_URL"),
+		TemporalAddress:         get("TEMPORAL_ADDRESS"),
+		TemporalNamespace:       get("TEMPORAL_NAMESPACE"),
+		TemporalUIURL:           get("TEMPORAL_UI_URL"),
+		TemporalCLI:             get("TEMPORAL_CLI"),
+		MasterKey:               get("CONVOT_MASTER_KEY"),
+		HTTPAddr:                get("CONVOT_HTTP_ADDR"),
+		TLSCert:                 get("CONVOT_TLS_CERT"),
+		TLSKey:                  get("CONVOT_TLS_KEY"),
+		MailFrom:                get("CONVOT_MAIL_FROM"),
+		S3Bucket:                get("CONVOT_S3_BUCKET"),
+		S3Endpoint:              get("CONVOT_S3_ENDPOINT"),
+		AWSRegion:               get("AWS_REGION"),
+		AWSAccessKeyID:          get("AWS_ACCESS_KEY_ID"),
+		AWSSecretAccessKey:      get("AWS_SECRET_ACCESS_KEY"),
+		Region:                  get("CONVOT_REGION"),
+		GeoIPDB:                 get("CONVOT_GEOIP_DB"),
+		StripeSecretKey:         get("STRIPE_SECRET_KEY"),
+		StripeWebhookSecret:     get("STRIPE_WEBHOOK_SECRET"),
+		StripeAPIURL:            get("STRIPE_API_URL"),
+		StripeRegion:            get("STRIPE_REGION"),
+		PostmarkServerToken:     get("POSTMARK_SERVER_TOKEN"),
+		InboundDomain:           strings.ToLower(get("CONVOT_INBOUND_DOMAIN")),
+		PrivacyAddress:          strings.ToLower(get("CONVOT_PRIVACY_ADDRESS")),
+		PostmarkInboundUser:     get("POSTMARK_INBOUND_USER"),
+		PostmarkInboundPassword: get("POSTMARK_INBOUND_PASSWORD"),
+		ShopifyAPIKey:           get("SHOPIFY_API_KEY"),
+		AnthropicAPIKey:         get("ANTHROPIC_API_KEY"),
+		OpenAIAPIKey:            get("OPENAI_API_KEY"),
+		SentryDSN:               get("SENTRY_DSN"),
+		LogLevel:                get("CONVOT_LOG_LEVEL"),
 	}
 	var err error
 	if c.DataDir, err = filepath.Abs(c.DataDir); err != nil {
@@ -193,8 +216,32 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, errors.New("CONVOT_MAX_BODY_BYTES: want a whole number of bytes, at least 1024")
 	}
 	c.MaxBodyBytes = n
+	if !validDomain(c.InboundDomain) {
+		return nil, errors.New("CONVOT_INBOUND_DOMAIN: want a domain name such as inbound.example.com")
+	}
+	if a, err := mail.ParseAddress(c.PrivacyAddress); err != nil || a.Address != c.PrivacyAddress {
+		return nil, errors.New("CONVOT_PRIVACY_ADDRESS: want an email address such as privacy@example.com")
+	}
+	if (c.PostmarkInboundUser == "") != (c.PostmarkInboundPassword == "") {
+		return nil, errors.New("POSTMARK_INBOUND_USER and POSTMARK_INBOUND_PASSWORD: set both or neither")
+	}
+	if c.PostmarkInboundPassword != "" && len(c.PostmarkInboundPassword) < 16 {
+		return nil, errors.New("POSTMARK_INBOUND_PASSWORD: want at least 16 characters")
+	}
 	if c.Region != "us" && c.Region != "eu" {
 		return nil, errors.New("CONVOT_REGION: want us or eu")
+	}
+	if c.StripeRegion != "us" && c.StripeRegion != "eu" {
+		return nil, errors.New("STRIPE_REGION: want us or eu")
+	}
+	if c.StripeAPIURL != "" {
+		u, err := url.Parse(c.StripeAPIURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, errors.New("STRIPE_API_URL: want an absolute http(s) URL such as http://localhost:12111")
+		}
+	}
+	if c.StripeWebhookSecret != "" && !strings.HasPrefix(c.StripeWebhookSecret, "whsec_") {
+		return nil, errors.New("STRIPE_WEBHOOK_SECRET: want the endpoint's signing secret, which starts with whsec_")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -202,6 +249,26 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, errors.New("CONVOT_LOG_LEVEL: want debug, info, warn or error")
 	}
 	return c, nil
+}
+
+// validDomain accepts a host name of dot-separated labels (letters,
+// digits, hyphens), at least two labels.
+func validDomain(d string) bool {
+	labels := strings.Split(d, ".")
+	if len(d) > 253 || len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func port(s string) (int, error) {

@@ -1,0 +1,169 @@
+package handlers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"regexp"
+	"strings"
+
+	convotmail "github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
+)
+
+// IntakePrivacyRequestFromMail takes a mail to the privacy address (policy
+// §9, §14) as data-subject requests; it is the default Server.PrivacyIntake
+// of the inbound-mail webhook. The right is read from the subject and the
+// text; the sender's address is where the one-time code goes, as on the
+// web page. Who the controller is follows from the address: an account's
+// address makes a request to Convot (a Customer's own data); every
+// organization with a contact of that address gets the End User's request
+// (Convot processes for them and passes the request on); an address known
+// nowhere gets a request to Convot that will answer, once verified, that
+// nothing is held. A mail is taken once (its Message-ID); a mail whose
+// right cannot be told, or a rectification (which needs the corrected
+// values), is answered with the request page's address instead. An error
+// makes Postmark deliver the mail again.
+func (s *Server) IntakePrivacyRequestFromMail(ctx context.Context, m PrivacyMail) error {
+	from, err := validEmail(m.FromAddress)
+	if err != nil {
+		slog.Warn("privacy mail without a usable sender address ignored")
+		return nil
+	}
+	ref := m.MessageID
+	if ref == "" {
+		ref = from + "\x00" + m.Subject + "\x00" + m.Text
+	}
+	sum := sha256.Sum256([]byte("privacy-mail|" + ref))
+	sourceRef := hex.EncodeToString(sum[:])
+	typ, ground, child := classifyPrivacyMail(m.Subject, m.Text, from)
+	base := strings.TrimSuffix(s.Config.BaseURL.String(), "/")
+	switch typ {
+	case "":
+		return s.privacyMailReply(ctx, from, sourceRef, "We could not tell which right you wish to exercise",
+			"Thank you for your mail to our privacy address. We could not tell which of your rights you wish to exercise: "+
+				"access, a copy in a machine-readable format (portability), correction, erasure, restriction, objection, or withdrawing a consent.\n\n"+
+				"Reply saying which, or use the privacy-request page of the business whose website you used (linked from its site), "+
+				"or for your Convot account: "+base+"/privacy-requests\n")
+	case models.DsrRectification:
+		return s.privacyMailReply(ctx, from, sourceRef, "Correcting your data",
+			"To correct your data, tell us the corrected values on the privacy-request page of the business whose website you used, "+
+				"or for your Convot account: "+base+"/privacy-requests\n")
+	}
+	index := s.Keys.BlindIndex(from)
+	if child != "" {
+		index = s.Keys.BlindIndex(child)
+	}
+	var orgIDs []uint64
+	if err := s.DB.WithContext(ctx).Model(&models.Contact{}).Where("email_index = ?", index).Distinct().Pluck("organization_id", &orgIDs).Error; err != nil {
+		return err
+	}
+	var accounts int64
+	if child == "" {
+		if err := s.DB.WithContext(ctx).Model(&models.Account{}).Where("email_index = ?", index).Count(&accounts).Error; err != nil {
+			return err
+		}
+	}
+	var targets []*models.Organization
+	for _, id := range orgIDs {
+		var org models.Organization
+		if err := s.DB.WithContext(ctx).Where("id = ? AND status <> ?", id, models.OrgDeleted).Limit(1).Find(&org).Error; err != nil {
+			return err
+		}
+		if org.ID != 0 {
+			targets = append(targets, &org)
+		}
+	}
+	if accounts > 0 || len(targets) == 0 {
+		if child != "" {
+			return s.privacyMailReply(ctx, from, sourceRef, "Your request about your child's data",
+				"We hold no data under the address you gave for your child. If your child used a business's chat, its privacy-request page takes the request.\n")
+		}
+		targets = append(targets, nil) // Convot itself
+	}
+	for _, org := range targets {
+		var n int64
+		q := s.DB.WithContext(ctx).Model(&models.PrivacyRequest{}).Where("source_ref = ?", sourceRef)
+		if org != nil {
+			q = q.Where("organization_id = ? AND controller = ?", org.ID, models.ControllerOrganization)
+		} else {
+			q = q.Where("controller = ?", models.ControllerConvot)
+		}
+		if err := q.Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			continue // this mail was taken already
+		}
+		_, err := s.intakePrivacyRequest(ctx, privacyIntake{Org: org, Type: typ, Ground: ground, Email: from, ForChild: child != "",
+			Child: child, Source: models.DsrSourceMail, SourceRef: sourceRef})
+		var bad errPrivacyInput
+		switch {
+		case errors.As(err, &bad):
+			return s.privacyMailReply(ctx, from, sourceRef, "Your privacy request", bad.msg+"\n")
+		case err != nil:
+			return err
+		}
+	}
+	return nil
+}
+
+// privacyMailReply answers a mail that could not become a request.
+func (s *Server) privacyMailReply(ctx context.Context, to, ref, subject, text string) error {
+	err := s.Mail.Send(ctx, convotmail.Message{From: s.Config.MailFrom, To: to, Subject: subject, Text: text,
+		Stream: convotmail.Transactional, Tag: "privacy_request_unclear", Recipient: policies.SubjectContext{Kind: models.SubjectEndUser},
+		Org: policies.OrgContext{Region: "eu", Deployment: true}, Headers: map[string]string{"X-Convot-Ref": ref[:16]}})
+	if err != nil {
+		slog.Warn("privacy mail reply not sent", "err", err)
+	}
+	return nil
+}
+
+var mailAddress = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
+
+// classifyPrivacyMail reads the right a mail asks for, its ground, and for
+// a parent's mail the child's address (another address in the text).
+func classifyPrivacyMail(subject, text, from string) (typ, ground, child string) {
+	t := strings.ToLower(subject + "\n" + text)
+	has := func(words ...string) bool {
+		for _, w := range words {
+			if strings.Contains(t, w) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("my child", "my son", "my daughter", "under 16", "under sixteen", "guardian", "as a parent", "i am the parent", "i'm the parent"):
+		for _, a := range mailAddress.FindAllString(subject+"\n"+text, -1) {
+			if e, err := validEmail(a); err == nil && e != from {
+				return "erasure", "", e
+			}
+		}
+		return "", "", ""
+	case has("withdraw my consent", "withdraw consent", "withdrawing my consent", "revoke my consent", "unsubscribe"):
+		return models.DsrConsentWithdrawal, "marketing_email", ""
+	case has("i object", "objection", "object to"):
+		switch {
+		case has("marketing", "newsletter", "advertis"):
+			return models.DsrObjection, "direct_marketing", ""
+		case has("automated", "artificial intelligence", " ai ", "profiling"):
+			return models.DsrObjection, "automated_decisions", ""
+		}
+		return models.DsrObjection, "legitimate_interests", ""
+	case has("restrict"):
+		return models.DsrRestriction, "", ""
+	case has("portability", "machine-readable", "machine readable", "export my data", "transfer my data"):
+		return models.DsrPortability, "", ""
+	case has("delete", "erase", "erasure", "forget me", "forgotten", "remove my data", "remove all my"):
+		return models.DsrErasure, "", ""
+	case has("rectif", "correct my", "update my", "inaccurate", "incorrect"):
+		return models.DsrRectification, "", ""
+	case has("access", "copy of my", "copy of the", "what data", "which data", "what personal data", "subject access"):
+		return models.DsrAccess, "", ""
+	}
+	return "", "", ""
+}
