@@ -116,7 +116,7 @@ func (a *Activities) announceConversation(ctx context.Context, orgID, convID uin
 		return
 	}
 	e := realtime.Event{
-		Org:        policies.OrgContext{ID: org.ID, Region: org.Region},
+		Org:        org.GateContext(),
 		Subject:    policies.SubjectContext{Kind: models.SubjectEndUser},
 		Categories: []string{"system.operations"},
 		Payload:    payload,

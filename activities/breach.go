@@ -130,7 +130,7 @@ func (a *Activities) EscalateIncident(ctx context.Context, in workflows.Escalati
 		err := a.Mail.Send(ctx, mail.Message{
 			From: a.MailFrom, To: o.Email, Subject: subject, Text: "Hello " + o.DisplayName + ",\n\n" + text,
 			Stream: mail.Transactional, Tag: "breach_escalation",
-			Org:       policies.OrgContext{ID: org.ID, Region: org.Region},
+			Org:       org.GateContext(),
 			Recipient: policies.SubjectContext{Kind: models.SubjectCustomer},
 		})
 		if err != nil && !undeliverable(err) {

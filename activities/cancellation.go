@@ -87,7 +87,7 @@ func (a *Activities) SendCancellationNotice(ctx context.Context, n workflows.Can
 		err := a.Mail.Send(ctx, mail.Message{
 			From: a.MailFrom, To: o.Email, Subject: subject, Text: "Hello " + o.DisplayName + ",\n\n" + text,
 			Stream: mail.Transactional, Tag: tag,
-			Org:       policies.OrgContext{ID: org.ID, Region: org.Region},
+			Org:       org.GateContext(),
 			Recipient: policies.SubjectContext{Kind: models.SubjectCustomer},
 		})
 		if err != nil {
@@ -143,7 +143,7 @@ func (a *Activities) DeleteOrganizationData(ctx context.Context, req workflows.D
 			progress = models.DeletionProgress{}
 		}
 	}
-	orgCtx := policies.OrgContext{ID: org.ID, Region: org.Region}
+	orgCtx := org.GateContext()
 
 	// The Stripe customer (name, email at Stripe) goes too; Stripe keeps
 	// its invoices for its own legal duties.

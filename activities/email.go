@@ -16,7 +16,6 @@ import (
 
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
-	"github.com/convot/convot/policies"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -101,7 +100,7 @@ func (a *Activities) NotifyContactOfReplies(ctx context.Context, in workflows.Re
 		Headers:   mail.ThreadHeaders(messageID, ancestors),
 		Stream:    mail.Transactional,
 		Tag:       "reply_notification",
-		Org:       policies.OrgContext{ID: org.ID, Region: org.Region},
+		Org:       org.GateContext(),
 		Recipient: recipient,
 	}
 	if err := a.Mail.Send(ctx, m); err != nil {

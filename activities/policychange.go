@@ -91,7 +91,7 @@ func (a *Activities) sendPolicyNotice(ctx context.Context, v *models.PolicyVersi
 	err := a.Mail.Send(ctx, mail.Message{
 		From: a.MailFrom, To: acc.Email, Subject: fmt.Sprintf("Changes to Convot's privacy policy, effective %s", v.EffectiveAt.UTC().Format("2 January 2006")),
 		Text: text, Stream: mail.Transactional, Tag: "policy_change",
-		Org:       policies.OrgContext{ID: org.ID, Region: org.Region},
+		Org:       org.GateContext(),
 		Recipient: policies.SubjectContext{Kind: models.SubjectCustomer},
 	})
 	if err != nil {

@@ -103,7 +103,7 @@ func sanitizeFileName(name, contentType string) string {
 // attachmentStorage is what the blob store (and the gate, for S3) is told.
 func attachmentStorage(org *models.Organization) subprocessors.StorageContext {
 	return subprocessors.StorageContext{
-		Organization: orgContext(org),
+		Organization: org.GateContext(),
 		Subject:      policies.SubjectContext{Kind: models.SubjectEndUser},
 		Categories:   []string{"user.content.attachment"},
 	}

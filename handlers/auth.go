@@ -607,7 +607,7 @@ func (s *Server) send(c *gin.Context, m convotmail.Message) {
 	// mail sent from the dashboard goes to a Customer's people.
 	if m.Org.ID == 0 {
 		if org := currentOrg(c); org != nil {
-			m.Org = orgContext(org)
+			m.Org = org.GateContext()
 		}
 	}
 	if m.Recipient.Kind == "" {

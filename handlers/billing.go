@@ -246,7 +246,7 @@ func (s *Server) ensureCustomer(c *gin.Context) (*models.Subscription, error) {
 	if err != nil || (sub != nil && sub.StripeCustomerID != "") {
 		return sub, err
 	}
-	id, err := s.Stripe.CreateCustomer(c, policyOrg(org), policies.SubjectContext{Kind: models.SubjectCustomer}, org.CompanyName, a.Email)
+	id, err := s.Stripe.CreateCustomer(c, org.GateContext(), policies.SubjectContext{Kind: models.SubjectCustomer}, org.CompanyName, a.Email)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +291,7 @@ func (s *Server) choosePlan(c *gin.Context) {
 		s.redirectWithFlash(c, "/billing", "plan_unchanged")
 		return
 	}
-	price, err := s.Stripe.PriceForLookupKey(c, policyOrg(org), plan.StripeLookupKey)
+	price, err := s.Stripe.PriceForLookupKey(c, org.GateContext(), plan.StripeLookupKey)
 	if err != nil {
 		s.stripeFailed(c, err)
 		return
@@ -305,12 +305,12 @@ func (s *Server) choosePlan(c *gin.Context) {
 	flash := "subscribed"
 	switch {
 	case sub.Paying():
-		updated, err = s.Stripe.ChangeSubscriptionPrice(c, policyOrg(org), sub.StripeSubscriptionID, price, plan.ID, key)
+		updated, err = s.Stripe.ChangeSubscriptionPrice(c, org.GateContext(), sub.StripeSubscriptionID, price, plan.ID, key)
 		flash = "plan_changed"
 	case card > 0:
-		updated, err = s.Stripe.CreateSubscription(c, policyOrg(org), sub.StripeCustomerID, price, plan.ID, key)
+		updated, err = s.Stripe.CreateSubscription(c, org.GateContext(), sub.StripeCustomerID, price, plan.ID, key)
 	default:
-		cs, err := s.Stripe.CreateCheckoutSession(c, policyOrg(org), subprocessors.CheckoutRequest{
+		cs, err := s.Stripe.CreateCheckoutSession(c, org.GateContext(), subprocessors.CheckoutRequest{
 			CustomerID: sub.StripeCustomerID, PriceID: price, PlanID: plan.ID,
 			SuccessURL: s.billingURL("done=checkout"), CancelURL: s.billingURL(""), RequestKey: key,
 		})
@@ -399,7 +399,7 @@ func (s *Server) updatePaymentMethod(c *gin.Context) {
 		s.stripeFailed(c, err)
 		return
 	}
-	cs, err := s.Stripe.CreateCheckoutSession(c, policyOrg(currentOrg(c)), subprocessors.CheckoutRequest{
+	cs, err := s.Stripe.CreateCheckoutSession(c, currentOrg(c).GateContext(), subprocessors.CheckoutRequest{
 		CustomerID: sub.StripeCustomerID, SuccessURL: s.billingURL("done=card"), CancelURL: s.billingURL(""), RequestKey: key,
 	})
 	if err != nil {
@@ -420,7 +420,7 @@ func (s *Server) billingPortal(c *gin.Context) {
 		s.stripeFailed(c, err)
 		return
 	}
-	url, err := s.Stripe.CreatePortalSession(c, policyOrg(currentOrg(c)), sub.StripeCustomerID, s.billingURL(""), key)
+	url, err := s.Stripe.CreatePortalSession(c, currentOrg(c).GateContext(), sub.StripeCustomerID, s.billingURL(""), key)
 	if err != nil {
 		s.stripeFailed(c, err)
 		return
@@ -442,7 +442,7 @@ func (s *Server) setCancelAtPeriodEnd(c *gin.Context, cancel bool) {
 		s.billingPageWithError(c, http.StatusConflict, "There is no paid subscription to change.")
 		return
 	}
-	updated, err := s.Stripe.SetCancelAtPeriodEnd(c, policyOrg(org), sub.StripeSubscriptionID, cancel, requestKey(c))
+	updated, err := s.Stripe.SetCancelAtPeriodEnd(c, org.GateContext(), sub.StripeSubscriptionID, cancel, requestKey(c))
 	if err != nil {
 		s.stripeFailed(c, err)
 		return
@@ -481,7 +481,7 @@ func (s *Server) refreshBilling(c *gin.Context) {
 		s.redirectWithFlash(c, "/billing", "refreshed")
 		return
 	}
-	oc := policyOrg(org)
+	oc := org.GateContext()
 	var ss *subprocessors.StripeSubscription
 	if sub.StripeSubscriptionID != "" {
 		got, err := s.Stripe.GetSubscription(c, oc, sub.StripeSubscriptionID)

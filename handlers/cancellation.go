@@ -14,7 +14,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/convot/convot/models"
-	"github.com/convot/convot/policies"
 	"github.com/convot/convot/workflows"
 )
 
@@ -142,10 +141,6 @@ func OrganizationWritable(org *models.Organization) bool {
 	return org != nil && org.Status == models.OrgActive
 }
 
-func policyOrg(org *models.Organization) policies.OrgContext {
-	return policies.OrgContext{ID: org.ID, Region: org.Region}
-}
-
 // closeAccount is an owner closing the organization's account: the password
 // confirms it; the Stripe subscription ends now; the cancellation workflow
 // keeps the data 30 days, read-only, then deletes it.
@@ -174,7 +169,7 @@ func (s *Server) closeAccount(c *gin.Context) {
 			s.billingPageWithError(c, http.StatusServiceUnavailable, "Billing is not configured here, so the subscription cannot be ended. Nothing was changed.")
 			return
 		}
-		if err := s.Stripe.CancelSubscription(c, policyOrg(org), sub.StripeSubscriptionID, "close-account"); err != nil {
+		if err := s.Stripe.CancelSubscription(c, org.GateContext(), sub.StripeSubscriptionID, "close-account"); err != nil {
 			status, msg := billingErrorMessage(err)
 			s.billingPageWithError(c, status, "The subscription could not be ended, so the account was not closed. "+msg)
 			return

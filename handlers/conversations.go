@@ -325,7 +325,7 @@ func (s *Server) publish(ctx context.Context, org *models.Organization, conv *mo
 		return
 	}
 	ev := realtime.Event{
-		Org:        orgContext(org),
+		Org:        org.GateContext(),
 		Subject:    policies.SubjectContext{Kind: models.SubjectEndUser},
 		Categories: categories,
 		Payload:    payload,
@@ -337,9 +337,4 @@ func (s *Server) publish(ctx context.Context, org *models.Organization, conv *mo
 	if err := s.Hub.PublishEach(ctx, topics, ev); err != nil && !errors.Is(err, context.Canceled) {
 		slog.Warn("live event not published", "type", e.Type, "err", err)
 	}
-}
-
-// orgContext is what the egress gate needs to know of an organization.
-func orgContext(org *models.Organization) policies.OrgContext {
-	return policies.OrgContext{ID: org.ID, Region: org.Region}
 }

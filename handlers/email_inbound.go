@@ -672,5 +672,5 @@ func (s *Server) orgContextByID(ctx context.Context, id uint64) policies.OrgCont
 	if err := s.DB.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&org).Error; err != nil || org.ID == 0 {
 		return policies.OrgContext{}
 	}
-	return orgContext(&org)
+	return org.GateContext()
 }

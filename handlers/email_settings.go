@@ -304,7 +304,7 @@ func (s *Server) sendMarketing(ctx context.Context, campaign Campaign) (Campaign
 				"List-Unsubscribe":      "<" + link + ">, <mailto:" + mail.UnsubscribeAddress(token, s.Config.InboundDomain) + "?subject=unsubscribe>",
 				"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
 			},
-			Org: orgContext(&org), Recipient: recipient,
+			Org: org.GateContext(), Recipient: recipient,
 		})
 		switch {
 		case err == nil:

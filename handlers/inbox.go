@@ -253,39 +253,40 @@ func (s *Server) inboxList(c *gin.Context, f inboxFilter, selected uint64, names
 		Page: page, More: more, NextPage: page + 1, Selected: selected}, nil
 }
 
-func (s *Server) inboxPage(c *gin.Context) {
+// loadInboxList reads the filter and the first page of the list, answering
+// the request itself when it cannot (ok is false then).
+func (s *Server) loadInboxList(c *gin.Context) (*inboxListPage, []inboxTeammate, bool) {
 	f, ok := s.inboxFilterOf(c)
 	if !ok {
-		return
+		return nil, nil, false
 	}
 	team, err := s.inboxTeammates(c, currentOrg(c).ID)
 	if err != nil {
 		s.internal(c, err)
-		return
+		return nil, nil, false
 	}
 	list, err := s.inboxList(c, f, 0, teammateNames(team))
 	if err != nil {
 		s.internal(c, err)
+		return nil, nil, false
+	}
+	return list, team, true
+}
+
+func (s *Server) inboxPage(c *gin.Context) {
+	list, team, ok := s.loadInboxList(c)
+	if !ok {
 		return
 	}
 	s.render(c, http.StatusOK, "inbox", s.page(c, "Inbox", "inbox", gin.H{"List": list, "Teammates": team}))
 }
 
 func (s *Server) inboxListJSON(c *gin.Context) {
-	f, ok := s.inboxFilterOf(c)
+	list, _, ok := s.loadInboxList(c)
 	if !ok {
 		return
 	}
-	team, err := s.inboxTeammates(c, currentOrg(c).ID)
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
-	list, err := s.inboxList(c, f, 0, teammateNames(team))
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
+	f := list.Filter
 	c.JSON(http.StatusOK, gin.H{"status": f.Status, "assignment": f.Assignment, "conversations": list.Items, "more": list.More})
 }
 

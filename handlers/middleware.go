@@ -12,7 +12,6 @@ import (
 
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
-	"github.com/convot/convot/policies"
 	"github.com/convot/convot/subprocessors"
 )
 
@@ -156,7 +155,7 @@ func (s *Server) loadSession(c *gin.Context) {
 	}
 	c.Set(ctxAccount, &account)
 	c.Set(ctxOrg, &org)
-	subprocessors.SentrySetOrganization(c, policies.OrgContext{ID: org.ID, Region: org.Region})
+	subprocessors.SentrySetOrganization(c, org.GateContext())
 	c.Next()
 }
 

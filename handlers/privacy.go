@@ -382,7 +382,7 @@ func (s *Server) mailDsrCode(ctx context.Context, r *models.PrivacyRequest, org 
 	// Without an organization the request is to Convot, the controller.
 	oc := policies.OrgContext{ID: r.OrganizationID, Region: "eu", Deployment: r.OrganizationID == 0}
 	if org != nil {
-		who, oc = org.CompanyName, orgContext(org)
+		who, oc = org.CompanyName, org.GateContext()
 	}
 	link := fmt.Sprintf("%s/privacy-verification/%d", strings.TrimSuffix(s.Config.BaseURL.String(), "/"), r.ID)
 	text := fmt.Sprintf("We received a %s request (%s) for the personal data %s holds about this address.\n\n"+

@@ -267,7 +267,7 @@ func (s *Server) onInvoiceEvent(tx *gorm.DB, ev subprocessors.StripeEvent, org *
 				To: o.Email, Subject: "Your Convot payment failed",
 				Text: "Hello " + o.DisplayName + ",\n\nStripe could not collect the payment of " + amount + " for your Convot subscription. " +
 					"Stripe will try again; to avoid your subscription ending, update your card: " + link + "\n",
-				Tag: "billing_payment_failed", Org: policyOrg(org), Recipient: policies.SubjectContext{Kind: models.SubjectCustomer},
+				Tag: "billing_payment_failed", Org: org.GateContext(), Recipient: policies.SubjectContext{Kind: models.SubjectCustomer},
 			})
 		})
 	}
@@ -284,7 +284,7 @@ func (s *Server) onCardAttached(ctx context.Context, tx *gorm.DB, ev subprocesso
 	if s.Stripe == nil || card.PaymentMethodID == "" || sub == nil || sub.StripeCustomerID == "" {
 		return nil
 	}
-	return s.Stripe.SetDefaultPaymentMethod(ctx, policyOrg(org), sub.StripeCustomerID, card.PaymentMethodID, ev.ID)
+	return s.Stripe.SetDefaultPaymentMethod(ctx, org.GateContext(), sub.StripeCustomerID, card.PaymentMethodID, ev.ID)
 }
 
 // sendMail sends a transactional mail outside a request; only its kind is

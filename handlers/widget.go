@@ -446,20 +446,31 @@ func (s *Server) widgetVisitor(c *gin.Context) {
 		widgetError(c, http.StatusUnauthorized, "Send the visitor token as Authorization: Bearer <token>.")
 		return
 	}
-	vt, err := s.lookupVisitor(c, widgetOrgOf(c), token)
-	if err != nil {
-		widgetInternal(c, err)
-		return
-	}
-	if vt == nil {
-		widgetError(c, http.StatusUnauthorized, badVisitorToken)
-		return
-	}
-	if !s.widgetAllow(c, s.widget.requests, vt.TokenHash) {
+	vt, ok := s.authenticateVisitor(c, widgetOrgOf(c), token)
+	if !ok {
 		return
 	}
 	c.Set(ctxVisitor, vt)
 	c.Next()
+}
+
+// authenticateVisitor finds the visitor of a token and counts the request
+// against its rate limit; ok is false when the request has been answered
+// (401 for an unknown token, 429 over the limit).
+func (s *Server) authenticateVisitor(c *gin.Context, org *models.Organization, token string) (*models.VisitorToken, bool) {
+	vt, err := s.lookupVisitor(c, org, token)
+	if err != nil {
+		widgetInternal(c, err)
+		return nil, false
+	}
+	if vt == nil {
+		widgetError(c, http.StatusUnauthorized, badVisitorToken)
+		return nil, false
+	}
+	if !s.widgetAllow(c, s.widget.requests, vt.TokenHash) {
+		return nil, false
+	}
+	return vt, true
 }
 
 // widgetConversation loads one of the visitor's conversations; any other
@@ -690,16 +701,8 @@ func (s *Server) widgetSession(c *gin.Context) {
 	var contact models.Contact
 	newToken := ""
 	if token := visitorTokenFrom(c.Request); token != "" {
-		vt, err := s.lookupVisitor(c, org, token)
-		if err != nil {
-			widgetInternal(c, err)
-			return
-		}
-		if vt == nil {
-			widgetError(c, http.StatusUnauthorized, badVisitorToken)
-			return
-		}
-		if !s.widgetAllow(c, s.widget.requests, vt.TokenHash) {
+		vt, ok := s.authenticateVisitor(c, org, token)
+		if !ok {
 			return
 		}
 		if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", vt.ContactID, org.ID).Limit(1).Find(&contact).Error; err != nil {

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/convot/convot/policies"
 )
 
 // Organization is a Customer: the business that signs up and deploys the
@@ -64,4 +66,9 @@ func ensureDataKey(tx *gorm.DB, id *uint64, subject string) error {
 	var err error
 	*id, err = ks.NewKey(tx, subject)
 	return err
+}
+
+// GateContext is what the egress gate needs to know of the organization.
+func (o *Organization) GateContext() policies.OrgContext {
+	return policies.OrgContext{ID: o.ID, Region: o.Region}
 }
