@@ -548,6 +548,9 @@ func (s *Server) accept(c *gin.Context) {
 		if err := s.claimOnce(tx, &models.Invitation{}, inv.ID, "accepted_at"); err != nil {
 			return err
 		}
+		if err := s.seatForMember(tx, inv.OrganizationID, inv.Role); err != nil {
+			return err
+		}
 		account = models.Account{
 			OrganizationID: inv.OrganizationID, FullName: fullName, DisplayName: firstName(fullName), Email: inv.Email,
 			PasswordHash: hash, Role: inv.Role, TimeZone: "UTC", Language: "en", Status: "active",
@@ -573,6 +576,10 @@ func (s *Server) accept(c *gin.Context) {
 		return
 	case errors.Is(err, errBadCode):
 		s.fail(c, http.StatusGone, "Invitation expired", "This invitation was already used.")
+		return
+	case errors.As(err, new(errPlanLimit)):
+		msg, _ := isPlanLimit(err)
+		s.fail(c, http.StatusPaymentRequired, "No seat left", msg)
 		return
 	case err != nil:
 		s.internal(c, err)

@@ -71,11 +71,15 @@ type billingView struct {
 	Configured   bool
 	OrgStatus    string
 	DeleteAt     time.Time
+	CancelReason string // workflows.Cancellation*
 	Plan         models.Plan
 	Plans        []planRow
 	Usage        models.Usage
 	SeatsOver    bool
 	ConvOver     bool
+	SeatsFull    bool // no seat left for an invitation
+	ConvFull     bool // the widget refuses new conversations this month
+	NextMonth    time.Time
 	Subscription *models.Subscription
 	Card         *models.PaymentMethod
 	Invoices     []invoiceRow
@@ -95,6 +99,9 @@ func (s *Server) billingView(c *gin.Context) (*billingView, error) {
 	}
 	v.SeatsOver = v.Usage.Seats > int64(v.Plan.Seats)
 	v.ConvOver = v.Usage.ConversationsThisMonth > int64(v.Plan.ConversationsPerMonth)
+	v.SeatsFull = v.Usage.Seats+v.Usage.InvitedSeats >= int64(v.Plan.Seats)
+	v.ConvFull = v.Usage.ConversationsThisMonth >= int64(v.Plan.ConversationsPerMonth)
+	v.NextMonth = models.NextMonth(s.now())
 	for _, p := range models.Plans {
 		v.Plans = append(v.Plans, planRow{Plan: p, Current: p.ID == v.Plan.ID, Price: money(p.MonthlyPriceCents, p.Currency)})
 	}
@@ -115,7 +122,7 @@ func (s *Server) billingView(c *gin.Context) (*billingView, error) {
 	if org.Status == models.OrgCancelled {
 		if cs := s.cancellations(); cs != nil {
 			if st, err := cs.Status(c, org.ID); err == nil {
-				v.DeleteAt = st.DeleteAt
+				v.DeleteAt, v.CancelReason = st.DeleteAt, st.Reason
 			}
 		}
 	}
@@ -279,6 +286,14 @@ func (s *Server) choosePlan(c *gin.Context) {
 		return
 	}
 	if !s.requireStripe(c) {
+		return
+	}
+	if err := s.seatsForPlan(c, org, plan); err != nil {
+		if msg, ok := isPlanLimit(err); ok {
+			s.billingPageWithError(c, http.StatusConflict, msg)
+			return
+		}
+		s.internal(c, err)
 		return
 	}
 	key := requestKey(c)

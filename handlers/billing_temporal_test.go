@@ -24,16 +24,13 @@ import (
 	"github.com/convot/convot/workflows"
 )
 
-// A subscription Stripe cancelled (customer.subscription.deleted) starts
-// the account's cancellation workflow on a real Temporal server: the
-// organization turns read-only, the owner is told, the workflow is found in
-// the Temporal UI's terms (ConvotOrgId, CancellationDeleteAt); the owner's
-// reactivation from the dashboard signals it, and the account is active
-// again.
-func TestSubscriptionDeletedStartsCancellationOnTemporal(t *testing.T) {
+// cancellationsOnTemporal is a test server whose cancellations run on a
+// Temporal dev server, with a worker for them.
+func cancellationsOnTemporal(t *testing.T) (*testServer, client.Client, context.Context) {
+	t.Helper()
 	cli := testenv.Require(t, "TEMPORAL_CLI")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  cli,
@@ -43,7 +40,7 @@ func TestSubscriptionDeletedStartsCancellationOnTemporal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dev.Stop()
+	t.Cleanup(func() { dev.Stop() })
 	c := dev.Client()
 	// The attributes this workflow uses (a SQL visibility store holds only
 	// three of each date type; the full set is registered by convot migrate).
@@ -67,8 +64,18 @@ func TestSubscriptionDeletedStartsCancellationOnTemporal(t *testing.T) {
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer w.Stop()
+	t.Cleanup(w.Stop)
+	return ts, c, ctx
+}
 
+// A subscription Stripe cancelled (customer.subscription.deleted) starts
+// the account's cancellation workflow on a real Temporal server: the
+// organization turns read-only, the owner is told, the workflow is found in
+// the Temporal UI's terms (ConvotOrgId, CancellationDeleteAt); the owner's
+// reactivation from the dashboard signals it, and the account is active
+// again.
+func TestSubscriptionDeletedStartsCancellationOnTemporal(t *testing.T) {
+	ts, c, ctx := cancellationsOnTemporal(t)
 	org, owner := stripeCustomerOrg(t, ts, "olivia@temporal.test", "cus_temporal")
 	now := time.Now()
 	created := stripeEvent("evt_t_created", "customer.subscription.created", now.Add(-time.Minute), subscriptionObject("sub_temporal", "cus_temporal", "active", now.Add(time.Hour), ""))
@@ -151,4 +158,26 @@ func billingEventually(t *testing.T, within time.Duration, what string, ok func(
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// A subscription Stripe gave up collecting (unpaid) closes the account on
+// a real Temporal server; when the owner pays and the subscription bills
+// again, the workflow is signalled and the account is active again, with
+// no one pressing Reactivate.
+func TestPaymentReactivatesUnpaidAccountOnTemporal(t *testing.T) {
+	ts, c, ctx := cancellationsOnTemporal(t)
+	org, _ := stripeCustomerOrg(t, ts, "olivia@repaid-temporal.test", "cus_repaid_t")
+	now := time.Now()
+	subscriptionUpdated(t, ts, "evt_rt_active", "sub_repaid_t", "cus_repaid_t", "active", now.Add(-3*time.Minute))
+	subscriptionUpdated(t, ts, "evt_rt_unpaid", "sub_repaid_t", "cus_repaid_t", "unpaid", now.Add(-2*time.Minute))
+	billingEventually(t, 30*time.Second, "the organization is read-only", func() bool { return orgStatus(ts, org.ID) == models.OrgCancelled })
+	subscriptionUpdated(t, ts, "evt_rt_paid", "sub_repaid_t", "cus_repaid_t", "active", now.Add(-time.Minute))
+	var result workflows.CancellationState
+	if err := c.GetWorkflow(ctx, workflows.CancellationWorkflowID(org.ID), "").Get(ctx, &result); err != nil {
+		t.Fatal(err)
+	}
+	if result.Status != workflows.CancellationReactivated || result.Reason != workflows.CancellationUnpaid || result.ReactivatedBy != 0 {
+		t.Fatalf("result %+v", result)
+	}
+	billingEventually(t, 10*time.Second, "the organization is active", func() bool { return orgStatus(ts, org.ID) == models.OrgActive })
 }

@@ -43,22 +43,40 @@ func (f *fakeCancellations) Start(ctx context.Context, in workflows.Cancellation
 	return nil
 }
 
+// Reactivate is a signal: the organization turns active afterwards, as the
+// workflow's activity would make it, outside the caller's transaction.
 func (f *fakeCancellations) Reactivate(ctx context.Context, orgID, actorID uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	res := f.db.Model(&models.Organization{}).Where("id = ? AND status = ?", orgID, models.OrgCancelled).Update("status", models.OrgActive)
-	if res.Error != nil {
-		return res.Error
+	var status string
+	if err := f.db.Model(&models.Organization{}).Where("id = ?", orgID).Pluck("status", &status).Error; err != nil {
+		return err
 	}
-	if res.RowsAffected == 0 {
+	if status != models.OrgCancelled {
 		return ErrNotCancellable
 	}
 	f.reactivated = append(f.reactivated, orgID)
+	go f.db.Model(&models.Organization{}).Where("id = ? AND status = ?", orgID, models.OrgCancelled).Update("status", models.OrgActive)
 	return nil
 }
 
+// Status is in its grace period, for the reason it was last started with.
 func (f *fakeCancellations) Status(ctx context.Context, orgID uint64) (workflows.CancellationState, error) {
-	return workflows.CancellationState{OrganizationID: orgID, Status: workflows.CancellationGrace, DeleteAt: time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := workflows.CancellationState{OrganizationID: orgID, Status: workflows.CancellationGrace, DeleteAt: time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)}
+	for _, in := range f.started {
+		if in.OrganizationID == orgID {
+			st.Reason = in.Reason
+		}
+	}
+	return st, nil
+}
+
+func (f *fakeCancellations) reactivations() []uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]uint64(nil), f.reactivated...)
 }
 
 func (f *fakeCancellations) starts() []workflows.CancellationInput {
@@ -113,7 +131,7 @@ func TestBillingPageForOwners(t *testing.T) {
 	owner.signup("olivia@billing.test", "Billing GmbH")
 	_, org := billingOwner(t, ts, "olivia@billing.test")
 	r := owner.get("/billing")
-	if r.status != http.StatusOK || !strings.Contains(r.body, "Plan: Free") || !strings.Contains(r.body, "Seats (active members)") ||
+	if r.status != http.StatusOK || !strings.Contains(r.body, "Plan: Free") || !strings.Contains(r.body, "Seats (members; auditors take none)") ||
 		!strings.Contains(r.body, "No invoices yet") || !strings.Contains(r.body, `href="/billing"`) {
 		t.Fatalf("billing page: %d %s", r.status, excerpt(r.body))
 	}
@@ -606,4 +624,59 @@ func TestStripeWebhookStoresOnlyBrandAndLastFour(t *testing.T) {
 	if r := owner.get("/billing"); !strings.Contains(r.body, "Visa ending in 4242") {
 		t.Fatalf("billing page: %s", excerpt(r.body))
 	}
+}
+
+// A subscription that went unpaid closed the account; when it bills again
+// (the owner paid the open invoice within the grace period) the account is
+// reactivated without anyone pressing Reactivate. An account its owner
+// closed is not reopened by a payment.
+func TestStripeWebhookPaymentReactivatesUnpaidAccount(t *testing.T) {
+	ts, fc := billingServer(t)
+	org, owner := stripeCustomerOrg(t, ts, "olivia@repaid.test", "cus_repaid")
+	now := time.Now()
+	send := func(id, status string, at time.Time) {
+		subscriptionUpdated(t, ts, id, "sub_repaid", "cus_repaid", status, at)
+	}
+	send("evt_r_active", "active", now.Add(-3*time.Minute))
+	send("evt_r_unpaid", "unpaid", now.Add(-2*time.Minute))
+	if got := fc.starts(); len(got) != 1 || got[0].Reason != workflows.CancellationUnpaid {
+		t.Fatalf("cancellations: %+v", got)
+	}
+	ts.db.Model(&models.Organization{}).Where("id = ?", org.ID).Update("status", models.OrgCancelled) // the workflow's first step
+	if r := owner.get("/billing"); !strings.Contains(r.body, "Paying the open invoice") {
+		t.Fatalf("the billing page does not say that paying reactivates: %s", excerpt(r.body))
+	}
+	if len(fc.reactivations()) != 0 {
+		t.Fatal("reactivated before any payment")
+	}
+	send("evt_r_paid", "active", now.Add(-time.Minute))
+	if got := fc.reactivations(); len(got) != 1 || got[0] != org.ID {
+		t.Fatalf("reactivations after the payment: %v", got)
+	}
+	billingEventually(t, 15*time.Second, "the organization is active after the payment", func() bool { return orgStatus(ts, org.ID) == models.OrgActive })
+
+	// Closed by its owner: a later payment leaves it closed.
+	org2, _ := stripeCustomerOrg(t, ts, "olivia@closedbyowner.test", "cus_closed")
+	fc.Start(context.Background(), workflows.CancellationInput{OrganizationID: org2.ID, Reason: workflows.CancellationClosedByOwner})
+	ts.db.Model(&models.Organization{}).Where("id = ?", org2.ID).Update("status", models.OrgCancelled)
+	subscriptionUpdated(t, ts, "evt_closed_active", "sub_closed", "cus_closed", "active", now)
+	if got := fc.reactivations(); len(got) != 1 {
+		t.Fatalf("an owner-closed account was reactivated by a payment: %v", got)
+	}
+}
+
+// subscriptionUpdated delivers a signed customer.subscription.updated
+// event and expects it processed.
+func subscriptionUpdated(t *testing.T, ts *testServer, eventID, subID, customer, status string, at time.Time) {
+	t.Helper()
+	ev := stripeEvent(eventID, "customer.subscription.updated", at, subscriptionObject(subID, customer, status, at.Add(time.Hour), ""))
+	if r := postWebhook(t, ts, ev, signStripe(ev, time.Now())); r.status != http.StatusOK {
+		t.Fatalf("%s: %d %s", eventID, r.status, r.body)
+	}
+}
+
+func orgStatus(ts *testServer, orgID uint64) string {
+	var status string
+	ts.db.Model(&models.Organization{}).Where("id = ?", orgID).Pluck("status", &status)
+	return status
 }

@@ -51,15 +51,27 @@ func cleanBody(body string, attachments int) (string, error) {
 	return body, nil
 }
 
-// startConversation opens a conversation for a contact. Its lifecycle
-// workflow starts with the first message (signal-with-start).
+// startConversation opens a conversation for a contact and counts it
+// against the plan's conversations this month: past the limit, a widget
+// conversation is refused (models.ErrConversationLimit, nothing written).
+// Its lifecycle workflow starts with the first message (signal-with-start).
 func (s *Server) startConversation(ctx context.Context, tx *gorm.DB, org *models.Organization, contact *models.Contact, channel string) (*models.Conversation, error) {
 	now := s.now().UTC()
 	conv := &models.Conversation{
 		OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID,
-		Channel: channel, Status: models.ConversationOpen, LastMessageAt: now,
+		Channel: channel, Status: models.ConversationOpen, LastMessageAt: now, CreatedAt: now,
 	}
-	if err := tx.WithContext(ctx).Create(conv).Error; err != nil {
+	limit, err := s.conversationLimit(ctx, tx, org, channel)
+	if err != nil {
+		return nil, err
+	}
+	err = tx.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := models.CountConversationStart(tx, org.ID, now, limit); err != nil {
+			return err
+		}
+		return tx.Create(conv).Error
+	})
+	if err != nil {
 		return nil, err
 	}
 	return conv, nil

@@ -278,7 +278,7 @@ func (s *Server) inboxPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	s.render(c, http.StatusOK, "inbox", s.page(c, "Inbox", "inbox", gin.H{"List": list, "Teammates": team}))
+	s.render(c, http.StatusOK, "inbox", s.page(c, "Inbox", "inbox", gin.H{"List": list, "Teammates": team, "LimitNotice": s.conversationLimitNotice(c, currentOrg(c))}))
 }
 
 func (s *Server) inboxListJSON(c *gin.Context) {
@@ -458,6 +458,7 @@ func (s *Server) inboxConversationPage(c *gin.Context) {
 	s.render(c, http.StatusOK, "inbox", s.page(c, contact.Label, "inbox", gin.H{
 		"List": list, "Teammates": team, "Conversation": items[0], "Messages": msgs, "Earlier": earlier,
 		"Contact": contact, "Others": others, "Canned": canned, "SelfID": a.ID,
+		"LimitNotice": s.conversationLimitNotice(c, currentOrg(c)),
 	}))
 }
 

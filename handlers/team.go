@@ -22,6 +22,14 @@ func (s *Server) teamRoutes(r *gin.RouterGroup) {
 	g.GET("/audit-log", s.require("audit_log_view"), s.auditLog)
 }
 
+// seatsView is the plan's seats as the team page shows them (nil where
+// plan limits do not apply).
+type seatsView struct {
+	Plan models.Plan
+	Used int64
+	Full bool
+}
+
 type accessRow struct {
 	Description string
 	Allowed     []bool
@@ -47,9 +55,23 @@ func (s *Server) teamPage(c *gin.Context) {
 		}
 		access = append(access, row)
 	}
+	var seats *seatsView
+	if s.planLimitsApply() {
+		plan, err := models.PlanOf(c, s.DB, org.ID)
+		if err != nil {
+			s.internal(c, err)
+			return
+		}
+		used, invited, err := models.SeatsUsed(c, s.DB, org.ID, s.now())
+		if err != nil {
+			s.internal(c, err)
+			return
+		}
+		seats = &seatsView{Plan: plan, Used: used + invited, Full: used+invited >= int64(plan.Seats)}
+	}
 	s.render(c, http.StatusOK, "team", s.page(c, "Team", "team", gin.H{
 		"Members": members, "Pending": pending, "SelfID": a.ID, "Roles": models.Roles,
-		"InviteRoles": invitableRoles(), "Access": access,
+		"InviteRoles": invitableRoles(), "Access": access, "Seats": seats,
 	}))
 }
 
@@ -72,6 +94,14 @@ func (s *Server) invite(c *gin.Context) {
 	}
 	if existing > 0 {
 		s.fail(c, http.StatusConflict, "Invite", "Someone with this email already has a Convot account.")
+		return
+	}
+	if err := s.seatForInvitation(c, org, role); err != nil {
+		if msg, ok := isPlanLimit(err); ok {
+			s.fail(c, http.StatusPaymentRequired, "No seat left", msg)
+			return
+		}
+		s.internal(c, err)
 		return
 	}
 	token := crypto.RandomToken(32)

@@ -194,8 +194,7 @@ func (s *Server) onSubscriptionEvent(ctx context.Context, tx *gorm.DB, ev subpro
 	if current != "" && current != ss.ID {
 		// Another subscription of the customer: it replaces the one on
 		// file only when that one no longer bills, or it does.
-		paying := map[string]bool{"active": true, "trialing": true, "past_due": true}
-		if ev.Type == "customer.subscription.deleted" || (paying[sub.Status] && !paying[ss.Status]) {
+		if ev.Type == "customer.subscription.deleted" || (models.StatusBills(sub.Status) && !models.StatusBills(ss.Status)) {
 			return nil, nil
 		}
 	}
@@ -211,6 +210,8 @@ func (s *Server) onSubscriptionEvent(ctx context.Context, tx *gorm.DB, ev subpro
 		reason = workflows.CancellationSubscriptionEnded
 	case ss.Status == "unpaid" && sub.Status != "unpaid":
 		reason = workflows.CancellationUnpaid
+	case org.Status == models.OrgCancelled && models.StatusBills(ss.Status):
+		return nil, s.reactivateOnPayment(ctx, org)
 	}
 	if reason == "" || org.Status == models.OrgDeleted {
 		return nil, nil
@@ -225,6 +226,34 @@ func (s *Server) onSubscriptionEvent(ctx context.Context, tx *gorm.DB, ev subpro
 		return nil, fmt.Errorf("start cancellation: %w", err)
 	}
 	return nil, nil
+}
+
+// reactivateOnPayment reactivates an account that Stripe's billing closed
+// (the subscription went unpaid, or ended) once its subscription bills
+// again, for instance when the owner paid the open invoice in the grace
+// period. An account its owner closed stays closed until an owner
+// reactivates it; one past its grace period cannot be.
+func (s *Server) reactivateOnPayment(ctx context.Context, org *models.Organization) error {
+	cancellations := s.cancellations()
+	if cancellations == nil {
+		return errors.New("no workflow service to reactivate with")
+	}
+	st, err := cancellations.Status(ctx, org.ID)
+	switch {
+	case errors.Is(err, ErrNoCancellation):
+		return nil
+	case err != nil:
+		return fmt.Errorf("cancellation status: %w", err)
+	case st.Reason == workflows.CancellationClosedByOwner || st.Status != workflows.CancellationGrace:
+		return nil
+	}
+	// Started inside the transaction, like a cancellation: if the signal
+	// fails the event is not marked processed and Stripe retries. The
+	// actor is Stripe's payment (0), not a person.
+	if err := cancellations.Reactivate(ctx, org.ID, 0); err != nil && !errors.Is(err, ErrNotCancellable) {
+		return fmt.Errorf("reactivate: %w", err)
+	}
+	return nil
 }
 
 // onInvoiceEvent mirrors the invoice and records the payment attempt; a

@@ -26,7 +26,9 @@ package handlers
 //     "convot.visitor.<PUBLIC_KEY>"; the server keeps only its SHA-256
 //     hash (models.VisitorToken).
 //   - Errors: {"error": "..."} with 400 (malformed), 401 (missing or
-//     unknown visitor token; identity verification failed), 403 (origin
+//     unknown visitor token; identity verification failed), 402 (POST
+//     /conversations: the organization's plan has no conversations left
+//     this month; messages in started conversations still go), 403 (origin
 //     not allowed), 404 (unknown organization key, conversation or
 //     attachment, including another visitor's), 409, 413 (body or file
 //     too large), 415 (file type not accepted), 422 (empty or too long
@@ -861,6 +863,10 @@ func (s *Server) widgetStart(c *gin.Context) {
 		return
 	}
 	conv, err := s.startConversation(c, s.DB, org, contact, "widget")
+	if errors.Is(err, models.ErrConversationLimit) {
+		s.conversationLimitReached(c, org)
+		return
+	}
 	if err != nil {
 		widgetInternal(c, err)
 		return
@@ -893,7 +899,15 @@ func (s *Server) discardConversation(org *models.Organization, conv *models.Conv
 	if att != nil {
 		s.discardAttachment(org, att)
 	}
-	if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", conv.ID, org.ID).Delete(&models.Conversation{}).Error; err != nil {
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("id = ? AND organization_id = ?", conv.ID, org.ID).Delete(&models.Conversation{})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		// Not started after all: it does not count against the plan.
+		return models.UncountConversationStart(tx, org.ID, conv.CreatedAt)
+	})
+	if err != nil {
 		slog.Warn("empty conversation not removed", "conversation", conv.ID, "err", err)
 	}
 }

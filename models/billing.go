@@ -90,6 +90,10 @@ type Subscription struct {
 // Subscription statuses that keep a paid plan.
 var payingStatuses = map[string]bool{"active": true, "trialing": true, "past_due": true}
 
+// StatusBills reports whether a subscription of Stripe status keeps its
+// paid plan.
+func StatusBills(status string) bool { return payingStatuses[status] }
+
 // CurrentPlan is the plan the subscription grants now: its plan while
 // Stripe considers it active, trialing or past due, else the free plan.
 func (s *Subscription) CurrentPlan() Plan {
@@ -209,19 +213,19 @@ func (i *Invoice) BeforeCreate(tx *gorm.DB) error {
 
 // Usage is what an organization uses of its plan's limits.
 type Usage struct {
-	Seats                  int64 // active operator accounts
+	Seats                  int64 // active accounts that take a seat (auditors do not)
+	InvitedSeats           int64 // live invitations that will take one
 	ConversationsThisMonth int64 // conversations started since the first of the month (UTC)
 }
 
 // UsageOf counts an organization's seats and this month's conversations.
 func UsageOf(ctx context.Context, db *gorm.DB, orgID uint64, now time.Time) (Usage, error) {
 	var u Usage
-	if err := db.WithContext(ctx).Model(&Account{}).Where("organization_id = ? AND status = ?", orgID, "active").Count(&u.Seats).Error; err != nil {
+	var err error
+	if u.Seats, u.InvitedSeats, err = SeatsUsed(ctx, db, orgID, now); err != nil {
 		return u, err
 	}
-	now = now.UTC()
-	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	err := db.WithContext(ctx).Model(&Conversation{}).Where("organization_id = ? AND created_at >= ?", orgID, monthStart).Count(&u.ConversationsThisMonth).Error
+	u.ConversationsThisMonth, err = ConversationsStarted(ctx, db, orgID, now)
 	return u, err
 }
 

@@ -17,7 +17,7 @@ func All() []any {
 		&Organization{}, &Account{}, &Session{}, &Invitation{}, &PasswordReset{}, &RecoveryCode{},
 		&Contact{}, &Conversation{}, &Message{}, &Attachment{}, &VisitorToken{}, &CannedResponse{},
 		&AuditEvent{}, &UsageEvent{}, &DataKey{}, &InstanceKey{}, &EgressDecision{},
-		&Subscription{}, &PaymentMethod{}, &Invoice{}, &Payment{}, &ProcessedStripeEvent{},
+		&Subscription{}, &PaymentMethod{}, &Invoice{}, &Payment{}, &ProcessedStripeEvent{}, &ConversationUsage{},
 		&Backup{}, &SupportTicket{}, &SupportMessage{}, &Incident{}, &IncidentStep{}, &IncidentNotice{},
 		&PolicyVersion{}, &PolicyNotice{},
 		&PrivacyRequest{}, &PrivacyExport{}, &SubjectPreference{},

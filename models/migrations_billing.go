@@ -78,4 +78,16 @@ CREATE UNIQUE INDEX idx_processed_stripe_events_event_id ON processed_stripe_eve
 CREATE INDEX idx_processed_stripe_events_organization_id ON processed_stripe_events (organization_id);
 CREATE INDEX idx_processed_stripe_events_processed_at ON processed_stripe_events (processed_at);
 `)
+	addMigration(8, "plan limits: conversations started per organization and month", `
+CREATE TABLE conversation_usages (
+	id {{id}},
+	organization_id BIGINT NOT NULL,
+	month TEXT NOT NULL,
+	started BIGINT NOT NULL DEFAULT 0,
+	limit_reached_at {{time}},
+	updated_at {{time}} NOT NULL
+);
+CREATE UNIQUE INDEX idx_conversation_usages_month ON conversation_usages (organization_id, month);
+CREATE INDEX idx_conversations_organization_created ON conversations (organization_id, created_at);
+`)
 }
