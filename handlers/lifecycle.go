@@ -36,6 +36,9 @@ type TemporalLifecycles struct {
 	wg     sync.WaitGroup
 	stop   context.CancelFunc
 	ctx    context.Context
+	// drainUntil is when Close gives up on queued signals; written before
+	// stop, read by the senders after it.
+	drainUntil time.Time
 }
 
 const (
@@ -44,7 +47,8 @@ const (
 	lifecycleRetryFor   = 2 * time.Minute
 )
 
-// NewTemporalLifecycles starts the senders; Close drains them.
+// NewTemporalLifecycles starts the senders; Close drains them. The server
+// builds one when it is given a Temporal client and no Lifecycles.
 func NewTemporalLifecycles(c client.Client) *TemporalLifecycles {
 	ctx, stop := context.WithCancel(context.Background())
 	l := &TemporalLifecycles{client: c, ctx: ctx, stop: stop}
@@ -59,10 +63,16 @@ func NewTemporalLifecycles(c client.Client) *TemporalLifecycles {
 
 // Notify queues a signal. When the queue is full the caller waits: the
 // conversation is committed either way, but its timers need the signal.
+// After Close nothing is queued: the server has stopped taking requests.
 func (l *TemporalLifecycles) Notify(sig LifecycleSignal) {
+	if l.ctx.Err() != nil {
+		slog.Error("conversation lifecycle not signalled: shutting down", "conversation", sig.Input.ConversationID, "signal", sig.Name)
+		return
+	}
 	select {
 	case l.shards[sig.Input.ConversationID%lifecycleShards] <- sig:
 	case <-l.ctx.Done():
+		slog.Error("conversation lifecycle not signalled: shutting down", "conversation", sig.Input.ConversationID, "signal", sig.Name)
 	}
 }
 
@@ -71,16 +81,14 @@ func (l *TemporalLifecycles) send(ch chan LifecycleSignal) {
 	for {
 		select {
 		case sig := <-ch:
-			l.deliver(sig)
+			l.deliver(sig, time.Now().Add(lifecycleRetryFor))
 		case <-l.ctx.Done():
-			// Drain what is queued, briefly, before stopping.
-			deadline := time.After(5 * time.Second)
+			// Deliver what is queued, retrying no later than the drain's
+			// deadline, before stopping.
 			for {
 				select {
 				case sig := <-ch:
-					l.deliver(sig)
-				case <-deadline:
-					return
+					l.deliver(sig, l.drainUntil)
 				default:
 					return
 				}
@@ -89,18 +97,29 @@ func (l *TemporalLifecycles) send(ch chan LifecycleSignal) {
 	}
 }
 
-func (l *TemporalLifecycles) deliver(sig LifecycleSignal) {
+// deliver signals, retrying with backoff until giveUp, or once shutting
+// down until the drain's deadline.
+func (l *TemporalLifecycles) deliver(sig LifecycleSignal, giveUp time.Time) {
 	backoff := 100 * time.Millisecond
-	giveUp := time.Now().Add(lifecycleRetryFor)
+	limit := func() time.Time {
+		if l.ctx.Err() != nil && l.drainUntil.Before(giveUp) {
+			return l.drainUntil
+		}
+		return giveUp
+	}
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		attempt := time.Now().Add(10 * time.Second)
+		if end := limit(); end.Before(attempt) {
+			attempt = end
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), attempt)
 		_, err := l.client.SignalWithStartWorkflow(ctx, workflows.ConversationWorkflowID(sig.Input.ConversationID),
 			sig.Name, sig.Arg, workflows.ConversationStartOptions(sig.Input), workflows.ConversationWorkflowType, sig.Input)
 		cancel()
 		if err == nil {
 			return
 		}
-		if time.Now().Add(backoff).After(giveUp) {
+		if time.Now().Add(backoff).After(limit()) {
 			// Only IDs are logged; the conversation row keeps its state.
 			slog.Error("conversation lifecycle not signalled", "conversation", sig.Input.ConversationID, "signal", sig.Name, "err", err)
 			subprocessors.CaptureWorkerError(context.Background(), err, workflows.ConversationWorkflowType)
@@ -111,8 +130,14 @@ func (l *TemporalLifecycles) deliver(sig LifecycleSignal) {
 	}
 }
 
-// Close stops accepting signals and delivers what is queued.
-func (l *TemporalLifecycles) Close() {
+// Close stops accepting signals and delivers what is queued, trying until
+// ctx ends (a shutdown's deadline). Call it once the HTTP server has
+// stopped taking requests.
+func (l *TemporalLifecycles) Close(ctx context.Context) {
+	l.drainUntil = time.Now().Add(lifecycleRetryFor)
+	if d, ok := ctx.Deadline(); ok {
+		l.drainUntil = d
+	}
 	l.stop()
 	l.wg.Wait()
 }

@@ -69,12 +69,24 @@ type Server struct {
 	// Temporal when nil and Temporal is set (handlers/incidents.go).
 	Breaches BreachWorkflows
 
+	// ownLifecycles are the lifecycle senders New started; Close drains them.
+	ownLifecycles *TemporalLifecycles
+
 	pages    *web.Templates
 	throttle *throttle
 	now      func() time.Time
 	// largeBodies are routes (uploads) that apply their own, larger limit.
 	largeBodies map[string]bool
 	widget      *widgetState
+}
+
+// Close delivers the lifecycle signals still queued, until ctx ends. Call
+// it after the HTTP server has shut down: a message acknowledged just
+// before still reaches its conversation's workflow.
+func (s *Server) Close(ctx context.Context) {
+	if s.ownLifecycles != nil {
+		s.ownLifecycles.Close(ctx)
+	}
 }
 
 // New builds the HTTP handler.
@@ -89,7 +101,8 @@ func New(s *Server) (http.Handler, error) {
 		s.now = time.Now
 	}
 	if s.Lifecycles == nil && s.Temporal != nil {
-		s.Lifecycles = NewTemporalLifecycles(s.Temporal)
+		s.ownLifecycles = NewTemporalLifecycles(s.Temporal)
+		s.Lifecycles = s.ownLifecycles
 	}
 	if s.Hub == nil {
 		s.Hub = realtime.NewLocal()

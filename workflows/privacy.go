@@ -497,6 +497,7 @@ func (r *privacyRequest) erase(ctx workflow.Context) error {
 			return err
 		}
 		if scan.Clean {
+			r.shredBackupKeys(ctx)
 			return nil
 		}
 		r.stepEnd(ctx, "scan", StepFailed, fmt.Sprintf("%d remnants found: the officer is alerted; signal retry once resolved", scan.Findings))
@@ -505,6 +506,24 @@ func (r *privacyRequest) erase(ctx workflow.Context) error {
 			return err
 		}
 	}
+}
+
+// shredBackupKeys removes the subject's destroyed keys from every kept
+// backup now, so the erased data is unreadable in backups at once rather
+// than at the next hourly shred. If it cannot run now, the hourly schedule
+// does it; the erasure itself is complete either way.
+func (r *privacyRequest) shredBackupKeys(ctx workflow.Context) {
+	if workflow.GetVersion(ctx, "shred-backup-keys-after-erasure", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return // a request erased before this step existed
+	}
+	r.stepStart(ctx, "shred_backup_keys")
+	var n int
+	err := workflow.ExecuteActivity(r.activityCtx(ctx, 30*time.Minute, 3), ActivityShredBackupKeys).Get(ctx, &n)
+	if err != nil {
+		r.stepEnd(ctx, "shred_backup_keys", StepSkipped, "not possible now: the hourly shred (convot-backup-key-shred) removes the keys from the kept backups")
+		return
+	}
+	r.stepEnd(ctx, "shred_backup_keys", StepDone, fmt.Sprintf("%d destroyed keys removed from the kept backups", n))
 }
 
 // step runs one fulfilment activity, recording its progress. A failure

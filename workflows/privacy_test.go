@@ -38,6 +38,9 @@ type dsrFakes struct {
 	scans []bool
 	// failErase fails the erase activity this many times, non-retryably.
 	failErase int
+	// shredFails makes the backup key shred fail (the hourly schedule then
+	// does it).
+	shredFails bool
 }
 
 func (f *dsrFakes) record(c dsrCall) {
@@ -104,6 +107,15 @@ func newDsrEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *dsrFakes) {
 			return DsrOutcome{}, temporal.NewNonRetryableApplicationError("blob store unreachable", "BlobStore", nil)
 		}
 		return DsrOutcome{Rows: 10, ConversationIDs: []uint64{5, 6}}, nil
+	})
+	reg(ActivityShredBackupKeys, func(_ context.Context) (int, error) {
+		f.record(dsrCall{Activity: ActivityShredBackupKeys})
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.shredFails {
+			return 0, temporal.NewNonRetryableApplicationError("backup store unreachable", "BlobStore", nil)
+		}
+		return 4, nil
 	})
 	reg(ActivityScanPrivacyErasure, func(_ context.Context, r DsrRef) (DsrOutcome, error) {
 		f.record(dsrCall{Activity: ActivityScanPrivacyErasure})
@@ -306,6 +318,41 @@ func TestDsrErasureScanFailureAlertsTheOfficer(t *testing.T) {
 	require.Equal(t, []string{NoticeAwaitingApproval, NoticeStepFailed}, kinds(f.of(ActivityNotifyPrivacyOfficer)))
 	require.Equal(t, []string{"conversation-5", "conversation-6", "conversation-5", "conversation-6"}, *cancelled)
 	require.Equal(t, DsrCompleted, lastStatus(f))
+	// Only the clean erasure shreds the backups' keys, after its scan.
+	shred := f.of(ActivityShredBackupKeys)
+	require.Len(t, shred, 1)
+	scans := f.of(ActivityScanPrivacyErasure)
+	require.False(t, shred[0].At.Before(scans[1].At))
+}
+
+// A completed erasure removes the subject's destroyed keys from the kept
+// backups at once; when that cannot run, the request still completes and
+// says the hourly shred will do it.
+func TestDsrErasureShredsBackupKeysAtOnce(t *testing.T) {
+	for _, fails := range []bool{false, true} {
+		env, f := newDsrEnv(t)
+		stopsConversations(env)
+		f.shredFails = fails
+		in := dsrInput(DsrErasure, true)
+		in.Prompt = true
+		runDsr(t, env, in)
+		require.Len(t, f.of(ActivityShredBackupKeys), 1)
+		require.Equal(t, DsrCompleted, lastStatus(f))
+		var last DsrStep
+		for _, st := range queryProgress(t, env).Steps {
+			if st.Name == "shred_backup_keys" {
+				last = st
+			}
+		}
+		require.Equal(t, "shred_backup_keys", last.Name)
+		if fails {
+			require.Equal(t, StepSkipped, last.Status)
+			require.Contains(t, last.Detail, "hourly shred")
+		} else {
+			require.Equal(t, StepDone, last.Status)
+			require.Equal(t, "4 destroyed keys removed from the kept backups", last.Detail)
+		}
+	}
 }
 
 // A step that fails after its retries alerts the officer and runs again on

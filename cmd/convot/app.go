@@ -54,6 +54,8 @@ type app struct {
 	// stripe is the gated billing client; nil when STRIPE_SECRET_KEY is
 	// not set (billing off).
 	stripe *subprocessors.Stripe
+	// handlers is the HTTP server's state, drained at shutdown.
+	handlers *handlers.Server
 }
 
 // openApp reads the configuration, the master key and the database, and
@@ -198,9 +200,10 @@ func (a *app) httpServer() (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := handlers.New(&handlers.Server{DB: a.db, Keys: a.keys, Config: a.cfg, Mail: sender, Outbox: devOutbox(a),
+	a.handlers = &handlers.Server{DB: a.db, Keys: a.keys, Config: a.cfg, Mail: sender, Outbox: devOutbox(a),
 		PayloadCodec: codec, TemporalUIURL: a.temporalUI, Temporal: a.temporal, Hub: a.hub, Blobs: a.blobs,
-		Stripe: a.stripe, GeoIP: geo})
+		Stripe: a.stripe, GeoIP: geo}
+	h, err := handlers.New(a.handlers)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +252,13 @@ func (a *app) serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener) 
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), config.ShutdownTimeout)
 	defer cancel()
-	return srv.Shutdown(shutdown)
+	err := srv.Shutdown(shutdown)
+	// No request is left to acknowledge a message: deliver the lifecycle
+	// signals of those acknowledged.
+	if a.handlers != nil {
+		a.handlers.Close(shutdown)
+	}
+	return err
 }
 
 // seedOwner creates a first organization and owner when the database has no
