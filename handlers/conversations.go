@@ -317,6 +317,17 @@ var (
 	stateCategories   = []string{"system.operations"}
 )
 
+// personalCategories reports whether an event's categories are an End
+// User's data (rather than identifiers and states).
+func personalCategories(categories []string) bool {
+	for _, c := range categories {
+		if strings.HasPrefix(c, "user.") {
+			return true
+		}
+	}
+	return false
+}
+
 func orgTopic(orgID uint64) string           { return realtime.OrgTopic(orgID) }
 func conversationTopic(convID uint64) string { return realtime.ConversationTopic(convID) }
 
@@ -336,12 +347,11 @@ func (s *Server) publish(ctx context.Context, org *models.Organization, conv *mo
 		slog.Error("live event", "err", err)
 		return
 	}
-	ev := realtime.Event{
-		Org:        org.GateContext(),
-		Subject:    policies.SubjectContext{Kind: models.SubjectEndUser},
-		Categories: categories,
-		Payload:    payload,
+	subject := policies.SubjectContext{Kind: models.SubjectEndUser}
+	if personalCategories(categories) {
+		subject = s.liveSubject(ctx, conv.ContactID)
 	}
+	ev := realtime.Event{Org: org.GateContext(), Subject: subject, Categories: categories, Payload: payload}
 	topics := []string{orgTopic(org.ID)}
 	if toVisitor {
 		topics = append(topics, conversationTopic(conv.ID))

@@ -144,3 +144,61 @@ func readEventOfType(t *testing.T, conn *websocket.Conn, typ string) liveEvent {
 		}
 	}
 }
+
+// A contact who restricted processing (policy §9: stored, nothing more)
+// has its messages stored, but the egress gate keeps them off Redis: the
+// operator on the other node does not get them live, the next contact's
+// message does arrive, and the decision log says why.
+func TestRestrictedContactsMessagesStayOffRedis(t *testing.T) {
+	redisURL := testenv.Require(t, "REDIS_URL")
+	testenv.Require(t, "DATABASE_URL")
+	nodeA := newTestServer(t)
+	nodeA.srv.Hub = redisHub(t, nodeA, redisURL)
+	nodeB := secondNode(t, nodeA, redisHub(t, nodeA, redisURL))
+	w := newInboxWorld(t, nodeA, "olivia@restricted.test", "Restricted")
+	operator := &browser{t: t, ts: nodeB, http: w.owner.http}
+	opConn, resp, err := dialInbox(t, operator, "", nil)
+	if err != nil {
+		t.Fatalf("operator socket on node B: %v (%v)", err, resp)
+	}
+	api := nodeA.URL + "/widget/v1/" + w.org.PublicKey
+	session := func() (token string, contactID uint64) {
+		var s struct {
+			Token   string `json:"token"`
+			Contact struct {
+				ID uint64 `json:"id"`
+			} `json:"contact"`
+		}
+		widgetCall(t, http.MethodPost, api+"/session", "", `{"page_url":"https://shop.example/"}`, http.StatusOK, &s)
+		return s.Token, s.Contact.ID
+	}
+	restrictedToken, restrictedID := session()
+	if err := models.RecordPreference(nodeA.db.DB, models.SubjectPreference{OrganizationID: w.org.ID, ContactID: restrictedID,
+		Kind: models.PreferenceRestriction, Active: true, Source: "dsr-test"}); err != nil {
+		t.Fatal(err)
+	}
+	widgetCall(t, http.MethodPost, api+"/conversations", restrictedToken, `{"body":"from a restricted contact"}`, http.StatusCreated, nil)
+	freeToken, _ := session()
+	widgetCall(t, http.MethodPost, api+"/conversations", freeToken, `{"body":"from a contact without restriction"}`, http.StatusCreated, nil)
+
+	if e := readEventOfType(t, opConn, realtime.TypeMessage); e.Message.Body != "from a contact without restriction" {
+		t.Fatalf("the operator's next message is %q: a restricted contact's message went through Redis", e.Message.Body)
+	}
+	var stored int64
+	nodeA.db.Model(&models.Message{}).Where("organization_id = ? AND author_id = ?", w.org.ID, restrictedID).Count(&stored)
+	if stored != 1 {
+		t.Fatalf("the restricted contact's message is not stored (%d)", stored)
+	}
+	var denied int64
+	nodeA.db.Model(&models.EgressDecision{}).Where("organization_id = ? AND subprocessor = ? AND allow = ? AND reason LIKE ?",
+		w.org.ID, "redis", false, "%restricted%").Count(&denied)
+	if denied == 0 {
+		t.Fatal("no decision records why the event stayed off Redis")
+	}
+	// The operator still reads it, from the database.
+	var conv models.Conversation
+	nodeA.db.Where("contact_id = ?", restrictedID).First(&conv)
+	if r := operator.get("/inbox/conversations/" + idText(conv.ID)); !strings.Contains(r.body, "from a restricted contact") {
+		t.Fatalf("the conversation does not show the stored message: %s", excerpt(r.body))
+	}
+}

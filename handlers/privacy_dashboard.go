@@ -460,6 +460,7 @@ func (s *Server) contactUnder16(c *gin.Context) {
 		s.internal(c, err)
 		return
 	}
+	s.forgetLiveSubject(ct.ID)
 	res, err := s.intakePrivacyRequest(c, privacyIntake{Org: org, Type: models.DsrErasure, ForChild: true, Source: models.DsrSourceChildFlag,
 		ContactID: ct.ID, LoggedBy: a.ID, Attested: true, Prompt: true})
 	if s.privacyIntakeFailed(c, err) {

@@ -71,6 +71,8 @@ type Server struct {
 
 	// ownLifecycles are the lifecycle senders New started; Close drains them.
 	ownLifecycles *TemporalLifecycles
+	// subjects caches contacts' subject contexts for live events.
+	subjects *liveSubjects
 
 	pages    *web.Templates
 	throttle *throttle
@@ -111,6 +113,7 @@ func New(s *Server) (http.Handler, error) {
 		return nil, errors.New("handlers: a blob store is required")
 	}
 	s.largeBodies = map[string]bool{}
+	s.subjects = &liveSubjects{entries: map[uint64]liveSubject{}}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Errors reach Sentry scrubbed by the egress gate (only when SENTRY_DSN
