@@ -65,13 +65,18 @@ func (s *Server) startConversation(ctx context.Context, tx *gorm.DB, org *models
 	if err != nil {
 		return nil, err
 	}
-	err = tx.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := models.CountConversationStart(tx, org.ID, now, limit); err != nil {
-			return err
+	// Counted first, in a statement of its own: the month's counter row is
+	// locked only for that statement, not while the conversation is
+	// written, so an organization's conversations can start side by side.
+	// A conversation that then fails to be written is given back.
+	db := tx.WithContext(ctx)
+	if err := models.CountConversationStart(db, org.ID, now, limit); err != nil {
+		return nil, err
+	}
+	if err := db.Create(conv).Error; err != nil {
+		if uerr := models.UncountConversationStart(db, org.ID, now); uerr != nil {
+			slog.Warn("conversation start not given back", "org", org.ID, "err", uerr)
 		}
-		return tx.Create(conv).Error
-	})
-	if err != nil {
 		return nil, err
 	}
 	return conv, nil
@@ -94,13 +99,17 @@ func (s *Server) postMessage(ctx context.Context, org *models.Organization, conv
 		AuthorType: by.Kind, AuthorID: by.ID, Body: body, Private: private,
 		DeliveryStatus: "sent", CreatedAt: now,
 	}
+	// A contact's message reopens the conversation at once; the lifecycle
+	// workflow records the same when it hears of it.
+	reopened := by.Kind == workflows.AuthorContact && conv.Status != models.ConversationOpen
 	var atts []models.Attachment
-	reopened := false
-	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(msg).Error; err != nil {
-			return err
-		}
-		if len(attachmentIDs) > 0 {
+	if len(attachmentIDs) == 0 {
+		err = models.InsertMessage(ctx, s.DB, s.Keys, msg, reopened)
+	} else {
+		err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := models.InsertMessage(ctx, tx, s.Keys, msg, reopened); err != nil {
+				return err
+			}
 			res := tx.Model(&models.Attachment{}).
 				Where("id IN ? AND organization_id = ? AND conversation_id = ? AND message_id = 0", attachmentIDs, org.ID, conv.ID).
 				Update("message_id", msg.ID)
@@ -110,21 +119,9 @@ func (s *Server) postMessage(ctx context.Context, org *models.Organization, conv
 			if int(res.RowsAffected) != len(attachmentIDs) {
 				return errBadMessage{"An attachment is unknown or already sent."}
 			}
-			if err := tx.Where("message_id = ?", msg.ID).Order("id").Find(&atts).Error; err != nil {
-				return err
-			}
-		}
-		updates := map[string]any{"last_message_at": now, "updated_at": now}
-		// A contact's message reopens the conversation at once; the
-		// lifecycle workflow records the same when it hears of it.
-		if by.Kind == workflows.AuthorContact && conv.Status != models.ConversationOpen {
-			updates["status"] = models.ConversationOpen
-			updates["resolved_at"] = nil
-			updates["snoozed_until"] = nil
-			reopened = true
-		}
-		return tx.Model(&models.Conversation{}).Where("id = ? AND organization_id = ?", conv.ID, org.ID).Updates(updates).Error
-	})
+			return tx.Where("message_id = ?", msg.ID).Order("id").Find(&atts).Error
+		})
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -296,9 +293,13 @@ func (s *Server) setConversationState(ctx context.Context, org *models.Organizat
 	if err := s.DB.WithContext(ctx).Model(&models.Conversation{}).Where("id = ? AND organization_id = ?", conv.ID, org.ID).Updates(updates).Error; err != nil {
 		return err
 	}
-	if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", conv.ID, org.ID).First(conv).Error; err != nil {
+	// Read into a fresh row: scanning into conv would leave a field the
+	// update set to NULL (snoozed_until, resolved_at) as it was.
+	var fresh models.Conversation
+	if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", conv.ID, org.ID).First(&fresh).Error; err != nil {
 		return err
 	}
+	*conv = fresh
 	s.notifyLifecycle(org, conv, signal, arg)
 	s.publishConversation(ctx, org, conv)
 	return nil

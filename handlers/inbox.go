@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/workflows"
@@ -609,6 +610,8 @@ func (s *Server) inboxPostError(c *gin.Context, err error) {
 		s.fail(c, http.StatusUnprocessableEntity, "Message not sent", bad.msg)
 	case errors.As(err, &badFile):
 		s.fail(c, badFile.status, "Message not sent", badFile.msg)
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		s.fail(c, http.StatusNotFound, "Message not sent", "The conversation no longer exists (it was erased).")
 	default:
 		s.internal(c, err)
 	}

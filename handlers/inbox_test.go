@@ -375,6 +375,11 @@ func TestInboxAssignSnoozeResolveReopen(t *testing.T) {
 	if sig := lastSignal(t, ts); sig.Name != workflows.SignalReopen {
 		t.Fatalf("reopen signal: %+v", sig)
 	}
+	// Snoozed, then resolved: what both sides are told carries no snooze.
+	state(w.owner.fetchForm(convPath(conv, "/snooze"), url.Values{"preset": {"1h"}}))
+	if c := state(w.owner.fetchForm(convPath(conv, "/resolve"), nil)); c.Status != models.ConversationResolved || c.SnoozedUntil != nil {
+		t.Fatalf("resolving a snoozed conversation answers %+v", c)
+	}
 }
 
 func TestSnoozePresets(t *testing.T) {

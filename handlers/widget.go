@@ -794,6 +794,8 @@ func messageError(c *gin.Context, err error) {
 		widgetError(c, http.StatusUnprocessableEntity, bad.msg)
 	case errors.As(err, &badFile):
 		widgetError(c, badFile.status, badFile.msg)
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		widgetError(c, http.StatusNotFound, "No such conversation.")
 	default:
 		widgetInternal(c, err)
 	}
