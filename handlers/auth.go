@@ -577,9 +577,8 @@ func (s *Server) accept(c *gin.Context) {
 	case errors.Is(err, errBadCode):
 		s.fail(c, http.StatusGone, "Invitation expired", "This invitation was already used.")
 		return
-	case errors.As(err, new(errPlanLimit)):
-		msg, _ := isPlanLimit(err)
-		s.fail(c, http.StatusPaymentRequired, "No seat left", msg)
+	case isPlanLimit(err) != "":
+		s.fail(c, http.StatusPaymentRequired, "No seat left", isPlanLimit(err))
 		return
 	case err != nil:
 		s.internal(c, err)

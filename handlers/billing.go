@@ -289,7 +289,7 @@ func (s *Server) choosePlan(c *gin.Context) {
 		return
 	}
 	if err := s.seatsForPlan(c, org, plan); err != nil {
-		if msg, ok := isPlanLimit(err); ok {
+		if msg := isPlanLimit(err); msg != "" {
 			s.billingPageWithError(c, http.StatusConflict, msg)
 			return
 		}

@@ -182,11 +182,12 @@ func pluralWord(n int64, word string) string {
 	return word + "s"
 }
 
-// isPlanLimit reports whether err is a plan limit, and its message.
-func isPlanLimit(err error) (string, bool) {
+// isPlanLimit is the message of a plan limit err ran into, or "" when err
+// is something else.
+func isPlanLimit(err error) string {
 	var pl errPlanLimit
 	if errors.As(err, &pl) {
-		return pl.msg, true
+		return pl.msg
 	}
-	return "", false
+	return ""
 }

@@ -97,7 +97,7 @@ func (s *Server) invite(c *gin.Context) {
 		return
 	}
 	if err := s.seatForInvitation(c, org, role); err != nil {
-		if msg, ok := isPlanLimit(err); ok {
+		if msg := isPlanLimit(err); msg != "" {
 			s.fail(c, http.StatusPaymentRequired, "No seat left", msg)
 			return
 		}

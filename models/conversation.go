@@ -73,7 +73,7 @@ func InsertMessage(ctx context.Context, db *gorm.DB, keys *KeyStore, m *Message,
 	if !IsPostgres(db) {
 		return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			res := tx.Model(&Conversation{}).Where("id = ? AND organization_id = ?", m.ConversationID, m.OrganizationID).
-				Updates(ConversationTouch(m.CreatedAt, reopen))
+				Updates(conversationTouch(m.CreatedAt, reopen))
 			if res.Error != nil {
 				return res.Error
 			}
@@ -115,9 +115,9 @@ RETURNING id`, map[string]any{
 	return nil
 }
 
-// ConversationTouch is the update a new message makes to its conversation:
+// conversationTouch is the update a new message makes to its conversation:
 // its last activity, and when reopen is set its reopening.
-func ConversationTouch(at time.Time, reopen bool) map[string]any {
+func conversationTouch(at time.Time, reopen bool) map[string]any {
 	updates := map[string]any{"last_message_at": at, "updated_at": at}
 	if reopen {
 		updates["status"] = ConversationOpen
