@@ -277,6 +277,8 @@ func (s *Server) setConversationState(ctx context.Context, org *models.Organizat
 		updates["status"], updates["resolved_at"], updates["snoozed_until"] = models.ConversationResolved, now, nil
 	case workflows.SignalReopen:
 		updates["status"], updates["resolved_at"], updates["snoozed_until"] = models.ConversationOpen, nil, nil
+	case workflows.SignalPending:
+		updates["status"], updates["resolved_at"], updates["snoozed_until"] = models.ConversationPending, nil, nil
 	case workflows.SignalSnooze:
 		sn := arg.(workflows.SnoozeSignal)
 		updates["status"], updates["snoozed_until"], updates["resolved_at"] = models.ConversationSnoozed, sn.Until, nil

@@ -20,7 +20,7 @@ import (
 
 // The operator inbox: the organization's conversations, one conversation
 // with its messages and its contact, the composer, and the state changes
-// (assign, snooze, resolve, reopen). Every page works without JavaScript;
+// (assign, snooze, resolve, reopen, wait on the contact). Every page works without JavaScript;
 // inbox.js adds the live socket. Everything is scoped by the operator's
 // organization: another organization's conversation is 404.
 
@@ -50,6 +50,7 @@ func (s *Server) inboxRoutes(r *gin.RouterGroup) {
 	g.POST("/conversations/:id/snooze", s.inboxSnooze)
 	g.POST("/conversations/:id/resolve", func(c *gin.Context) { s.inboxSetState(c, workflows.SignalResolve, nil) })
 	g.POST("/conversations/:id/reopen", func(c *gin.Context) { s.inboxSetState(c, workflows.SignalReopen, nil) })
+	g.POST("/conversations/:id/pending", func(c *gin.Context) { s.inboxSetState(c, workflows.SignalPending, nil) })
 	g.GET("/ws", s.inboxSocket)
 	// Replies and notes may carry a file: they apply the attachment limit
 	// themselves (readUpload), not the dashboard's body limit.

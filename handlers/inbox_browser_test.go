@@ -173,6 +173,11 @@ func TestInboxInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS("reopened live", `document.querySelector('[data-testid="conversation-status"]').textContent === "open"`)
+	run("wait on the contact", chromedp.Click(sel("pending-button")))
+	waitJS("pending", `document.querySelector('[data-testid="conversation-status"]').textContent === "pending" && document.querySelector('[data-testid="pending-button"]').closest("form").hidden`)
+	if got := reloadConversation(t, ts, conv); got.Status != models.ConversationPending {
+		t.Fatalf("after Wait on contact: %s", got.Status)
+	}
 
 	// A new conversation appears at the top of the list.
 	_, fresh := w.conversation(t, models.Contact{Name: "Grace Hopper"}, "New question")

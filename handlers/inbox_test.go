@@ -278,7 +278,7 @@ func TestInboxAssignSnoozeResolveReopen(t *testing.T) {
 	agentID := accountByEmail(t, ts, "adam@acme.test").ID
 	auditorID := accountByEmail(t, ts, "audrey@acme.test").ID
 	other := newInboxWorld(t, ts, "boris@other.test", "Other")
-	_, conv := w.conversation(t, models.Contact{Name: "Ada"}, "Hello")
+	ct, conv := w.conversation(t, models.Contact{Name: "Ada"}, "Hello")
 	w.owner.get(convPath(conv, ""))
 
 	state := func(r response) inboxItem {
@@ -374,6 +374,22 @@ func TestInboxAssignSnoozeResolveReopen(t *testing.T) {
 	}
 	if sig := lastSignal(t, ts); sig.Name != workflows.SignalReopen {
 		t.Fatalf("reopen signal: %+v", sig)
+	}
+	// Waiting on the contact: pending, listed under Pending, until the
+	// contact writes.
+	if c := state(w.owner.fetchForm(convPath(conv, "/pending"), nil)); c.Status != models.ConversationPending {
+		t.Fatalf("pending: %+v", c)
+	}
+	if sig := lastSignal(t, ts); sig.Name != workflows.SignalPending {
+		t.Fatalf("pending signal: %+v", sig)
+	}
+	if r := w.owner.get("/inbox?status=pending&assignment=all"); !strings.Contains(r.body, `data-conversation-id="`+itoa(conv.ID)+`"`) {
+		t.Error("the pending filter lacks the conversation waiting on its contact")
+	}
+	waiting := reloadConversation(t, ts, conv) // as the widget loads it
+	w.contactSays(t, ct, waiting, "Here is the photo you asked for")
+	if got := reloadConversation(t, ts, conv); got.Status != models.ConversationOpen {
+		t.Fatalf("after the contact's message: %s", got.Status)
 	}
 	// Snoozed, then resolved: what both sides are told carries no snooze.
 	state(w.owner.fetchForm(convPath(conv, "/snooze"), url.Values{"preset": {"1h"}}))

@@ -51,7 +51,10 @@ const (
 	SignalSnooze  = "snooze"  // SnoozeSignal
 	SignalResolve = "resolve" // no payload
 	SignalReopen  = "reopen"  // no payload
-	QueryStatus   = "status"  // returns ConversationState
+	// SignalPending: an operator waits on the contact (no payload); the
+	// contact's next message opens the conversation again.
+	SignalPending = "pending"
+	QueryStatus   = "status" // returns ConversationState
 )
 
 // Message author kinds, as stored in models.Message.AuthorType.
@@ -72,6 +75,7 @@ const (
 	CauseSnoozeEnded    = "snooze_ended"
 	CauseResolved       = "resolved"
 	CauseReopened       = "reopened"
+	CauseMarkedPending  = "marked_pending"
 	CauseInactivity     = "inactivity"
 )
 
@@ -214,7 +218,7 @@ type conversation struct {
 	state   ConversationState
 	signals int // handled in this run
 
-	message, assign, snooze, resolve, reopen workflow.ReceiveChannel
+	message, assign, snooze, resolve, reopen, pending workflow.ReceiveChannel
 
 	timer       workflow.Future // fires at timerAt; nil when none is running
 	timerAt     time.Time
@@ -273,6 +277,7 @@ func (c *conversation) setup(ctx workflow.Context, in ConversationInput) error {
 	c.snooze = workflow.GetSignalChannel(ctx, SignalSnooze)
 	c.resolve = workflow.GetSignalChannel(ctx, SignalResolve)
 	c.reopen = workflow.GetSignalChannel(ctx, SignalReopen)
+	c.pending = workflow.GetSignalChannel(ctx, SignalPending)
 	c.upsertSearchAttributes(ctx)
 	return nil
 }
@@ -348,6 +353,13 @@ func (c *conversation) selector(ctx workflow.Context) workflow.Selector {
 		c.signals++
 		if c.state.Status != ConversationOpen {
 			c.transition(ctx, ConversationOpen, CauseReopened)
+		}
+	})
+	s.AddReceive(c.pending, func(ch workflow.ReceiveChannel, _ bool) {
+		ch.Receive(ctx, nil)
+		c.signals++
+		if c.state.Status != ConversationPending {
+			c.transition(ctx, ConversationPending, CauseMarkedPending)
 		}
 	})
 	if c.timer != nil {

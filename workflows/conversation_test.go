@@ -293,6 +293,33 @@ func TestResolveThenContactMessageReopens(t *testing.T) {
 	}, rec.recorded())
 }
 
+// Waiting on the contact: pending until the contact writes, which opens
+// the conversation; an operator's message leaves it pending; silence still
+// resolves it after the inactivity period.
+func TestPendingUntilTheContactWrites(t *testing.T) {
+	env, rec := newEnv(t)
+	at(env, time.Hour, func() { env.SignalWorkflow(SignalPending, nil) })
+	at(env, 2*time.Hour, func() {
+		require.Equal(t, ConversationPending, queryState(t, env).Status)
+		env.SignalWorkflow(SignalPending, nil) // no change
+		env.SignalWorkflow(SignalMessage, MessageSignal{AuthorKind: AuthorOperator, MessageID: 1})
+	})
+	at(env, 2*time.Hour+time.Minute, func() {
+		require.Equal(t, ConversationPending, queryState(t, env).Status, "only a contact's message opens it")
+	})
+	at(env, 3*time.Hour, func() {
+		env.SignalWorkflow(SignalMessage, MessageSignal{AuthorKind: AuthorContact, MessageID: 2})
+	})
+	at(env, 3*time.Hour+time.Minute, func() { require.Equal(t, ConversationOpen, queryState(t, env).Status) })
+	at(env, 4*time.Hour, func() { env.SignalWorkflow(SignalPending, nil) })
+	execute(t, env, input(0), 30*time.Hour)
+	var got []string
+	for _, ch := range rec.recorded() {
+		got = append(got, ch.Status+"/"+ch.Cause)
+	}
+	require.Equal(t, []string{"pending/" + CauseMarkedPending, "open/" + CauseContactMessage, "pending/" + CauseMarkedPending, "resolved/" + CauseInactivity}, got)
+}
+
 func TestReopenSignal(t *testing.T) {
 	env, rec := newEnv(t)
 	at(env, time.Hour, func() { env.SignalWorkflow(SignalResolve, nil) })
