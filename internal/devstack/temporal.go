@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -638,8 +639,22 @@ func exitStatus(err error) string {
 	return err.Error()
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. It
+// is taken below the kernel's ephemeral range (32768-60999 on Linux): a
+// port from that range, released again, can be handed to the Temporal CLI
+// when it picks "a random free port" for its HTTP API or metrics, and the
+// dev server then collides with itself. Below the range only an explicit
+// bind takes a port.
 func FreePort() (int, error) {
+	for range 200 {
+		port := 15000 + rand.IntN(17000)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return port, nil
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
