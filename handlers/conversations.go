@@ -65,18 +65,26 @@ func (s *Server) startConversation(ctx context.Context, tx *gorm.DB, org *models
 	if err != nil {
 		return nil, err
 	}
-	// Counted first, in a statement of its own: the month's counter row is
-	// locked only for that statement, not while the conversation is
-	// written, so an organization's conversations can start side by side.
-	// A conversation that then fails to be written is given back.
-	db := tx.WithContext(ctx)
-	if err := models.CountConversationStart(db, org.ID, now, limit); err != nil {
-		return nil, err
-	}
-	if err := db.Create(conv).Error; err != nil {
-		if uerr := models.UncountConversationStart(db, org.ID, now); uerr != nil {
-			slog.Warn("conversation start not given back", "org", org.ID, "err", uerr)
+	_, nested := tx.Statement.ConnPool.(gorm.TxCommitter) // inside a caller's transaction
+	err = tx.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if !nested && models.IsPostgres(tx) {
+			// The month's counter row is locked from its update to the
+			// commit: without waiting for the disk there, an
+			// organization's conversations start side by side. Nothing is
+			// acknowledged on this commit; the first message's commit,
+			// which waits, makes the conversation durable with it.
+			if err := tx.Exec("SET LOCAL synchronous_commit TO OFF").Error; err != nil {
+				return err
+			}
 		}
+		// Counted before the conversation is written: the month's first
+		// count starts from the conversations already there.
+		if err := models.CountConversationStart(tx, org.ID, now, limit); err != nil {
+			return err
+		}
+		return tx.Create(conv).Error
+	})
+	if err != nil {
 		return nil, err
 	}
 	return conv, nil
