@@ -65,24 +65,44 @@ func (s *Server) seatForMember(tx *gorm.DB, orgID uint64, role string) error {
 	if !s.planLimitsApply() || !models.TakesSeat(role) {
 		return nil
 	}
-	if err := models.LockOrganization(tx, orgID); err != nil {
+	plan, free, err := s.freeSeat(tx, orgID)
+	if err != nil || free {
 		return err
-	}
-	ctx := tx.Statement.Context
-	plan, err := models.PlanOf(ctx, tx, orgID)
-	if err != nil {
-		return err
-	}
-	members, _, err := models.SeatsUsed(ctx, tx, orgID, s.now())
-	if err != nil {
-		return err
-	}
-	if members < int64(plan.Seats) {
-		return nil
 	}
 	return errPlanLimit{fmt.Sprintf("The team's %s plan has no free seat right now (it includes %s). "+
 		"Ask the person who invited you to free a seat or to choose a larger plan, then open the link again: it stays valid until it expires.",
 		plan.Name, plural(plan.Seats, "seat"))}
+}
+
+// seatForRole checks, in the transaction that changes a member's role,
+// that the plan has a seat when the change makes the member take one (an
+// auditor becoming an agent).
+func (s *Server) seatForRole(tx *gorm.DB, orgID uint64, from, to string) error {
+	if !s.planLimitsApply() || models.TakesSeat(from) || !models.TakesSeat(to) {
+		return nil
+	}
+	plan, free, err := s.freeSeat(tx, orgID)
+	if err != nil || free {
+		return err
+	}
+	return errPlanLimit{fmt.Sprintf("An auditor takes no seat, but an %s does, and all %s of the %s plan are taken. "+
+		"An owner can choose a larger plan on the billing page, or remove a member first.", to, plural(plan.Seats, "seat"), plan.Name)}
+}
+
+// freeSeat reports whether the organization's plan has a seat left for one
+// more member, holding the organization's row until tx ends so that two
+// requests cannot take the last seat.
+func (s *Server) freeSeat(tx *gorm.DB, orgID uint64) (models.Plan, bool, error) {
+	if err := models.LockOrganization(tx, orgID); err != nil {
+		return models.Plan{}, false, err
+	}
+	ctx := tx.Statement.Context
+	plan, err := models.PlanOf(ctx, tx, orgID)
+	if err != nil {
+		return plan, false, err
+	}
+	members, _, err := models.SeatsUsed(ctx, tx, orgID, s.now())
+	return plan, members < int64(plan.Seats), err
 }
 
 // seatsForPlan checks that the team fits in plan before changing to it.

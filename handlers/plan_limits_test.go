@@ -135,6 +135,23 @@ func TestSeatLimits(t *testing.T) {
 		}
 	}
 
+	// An auditor made an agent takes a seat: refused while none is free.
+	onPlan(t, ts, org.ID, "")
+	audreyToken := tokenIn(t, ts.lastMail(t, "audrey@seats.test", "invitation").Text)
+	if r := accept(audreyToken, "Audrey Auditor"); r.status != http.StatusSeeOther {
+		t.Fatalf("an auditor joining past the seats: %d %s", r.status, excerpt(r.body))
+	}
+	audrey := accountByEmail(t, ts, "audrey@seats.test")
+	owner.get("/settings/team")
+	r = owner.post(fmt.Sprintf("/settings/team/%d/role", audrey.ID), url.Values{"role": {models.RoleAgent}})
+	if r.status != http.StatusPaymentRequired || !strings.Contains(r.body, "An auditor takes no seat, but an agent does") {
+		t.Fatalf("auditor to agent past the seats: %d %s", r.status, excerpt(r.body))
+	}
+	if got := accountByEmail(t, ts, "audrey@seats.test"); got.Role != models.RoleAuditor {
+		t.Fatalf("the role changed anyway: %s", got.Role)
+	}
+	onPlan(t, ts, org.ID, models.PlanGrowth)
+
 	// Six members take a seat: Starter (5) cannot be chosen; nothing reaches Stripe.
 	owner.get("/billing")
 	r = owner.post("/billing/plan", url.Values{"plan": {models.PlanStarter}})

@@ -166,6 +166,9 @@ func (s *Server) changeRole(c *gin.Context) {
 		return
 	}
 	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+		if err := s.seatForRole(tx, m.OrganizationID, m.Role, role); err != nil {
+			return err
+		}
 		// Handing over ownership makes the previous owner an admin: an
 		// organization has exactly one owner.
 		if role == models.RoleOwner {
@@ -181,6 +184,10 @@ func (s *Server) changeRole(c *gin.Context) {
 		}
 		return s.audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", target("account", m.ID), m.Role+" -> "+role)
 	})
+	if msg := isPlanLimit(err); msg != "" {
+		s.fail(c, http.StatusPaymentRequired, "No seat left", msg)
+		return
+	}
 	if err != nil {
 		s.internal(c, err)
 		return
