@@ -131,6 +131,17 @@ func (s *Server) conversationLimit(ctx context.Context, db *gorm.DB, org *models
 	return int64(plan.ConversationsPerMonth), nil
 }
 
+// acceptingConversations reports whether the widget may start a
+// conversation for the organization now.
+func (s *Server) acceptingConversations(ctx context.Context, org *models.Organization) (bool, error) {
+	limit, err := s.conversationLimit(ctx, s.DB, org, "widget")
+	if err != nil || limit < 0 {
+		return true, err
+	}
+	started, err := models.ConversationsStarted(ctx, s.DB, org.ID, s.now())
+	return started < limit, err
+}
+
 // conversationLimitMessage is what a visitor reads when the widget cannot
 // start a conversation.
 const conversationLimitMessage = "This team can't take new chat conversations at the moment. Please try again later or reach them another way."

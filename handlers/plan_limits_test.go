@@ -222,9 +222,17 @@ func TestWidgetConversationLimit(t *testing.T) {
 	if r := w.owner.get("/billing"); !strings.Contains(r.body, `data-testid="conversation-limit-reached"`) {
 		t.Fatalf("billing page without the limit: %s", excerpt(r.body))
 	}
+	// A new visitor's widget knows before anything is typed.
+	newcomer := w.visitor(t)
+	if s := newcomer.boot(widgetSite + "/"); s["accepting_conversations"] != false {
+		t.Fatalf("session at the limit: accepting_conversations = %v", s["accepting_conversations"])
+	}
 
 	// Growth: 20,000 a month, at once.
 	onPlan(t, ts, w.org.ID, models.PlanGrowth)
+	if s := newcomer.boot(widgetSite + "/"); s["accepting_conversations"] != true {
+		t.Fatalf("session on Growth: accepting_conversations = %v", s["accepting_conversations"])
+	}
 	v.start("On Growth now")
 	if r := w.owner.get("/inbox"); strings.Contains(r.body, "inbox-limit-notice") {
 		t.Fatal("the inbox still says the limit is reached")
@@ -267,7 +275,9 @@ func TestNoPlanLimitsWithoutBilling(t *testing.T) {
 	now := w.ts.clock()
 	w.ts.db.Create(&models.ConversationUsage{OrganizationID: w.org.ID, Month: now.UTC().Format("2006-01"), Started: 5000, UpdatedAt: now})
 	v := w.visitor(t)
-	v.boot(widgetSite + "/")
+	if s := v.boot(widgetSite + "/"); s["accepting_conversations"] != true {
+		t.Fatalf("without billing: accepting_conversations = %v", s["accepting_conversations"])
+	}
 	v.start("Self-hosted, no limit")
 	for _, who := range []string{"a", "b", "c"} {
 		w.owner.get("/settings/team")

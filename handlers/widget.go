@@ -49,7 +49,10 @@ package handlers
 //	                     with a GeoIP database, country.
 //	                     → 200 {"token": "..." (only when new), "contact": Contact,
 //	                            "settings": {"color","greeting","identity_verification"},
-//	                            "operators_online": bool, "conversations": [Conversation]}
+//	                            "operators_online": bool, "accepting_conversations": bool,
+//	                            "conversations": [Conversation]}
+//	                     accepting_conversations is false while the plan has no
+//	                     conversations left this month (POST /conversations → 402).
 //	GET  /status         → 200 {"operators_online": bool} (no token needed)
 //	POST /identify       body {"name","email","phone","external_id","custom_attributes":{k: string|number|bool|null},
 //	                           "user_hash"} → 200 {"contact", "conversations", "merged": bool}
@@ -562,8 +565,12 @@ type widgetSessionView struct {
 	Contact         widgetContactView  `json:"contact"`
 	Settings        widgetSettingsView `json:"settings"`
 	OperatorsOnline bool               `json:"operators_online"`
-	Conversations   []conversationView `json:"conversations"`
-	Merged          bool               `json:"merged,omitempty"`
+	// AcceptingConversations is false while the organization's plan has
+	// no conversations left this month: a visitor without one cannot
+	// start one (POST /conversations answers 402).
+	AcceptingConversations bool               `json:"accepting_conversations"`
+	Conversations          []conversationView `json:"conversations"`
+	Merged                 bool               `json:"merged,omitempty"`
 }
 
 func newWidgetContactView(ct *models.Contact) widgetContactView {
@@ -588,7 +595,12 @@ func (s *Server) sessionView(ctx context.Context, org *models.Organization, ct *
 	if err != nil {
 		return nil, err
 	}
-	return &widgetSessionView{Contact: newWidgetContactView(ct), Settings: widgetSettings(org), OperatorsOnline: online, Conversations: convs}, nil
+	accepting, err := s.acceptingConversations(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	return &widgetSessionView{Contact: newWidgetContactView(ct), Settings: widgetSettings(org), OperatorsOnline: online,
+		AcceptingConversations: accepting, Conversations: convs}, nil
 }
 
 // operatorsOnline: an operator's inbox socket reported in within a minute.

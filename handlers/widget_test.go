@@ -1389,6 +1389,16 @@ func TestWidgetInBrowser(t *testing.T) {
 	if got != "Vera" {
 		t.Fatalf("verified identify: %s", got)
 	}
+
+	// A new visitor while the plan's conversations are used up: the widget
+	// says so and the composer is disabled, instead of refusing a typed
+	// message.
+	withBilling(t, w.ts)
+	w.ts.db.Model(&models.ConversationUsage{}).Where("organization_id = ?", w.org.ID).Update("started", 100) // this month's, counted since the first conversation
+	run("a new visitor", chromedp.Evaluate[chromedp.Void](`localStorage.clear()`), chromedp.Reload())
+	waitJS("new session", `window.ConvotWidget && ConvotWidget.state().contact && ConvotWidget.state().conversationId === 0`)
+	run("open", chromedp.Click(in("convot-launcher")))
+	waitJS("limit shown", `!`+q("convot-limit")+`.hidden && `+q("convot-input")+`.disabled && `+q("convot-send")+`.disabled`)
 }
 
 // widgetJSString quotes s as a JavaScript string literal.

@@ -34,7 +34,9 @@
  * convot-attachment-image (an <img> with a blob: URL) and convot-attachment
  * (a download button), both with data-attachment-id; convot-typing,
  * convot-offline, convot-email-form, convot-email, convot-email-submit,
- * convot-email-saved, convot-error, convot-composer, convot-file (the file
+ * convot-email-saved, convot-limit (shown to a visitor without a
+ * conversation while the team takes no new ones; the composer is then
+ * disabled), convot-error, convot-composer, convot-file (the file
  * input; choosing a file uploads it), convot-attach, convot-input,
  * convot-send.
  */
@@ -61,6 +63,7 @@
     contact: null,
     settings: { color: "#2f6f4f", greeting: "", identity_verification: false },
     online: true,
+    accepting: true, // the team takes new conversations
     conv: null,
     messages: {}, // id → {view, el}
     lastId: 0,
@@ -223,6 +226,10 @@
   offline.appendChild(emailSaved);
   show(offline, false);
 
+  var limitLine = el("div", "convot-limit", "offline", "This team can't take new chat conversations at the moment. Please try again later or reach them another way.");
+  limitLine.setAttribute("role", "status");
+  show(limitLine, false);
+
   var errorLine = el("div", "convot-error", "error");
   errorLine.setAttribute("role", "alert");
   show(errorLine, false);
@@ -250,6 +257,7 @@
   panel.appendChild(list);
   panel.appendChild(typing);
   panel.appendChild(offline);
+  panel.appendChild(limitLine);
   panel.appendChild(errorLine);
   panel.appendChild(composer);
 
@@ -334,6 +342,13 @@
   }
 
   function showError(err) {
+    if (err && err.status === 402) {
+      // The month's conversations ran out between the session and this
+      // message: say so where it stays, not in a passing error.
+      state.accepting = false;
+      renderAccepting();
+      return;
+    }
     errorLine.textContent = (err && err.message) || "Something went wrong.";
     show(errorLine, true);
     clearTimeout(showError.timer);
@@ -366,6 +381,7 @@
       state.settings = data.settings;
     }
     state.online = !!data.operators_online;
+    state.accepting = data.accepting_conversations !== false;
     applySettings();
     renderPresence();
     var convs = data.conversations || [];
@@ -379,7 +395,18 @@
     } else {
       state.conv = next;
     }
+    renderAccepting();
     return state.contact;
+  }
+
+  // renderAccepting shows, to a visitor without a conversation, that no new
+  // one can start now, and disables the composer until one can.
+  function renderAccepting() {
+    var closed = !state.accepting && !state.conv;
+    show(limitLine, closed);
+    input.disabled = closed;
+    sendButton.disabled = closed || state.sending;
+    attachButton.disabled = closed;
   }
 
   function applySettings() {
@@ -827,8 +854,10 @@
       input.value = "";
     }, showError).then(function () {
       state.sending = false;
-      sendButton.disabled = false;
-      input.focus();
+      renderAccepting();
+      if (!input.disabled) {
+        input.focus();
+      }
     });
   }
 
