@@ -83,13 +83,18 @@ func Load() (*Templates, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Partials (_name.html) define pieces several pages show; every page
+	// can use them.
+	if _, err := layout.ParseFS(templateFS, "templates/_*.html"); err != nil {
+		return nil, err
+	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
 	for _, name := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(name, "templates/"), ".html")
-		if base == "layout" {
+		if base == "layout" || strings.HasPrefix(base, "_") {
 			continue
 		}
 		clone, err := layout.Clone()
