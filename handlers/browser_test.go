@@ -53,6 +53,38 @@ func newBrowserContext(t *testing.T, browser context.Context) context.Context {
 	return ctx
 }
 
+// pageDriver runs a test's steps in one browser context; a failing step
+// fails the test with its name.
+type pageDriver struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (d pageDriver) run(step string, actions ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	if err := chromedp.Do(d.ctx, actions...); err != nil {
+		d.t.Fatalf("%s: %v", step, err)
+	}
+}
+
+// waitJS polls a JS condition for up to 10 seconds.
+func (d pageDriver) waitJS(step, expr string) {
+	d.t.Helper()
+	if _, err := chromedp.Run(d.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		d.t.Fatalf("%s: %v", step, err)
+	}
+}
+
+// eval evaluates a JS expression to a string, awaiting a Promise.
+func (d pageDriver) eval(step, expr string) string {
+	d.t.Helper()
+	v, err := chromedp.Run(d.ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		d.t.Fatalf("%s: %v", step, err)
+	}
+	return v
+}
+
 // hostPage serves a customer's page that embeds the widget, with styles
 // that would restyle the widget if it were not isolated.
 func hostPage(t *testing.T, convot, orgKey string) *httptest.Server {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/workflows"
 )
@@ -21,43 +20,14 @@ import (
 // visitor text that stays text. (The end-to-end widget-to-inbox test is
 // separate; this one drives the operator side only.)
 func TestInboxInBrowser(t *testing.T) {
-	chromium := testenv.Chromium(t)
 	ts := newTestServer(t)
 	w := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
 	ada, conv := w.conversation(t, models.Contact{Name: "Ada Lovelace", Email: "ada@example.test"}, "Hello from the widget")
 	ts.db.Create(&models.CannedResponse{OrganizationID: w.org.ID, Shortcut: "thanks", Body: "Thank you for waiting!", CreatedAt: ts.clock(), UpdatedAt: ts.clock()})
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium))
-	for _, f := range testenv.ChromiumFlags {
-		opts = append(opts, chromedp.Flag(strings.TrimPrefix(f, "--"), true))
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelTimeout()
+	page := pageDriver{t, newBrowserContext(t, chromium(t))}
+	run, waitJS, eval := page.run, page.waitJS, page.eval
 	sel := func(id string) chromedp.CSS { return chromedp.CSS(`[data-testid="` + id + `"]`) }
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	waitJS := func(step, expr string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	eval := func(step, expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-		return v
-	}
 
 	run("sign in",
 		chromedp.Navigate(ts.URL+"/login"),

@@ -25,7 +25,6 @@ import (
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/geoip"
 	"github.com/convot/convot/internal/geoip/geoiptest"
-	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/web"
 	"github.com/convot/convot/workflows"
@@ -1240,7 +1239,6 @@ func TestWidgetRateLimiterRefills(t *testing.T) {
 // notice and email capture, live replies, typing and "Seen" both ways,
 // markup as text, the conversation after a reload, and a refused identify.
 func TestWidgetInBrowser(t *testing.T) {
-	chromium := testenv.Chromium(t)
 	w := newWidgetWorld(t)
 	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -1252,38 +1250,10 @@ func TestWidgetInBrowser(t *testing.T) {
 	w.ts.db.Model(&models.Organization{}).Where("id = ?", w.org.ID).Updates(map[string]any{"allowed_origins": site.URL, "widget_greeting": "Hello! Ask us anything."})
 	w.ts.srv.widget.forgetOrg(w.org.PublicKey)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium))
-	for _, f := range testenv.ChromiumFlags {
-		opts = append(opts, chromedp.Flag(strings.TrimPrefix(f, "--"), true))
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
+	page := pageDriver{t, newBrowserContext(t, chromium(t))}
+	run, waitJS, eval := page.run, page.waitJS, page.eval
 	in := func(id string) chromedp.JSPath {
 		return chromedp.JSPath(`ConvotWidget.root.querySelector('[data-testid="` + id + `"]')`)
-	}
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	waitJS := func(step, expr string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	eval := func(step, expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
-		if err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-		return v
 	}
 	q := func(id string) string { return `ConvotWidget.root.querySelector('[data-testid="` + id + `"]')` }
 	bodies := `[...ConvotWidget.root.querySelectorAll('[data-testid="convot-message-body"]')].map(e => e.textContent)`
