@@ -179,6 +179,20 @@ func (s *Server) inboxItems(ctx context.Context, orgID, self uint64, f inboxFilt
 }
 
 // inboxItemsOf describes conversations of one organization for the list.
+// inboxItem is one conversation as the list shows it, for answers about
+// that conversation alone.
+func (s *Server) inboxItem(ctx context.Context, orgID uint64, conv *models.Conversation) (inboxItem, error) {
+	team, err := s.inboxTeammates(ctx, orgID)
+	if err != nil {
+		return inboxItem{}, err
+	}
+	items, err := s.inboxItemsOf(ctx, orgID, []models.Conversation{*conv}, teammateNames(team))
+	if err != nil {
+		return inboxItem{}, err
+	}
+	return items[0], nil
+}
+
 func (s *Server) inboxItemsOf(ctx context.Context, orgID uint64, convs []models.Conversation, names map[uint64]string) ([]inboxItem, error) {
 	items := make([]inboxItem, 0, len(convs))
 	if len(convs) == 0 {
@@ -495,17 +509,12 @@ func (s *Server) inboxMessagesJSON(c *gin.Context) {
 		s.internal(c, err)
 		return
 	}
-	team, err := s.inboxTeammates(c, org.ID)
+	item, err := s.inboxItem(c, org.ID, conv)
 	if err != nil {
 		s.internal(c, err)
 		return
 	}
-	items, err := s.inboxItemsOf(c, org.ID, []models.Conversation{*conv}, teammateNames(team))
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"conversation": items[0], "messages": msgs})
+	c.JSON(http.StatusOK, gin.H{"conversation": item, "messages": msgs})
 }
 
 // inboxAttachment serves a file of a conversation of the operator's
@@ -649,17 +658,12 @@ func (s *Server) inboxApply(c *gin.Context, conv *models.Conversation, signal st
 		c.Redirect(http.StatusSeeOther, inboxReturnTo(c, conv.ID))
 		return
 	}
-	team, err := s.inboxTeammates(c, org.ID)
+	item, err := s.inboxItem(c, org.ID, conv)
 	if err != nil {
 		s.internal(c, err)
 		return
 	}
-	items, err := s.inboxItemsOf(c, org.ID, []models.Conversation{*conv}, teammateNames(team))
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"conversation": items[0]})
+	c.JSON(http.StatusOK, gin.H{"conversation": item})
 }
 
 // inboxAssign assigns to the operator ("me"), to a teammate (an account

@@ -134,12 +134,23 @@ func (s *Server) conversationLimit(ctx context.Context, db *gorm.DB, org *models
 // acceptingConversations reports whether the widget may start a
 // conversation for the organization now.
 func (s *Server) acceptingConversations(ctx context.Context, org *models.Organization) (bool, error) {
-	limit, err := s.conversationLimit(ctx, s.DB, org, "widget")
-	if err != nil || limit < 0 {
-		return true, err
+	_, usedUp, err := s.conversationsUsedUp(ctx, org)
+	return !usedUp, err
+}
+
+// conversationsUsedUp reports whether the organization has started as many
+// conversations this month as its plan includes (never where plan limits
+// do not apply), with the plan.
+func (s *Server) conversationsUsedUp(ctx context.Context, org *models.Organization) (models.Plan, bool, error) {
+	if !s.planLimitsApply() {
+		return models.Plan{}, false, nil
+	}
+	plan, err := models.PlanOf(ctx, s.DB, org.ID)
+	if err != nil {
+		return plan, false, err
 	}
 	started, err := models.ConversationsStarted(ctx, s.DB, org.ID, s.now())
-	return started < limit, err
+	return plan, err == nil && started >= int64(plan.ConversationsPerMonth), err
 }
 
 // conversationLimitMessage is what a visitor reads when the widget cannot
@@ -186,20 +197,12 @@ func (s *Server) conversationLimitReached(c *gin.Context, org *models.Organizati
 // conversationLimitNotice is what the inbox says while the widget refuses
 // new conversations; "" when it does not.
 func (s *Server) conversationLimitNotice(ctx context.Context, org *models.Organization) string {
-	if !s.planLimitsApply() {
-		return ""
-	}
-	now := s.now()
-	plan, err := models.PlanOf(ctx, s.DB, org.ID)
-	if err != nil {
-		return ""
-	}
-	started, err := models.ConversationsStarted(ctx, s.DB, org.ID, now)
-	if err != nil || started < int64(plan.ConversationsPerMonth) {
+	plan, usedUp, err := s.conversationsUsedUp(ctx, org)
+	if err != nil || !usedUp {
 		return ""
 	}
 	return fmt.Sprintf("This month's %d conversations of the %s plan are used: visitors can't start new chats in the widget until %s. Conversations already started and email go on. An owner can choose a larger plan on the billing page.",
-		plan.ConversationsPerMonth, plan.Name, models.NextMonth(now).Format("2 January"))
+		plan.ConversationsPerMonth, plan.Name, models.NextMonth(s.now()).Format("2 January"))
 }
 
 func plural(n int, word string) string {
