@@ -730,17 +730,24 @@ func (s *Server) privacyVerifyForm(c *gin.Context) {
 		return
 	}
 	r, err := s.verifyDsrCode(c, id, c.PostForm("code"))
+	if s.verifyFormFailed(c, id, err) {
+		return
+	}
+	s.render(c, http.StatusOK, "privacy_verify", s.page(c, "Privacy request confirmed", "", verifyPage{ID: id, Request: r.WorkflowID(), Done: true, Deadline: r.Deadline}))
+}
+
+// verifyFormFailed answers a verification form whose action failed: the
+// form again with what to correct, or the intake's error; false when err
+// is nil.
+func (s *Server) verifyFormFailed(c *gin.Context, id uint64, err error) bool {
 	var bad errPrivacyInput
 	if errors.As(err, &bad) && bad.status != http.StatusNotFound {
 		p := s.page(c, "Confirm your privacy request", "", verifyPage{ID: id, Request: workflows.PrivacyRequestWorkflowID(id)})
 		p.Error = bad.msg
 		s.render(c, bad.status, "privacy_verify", p)
-		return
+		return true
 	}
-	if s.privacyIntakeFailed(c, err) {
-		return
-	}
-	s.render(c, http.StatusOK, "privacy_verify", s.page(c, "Privacy request confirmed", "", verifyPage{ID: id, Request: r.WorkflowID(), Done: true, Deadline: r.Deadline}))
+	return s.privacyIntakeFailed(c, err)
 }
 
 func (s *Server) privacyResendForm(c *gin.Context) {
@@ -750,14 +757,7 @@ func (s *Server) privacyResendForm(c *gin.Context) {
 		return
 	}
 	_, err := s.resendDsrCode(c, id)
-	var bad errPrivacyInput
-	if errors.As(err, &bad) && bad.status != http.StatusNotFound {
-		p := s.page(c, "Confirm your privacy request", "", verifyPage{ID: id, Request: workflows.PrivacyRequestWorkflowID(id)})
-		p.Error = bad.msg
-		s.render(c, bad.status, "privacy_verify", p)
-		return
-	}
-	if s.privacyIntakeFailed(c, err) {
+	if s.verifyFormFailed(c, id, err) {
 		return
 	}
 	p := s.page(c, "Confirm your privacy request", "", verifyPage{ID: id, Request: workflows.PrivacyRequestWorkflowID(id)})
