@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 )
 
 // Canned responses: replies the organization's operators reuse. Everyone
@@ -30,9 +32,7 @@ func (s *Server) cannedRoutes(g *gin.RouterGroup) {
 }
 
 func (s *Server) cannedList(c *gin.Context) ([]models.CannedResponse, error) {
-	var list []models.CannedResponse
-	err := s.DB.WithContext(c).Where("organization_id = ?", currentOrg(c).ID).Order("shortcut").Find(&list).Error
-	return list, err
+	return s.Store.CannedResponses(c, currentOrg(c).ID)
 }
 
 func (s *Server) cannedPage(c *gin.Context) {
@@ -48,18 +48,20 @@ func (s *Server) cannedPage(c *gin.Context) {
 // organization's is 404.
 func (s *Server) cannedOf(c *gin.Context) (*models.CannedResponse, bool) {
 	id, ok := inboxPathID(c, "id")
-	var cr models.CannedResponse
+	var cr *models.CannedResponse
+	err := store.ErrNotFound
 	if ok {
-		if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", id, currentOrg(c).ID).Limit(1).Find(&cr).Error; err != nil {
-			s.internal(c, err)
-			return nil, false
-		}
+		cr, err = s.Store.CannedResponse(c, currentOrg(c).ID, id)
 	}
-	if cr.ID == 0 {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		s.fail(c, http.StatusNotFound, "Not found", "There is no such canned response.")
 		return nil, false
+	case err != nil:
+		s.internal(c, err)
+		return nil, false
 	}
-	return &cr, true
+	return cr, true
 }
 
 func (s *Server) cannedEditPage(c *gin.Context) {
@@ -86,13 +88,12 @@ func (s *Server) cannedInput(c *gin.Context, self uint64) (shortcut, body string
 		s.fail(c, http.StatusUnprocessableEntity, "Canned responses", "The response is longer than 5000 characters.")
 		return "", "", false
 	}
-	var taken int64
-	if err := s.DB.WithContext(c).Model(&models.CannedResponse{}).
-		Where("organization_id = ? AND shortcut = ? AND id <> ?", currentOrg(c).ID, shortcut, self).Count(&taken).Error; err != nil {
+	taken, err := s.Store.CannedShortcutTaken(c, currentOrg(c).ID, shortcut, self)
+	if err != nil {
 		s.internal(c, err)
 		return "", "", false
 	}
-	if taken > 0 {
+	if taken {
 		s.fail(c, http.StatusConflict, "Canned responses", "Another canned response has this shortcut.")
 		return "", "", false
 	}
@@ -106,7 +107,7 @@ func (s *Server) createCanned(c *gin.Context) {
 	}
 	now := s.now().UTC()
 	cr := models.CannedResponse{OrganizationID: currentOrg(c).ID, Shortcut: shortcut, Body: body, CreatedAt: now, UpdatedAt: now}
-	if err := s.DB.WithContext(c).Create(&cr).Error; err != nil {
+	if err := s.Store.CreateCannedResponse(c, &cr); err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -122,9 +123,7 @@ func (s *Server) updateCanned(c *gin.Context) {
 	if !ok {
 		return
 	}
-	err := s.DB.WithContext(c).Model(&models.CannedResponse{}).Where("id = ? AND organization_id = ?", cr.ID, cr.OrganizationID).
-		Updates(map[string]any{"shortcut": shortcut, "body": body, "updated_at": s.now().UTC()}).Error
-	if err != nil {
+	if err := s.Store.UpdateCannedResponse(c, cr.OrganizationID, cr.ID, shortcut, body, s.now().UTC()); err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -136,7 +135,7 @@ func (s *Server) deleteCanned(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", cr.ID, cr.OrganizationID).Delete(&models.CannedResponse{}).Error; err != nil {
+	if err := s.Store.DeleteCannedResponse(c, cr.OrganizationID, cr.ID); err != nil {
 		s.internal(c, err)
 		return
 	}

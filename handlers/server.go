@@ -22,14 +22,18 @@ import (
 	"github.com/convot/convot/internal/payloads"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/web"
 )
 
 // Server holds what the handlers need.
 type Server struct {
-	DB     *gorm.DB
-	Keys   *models.KeyStore
+	DB   *gorm.DB
+	Keys *models.KeyStore
+	// Store is every query of tenant data (built from DB and Keys when nil);
+	// handlers call it and never build a query themselves.
+	Store  *store.Store
 	Config *config.Config
 	Mail   mail.Sender
 	// Outbox is set in the embedded default: the dev mailbox page shows it.
@@ -98,6 +102,9 @@ func New(s *Server) (http.Handler, error) {
 		return nil, err
 	}
 	s.pages = pages
+	if s.Store == nil {
+		s.Store = store.New(s.DB, s.Keys)
+	}
 	s.throttle = newThrottle(20, 5*time.Minute)
 	if s.now == nil {
 		s.now = time.Now
