@@ -1,0 +1,80 @@
+package workflows_test
+
+import (
+	"reflect"
+	"sort"
+	"testing"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/convot/convot/activities"
+	"github.com/convot/convot/workflows"
+)
+
+// registrations captures what the worker registers, by name. cmd/convot's
+// newWorker registers exactly workflows.Register and activities.Register,
+// so calling those two on a capture sees the worker's registry without a
+// server or a database.
+type registrations struct {
+	// Registry is nil: a registration method not overridden below (Nexus,
+	// dynamic workflows or activities) panics, so a new kind of
+	// registration cannot go unnoticed.
+	worker.Registry
+	activities map[string]reflect.Type
+	workflows  map[string]reflect.Type
+	problems   []string
+}
+
+func (r *registrations) RegisterActivity(a any) {
+	r.problems = append(r.problems, "an activity ("+reflect.TypeOf(a).String()+") is registered without a name; the workflows call activities by name")
+}
+
+func (r *registrations) RegisterActivityWithOptions(a any, o activity.RegisterOptions) {
+	if o.Name == "" {
+		r.RegisterActivity(a)
+		return
+	}
+	if _, dup := r.activities[o.Name]; dup {
+		r.problems = append(r.problems, "activity "+o.Name+" is registered twice")
+	}
+	r.activities[o.Name] = reflect.TypeOf(a)
+}
+
+func (r *registrations) RegisterWorkflow(w any) {
+	r.problems = append(r.problems, "a workflow ("+reflect.TypeOf(w).String()+") is registered without a name")
+}
+
+func (r *registrations) RegisterWorkflowWithOptions(w any, o workflow.RegisterOptions) {
+	if o.Name == "" {
+		r.RegisterWorkflow(w)
+		return
+	}
+	if _, dup := r.workflows[o.Name]; dup {
+		r.problems = append(r.problems, "workflow "+o.Name+" is registered twice")
+	}
+	r.workflows[o.Name] = reflect.TypeOf(w)
+}
+
+// workerRegistrations registers every workflow and activity as the worker
+// does. The activities' dependencies stay nil: nothing runs.
+func workerRegistrations(t *testing.T) *registrations {
+	t.Helper()
+	r := &registrations{activities: map[string]reflect.Type{}, workflows: map[string]reflect.Type{}}
+	workflows.Register(r)
+	activities.Register(r, &activities.Activities{})
+	for _, p := range r.problems {
+		t.Error(p)
+	}
+	return r
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

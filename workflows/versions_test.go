@@ -1,0 +1,78 @@
+package workflows
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Each workflow.GetVersion branch, both ways: workflow.DefaultVersion is
+// what a history recorded before the change replays (forced here with
+// env.OnGetVersion), version 1 what new executions take.
+// TestEveryGetVersionHasAnOldBranchTest checks every change ID has such a
+// test.
+
+// A lifecycle from before reply notifications keeps replaying without the
+// notification timer: an operator's reply schedules no mail.
+func TestReplyNotificationVersions(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		old    bool
+		mailed []time.Duration
+	}{
+		{name: "DefaultVersion", old: true},
+		{name: "version 1", mailed: []time.Duration{time.Hour + DefaultReplyNotificationDelay}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, n := newNotifyEnv(t)
+			if tc.old {
+				env.OnGetVersion(replyNotificationChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			at(env, time.Hour, func() { operatorMessage(env, 1) })
+			at(env, time.Hour+time.Minute, func() {
+				s := queryState(t, env)
+				require.Equal(t, tc.old, s.NotifyRepliesAt.IsZero(), "notification due: %v", s.NotifyRepliesAt)
+			})
+			execute(t, env, input(0), 2*time.Hour)
+			require.Equal(t, tc.mailed, n.times())
+		})
+	}
+}
+
+// An erasure from before the immediate backup key shred completes without
+// it (the hourly schedule shreds); a new one shreds at once.
+func TestShredBackupKeysAfterErasureVersions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		old  bool
+	}{
+		{name: "DefaultVersion", old: true},
+		{name: "version 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, f := newDsrEnv(t)
+			stopsConversations(env)
+			if tc.old {
+				env.OnGetVersion("shred-backup-keys-after-erasure", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			in := dsrInput(DsrErasure, true)
+			in.Prompt = true
+			runDsr(t, env, in)
+			require.Equal(t, DsrCompleted, lastStatus(f))
+			require.Len(t, f.of(ActivityScanPrivacyErasure), 1)
+			var steps []string
+			for _, st := range queryProgress(t, env).Steps {
+				steps = append(steps, st.Name)
+			}
+			if tc.old {
+				require.Empty(t, f.of(ActivityShredBackupKeys))
+				require.NotContains(t, steps, "shred_backup_keys")
+			} else {
+				require.Len(t, f.of(ActivityShredBackupKeys), 1)
+				require.Contains(t, steps, "shred_backup_keys")
+			}
+		})
+	}
+}
