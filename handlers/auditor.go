@@ -153,7 +153,7 @@ func (s *Server) auditorDecisions(c *gin.Context) {
 	if !f.To.IsZero() {
 		f.To = f.To.Add(24 * time.Hour) // the whole day named
 	}
-	decisions, err := models.DecisionLog{DB: s.DB}.Decisions(c, f)
+	decisions, err := s.Store.Decisions(c, currentOrg(c).ID, f)
 	if err != nil {
 		s.internal(c, err)
 		return

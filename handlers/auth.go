@@ -12,11 +12,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/crypto"
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 )
 
 // BcryptCost is the work factor of password hashes (policy §10).
@@ -105,24 +105,24 @@ func (s *Server) signup(c *gin.Context) {
 		return
 	}
 	var account models.Account
-	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&models.Account{}).Where("email_index = ?", s.Keys.BlindIndex(email)).Count(&n).Error; err != nil {
+	err = s.Store.Tx(c, func(tx *store.Store) error {
+		taken, err := tx.AccountEmailTaken(c, email)
+		if err != nil {
 			return err
 		}
-		if n > 0 {
+		if taken {
 			return errDuplicateEmail
 		}
 		org := models.Organization{PublicKey: crypto.RandomToken(16), CompanyName: f.CompanyName, Region: f.Region, Status: models.OrgActive}
-		if err := tx.Create(&org).Error; err != nil {
+		if err := tx.CreateOrganization(c, &org); err != nil {
 			return err
 		}
 		account = models.Account{
 			OrganizationID: org.ID, FullName: f.FullName, DisplayName: firstName(f.FullName), Email: email,
 			PasswordHash: hash, Role: models.RoleOwner, TimeZone: "UTC", Language: "en", Status: "active",
 		}
-		if err := tx.Create(&account).Error; err != nil {
-			if errors.Is(err, gorm.ErrDuplicatedKey) {
+		if err := tx.CreateAccount(c, &account); err != nil {
+			if errors.Is(err, store.ErrEmailTaken) {
 				return errDuplicateEmail
 			}
 			return err
@@ -180,46 +180,47 @@ func (s *Server) login(c *gin.Context) {
 		refuse(http.StatusBadRequest, "Enter your email and password.")
 		return
 	}
-	var account models.Account
-	if err := s.DB.WithContext(c).Where("email_index = ? AND status = ?", s.Keys.BlindIndex(email), "active").Limit(1).Find(&account).Error; err != nil {
+	account, err := s.Store.ActiveAccountByEmail(c, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.internal(c, err)
 		return
 	}
 	now := s.now()
-	if account.ID == 0 {
+	if account == nil {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		s.audit(s.DB.WithContext(c), c, 0, 0, s.Keys.SystemKey(), "auth.login_failed", "", "unknown email")
+		s.audit(s.Store, c, 0, 0, s.Keys.SystemKey(), "auth.login_failed", "", "unknown email")
 		refuse(http.StatusUnauthorized, "Wrong email or password.")
 		return
 	}
 	if account.LockedUntil != nil && now.Before(*account.LockedUntil) {
-		s.audit(s.DB.WithContext(c), c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_refused_locked", target("account", account.ID), "")
+		s.audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_refused_locked", target("account", account.ID), "")
 		minutes := int(account.LockedUntil.Sub(now).Minutes()) + 1
 		refuse(http.StatusTooManyRequests, fmt.Sprintf("This account is locked after too many failed sign-ins. Try again in %d minutes, or reset your password.", minutes))
 		return
 	}
 	if bcrypt.CompareHashAndPassword([]byte(account.PasswordHash), []byte(password)) != nil {
-		updates := map[string]any{"failed_logins": account.FailedLogins + 1}
+		failedLogins := account.FailedLogins + 1
+		var lockedUntil *time.Time
 		detail := fmt.Sprintf("failure %d", account.FailedLogins+1)
 		if account.FailedLogins+1 >= maxFailedLogins {
-			updates["locked_until"] = now.Add(lockoutDuration).UTC()
-			updates["failed_logins"] = 0
+			until := now.Add(lockoutDuration).UTC()
+			lockedUntil = &until
+			failedLogins = 0
 			detail += ", locked"
 		}
-		if err := s.DB.WithContext(c).Model(&models.Account{}).Where("id = ?", account.ID).Updates(updates).Error; err != nil {
+		if err := s.Store.RecordFailedLogin(c, account.ID, failedLogins, lockedUntil); err != nil {
 			s.internal(c, err)
 			return
 		}
-		s.audit(s.DB.WithContext(c), c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_failed", target("account", account.ID), detail)
+		s.audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_failed", target("account", account.ID), detail)
 		refuse(http.StatusUnauthorized, "Wrong email or password.")
 		return
 	}
-	if err := s.DB.WithContext(c).Model(&models.Account{}).Where("id = ?", account.ID).
-		Updates(map[string]any{"failed_logins": 0, "locked_until": nil}).Error; err != nil {
+	if err := s.Store.ClearFailedLogins(c, account.ID); err != nil {
 		s.internal(c, err)
 		return
 	}
-	if err := s.startSession(c, &account, account.TOTPEnabled); err != nil {
+	if err := s.startSession(c, account, account.TOTPEnabled); err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -231,14 +232,14 @@ func (s *Server) login(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/login/mfa")
 		return
 	}
-	s.completeLogin(c, &account, "password")
+	s.completeLogin(c, account, "password")
 }
 
 // completeLogin records a full sign-in and tells the account holder.
 func (s *Server) completeLogin(c *gin.Context, account *models.Account, method string) {
 	now := s.now().UTC()
-	s.DB.WithContext(c).Model(&models.Account{}).Where("id = ?", account.ID).Update("last_login_at", now)
-	s.audit(s.DB.WithContext(c), c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login", target("account", account.ID), method)
+	s.Store.SetLastLogin(c, account.OrganizationID, account.ID, now)
+	s.audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login", target("account", account.ID), method)
 	browser, os, _ := describeUserAgent(c.Request.UserAgent())
 	s.sendSecurityAlert(c, account, "New sign-in to your Convot account",
 		fmt.Sprintf("Someone signed in to your Convot account at %s using %s on %s.\n\nIf this was not you, reset your password now: %s/password/forgot",
@@ -261,7 +262,7 @@ func orUnknown(s string) string {
 // planted before sign-in is worthless after it).
 func (s *Server) startSession(c *gin.Context, account *models.Account, mfaPending bool) error {
 	if old := currentSession(c); old != nil {
-		s.DB.WithContext(c).Delete(&models.Session{}, old.ID)
+		s.Store.DeleteSession(c, old.OrganizationID, old.ID)
 	}
 	token := crypto.RandomToken(32)
 	now := s.now().UTC()
@@ -270,7 +271,7 @@ func (s *Server) startSession(c *gin.Context, account *models.Account, mfaPendin
 		DataKeyID: account.DataKeyID, MFAPending: mfaPending, IP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), 500),
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(sessionLifetime),
 	}
-	if err := s.DB.WithContext(c).Create(&sess).Error; err != nil {
+	if err := s.Store.CreateSession(c, &sess); err != nil {
 		return err
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
@@ -308,23 +309,23 @@ func (s *Server) mfaLogin(c *gin.Context) {
 		refuse(http.StatusTooManyRequests, "Too many attempts. Wait a few minutes and try again.")
 		return
 	}
-	var account models.Account
-	if err := s.DB.WithContext(c).First(&account, sess.AccountID).Error; err != nil {
+	account, err := s.Store.Account(c, sess.OrganizationID, sess.AccountID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
 	code := strings.TrimSpace(c.PostForm("code"))
-	method, err := s.checkSecondFactor(c, &account, code)
+	method, err := s.checkSecondFactor(c, account, code)
 	if err != nil {
-		s.audit(s.DB.WithContext(c), c, account.OrganizationID, account.ID, account.DataKeyID, "auth.mfa_failed", target("account", account.ID), "")
+		s.audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.mfa_failed", target("account", account.ID), "")
 		refuse(http.StatusUnauthorized, "That code is not valid. Codes can be used once; wait for the next one.")
 		return
 	}
-	if err := s.DB.WithContext(c).Model(&models.Session{}).Where("id = ?", sess.ID).Update("mfa_pending", false).Error; err != nil {
+	if err := s.Store.CompleteSessionMFA(c, sess.OrganizationID, sess.ID); err != nil {
 		s.internal(c, err)
 		return
 	}
-	s.completeLogin(c, &account, method)
+	s.completeLogin(c, account, method)
 }
 
 // checkSecondFactor accepts a current TOTP code once, or an unused
@@ -332,11 +333,11 @@ func (s *Server) mfaLogin(c *gin.Context) {
 func (s *Server) checkSecondFactor(ctx context.Context, account *models.Account, code string) (string, error) {
 	if step, ok := matchTOTP(account.TOTPSecret, code, s.now(), account.TOTPLastStep); ok {
 		// The conditional update makes a code single-use even under races.
-		res := s.DB.WithContext(ctx).Model(&models.Account{}).Where("id = ? AND totp_last_step < ?", account.ID, step).Update("totp_last_step", step)
-		if res.Error != nil {
-			return "", res.Error
+		claimed, err := s.Store.ClaimTOTPStep(ctx, account.ID, step)
+		if err != nil {
+			return "", err
 		}
-		if res.RowsAffected == 1 {
+		if claimed {
 			account.TOTPLastStep = step
 			return "totp", nil
 		}
@@ -346,13 +347,11 @@ func (s *Server) checkSecondFactor(ctx context.Context, account *models.Account,
 	if normalized == "" {
 		return "", errBadCode
 	}
-	res := s.DB.WithContext(ctx).Model(&models.RecoveryCode{}).
-		Where("account_id = ? AND code_hash = ? AND used_at IS NULL", account.ID, crypto.HashToken(normalized)).
-		Update("used_at", s.now().UTC())
-	if res.Error != nil {
-		return "", res.Error
+	used, err := s.Store.UseRecoveryCode(ctx, account.ID, crypto.HashToken(normalized), s.now().UTC())
+	if err != nil {
+		return "", err
 	}
-	if res.RowsAffected == 1 {
+	if used {
 		return "recovery_code", nil
 	}
 	return "", errBadCode
@@ -362,9 +361,9 @@ var errBadCode = errors.New("invalid code")
 
 func (s *Server) logout(c *gin.Context) {
 	if sess := currentSession(c); sess != nil {
-		s.DB.WithContext(c).Delete(&models.Session{}, sess.ID)
+		s.Store.DeleteSession(c, sess.OrganizationID, sess.ID)
 		if a := currentAccount(c); a != nil {
-			s.audit(s.DB.WithContext(c), c, a.OrganizationID, a.ID, a.DataKeyID, "auth.logout", target("account", a.ID), "")
+			s.audit(s.Store, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.logout", target("account", a.ID), "")
 		}
 	}
 	s.clearSessionCookie(c)
@@ -389,19 +388,19 @@ func (s *Server) forgot(c *gin.Context) {
 		s.fail(c, http.StatusTooManyRequests, "Too many requests", "Too many reset requests. Wait a few minutes and try again.")
 		return
 	}
-	var account models.Account
-	if err := s.DB.WithContext(c).Where("email_index = ? AND status = ?", s.Keys.BlindIndex(email), "active").Limit(1).Find(&account).Error; err != nil {
+	account, err := s.Store.ActiveAccountByEmail(c, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.internal(c, err)
 		return
 	}
-	if account.ID != 0 {
+	if account != nil {
 		token := crypto.RandomToken(32)
 		reset := models.PasswordReset{AccountID: account.ID, TokenHash: crypto.HashToken(token), ExpiresAt: s.now().Add(resetLifetime).UTC(), CreatedAt: s.now().UTC()}
-		if err := s.DB.WithContext(c).Create(&reset).Error; err != nil {
+		if err := s.Store.CreatePasswordReset(c, &reset); err != nil {
 			s.internal(c, err)
 			return
 		}
-		s.audit(s.DB.WithContext(c), c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset_requested", target("account", account.ID), "")
+		s.audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset_requested", target("account", account.ID), "")
 		s.send(c, convotmail.Message{
 			To: account.Email, Subject: "Reset your Convot password", Tag: "password_reset", Org: s.orgContextByID(c, account.OrganizationID),
 			Text: fmt.Sprintf("Someone asked to reset the password of your Convot account.\n\nChoose a new password within one hour: %s/password/reset?token=%s\n\nIf this was not you, ignore this email; your password stays as it is.", s.Config.BaseURL, token),
@@ -411,37 +410,34 @@ func (s *Server) forgot(c *gin.Context) {
 }
 
 func (s *Server) findReset(c *gin.Context, token string) (*models.PasswordReset, bool) {
-	return findLiveToken(s, c, token, func(r *models.PasswordReset) (uint64, bool, time.Time) { return r.ID, r.UsedAt != nil, r.ExpiresAt })
+	return findLiveToken(s, c, token, s.Store.PasswordResetByTokenHash,
+		func(r *models.PasswordReset) (bool, time.Time) { return r.UsedAt != nil, r.ExpiresAt })
 }
 
-// claimOnce marks a single-use row used (column set to now) unless it
-// already was: errBadCode then, so two concurrent uses cannot both pass.
-func (s *Server) claimOnce(tx *gorm.DB, model any, id uint64, column string) error {
-	res := tx.Model(model).Where("id = ? AND "+column+" IS NULL", id).Update(column, s.now().UTC())
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected != 1 {
+// claimed turns a single-use row's claim into errBadCode when it was used
+// already, so two concurrent uses cannot both pass.
+func claimed(ok bool, err error) error {
+	if err == nil && !ok {
 		return errBadCode
 	}
-	return nil
+	return err
 }
 
 // findLiveToken loads the row whose token hash matches a single-use link's
 // token, unless it was used or has expired.
-func findLiveToken[T any](s *Server, c *gin.Context, token string, state func(*T) (id uint64, used bool, expires time.Time)) (*T, bool) {
-	var row T
+func findLiveToken[T any](s *Server, c *gin.Context, token string, byHash func(context.Context, string) (*T, error), state func(*T) (used bool, expires time.Time)) (*T, bool) {
 	if token == "" {
 		return nil, false
 	}
-	if err := s.DB.WithContext(c).Where("token_hash = ?", crypto.HashToken(token)).Limit(1).Find(&row).Error; err != nil {
+	row, err := byHash(c, crypto.HashToken(token))
+	if err != nil {
 		return nil, false
 	}
-	id, used, expires := state(&row)
-	if id == 0 || used || s.now().After(expires) {
+	used, expires := state(row)
+	if used || s.now().After(expires) {
 		return nil, false
 	}
-	return &row, true
+	return row, true
 }
 
 func (s *Server) resetPage(c *gin.Context) {
@@ -472,20 +468,20 @@ func (s *Server) reset(c *gin.Context) {
 		s.internal(c, err)
 		return
 	}
-	var account models.Account
-	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := s.claimOnce(tx, &models.PasswordReset{}, reset.ID, "used_at"); err != nil {
+	var account *models.Account
+	err = s.Store.Tx(c, func(tx *store.Store) error {
+		if err := claimed(tx.ClaimPasswordReset(c, reset.ID, s.now().UTC())); err != nil {
 			return err
 		}
-		if err := tx.First(&account, reset.AccountID).Error; err != nil {
+		var err error
+		if account, err = tx.PasswordResetAccount(c, reset); err != nil {
 			return err
 		}
-		if err := tx.Model(&models.Account{}).Where("id = ?", account.ID).
-			Updates(map[string]any{"password_hash": hash, "failed_logins": 0, "locked_until": nil}).Error; err != nil {
+		if err := tx.ResetPassword(c, account.OrganizationID, account.ID, hash); err != nil {
 			return err
 		}
 		// Every signed-in browser must sign in again with the new password.
-		if err := tx.Where("account_id = ?", account.ID).Delete(&models.Session{}).Error; err != nil {
+		if err := tx.DeleteSessions(c, account.OrganizationID, account.ID); err != nil {
 			return err
 		}
 		return s.audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset", target("account", account.ID), "")
@@ -498,12 +494,13 @@ func (s *Server) reset(c *gin.Context) {
 		s.internal(c, err)
 		return
 	}
-	s.sendSecurityAlert(c, &account, "Your Convot password was changed", "The password of your Convot account was just reset. If this was not you, contact support@convot.io at once.")
+	s.sendSecurityAlert(c, account, "Your Convot password was changed", "The password of your Convot account was just reset. If this was not you, contact support@convot.io at once.")
 	s.redirectWithFlash(c, "/login", "password_reset")
 }
 
 func (s *Server) findInvitation(c *gin.Context, token string) (*models.Invitation, bool) {
-	return findLiveToken(s, c, token, func(i *models.Invitation) (uint64, bool, time.Time) { return i.ID, i.AcceptedAt != nil, i.ExpiresAt })
+	return findLiveToken(s, c, token, s.Store.InvitationByTokenHash,
+		func(i *models.Invitation) (bool, time.Time) { return i.AcceptedAt != nil, i.ExpiresAt })
 }
 
 func (s *Server) acceptPage(c *gin.Context) {
@@ -513,8 +510,8 @@ func (s *Server) acceptPage(c *gin.Context) {
 		s.fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
 		return
 	}
-	var org models.Organization
-	if err := s.DB.WithContext(c).First(&org, inv.OrganizationID).Error; err != nil {
+	org, err := s.Store.Organization(c, inv.OrganizationID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -544,28 +541,27 @@ func (s *Server) accept(c *gin.Context) {
 		return
 	}
 	var account models.Account
-	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := s.claimOnce(tx, &models.Invitation{}, inv.ID, "accepted_at"); err != nil {
+	err = s.Store.Tx(c, func(tx *store.Store) error {
+		if err := claimed(tx.ClaimInvitation(c, inv.ID, s.now().UTC())); err != nil {
 			return err
 		}
-		if err := s.seatForMember(tx, inv.OrganizationID, inv.Role); err != nil {
+		// seatForMember still takes the bare database handle: it must
+		// lock the organization in tx.
+		if err := s.seatForMember(tx.UnconvertedDB(), inv.OrganizationID, inv.Role); err != nil {
 			return err
 		}
 		account = models.Account{
 			OrganizationID: inv.OrganizationID, FullName: fullName, DisplayName: firstName(fullName), Email: inv.Email,
 			PasswordHash: hash, Role: inv.Role, TimeZone: "UTC", Language: "en", Status: "active",
 		}
-		if err := tx.Create(&account).Error; err != nil {
-			if errors.Is(err, gorm.ErrDuplicatedKey) {
+		if err := tx.CreateAccount(c, &account); err != nil {
+			if errors.Is(err, store.ErrEmailTaken) {
 				return errDuplicateEmail
 			}
 			return err
 		}
 		// The invitation's own key goes: its copy of the email is shredded.
-		if err := s.Keys.Destroy(tx, inv.DataKeyID); err != nil {
-			return err
-		}
-		if err := tx.Model(&models.Invitation{}).Where("id = ?", inv.ID).Update("email", "").Error; err != nil {
+		if err := tx.ShredInvitationEmail(c, inv.OrganizationID, inv.ID); err != nil {
 			return err
 		}
 		return s.audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "team.joined", target("account", account.ID), account.Role)
@@ -591,13 +587,16 @@ func (s *Server) accept(c *gin.Context) {
 	s.redirectWithFlash(c, "/", "welcome")
 }
 
-// audit records a security event in tx.
-func (s *Server) audit(tx *gorm.DB, c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) error {
+// audit records a security event in tx: s.Store, or the transaction of
+// the change it records. tx is a *store.Store, or still the bare database
+// handle of a handler not yet moved to the store (see
+// store.CreateAuditEventIn); it becomes a *store.Store once none is.
+func (s *Server) audit(tx any, c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) error {
 	ev := models.AuditEvent{
 		OrganizationID: orgID, ActorID: actorID, DataKeyID: keyID, Action: action, Target: target, Detail: detail,
 		IP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), 500), CreatedAt: s.now().UTC(),
 	}
-	return tx.Create(&ev).Error
+	return store.CreateAuditEventIn(c, tx, &ev)
 }
 
 func target(kind string, id uint64) string { return fmt.Sprintf("%s:%d", kind, id) }

@@ -16,9 +16,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -121,9 +121,8 @@ func (s *Server) incidentsPage(c *gin.Context) {
 
 func (s *Server) renderIncidents(c *gin.Context, status int, form incidentForm, problem string) {
 	org := currentOrg(c)
-	var list []models.Incident
-	if err := s.DB.WithContext(c).Select("id", "organization_id", "aware_at", "notice_due_at", "status", "risk", "notice_sent_at", "notice_late", "approx_subjects", "created_at").
-		Where("organization_id = ?", org.ID).Order("id DESC").Limit(200).Find(&list).Error; err != nil {
+	list, err := s.Store.IncidentSummaries(c, org.ID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -220,13 +219,13 @@ func (s *Server) recordIncident(c *gin.Context) {
 		o := f.occurredAt.UTC()
 		inc.OccurredAt = &o
 	}
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&inc).Error; err != nil {
+	err := s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.CreateIncident(c, &inc); err != nil {
 			return err
 		}
 		step := models.IncidentStep{IncidentID: inc.ID, OrganizationID: org.ID, OnceKey: "recorded", Step: "recorded",
 			Detail: fmt.Sprintf("aware %s; notice due %s", inc.AwareAt.Format(time.RFC3339), inc.NoticeDueAt.Format(time.RFC3339)), ActorID: a.ID, At: now}
-		if err := tx.Create(&step).Error; err != nil {
+		if err := tx.CreateIncidentStep(c, &step); err != nil {
 			return err
 		}
 		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "incident.recorded", target("incident", inc.ID), "notice due "+inc.NoticeDueAt.Format(time.RFC3339))
@@ -266,16 +265,16 @@ func (s *Server) incident(c *gin.Context) (*models.Incident, bool) {
 		s.fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
 		return nil, false
 	}
-	var inc models.Incident
-	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", id, currentOrg(c).ID).Limit(1).Find(&inc).Error; err != nil {
+	inc, err := s.Store.Incident(c, currentOrg(c).ID, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
+		return nil, false
+	case err != nil:
 		s.internal(c, err)
 		return nil, false
 	}
-	if inc.ID == 0 {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
-		return nil, false
-	}
-	return &inc, true
+	return inc, true
 }
 
 func (s *Server) incidentPage(c *gin.Context) {
@@ -287,8 +286,8 @@ func (s *Server) incidentPage(c *gin.Context) {
 }
 
 func (s *Server) renderIncident(c *gin.Context, status int, inc *models.Incident, problem string) {
-	var steps []models.IncidentStep
-	if err := s.DB.WithContext(c).Where("incident_id = ? AND organization_id = ?", inc.ID, inc.OrganizationID).Order("at, id").Find(&steps).Error; err != nil {
+	steps, err := s.Store.IncidentSteps(c, inc.OrganizationID, inc.ID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -346,7 +345,7 @@ func (s *Server) assessIncident(c *gin.Context) {
 	}
 	inc.RiskReason = reason
 	inc.UpdatedAt = s.now().UTC()
-	if err := s.DB.WithContext(c).Select("risk_reason", "updated_at").Save(inc).Error; err != nil {
+	if err := s.Store.SaveIncidentRiskReason(c, inc.OrganizationID, inc); err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -382,7 +381,7 @@ func (s *Server) incidentNoticeSent(c *gin.Context) {
 	if reasons != "" {
 		inc.DelayReasons = reasons
 		inc.UpdatedAt = now
-		if err := s.DB.WithContext(c).Select("delay_reasons", "updated_at").Save(inc).Error; err != nil {
+		if err := s.Store.SaveIncidentDelayReasons(c, inc.OrganizationID, inc); err != nil {
 			s.internal(c, err)
 			return
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 )
 
@@ -115,46 +116,45 @@ func (s *Server) loadSession(c *gin.Context) {
 		c.Next()
 		return
 	}
-	var sess models.Session
-	err = s.DB.WithContext(c).Where("token_hash = ?", crypto.HashToken(token)).Limit(1).Find(&sess).Error
-	if err != nil {
+	sess, err := s.Store.SessionByTokenHash(c, crypto.HashToken(token))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.internal(c, err)
 		return
 	}
 	now := s.now()
-	if sess.ID == 0 || now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > sessionIdle {
-		if sess.ID != 0 {
-			s.DB.WithContext(c).Delete(&models.Session{}, sess.ID)
+	if sess == nil || now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > sessionIdle {
+		if sess != nil {
+			s.Store.DeleteSession(c, sess.OrganizationID, sess.ID)
 		}
 		s.clearSessionCookie(c)
 		c.Next()
 		return
 	}
-	var account models.Account
-	var org models.Organization
-	if err := s.DB.WithContext(c).Where("id = ? AND status = ?", sess.AccountID, "active").Limit(1).Find(&account).Error; err != nil {
+	account, err := s.Store.ActiveAccount(c, sess.OrganizationID, sess.AccountID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.internal(c, err)
 		return
 	}
-	if account.ID == 0 {
+	if account == nil {
 		s.clearSessionCookie(c)
 		c.Next()
 		return
 	}
-	if err := s.DB.WithContext(c).First(&org, account.OrganizationID).Error; err != nil {
+	org, err := s.Store.Organization(c, account.OrganizationID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
 	if now.Sub(sess.LastSeenAt) > time.Minute {
-		s.DB.WithContext(c).Model(&models.Session{}).Where("id = ?", sess.ID).Update("last_seen_at", now)
+		s.Store.TouchSession(c, sess.OrganizationID, sess.ID, now)
 	}
-	c.Set(ctxSession, &sess)
+	c.Set(ctxSession, sess)
 	if sess.MFAPending {
 		c.Next() // only the second-factor page accepts it; see requireAccount
 		return
 	}
-	c.Set(ctxAccount, &account)
-	c.Set(ctxOrg, &org)
+	c.Set(ctxAccount, account)
+	c.Set(ctxOrg, org)
 	subprocessors.SentrySetOrganization(c, org.GateContext())
 	c.Next()
 }
@@ -233,7 +233,7 @@ func (s *Server) recordUsage(c *gin.Context) {
 		Page: c.Request.URL.Path, Feature: c.FullPath(), Browser: browser, OS: os, DeviceType: device,
 		IP: c.ClientIP(), Referrer: referrerPath(c.Request.Referer()), OccurredAt: s.now().UTC(),
 	}
-	s.DB.WithContext(c).Create(&ev)
+	s.Store.CreateUsageEvent(c, &ev)
 }
 
 // throttle counts attempts per key in a sliding window.

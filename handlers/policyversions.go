@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/web"
 )
 
@@ -36,19 +38,19 @@ func (s *Server) servePolicy(c *gin.Context) {
 			s.fail(c, http.StatusBadRequest, "Bad request", "The version must be a positive whole number.")
 			return
 		}
-		v, err = models.PolicyByVersion(c, s.DB, n)
-		if err == nil && v != nil && v.PublishedAt.After(now) {
-			v = nil
+		v, err = s.Store.PolicyByVersion(c, n)
+		if err == nil && v.PublishedAt.After(now) {
+			err = store.ErrNotFound
 		}
 	} else {
-		v, err = models.CurrentPolicy(c, s.DB, now)
+		v, err = s.Store.CurrentPolicy(c, now)
 	}
 	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such version of the privacy policy.")
+		return
 	case err != nil:
 		s.internal(c, err)
-		return
-	case v == nil:
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such version of the privacy policy.")
 		return
 	}
 	head := "Last updated: " + v.EffectiveAt.UTC().Format("2 January 2006") + " (version " + strconv.Itoa(v.Version) + ")\n\n"
@@ -60,22 +62,22 @@ func (s *Server) servePolicy(c *gin.Context) {
 	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(head+v.Text))
 }
 
-var seededPolicy sync.Map // *gorm.DB → true once version 1 is known to exist
+var seededPolicy sync.Map // *store.Store → true once version 1 is known to exist
 
 // seedPolicy records the embedded policy as version 1 when no version is
 // recorded yet.
 func (s *Server) seedPolicy(ctx context.Context) error {
-	if _, done := seededPolicy.Load(s.DB); done {
+	if _, done := seededPolicy.Load(s.Store); done {
 		return nil
 	}
 	text, err := EmbeddedPolicy()
 	if err != nil {
 		return err
 	}
-	if err := models.SeedPolicy(ctx, s.DB, text, s.now().UTC()); err != nil {
+	if err := s.Store.SeedPolicy(ctx, text, s.now().UTC()); err != nil {
 		return err
 	}
-	seededPolicy.Store(s.DB, true)
+	seededPolicy.Store(s.Store, true)
 	return nil
 }
 
@@ -99,7 +101,7 @@ type policyBanner struct {
 	version *models.PolicyVersion
 }
 
-var banners sync.Map // *gorm.DB → *policyBanner
+var banners sync.Map // *store.Store → *policyBanner
 
 // PolicyNotice is what the layout shows of a material policy change.
 type PolicyNotice struct {
@@ -110,13 +112,16 @@ type PolicyNotice struct {
 }
 
 func (s *Server) policyNotice(ctx context.Context) *PolicyNotice {
-	v, _ := banners.LoadOrStore(s.DB, &policyBanner{})
+	v, _ := banners.LoadOrStore(s.Store, &policyBanner{})
 	b := v.(*policyBanner)
 	now := s.now().UTC()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if now.Sub(b.checked) > time.Minute || now.Before(b.checked) {
-		pv, err := models.PolicyBanner(ctx, s.DB, now)
+		pv, err := s.Store.PolicyBanner(ctx, now)
+		if errors.Is(err, store.ErrNotFound) {
+			pv, err = nil, nil
+		}
 		if err != nil {
 			slog.Warn("policy banner", "err", err)
 		} else {

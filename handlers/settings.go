@@ -9,9 +9,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 )
 
 // Languages the dashboard offers.
@@ -35,8 +35,8 @@ func (s *Server) settingsRoutes(r *gin.RouterGroup) {
 
 func (s *Server) home(c *gin.Context) {
 	a, org := currentAccount(c), currentOrg(c)
-	var members int64
-	if err := s.DB.WithContext(c).Model(&models.Account{}).Where("organization_id = ? AND status = ?", org.ID, "active").Count(&members).Error; err != nil {
+	members, err := s.Store.ActiveMemberCount(c, org.ID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -84,7 +84,7 @@ func (s *Server) saveProfile(c *gin.Context) {
 	if a.DisplayName == "" {
 		a.DisplayName = firstName(a.FullName)
 	}
-	if err := s.DB.WithContext(c).Select("full_name", "display_name", "avatar_url", "time_zone", "language", "updated_at").Save(&a).Error; err != nil {
+	if err := s.Store.SaveProfile(c, a.OrganizationID, &a); err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -95,8 +95,8 @@ func (s *Server) securityPage(c *gin.Context) {
 	a, org := currentAccount(c), currentOrg(c)
 	data := gin.H{"Enabled": a.TOTPEnabled, "Required": org.RequireMFA}
 	if a.TOTPEnabled {
-		var left int64
-		if err := s.DB.WithContext(c).Model(&models.RecoveryCode{}).Where("account_id = ? AND used_at IS NULL", a.ID).Count(&left).Error; err != nil {
+		left, err := s.Store.RecoveryCodesLeft(c, a.OrganizationID, a.ID)
+		if err != nil {
 			s.internal(c, err)
 			return
 		}
@@ -111,7 +111,7 @@ func (s *Server) securityPage(c *gin.Context) {
 				return
 			}
 			a.TOTPSecret = secret
-			if err := s.DB.WithContext(c).Select("totp_secret").Save(a).Error; err != nil {
+			if err := s.Store.SaveTOTPSecret(c, a.OrganizationID, a); err != nil {
 				s.internal(c, err)
 				return
 			}
@@ -146,11 +146,11 @@ func (s *Server) enableMFA(c *gin.Context) {
 		return
 	}
 	codes, hashes := newRecoveryCodes()
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.Account{}).Where("id = ?", a.ID).Updates(map[string]any{"totp_enabled": true, "totp_last_step": step}).Error; err != nil {
+	err := s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.EnableTOTP(c, a.OrganizationID, a.ID, step); err != nil {
 			return err
 		}
-		if err := replaceRecoveryCodes(tx, a.ID, hashes, s.now()); err != nil {
+		if err := tx.ReplaceRecoveryCodes(c, a.OrganizationID, a.ID, hashes, s.now()); err != nil {
 			return err
 		}
 		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.mfa_enabled", target("account", a.ID), "")
@@ -165,17 +165,6 @@ func (s *Server) enableMFA(c *gin.Context) {
 		return
 	}
 	s.render(c, http.StatusOK, "recovery", s.page(c, "Recovery codes", "security", codes))
-}
-
-func replaceRecoveryCodes(tx *gorm.DB, accountID uint64, hashes []string, now time.Time) error {
-	if err := tx.Where("account_id = ?", accountID).Delete(&models.RecoveryCode{}).Error; err != nil {
-		return err
-	}
-	rows := make([]models.RecoveryCode, len(hashes))
-	for i, h := range hashes {
-		rows[i] = models.RecoveryCode{AccountID: accountID, CodeHash: h, CreatedAt: now.UTC()}
-	}
-	return tx.Create(&rows).Error
 }
 
 func (s *Server) disableMFA(c *gin.Context) {
@@ -196,11 +185,11 @@ func (s *Server) disableMFA(c *gin.Context) {
 		s.securityError(c, http.StatusUnauthorized, "That code is not valid.")
 		return
 	}
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.Account{}).Where("id = ?", a.ID).Updates(map[string]any{"totp_enabled": false, "totp_secret": ""}).Error; err != nil {
+	err := s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.DisableTOTP(c, a.OrganizationID, a.ID); err != nil {
 			return err
 		}
-		if err := tx.Where("account_id = ?", a.ID).Delete(&models.RecoveryCode{}).Error; err != nil {
+		if err := tx.DeleteRecoveryCodes(c, a.OrganizationID, a.ID); err != nil {
 			return err
 		}
 		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.mfa_disabled", target("account", a.ID), "")
@@ -224,8 +213,8 @@ func (s *Server) regenerateRecoveryCodes(c *gin.Context) {
 		return
 	}
 	codes, hashes := newRecoveryCodes()
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := replaceRecoveryCodes(tx, a.ID, hashes, s.now()); err != nil {
+	err := s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.ReplaceRecoveryCodes(c, a.OrganizationID, a.ID, hashes, s.now()); err != nil {
 			return err
 		}
 		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.recovery_codes_regenerated", target("account", a.ID), "")
@@ -254,12 +243,12 @@ func (s *Server) changePassword(c *gin.Context) {
 		return
 	}
 	sess := currentSession(c)
-	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.Account{}).Where("id = ?", a.ID).Update("password_hash", hash).Error; err != nil {
+	err = s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.SetPasswordHash(c, a.OrganizationID, a.ID, hash); err != nil {
 			return err
 		}
 		// Other browsers must sign in again; this one stays.
-		if err := tx.Where("account_id = ? AND id <> ?", a.ID, sess.ID).Delete(&models.Session{}).Error; err != nil {
+		if err := tx.DeleteOtherSessions(c, a.OrganizationID, a.ID, sess.ID); err != nil {
 			return err
 		}
 		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.password_changed", target("account", a.ID), "")
@@ -307,8 +296,8 @@ func (s *Server) saveOrganization(c *gin.Context) {
 		s.render(c, http.StatusUnprocessableEntity, "organization", p)
 		return
 	}
-	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Select("company_name", "website", "industry", "team_size", "billing_address", "tax_identifier", "updated_at").Save(&o).Error; err != nil {
+	err = s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.SaveOrganizationProfile(c, o.ID, &o); err != nil {
 			return err
 		}
 		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.updated", target("organization", o.ID), "")
@@ -327,8 +316,8 @@ func (s *Server) saveOrganizationMFA(c *gin.Context) {
 		s.fail(c, http.StatusConflict, "Organization", "Turn on two-factor authentication for yourself before requiring it of everyone.")
 		return
 	}
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.Organization{}).Where("id = ?", o.ID).Update("require_mfa", require).Error; err != nil {
+	err := s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.SetRequireMFA(c, o.ID, require); err != nil {
 			return err
 		}
 		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.mfa_required", target("organization", o.ID), strconv.FormatBool(require))

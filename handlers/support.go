@@ -1,15 +1,16 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 )
 
 // Support tickets with Convot (policy §2.1 support correspondence): an
@@ -33,8 +34,8 @@ func (s *Server) supportPage(c *gin.Context) {
 }
 
 func (s *Server) renderSupport(c *gin.Context, status int, subject, body, problem string) {
-	var tickets []models.SupportTicket
-	if err := s.DB.WithContext(c).Where("organization_id = ?", currentOrg(c).ID).Order("updated_at DESC, id DESC").Limit(200).Find(&tickets).Error; err != nil {
+	tickets, err := s.Store.SupportTickets(c, currentOrg(c).ID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -57,12 +58,12 @@ func (s *Server) openTicket(c *gin.Context) {
 	}
 	now := s.now().UTC()
 	t := models.SupportTicket{OrganizationID: org.ID, AccountID: a.ID, DataKeyID: a.DataKeyID, Subject: subject, Status: models.TicketOpen, CreatedAt: now, UpdatedAt: now}
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&t).Error; err != nil {
+	err := s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.CreateSupportTicket(c, &t); err != nil {
 			return err
 		}
 		m := models.SupportMessage{TicketID: t.ID, OrganizationID: org.ID, DataKeyID: t.DataKeyID, AuthorType: models.SupportAuthorCustomer, AuthorID: a.ID, Body: body, CreatedAt: now}
-		if err := tx.Create(&m).Error; err != nil {
+		if err := tx.CreateSupportMessage(c, &m); err != nil {
 			return err
 		}
 		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "support.ticket_opened", target("support_ticket", t.ID), "")
@@ -82,16 +83,16 @@ func (s *Server) ticket(c *gin.Context) (*models.SupportTicket, bool) {
 		s.fail(c, http.StatusNotFound, "Not found", "There is no such ticket.")
 		return nil, false
 	}
-	var t models.SupportTicket
-	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", id, currentOrg(c).ID).Limit(1).Find(&t).Error; err != nil {
+	t, err := s.Store.SupportTicket(c, currentOrg(c).ID, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such ticket.")
+		return nil, false
+	case err != nil:
 		s.internal(c, err)
 		return nil, false
 	}
-	if t.ID == 0 {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such ticket.")
-		return nil, false
-	}
-	return &t, true
+	return t, true
 }
 
 func (s *Server) ticketPage(c *gin.Context) {
@@ -103,8 +104,8 @@ func (s *Server) ticketPage(c *gin.Context) {
 }
 
 func (s *Server) renderTicket(c *gin.Context, status int, t *models.SupportTicket, body, problem string) {
-	var msgs []models.SupportMessage
-	if err := s.DB.WithContext(c).Where("ticket_id = ? AND organization_id = ?", t.ID, t.OrganizationID).Order("id").Find(&msgs).Error; err != nil {
+	msgs, err := s.Store.SupportMessages(c, t.OrganizationID, t.ID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -125,15 +126,14 @@ func (s *Server) postTicketMessage(c *gin.Context) {
 		return
 	}
 	now := s.now().UTC()
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+	err := s.Store.Tx(c, func(tx *store.Store) error {
 		m := models.SupportMessage{TicketID: t.ID, OrganizationID: t.OrganizationID, DataKeyID: t.DataKeyID, AuthorType: models.SupportAuthorCustomer, AuthorID: a.ID, Body: body, CreatedAt: now}
-		if err := tx.Create(&m).Error; err != nil {
+		if err := tx.CreateSupportMessage(c, &m); err != nil {
 			return err
 		}
 		// Writing again reopens a closed ticket: its two years start over
 		// when it closes again.
-		return tx.Model(&models.SupportTicket{}).Where("id = ?", t.ID).
-			Updates(map[string]any{"status": models.TicketOpen, "closed_at": nil, "updated_at": now}).Error
+		return tx.ReopenSupportTicket(c, t.OrganizationID, t.ID, now)
 	})
 	if err != nil {
 		s.internal(c, err)
@@ -153,9 +153,8 @@ func (s *Server) closeTicket(c *gin.Context) {
 		return
 	}
 	now := s.now().UTC()
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.SupportTicket{}).Where("id = ?", t.ID).
-			Updates(map[string]any{"status": models.TicketClosed, "closed_at": now, "updated_at": now}).Error; err != nil {
+	err := s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.CloseSupportTicket(c, t.OrganizationID, t.ID, now); err != nil {
 			return err
 		}
 		return s.audit(tx, c, t.OrganizationID, a.ID, a.DataKeyID, "support.ticket_closed", target("support_ticket", t.ID), "")

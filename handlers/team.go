@@ -1,16 +1,17 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/crypto"
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 )
 
 func (s *Server) teamRoutes(r *gin.RouterGroup) {
@@ -37,13 +38,13 @@ type accessRow struct {
 
 func (s *Server) teamPage(c *gin.Context) {
 	a, org := currentAccount(c), currentOrg(c)
-	var members []models.Account
-	if err := s.DB.WithContext(c).Where("organization_id = ? AND status = ?", org.ID, "active").Order("id").Find(&members).Error; err != nil {
+	members, err := s.Store.ActiveMembers(c, org.ID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
-	var pending []models.Invitation
-	if err := s.DB.WithContext(c).Where("organization_id = ? AND accepted_at IS NULL AND expires_at > ?", org.ID, s.now().UTC()).Order("id").Find(&pending).Error; err != nil {
+	pending, err := s.Store.PendingInvitations(c, org.ID, s.now())
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -57,12 +58,12 @@ func (s *Server) teamPage(c *gin.Context) {
 	}
 	var seats *seatsView
 	if s.planLimitsApply() {
-		plan, err := models.PlanOf(c, s.DB, org.ID)
+		plan, err := s.Store.PlanOf(c, org.ID)
 		if err != nil {
 			s.internal(c, err)
 			return
 		}
-		used, invited, err := models.SeatsUsed(c, s.DB, org.ID, s.now())
+		used, invited, err := s.Store.SeatsUsed(c, org.ID, s.now())
 		if err != nil {
 			s.internal(c, err)
 			return
@@ -87,12 +88,12 @@ func (s *Server) invite(c *gin.Context) {
 		s.fail(c, http.StatusUnprocessableEntity, "Invite", "Choose admin, agent or auditor.")
 		return
 	}
-	var existing int64
-	if err := s.DB.WithContext(c).Model(&models.Account{}).Where("email_index = ?", s.Keys.BlindIndex(email)).Count(&existing).Error; err != nil {
+	existing, err := s.Store.AccountEmailTaken(c, email)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
-	if existing > 0 {
+	if existing {
 		s.fail(c, http.StatusConflict, "Invite", "Someone with this email already has a Convot account.")
 		return
 	}
@@ -109,8 +110,8 @@ func (s *Server) invite(c *gin.Context) {
 		OrganizationID: org.ID, Email: email, Role: role, TokenHash: crypto.HashToken(token),
 		InvitedByID: a.ID, ExpiresAt: s.now().Add(invitationLifetime).UTC(), CreatedAt: s.now().UTC(),
 	}
-	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&inv).Error; err != nil {
+	err = s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.CreateInvitation(c, &inv); err != nil {
 			return err
 		}
 		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "team.invited", target("invitation", inv.ID), role)
@@ -135,16 +136,16 @@ func (s *Server) member(c *gin.Context) (*models.Account, bool) {
 		s.fail(c, http.StatusNotFound, "Not found", "There is no such member.")
 		return nil, false
 	}
-	var m models.Account
-	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ? AND status = ?", id, currentOrg(c).ID, "active").Limit(1).Find(&m).Error; err != nil {
+	m, err := s.Store.ActiveAccount(c, currentOrg(c).ID, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such member.")
+		return nil, false
+	case err != nil:
 		s.internal(c, err)
 		return nil, false
 	}
-	if m.ID == 0 {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such member.")
-		return nil, false
-	}
-	return &m, true
+	return m, true
 }
 
 func (s *Server) changeRole(c *gin.Context) {
@@ -165,21 +166,23 @@ func (s *Server) changeRole(c *gin.Context) {
 		s.redirectWithFlash(c, "/settings/team", "role_changed")
 		return
 	}
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := s.seatForRole(tx, m.OrganizationID, m.Role, role); err != nil {
+	err := s.Store.Tx(c, func(tx *store.Store) error {
+		// seatForRole still takes the bare database handle: it must lock
+		// the organization in tx.
+		if err := s.seatForRole(tx.UnconvertedDB(), m.OrganizationID, m.Role, role); err != nil {
 			return err
 		}
 		// Handing over ownership makes the previous owner an admin: an
 		// organization has exactly one owner.
 		if role == models.RoleOwner {
-			if err := tx.Model(&models.Account{}).Where("id = ?", a.ID).Update("role", models.RoleAdmin).Error; err != nil {
+			if err := tx.SetRole(c, m.OrganizationID, a.ID, models.RoleAdmin); err != nil {
 				return err
 			}
 			if err := s.audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", target("account", a.ID), "owner -> admin"); err != nil {
 				return err
 			}
 		}
-		if err := tx.Model(&models.Account{}).Where("id = ?", m.ID).Update("role", role).Error; err != nil {
+		if err := tx.SetRole(c, m.OrganizationID, m.ID, role); err != nil {
 			return err
 		}
 		return s.audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", target("account", m.ID), m.Role+" -> "+role)
@@ -205,11 +208,11 @@ func (s *Server) removeMember(c *gin.Context) {
 		s.fail(c, http.StatusConflict, "Team", "The owner and yourself cannot be removed here.")
 		return
 	}
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.Account{}).Where("id = ?", m.ID).Update("status", "disabled").Error; err != nil {
+	err := s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.DisableAccount(c, m.OrganizationID, m.ID); err != nil {
 			return err
 		}
-		if err := tx.Where("account_id = ?", m.ID).Delete(&models.Session{}).Error; err != nil {
+		if err := tx.DeleteSessions(c, m.OrganizationID, m.ID); err != nil {
 			return err
 		}
 		return s.audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "team.removed", target("account", m.ID), m.Role)
@@ -222,12 +225,8 @@ func (s *Server) removeMember(c *gin.Context) {
 }
 
 func (s *Server) auditLog(c *gin.Context) {
-	var events []models.AuditEvent
-	q := s.DB.WithContext(c).Where("organization_id = ?", currentOrg(c).ID).Order("id DESC").Limit(200)
-	if action := c.Query("action"); action != "" {
-		q = q.Where("action = ?", action)
-	}
-	if err := q.Find(&events).Error; err != nil {
+	events, err := s.Store.AuditEvents(c, currentOrg(c).ID, c.Query("action"), 200)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}

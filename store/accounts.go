@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/models"
+)
+
+// ErrEmailTaken is returned when an account with the email already exists
+// (the email's blind index is unique across organizations).
+var ErrEmailTaken = errors.New("store: an account has this email")
+
+// ActiveAccountByEmail finds the active account whose email is email, in
+// whichever organization: sign-in and password reset start from it.
+func (s *Store) ActiveAccountByEmail(ctx context.Context, email string) (*models.Account, error) {
+	var a models.Account
+	res := s.with(ctx).Where("email_index = ? AND status = ?", s.keys.BlindIndex(email), "active").Limit(1).Find(&a)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// AccountEmailTaken reports whether any account, of any organization and
+// status, has the email: an email signs in to one account only.
+func (s *Store) AccountEmailTaken(ctx context.Context, email string) (bool, error) {
+	var n int64
+	err := s.with(ctx).Model(&models.Account{}).Where("email_index = ?", s.keys.BlindIndex(email)).Count(&n).Error
+	return n > 0, err
+}
+
+// CreateAccount writes a new account; its OrganizationID says whose. An
+// email already in use is ErrEmailTaken.
+func (s *Store) CreateAccount(ctx context.Context, a *models.Account) error {
+	err := s.with(ctx).Create(a).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return ErrEmailTaken
+	}
+	return err
+}
+
+// RecordFailedLogin stores the failed sign-in count the caller computed for
+// the account found by its email, and the lockout when it ran out
+// (lockedUntil non-nil). The read-then-write is not atomic; the statement
+// is the handler's as it was.
+func (s *Store) RecordFailedLogin(ctx context.Context, accountID uint64, failedLogins int, lockedUntil *time.Time) error {
+	updates := map[string]any{"failed_logins": failedLogins}
+	if lockedUntil != nil {
+		updates["locked_until"] = *lockedUntil
+	}
+	return s.with(ctx).Model(&models.Account{}).Where("id = ?", accountID).Updates(updates).Error
+}
+
+// ClearFailedLogins resets the failed sign-in count and lockout of the
+// account found by its email, after a right password.
+func (s *Store) ClearFailedLogins(ctx context.Context, accountID uint64) error {
+	return s.with(ctx).Model(&models.Account{}).Where("id = ?", accountID).
+		Updates(map[string]any{"failed_logins": 0, "locked_until": nil}).Error
+}
+
+// ClaimTOTPStep records step as the account's last accepted TOTP step
+// unless a later or equal one was: false then. The single conditional
+// update makes a code single-use under races. The account is the one the
+// caller authenticated (sign-in session or dashboard).
+func (s *Store) ClaimTOTPStep(ctx context.Context, accountID uint64, step int64) (bool, error) {
+	res := s.with(ctx).Model(&models.Account{}).Where("id = ? AND totp_last_step < ?", accountID, step).Update("totp_last_step", step)
+	return res.RowsAffected == 1, res.Error
+}
+
+// Account loads one of the organization's accounts, of any status, or
+// ErrNotFound.
+func (s *Store) Account(ctx context.Context, orgID, id uint64) (*models.Account, error) {
+	var a models.Account
+	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&a)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// ActiveAccount loads one of the organization's active accounts, or
+// ErrNotFound (a disabled member is gone).
+func (s *Store) ActiveAccount(ctx context.Context, orgID, id uint64) (*models.Account, error) {
+	var a models.Account
+	res := s.with(ctx).Where("id = ? AND organization_id = ? AND status = ?", id, orgID, "active").Limit(1).Find(&a)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// ActiveMembers lists the organization's active accounts, oldest first.
+func (s *Store) ActiveMembers(ctx context.Context, orgID uint64) ([]models.Account, error) {
+	var list []models.Account
+	err := s.with(ctx).Where("organization_id = ? AND status = ?", orgID, "active").Order("id").Find(&list).Error
+	return list, err
+}
+
+// ActiveMemberCount counts the organization's active accounts.
+func (s *Store) ActiveMemberCount(ctx context.Context, orgID uint64) (int64, error) {
+	var n int64
+	err := s.with(ctx).Model(&models.Account{}).Where("organization_id = ? AND status = ?", orgID, "active").Count(&n).Error
+	return n, err
+}
+
+// SetLastLogin records when the account last signed in fully.
+func (s *Store) SetLastLogin(ctx context.Context, orgID, accountID uint64, at time.Time) error {
+	return s.with(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", accountID, orgID).Update("last_login_at", at).Error
+}
+
+// SaveProfile writes the profile fields of a (name, display name, avatar,
+// time zone, language) if it is one of the organization's accounts.
+func (s *Store) SaveProfile(ctx context.Context, orgID uint64, a *models.Account) error {
+	return s.with(ctx).Where("organization_id = ?", orgID).
+		Select("full_name", "display_name", "avatar_url", "time_zone", "language", "updated_at").Save(a).Error
+}
+
+// SaveTOTPSecret writes a's pending TOTP secret (sealed under a's key) if a
+// is one of the organization's accounts.
+func (s *Store) SaveTOTPSecret(ctx context.Context, orgID uint64, a *models.Account) error {
+	return s.with(ctx).Where("organization_id = ?", orgID).Select("totp_secret").Save(a).Error
+}
+
+// EnableTOTP turns two-factor authentication on for the account, with the
+// step of the code that proved enrolment as the last one used.
+func (s *Store) EnableTOTP(ctx context.Context, orgID, accountID uint64, step int64) error {
+	return s.with(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", accountID, orgID).
+		Updates(map[string]any{"totp_enabled": true, "totp_last_step": step}).Error
+}
+
+// DisableTOTP turns two-factor authentication off for the account and
+// forgets its secret.
+func (s *Store) DisableTOTP(ctx context.Context, orgID, accountID uint64) error {
+	return s.with(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", accountID, orgID).
+		Updates(map[string]any{"totp_enabled": false, "totp_secret": ""}).Error
+}
+
+// SetPasswordHash changes the account's password hash.
+func (s *Store) SetPasswordHash(ctx context.Context, orgID, accountID uint64, hash string) error {
+	return s.with(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", accountID, orgID).Update("password_hash", hash).Error
+}
+
+// ResetPassword changes the account's password hash and lifts any lockout,
+// as a password reset link does.
+func (s *Store) ResetPassword(ctx context.Context, orgID, accountID uint64, hash string) error {
+	return s.with(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", accountID, orgID).
+		Updates(map[string]any{"password_hash": hash, "failed_logins": 0, "locked_until": nil}).Error
+}
+
+// SetRole changes the role of one of the organization's accounts.
+func (s *Store) SetRole(ctx context.Context, orgID, accountID uint64, role string) error {
+	return s.with(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", accountID, orgID).Update("role", role).Error
+}
+
+// DisableAccount removes a member from the organization: the account stays
+// (its audit trail names it) but can no longer sign in.
+func (s *Store) DisableAccount(ctx context.Context, orgID, accountID uint64) error {
+	return s.with(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", accountID, orgID).Update("status", "disabled").Error
+}

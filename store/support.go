@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/convot/convot/models"
+)
+
+// SupportTickets lists the organization's latest support tickets, most
+// recently active first (at most 200).
+func (s *Store) SupportTickets(ctx context.Context, orgID uint64) ([]models.SupportTicket, error) {
+	var list []models.SupportTicket
+	err := s.with(ctx).Where("organization_id = ?", orgID).Order("updated_at DESC, id DESC").Limit(200).Find(&list).Error
+	return list, err
+}
+
+// SupportTicket loads one of the organization's support tickets, or
+// ErrNotFound.
+func (s *Store) SupportTicket(ctx context.Context, orgID, id uint64) (*models.SupportTicket, error) {
+	var t models.SupportTicket
+	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&t)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// CreateSupportTicket writes a new ticket; its OrganizationID says whose.
+func (s *Store) CreateSupportTicket(ctx context.Context, t *models.SupportTicket) error {
+	return s.with(ctx).Create(t).Error
+}
+
+// CreateSupportMessage writes a message of a ticket; its OrganizationID
+// says whose.
+func (s *Store) CreateSupportMessage(ctx context.Context, m *models.SupportMessage) error {
+	return s.with(ctx).Create(m).Error
+}
+
+// SupportMessages lists the messages of one of the organization's
+// tickets, oldest first.
+func (s *Store) SupportMessages(ctx context.Context, orgID, ticketID uint64) ([]models.SupportMessage, error) {
+	var list []models.SupportMessage
+	err := s.with(ctx).Where("ticket_id = ? AND organization_id = ?", ticketID, orgID).Order("id").Find(&list).Error
+	return list, err
+}
+
+// ReopenSupportTicket sets one of the organization's tickets open again
+// (a closed ticket's retention starts over when it closes again).
+func (s *Store) ReopenSupportTicket(ctx context.Context, orgID, id uint64, at time.Time) error {
+	return s.with(ctx).Model(&models.SupportTicket{}).Where("id = ? AND organization_id = ?", id, orgID).
+		Updates(map[string]any{"status": models.TicketOpen, "closed_at": nil, "updated_at": at}).Error
+}
+
+// CloseSupportTicket closes one of the organization's tickets at at.
+func (s *Store) CloseSupportTicket(ctx context.Context, orgID, id uint64, at time.Time) error {
+	return s.with(ctx).Model(&models.SupportTicket{}).Where("id = ? AND organization_id = ?", id, orgID).
+		Updates(map[string]any{"status": models.TicketClosed, "closed_at": at, "updated_at": at}).Error
+}
