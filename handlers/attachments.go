@@ -134,7 +134,7 @@ func (s *Server) storeAttachment(ctx context.Context, org *models.Organization, 
 		OrganizationID: org.ID, ConversationID: conv.ID, DataKeyID: conv.DataKeyID,
 		FileName: sanitizeFileName(name, contentType), ContentType: contentType, Size: int64(len(data)), BlobKey: key,
 	}
-	if err := s.DB.WithContext(ctx).Create(att).Error; err != nil {
+	if err := s.Store.CreateAttachment(ctx, att); err != nil {
 		_ = s.Blobs.Delete(ctx, attachmentStorage(org), key)
 		return nil, err
 	}

@@ -89,13 +89,10 @@ func (s *Server) contactsPage(c *gin.Context) {
 // matches text against decrypted names and emails.
 func (s *Server) searchContacts(ctx context.Context, orgID uint64, q string, page int) (*contactSearch, error) {
 	res := &contactSearch{Query: q, Page: page, PrevPage: page - 1, NextPage: page + 1, ScanLimit: contactScanLimit}
-	cols := []string{"id", "data_key_id", "name", "email", "last_seen_at", "created_at"}
-	db := s.DB.WithContext(ctx)
 	switch {
 	case q == "":
-		var cts []models.Contact
-		if err := db.Select(cols).Where("organization_id = ?", orgID).Order("id DESC").
-			Offset(page * contactPageSize).Limit(contactPageSize + 1).Find(&cts).Error; err != nil {
+		cts, err := s.Store.ContactList(ctx, orgID, page*contactPageSize, contactPageSize+1)
+		if err != nil {
 			return nil, err
 		}
 		res.More = len(cts) > contactPageSize
@@ -104,9 +101,8 @@ func (s *Server) searchContacts(ctx context.Context, orgID uint64, q string, pag
 		}
 	case strings.Contains(q, "@"):
 		res.Mode = "email"
-		var cts []models.Contact
-		if err := db.Select(cols).Where("organization_id = ? AND email_index = ?", orgID, s.Keys.BlindIndex(q)).
-			Order("id DESC").Offset(page * contactPageSize).Limit(contactPageSize + 1).Find(&cts).Error; err != nil {
+		cts, err := s.Store.ContactsWithEmail(ctx, orgID, q, page*contactPageSize, contactPageSize+1)
+		if err != nil {
 			return nil, err
 		}
 		res.More = len(cts) > contactPageSize
@@ -125,12 +121,8 @@ func (s *Server) searchContacts(ctx context.Context, orgID uint64, q string, pag
 				break
 			}
 			n := min(contactScanBatch, contactScanLimit-res.Scanned)
-			var batch []models.Contact
-			tx := db.Select(cols).Where("organization_id = ?", orgID)
-			if lastID != 0 {
-				tx = tx.Where("id < ?", lastID)
-			}
-			if err := tx.Order("id DESC").Limit(n).Find(&batch).Error; err != nil {
+			batch, err := s.Store.ContactBatch(ctx, orgID, lastID, n)
+			if err != nil {
 				return nil, err
 			}
 			for i := range batch {

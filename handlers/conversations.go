@@ -15,6 +15,7 @@ import (
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -55,34 +56,45 @@ func cleanBody(body string, attachments int) (string, error) {
 // against the plan's conversations this month: past the limit, a widget
 // conversation is refused (models.ErrConversationLimit, nothing written).
 // Its lifecycle workflow starts with the first message (signal-with-start).
+//
+// tx is still a *gorm.DB because email_inbound.go calls it inside its own
+// gorm transaction (and contacts_test.go, inbox_test.go with the server's
+// DB): once they pass a *store.Store, this takes one and openConversation
+// folds back into it.
 func (s *Server) startConversation(ctx context.Context, tx *gorm.DB, org *models.Organization, contact *models.Contact, channel string) (*models.Conversation, error) {
+	return s.openConversation(ctx, store.New(tx, s.Keys), org, contact, channel)
+}
+
+// openConversation is startConversation on st: the Store, or a caller's
+// transaction.
+func (s *Server) openConversation(ctx context.Context, st *store.Store, org *models.Organization, contact *models.Contact, channel string) (*models.Conversation, error) {
 	now := s.now().UTC()
 	conv := &models.Conversation{
 		OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID,
 		Channel: channel, Status: models.ConversationOpen, LastMessageAt: now, CreatedAt: now,
 	}
-	limit, err := s.conversationLimit(ctx, tx, org, channel)
+	limit, err := s.conversationLimit(ctx, st, org, channel)
 	if err != nil {
 		return nil, err
 	}
-	_, nested := tx.Statement.ConnPool.(gorm.TxCommitter) // inside a caller's transaction
-	err = tx.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if !nested && models.IsPostgres(tx) {
+	nested := st.InTransaction() // inside a caller's transaction
+	err = st.Tx(ctx, func(tx *store.Store) error {
+		if !nested {
 			// The month's counter row is locked from its update to the
 			// commit: without waiting for the disk there, an
 			// organization's conversations start side by side. Nothing is
 			// acknowledged on this commit; the first message's commit,
 			// which waits, makes the conversation durable with it.
-			if err := tx.Exec("SET LOCAL synchronous_commit TO OFF").Error; err != nil {
+			if err := tx.AsynchronousCommit(ctx); err != nil {
 				return err
 			}
 		}
 		// Counted before the conversation is written: the month's first
 		// count starts from the conversations already there.
-		if err := models.CountConversationStart(tx, org.ID, now, limit); err != nil {
+		if err := tx.CountConversationStart(ctx, org.ID, now, limit); err != nil {
 			return err
 		}
-		return tx.Create(conv).Error
+		return tx.CreateConversation(ctx, conv)
 	})
 	if err != nil {
 		return nil, err
@@ -112,22 +124,21 @@ func (s *Server) postMessage(ctx context.Context, org *models.Organization, conv
 	reopened := by.Kind == workflows.AuthorContact && conv.Status != models.ConversationOpen
 	var atts []models.Attachment
 	if len(attachmentIDs) == 0 {
-		err = models.InsertMessage(ctx, s.DB, s.Keys, msg, reopened)
+		err = s.Store.InsertMessage(ctx, msg, reopened)
 	} else {
-		err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := models.InsertMessage(ctx, tx, s.Keys, msg, reopened); err != nil {
+		err = s.Store.Tx(ctx, func(tx *store.Store) error {
+			if err := tx.InsertMessage(ctx, msg, reopened); err != nil {
 				return err
 			}
-			res := tx.Model(&models.Attachment{}).
-				Where("id IN ? AND organization_id = ? AND conversation_id = ? AND message_id = 0", attachmentIDs, org.ID, conv.ID).
-				Update("message_id", msg.ID)
-			if res.Error != nil {
-				return res.Error
+			linked, err := tx.AttachToMessage(ctx, org.ID, conv.ID, msg.ID, attachmentIDs)
+			if err != nil {
+				return err
 			}
-			if int(res.RowsAffected) != len(attachmentIDs) {
+			if int(linked) != len(attachmentIDs) {
 				return errBadMessage{"An attachment is unknown or already sent."}
 			}
-			return tx.Where("message_id = ?", msg.ID).Order("id").Find(&atts).Error
+			atts, err = tx.MessageAttachments(ctx, org.ID, msg.ID)
+			return err
 		})
 	}
 	if err != nil {
@@ -202,8 +213,8 @@ func (s *Server) messageView(ctx context.Context, m *models.Message, atts []mode
 
 // operatorName is the name an operator shows to contacts.
 func (s *Server) operatorName(ctx context.Context, orgID, accountID uint64) string {
-	var a models.Account
-	if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", accountID, orgID).Limit(1).Find(&a).Error; err != nil || a.ID == 0 {
+	a, err := s.Store.OperatorAccount(ctx, orgID, accountID)
+	if err != nil {
 		return ""
 	}
 	if a.DisplayName != "" {
@@ -218,16 +229,12 @@ func (s *Server) operatorName(ctx context.Context, orgID, accountID uint64) stri
 // messageViews loads a conversation's messages (with their attachments) in
 // order; withPrivate includes operators' notes.
 func (s *Server) messageViews(ctx context.Context, orgID, convID uint64, withPrivate bool, afterID uint64, limit int) ([]messageView, error) {
-	q := s.DB.WithContext(ctx).Where("organization_id = ? AND conversation_id = ? AND id > ?", orgID, convID, afterID)
-	if !withPrivate {
-		q = q.Where("private = ?", false)
-	}
-	var msgs []models.Message
-	if err := q.Order("id").Limit(limit).Find(&msgs).Error; err != nil {
+	msgs, err := s.Store.Messages(ctx, orgID, convID, withPrivate, afterID, limit)
+	if err != nil {
 		return nil, err
 	}
-	var atts []models.Attachment
-	if err := s.DB.WithContext(ctx).Where("organization_id = ? AND conversation_id = ? AND message_id <> 0", orgID, convID).Order("id").Find(&atts).Error; err != nil {
+	atts, err := s.Store.ConversationAttachments(ctx, orgID, convID)
+	if err != nil {
 		return nil, err
 	}
 	byMessage := map[uint64][]models.Attachment{}
@@ -256,19 +263,11 @@ func (s *Server) messageViews(ctx context.Context, orgID, convID uint64, withPri
 // markRead records that a reader saw a conversation up to a message: the
 // other party's messages get their read time, and the other side is told.
 func (s *Server) markRead(ctx context.Context, org *models.Organization, conv *models.Conversation, readerKind string, upTo uint64) error {
-	now := s.now().UTC()
-	q := s.DB.WithContext(ctx).Model(&models.Message{}).
-		Where("organization_id = ? AND conversation_id = ? AND id <= ? AND read_at IS NULL AND private = ?", org.ID, conv.ID, upTo, false)
-	if readerKind == workflows.AuthorContact {
-		q = q.Where("author_type <> ?", workflows.AuthorContact)
-	} else {
-		q = q.Where("author_type = ?", workflows.AuthorContact)
+	marked, err := s.Store.MarkRead(ctx, org.ID, conv.ID, upTo, readerKind == workflows.AuthorContact, s.now().UTC())
+	if err != nil {
+		return err
 	}
-	res := q.Updates(map[string]any{"read_at": now, "delivery_status": "read"})
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected > 0 {
+	if marked > 0 {
 		s.publish(ctx, org, conv, liveEvent{Type: "read", ConversationID: conv.ID, AuthorType: readerKind, MessageID: upTo}, true, nil)
 	}
 	return nil
@@ -300,16 +299,16 @@ func (s *Server) setConversationState(ctx context.Context, org *models.Organizat
 	default:
 		return fmt.Errorf("unknown conversation signal %q", signal)
 	}
-	if err := s.DB.WithContext(ctx).Model(&models.Conversation{}).Where("id = ? AND organization_id = ?", conv.ID, org.ID).Updates(updates).Error; err != nil {
+	if err := s.Store.UpdateConversation(ctx, org.ID, conv.ID, updates); err != nil {
 		return err
 	}
 	// Read into a fresh row: scanning into conv would leave a field the
 	// update set to NULL (snoozed_until, resolved_at) as it was.
-	var fresh models.Conversation
-	if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", conv.ID, org.ID).First(&fresh).Error; err != nil {
+	fresh, err := s.Store.Conversation(ctx, org.ID, conv.ID)
+	if err != nil {
 		return err
 	}
-	*conv = fresh
+	*conv = *fresh
 	s.notifyLifecycle(org, conv, signal, arg)
 	s.publishConversation(ctx, org, conv)
 	return nil

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -127,9 +127,8 @@ type inboxTeammate struct {
 
 // inboxTeammates lists the organization's operators who may use the inbox.
 func (s *Server) inboxTeammates(ctx context.Context, orgID uint64) ([]inboxTeammate, error) {
-	var accounts []models.Account
-	if err := s.DB.WithContext(ctx).Select("id", "data_key_id", "full_name", "display_name", "role").
-		Where("organization_id = ? AND status = ?", orgID, "active").Order("id").Find(&accounts).Error; err != nil {
+	accounts, err := s.Store.ActiveAccountNames(ctx, orgID)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]inboxTeammate, 0, len(accounts))
@@ -160,15 +159,15 @@ func teammateNames(ts []inboxTeammate) map[uint64]string {
 // inboxItems loads a page of the list, newest activity first; more is
 // true when another page follows.
 func (s *Server) inboxItems(ctx context.Context, orgID, self uint64, f inboxFilter, page int, names map[uint64]string) (items []inboxItem, more bool, err error) {
-	q := s.DB.WithContext(ctx).Where("organization_id = ? AND status = ?", orgID, f.Status)
+	q := store.ConversationQuery{Status: f.Status, Offset: page * inboxPageSize, Limit: inboxPageSize + 1}
 	switch f.Assignment {
 	case "mine":
-		q = q.Where("assignee_id = ?", self)
+		q.AssigneeID = self
 	case "unassigned":
-		q = q.Where("assignee_id IS NULL")
+		q.Unassigned = true
 	}
-	var convs []models.Conversation
-	if err := q.Order("last_message_at DESC, id DESC").Offset(page * inboxPageSize).Limit(inboxPageSize + 1).Find(&convs).Error; err != nil {
+	convs, err := s.Store.Conversations(ctx, orgID, q)
+	if err != nil {
 		return nil, false, err
 	}
 	if len(convs) > inboxPageSize {
@@ -204,27 +203,17 @@ func (s *Server) inboxItemsOf(ctx context.Context, orgID uint64, convs []models.
 		convIDs = append(convIDs, cv.ID)
 		contactIDs = append(contactIDs, cv.ContactID)
 	}
-	var contacts []models.Contact
-	if err := s.DB.WithContext(ctx).Select("id", "data_key_id", "name", "email").
-		Where("organization_id = ? AND id IN ?", orgID, contactIDs).Find(&contacts).Error; err != nil {
+	contacts, err := s.Store.ContactLabels(ctx, orgID, contactIDs)
+	if err != nil {
 		return nil, err
 	}
 	byID := make(map[uint64]*models.Contact, len(contacts))
 	for i := range contacts {
 		byID[contacts[i].ID] = &contacts[i]
 	}
-	var unread []struct {
-		ConversationID uint64
-		N              int64
-	}
-	if err := s.DB.WithContext(ctx).Model(&models.Message{}).Select("conversation_id, COUNT(*) AS n").
-		Where("organization_id = ? AND conversation_id IN ? AND author_type = ? AND read_at IS NULL", orgID, convIDs, workflows.AuthorContact).
-		Group("conversation_id").Scan(&unread).Error; err != nil {
+	unreadOf, err := s.Store.UnreadCounts(ctx, orgID, convIDs)
+	if err != nil {
 		return nil, err
-	}
-	unreadOf := make(map[uint64]int64, len(unread))
-	for _, u := range unread {
-		unreadOf[u.ConversationID] = u.N
 	}
 	for i := range convs {
 		cv := &convs[i]
@@ -324,16 +313,16 @@ func (s *Server) inboxConversation(c *gin.Context) (*models.Conversation, bool) 
 }
 
 func (s *Server) inboxConversationByID(c *gin.Context, id uint64) (*models.Conversation, bool) {
-	var conv models.Conversation
-	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", id, currentOrg(c).ID).Limit(1).Find(&conv).Error; err != nil {
+	conv, err := s.Store.Conversation(c, currentOrg(c).ID, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
+		return nil, false
+	case err != nil:
 		s.internal(c, err)
 		return nil, false
 	}
-	if conv.ID == 0 {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
-		return nil, false
-	}
-	return &conv, true
+	return conv, true
 }
 
 // inboxContactView is what the contact sidebar and the contact page show.
@@ -381,21 +370,17 @@ func sortAttributes(a []inboxAttribute) {
 
 // inboxContactOf loads a contact of the organization.
 func (s *Server) inboxContactOf(ctx context.Context, orgID, contactID uint64) (*models.Contact, error) {
-	var ct models.Contact
-	if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", contactID, orgID).Limit(1).Find(&ct).Error; err != nil {
-		return nil, err
-	}
-	if ct.ID == 0 {
+	ct, err := s.Store.Contact(ctx, orgID, contactID)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
-	return &ct, nil
+	return ct, err
 }
 
 // contactConversations lists a contact's conversations, newest first.
 func (s *Server) contactConversations(ctx context.Context, orgID, contactID, except uint64, names map[uint64]string) ([]inboxItem, error) {
-	var convs []models.Conversation
-	if err := s.DB.WithContext(ctx).Where("organization_id = ? AND contact_id = ? AND id <> ?", orgID, contactID, except).
-		Order("last_message_at DESC, id DESC").Limit(50).Find(&convs).Error; err != nil {
+	convs, err := s.Store.ContactConversations(ctx, orgID, contactID, except, 50)
+	if err != nil {
 		return nil, err
 	}
 	return s.inboxItemsOf(ctx, orgID, convs, names)
@@ -420,9 +405,8 @@ func (s *Server) inboxConversationPage(c *gin.Context) {
 	}
 	names := teammateNames(team)
 	// The latest messages: start after the one before the window.
-	var window []uint64
-	if err := s.DB.WithContext(c).Model(&models.Message{}).Where("organization_id = ? AND conversation_id = ?", org.ID, conv.ID).
-		Order("id DESC").Limit(inboxMessageWindow+1).Pluck("id", &window).Error; err != nil {
+	window, err := s.Store.LatestMessageIDs(c, org.ID, conv.ID, inboxMessageWindow+1)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -465,8 +449,8 @@ func (s *Server) inboxConversationPage(c *gin.Context) {
 		s.internal(c, err)
 		return
 	}
-	var canned []models.CannedResponse
-	if err := s.DB.WithContext(c).Where("organization_id = ?", org.ID).Order("shortcut").Find(&canned).Error; err != nil {
+	canned, err := s.Store.CannedResponses(c, org.ID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -530,16 +514,16 @@ func (s *Server) inboxAttachment(c *gin.Context) {
 		s.fail(c, http.StatusNotFound, "Not found", "There is no such file.")
 		return
 	}
-	var att models.Attachment
-	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ? AND conversation_id = ?", id, org.ID, conv.ID).Limit(1).Find(&att).Error; err != nil {
+	att, err := s.Store.Attachment(c, org.ID, conv.ID, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(c, http.StatusNotFound, "Not found", "There is no such file.")
+		return
+	case err != nil:
 		s.internal(c, err)
 		return
 	}
-	if att.ID == 0 {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such file.")
-		return
-	}
-	s.serveAttachment(c, org, &att)
+	s.serveAttachment(c, org, att)
 }
 
 // inboxPost sends an operator's reply, or a private note, with an optional
@@ -599,7 +583,7 @@ func (s *Server) inboxPost(c *gin.Context, note bool) {
 			// The file never joined a message: nobody will see it.
 			ctx := context.WithoutCancel(c.Request.Context())
 			_ = s.deleteAttachmentBlob(ctx, org, stored)
-			s.DB.WithContext(ctx).Where("id = ? AND message_id = 0", stored.ID).Delete(&models.Attachment{})
+			_ = s.Store.DeleteUnsentAttachment(ctx, org.ID, stored.ID)
 		}
 		s.inboxPostError(c, err)
 		return
@@ -620,7 +604,7 @@ func (s *Server) inboxPostError(c *gin.Context, err error) {
 		s.fail(c, http.StatusUnprocessableEntity, "Message not sent", bad.msg)
 	case errors.As(err, &badFile):
 		s.fail(c, badFile.status, "Message not sent", badFile.msg)
-	case errors.Is(err, gorm.ErrRecordNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		s.fail(c, http.StatusNotFound, "Message not sent", "The conversation no longer exists (it was erased).")
 	default:
 		s.internal(c, err)
@@ -841,7 +825,7 @@ func (s *Server) operatorPresent(ctx context.Context, a *models.Account, st *inb
 	}
 	st.presence = now
 	st.mu.Unlock()
-	s.DB.WithContext(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", a.ID, a.OrganizationID).Update("presence_at", now)
+	_ = s.Store.RecordPresence(ctx, a.OrganizationID, a.ID, now) // the next heartbeat writes it again
 }
 
 func (s *Server) inboxSocketMessage(ctx context.Context, org *models.Organization, a *models.Account, st *inboxSocketState, data []byte) {
@@ -876,9 +860,8 @@ func (s *Server) inboxSocketMessage(ctx context.Context, org *models.Organizatio
 	case "read":
 		upTo := m.MessageID
 		if upTo == 0 {
-			var last []uint64
-			if err := s.DB.WithContext(ctx).Model(&models.Message{}).Where("organization_id = ? AND conversation_id = ?", org.ID, conv.ID).
-				Order("id DESC").Limit(1).Pluck("id", &last).Error; err != nil || len(last) == 0 {
+			last, err := s.Store.LatestMessageIDs(ctx, org.ID, conv.ID, 1)
+			if err != nil || len(last) == 0 {
 				return
 			}
 			upTo = last[0]
@@ -899,16 +882,15 @@ func (s *Server) socketConversation(ctx context.Context, orgID uint64, st *inbox
 	if ok {
 		return conv
 	}
-	var row models.Conversation
-	if err := s.DB.WithContext(ctx).Select("id", "organization_id", "contact_id", "data_key_id", "status").
-		Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&row).Error; err != nil || row.ID == 0 {
+	row, err := s.Store.ConversationHeader(ctx, orgID, id)
+	if err != nil {
 		return nil
 	}
 	st.mu.Lock()
 	if len(st.known) > 1000 {
 		st.known = map[uint64]*models.Conversation{}
 	}
-	st.known[id] = &row
+	st.known[id] = row
 	st.mu.Unlock()
-	return &row
+	return row
 }

@@ -43,7 +43,7 @@ func (s *Server) liveSubject(ctx context.Context, contactID uint64) policies.Sub
 	if ok && now.Before(e.expires) {
 		return e.sc
 	}
-	sc, err := models.SubjectContextForContact(ctx, s.DB, contactID)
+	sc, err := s.Store.SubjectContextForContact(ctx, contactID)
 	if err != nil {
 		slog.Warn("subject preferences not read; live event treated as restricted", "contact", contactID, "err", err)
 		return policies.SubjectContext{Kind: models.SubjectEndUser, Restricted: true, Objections: []string{}, Consents: []string{}}

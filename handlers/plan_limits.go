@@ -13,6 +13,7 @@ import (
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 )
 
 // Plan limits. A plan includes seats (active accounts; auditors take none)
@@ -43,11 +44,11 @@ func (s *Server) seatForInvitation(ctx context.Context, org *models.Organization
 	if !s.planLimitsApply() || !models.TakesSeat(role) {
 		return nil
 	}
-	plan, err := models.PlanOf(ctx, s.DB, org.ID)
+	plan, err := s.Store.PlanOf(ctx, org.ID)
 	if err != nil {
 		return err
 	}
-	members, invited, err := models.SeatsUsed(ctx, s.DB, org.ID, s.now())
+	members, invited, err := s.Store.SeatsUsed(ctx, org.ID, s.now())
 	if err != nil {
 		return err
 	}
@@ -61,11 +62,15 @@ func (s *Server) seatForInvitation(ctx context.Context, org *models.Organization
 
 // seatForMember checks, in the transaction that creates the account, that
 // the plan has a seat for a new member of role.
+//
+// tx is still gorm's: auth.go calls this inside its own gorm transaction.
+// Once it passes its *store.Store transaction and its context, this and
+// seatForRole take those and hand them to freeSeat as they are.
 func (s *Server) seatForMember(tx *gorm.DB, orgID uint64, role string) error {
 	if !s.planLimitsApply() || !models.TakesSeat(role) {
 		return nil
 	}
-	plan, free, err := s.freeSeat(tx, orgID)
+	plan, free, err := s.freeSeat(tx.Statement.Context, store.New(tx, s.Keys), orgID)
 	if err != nil || free {
 		return err
 	}
@@ -76,12 +81,13 @@ func (s *Server) seatForMember(tx *gorm.DB, orgID uint64, role string) error {
 
 // seatForRole checks, in the transaction that changes a member's role,
 // that the plan has a seat when the change makes the member take one (an
-// auditor becoming an agent).
+// auditor becoming an agent). tx is still gorm's: team.go calls it inside
+// its own gorm transaction (see seatForMember).
 func (s *Server) seatForRole(tx *gorm.DB, orgID uint64, from, to string) error {
 	if !s.planLimitsApply() || models.TakesSeat(from) || !models.TakesSeat(to) {
 		return nil
 	}
-	plan, free, err := s.freeSeat(tx, orgID)
+	plan, free, err := s.freeSeat(tx.Statement.Context, store.New(tx, s.Keys), orgID)
 	if err != nil || free {
 		return err
 	}
@@ -90,24 +96,23 @@ func (s *Server) seatForRole(tx *gorm.DB, orgID uint64, from, to string) error {
 }
 
 // freeSeat reports whether the organization's plan has a seat left for one
-// more member, holding the organization's row until tx ends so that two
-// requests cannot take the last seat.
-func (s *Server) freeSeat(tx *gorm.DB, orgID uint64) (models.Plan, bool, error) {
-	if err := models.LockOrganization(tx, orgID); err != nil {
+// more member, holding the organization's row until the transaction ends
+// so that two requests cannot take the last seat.
+func (s *Server) freeSeat(ctx context.Context, tx *store.Store, orgID uint64) (models.Plan, bool, error) {
+	if err := tx.LockOrganization(ctx, orgID); err != nil {
 		return models.Plan{}, false, err
 	}
-	ctx := tx.Statement.Context
-	plan, err := models.PlanOf(ctx, tx, orgID)
+	plan, err := tx.PlanOf(ctx, orgID)
 	if err != nil {
 		return plan, false, err
 	}
-	members, _, err := models.SeatsUsed(ctx, tx, orgID, s.now())
+	members, _, err := tx.SeatsUsed(ctx, orgID, s.now())
 	return plan, members < int64(plan.Seats), err
 }
 
 // seatsForPlan checks that the team fits in plan before changing to it.
 func (s *Server) seatsForPlan(ctx context.Context, org *models.Organization, plan models.Plan) error {
-	members, _, err := models.SeatsUsed(ctx, s.DB, org.ID, s.now())
+	members, _, err := s.Store.SeatsUsed(ctx, org.ID, s.now())
 	if err != nil {
 		return err
 	}
@@ -120,11 +125,11 @@ func (s *Server) seatsForPlan(ctx context.Context, org *models.Organization, pla
 
 // conversationLimit is the number of conversations the widget may start
 // this month for the organization; -1 when no limit applies.
-func (s *Server) conversationLimit(ctx context.Context, db *gorm.DB, org *models.Organization, channel string) (int64, error) {
+func (s *Server) conversationLimit(ctx context.Context, st *store.Store, org *models.Organization, channel string) (int64, error) {
 	if !s.planLimitsApply() || channel != "widget" {
 		return -1, nil
 	}
-	plan, err := models.PlanOf(ctx, db, org.ID)
+	plan, err := st.PlanOf(ctx, org.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -145,11 +150,11 @@ func (s *Server) conversationsUsedUp(ctx context.Context, org *models.Organizati
 	if !s.planLimitsApply() {
 		return models.Plan{}, false, nil
 	}
-	plan, err := models.PlanOf(ctx, s.DB, org.ID)
+	plan, err := s.Store.PlanOf(ctx, org.ID)
 	if err != nil {
 		return plan, false, err
 	}
-	started, err := models.ConversationsStarted(ctx, s.DB, org.ID, s.now())
+	started, err := s.Store.ConversationsStarted(ctx, org.ID, s.now())
 	return plan, err == nil && started >= int64(plan.ConversationsPerMonth), err
 }
 
@@ -162,7 +167,7 @@ const conversationLimitMessage = "This team can't take new chat conversations at
 func (s *Server) conversationLimitReached(c *gin.Context, org *models.Organization) {
 	widgetError(c, http.StatusPaymentRequired, conversationLimitMessage)
 	now := s.now()
-	first, err := models.MarkConversationLimitReached(s.DB.WithContext(c), org.ID, now)
+	first, err := s.Store.MarkConversationLimitReached(c, org.ID, now)
 	if err != nil {
 		slog.Warn("conversation limit not recorded", "org", org.ID, "err", err)
 		return
@@ -170,13 +175,13 @@ func (s *Server) conversationLimitReached(c *gin.Context, org *models.Organizati
 	if !first {
 		return
 	}
-	plan, err := models.PlanOf(c, s.DB, org.ID)
+	plan, err := s.Store.PlanOf(c, org.ID)
 	if err != nil {
 		slog.Warn("conversation limit notice not sent", "org", org.ID, "err", err)
 		return
 	}
-	var owners []models.Account
-	if err := s.DB.WithContext(c).Where("organization_id = ? AND role = ? AND status = ?", org.ID, models.RoleOwner, "active").Find(&owners).Error; err != nil {
+	owners, err := s.Store.ActiveOwners(c, org.ID)
+	if err != nil {
 		slog.Warn("conversation limit notice not sent", "org", org.ID, "err", err)
 		return
 	}

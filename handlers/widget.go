@@ -101,10 +101,10 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/web"
 	"github.com/convot/convot/workflows"
 )
@@ -280,20 +280,23 @@ func (s *Server) widgetOrgByKey(ctx context.Context, key string) (*models.Organi
 		return &org, nil
 	}
 	w.orgMu.Unlock()
-	var org models.Organization
-	if err := s.DB.WithContext(ctx).Where("public_key = ?", key).Limit(1).Find(&org).Error; err != nil {
+	org, err := s.Store.WidgetOrganization(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	if org.ID == 0 || org.Status != models.OrgActive {
+	if org.Status != models.OrgActive {
 		return nil, nil
 	}
 	w.orgMu.Lock()
 	if len(w.orgs) >= widgetOrgCacheSize {
 		w.orgs = map[string]cachedOrg{}
 	}
-	w.orgs[key] = cachedOrg{org: org, until: now.Add(widgetOrgCacheTTL)}
+	w.orgs[key] = cachedOrg{org: *org, until: now.Add(widgetOrgCacheTTL)}
 	w.orgMu.Unlock()
-	return &org, nil
+	return org, nil
 }
 
 // widgetOriginAllowed reports whether a browser origin may use the
@@ -429,17 +432,17 @@ func (s *Server) lookupVisitor(ctx context.Context, org *models.Organization, to
 	if token == "" || len(token) > 200 {
 		return nil, nil
 	}
-	var vt models.VisitorToken
-	if err := s.DB.WithContext(ctx).Where("token_hash = ? AND organization_id = ?", crypto.HashToken(token), org.ID).Limit(1).Find(&vt).Error; err != nil {
-		return nil, err
-	}
-	if vt.ID == 0 {
+	vt, err := s.Store.VisitorToken(ctx, org.ID, crypto.HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
-	if now := s.now().UTC(); now.Sub(vt.LastSeenAt) > visitorSeenEvery {
-		s.DB.WithContext(ctx).Model(&models.VisitorToken{}).Where("id = ?", vt.ID).Update("last_seen_at", now)
+	if err != nil {
+		return nil, err
 	}
-	return &vt, nil
+	if now := s.now().UTC(); now.Sub(vt.LastSeenAt) > visitorSeenEvery {
+		_ = s.Store.TouchVisitorToken(ctx, org.ID, vt.ID, now) // a missed touch only delays the next one
+	}
+	return vt, nil
 }
 
 const badVisitorToken = "Unknown visitor token. Start a new chat session."
@@ -487,16 +490,16 @@ func (s *Server) widgetConversation(c *gin.Context) {
 		return
 	}
 	org, vt := widgetOrgOf(c), visitorOf(c)
-	var conv models.Conversation
-	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ? AND contact_id = ?", id, org.ID, vt.ContactID).Limit(1).Find(&conv).Error; err != nil {
-		widgetInternal(c, err)
-		return
-	}
-	if conv.ID == 0 {
+	conv, err := s.Store.ContactConversation(c, org.ID, vt.ContactID, id)
+	if errors.Is(err, store.ErrNotFound) {
 		widgetError(c, http.StatusNotFound, "No such conversation.")
 		return
 	}
-	c.Set(ctxWidgetConv, &conv)
+	if err != nil {
+		widgetInternal(c, err)
+		return
+	}
+	c.Set(ctxWidgetConv, conv)
 	c.Next()
 }
 
@@ -605,17 +608,12 @@ func (s *Server) sessionView(ctx context.Context, org *models.Organization, ct *
 
 // operatorsOnline: an operator's inbox socket reported in within a minute.
 func (s *Server) operatorsOnline(ctx context.Context, orgID uint64) (bool, error) {
-	var n int64
-	err := s.DB.WithContext(ctx).Model(&models.Account{}).
-		Where("organization_id = ? AND status = ? AND presence_at >= ?", orgID, "active", s.now().UTC().Add(-operatorOnlineFor)).
-		Count(&n).Error
-	return n > 0, err
+	return s.Store.OperatorsOnline(ctx, orgID, s.now().UTC().Add(-operatorOnlineFor))
 }
 
 func (s *Server) visitorConversations(ctx context.Context, orgID, contactID uint64) ([]conversationView, error) {
-	var convs []models.Conversation
-	if err := s.DB.WithContext(ctx).Where("organization_id = ? AND contact_id = ?", orgID, contactID).
-		Order("last_message_at DESC, id DESC").Limit(widgetConversations).Find(&convs).Error; err != nil {
+	convs, err := s.Store.ContactConversations(ctx, orgID, contactID, 0, widgetConversations)
+	if err != nil {
 		return nil, err
 	}
 	views := make([]conversationView, 0, len(convs))
@@ -719,16 +717,18 @@ func (s *Server) widgetSession(c *gin.Context) {
 		if !ok {
 			return
 		}
-		if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", vt.ContactID, org.ID).Limit(1).Find(&contact).Error; err != nil {
-			widgetInternal(c, err)
-			return
-		}
-		if contact.ID == 0 {
+		ct, err := s.Store.Contact(c, org.ID, vt.ContactID)
+		if errors.Is(err, store.ErrNotFound) {
 			widgetError(c, http.StatusUnauthorized, badVisitorToken)
 			return
 		}
+		if err != nil {
+			widgetInternal(c, err)
+			return
+		}
+		contact = *ct
 		info.applyTo(&contact, now)
-		if err := s.DB.WithContext(c).Select(technicalColumns).Save(&contact).Error; err != nil {
+		if err := s.Store.SaveContactFields(c, org.ID, &contact, technicalColumns...); err != nil {
 			widgetInternal(c, err)
 			return
 		}
@@ -739,12 +739,12 @@ func (s *Server) widgetSession(c *gin.Context) {
 		newToken = crypto.RandomToken(visitorTokenBytes)
 		contact = models.Contact{OrganizationID: org.ID}
 		info.applyTo(&contact, now)
-		err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-			if err := tx.Create(&contact).Error; err != nil {
+		err := s.Store.Tx(c, func(tx *store.Store) error {
+			if err := tx.CreateContact(c, &contact); err != nil {
 				return err
 			}
-			return tx.Create(&models.VisitorToken{OrganizationID: org.ID, ContactID: contact.ID,
-				TokenHash: crypto.HashToken(newToken), CreatedAt: now, LastSeenAt: now}).Error
+			return tx.CreateVisitorToken(c, &models.VisitorToken{OrganizationID: org.ID, ContactID: contact.ID,
+				TokenHash: crypto.HashToken(newToken), CreatedAt: now, LastSeenAt: now})
 		})
 		if err != nil {
 			widgetInternal(c, err)
@@ -783,14 +783,11 @@ func (s *Server) widgetConversationList(c *gin.Context) {
 
 // visitorContact loads the visitor's contact row.
 func (s *Server) visitorContact(ctx context.Context, org *models.Organization, vt *models.VisitorToken) (*models.Contact, error) {
-	var ct models.Contact
-	if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", vt.ContactID, org.ID).Limit(1).Find(&ct).Error; err != nil {
-		return nil, err
-	}
-	if ct.ID == 0 {
+	ct, err := s.Store.Contact(ctx, org.ID, vt.ContactID)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
-	return &ct, nil
+	return ct, err
 }
 
 type widgetMessageRequest struct {
@@ -806,7 +803,7 @@ func messageError(c *gin.Context, err error) {
 		widgetError(c, http.StatusUnprocessableEntity, bad.msg)
 	case errors.As(err, &badFile):
 		widgetError(c, badFile.status, badFile.msg)
-	case errors.Is(err, gorm.ErrRecordNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		widgetError(c, http.StatusNotFound, "No such conversation.")
 	default:
 		widgetInternal(c, err)
@@ -876,7 +873,7 @@ func (s *Server) widgetStart(c *gin.Context) {
 		widgetError(c, http.StatusUnauthorized, badVisitorToken)
 		return
 	}
-	conv, err := s.startConversation(c, s.DB, org, contact, "widget")
+	conv, err := s.openConversation(c, s.Store, org, contact, "widget")
 	if errors.Is(err, models.ErrConversationLimit) {
 		s.conversationLimitReached(c, org)
 		return
@@ -913,13 +910,13 @@ func (s *Server) discardConversation(org *models.Organization, conv *models.Conv
 	if att != nil {
 		s.discardAttachment(org, att)
 	}
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Where("id = ? AND organization_id = ?", conv.ID, org.ID).Delete(&models.Conversation{})
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error
+	err := s.Store.Tx(ctx, func(tx *store.Store) error {
+		deleted, err := tx.DeleteConversation(ctx, org.ID, conv.ID)
+		if err != nil || !deleted {
+			return err
 		}
 		// Not started after all: it does not count against the plan.
-		return models.UncountConversationStart(tx, org.ID, conv.CreatedAt)
+		return tx.UncountConversationStart(ctx, org.ID, conv.CreatedAt)
 	})
 	if err != nil {
 		slog.Warn("empty conversation not removed", "conversation", conv.ID, "err", err)
@@ -932,7 +929,7 @@ func (s *Server) discardAttachment(org *models.Organization, att *models.Attachm
 	if err := s.deleteAttachmentBlob(ctx, org, att); err != nil {
 		slog.Warn("unsent attachment blob not removed", "attachment", att.ID, "err", err)
 	}
-	s.DB.WithContext(ctx).Where("id = ? AND organization_id = ? AND message_id = 0", att.ID, org.ID).Delete(&models.Attachment{})
+	_ = s.Store.DeleteUnsentAttachment(ctx, org.ID, att.ID)
 }
 
 func (s *Server) widgetMessages(c *gin.Context) {
@@ -1014,25 +1011,23 @@ func (s *Server) widgetAttachment(c *gin.Context) {
 		widgetError(c, http.StatusNotFound, "No such file.")
 		return
 	}
-	var att models.Attachment
-	if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ? AND conversation_id = ? AND message_id <> 0", id, org.ID, conv.ID).Limit(1).Find(&att).Error; err != nil {
+	att, err := s.Store.SentAttachment(c, org.ID, conv.ID, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		widgetInternal(c, err)
 		return
 	}
-	var visible int64
-	if att.ID != 0 {
-		if err := s.DB.WithContext(c).Model(&models.Message{}).
-			Where("id = ? AND organization_id = ? AND conversation_id = ? AND private = ?", att.MessageID, org.ID, conv.ID, false).
-			Count(&visible).Error; err != nil {
+	visible := false
+	if att != nil {
+		if visible, err = s.Store.PublicMessageExists(c, org.ID, conv.ID, att.MessageID); err != nil {
 			widgetInternal(c, err)
 			return
 		}
 	}
-	if visible == 0 {
+	if !visible {
 		widgetError(c, http.StatusNotFound, "No such file.")
 		return
 	}
-	s.serveAttachment(c, org, &att)
+	s.serveAttachment(c, org, att)
 }
 
 // visitorTyping tells the operators that the visitor is typing.
@@ -1053,14 +1048,14 @@ type widgetReadRequest struct {
 // (0: the latest).
 func (s *Server) visitorRead(ctx context.Context, org *models.Organization, conv *models.Conversation, upTo uint64) error {
 	if upTo == 0 {
-		var last models.Message
-		if err := s.DB.WithContext(ctx).Select("id").Where("organization_id = ? AND conversation_id = ?", org.ID, conv.ID).
-			Order("id DESC").Limit(1).Find(&last).Error; err != nil {
+		last, err := s.Store.LatestMessageIDs(ctx, org.ID, conv.ID, 1)
+		if err != nil {
 			return err
 		}
-		if upTo = last.ID; upTo == 0 {
+		if len(last) == 0 {
 			return nil
 		}
+		upTo = last[0]
 	}
 	return s.markRead(ctx, org, conv, workflows.AuthorContact, upTo)
 }
@@ -1110,7 +1105,7 @@ func (s *Server) widgetEmail(c *gin.Context) {
 	}
 	contact.Email = email
 	contact.UpdatedAt = s.now().UTC()
-	if err := s.DB.WithContext(c).Select("email", "email_index", "updated_at").Save(contact).Error; err != nil {
+	if err := s.Store.SaveContactFields(c, org.ID, contact, "email", "email_index", "updated_at"); err != nil {
 		widgetInternal(c, err)
 		return
 	}
@@ -1175,18 +1170,14 @@ func (s *Server) widgetSocket(c *gin.Context) {
 			}
 		},
 		heartbeat: func(ctx context.Context) {
-			var n int64
-			err := s.DB.WithContext(ctx).Model(&models.Conversation{}).
-				Joins("JOIN visitor_tokens ON visitor_tokens.contact_id = conversations.contact_id").
-				Where("conversations.id = ? AND conversations.organization_id = ? AND visitor_tokens.id = ?", conv.ID, org.ID, vt.ID).
-				Count(&n).Error
-			if err == nil && n == 0 {
+			held, err := s.Store.VisitorHoldsConversation(ctx, org.ID, conv.ID, vt.ID)
+			if err == nil && !held {
 				revoked.Store(true)
 				return
 			}
 			if now := s.now().UTC(); err == nil && now.Sub(lastSeen) >= time.Minute {
 				lastSeen = now
-				s.DB.WithContext(ctx).Model(&models.Contact{}).Where("id = ? AND organization_id = ?", conv.ContactID, org.ID).Update("last_seen_at", now)
+				_ = s.Store.TouchContact(ctx, org.ID, conv.ContactID, now) // the next minute tries again
 			}
 		},
 		accept: &websocket.AcceptOptions{Subprotocols: []string{widgetSubprotocol}, OriginPatterns: patterns},

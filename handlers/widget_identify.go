@@ -17,11 +17,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 )
 
 // Identify: the Customer's site tells the widget who the visitor is (name,
@@ -219,25 +219,25 @@ func (s *Server) identify(ctx context.Context, org *models.Organization, vt *mod
 	case target != nil:
 		copyTechnical(current, target)
 		applyIdentity(target, id, now)
-		err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := saveIdentity(tx, target); err != nil {
+		err := s.Store.Tx(ctx, func(tx *store.Store) error {
+			if err := saveIdentity(ctx, tx, org, target); err != nil {
 				return err
 			}
-			return tx.Model(&models.VisitorToken{}).Where("id = ? AND organization_id = ?", vt.ID, org.ID).Update("contact_id", target.ID).Error
+			return tx.MoveVisitorToken(ctx, org.ID, vt.ID, target.ID)
 		})
 		return target, false, err
 	case compatible:
 		applyIdentity(current, id, now)
-		return current, false, saveIdentity(s.DB.WithContext(ctx), current)
+		return current, false, saveIdentity(ctx, s.Store, org, current)
 	default:
 		fresh := &models.Contact{OrganizationID: org.ID}
 		copyTechnical(current, fresh)
 		applyIdentity(fresh, id, now)
-		err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := tx.Create(fresh).Error; err != nil {
+		err := s.Store.Tx(ctx, func(tx *store.Store) error {
+			if err := tx.CreateContact(ctx, fresh); err != nil {
 				return err
 			}
-			return tx.Model(&models.VisitorToken{}).Where("id = ? AND organization_id = ?", vt.ID, org.ID).Update("contact_id", fresh.ID).Error
+			return tx.MoveVisitorToken(ctx, org.ID, vt.ID, fresh.ID)
 		})
 		return fresh, false, err
 	}
@@ -246,26 +246,19 @@ func (s *Server) identify(ctx context.Context, org *models.Organization, vt *mod
 // knownContact finds another contact of the organization with the same
 // external ID or, failing that, the same email (and no other external ID).
 func (s *Server) knownContact(ctx context.Context, org *models.Organization, current *models.Contact, id identity) (*models.Contact, error) {
-	var found models.Contact
 	if id.externalID != "" {
-		if err := s.DB.WithContext(ctx).Where("organization_id = ? AND external_id_index = ? AND id <> ?", org.ID, s.Keys.BlindIndex(id.externalID), current.ID).
-			Order("id").Limit(1).Find(&found).Error; err != nil {
-			return nil, err
+		ct, err := s.Store.ContactByExternalID(ctx, org.ID, id.externalID, current.ID)
+		if !errors.Is(err, store.ErrNotFound) {
+			return ct, err
 		}
 	}
-	if found.ID == 0 && id.email != "" {
-		q := s.DB.WithContext(ctx).Where("organization_id = ? AND email_index = ? AND id <> ?", org.ID, s.Keys.BlindIndex(id.email), current.ID)
-		if id.externalID != "" {
-			q = q.Where("external_id_index = ?", "")
-		}
-		if err := q.Order("id").Limit(1).Find(&found).Error; err != nil {
-			return nil, err
+	if id.email != "" {
+		ct, err := s.Store.ContactByEmail(ctx, org.ID, id.email, current.ID, id.externalID != "")
+		if !errors.Is(err, store.ErrNotFound) {
+			return ct, err
 		}
 	}
-	if found.ID == 0 {
-		return nil, nil
-	}
-	return &found, nil
+	return nil, nil
 }
 
 // copyTechnical gives a contact the technical information of the browser
@@ -322,8 +315,10 @@ func applyIdentity(ct *models.Contact, id identity, now time.Time) {
 
 var identityColumns = append([]string{"name", "email", "email_index", "phone", "external_id", "external_id_index", "custom_attributes"}, technicalColumns...)
 
-func saveIdentity(tx *gorm.DB, ct *models.Contact) error {
-	return tx.Select(identityColumns).Save(ct).Error
+// saveIdentity writes what identify changes of the organization's contact,
+// on st (the Store or a transaction).
+func saveIdentity(ctx context.Context, st *store.Store, org *models.Organization, ct *models.Contact) error {
+	return st.SaveContactFields(ctx, org.ID, ct, identityColumns...)
 }
 
 // mergeVisitor merges the anonymous visitor's contact into the known one
@@ -338,12 +333,12 @@ func (s *Server) mergeVisitor(ctx context.Context, org *models.Organization, fro
 	copyTechnical(from, into)
 	applyIdentity(into, id, s.now().UTC())
 	var res *models.MergeResult
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Store.Tx(ctx, func(tx *store.Store) error {
 		var err error
-		if res, err = models.MergeContacts(ctx, tx, s.Keys, from, into, s.attachmentBlobMover(org)); err != nil {
+		if res, err = tx.MergeContacts(ctx, from, into, s.attachmentBlobMover(org)); err != nil {
 			return err
 		}
-		return saveIdentity(tx, into)
+		return saveIdentity(ctx, tx, org, into)
 	})
 	cleanup := context.WithoutCancel(ctx)
 	if err != nil {
@@ -355,9 +350,8 @@ func (s *Server) mergeVisitor(ctx context.Context, org *models.Organization, fro
 	s.deleteBlobs(cleanup, org, res.OldBlobKeys)
 	// Operators see the conversations under their new contact.
 	for _, convID := range res.Conversations {
-		var conv models.Conversation
-		if err := s.DB.WithContext(cleanup).Where("id = ? AND organization_id = ?", convID, org.ID).Limit(1).Find(&conv).Error; err == nil && conv.ID != 0 {
-			s.publishConversation(cleanup, org, &conv)
+		if conv, err := s.Store.Conversation(cleanup, org.ID, convID); err == nil {
+			s.publishConversation(cleanup, org, conv)
 		}
 	}
 	return nil

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/models"
+)
+
+// Conversation loads one of the organization's conversations, or
+// ErrNotFound.
+func (s *Store) Conversation(ctx context.Context, orgID, id uint64) (*models.Conversation, error) {
+	var conv models.Conversation
+	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&conv)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &conv, nil
+}
+
+// ConversationHeader loads only the identifiers and status of one of the
+// organization's conversations (what a live socket needs), or ErrNotFound.
+func (s *Store) ConversationHeader(ctx context.Context, orgID, id uint64) (*models.Conversation, error) {
+	var conv models.Conversation
+	res := s.with(ctx).Select("id", "organization_id", "contact_id", "data_key_id", "status").
+		Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&conv)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &conv, nil
+}
+
+// ContactConversation loads a conversation of the organization only when
+// it is the contact's (a visitor asking for it), or ErrNotFound.
+func (s *Store) ContactConversation(ctx context.Context, orgID, contactID, id uint64) (*models.Conversation, error) {
+	var conv models.Conversation
+	res := s.with(ctx).Where("id = ? AND organization_id = ? AND contact_id = ?", id, orgID, contactID).Limit(1).Find(&conv)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &conv, nil
+}
+
+// ContactConversations lists up to limit of a contact's conversations
+// other than except (0: none left out), latest activity first.
+func (s *Store) ContactConversations(ctx context.Context, orgID, contactID, except uint64, limit int) ([]models.Conversation, error) {
+	q := s.with(ctx).Where("organization_id = ? AND contact_id = ?", orgID, contactID)
+	if except != 0 {
+		q = q.Where("id <> ?", except)
+	}
+	var convs []models.Conversation
+	err := q.Order("last_message_at DESC, id DESC").Limit(limit).Find(&convs).Error
+	return convs, err
+}
+
+// ConversationQuery selects a page of the inbox's list.
+type ConversationQuery struct {
+	Status     string
+	AssigneeID uint64 // only those assigned to this account (0: anyone's)
+	Unassigned bool   // only those assigned to nobody
+	Offset     int
+	Limit      int
+}
+
+// Conversations lists the organization's conversations that q selects,
+// latest activity first.
+func (s *Store) Conversations(ctx context.Context, orgID uint64, q ConversationQuery) ([]models.Conversation, error) {
+	db := s.with(ctx).Where("organization_id = ? AND status = ?", orgID, q.Status)
+	switch {
+	case q.AssigneeID != 0:
+		db = db.Where("assignee_id = ?", q.AssigneeID)
+	case q.Unassigned:
+		db = db.Where("assignee_id IS NULL")
+	}
+	var convs []models.Conversation
+	err := db.Order("last_message_at DESC, id DESC").Offset(q.Offset).Limit(q.Limit).Find(&convs).Error
+	return convs, err
+}
+
+// CreateConversation writes a new conversation; its OrganizationID says
+// whose it is. Count it first (CountConversationStart) in the same
+// transaction.
+func (s *Store) CreateConversation(ctx context.Context, conv *models.Conversation) error {
+	return s.with(ctx).Create(conv).Error
+}
+
+// UpdateConversation sets columns of one of the organization's
+// conversations (status, assignee, snooze and their times).
+func (s *Store) UpdateConversation(ctx context.Context, orgID, id uint64, updates map[string]any) error {
+	return s.with(ctx).Model(&models.Conversation{}).Where("id = ? AND organization_id = ?", id, orgID).Updates(updates).Error
+}
+
+// DeleteConversation deletes one of the organization's conversations (one
+// whose first message failed); deleted is false when there was none.
+func (s *Store) DeleteConversation(ctx context.Context, orgID, id uint64) (deleted bool, err error) {
+	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Delete(&models.Conversation{})
+	return res.RowsAffected > 0, res.Error
+}
+
+// InTransaction reports whether the Store runs inside a transaction (a
+// caller's Tx), where a nested Tx is a savepoint and commits nothing.
+func (s *Store) InTransaction() bool {
+	_, nested := s.db.Statement.ConnPool.(gorm.TxCommitter)
+	return nested
+}
+
+// AsynchronousCommit lets the current transaction's commit return before
+// its record reaches the disk (PostgreSQL's synchronous_commit, for this
+// transaction only); nothing on SQLite. Only for a transaction whose
+// commit acknowledges nothing by itself.
+func (s *Store) AsynchronousCommit(ctx context.Context) error {
+	if !s.Postgres() {
+		return nil
+	}
+	return s.with(ctx).Exec("SET LOCAL synchronous_commit TO OFF").Error
+}
