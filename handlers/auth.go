@@ -545,9 +545,7 @@ func (s *Server) accept(c *gin.Context) {
 		if err := claimed(tx.ClaimInvitation(c, inv.ID, s.now().UTC())); err != nil {
 			return err
 		}
-		// seatForMember still takes the bare database handle: it must
-		// lock the organization in tx.
-		if err := s.seatForMember(tx.UnconvertedDB(), inv.OrganizationID, inv.Role); err != nil {
+		if err := s.seatForMember(c, tx, inv.OrganizationID, inv.Role); err != nil {
 			return err
 		}
 		account = models.Account{

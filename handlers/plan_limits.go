@@ -8,7 +8,6 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -62,15 +61,11 @@ func (s *Server) seatForInvitation(ctx context.Context, org *models.Organization
 
 // seatForMember checks, in the transaction that creates the account, that
 // the plan has a seat for a new member of role.
-//
-// tx is still gorm's: auth.go calls this inside its own gorm transaction.
-// Once it passes its *store.Store transaction and its context, this and
-// seatForRole take those and hand them to freeSeat as they are.
-func (s *Server) seatForMember(tx *gorm.DB, orgID uint64, role string) error {
+func (s *Server) seatForMember(ctx context.Context, tx *store.Store, orgID uint64, role string) error {
 	if !s.planLimitsApply() || !models.TakesSeat(role) {
 		return nil
 	}
-	plan, free, err := s.freeSeat(tx.Statement.Context, store.New(tx, s.Keys), orgID)
+	plan, free, err := s.freeSeat(ctx, tx, orgID)
 	if err != nil || free {
 		return err
 	}
@@ -81,13 +76,12 @@ func (s *Server) seatForMember(tx *gorm.DB, orgID uint64, role string) error {
 
 // seatForRole checks, in the transaction that changes a member's role,
 // that the plan has a seat when the change makes the member take one (an
-// auditor becoming an agent). tx is still gorm's: team.go calls it inside
-// its own gorm transaction (see seatForMember).
-func (s *Server) seatForRole(tx *gorm.DB, orgID uint64, from, to string) error {
+// auditor becoming an agent).
+func (s *Server) seatForRole(ctx context.Context, tx *store.Store, orgID uint64, from, to string) error {
 	if !s.planLimitsApply() || models.TakesSeat(from) || !models.TakesSeat(to) {
 		return nil
 	}
-	plan, free, err := s.freeSeat(tx.Statement.Context, store.New(tx, s.Keys), orgID)
+	plan, free, err := s.freeSeat(ctx, tx, orgID)
 	if err != nil || free {
 		return err
 	}

@@ -167,9 +167,7 @@ func (s *Server) changeRole(c *gin.Context) {
 		return
 	}
 	err := s.Store.Tx(c, func(tx *store.Store) error {
-		// seatForRole still takes the bare database handle: it must lock
-		// the organization in tx.
-		if err := s.seatForRole(tx.UnconvertedDB(), m.OrganizationID, m.Role, role); err != nil {
+		if err := s.seatForRole(c, tx, m.OrganizationID, m.Role, role); err != nil {
 			return err
 		}
 		// Handing over ownership makes the previous owner an admin: an
