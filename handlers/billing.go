@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,11 +10,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 )
 
@@ -90,11 +91,11 @@ func (s *Server) billingView(c *gin.Context) (*billingView, error) {
 	org := currentOrg(c)
 	v := &billingView{Configured: s.Stripe != nil, OrgStatus: org.Status, RequestKey: crypto.RandomToken(16)}
 	var err error
-	if v.Subscription, err = models.SubscriptionOf(c, s.DB, org.ID); err != nil {
+	if v.Subscription, err = s.subscriptionOf(c, org.ID); err != nil {
 		return nil, err
 	}
 	v.Plan = v.Subscription.CurrentPlan()
-	if v.Usage, err = models.UsageOf(c, s.DB, org.ID, s.now()); err != nil {
+	if v.Usage, err = s.Store.Usage(c, org.ID, s.now()); err != nil {
 		return nil, err
 	}
 	v.SeatsOver = v.Usage.Seats > int64(v.Plan.Seats)
@@ -105,15 +106,14 @@ func (s *Server) billingView(c *gin.Context) (*billingView, error) {
 	for _, p := range models.Plans {
 		v.Plans = append(v.Plans, planRow{Plan: p, Current: p.ID == v.Plan.ID, Price: money(p.MonthlyPriceCents, p.Currency)})
 	}
-	var card models.PaymentMethod
-	if err := s.DB.WithContext(c).Where("organization_id = ?", org.ID).Limit(1).Find(&card).Error; err != nil {
+	switch card, err := s.Store.PaymentMethod(c, org.ID); {
+	case err == nil:
+		v.Card = card
+	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
-	if card.ID != 0 {
-		v.Card = &card
-	}
-	var invoices []models.Invoice
-	if err := s.DB.WithContext(c).Where("organization_id = ?", org.ID).Order("issued_at DESC, id DESC").Limit(100).Find(&invoices).Error; err != nil {
+	invoices, err := s.Store.Invoices(c, org.ID, 100)
+	if err != nil {
 		return nil, err
 	}
 	for _, in := range invoices {
@@ -245,11 +245,21 @@ func (s *Server) requireStripe(c *gin.Context) bool {
 	return true
 }
 
+// subscriptionOf is the organization's subscription row, or nil when it
+// never had a Stripe customer.
+func (s *Server) subscriptionOf(ctx context.Context, orgID uint64) (*models.Subscription, error) {
+	sub, err := s.Store.Subscription(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return sub, err
+}
+
 // ensureCustomer returns the organization's subscription row, creating its
 // Stripe customer (company name and the owner's email) first if needed.
 func (s *Server) ensureCustomer(c *gin.Context) (*models.Subscription, error) {
 	a, org := currentAccount(c), currentOrg(c)
-	sub, err := models.SubscriptionOf(c, s.DB, org.ID)
+	sub, err := s.subscriptionOf(c, org.ID)
 	if err != nil || (sub != nil && sub.StripeCustomerID != "") {
 		return sub, err
 	}
@@ -259,16 +269,16 @@ func (s *Server) ensureCustomer(c *gin.Context) (*models.Subscription, error) {
 	}
 	now := s.now().UTC()
 	row := models.Subscription{OrganizationID: org.ID, StripeCustomerID: id, Plan: models.PlanFree, CreatedAt: now, UpdatedAt: now}
-	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+	err = s.Store.Tx(c, func(tx *store.Store) error {
 		if sub != nil {
-			return tx.Model(&models.Subscription{}).Where("id = ? AND stripe_customer_id = ''", sub.ID).Update("stripe_customer_id", id).Error
+			return tx.ClaimStripeCustomer(c, org.ID, sub.ID, id)
 		}
-		return tx.Create(&row).Error
+		return tx.CreateSubscription(c, &row)
 	})
-	if err != nil && !errors.Is(err, gorm.ErrDuplicatedKey) {
+	if err != nil && !store.IsDuplicate(err) {
 		return nil, err
 	}
-	return models.SubscriptionOf(c, s.DB, org.ID)
+	return s.subscriptionOf(c, org.ID)
 }
 
 func (s *Server) stripeFailed(c *gin.Context, err error) {
@@ -311,8 +321,8 @@ func (s *Server) choosePlan(c *gin.Context) {
 		s.stripeFailed(c, err)
 		return
 	}
-	var card int64
-	if err := s.DB.WithContext(c).Model(&models.PaymentMethod{}).Where("organization_id = ?", org.ID).Count(&card).Error; err != nil {
+	card, err := s.Store.HasPaymentMethod(c, org.ID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -322,7 +332,7 @@ func (s *Server) choosePlan(c *gin.Context) {
 	case sub.Paying():
 		updated, err = s.Stripe.ChangeSubscriptionPrice(c, org.GateContext(), sub.StripeSubscriptionID, price, plan.ID, key)
 		flash = "plan_changed"
-	case card > 0:
+	case card:
 		updated, err = s.Stripe.CreateSubscription(c, org.GateContext(), sub.StripeCustomerID, price, plan.ID, key)
 	default:
 		cs, err := s.Stripe.CreateCheckoutSession(c, org.GateContext(), subprocessors.CheckoutRequest{
@@ -354,18 +364,27 @@ func (s *Server) choosePlan(c *gin.Context) {
 // say it again) and audits the owner's action.
 func (s *Server) recordSubscriptionChange(c *gin.Context, sub *models.Subscription, updated subprocessors.StripeSubscription, action, detail string) error {
 	a, org := currentAccount(c), currentOrg(c)
-	return s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := applySubscription(tx, sub, updated, time.Time{}); err != nil {
+	return s.Store.Tx(c, func(tx *store.Store) error {
+		if err := applySubscription(c, tx, sub, updated, time.Time{}); err != nil {
 			return err
 		}
-		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, action, target("organization", org.ID), detail)
+		return tx.CreateAuditEvent(c, s.auditEvent(c, org.ID, a.ID, a.DataKeyID, action, target("organization", org.ID), detail))
 	})
+}
+
+// auditEvent is the event s.audit (auth.go) writes, for writing it through
+// the store.
+func (s *Server) auditEvent(c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) *models.AuditEvent {
+	return &models.AuditEvent{
+		OrganizationID: orgID, ActorID: actorID, DataKeyID: keyID, Action: action, Target: target, Detail: detail,
+		IP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), 500), CreatedAt: s.now().UTC(),
+	}
 }
 
 // applySubscription writes a subscription's state from Stripe onto the
 // organization's row; eventAt, when set, is the Stripe event's time, and an
 // event older than the newest applied is ignored.
-func applySubscription(tx *gorm.DB, row *models.Subscription, ss subprocessors.StripeSubscription, eventAt time.Time) error {
+func applySubscription(ctx context.Context, tx *store.Store, row *models.Subscription, ss subprocessors.StripeSubscription, eventAt time.Time) error {
 	if !eventAt.IsZero() && row.LastEventAt != nil && eventAt.Before(*row.LastEventAt) {
 		return nil
 	}
@@ -375,30 +394,21 @@ func applySubscription(tx *gorm.DB, row *models.Subscription, ss subprocessors.S
 	} else if p, ok := models.PlanByLookupKey(ss.PriceLookupKey); ok {
 		plan = p.ID
 	}
-	updates := map[string]any{
-		"stripe_subscription_id": ss.ID,
-		"status":                 ss.Status,
-		"plan":                   plan,
-		"current_period_end":     timeOrNil(ss.CurrentPeriodEnd),
-		"cancel_at":              timeOrNil(ss.CancelAt),
-		"cancel_at_period_end":   ss.CancelAtPeriodEnd,
-		"canceled_at":            timeOrNil(ss.CanceledAt),
-		"updated_at":             time.Now().UTC(),
-	}
-	if !eventAt.IsZero() {
-		updates["last_event_at"] = eventAt.UTC()
+	st := store.SubscriptionState{
+		StripeSubscriptionID: ss.ID,
+		Status:               ss.Status,
+		Plan:                 plan,
+		CurrentPeriodEnd:     timePtr(ss.CurrentPeriodEnd),
+		CancelAt:             timePtr(ss.CancelAt),
+		CancelAtPeriodEnd:    ss.CancelAtPeriodEnd,
+		CanceledAt:           timePtr(ss.CanceledAt),
+		UpdatedAt:            time.Now().UTC(),
+		LastEventAt:          timePtr(eventAt),
 	}
 	if ss.CustomerID != "" && row.StripeCustomerID == "" {
-		updates["stripe_customer_id"] = ss.CustomerID
+		st.StripeCustomerID = ss.CustomerID
 	}
-	return tx.Model(&models.Subscription{}).Where("id = ?", row.ID).Updates(updates).Error
-}
-
-func timeOrNil(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC()
+	return tx.UpdateSubscription(ctx, row.OrganizationID, row.ID, st)
 }
 
 // updatePaymentMethod sends the owner to Stripe Checkout in setup mode (a
@@ -448,7 +458,7 @@ func (s *Server) setCancelAtPeriodEnd(c *gin.Context, cancel bool) {
 		return
 	}
 	org := currentOrg(c)
-	sub, err := models.SubscriptionOf(c, s.DB, org.ID)
+	sub, err := s.subscriptionOf(c, org.ID)
 	if err != nil {
 		s.internal(c, err)
 		return
@@ -487,7 +497,7 @@ func (s *Server) refreshBilling(c *gin.Context) {
 		return
 	}
 	org := currentOrg(c)
-	sub, err := models.SubscriptionOf(c, s.DB, org.ID)
+	sub, err := s.subscriptionOf(c, org.ID)
 	if err != nil {
 		s.internal(c, err)
 		return
@@ -516,19 +526,19 @@ func (s *Server) refreshBilling(c *gin.Context) {
 		s.stripeFailed(c, err)
 		return
 	}
-	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+	err = s.Store.Tx(c, func(tx *store.Store) error {
 		if ss != nil {
-			if err := applySubscription(tx, sub, *ss, time.Time{}); err != nil {
+			if err := applySubscription(c, tx, sub, *ss, time.Time{}); err != nil {
 				return err
 			}
 		}
 		if len(cards) > 0 {
-			if err := upsertCard(tx, org, cards[0]); err != nil {
+			if err := upsertCard(c, tx, org, cards[0]); err != nil {
 				return err
 			}
 		}
 		for _, in := range invoices {
-			if err := upsertInvoice(tx, org.ID, in); err != nil {
+			if err := upsertInvoice(c, tx, org.ID, in); err != nil {
 				return err
 			}
 		}
@@ -543,44 +553,44 @@ func (s *Server) refreshBilling(c *gin.Context) {
 
 // upsertCard keeps the card on file: brand and last four digits, nothing
 // else (policy §2.1).
-func upsertCard(tx *gorm.DB, org *models.Organization, card subprocessors.StripeCard) error {
-	var pm models.PaymentMethod
-	if err := tx.Where("organization_id = ?", org.ID).Limit(1).Find(&pm).Error; err != nil {
+func upsertCard(ctx context.Context, tx *store.Store, org *models.Organization, card subprocessors.StripeCard) error {
+	pm, err := tx.PaymentMethod(ctx, org.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	now := time.Now().UTC()
-	if pm.ID == 0 {
-		pm = models.PaymentMethod{OrganizationID: org.ID, DataKeyID: org.DataKeyID, CreatedAt: now}
+	if pm == nil {
+		pm = &models.PaymentMethod{OrganizationID: org.ID, DataKeyID: org.DataKeyID, CreatedAt: now}
 	}
 	pm.CardBrand, pm.CardLast4, pm.UpdatedAt = card.Brand, card.Last4, now
 	if len(pm.CardLast4) > 4 {
 		pm.CardLast4 = pm.CardLast4[len(pm.CardLast4)-4:]
 	}
 	if pm.ID == 0 {
-		err := tx.Create(&pm).Error
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return upsertCard(tx, org, card)
+		err := tx.CreatePaymentMethod(ctx, pm)
+		if store.IsDuplicate(err) {
+			return upsertCard(ctx, tx, org, card)
 		}
 		return err
 	}
-	return tx.Save(&pm).Error
+	return tx.SavePaymentMethod(ctx, org.ID, pm)
 }
 
 // upsertInvoice mirrors a Stripe invoice for the seven years of §8.
-func upsertInvoice(tx *gorm.DB, orgID uint64, in subprocessors.StripeInvoice) error {
+func upsertInvoice(ctx context.Context, tx *store.Store, orgID uint64, in subprocessors.StripeInvoice) error {
 	if in.ID == "" {
 		return nil
 	}
-	var row models.Invoice
-	if err := tx.Where("stripe_invoice_id = ?", in.ID).Limit(1).Find(&row).Error; err != nil {
+	row, err := tx.InvoiceByStripeID(ctx, in.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if row.ID != 0 && row.OrganizationID != orgID {
+	if row != nil && row.OrganizationID != orgID {
 		return fmt.Errorf("invoice %s belongs to another organization", in.ID)
 	}
 	now := time.Now().UTC()
-	if row.ID == 0 {
-		row = models.Invoice{OrganizationID: orgID, StripeInvoiceID: in.ID, CreatedAt: now}
+	if row == nil {
+		row = &models.Invoice{OrganizationID: orgID, StripeInvoiceID: in.ID, CreatedAt: now}
 	}
 	row.Number, row.Status, row.Currency = in.Number, in.Status, in.Currency
 	row.AmountDue, row.AmountPaid, row.AmountRemaining = in.AmountDue, in.AmountPaid, in.AmountRemaining
@@ -598,9 +608,9 @@ func upsertInvoice(tx *gorm.DB, orgID uint64, in subprocessors.StripeInvoice) er
 	}
 	row.UpdatedAt = now
 	if row.ID == 0 {
-		return tx.Create(&row).Error
+		return tx.CreateInvoice(ctx, row)
 	}
-	return tx.Save(&row).Error
+	return tx.SaveInvoice(ctx, orgID, row)
 }
 
 func timePtr(t time.Time) *time.Time {

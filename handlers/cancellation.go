@@ -11,9 +11,9 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/crypto/bcrypt"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -159,7 +159,7 @@ func (s *Server) closeAccount(c *gin.Context) {
 		s.billingPageWithError(c, http.StatusServiceUnavailable, "Closing an account needs the workflow service, which is not configured here. Nothing was changed.")
 		return
 	}
-	sub, err := models.SubscriptionOf(c, s.DB, org.ID)
+	sub, err := s.subscriptionOf(c, org.ID)
 	if err != nil {
 		s.internal(c, err)
 		return
@@ -181,13 +181,12 @@ func (s *Server) closeAccount(c *gin.Context) {
 		return
 	}
 	deleteAt := s.now().Add(workflows.CancellationGracePeriod).UTC()
-	err = s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.Organization{}).Where("id = ? AND status = ?", org.ID, models.OrgActive).
-			Updates(map[string]any{"status": models.OrgCancelled, "updated_at": s.now().UTC()}).Error; err != nil {
+	err = s.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.CloseOrganization(c, org.ID, s.now().UTC()); err != nil {
 			return err
 		}
-		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "organization.closed", target("organization", org.ID),
-			fmt.Sprintf("%s; deletion on %s", workflows.CancellationClosedByOwner, deleteAt.Format(time.DateOnly)))
+		return tx.CreateAuditEvent(c, s.auditEvent(c, org.ID, a.ID, a.DataKeyID, "organization.closed", target("organization", org.ID),
+			fmt.Sprintf("%s; deletion on %s", workflows.CancellationClosedByOwner, deleteAt.Format(time.DateOnly))))
 	})
 	if err != nil {
 		s.internal(c, err)
@@ -221,8 +220,9 @@ func (s *Server) reactivate(c *gin.Context) {
 	// the next page is writable.
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
-		var status string
-		if err := s.DB.WithContext(c).Model(&models.Organization{}).Where("id = ?", org.ID).Pluck("status", &status).Error; err != nil {
+		// A row gone (deleted meanwhile) is not active: keep waiting.
+		status, err := s.Store.OrganizationStatus(c, org.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.internal(c, err)
 			return
 		}

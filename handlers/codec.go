@@ -33,15 +33,15 @@ func (s *Server) mayReadPayloads(r *http.Request) bool {
 	if err != nil || cookie.Value == "" {
 		return false
 	}
-	var sess models.Session
-	if err := s.DB.WithContext(r.Context()).Where("token_hash = ?", crypto.HashToken(cookie.Value)).Limit(1).Find(&sess).Error; err != nil || sess.ID == 0 {
+	sess, err := s.Store.SessionByTokenHash(r.Context(), crypto.HashToken(cookie.Value))
+	if err != nil {
 		return false
 	}
 	if now := s.now(); sess.MFAPending || now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > sessionIdle {
 		return false
 	}
-	var a models.Account
-	if err := s.DB.WithContext(r.Context()).Where("id = ? AND status = ?", sess.AccountID, "active").Limit(1).Find(&a).Error; err != nil || a.ID == 0 {
+	a, err := s.Store.SessionAccount(r.Context(), sess)
+	if err != nil {
 		return false
 	}
 	return contains(codecRoles, a.Role)

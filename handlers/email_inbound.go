@@ -23,6 +23,7 @@ import (
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -323,13 +324,12 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 		return
 	}
 	// Postmark delivers again when it missed our answer: take a mail once.
-	var seen int64
-	if err := s.DB.WithContext(ctx).Model(&models.EmailMessage{}).Where("organization_id = ? AND header_id_index = ? AND direction = ?",
-		target.ID, s.Keys.BlindIndex(messageID), models.EmailInbound).Count(&seen).Error; err != nil {
+	seen, err := s.Store.InboundMailSeen(ctx, target.ID, messageID)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
-	if seen > 0 {
+	if seen {
 		c.JSON(http.StatusOK, gin.H{"status": "duplicate"})
 		return
 	}
@@ -341,6 +341,8 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 			return
 		}
 		subject := truncate(strings.TrimSpace(strings.ToValidUTF8(in.Subject, "")), 500)
+		// startConversation (conversations.go) still takes a *gorm.DB: this
+		// transaction moves to s.Store.Tx once it takes a *store.Store.
 		err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			var err error
 			if conv, err = s.startConversation(ctx, tx, target, contact, "email"); err != nil {
@@ -350,7 +352,7 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 				return nil
 			}
 			conv.Subject = subject
-			return tx.Model(conv).Select("subject").Updates(conv).Error
+			return store.New(tx, s.Keys).SetConversationSubject(ctx, conv.OrganizationID, conv)
 		})
 		if err != nil {
 			s.internal(c, err)
@@ -383,7 +385,7 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 			slog.Error("inbound mail: noting skipped attachments failed", "err", err)
 		}
 	}
-	err = models.RecordEmailMessage(ctx, s.DB, s.Keys, &models.EmailMessage{OrganizationID: target.ID, ConversationID: conv.ID,
+	err = s.Store.RecordEmailMessage(ctx, &models.EmailMessage{OrganizationID: target.ID, ConversationID: conv.ID,
 		MessageID: msg.ID, DataKeyID: conv.DataKeyID, Direction: models.EmailInbound, HeaderID: messageID})
 	if err != nil && !errors.Is(err, models.ErrDuplicateEmail) {
 		s.internal(c, err)
@@ -403,12 +405,13 @@ func (s *Server) routeInbound(ctx context.Context, in *postmarkInboundMail, reci
 		if strings.HasSuffix(r, "@"+domain) {
 			continue
 		}
-		var org models.Organization
-		if err := s.DB.WithContext(ctx).Where("support_address_index = ?", s.Keys.BlindIndex(r)).Limit(1).Find(&org).Error; err != nil {
+		org, err := s.Store.OrganizationBySupportAddressIndex(ctx, s.Keys.BlindIndex(r))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			return nil, nil, err
-		}
-		if org.ID != 0 && !slices.ContainsFunc(addressed, func(o models.Organization) bool { return o.ID == org.ID }) {
-			addressed = append(addressed, org)
+		case !slices.ContainsFunc(addressed, func(o models.Organization) bool { return o.ID == org.ID }):
+			addressed = append(addressed, *org)
 		}
 	}
 	allowed := func(orgID uint64) bool {
@@ -428,18 +431,19 @@ func (s *Server) routeInbound(ctx context.Context, in *postmarkInboundMail, reci
 		}
 	}
 	for _, token := range tokens {
-		t, err := models.EmailThreadByToken(ctx, s.DB, s.Keys, token)
-		if err != nil {
+		t, err := s.Store.EmailThreadByReplyToken(ctx, token)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			return nil, nil, err
-		}
-		if t != nil {
+		default:
 			candidates = append(candidates, struct{ orgID, convID uint64 }{t.OrganizationID, t.ConversationID})
 		}
 	}
 	refs := mail.ParseMessageIDs(in.header("References"))
 	refs = append(refs, mail.ParseMessageIDs(in.header("In-Reply-To"))...)
 	slices.Reverse(refs) // In-Reply-To, then the closest ancestors
-	matches, err := models.EmailMessagesByHeaderIDs(ctx, s.DB, s.Keys, refs)
+	matches, err := s.Store.EmailMessagesByHeaderIDs(ctx, refs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -472,28 +476,28 @@ func (s *Server) routeInbound(ctx context.Context, in *postmarkInboundMail, reci
 		if !allowed(cand.orgID) {
 			continue // addressed to another organization: never across
 		}
-		var org models.Organization
-		var conv models.Conversation
-		if err := s.DB.WithContext(ctx).Where("id = ?", cand.orgID).Limit(1).Find(&org).Error; err != nil {
+		org, err := s.Store.Organization(ctx, cand.orgID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, nil, err
 		}
-		if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", cand.convID, cand.orgID).Limit(1).Find(&conv).Error; err != nil {
+		conv, err := s.Store.Conversation(ctx, cand.orgID, cand.convID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, nil, err
 		}
-		if org.ID == 0 || conv.ID == 0 {
+		if org == nil || conv == nil {
 			continue
 		}
-		var contact models.Contact
-		if err := s.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", conv.ContactID, org.ID).Limit(1).Find(&contact).Error; err != nil {
+		contact, err := s.Store.Contact(ctx, org.ID, conv.ContactID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, nil, err
 		}
-		if contact.ID != 0 && contact.EmailIndex != "" && contact.EmailIndex == senderIndex {
-			return &org, &conv, nil
+		if contact != nil && contact.EmailIndex != "" && contact.EmailIndex == senderIndex {
+			return org, conv, nil
 		}
 		// Someone else answered (a forward, a colleague): their own
 		// conversation, with the organization the thread belongs to.
 		if threadOrg == nil {
-			threadOrg = &org
+			threadOrg = org
 		}
 	}
 	if threadOrg != nil {
@@ -508,18 +512,16 @@ func (s *Server) routeInbound(ctx context.Context, in *postmarkInboundMail, reci
 // contactByEmail finds the organization's contact with this address (blind
 // index), or creates one.
 func (s *Server) contactByEmail(ctx context.Context, org *models.Organization, email, name string) (*models.Contact, error) {
-	var contact models.Contact
-	err := s.DB.WithContext(ctx).Where("organization_id = ? AND email_index = ?", org.ID, s.Keys.BlindIndex(email)).
-		Order("id").Limit(1).Find(&contact).Error
-	if err != nil || contact.ID != 0 {
-		return &contact, err
+	contact, err := s.Store.ContactByEmailIndex(ctx, org.ID, s.Keys.BlindIndex(email))
+	if !errors.Is(err, store.ErrNotFound) {
+		return contact, err
 	}
 	now := s.now().UTC()
-	contact = models.Contact{OrganizationID: org.ID, Name: name, Email: email, CreatedAt: now, UpdatedAt: now, LastSeenAt: &now}
-	if err := s.DB.WithContext(ctx).Create(&contact).Error; err != nil {
+	contact = &models.Contact{OrganizationID: org.ID, Name: name, Email: email, CreatedAt: now, UpdatedAt: now, LastSeenAt: &now}
+	if err := s.Store.CreateContact(ctx, contact); err != nil {
 		return nil, err
 	}
-	return &contact, nil
+	return contact, nil
 }
 
 // storeInboundAttachments stores the files a mail brings, like widget
@@ -602,7 +604,6 @@ func (s *Server) postmarkEvents(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	sup := models.Suppressions{DB: s.DB, Keys: s.Keys}
 	at := func(v string) time.Time {
 		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 			return t.UTC()
@@ -629,7 +630,7 @@ func (s *Server) postmarkEvents(c *gin.Context) {
 		if ev.RecordType == "SpamComplaint" {
 			rec.Kind, rec.Suppresses = models.SuppressionSpamComplaint, true
 		}
-		stored, err := sup.Record(ctx, addr, rec)
+		stored, err := s.Store.RecordSuppression(ctx, addr, rec)
 		if err != nil {
 			s.internal(c, err)
 			return
@@ -643,7 +644,7 @@ func (s *Server) postmarkEvents(c *gin.Context) {
 			return
 		}
 		if ev.SuppressSending {
-			if _, err := sup.Record(ctx, addr, models.EmailSuppression{Kind: models.SuppressionBounce, BounceType: "SubscriptionChange",
+			if _, err := s.Store.RecordSuppression(ctx, addr, models.EmailSuppression{Kind: models.SuppressionBounce, BounceType: "SubscriptionChange",
 				Suppresses: true, Stream: truncate(ev.MessageStream, 40), OccurredAt: at(ev.ChangedAt)}); err != nil {
 				s.internal(c, err)
 				return
@@ -652,7 +653,7 @@ func (s *Server) postmarkEvents(c *gin.Context) {
 			return
 		}
 		// Postmark reactivated the address: mail to it may go again.
-		if _, err := sup.Lift(ctx, addr, at(ev.ChangedAt)); err != nil {
+		if _, err := s.Store.LiftSuppressions(ctx, addr, at(ev.ChangedAt)); err != nil {
 			s.internal(c, err)
 			return
 		}
@@ -668,8 +669,8 @@ func (s *Server) postmarkEvents(c *gin.Context) {
 // orgContextByID is what the egress gate needs to know of an organization,
 // loaded by ID (a zero context, which the gate refuses, when it is gone).
 func (s *Server) orgContextByID(ctx context.Context, id uint64) policies.OrgContext {
-	var org models.Organization
-	if err := s.DB.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&org).Error; err != nil || org.ID == 0 {
+	org, err := s.Store.Organization(ctx, id)
+	if err != nil {
 		return policies.OrgContext{}
 	}
 	return org.GateContext()

@@ -9,10 +9,10 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 )
 
@@ -64,25 +64,23 @@ func (s *Server) saveEmailSettings(c *gin.Context) {
 		}
 	}
 	index := s.Keys.BlindIndex(address)
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
+	err := s.Store.Tx(c, func(tx *store.Store) error {
 		if index != "" {
-			var n int64
-			if err := tx.Model(&models.Organization{}).Where("support_address_index = ? AND id <> ?", index, org.ID).Count(&n).Error; err != nil {
+			taken, err := tx.SupportAddressTaken(c, index, org.ID)
+			if err != nil {
 				return err
 			}
-			if n > 0 {
+			if taken {
 				return errAddressTaken
 			}
 		}
-		updated := *org
-		updated.SupportAddress, updated.SupportAddressIndex = address, index
-		if err := tx.Model(&updated).Select("support_address", "support_address_index").Updates(&updated).Error; err != nil {
-			if errors.Is(err, gorm.ErrDuplicatedKey) {
+		if err := tx.SetSupportAddress(c, org.ID, org.DataKeyID, address, index); err != nil {
+			if store.IsDuplicate(err) {
 				return errAddressTaken
 			}
 			return err
 		}
-		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "organization.support_address_changed", target("organization", org.ID), "")
+		return tx.CreateAuditEvent(c, s.auditEvent(c, org.ID, a.ID, a.DataKeyID, "organization.support_address_changed", target("organization", org.ID), ""))
 	})
 	if errors.Is(err, errAddressTaken) {
 		refuse(http.StatusConflict, "Another organization uses this support address already.")
@@ -99,11 +97,11 @@ var errAddressTaken = errors.New("support address taken")
 
 func (s *Server) marketingData(c *gin.Context) (gin.H, error) {
 	a := currentAccount(c)
-	current, err := models.MarketingConsent(c, s.DB, a.ID)
-	if err != nil {
+	current, err := s.Store.MarketingConsent(c, a.OrganizationID, a.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	history, err := models.MarketingConsentHistory(c, s.DB, a.ID)
+	history, err := s.Store.MarketingConsentHistory(c, a.OrganizationID, a.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -129,16 +127,16 @@ func (s *Server) saveMarketing(c *gin.Context) {
 	switch c.PostForm("consent") {
 	case "give":
 		action = "marketing.consent_given"
-		_, err = models.GiveMarketingConsent(c, s.DB, org.ID, a.ID, "dashboard", now)
+		_, err = s.Store.GiveMarketingConsent(c, org.ID, a.ID, "dashboard", now)
 	case "withdraw":
 		action = "marketing.consent_withdrawn"
-		_, err = models.WithdrawMarketingConsent(c, s.DB, org.ID, a.ID, "dashboard", now)
+		_, err = s.Store.WithdrawMarketingConsent(c, org.ID, a.ID, "dashboard", now)
 	default:
 		s.fail(c, http.StatusBadRequest, "Bad request", "Choose to give or to withdraw your consent.")
 		return
 	}
 	if err == nil {
-		err = s.audit(s.DB.WithContext(c), c, org.ID, a.ID, a.DataKeyID, action, target("account", a.ID), models.MarketingWordingVersion)
+		err = s.Store.CreateAuditEvent(c, s.auditEvent(c, org.ID, a.ID, a.DataKeyID, action, target("account", a.ID), models.MarketingWordingVersion))
 	}
 	if err != nil {
 		s.internal(c, err)
@@ -150,17 +148,17 @@ func (s *Server) saveMarketing(c *gin.Context) {
 // unsubscribePage asks before it unsubscribes: a GET never changes
 // anything (mail scanners follow links).
 func (s *Server) unsubscribePage(c *gin.Context) {
-	tok, err := models.FindUnsubscribeToken(c, s.DB, c.Param("token"))
+	tok, err := s.Store.UnsubscribeTokenByToken(c, c.Param("token"))
+	if errors.Is(err, store.ErrNotFound) {
+		s.fail(c, http.StatusNotFound, "Unknown link", "This unsubscribe link is not valid.")
+		return
+	}
 	if err != nil {
 		s.internal(c, err)
 		return
 	}
-	if tok == nil {
-		s.fail(c, http.StatusNotFound, "Unknown link", "This unsubscribe link is not valid.")
-		return
-	}
-	current, err := models.MarketingConsent(c, s.DB, tok.AccountID)
-	if err != nil {
+	current, err := s.Store.MarketingConsent(c, tok.OrganizationID, tok.AccountID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.internal(c, err)
 		return
 	}
@@ -200,24 +198,30 @@ func (s *Server) unsubscribe(c *gin.Context) {
 // withdrawByToken withdraws the marketing consent of the token's account;
 // found is false for an unknown token. Withdrawing twice is harmless.
 func (s *Server) withdrawByToken(c *gin.Context, token, source string) (bool, error) {
-	tok, err := models.FindUnsubscribeToken(c, s.DB, token)
-	if err != nil || tok == nil {
+	tok, err := s.Store.UnsubscribeTokenByToken(c, token)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
 		return false, err
 	}
 	now := s.now().UTC()
-	withdrawn, err := models.WithdrawMarketingConsent(c, s.DB, tok.OrganizationID, tok.AccountID, source, now)
+	withdrawn, err := s.Store.WithdrawMarketingConsent(c, tok.OrganizationID, tok.AccountID, source, now)
 	if err != nil {
 		return true, err
 	}
-	if err := s.DB.WithContext(c).Model(&models.UnsubscribeToken{}).Where("id = ? AND used_at IS NULL", tok.ID).Update("used_at", now).Error; err != nil {
+	if err := s.Store.MarkUnsubscribeTokenUsed(c, tok.ID, now); err != nil {
 		return true, err
 	}
 	if withdrawn {
-		var a models.Account
-		if err := s.DB.WithContext(c).Where("id = ?", tok.AccountID).Limit(1).Find(&a).Error; err != nil {
+		var keyID uint64 // 0 when the account is gone
+		switch a, err := s.Store.Account(c, tok.OrganizationID, tok.AccountID); {
+		case err == nil:
+			keyID = a.DataKeyID
+		case !errors.Is(err, store.ErrNotFound):
 			return true, err
 		}
-		return true, s.audit(s.DB.WithContext(c), c, tok.OrganizationID, tok.AccountID, a.DataKeyID, "marketing.consent_withdrawn", target("account", tok.AccountID), source)
+		return true, s.Store.CreateAuditEvent(c, s.auditEvent(c, tok.OrganizationID, tok.AccountID, keyID, "marketing.consent_withdrawn", target("account", tok.AccountID), source))
 	}
 	return true, nil
 }
@@ -252,9 +256,8 @@ func (s *Server) sendMarketing(ctx context.Context, campaign Campaign) (Campaign
 	if strings.TrimSpace(campaign.Subject) == "" || strings.TrimSpace(campaign.Text) == "" {
 		return report, errors.New("marketing: a campaign needs a subject and a text")
 	}
-	var rows []models.SubjectPreference
-	if err := s.DB.WithContext(ctx).Where("account_id <> 0 AND kind = ? AND value = ?", models.PreferenceConsent, models.ConsentMarketingEmail).
-		Order("id").Find(&rows).Error; err != nil {
+	rows, err := s.Store.MarketingConsentRecords(ctx)
+	if err != nil {
 		return report, err
 	}
 	latest := map[uint64]models.SubjectPreference{}
@@ -271,26 +274,19 @@ func (s *Server) sendMarketing(ctx context.Context, campaign Campaign) (Campaign
 		if !consent.Active {
 			continue
 		}
-		var a models.Account
-		var org models.Organization
-		if err := s.DB.WithContext(ctx).Where("id = ? AND status = ?", accountID, "active").Limit(1).Find(&a).Error; err != nil {
-			return report, err
+		a, org, err := s.Store.MarketingRecipient(ctx, accountID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // the account or its organization is not active
 		}
-		if a.ID == 0 {
-			continue
-		}
-		if err := s.DB.WithContext(ctx).Where("id = ? AND status = ?", a.OrganizationID, models.OrgActive).Limit(1).Find(&org).Error; err != nil {
-			return report, err
-		}
-		if org.ID == 0 {
-			continue
-		}
-		report.Consenting++
-		recipient, err := models.SubjectContextForAccount(ctx, s.DB, a.ID)
 		if err != nil {
 			return report, err
 		}
-		token, err := models.IssueUnsubscribeToken(ctx, s.DB, org.ID, a.ID, consent.ID)
+		report.Consenting++
+		recipient, err := s.Store.SubjectContextForAccount(ctx, org.ID, a.ID)
+		if err != nil {
+			return report, err
+		}
+		token, err := s.Store.IssueUnsubscribeToken(ctx, org.ID, a.ID, consent.ID)
 		if err != nil {
 			return report, err
 		}

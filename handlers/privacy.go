@@ -18,12 +18,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/crypto"
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -272,45 +272,44 @@ func (s *Server) intakePrivacyRequest(ctx context.Context, in privacyIntake) (*i
 		r.CodeExpiresAt, r.CodesSent = &expires, 1
 	}
 	var joined *models.PrivacyRequest
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Store.Tx(ctx, func(tx *store.Store) error {
 		if in.Org == nil && r.EmailIndex != "" {
-			var a models.Account
-			if err := tx.Select("id", "organization_id").Where("email_index = ?", r.EmailIndex).Limit(1).Find(&a).Error; err != nil {
+			// An address no account has: a request to Convot about no organization.
+			orgID, err := tx.OrganizationOfAccountEmail(ctx, r.EmailIndex)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			r.OrganizationID = a.OrganizationID
+			r.OrganizationID = orgID
 		}
 		if in.Org != nil && in.ContactID != 0 && r.EmailIndex == "" {
-			var ct models.Contact
-			if err := tx.Select("id", "email_index").Where("id = ? AND organization_id = ?", in.ContactID, in.Org.ID).Limit(1).Find(&ct).Error; err != nil {
+			index, err := tx.ContactEmailIndex(ctx, in.Org.ID, in.ContactID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			r.EmailIndex = ct.EmailIndex
+			r.EmailIndex = index
 		}
-		if models.IsPostgres(tx) {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", dsrLockKey(r)).Error; err != nil {
-				return err
-			}
+		if err := tx.LockPrivacyIntake(ctx, dsrLockKey(r)); err != nil {
+			return err
 		}
 		// A child flagged by an operator is erased at once, even while
 		// another request of the contact waits for a decision.
 		if !in.Prompt {
-			open, err := s.openDuplicate(tx, r)
-			if err != nil || open != nil {
+			open, err := tx.OpenDuplicatePrivacyRequest(ctx, r)
+			if !errors.Is(err, store.ErrNotFound) {
 				joined = open
 				return err
 			}
 		}
-		if err := tx.Create(r).Error; err != nil {
+		if err := tx.CreatePrivacyRequest(ctx, r); err != nil {
 			return err
 		}
 		if code != "" {
 			r.CodeHash = s.dsrCodeHash(r.ID, code)
-			if err := tx.Model(r).Update("code_hash", r.CodeHash).Error; err != nil {
+			if err := tx.SetPrivacyRequestCodeHash(ctx, r); err != nil {
 				return err
 			}
 		}
-		return s.privacyAuditTx(tx, r, in.LoggedBy, "privacy.request_received", fmt.Sprintf("%s via %s", r.Type, r.Source))
+		return s.privacyAuditTx(ctx, tx, r, in.LoggedBy, "privacy.request_received", fmt.Sprintf("%s via %s", r.Type, r.Source))
 	})
 	if err != nil {
 		return nil, err
@@ -323,38 +322,13 @@ func (s *Server) intakePrivacyRequest(ctx context.Context, in privacyIntake) (*i
 	if err := s.PrivacyWorkflows.Start(ctx, input); err != nil {
 		// Nothing half-done is left behind: the requester tries again.
 		slog.Error("privacy request workflow not started", "request", r.ID, "err", err)
-		s.DB.WithContext(context.WithoutCancel(ctx)).Delete(&models.PrivacyRequest{}, r.ID)
+		s.Store.DeletePrivacyRequest(context.WithoutCancel(ctx), r.OrganizationID, r.ID)
 		return nil, errPrivacyUnavailable
 	}
 	if code != "" {
 		s.mailDsrCode(ctx, r, in.Org, code)
 	}
 	return &intakeResult{Request: r}, nil
-}
-
-// openDuplicate finds an open request of the same type (and ground) for
-// the same subject.
-func (s *Server) openDuplicate(tx *gorm.DB, r *models.PrivacyRequest) (*models.PrivacyRequest, error) {
-	q := tx.Where("subject_kind = ? AND type = ? AND ground = ? AND status NOT IN ?", r.SubjectKind, r.Type, r.Ground,
-		[]string{models.DsrCompleted, models.DsrRejected, models.DsrExpired})
-	if r.SubjectKind == models.SubjectEndUser {
-		q = q.Where("organization_id = ?", r.OrganizationID)
-	}
-	switch {
-	case r.SubjectID != 0 && r.EmailIndex != "":
-		q = q.Where("subject_id = ? OR email_index = ?", r.SubjectID, r.EmailIndex)
-	case r.SubjectID != 0:
-		q = q.Where("subject_id = ?", r.SubjectID)
-	case r.EmailIndex != "":
-		q = q.Where("email_index = ?", r.EmailIndex)
-	default:
-		return nil, nil
-	}
-	var open models.PrivacyRequest
-	if err := q.Order("id").Limit(1).Find(&open).Error; err != nil || open.ID == 0 {
-		return nil, err
-	}
-	return &open, nil
 }
 
 // dsrLockKey serialises intakes of one subject and type on PostgreSQL.
@@ -399,9 +373,9 @@ func (s *Server) mailDsrCode(ctx context.Context, r *models.PrivacyRequest, org 
 	}
 }
 
-func (s *Server) privacyAuditTx(tx *gorm.DB, r *models.PrivacyRequest, actor uint64, action, detail string) error {
-	return tx.Create(&models.AuditEvent{OrganizationID: r.OrganizationID, ActorID: actor, DataKeyID: s.Keys.SystemKey(),
-		Action: action, Target: target("privacy_request", r.ID), Detail: detail, CreatedAt: s.now().UTC()}).Error
+func (s *Server) privacyAuditTx(ctx context.Context, tx *store.Store, r *models.PrivacyRequest, actor uint64, action, detail string) error {
+	return tx.CreateAuditEvent(ctx, &models.AuditEvent{OrganizationID: r.OrganizationID, ActorID: actor, DataKeyID: s.Keys.SystemKey(),
+		Action: action, Target: target("privacy_request", r.ID), Detail: detail, CreatedAt: s.now().UTC()})
 }
 
 // intakeOrg resolves an organization's public key; "" is Convot's own page.
@@ -409,14 +383,14 @@ func (s *Server) intakeOrg(c *gin.Context, key string) (*models.Organization, bo
 	if key == "" {
 		return nil, true
 	}
-	var org models.Organization
 	if len(key) > 100 {
 		return nil, false
 	}
-	if err := s.DB.WithContext(c).Where("public_key = ? AND status <> ?", key, models.OrgDeleted).Limit(1).Find(&org).Error; err != nil || org.ID == 0 {
+	org, err := s.Store.LiveOrganizationByPublicKey(c, key)
+	if err != nil {
 		return nil, false
 	}
-	return &org, true
+	return org, true
 }
 
 // privacyRequestBody is the JSON API's request.
@@ -569,95 +543,93 @@ func (s *Server) privacyRequestForm(c *gin.Context, key string) {
 // verifyDsrCode checks a requester's code: right, unused, in time, within
 // the attempts; then tells the workflow.
 func (s *Server) verifyDsrCode(ctx context.Context, id uint64, code string) (*models.PrivacyRequest, error) {
-	var r models.PrivacyRequest
-	if err := s.DB.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&r).Error; err != nil {
+	r, err := s.Store.PrivacyRequestByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, badPrivacy(http.StatusNotFound, "There is no such privacy request.")
+	}
+	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
 	code = strings.Join(strings.Fields(code), "")
 	switch {
-	case r.ID == 0:
-		return nil, badPrivacy(http.StatusNotFound, "There is no such privacy request.")
 	case r.VerifiedAt != nil:
-		return &r, badPrivacy(http.StatusConflict, "This request is already confirmed: its code was used.")
+		return r, badPrivacy(http.StatusConflict, "This request is already confirmed: its code was used.")
 	case r.Status == models.DsrExpired:
-		return &r, badPrivacy(http.StatusGone, "This request expired because it was not confirmed within 7 days. Submit a new one.")
+		return r, badPrivacy(http.StatusGone, "This request expired because it was not confirmed within 7 days. Submit a new one.")
 	case models.DsrClosed(r.Status):
-		return &r, badPrivacy(http.StatusGone, "This request is closed.")
+		return r, badPrivacy(http.StatusGone, "This request is closed.")
 	case r.CodeAttempts >= dsrMaxCodeAttempts:
-		return &r, badPrivacy(http.StatusTooManyRequests, "Too many wrong codes. Ask for a new code.")
+		return r, badPrivacy(http.StatusTooManyRequests, "Too many wrong codes. Ask for a new code.")
 	case r.CodeExpiresAt == nil || now.After(*r.CodeExpiresAt):
-		return &r, badPrivacy(http.StatusGone, "This code has expired. Ask for a new code.")
+		return r, badPrivacy(http.StatusGone, "This code has expired. Ask for a new code.")
 	case len(code) != 8 || r.CodeHash == "" || subtle.ConstantTimeCompare([]byte(s.dsrCodeHash(r.ID, code)), []byte(r.CodeHash)) != 1:
-		s.DB.WithContext(ctx).Model(&models.PrivacyRequest{}).Where("id = ?", r.ID).Update("code_attempts", gorm.Expr("code_attempts + 1"))
+		s.Store.CountWrongDsrCode(ctx, r.ID)
 		left := dsrMaxCodeAttempts - r.CodeAttempts - 1
 		if left <= 0 {
-			return &r, badPrivacy(http.StatusTooManyRequests, "Wrong code, and no attempts are left. Ask for a new code.")
+			return r, badPrivacy(http.StatusTooManyRequests, "Wrong code, and no attempts are left. Ask for a new code.")
 		}
-		return &r, badPrivacy(http.StatusBadRequest, "Wrong code. %d attempts left.", left)
+		return r, badPrivacy(http.StatusBadRequest, "Wrong code. %d attempts left.", left)
 	}
 	// The conditional update makes the code single-use under races.
-	res := s.DB.WithContext(ctx).Model(&models.PrivacyRequest{}).Where("id = ? AND verified_at IS NULL AND code_hash = ?", r.ID, r.CodeHash).
-		Updates(map[string]any{"verified_at": now, "verification_method": models.VerifiedByCode, "code_hash": ""})
-	if res.Error != nil {
-		return nil, res.Error
+	claimed, err := s.Store.ClaimDsrCode(ctx, r.ID, r.CodeHash, now)
+	if err != nil {
+		return nil, err
 	}
-	if res.RowsAffected != 1 {
-		return &r, badPrivacy(http.StatusConflict, "This request is already confirmed: its code was used.")
+	if !claimed {
+		return r, badPrivacy(http.StatusConflict, "This request is already confirmed: its code was used.")
 	}
 	if s.PrivacyWorkflows == nil {
 		return nil, errPrivacyUnavailable
 	}
 	if err := s.PrivacyWorkflows.Signal(ctx, r.ID, workflows.SignalDsrVerified, workflows.DsrVerifiedSignal{Method: models.VerifiedByCode}); err != nil {
 		// Undo, so that the same code confirms it once the workflow is back.
-		s.DB.WithContext(context.WithoutCancel(ctx)).Model(&models.PrivacyRequest{}).Where("id = ?", r.ID).
-			Updates(map[string]any{"verified_at": nil, "verification_method": "", "code_hash": r.CodeHash})
+		s.Store.UnclaimDsrCode(context.WithoutCancel(ctx), r.ID, r.CodeHash)
 		slog.Error("privacy request not signalled verified", "request", r.ID, "err", err)
 		return nil, errPrivacyUnavailable
 	}
-	s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return s.privacyAuditTx(tx, &r, 0, "privacy.request_verified", "one-time code")
+	s.Store.Tx(ctx, func(tx *store.Store) error {
+		return s.privacyAuditTx(ctx, tx, r, 0, "privacy.request_verified", "one-time code")
 	})
 	r.VerifiedAt, r.VerificationMethod = &now, models.VerifiedByCode
-	return &r, nil
+	return r, nil
 }
 
 // resendDsrCode mails a new code (at most dsrMaxCodesSent in all); the
 // old one stops working.
 func (s *Server) resendDsrCode(ctx context.Context, id uint64) (*models.PrivacyRequest, error) {
-	var r models.PrivacyRequest
-	if err := s.DB.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&r).Error; err != nil {
+	r, err := s.Store.PrivacyRequestByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, badPrivacy(http.StatusNotFound, "There is no such privacy request.")
+	}
+	if err != nil {
 		return nil, err
 	}
 	switch {
-	case r.ID == 0:
-		return nil, badPrivacy(http.StatusNotFound, "There is no such privacy request.")
 	case r.VerifiedAt != nil:
-		return &r, badPrivacy(http.StatusConflict, "This request is already confirmed.")
+		return r, badPrivacy(http.StatusConflict, "This request is already confirmed.")
 	case models.DsrClosed(r.Status):
-		return &r, badPrivacy(http.StatusGone, "This request is closed; submit a new one.")
+		return r, badPrivacy(http.StatusGone, "This request is closed; submit a new one.")
 	case r.CodesSent >= dsrMaxCodesSent:
-		return &r, badPrivacy(http.StatusTooManyRequests, "No more codes can be sent for this request. Submit a new one.")
+		return r, badPrivacy(http.StatusTooManyRequests, "No more codes can be sent for this request. Submit a new one.")
 	}
 	code := newDsrCode()
 	expires := s.now().UTC().Add(dsrCodeLifetime)
-	res := s.DB.WithContext(ctx).Model(&models.PrivacyRequest{}).Where("id = ? AND verified_at IS NULL AND codes_sent = ?", r.ID, r.CodesSent).
-		Updates(map[string]any{"code_hash": s.dsrCodeHash(r.ID, code), "code_expires_at": expires, "code_attempts": 0, "codes_sent": r.CodesSent + 1})
-	if res.Error != nil {
-		return nil, res.Error
+	reissued, err := s.Store.ReissueDsrCode(ctx, r.ID, r.CodesSent, s.dsrCodeHash(r.ID, code), expires)
+	if err != nil {
+		return nil, err
 	}
-	if res.RowsAffected != 1 {
-		return &r, badPrivacy(http.StatusConflict, "A new code was just sent. Check your mail.")
+	if !reissued {
+		return r, badPrivacy(http.StatusConflict, "A new code was just sent. Check your mail.")
 	}
 	var org *models.Organization
 	if r.Controller == models.ControllerOrganization {
-		var o models.Organization
-		if err := s.DB.WithContext(ctx).First(&o, r.OrganizationID).Error; err == nil {
-			org = &o
+		if o, err := s.Store.Organization(ctx, r.OrganizationID); err == nil {
+			org = o
 		}
 	}
-	s.mailDsrCode(ctx, &r, org, code)
-	return &r, nil
+	s.mailDsrCode(ctx, r, org, code)
+	return r, nil
 }
 
 func requestID(c *gin.Context) (uint64, bool) {
@@ -770,22 +742,23 @@ func (s *Server) privacyResendForm(c *gin.Context) {
 // liveExport finds the export a download link names, unless it was used
 // or has expired.
 func (s *Server) liveExport(c *gin.Context, token string) (*models.PrivacyExport, error) {
-	var e models.PrivacyExport
 	if token == "" || len(token) > 100 {
 		return nil, badPrivacy(http.StatusNotFound, "This download link is not valid.")
 	}
-	if err := s.DB.WithContext(c).Where("token_hash = ?", crypto.HashToken(token)).Limit(1).Find(&e).Error; err != nil {
+	e, err := s.Store.PrivacyExportByTokenHash(c, crypto.HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, badPrivacy(http.StatusNotFound, "This download link is not valid.")
+	}
+	if err != nil {
 		return nil, err
 	}
 	switch {
-	case e.ID == 0:
-		return nil, badPrivacy(http.StatusNotFound, "This download link is not valid.")
 	case e.UsedAt != nil:
 		return nil, badPrivacy(http.StatusGone, "This download link was used already: each link works once. Ask for your data again if you need another copy.")
 	case s.now().After(e.ExpiresAt):
 		return nil, badPrivacy(http.StatusGone, "This download link has expired. Ask for your data again if you need a copy.")
 	}
-	return &e, nil
+	return e, nil
 }
 
 func (s *Server) privacyDownloadPage(c *gin.Context) {
@@ -808,18 +781,18 @@ func (s *Server) privacyDownload(c *gin.Context) {
 
 func (s *Server) serveExport(c *gin.Context, e *models.PrivacyExport) {
 	now := s.now().UTC()
-	res := s.DB.WithContext(c).Model(&models.PrivacyExport{}).Where("id = ? AND used_at IS NULL AND expires_at > ?", e.ID, now).Update("used_at", now)
-	if res.Error != nil {
-		s.internal(c, res.Error)
+	claimed, err := s.Store.ClaimPrivacyExport(c, e.ID, now)
+	if err != nil {
+		s.internal(c, err)
 		return
 	}
-	if res.RowsAffected != 1 {
+	if !claimed {
 		s.privacyFail(c, http.StatusGone, "This download link was used already: each link works once.")
 		return
 	}
-	var r models.PrivacyRequest
-	s.DB.WithContext(c).Select("id", "subject_kind", "organization_id").Where("id = ?", e.RequestID).Limit(1).Find(&r)
-	sc := exportStorage(e.OrganizationID, r.SubjectKind, s.regionOf(c, e.OrganizationID))
+	// A request gone meanwhile leaves the kind empty: an End User's.
+	kind, _ := s.Store.PrivacyRequestSubjectKind(c, e.RequestID)
+	sc := exportStorage(e.OrganizationID, kind, s.regionOf(c, e.OrganizationID))
 	sealed, err := s.Blobs.Get(c, sc, e.BlobKey)
 	if err != nil {
 		s.privacyFail(c, http.StatusGone, "This file is no longer available.")
@@ -839,8 +812,8 @@ func (s *Server) serveExport(c *gin.Context, e *models.PrivacyExport) {
 	if err := s.Blobs.Delete(context.WithoutCancel(c.Request.Context()), sc, e.BlobKey); err != nil {
 		slog.Warn("downloaded export not deleted", "export", e.ID, "err", err)
 	}
-	s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		return s.privacyAuditTx(tx, &models.PrivacyRequest{ID: e.RequestID, OrganizationID: e.OrganizationID}, 0, "privacy.downloaded", e.Format)
+	s.Store.Tx(c, func(tx *store.Store) error {
+		return s.privacyAuditTx(c, tx, &models.PrivacyRequest{ID: e.RequestID, OrganizationID: e.OrganizationID}, 0, "privacy.downloaded", e.Format)
 	})
 }
 
@@ -852,12 +825,12 @@ func exportStorage(orgID uint64, kind, region string) subprocessors.StorageConte
 }
 
 func (s *Server) regionOf(c *gin.Context, orgID uint64) string {
-	var o models.Organization
+	var region string
 	if orgID != 0 {
-		s.DB.WithContext(c).Select("id", "region").Where("id = ?", orgID).Limit(1).Find(&o)
+		region, _ = s.Store.OrganizationRegion(c, orgID)
 	}
-	if o.Region == "" {
+	if region == "" {
 		return "eu"
 	}
-	return o.Region
+	return region
 }

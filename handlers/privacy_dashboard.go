@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -79,25 +79,25 @@ type privacyList struct {
 func (s *Server) privacyRequestsPage(c *gin.Context) {
 	org := currentOrg(c)
 	f := privacyList{Status: c.Query("status"), Type: c.Query("type"), Due: c.Query("due") == "1", Statuses: models.DsrStatuses, Types: models.DsrTypes}
-	q := s.DB.WithContext(c).Where("organization_id = ? AND controller = ?", org.ID, models.ControllerOrganization)
+	var filter store.PrivacyRequestFilter
 	switch {
 	case f.Status == "open":
-		q = q.Where("status NOT IN ?", []string{models.DsrCompleted, models.DsrRejected, models.DsrExpired})
+		filter.Open = true
 	case contains(models.DsrStatuses, f.Status):
-		q = q.Where("status = ?", f.Status)
+		filter.Status = f.Status
 	default:
 		f.Status = ""
 	}
 	if models.ValidDsrType(f.Type) {
-		q = q.Where("type = ?", f.Type)
+		filter.Type = f.Type
 	} else {
 		f.Type = ""
 	}
 	if f.Due {
-		q = q.Where("deadline < ? AND status NOT IN ?", s.now().Add(7*24*time.Hour), []string{models.DsrCompleted, models.DsrRejected, models.DsrExpired})
+		filter.DueBefore = s.now().Add(7 * 24 * time.Hour)
 	}
-	var rs []models.PrivacyRequest
-	if err := q.Order("deadline, id").Limit(500).Find(&rs).Error; err != nil {
+	rs, err := s.Store.PrivacyRequests(c, org.ID, filter)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
@@ -136,19 +136,20 @@ func urlQuery(s string) string {
 // another organization's (or Convot's own) is not found.
 func (s *Server) officerRequest(c *gin.Context) (*models.PrivacyRequest, bool) {
 	id, ok := requestID(c)
-	var r models.PrivacyRequest
+	var r *models.PrivacyRequest
+	err := store.ErrNotFound
 	if ok {
-		if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ? AND controller = ?", id, currentOrg(c).ID, models.ControllerOrganization).
-			Limit(1).Find(&r).Error; err != nil {
-			s.internal(c, err)
-			return nil, false
-		}
+		r, err = s.Store.OrganizationPrivacyRequest(c, currentOrg(c).ID, id)
 	}
-	if r.ID == 0 {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		s.fail(c, http.StatusNotFound, "Not found", "There is no such privacy request.")
 		return nil, false
+	case err != nil:
+		s.internal(c, err)
+		return nil, false
 	}
-	return &r, true
+	return r, true
 }
 
 type privacyDetail struct {
@@ -189,15 +190,15 @@ func (s *Server) privacyRequestDetail(c *gin.Context) {
 			d.Evidence = &rep
 		}
 	}
-	if err := s.DB.WithContext(c).Where("request_id = ?", r.ID).Order("id").Find(&d.Exports).Error; err != nil {
+	var err error
+	if d.Exports, err = s.Store.PrivacyExports(c, r.OrganizationID, r.ID); err != nil {
 		s.internal(c, err)
 		return
 	}
 	d.NeedsAnswer = r.RequesterEmail == "" && len(d.Exports) > 0
 	if r.SubjectID != 0 && r.SubjectKind == models.SubjectEndUser {
-		var ct models.Contact
-		if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", r.SubjectID, r.OrganizationID).Limit(1).Find(&ct).Error; err == nil && ct.ID != 0 {
-			d.Contact = &ct
+		if ct, err := s.Store.Contact(c, r.OrganizationID, r.SubjectID); err == nil {
+			d.Contact = ct
 		}
 	}
 	if wantsJSON(c) {
@@ -219,8 +220,8 @@ func (s *Server) privacyDecide(c *gin.Context, r *models.PrivacyRequest, signal 
 		return
 	}
 	a := currentAccount(c)
-	if err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		return s.privacyAuditTx(tx, r, a.ID, action, detail)
+	if err := s.Store.Tx(c, func(tx *store.Store) error {
+		return s.privacyAuditTx(c, tx, r, a.ID, action, detail)
 	}); err != nil {
 		s.internal(c, err)
 		return
@@ -309,14 +310,13 @@ func (s *Server) privacyOfficerDownload(c *gin.Context) {
 		s.fail(c, http.StatusForbidden, "Mailed to the requester", "The answer was mailed to the requester, whose link it is.")
 		return
 	}
-	var e models.PrivacyExport
-	if err := s.DB.WithContext(c).Where("request_id = ?", r.ID).Order("id DESC").Limit(1).Find(&e).Error; err != nil {
-		s.internal(c, err)
-		return
-	}
+	e, err := s.Store.LatestPrivacyExport(c, r.OrganizationID, r.ID)
 	switch {
-	case e.ID == 0:
+	case errors.Is(err, store.ErrNotFound):
 		s.fail(c, http.StatusNotFound, "Not ready", "The answer is not ready yet.")
+		return
+	case err != nil:
+		s.internal(c, err)
 		return
 	case e.UsedAt != nil:
 		s.fail(c, http.StatusGone, "Downloaded", "The answer was downloaded already: each export is handed out once.")
@@ -325,25 +325,28 @@ func (s *Server) privacyOfficerDownload(c *gin.Context) {
 		s.fail(c, http.StatusGone, "Expired", "The answer has expired.")
 		return
 	}
-	s.serveExport(c, &e)
+	s.serveExport(c, e)
 }
 
 // --- the contact sidebar ------------------------------------------------------------
 
 func (s *Server) sidebarContact(c *gin.Context) (*models.Contact, bool) {
 	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	var ct models.Contact
+	var ct *models.Contact
 	if err == nil {
-		if err := s.DB.WithContext(c).Where("id = ? AND organization_id = ?", id, currentOrg(c).ID).Limit(1).Find(&ct).Error; err != nil {
-			s.internal(c, err)
-			return nil, false
-		}
+		ct, err = s.Store.Contact(c, currentOrg(c).ID, id)
+	} else {
+		err = store.ErrNotFound
 	}
-	if ct.ID == 0 {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		s.fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
 		return nil, false
+	case err != nil:
+		s.internal(c, err)
+		return nil, false
 	}
-	return &ct, true
+	return ct, true
 }
 
 type contactPrivacy struct {
@@ -359,9 +362,7 @@ type contactPrivacy struct {
 func (s *Server) contactPrivacyData(c *gin.Context, ct *models.Contact) (contactPrivacy, error) {
 	d := contactPrivacy{Contact: ct, Label: inboxContactLabel(ct), Types: models.DsrTypes, Grounds: models.ObjectionGrounds(),
 		Consents: models.ConsentNames(), Fields: models.RectifiableFields(models.SubjectEndUser)}
-	var open []models.PrivacyRequest
-	err := s.DB.WithContext(c).Where("organization_id = ? AND subject_id = ? AND subject_kind = ?", ct.OrganizationID, ct.ID, models.SubjectEndUser).
-		Order("id DESC").Limit(20).Find(&open).Error
+	open, err := s.Store.PrivacyRequestsOfContact(c, ct.OrganizationID, ct.ID)
 	for _, r := range open {
 		d.Open = append(d.Open, s.privacyRow(r))
 	}
@@ -452,8 +453,8 @@ func (s *Server) contactUnder16(c *gin.Context) {
 		return
 	}
 	org, a := currentOrg(c), currentAccount(c)
-	err := s.DB.WithContext(c).Transaction(func(tx *gorm.DB) error {
-		return models.RecordPreference(tx, models.SubjectPreference{OrganizationID: org.ID, ContactID: ct.ID, Kind: models.PreferenceUnder16,
+	err := s.Store.Tx(c, func(tx *store.Store) error {
+		return tx.RecordPreference(c, models.SubjectPreference{OrganizationID: org.ID, ContactID: ct.ID, Kind: models.PreferenceUnder16,
 			Active: true, Source: "operator", CreatedAt: s.now().UTC()})
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 )
 
 // IntakePrivacyRequestFromMail takes a mail to the privacy address (policy
@@ -57,24 +58,25 @@ func (s *Server) IntakePrivacyRequestFromMail(ctx context.Context, m PrivacyMail
 	if child != "" {
 		index = s.Keys.BlindIndex(child)
 	}
-	var orgIDs []uint64
-	if err := s.DB.WithContext(ctx).Model(&models.Contact{}).Where("email_index = ?", index).Distinct().Pluck("organization_id", &orgIDs).Error; err != nil {
+	orgIDs, err := s.Store.OrganizationsWithContactEmail(ctx, index)
+	if err != nil {
 		return err
 	}
 	var accounts int64
 	if child == "" {
-		if err := s.DB.WithContext(ctx).Model(&models.Account{}).Where("email_index = ?", index).Count(&accounts).Error; err != nil {
+		if accounts, err = s.Store.CountAccountsWithEmailIndex(ctx, index); err != nil {
 			return err
 		}
 	}
 	var targets []*models.Organization
 	for _, id := range orgIDs {
-		var org models.Organization
-		if err := s.DB.WithContext(ctx).Where("id = ? AND status <> ?", id, models.OrgDeleted).Limit(1).Find(&org).Error; err != nil {
+		org, err := s.Store.LiveOrganization(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			return err
-		}
-		if org.ID != 0 {
-			targets = append(targets, &org)
+		default:
+			targets = append(targets, org)
 		}
 	}
 	if accounts > 0 || len(targets) == 0 {
@@ -85,17 +87,16 @@ func (s *Server) IntakePrivacyRequestFromMail(ctx context.Context, m PrivacyMail
 		targets = append(targets, nil) // Convot itself
 	}
 	for _, org := range targets {
-		var n int64
-		q := s.DB.WithContext(ctx).Model(&models.PrivacyRequest{}).Where("source_ref = ?", sourceRef)
+		var taken bool
 		if org != nil {
-			q = q.Where("organization_id = ? AND controller = ?", org.ID, models.ControllerOrganization)
+			taken, err = s.Store.PrivacyMailTaken(ctx, org.ID, sourceRef)
 		} else {
-			q = q.Where("controller = ?", models.ControllerConvot)
+			taken, err = s.Store.ConvotPrivacyMailTaken(ctx, sourceRef)
 		}
-		if err := q.Count(&n).Error; err != nil {
+		if err != nil {
 			return err
 		}
-		if n > 0 {
+		if taken {
 			continue // this mail was taken already
 		}
 		_, err := s.intakePrivacyRequest(ctx, privacyIntake{Org: org, Type: typ, Ground: ground, Email: from, ForChild: child != "",

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -86,16 +86,16 @@ func (s *Server) stripeWebhook(c *gin.Context) {
 func (s *Server) processStripeEvent(ctx context.Context, ev subprocessors.StripeEvent) (uint64, error) {
 	var orgID uint64
 	var after []func()
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var seen int64
-		if err := tx.Model(&models.ProcessedStripeEvent{}).Where("event_id = ?", ev.ID).Count(&seen).Error; err != nil {
+	err := s.Store.Tx(ctx, func(tx *store.Store) error {
+		seen, err := tx.StripeEventProcessed(ctx, ev.ID)
+		if err != nil {
 			return err
 		}
-		if seen > 0 {
+		if seen {
 			return errDuplicateEvent
 		}
 		customerID, metaOrg := eventCustomer(ev)
-		org, sub, err := billingOrganization(tx, customerID, metaOrg)
+		org, sub, err := billingOrganization(ctx, tx, customerID, metaOrg)
 		if err != nil {
 			return err
 		}
@@ -105,7 +105,7 @@ func (s *Server) processStripeEvent(ctx context.Context, ev subprocessors.Stripe
 			case ev.Subscription != nil:
 				after, err = s.onSubscriptionEvent(ctx, tx, ev, org, sub)
 			case ev.Invoice != nil:
-				after, err = s.onInvoiceEvent(tx, ev, org)
+				after, err = s.onInvoiceEvent(ctx, tx, ev, org)
 			case ev.Card != nil:
 				err = s.onCardAttached(ctx, tx, ev, org, sub)
 			}
@@ -113,8 +113,8 @@ func (s *Server) processStripeEvent(ctx context.Context, ev subprocessors.Stripe
 				return err
 			}
 		}
-		err = tx.Create(&models.ProcessedStripeEvent{EventID: ev.ID, Type: ev.Type, OrganizationID: orgID, ProcessedAt: s.now().UTC()}).Error
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
+		err = tx.RecordStripeEvent(ctx, &models.ProcessedStripeEvent{EventID: ev.ID, Type: ev.Type, OrganizationID: orgID, ProcessedAt: s.now().UTC()})
+		if store.IsDuplicate(err) {
 			return errDuplicateEvent // delivered twice at once; the other delivery won
 		}
 		return err
@@ -142,53 +142,60 @@ func eventCustomer(ev subprocessors.StripeEvent) (string, uint64) {
 // billingOrganization finds the organization of a Stripe customer: by the
 // customer ID on file, else (a subscription Checkout created) by the
 // convot_org_id metadata, whose organization then gets the customer.
-func billingOrganization(tx *gorm.DB, customerID string, metaOrg uint64) (*models.Organization, *models.Subscription, error) {
+func billingOrganization(ctx context.Context, tx *store.Store, customerID string, metaOrg uint64) (*models.Organization, *models.Subscription, error) {
 	if customerID == "" {
 		return nil, nil, nil
 	}
-	var sub models.Subscription
-	if err := tx.Where("stripe_customer_id = ?", customerID).Limit(1).Find(&sub).Error; err != nil {
+	sub, err := tx.SubscriptionByStripeCustomer(ctx, customerID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, err
 	}
-	orgID := sub.OrganizationID
-	if sub.ID == 0 {
+	var orgID uint64
+	if sub != nil {
+		orgID = sub.OrganizationID
+	} else {
 		if metaOrg == 0 {
 			return nil, nil, nil
 		}
-		if err := tx.Where("organization_id = ?", metaOrg).Limit(1).Find(&sub).Error; err != nil {
+		sub, err = tx.Subscription(ctx, metaOrg)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, nil, err
 		}
-		if sub.ID != 0 && sub.StripeCustomerID != "" {
+		if sub != nil && sub.StripeCustomerID != "" {
 			// That organization is another customer's: never guess.
 			return nil, nil, nil
 		}
 		orgID = metaOrg
 	}
-	var org models.Organization
-	if err := tx.Where("id = ?", orgID).Limit(1).Find(&org).Error; err != nil {
-		return nil, nil, err
-	}
-	if org.ID == 0 || org.Status == models.OrgDeleted {
+	org, err := tx.Organization(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, nil
 	}
-	if sub.ID == 0 {
+	if err != nil {
+		return nil, nil, err
+	}
+	if org.Status == models.OrgDeleted {
+		return nil, nil, nil
+	}
+	if sub == nil {
 		now := time.Now().UTC()
-		sub = models.Subscription{OrganizationID: org.ID, StripeCustomerID: customerID, Plan: models.PlanFree, CreatedAt: now, UpdatedAt: now}
-		if err := tx.Create(&sub).Error; err != nil {
+		sub = &models.Subscription{OrganizationID: org.ID, StripeCustomerID: customerID, Plan: models.PlanFree, CreatedAt: now, UpdatedAt: now}
+		if err := tx.CreateSubscription(ctx, sub); err != nil {
 			return nil, nil, err
 		}
 	} else if sub.StripeCustomerID == "" {
-		if err := tx.Model(&sub).Update("stripe_customer_id", customerID).Error; err != nil {
+		if err := tx.SetStripeCustomer(ctx, sub.OrganizationID, sub.ID, customerID); err != nil {
 			return nil, nil, err
 		}
+		sub.StripeCustomerID = customerID
 	}
-	return &org, &sub, nil
+	return org, sub, nil
 }
 
 // onSubscriptionEvent keeps the subscription in step with Stripe. A
 // subscription that ended (deleted) or that Stripe gave up collecting
 // (unpaid) starts the account's cancellation.
-func (s *Server) onSubscriptionEvent(ctx context.Context, tx *gorm.DB, ev subprocessors.StripeEvent, org *models.Organization, sub *models.Subscription) ([]func(), error) {
+func (s *Server) onSubscriptionEvent(ctx context.Context, tx *store.Store, ev subprocessors.StripeEvent, org *models.Organization, sub *models.Subscription) ([]func(), error) {
 	ss := *ev.Subscription
 	current := sub.StripeSubscriptionID
 	if current != "" && current != ss.ID {
@@ -201,7 +208,7 @@ func (s *Server) onSubscriptionEvent(ctx context.Context, tx *gorm.DB, ev subpro
 	if ev.Type == "customer.subscription.deleted" && ss.Status == "" {
 		ss.Status = "canceled"
 	}
-	if err := applySubscription(tx, sub, ss, ev.Created); err != nil {
+	if err := applySubscription(ctx, tx, sub, ss, ev.Created); err != nil {
 		return nil, err
 	}
 	reason := ""
@@ -258,9 +265,9 @@ func (s *Server) reactivateOnPayment(ctx context.Context, org *models.Organizati
 
 // onInvoiceEvent mirrors the invoice and records the payment attempt; a
 // failed payment is told to the owners (a billing notice, policy §4).
-func (s *Server) onInvoiceEvent(tx *gorm.DB, ev subprocessors.StripeEvent, org *models.Organization) ([]func(), error) {
+func (s *Server) onInvoiceEvent(ctx context.Context, tx *store.Store, ev subprocessors.StripeEvent, org *models.Organization) ([]func(), error) {
 	in := *ev.Invoice
-	if err := upsertInvoice(tx, org.ID, in); err != nil {
+	if err := upsertInvoice(ctx, tx, org.ID, in); err != nil {
 		return nil, err
 	}
 	p := models.Payment{
@@ -276,14 +283,14 @@ func (s *Server) onInvoiceEvent(tx *gorm.DB, ev subprocessors.StripeEvent, org *
 	case "invoice.payment_failed":
 		p.Status, p.Amount = models.PaymentFailed, in.AmountDue
 	}
-	if err := tx.Create(&p).Error; err != nil {
+	if err := tx.CreatePayment(ctx, &p); err != nil {
 		return nil, err
 	}
 	if ev.Type != "invoice.payment_failed" {
 		return nil, nil
 	}
-	var owners []models.Account
-	if err := tx.Where("organization_id = ? AND role = ? AND status = ?", org.ID, models.RoleOwner, "active").Find(&owners).Error; err != nil {
+	owners, err := tx.ActiveOwners(ctx, org.ID)
+	if err != nil {
 		return nil, err
 	}
 	amount := money(in.AmountDue, in.Currency)
@@ -305,9 +312,9 @@ func (s *Server) onInvoiceEvent(tx *gorm.DB, ev subprocessors.StripeEvent, org *
 
 // onCardAttached records the new card (brand, last four) and makes it the
 // customer's default, so the subscription is charged to it.
-func (s *Server) onCardAttached(ctx context.Context, tx *gorm.DB, ev subprocessors.StripeEvent, org *models.Organization, sub *models.Subscription) error {
+func (s *Server) onCardAttached(ctx context.Context, tx *store.Store, ev subprocessors.StripeEvent, org *models.Organization, sub *models.Subscription) error {
 	card := *ev.Card
-	if err := upsertCard(tx, org, card); err != nil {
+	if err := upsertCard(ctx, tx, org, card); err != nil {
 		return err
 	}
 	if s.Stripe == nil || card.PaymentMethodID == "" || sub == nil || sub.StripeCustomerID == "" {

@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+
+	"github.com/convot/convot/models"
+)
+
+// Account loads one of the organization's accounts, whatever its status,
+// or ErrNotFound.
+func (s *Store) Account(ctx context.Context, orgID, id uint64) (*models.Account, error) {
+	var a models.Account
+	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&a)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// ActiveOwners lists the organization's active owners (who receive its
+// billing notices).
+func (s *Store) ActiveOwners(ctx context.Context, orgID uint64) ([]models.Account, error) {
+	var owners []models.Account
+	err := s.with(ctx).Where("organization_id = ? AND role = ? AND status = ?", orgID, models.RoleOwner, "active").Find(&owners).Error
+	return owners, err
+}
+
+// OrganizationOfAccountEmail is the organization of the account with this
+// email blind index (a Customer asking Convot about their own data), or
+// ErrNotFound.
+func (s *Store) OrganizationOfAccountEmail(ctx context.Context, emailIndex string) (uint64, error) {
+	var a models.Account
+	res := s.with(ctx).Select("id", "organization_id").Where("email_index = ?", emailIndex).Limit(1).Find(&a)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return 0, err
+	}
+	return a.OrganizationID, nil
+}
+
+// CountAccountsWithEmailIndex counts the accounts, in any organization,
+// with this email blind index.
+func (s *Store) CountAccountsWithEmailIndex(ctx context.Context, emailIndex string) (int64, error) {
+	var n int64
+	err := s.with(ctx).Model(&models.Account{}).Where("email_index = ?", emailIndex).Count(&n).Error
+	return n, err
+}
+
+// accountIn is ErrNotFound unless the account is the organization's: the
+// models functions it guards look an account up by its ID alone.
+func (s *Store) accountIn(ctx context.Context, orgID, accountID uint64) error {
+	var n int64
+	if err := s.with(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", accountID, orgID).Count(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package store
+
+import (
+	"context"
+
+	"github.com/convot/convot/models"
+)
+
+// Contact loads one of the organization's contacts, or ErrNotFound.
+func (s *Store) Contact(ctx context.Context, orgID, id uint64) (*models.Contact, error) {
+	var ct models.Contact
+	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&ct)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &ct, nil
+}
+
+// ContactEmailIndex is the email blind index of one of the organization's
+// contacts ("" when it has no address), or ErrNotFound; nothing sealed is
+// read.
+func (s *Store) ContactEmailIndex(ctx context.Context, orgID, id uint64) (string, error) {
+	var ct models.Contact
+	res := s.with(ctx).Select("id", "email_index").Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&ct)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return "", err
+	}
+	return ct.EmailIndex, nil
+}
+
+// ContactByEmailIndex loads the organization's first contact with this
+// email blind index, or ErrNotFound.
+func (s *Store) ContactByEmailIndex(ctx context.Context, orgID uint64, emailIndex string) (*models.Contact, error) {
+	var ct models.Contact
+	res := s.with(ctx).Where("organization_id = ? AND email_index = ?", orgID, emailIndex).Order("id").Limit(1).Find(&ct)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &ct, nil
+}
+
+// CreateContact writes a new contact; its OrganizationID says whose.
+func (s *Store) CreateContact(ctx context.Context, ct *models.Contact) error {
+	return s.with(ctx).Create(ct).Error
+}

@@ -1,0 +1,251 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/models"
+)
+
+// Data-subject requests. The requester's own steps (verifying the code,
+// asking for another, downloading the answer) know the request by its ID
+// and the mailed code, or the export by its link's token, and are not
+// organization-scoped: the requester is no member of any organization. The
+// privacy officer's pages are.
+
+// closedDsrStatuses are the statuses of a request that is no longer handled.
+var closedDsrStatuses = []string{models.DsrCompleted, models.DsrRejected, models.DsrExpired}
+
+// LockPrivacyIntake serialises intakes of one subject and type (key) until
+// the transaction ends, on PostgreSQL; SQLite runs one writing transaction
+// at a time and needs no lock.
+func (s *Store) LockPrivacyIntake(ctx context.Context, key int64) error {
+	if !s.Postgres() {
+		return nil
+	}
+	return s.with(ctx).Exec("SELECT pg_advisory_xact_lock(?)", key).Error
+}
+
+// OpenDuplicatePrivacyRequest finds an open request of the same type (and
+// ground) as r for the same subject (r's subject ID or email index), or
+// ErrNotFound. An End User's request is looked for in r's organization;
+// a Customer's (Convot is the controller) among Convot's.
+func (s *Store) OpenDuplicatePrivacyRequest(ctx context.Context, r *models.PrivacyRequest) (*models.PrivacyRequest, error) {
+	q := s.with(ctx).Where("subject_kind = ? AND type = ? AND ground = ? AND status NOT IN ?", r.SubjectKind, r.Type, r.Ground,
+		closedDsrStatuses)
+	if r.SubjectKind == models.SubjectEndUser {
+		q = q.Where("organization_id = ?", r.OrganizationID)
+	}
+	switch {
+	case r.SubjectID != 0 && r.EmailIndex != "":
+		q = q.Where("subject_id = ? OR email_index = ?", r.SubjectID, r.EmailIndex)
+	case r.SubjectID != 0:
+		q = q.Where("subject_id = ?", r.SubjectID)
+	case r.EmailIndex != "":
+		q = q.Where("email_index = ?", r.EmailIndex)
+	default:
+		return nil, ErrNotFound
+	}
+	var open models.PrivacyRequest
+	res := q.Order("id").Limit(1).Find(&open)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &open, nil
+}
+
+// CreatePrivacyRequest writes a new request; its OrganizationID and
+// Controller say whose it is.
+func (s *Store) CreatePrivacyRequest(ctx context.Context, r *models.PrivacyRequest) error {
+	return s.with(ctx).Create(r).Error
+}
+
+// SetPrivacyRequestCodeHash writes r.CodeHash onto the request just created
+// (the hash binds the code to the request's ID, known after the insert).
+func (s *Store) SetPrivacyRequestCodeHash(ctx context.Context, r *models.PrivacyRequest) error {
+	return s.with(ctx).Model(r).Update("code_hash", r.CodeHash).Error
+}
+
+// DeletePrivacyRequest deletes one of the organization's requests (one
+// whose workflow could not be started).
+func (s *Store) DeletePrivacyRequest(ctx context.Context, orgID, id uint64) error {
+	return s.with(ctx).Where("organization_id = ?", orgID).Delete(&models.PrivacyRequest{}, id).Error
+}
+
+// PrivacyRequestByID loads a request for its requester's own steps, or
+// ErrNotFound: the ID is what the verification page knows, the mailed code
+// is the credential.
+func (s *Store) PrivacyRequestByID(ctx context.Context, id uint64) (*models.PrivacyRequest, error) {
+	var r models.PrivacyRequest
+	res := s.with(ctx).Where("id = ?", id).Limit(1).Find(&r)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// CountWrongDsrCode counts a wrong code against the request's attempts.
+func (s *Store) CountWrongDsrCode(ctx context.Context, id uint64) error {
+	return s.with(ctx).Model(&models.PrivacyRequest{}).Where("id = ?", id).Update("code_attempts", gorm.Expr("code_attempts + 1")).Error
+}
+
+// ClaimDsrCode marks the request verified by its code, whose hash is
+// cleared; false when it was verified meanwhile or the code replaced. The
+// one conditional update makes the code single-use under races.
+func (s *Store) ClaimDsrCode(ctx context.Context, id uint64, codeHash string, at time.Time) (bool, error) {
+	res := s.with(ctx).Model(&models.PrivacyRequest{}).Where("id = ? AND verified_at IS NULL AND code_hash = ?", id, codeHash).
+		Updates(map[string]any{"verified_at": at, "verification_method": models.VerifiedByCode, "code_hash": ""})
+	return res.RowsAffected == 1, res.Error
+}
+
+// UnclaimDsrCode undoes ClaimDsrCode, so that the same code confirms the
+// request once its workflow can be told.
+func (s *Store) UnclaimDsrCode(ctx context.Context, id uint64, codeHash string) error {
+	return s.with(ctx).Model(&models.PrivacyRequest{}).Where("id = ?", id).
+		Updates(map[string]any{"verified_at": nil, "verification_method": "", "code_hash": codeHash}).Error
+}
+
+// ReissueDsrCode replaces the request's code (hash and expiry, attempts
+// reset) if it is still unverified and codesSent codes were sent so far;
+// false when another resend came first.
+func (s *Store) ReissueDsrCode(ctx context.Context, id uint64, codesSent int, codeHash string, expires time.Time) (bool, error) {
+	res := s.with(ctx).Model(&models.PrivacyRequest{}).Where("id = ? AND verified_at IS NULL AND codes_sent = ?", id, codesSent).
+		Updates(map[string]any{"code_hash": codeHash, "code_expires_at": expires, "code_attempts": 0, "codes_sent": codesSent + 1})
+	return res.RowsAffected == 1, res.Error
+}
+
+// PrivacyRequestSubjectKind is the subject kind of the request an export
+// answers, or ErrNotFound.
+func (s *Store) PrivacyRequestSubjectKind(ctx context.Context, requestID uint64) (string, error) {
+	var r models.PrivacyRequest
+	res := s.with(ctx).Select("id", "subject_kind", "organization_id").Where("id = ?", requestID).Limit(1).Find(&r)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return "", err
+	}
+	return r.SubjectKind, nil
+}
+
+// PrivacyExportByTokenHash loads the export a download link names, or
+// ErrNotFound.
+func (s *Store) PrivacyExportByTokenHash(ctx context.Context, tokenHash string) (*models.PrivacyExport, error) {
+	var e models.PrivacyExport
+	res := s.with(ctx).Where("token_hash = ?", tokenHash).Limit(1).Find(&e)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// ClaimPrivacyExport marks an export downloaded unless it was already, or
+// has expired by at; false then. The one conditional update makes a link
+// work once under races.
+func (s *Store) ClaimPrivacyExport(ctx context.Context, id uint64, at time.Time) (bool, error) {
+	res := s.with(ctx).Model(&models.PrivacyExport{}).Where("id = ? AND used_at IS NULL AND expires_at > ?", id, at).Update("used_at", at)
+	return res.RowsAffected == 1, res.Error
+}
+
+// PrivacyRequestFilter narrows the officer's list of requests.
+type PrivacyRequestFilter struct {
+	Open      bool      // not completed, rejected or expired
+	Status    string    // this status only ("" any)
+	Type      string    // this type only ("" any)
+	DueBefore time.Time // open and due before this (zero: any deadline)
+}
+
+// PrivacyRequests lists the organization's requests as controller (its End
+// Users'), by deadline, at most 500.
+func (s *Store) PrivacyRequests(ctx context.Context, orgID uint64, f PrivacyRequestFilter) ([]models.PrivacyRequest, error) {
+	q := s.with(ctx).Where("organization_id = ? AND controller = ?", orgID, models.ControllerOrganization)
+	switch {
+	case f.Open:
+		q = q.Where("status NOT IN ?", closedDsrStatuses)
+	case f.Status != "":
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Type != "" {
+		q = q.Where("type = ?", f.Type)
+	}
+	if !f.DueBefore.IsZero() {
+		q = q.Where("deadline < ? AND status NOT IN ?", f.DueBefore, closedDsrStatuses)
+	}
+	var rs []models.PrivacyRequest
+	err := q.Order("deadline, id").Limit(500).Find(&rs).Error
+	return rs, err
+}
+
+// OrganizationPrivacyRequest loads one of the organization's requests as
+// controller, or ErrNotFound (another organization's, or Convot's own).
+func (s *Store) OrganizationPrivacyRequest(ctx context.Context, orgID, id uint64) (*models.PrivacyRequest, error) {
+	var r models.PrivacyRequest
+	res := s.with(ctx).Where("id = ? AND organization_id = ? AND controller = ?", id, orgID, models.ControllerOrganization).
+		Limit(1).Find(&r)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// PrivacyExports lists the exports of one of the organization's requests,
+// oldest first.
+func (s *Store) PrivacyExports(ctx context.Context, orgID, requestID uint64) ([]models.PrivacyExport, error) {
+	var list []models.PrivacyExport
+	err := s.with(ctx).Where("request_id = ? AND organization_id = ?", requestID, orgID).Order("id").Find(&list).Error
+	return list, err
+}
+
+// LatestPrivacyExport loads the newest export of one of the organization's
+// requests, or ErrNotFound.
+func (s *Store) LatestPrivacyExport(ctx context.Context, orgID, requestID uint64) (*models.PrivacyExport, error) {
+	var e models.PrivacyExport
+	res := s.with(ctx).Where("request_id = ? AND organization_id = ?", requestID, orgID).Order("id DESC").Limit(1).Find(&e)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// PrivacyRequestsOfContact lists the latest 20 requests about one of the
+// organization's contacts, newest first.
+func (s *Store) PrivacyRequestsOfContact(ctx context.Context, orgID, contactID uint64) ([]models.PrivacyRequest, error) {
+	var list []models.PrivacyRequest
+	err := s.with(ctx).Where("organization_id = ? AND subject_id = ? AND subject_kind = ?", orgID, contactID, models.SubjectEndUser).
+		Order("id DESC").Limit(20).Find(&list).Error
+	return list, err
+}
+
+// PrivacyMailTaken reports whether a mail to the privacy address (its
+// sourceRef) already became a request to the organization.
+func (s *Store) PrivacyMailTaken(ctx context.Context, orgID uint64, sourceRef string) (bool, error) {
+	var n int64
+	err := s.with(ctx).Model(&models.PrivacyRequest{}).Where("source_ref = ?", sourceRef).
+		Where("organization_id = ? AND controller = ?", orgID, models.ControllerOrganization).Count(&n).Error
+	return n > 0, err
+}
+
+// ConvotPrivacyMailTaken reports whether a mail to the privacy address
+// already became a request to Convot (the controller of its Customers'
+// data).
+func (s *Store) ConvotPrivacyMailTaken(ctx context.Context, sourceRef string) (bool, error) {
+	var n int64
+	err := s.with(ctx).Model(&models.PrivacyRequest{}).Where("source_ref = ?", sourceRef).
+		Where("controller = ?", models.ControllerConvot).Count(&n).Error
+	return n > 0, err
+}
+
+// OrganizationsWithContactEmail lists the organizations that have a contact
+// with this email blind index (where a mail to the privacy address is an
+// End User's request).
+func (s *Store) OrganizationsWithContactEmail(ctx context.Context, emailIndex string) ([]uint64, error) {
+	var orgIDs []uint64
+	err := s.with(ctx).Model(&models.Contact{}).Where("email_index = ?", emailIndex).Distinct().Pluck("organization_id", &orgIDs).Error
+	return orgIDs, err
+}
+
+// RecordPreference adds a subject preference row (a restriction,
+// objection, consent or the under-16 flag); its OrganizationID and
+// ContactID or AccountID say whose.
+func (s *Store) RecordPreference(ctx context.Context, p models.SubjectPreference) error {
+	return models.RecordPreference(s.with(ctx), p)
+}
