@@ -586,15 +586,12 @@ func (s *Server) accept(c *gin.Context) {
 }
 
 // audit records a security event in tx: s.Store, or the transaction of
-// the change it records. tx is a *store.Store, or still the bare database
-// handle of a handler not yet moved to the store (see
-// store.CreateAuditEventIn); it becomes a *store.Store once none is.
-func (s *Server) audit(tx any, c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) error {
-	ev := models.AuditEvent{
+// the change it records, so the event commits with it.
+func (s *Server) audit(tx *store.Store, c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) error {
+	return tx.CreateAuditEvent(c, &models.AuditEvent{
 		OrganizationID: orgID, ActorID: actorID, DataKeyID: keyID, Action: action, Target: target, Detail: detail,
 		IP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), 500), CreatedAt: s.now().UTC(),
-	}
-	return store.CreateAuditEventIn(c, tx, &ev)
+	})
 }
 
 func target(kind string, id uint64) string { return fmt.Sprintf("%s:%d", kind, id) }

@@ -368,17 +368,8 @@ func (s *Server) recordSubscriptionChange(c *gin.Context, sub *models.Subscripti
 		if err := applySubscription(c, tx, sub, updated, time.Time{}); err != nil {
 			return err
 		}
-		return tx.CreateAuditEvent(c, s.auditEvent(c, org.ID, a.ID, a.DataKeyID, action, target("organization", org.ID), detail))
+		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, action, target("organization", org.ID), detail)
 	})
-}
-
-// auditEvent is the event s.audit (auth.go) writes, for writing it through
-// the store.
-func (s *Server) auditEvent(c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) *models.AuditEvent {
-	return &models.AuditEvent{
-		OrganizationID: orgID, ActorID: actorID, DataKeyID: keyID, Action: action, Target: target, Detail: detail,
-		IP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), 500), CreatedAt: s.now().UTC(),
-	}
 }
 
 // applySubscription writes a subscription's state from Stripe onto the

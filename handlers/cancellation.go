@@ -185,8 +185,8 @@ func (s *Server) closeAccount(c *gin.Context) {
 		if err := tx.CloseOrganization(c, org.ID, s.now().UTC()); err != nil {
 			return err
 		}
-		return tx.CreateAuditEvent(c, s.auditEvent(c, org.ID, a.ID, a.DataKeyID, "organization.closed", target("organization", org.ID),
-			fmt.Sprintf("%s; deletion on %s", workflows.CancellationClosedByOwner, deleteAt.Format(time.DateOnly))))
+		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "organization.closed", target("organization", org.ID),
+			fmt.Sprintf("%s; deletion on %s", workflows.CancellationClosedByOwner, deleteAt.Format(time.DateOnly)))
 	})
 	if err != nil {
 		s.internal(c, err)

@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
@@ -56,18 +54,8 @@ func cleanBody(body string, attachments int) (string, error) {
 // against the plan's conversations this month: past the limit, a widget
 // conversation is refused (models.ErrConversationLimit, nothing written).
 // Its lifecycle workflow starts with the first message (signal-with-start).
-//
-// tx is still a *gorm.DB because email_inbound.go calls it inside its own
-// gorm transaction (and contacts_test.go, inbox_test.go with the server's
-// DB): once they pass a *store.Store, this takes one and openConversation
-// folds back into it.
-func (s *Server) startConversation(ctx context.Context, tx *gorm.DB, org *models.Organization, contact *models.Contact, channel string) (*models.Conversation, error) {
-	return s.openConversation(ctx, store.New(tx, s.Keys), org, contact, channel)
-}
-
-// openConversation is startConversation on st: the Store, or a caller's
-// transaction.
-func (s *Server) openConversation(ctx context.Context, st *store.Store, org *models.Organization, contact *models.Contact, channel string) (*models.Conversation, error) {
+// st is s.Store, or the caller's transaction.
+func (s *Server) startConversation(ctx context.Context, st *store.Store, org *models.Organization, contact *models.Contact, channel string) (*models.Conversation, error) {
 	now := s.now().UTC()
 	conv := &models.Conversation{
 		OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID,

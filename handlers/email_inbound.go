@@ -18,7 +18,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -341,9 +340,7 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 			return
 		}
 		subject := truncate(strings.TrimSpace(strings.ToValidUTF8(in.Subject, "")), 500)
-		// startConversation (conversations.go) still takes a *gorm.DB: this
-		// transaction moves to s.Store.Tx once it takes a *store.Store.
-		err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err = s.Store.Tx(ctx, func(tx *store.Store) error {
 			var err error
 			if conv, err = s.startConversation(ctx, tx, target, contact, "email"); err != nil {
 				return err
@@ -352,7 +349,7 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 				return nil
 			}
 			conv.Subject = subject
-			return store.New(tx, s.Keys).SetConversationSubject(ctx, conv.OrganizationID, conv)
+			return tx.SetConversationSubject(ctx, conv.OrganizationID, conv)
 		})
 		if err != nil {
 			s.internal(c, err)

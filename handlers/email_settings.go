@@ -80,7 +80,7 @@ func (s *Server) saveEmailSettings(c *gin.Context) {
 			}
 			return err
 		}
-		return tx.CreateAuditEvent(c, s.auditEvent(c, org.ID, a.ID, a.DataKeyID, "organization.support_address_changed", target("organization", org.ID), ""))
+		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "organization.support_address_changed", target("organization", org.ID), "")
 	})
 	if errors.Is(err, errAddressTaken) {
 		refuse(http.StatusConflict, "Another organization uses this support address already.")
@@ -136,7 +136,7 @@ func (s *Server) saveMarketing(c *gin.Context) {
 		return
 	}
 	if err == nil {
-		err = s.Store.CreateAuditEvent(c, s.auditEvent(c, org.ID, a.ID, a.DataKeyID, action, target("account", a.ID), models.MarketingWordingVersion))
+		err = s.audit(s.Store, c, org.ID, a.ID, a.DataKeyID, action, target("account", a.ID), models.MarketingWordingVersion)
 	}
 	if err != nil {
 		s.internal(c, err)
@@ -221,7 +221,7 @@ func (s *Server) withdrawByToken(c *gin.Context, token, source string) (bool, er
 		case !errors.Is(err, store.ErrNotFound):
 			return true, err
 		}
-		return true, s.Store.CreateAuditEvent(c, s.auditEvent(c, tok.OrganizationID, tok.AccountID, keyID, "marketing.consent_withdrawn", target("account", tok.AccountID), source))
+		return true, s.audit(s.Store, c, tok.OrganizationID, tok.AccountID, keyID, "marketing.consent_withdrawn", target("account", tok.AccountID), source)
 	}
 	return true, nil
 }

@@ -58,7 +58,7 @@ func (w *inboxWorld) conversation(t *testing.T, ct models.Contact, says string) 
 	if err := w.ts.db.Create(&ct).Error; err != nil {
 		t.Fatal(err)
 	}
-	conv, err := w.ts.srv.startConversation(context.Background(), w.ts.srv.DB, w.org, &ct, "widget")
+	conv, err := w.ts.srv.startConversation(context.Background(), w.ts.srv.Store, w.org, &ct, "widget")
 	if err != nil {
 		t.Fatal(err)
 	}

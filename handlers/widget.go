@@ -873,7 +873,7 @@ func (s *Server) widgetStart(c *gin.Context) {
 		widgetError(c, http.StatusUnauthorized, badVisitorToken)
 		return
 	}
-	conv, err := s.openConversation(c, s.Store, org, contact, "widget")
+	conv, err := s.startConversation(c, s.Store, org, contact, "widget")
 	if errors.Is(err, models.ErrConversationLimit) {
 		s.conversationLimitReached(c, org)
 		return

@@ -139,7 +139,7 @@ func (s *Server) saveWidgetSettings(c *gin.Context) {
 		if changedVerification {
 			detail = "identity_verification=" + strconv.FormatBool(o.IdentityVerification)
 		}
-		return s.widgetAudit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.settings_updated", target("organization", o.ID), detail)
+		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.settings_updated", target("organization", o.ID), detail)
 	})
 	if err != nil {
 		s.internal(c, err)
@@ -158,7 +158,7 @@ func (s *Server) rotateIdentitySecret(c *gin.Context) {
 		if err := tx.SaveIdentitySecret(c, o.ID, &o); err != nil {
 			return err
 		}
-		return s.widgetAudit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.identity_secret_rotated", target("organization", o.ID), "")
+		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.identity_secret_rotated", target("organization", o.ID), "")
 	})
 	if err != nil {
 		s.internal(c, err)
@@ -166,14 +166,4 @@ func (s *Server) rotateIdentitySecret(c *gin.Context) {
 	}
 	s.widget.forgetOrg(o.PublicKey)
 	s.redirectWithFlash(c, "/settings/widget", "saved")
-}
-
-// widgetAudit records an audit event in tx, as s.audit does: s.audit
-// (auth.go) still takes a gorm transaction, and these transactions are the
-// Store's. Once it takes a *store.Store, call it instead.
-func (s *Server) widgetAudit(tx *store.Store, c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) error {
-	return tx.CreateAuditEvent(c, &models.AuditEvent{
-		OrganizationID: orgID, ActorID: actorID, DataKeyID: keyID, Action: action, Target: target, Detail: detail,
-		IP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), 500), CreatedAt: s.now().UTC(),
-	})
 }

@@ -6,25 +6,6 @@ import (
 	"github.com/convot/convot/models"
 )
 
-// Account loads one of the organization's accounts, whatever its status,
-// or ErrNotFound.
-func (s *Store) Account(ctx context.Context, orgID, id uint64) (*models.Account, error) {
-	var a models.Account
-	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&a)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &a, nil
-}
-
-// ActiveOwners lists the organization's active owners (who receive its
-// billing notices).
-func (s *Store) ActiveOwners(ctx context.Context, orgID uint64) ([]models.Account, error) {
-	var owners []models.Account
-	err := s.with(ctx).Where("organization_id = ? AND role = ? AND status = ?", orgID, models.RoleOwner, "active").Find(&owners).Error
-	return owners, err
-}
-
 // OrganizationOfAccountEmail is the organization of the account with this
 // email blind index (a Customer asking Convot about their own data), or
 // ErrNotFound.

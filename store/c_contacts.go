@@ -6,16 +6,6 @@ import (
 	"github.com/convot/convot/models"
 )
 
-// Contact loads one of the organization's contacts, or ErrNotFound.
-func (s *Store) Contact(ctx context.Context, orgID, id uint64) (*models.Contact, error) {
-	var ct models.Contact
-	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&ct)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &ct, nil
-}
-
 // ContactEmailIndex is the email blind index of one of the organization's
 // contacts ("" when it has no address), or ErrNotFound; nothing sealed is
 // read.
@@ -37,9 +27,4 @@ func (s *Store) ContactByEmailIndex(ctx context.Context, orgID uint64, emailInde
 		return nil, err
 	}
 	return &ct, nil
-}
-
-// CreateContact writes a new contact; its OrganizationID says whose.
-func (s *Store) CreateContact(ctx context.Context, ct *models.Contact) error {
-	return s.with(ctx).Create(ct).Error
 }

@@ -6,16 +6,6 @@ import (
 	"github.com/convot/convot/models"
 )
 
-// Organization loads the organization, or ErrNotFound.
-func (s *Store) Organization(ctx context.Context, orgID uint64) (*models.Organization, error) {
-	var org models.Organization
-	res := s.with(ctx).Where("id = ?", orgID).Limit(1).Find(&org)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &org, nil
-}
-
 // LiveOrganization loads the organization unless its data was deleted, or
 // ErrNotFound.
 func (s *Store) LiveOrganization(ctx context.Context, orgID uint64) (*models.Organization, error) {
