@@ -10,7 +10,6 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/backup"
 	"github.com/convot/convot/internal/blob"
@@ -18,13 +17,15 @@ import (
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
 
 // Activities carries the dependencies of the activities.
 type Activities struct {
-	DB *gorm.DB
+	// Store is every query the activities make.
+	Store *store.Store
 	// Keys destroys data keys (crypto-shredding) and seals audit events.
 	Keys *models.KeyStore
 	// Mail sends transactional notices from MailFrom; BaseURL is the
@@ -64,28 +65,11 @@ func Register(w worker.Registry, a *Activities) {
 // RecordConversationStatus persists a state change of the conversation
 // lifecycle workflow. It is idempotent: replaying it sets the same values.
 func (a *Activities) RecordConversationStatus(ctx context.Context, ch workflows.ConversationStatusChange) error {
-	updates := map[string]any{"status": ch.Status, "updated_at": ch.At}
-	if ch.AssigneeID == 0 {
-		updates["assignee_id"] = nil
-	} else {
-		updates["assignee_id"] = ch.AssigneeID
+	changed, err := a.Store.SetConversationStatus(ctx, ch.OrganizationID, ch.ConversationID, ch.Status, ch.AssigneeID, ch.SnoozedUntil, ch.At)
+	if err != nil {
+		return err
 	}
-	switch ch.Status {
-	case models.ConversationResolved:
-		updates["resolved_at"] = ch.At
-		updates["snoozed_until"] = nil
-	case models.ConversationSnoozed:
-		updates["snoozed_until"] = ch.SnoozedUntil
-	case models.ConversationOpen, models.ConversationPending:
-		updates["resolved_at"] = nil
-		updates["snoozed_until"] = nil
-	}
-	res := a.DB.WithContext(ctx).Model(&models.Conversation{}).
-		Where("id = ? AND organization_id = ?", ch.ConversationID, ch.OrganizationID).Updates(updates)
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
+	if !changed {
 		// Deleted (erased) meanwhile: nothing left to record.
 		activity.GetLogger(ctx).Info("conversation gone", "conversation", fmt.Sprint(ch.ConversationID))
 		return nil
@@ -101,12 +85,12 @@ func (a *Activities) announceConversation(ctx context.Context, orgID, convID uin
 	if a.Hub == nil {
 		return
 	}
-	var org models.Organization
-	var conv models.Conversation
-	if err := a.DB.WithContext(ctx).First(&org, orgID).Error; err != nil {
+	org, err := a.Store.Organization(ctx, orgID)
+	if err != nil {
 		return
 	}
-	if err := a.DB.WithContext(ctx).Where("id = ? AND organization_id = ?", convID, orgID).First(&conv).Error; err != nil {
+	conv, err := a.Store.Conversation(ctx, orgID, convID)
+	if err != nil {
 		return
 	}
 	view := realtime.ConversationView{ID: conv.ID, ContactID: conv.ContactID, Channel: conv.Channel, Status: conv.Status,

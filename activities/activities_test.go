@@ -12,6 +12,7 @@ import (
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -23,7 +24,7 @@ func TestRecordConversationStatus(t *testing.T) {
 	db.Create(&contact)
 	conv := models.Conversation{OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID, Status: "open", LastMessageAt: time.Now()}
 	db.Create(&conv)
-	a := &Activities{DB: db.DB}
+	a := &Activities{Store: store.New(db.DB, db.Keys)}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a.RecordConversationStatus)
@@ -91,7 +92,7 @@ func TestRecordConversationStatusAnnouncesTheChange(t *testing.T) {
 	visitor, stopVisitor, _ := hub.Subscribe(ctx, realtime.ConversationTopic(conv.ID))
 	defer stopVisitor()
 
-	a := &Activities{DB: db.DB, Hub: hub}
+	a := &Activities{Store: store.New(db.DB, db.Keys), Hub: hub}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a.RecordConversationStatus)

@@ -10,24 +10,21 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
 // incident loads an incident; a missing one is a non-retryable error.
 func (a *Activities) incident(ctx context.Context, id uint64) (*models.Incident, error) {
-	var inc models.Incident
-	if err := a.DB.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&inc).Error; err != nil {
-		return nil, err
-	}
-	if inc.ID == 0 {
+	inc, err := a.Store.IncidentByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("incident %d not found", id), "NotFound", nil)
 	}
-	return &inc, nil
+	return inc, err
 }
 
 // RecordIncidentStep writes one step into the incident's trail and the
@@ -38,57 +35,42 @@ func (a *Activities) RecordIncidentStep(ctx context.Context, in workflows.Incide
 	if err != nil {
 		return err
 	}
-	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		done, err := a.addStep(tx, inc, in.OnceKey, in.Step, in.Detail, in.ActorID, in.At)
+	return a.Store.Tx(ctx, func(tx *store.Store) error {
+		done, err := a.addStep(ctx, tx, inc, in.OnceKey, in.Step, in.Detail, in.ActorID, in.At)
 		if err != nil || done {
 			return err
 		}
-		updates := map[string]any{"updated_at": time.Now().UTC()}
-		if in.Status != "" {
-			updates["status"] = in.Status
-			if in.Status == models.IncidentClosed {
-				updates["closed_at"] = in.At
-			}
-		}
-		if in.Risk != "" {
-			updates["risk"] = in.Risk
-		}
-		return tx.Model(&models.Incident{}).Where("id = ?", inc.ID).Updates(updates).Error
+		return tx.RecordIncidentProgress(ctx, inc.ID, in.Status, in.Risk, in.At, time.Now().UTC())
 	})
 }
 
 // addStep appends a step and its audit event in tx; done reports a
 // OnceKey step that was already there (nothing was written).
-func (a *Activities) addStep(tx *gorm.DB, inc *models.Incident, onceKey, step, detail string, actorID uint64, at time.Time) (done bool, err error) {
+func (a *Activities) addStep(ctx context.Context, tx *store.Store, inc *models.Incident, onceKey, step, detail string, actorID uint64, at time.Time) (done bool, err error) {
 	if at.IsZero() {
 		at = time.Now().UTC()
 	}
 	if onceKey != "" {
-		var n int64
-		if err := tx.Model(&models.IncidentStep{}).Where("incident_id = ? AND once_key = ?", inc.ID, onceKey).Count(&n).Error; err != nil {
-			return false, err
-		}
-		if n > 0 {
-			return true, nil
+		recorded, err := tx.IncidentStepRecorded(ctx, inc.ID, onceKey)
+		if err != nil || recorded {
+			return recorded, err
 		}
 	}
 	s := models.IncidentStep{IncidentID: inc.ID, OrganizationID: inc.OrganizationID, OnceKey: onceKey, Step: step, Detail: detail, ActorID: actorID, At: at.UTC()}
-	if err := tx.Create(&s).Error; err != nil {
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return true, nil
-		}
+	added, err := tx.AddIncidentStep(ctx, &s)
+	if err != nil {
 		return false, err
 	}
-	return false, a.systemAudit(tx, inc.OrganizationID, actorID, "incident."+step, detail, fmt.Sprintf("incident:%d", inc.ID))
+	if !added {
+		return true, nil // a concurrent attempt wrote it
+	}
+	return false, a.systemAudit(ctx, tx, inc.OrganizationID, actorID, "incident."+step, detail, fmt.Sprintf("incident:%d", inc.ID))
 }
 
 // officers are the active owners and admins of an organization: who is
 // told of a breach's deadlines.
 func (a *Activities) officers(ctx context.Context, orgID uint64) ([]models.Account, error) {
-	var out []models.Account
-	err := a.DB.WithContext(ctx).Where("organization_id = ? AND role IN ? AND status = ?", orgID, []string{models.RoleOwner, models.RoleAdmin}, "active").
-		Order("id").Find(&out).Error
-	return out, err
+	return a.Store.ActiveAccountsInRoles(ctx, orgID, models.RoleOwner, models.RoleAdmin)
 }
 
 // EscalateIncident mails the owners and admins that the authority's notice
@@ -102,8 +84,7 @@ func (a *Activities) EscalateIncident(ctx context.Context, in workflows.Escalati
 		return err
 	}
 	onceKey := "escalation-" + in.Stage
-	var n int64
-	if err := a.DB.WithContext(ctx).Model(&models.IncidentStep{}).Where("incident_id = ? AND once_key = ?", inc.ID, onceKey).Count(&n).Error; err != nil || n > 0 {
+	if recorded, err := a.Store.IncidentStepRecorded(ctx, inc.ID, onceKey); err != nil || recorded {
 		return err
 	}
 	org, err := a.organization(ctx, inc.OrganizationID)
@@ -137,8 +118,8 @@ func (a *Activities) EscalateIncident(ctx context.Context, in workflows.Escalati
 			return fmt.Errorf("send breach escalation: %w", err)
 		}
 	}
-	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		_, err := a.addStep(tx, inc, onceKey, workflows.StepEscalated,
+	return a.Store.Tx(ctx, func(tx *store.Store) error {
+		_, err := a.addStep(ctx, tx, inc, onceKey, workflows.StepEscalated,
 			fmt.Sprintf("%s after awareness; %d owners and admins mailed", in.Stage, len(officers)), 0, in.At)
 		return err
 	})
@@ -235,15 +216,15 @@ func (a *Activities) DraftAuthorityNotice(ctx context.Context, incidentID uint64
 	inc.AuthorityNotice = AuthorityNotice(inc, org.CompanyName)
 	inc.NoticeDraftedAt = &now
 	inc.UpdatedAt = now
-	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Select("authority_notice", "notice_drafted_at", "updated_at").Save(inc).Error; err != nil {
+	return a.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.SaveIncidentNoticeDraft(ctx, inc); err != nil {
 			return err
 		}
 		risk := inc.Risk
 		if risk == "" {
 			risk = "unassessed"
 		}
-		_, err := a.addStep(tx, inc, "notice_drafted:"+risk, workflows.StepNoticeDrafted, "Art. 33(3) notice drafted; risk "+risk, 0, now)
+		_, err := a.addStep(ctx, tx, inc, "notice_drafted:"+risk, workflows.StepNoticeDrafted, "Art. 33(3) notice drafted; risk "+risk, 0, now)
 		return err
 	})
 }
@@ -263,8 +244,8 @@ func (a *Activities) RecordNoticeSent(ctx context.Context, in workflows.NoticeSe
 	if err != nil {
 		return err
 	}
-	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		done, err := a.addStep(tx, inc, "notice_sent", workflows.StepNoticeSent, noticeDetail(in), in.ActorID, in.SentAt)
+	return a.Store.Tx(ctx, func(tx *store.Store) error {
+		done, err := a.addStep(ctx, tx, inc, "notice_sent", workflows.StepNoticeSent, noticeDetail(in), in.ActorID, in.SentAt)
 		if err != nil || done {
 			return err
 		}
@@ -272,7 +253,7 @@ func (a *Activities) RecordNoticeSent(ctx context.Context, in workflows.NoticeSe
 		sent := in.SentAt.UTC()
 		inc.NoticeSentAt, inc.NoticeLate, inc.Status, inc.UpdatedAt = &sent, in.Late, models.IncidentAuthorityNotified, time.Now().UTC()
 		inc.AuthorityNotice = AuthorityNotice(inc, org.CompanyName)
-		return tx.Select("notice_sent_at", "notice_late", "status", "authority_notice", "updated_at").Save(inc).Error
+		return tx.SaveIncidentNoticeSent(ctx, inc)
 	})
 }
 
@@ -329,17 +310,16 @@ func (a *Activities) NotifyAffectedUsers(ctx context.Context, incidentID uint64)
 			}
 		}
 	}
-	var n int64
-	if err := a.DB.WithContext(ctx).Model(&models.IncidentNotice{}).Where("incident_id = ?", inc.ID).Count(&n).Error; err != nil {
+	n, err := a.Store.IncidentNoticeCount(ctx, inc.ID)
+	if err != nil {
 		return 0, err
 	}
 	now := time.Now().UTC()
-	err = a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.Incident{}).Where("id = ?", inc.ID).Updates(map[string]any{
-			"users_notified": n, "users_notified_at": now, "updated_at": now}).Error; err != nil {
+	err = a.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.RecordIncidentUsersNotified(ctx, inc.ID, n, now); err != nil {
 			return err
 		}
-		_, err := a.addStep(tx, inc, "users_notified", workflows.StepUsersNotified, fmt.Sprintf("%d affected people notified by email (Art. 34)", n), 0, now)
+		_, err := a.addStep(ctx, tx, inc, "users_notified", workflows.StepUsersNotified, fmt.Sprintf("%d affected people notified by email (Art. 34)", n), 0, now)
 		return err
 	})
 	return n, err
@@ -355,18 +335,16 @@ func (a *Activities) notifyBatches(ctx context.Context, inc *models.Incident, or
 		var batch []recipient
 		switch kind {
 		case "account":
-			var rows []models.Account
-			if err := a.DB.WithContext(ctx).Where("organization_id = ? AND status = ? AND id > ?", org.ID, "active", after).
-				Order("id").Limit(notifyBatch).Find(&rows).Error; err != nil {
+			rows, err := a.Store.ActiveAccountsPage(ctx, org.ID, after, notifyBatch)
+			if err != nil {
 				return err
 			}
 			for _, r := range rows {
 				batch = append(batch, recipient{kind: kind, id: r.ID, email: r.Email, name: r.DisplayName, org: org})
 			}
 		case "contact":
-			var rows []models.Contact
-			if err := a.DB.WithContext(ctx).Where("organization_id = ? AND email_index <> '' AND id > ?", org.ID, after).
-				Order("id").Limit(notifyBatch).Find(&rows).Error; err != nil {
+			rows, err := a.Store.ContactsWithEmailPage(ctx, org.ID, after, notifyBatch)
+			if err != nil {
 				return err
 			}
 			for _, r := range rows {
@@ -393,11 +371,8 @@ func (a *Activities) notifyBatches(ctx context.Context, inc *models.Incident, or
 // mails; a failed mail gives the claim back, so a retry sends it.
 func (a *Activities) notifyOne(ctx context.Context, inc *models.Incident, r recipient) error {
 	claim := models.IncidentNotice{IncidentID: inc.ID, RecipientKind: r.kind, RecipientID: r.id, SentAt: time.Now().UTC()}
-	if err := a.DB.WithContext(ctx).Create(&claim).Error; err != nil {
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return nil // told already
-		}
-		return err
+	if claimed, err := a.Store.ClaimIncidentNotice(ctx, &claim); err != nil || !claimed {
+		return err // !claimed: told already
 	}
 	subjectKind := models.SubjectCustomer
 	if r.kind == "contact" {
@@ -433,7 +408,7 @@ For questions, contact: %s, %s
 		Recipient: policies.SubjectContext{Kind: subjectKind},
 	})
 	if err != nil {
-		a.DB.WithContext(context.WithoutCancel(ctx)).Delete(&models.IncidentNotice{}, claim.ID)
+		_ = a.Store.ReleaseIncidentNotice(context.WithoutCancel(ctx), claim.ID)
 		if undeliverable(err) {
 			return nil // not counted as told; nothing more email can do
 		}

@@ -10,12 +10,12 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -34,13 +34,12 @@ func (a *Activities) MarkOrganizationCancelled(ctx context.Context, ch workflows
 	if org.Status == models.OrgDeleted {
 		return temporal.NewNonRetryableApplicationError("the organization is deleted", "OrganizationDeleted", models.ErrOrganizationDeleted)
 	}
-	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&models.Organization{}).Where("id = ? AND status = ?", ch.OrganizationID, models.OrgActive).
-			Updates(map[string]any{"status": models.OrgCancelled, "updated_at": ch.At})
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error
+	return a.Store.Tx(ctx, func(tx *store.Store) error {
+		changed, err := tx.SetOrganizationStatus(ctx, ch.OrganizationID, models.OrgActive, models.OrgCancelled, ch.At)
+		if err != nil || !changed {
+			return err
 		}
-		return a.systemAudit(tx, ch.OrganizationID, ch.ActorID, "organization.cancelled",
+		return a.systemAudit(ctx, tx, ch.OrganizationID, ch.ActorID, "organization.cancelled",
 			fmt.Sprintf("%s; deletion on %s", ch.Reason, ch.DeleteAt.UTC().Format(time.DateOnly)))
 	})
 }
@@ -50,13 +49,12 @@ func (a *Activities) ReactivateOrganization(ctx context.Context, ch workflows.Ca
 	if _, err := a.organization(ctx, ch.OrganizationID); err != nil {
 		return err
 	}
-	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&models.Organization{}).Where("id = ? AND status = ?", ch.OrganizationID, models.OrgCancelled).
-			Updates(map[string]any{"status": models.OrgActive, "updated_at": ch.At})
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error
+	return a.Store.Tx(ctx, func(tx *store.Store) error {
+		changed, err := tx.SetOrganizationStatus(ctx, ch.OrganizationID, models.OrgCancelled, models.OrgActive, ch.At)
+		if err != nil || !changed {
+			return err
 		}
-		return a.systemAudit(tx, ch.OrganizationID, ch.ActorID, "organization.reactivated", "")
+		return a.systemAudit(ctx, tx, ch.OrganizationID, ch.ActorID, "organization.reactivated", "")
 	})
 }
 
@@ -71,9 +69,8 @@ func (a *Activities) SendCancellationNotice(ctx context.Context, n workflows.Can
 	if err != nil {
 		return err
 	}
-	var owners []models.Account
-	if err := a.DB.WithContext(ctx).Where("organization_id = ? AND role = ? AND status = ?", n.OrganizationID, models.RoleOwner, "active").
-		Order("id").Find(&owners).Error; err != nil {
+	owners, err := a.Store.ActiveAccountsInRoles(ctx, n.OrganizationID, models.RoleOwner)
+	if err != nil {
 		return err
 	}
 	subject, text, tag, err := cancellationMail(n, org.CompanyName, strings.TrimSuffix(a.BaseURL, "/")+"/billing")
@@ -148,7 +145,10 @@ func (a *Activities) DeleteOrganizationData(ctx context.Context, req workflows.D
 	// The Stripe customer (name, email at Stripe) goes too; Stripe keeps
 	// its invoices for its own legal duties.
 	if a.Stripe != nil {
-		sub, err := models.SubscriptionOf(ctx, a.DB, org.ID)
+		sub, err := a.Store.Subscription(ctx, org.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			sub, err = nil, nil
+		}
 		if err != nil {
 			return workflows.DeletionReport{}, err
 		}
@@ -177,7 +177,7 @@ func (a *Activities) DeleteOrganizationData(ctx context.Context, req workflows.D
 			return nil
 		}
 	}
-	progress, kept, err := models.DeleteOrganizationData(ctx, a.DB, a.Keys, org.ID, models.DeletionBatchSize, progress, blobs,
+	progress, kept, err := a.Store.DeleteOrganizationData(ctx, org.ID, models.DeletionBatchSize, progress, blobs,
 		func(p models.DeletionProgress) error {
 			activity.RecordHeartbeat(ctx, p)
 			return ctx.Err()
@@ -190,14 +190,14 @@ func (a *Activities) DeleteOrganizationData(ctx context.Context, req workflows.D
 	// The record of the deletion is the organization's no longer: it is
 	// kept with organization 0, naming the organization by ID, once.
 	target := fmt.Sprintf("organization:%d", org.ID)
-	var n int64
-	if err := a.DB.WithContext(ctx).Model(&models.AuditEvent{}).Where("action = ? AND target = ?", "organization.deleted", target).Count(&n).Error; err != nil {
+	recorded, err := a.Store.AuditRecorded(ctx, "organization.deleted", target)
+	if err != nil {
 		return report, err
 	}
-	if n == 0 {
+	if !recorded {
 		detail := fmt.Sprintf("deleted %s; kept (billing) %s; data keys destroyed %d; blobs deleted %d",
 			formatCounts(report.Deleted), formatCounts(report.Kept), report.KeysDestroyed, report.BlobsDeleted)
-		if err := a.systemAudit(a.DB.WithContext(ctx), 0, 0, "organization.deleted", detail, target); err != nil {
+		if err := a.systemAudit(ctx, a.Store, 0, 0, "organization.deleted", detail, target); err != nil {
 			return report, err
 		}
 	}
@@ -231,20 +231,17 @@ func formatCounts(m map[string]int64) string {
 // organization loads an organization's ID, status, region and name; a
 // missing one is a non-retryable error.
 func (a *Activities) organization(ctx context.Context, id uint64) (*models.Organization, error) {
-	var org models.Organization
-	if err := a.DB.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&org).Error; err != nil {
-		return nil, err
-	}
-	if org.ID == 0 {
+	org, err := a.Store.Organization(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("organization %d not found", id), "NotFound", nil)
 	}
-	return &org, nil
+	return org, err
 }
 
 // systemAudit records an audit event of a workflow (no request: no IP or
 // user agent), sealed under the system key. target defaults to the
-// organization.
-func (a *Activities) systemAudit(tx *gorm.DB, orgID, actorID uint64, action, detail string, target ...string) error {
+// organization. st is the Store, or the transaction it is written in.
+func (a *Activities) systemAudit(ctx context.Context, st *store.Store, orgID, actorID uint64, action, detail string, target ...string) error {
 	if a.Keys == nil {
 		return errors.New("no key store configured")
 	}
@@ -252,8 +249,8 @@ func (a *Activities) systemAudit(tx *gorm.DB, orgID, actorID uint64, action, det
 	if len(target) > 0 {
 		t = target[0]
 	}
-	return tx.Create(&models.AuditEvent{
+	return st.CreateAuditEvent(ctx, &models.AuditEvent{
 		OrganizationID: orgID, ActorID: actorID, DataKeyID: a.Keys.SystemKey(),
 		Action: action, Target: t, Detail: detail, CreatedAt: time.Now().UTC(),
-	}).Error
+	})
 }

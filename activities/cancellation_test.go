@@ -21,6 +21,7 @@ import (
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -190,7 +191,7 @@ func newCancellationFixture(t *testing.T) *cancellationFixture {
 	outbox, err := mail.NewOutbox(t.TempDir())
 	cxlMust(t, err)
 	f := &cancellationFixture{db: db, blobs: blobs, outbox: outbox}
-	f.acts = &Activities{DB: db.DB, Keys: db.Keys, Mail: outbox, MailFrom: "Convot <no-reply@convot.io>", BaseURL: "https://app.convot.example", Blobs: blobs}
+	f.acts = &Activities{Store: store.New(db.DB, db.Keys), Keys: db.Keys, Mail: outbox, MailFrom: "Convot <no-reply@convot.io>", BaseURL: "https://app.convot.example", Blobs: blobs}
 	f.victim = cxlSeedTenant(t, db, blobs, "Victim")
 	f.other = cxlSeedTenant(t, db, blobs, "Bystander")
 	return f

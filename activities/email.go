@@ -12,10 +12,10 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -39,53 +39,49 @@ func (a *Activities) NotifyContactOfReplies(ctx context.Context, in workflows.Re
 	if a.Mail == nil || a.InboundDomain == "" {
 		return workflows.ReplyNotificationResult{}, temporal.NewNonRetryableApplicationError("no mail sender or inbound domain configured", "NoMail", nil)
 	}
-	db := a.DB.WithContext(ctx)
-	var org models.Organization
-	if err := db.Where("id = ?", in.OrganizationID).Limit(1).Find(&org).Error; err != nil {
+	org, err := a.Store.Organization(ctx, in.OrganizationID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return workflows.ReplyNotificationResult{}, err
 	}
-	var conv models.Conversation
-	if err := db.Where("id = ? AND organization_id = ?", in.ConversationID, in.OrganizationID).Limit(1).Find(&conv).Error; err != nil {
-		return workflows.ReplyNotificationResult{}, err
+	conv, convErr := a.Store.Conversation(ctx, in.OrganizationID, in.ConversationID)
+	if convErr != nil && !errors.Is(convErr, store.ErrNotFound) {
+		return workflows.ReplyNotificationResult{}, convErr
 	}
-	if org.ID == 0 || conv.ID == 0 {
+	if err != nil || convErr != nil {
 		return skip("conversation_gone")
 	}
-	var contact models.Contact
-	if err := db.Where("id = ? AND organization_id = ?", conv.ContactID, org.ID).Limit(1).Find(&contact).Error; err != nil {
+	contact, err := a.Store.Contact(ctx, org.ID, conv.ContactID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return workflows.ReplyNotificationResult{}, err
 	}
-	if contact.ID == 0 || strings.TrimSpace(contact.Email) == "" {
+	if err != nil || strings.TrimSpace(contact.Email) == "" {
 		return skip("no_email")
 	}
-	var notifiedUpTo uint64
-	var thread models.EmailThread
-	if err := db.Where("conversation_id = ? AND organization_id = ?", conv.ID, org.ID).Limit(1).Find(&thread).Error; err != nil {
+	notifiedUpTo, err := a.Store.EmailThreadNotifiedUpTo(ctx, org.ID, conv.ID)
+	if err != nil {
 		return workflows.ReplyNotificationResult{}, err
 	}
-	notifiedUpTo = thread.NotifiedUpTo
-	var msgs []models.Message
-	if err := db.Where("organization_id = ? AND conversation_id = ? AND author_type = ? AND private = ? AND read_at IS NULL AND id > ?",
-		org.ID, conv.ID, workflows.AuthorOperator, false, notifiedUpTo).Order("id").Limit(maxNotifiedMessages).Find(&msgs).Error; err != nil {
+	msgs, err := a.Store.UnreadReplies(ctx, org.ID, conv.ID, workflows.AuthorOperator, notifiedUpTo, maxNotifiedMessages)
+	if err != nil {
 		return workflows.ReplyNotificationResult{}, err
 	}
 	if len(msgs) == 0 {
 		return skip("nothing_unread")
 	}
 
-	t, err := models.EnsureEmailThread(ctx, a.DB, a.Keys, &conv)
+	t, err := a.Store.EnsureEmailThread(ctx, conv)
 	if err != nil {
 		return workflows.ReplyNotificationResult{}, err
 	}
-	ancestors, err := models.EmailThreadMessageIDs(ctx, a.DB, org.ID, conv.ID, mail.MaxReferences)
+	ancestors, err := a.Store.EmailThreadMessageIDs(ctx, org.ID, conv.ID, mail.MaxReferences)
 	if err != nil {
 		return workflows.ReplyNotificationResult{}, err
 	}
-	recipient, err := models.SubjectContextForContact(ctx, a.DB, contact.ID)
+	recipient, err := a.Store.SubjectContextForContact(ctx, org.ID, contact.ID)
 	if err != nil {
 		return workflows.ReplyNotificationResult{}, err
 	}
-	body, err := a.replyDigest(ctx, &org, msgs)
+	body, err := a.replyDigest(ctx, org, msgs)
 	if err != nil {
 		return workflows.ReplyNotificationResult{}, err
 	}
@@ -94,7 +90,7 @@ func (a *Activities) NotifyContactOfReplies(ctx context.Context, in workflows.Re
 		From:      a.sender(org.CompanyName),
 		To:        (&netmail.Address{Name: contact.Name, Address: contact.Email}).String(),
 		ReplyTo:   mail.ReplyAddress(t.ReplyToken, a.InboundDomain),
-		Subject:   replySubject(&conv, &org),
+		Subject:   replySubject(conv, org),
 		Text:      body.text,
 		HTML:      body.html,
 		Headers:   mail.ThreadHeaders(messageID, ancestors),
@@ -114,15 +110,14 @@ func (a *Activities) NotifyContactOfReplies(ctx context.Context, in workflows.Re
 		return workflows.ReplyNotificationResult{}, fmt.Errorf("reply notification: %w", err)
 	}
 	last := msgs[len(msgs)-1].ID
-	err = a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := models.RecordEmailMessage(ctx, tx, a.Keys, &models.EmailMessage{
+	err = a.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.RecordEmailMessage(ctx, &models.EmailMessage{
 			OrganizationID: org.ID, ConversationID: conv.ID, MessageID: last, DataKeyID: conv.DataKeyID,
 			Direction: models.EmailOutbound, HeaderID: messageID,
 		}); err != nil {
 			return err
 		}
-		return tx.Model(&models.EmailThread{}).Where("conversation_id = ? AND notified_up_to < ?", conv.ID, last).
-			Updates(map[string]any{"notified_up_to": last, "updated_at": time.Now().UTC()}).Error
+		return tx.AdvanceEmailThreadNotified(ctx, org.ID, conv.ID, last, time.Now().UTC())
 	})
 	if err != nil {
 		return workflows.ReplyNotificationResult{}, err
@@ -186,20 +181,20 @@ func (a *Activities) replyDigest(ctx context.Context, org *models.Organization, 
 		ids = append(ids, m.ID)
 		authorIDs[m.AuthorID] = true
 	}
-	var atts []models.Attachment
-	if err := a.DB.WithContext(ctx).Where("organization_id = ? AND message_id IN ?", org.ID, ids).Order("id").Find(&atts).Error; err != nil {
+	atts, err := a.Store.MessageAttachments(ctx, org.ID, ids)
+	if err != nil {
 		return digest{}, err
 	}
 	byMessage := map[uint64][]string{}
 	for _, at := range atts {
 		byMessage[at.MessageID] = append(byMessage[at.MessageID], at.FileName)
 	}
-	var accounts []models.Account
 	authors := make([]uint64, 0, len(authorIDs))
 	for id := range authorIDs {
 		authors = append(authors, id)
 	}
-	if err := a.DB.WithContext(ctx).Where("organization_id = ? AND id IN ?", org.ID, authors).Find(&accounts).Error; err != nil {
+	accounts, err := a.Store.AccountsByID(ctx, org.ID, authors)
+	if err != nil {
 		return digest{}, err
 	}
 	names := map[uint64]string{}

@@ -17,6 +17,7 @@ import (
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -113,7 +114,7 @@ func TestNotifyContactOfReplies(t *testing.T) {
 	db.Create(&models.Attachment{OrganizationID: org.ID, ConversationID: conv.ID, MessageID: first.ID, DataKeyID: conv.DataKeyID, FileName: "label.pdf", ContentType: "application/pdf", Size: 3, BlobKey: "k"})
 
 	mailer, fake := newMailer(t, db)
-	a := &Activities{DB: db.DB, Keys: db.Keys, Mail: mailer, MailFrom: "Convot <no-reply@convot.test>", InboundDomain: testInboundDomain}
+	a := &Activities{Store: store.New(db.DB, db.Keys), Keys: db.Keys, Mail: mailer, MailFrom: "Convot <no-reply@convot.test>", InboundDomain: testInboundDomain}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a.NotifyContactOfReplies)
@@ -214,7 +215,7 @@ func TestNotifyContactOfRepliesNeedsAnAddressAndTheGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	mailer, fake := newMailer(t, db)
-	a := &Activities{DB: db.DB, Keys: db.Keys, Mail: mailer, MailFrom: "Convot <no-reply@convot.test>", InboundDomain: testInboundDomain}
+	a := &Activities{Store: store.New(db.DB, db.Keys), Keys: db.Keys, Mail: mailer, MailFrom: "Convot <no-reply@convot.test>", InboundDomain: testInboundDomain}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a.NotifyContactOfReplies)

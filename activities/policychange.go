@@ -9,11 +9,11 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -27,21 +27,21 @@ func (a *Activities) SendPolicyNotices(ctx context.Context, version int) (int64,
 	if a.Mail == nil {
 		return 0, temporal.NewNonRetryableApplicationError("no mail sender configured", "NoMail", nil)
 	}
-	v, err := models.PolicyByVersion(ctx, a.DB, version)
+	v, err := a.Store.PolicyByVersion(ctx, version)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, temporal.NewNonRetryableApplicationError(fmt.Sprintf("policy version %d not found", version), "NotFound", nil)
+	}
 	if err != nil {
 		return 0, err
-	}
-	if v == nil {
-		return 0, temporal.NewNonRetryableApplicationError(fmt.Sprintf("policy version %d not found", version), "NotFound", nil)
 	}
 	var after uint64
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &after)
 	}
-	orgs := map[uint64]*models.Organization{}
+	// An organization's gate context, nil when it is gone.
+	orgs := map[uint64]*policies.OrgContext{}
 	for {
-		var accounts []models.Account
-		err := a.DB.WithContext(ctx).Where("status = ? AND id > ?", "active", after).Order("id").Limit(policyNoticeBatch).Find(&accounts).Error
+		accounts, err := a.Store.EveryActiveAccountPage(ctx, after, policyNoticeBatch)
 		if err != nil {
 			return 0, err
 		}
@@ -52,14 +52,16 @@ func (a *Activities) SendPolicyNotices(ctx context.Context, version int) (int64,
 			after = acc.ID
 			org, ok := orgs[acc.OrganizationID]
 			if !ok {
-				var o models.Organization
-				if err := a.DB.WithContext(ctx).Select("id", "region", "status").Where("id = ?", acc.OrganizationID).Limit(1).Find(&o).Error; err != nil {
+				o, err := a.Store.OrganizationGateContext(ctx, acc.OrganizationID)
+				switch {
+				case err == nil:
+					org = &o
+				case !errors.Is(err, store.ErrNotFound):
 					return 0, err
 				}
-				org = &o
 				orgs[acc.OrganizationID] = org
 			}
-			if org.ID == 0 || acc.Email == "" {
+			if org == nil || acc.Email == "" {
 				continue
 			}
 			if err := a.sendPolicyNotice(ctx, v, acc, org); err != nil {
@@ -68,17 +70,12 @@ func (a *Activities) SendPolicyNotices(ctx context.Context, version int) (int64,
 		}
 		activity.RecordHeartbeat(ctx, after)
 	}
-	var n int64
-	err = a.DB.WithContext(ctx).Model(&models.PolicyNotice{}).Where("version = ?", version).Count(&n).Error
-	return n, err
+	return a.Store.PolicyNoticeCount(ctx, version)
 }
 
-func (a *Activities) sendPolicyNotice(ctx context.Context, v *models.PolicyVersion, acc models.Account, org *models.Organization) error {
+func (a *Activities) sendPolicyNotice(ctx context.Context, v *models.PolicyVersion, acc models.Account, org *policies.OrgContext) error {
 	claim := models.PolicyNotice{Version: v.Version, AccountID: acc.ID, SentAt: time.Now().UTC()}
-	if err := a.DB.WithContext(ctx).Create(&claim).Error; err != nil {
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return nil
-		}
+	if claimed, err := a.Store.ClaimPolicyNotice(ctx, &claim); err != nil || !claimed {
 		return err
 	}
 	link := strings.TrimSuffix(a.BaseURL, "/") + fmt.Sprintf("/privacy?version=%d", v.Version)
@@ -91,11 +88,11 @@ func (a *Activities) sendPolicyNotice(ctx context.Context, v *models.PolicyVersi
 	err := a.Mail.Send(ctx, mail.Message{
 		From: a.MailFrom, To: acc.Email, Subject: fmt.Sprintf("Changes to Convot's privacy policy, effective %s", v.EffectiveAt.UTC().Format("2 January 2006")),
 		Text: text, Stream: mail.Transactional, Tag: "policy_change",
-		Org:       org.GateContext(),
+		Org:       *org,
 		Recipient: policies.SubjectContext{Kind: models.SubjectCustomer},
 	})
 	if err != nil {
-		a.DB.WithContext(context.WithoutCancel(ctx)).Delete(&models.PolicyNotice{}, claim.ID)
+		_ = a.Store.ReleasePolicyNotice(context.WithoutCancel(ctx), claim.ID)
 		if undeliverable(err) {
 			return nil
 		}
@@ -109,9 +106,8 @@ func (a *Activities) sendPolicyNotice(ctx context.Context, v *models.PolicyVersi
 func (a *Activities) RecordPolicyStep(ctx context.Context, in workflows.PolicyStepInput) error {
 	target := fmt.Sprintf("policy_version:%d", in.Version)
 	action := "policy." + in.Step
-	var n int64
-	if err := a.DB.WithContext(ctx).Model(&models.AuditEvent{}).Where("action = ? AND target = ?", action, target).Count(&n).Error; err != nil || n > 0 {
+	if recorded, err := a.Store.AuditRecorded(ctx, action, target); err != nil || recorded {
 		return err
 	}
-	return a.systemAudit(a.DB.WithContext(ctx), 0, 0, action, in.Detail, target)
+	return a.systemAudit(ctx, a.Store, 0, 0, action, in.Detail, target)
 }

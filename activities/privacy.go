@@ -13,7 +13,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
@@ -21,6 +20,7 @@ import (
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -73,19 +73,16 @@ func registerPrivacy(w worker.ActivityRegistry, a *Activities) {
 }
 
 func (a *Activities) privacyRequest(ctx context.Context, id uint64) (*models.PrivacyRequest, error) {
-	var r models.PrivacyRequest
-	if err := a.DB.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&r).Error; err != nil {
-		return nil, err
-	}
-	if r.ID == 0 {
+	r, err := a.Store.PrivacyRequestByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("privacy request %d not found", id), "NotFound", nil)
 	}
-	return &r, nil
+	return r, err
 }
 
 func (a *Activities) updateRequest(ctx context.Context, id uint64, updates map[string]any) error {
 	updates["updated_at"] = time.Now().UTC()
-	return a.DB.WithContext(ctx).Model(&models.PrivacyRequest{}).Where("id = ?", id).Updates(updates).Error
+	return a.Store.UpdatePrivacyRequestByID(ctx, id, updates)
 }
 
 // RecordPrivacyStatus persists the workflow's state of a request.
@@ -117,9 +114,9 @@ func (a *Activities) LocatePrivacySubject(ctx context.Context, ref workflows.Dsr
 	var s *models.Subject
 	switch r.SubjectKind {
 	case models.SubjectEndUser:
-		s, err = models.LocateEndUser(ctx, a.DB, r.OrganizationID, r.SubjectID, r.EmailIndex)
+		s, err = a.Store.LocateEndUser(ctx, r.OrganizationID, r.SubjectID, r.EmailIndex)
 	case models.SubjectCustomer:
-		s, err = models.LocateCustomer(ctx, a.DB, r.SubjectID, r.EmailIndex)
+		s, err = a.Store.LocateCustomer(ctx, r.SubjectID, r.EmailIndex)
 	default:
 		return workflows.DsrOutcome{}, temporal.NewNonRetryableApplicationError("unknown subject kind", "InvalidInput", nil)
 	}
@@ -138,19 +135,19 @@ func (a *Activities) LocatePrivacySubject(ctx context.Context, ref workflows.Dsr
 	if r.OrganizationID == 0 && s.OrganizationID != 0 {
 		updates["organization_id"] = s.OrganizationID
 	}
-	err = a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.PrivacyRequest{}).Where("id = ?", r.ID).Updates(updates).Error; err != nil {
+	err = a.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.UpdatePrivacyRequestByID(ctx, r.ID, updates); err != nil {
 			return err
 		}
 		if !r.ForChild || r.SubjectKind != models.SubjectEndUser {
 			return nil
 		}
 		for _, id := range s.IDs {
-			flagged, err := models.FlaggedUnder16(ctx, tx, id)
+			flagged, err := tx.FlaggedUnder16(ctx, r.OrganizationID, id)
 			if err != nil || flagged {
 				return err
 			}
-			if err := models.RecordPreference(tx, models.SubjectPreference{OrganizationID: r.OrganizationID, ContactID: id,
+			if err := tx.RecordSubjectPreference(ctx, models.SubjectPreference{OrganizationID: r.OrganizationID, ContactID: id,
 				Kind: models.PreferenceUnder16, Active: true, Source: r.WorkflowID(), RequestID: r.ID}); err != nil {
 				return err
 			}
@@ -209,7 +206,7 @@ func (a *Activities) ErasePrivacySubject(ctx context.Context, ref workflows.DsrR
 		return workflows.DsrOutcome{}, err
 	}
 	s := r.Subject()
-	plan, err := models.PlanErasure(ctx, a.DB, s)
+	plan, err := a.Store.PlanErasure(ctx, s)
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
@@ -218,9 +215,9 @@ func (a *Activities) ErasePrivacySubject(ctx context.Context, ref workflows.DsrR
 	// knows it.
 	terms := unionStrings(r.ScanTerms, plan.Terms)
 	blobKeys := unionStrings(r.ScanBlobKeys, plan.BlobKeys)
-	err = a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = a.Store.Tx(ctx, func(tx *store.Store) error {
 		r.ScanTerms, r.ScanBlobKeys = terms, blobKeys
-		return tx.Model(r).Select("scan_terms", "scan_blob_keys").Updates(r).Error
+		return tx.SavePrivacyScanTargets(ctx, r)
 	})
 	if err != nil {
 		return workflows.DsrOutcome{}, err
@@ -259,7 +256,7 @@ func (a *Activities) ErasePrivacySubject(ctx context.Context, ref workflows.DsrR
 		}
 	}
 	// 3. The database and the keys.
-	res, err := models.EraseSubject(ctx, a.DB, a.Keys, s)
+	res, err := a.Store.EraseSubject(ctx, s)
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
@@ -401,7 +398,7 @@ func (a *Activities) ScanPrivacyErasure(ctx context.Context, ref workflows.DsrRe
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
-	report, err := models.ScanErasure(ctx, a.DB, a.Keys, r.Subject(), r.ScanTerms)
+	report, err := a.Store.ScanErasure(ctx, r.Subject(), r.ScanTerms)
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
@@ -462,8 +459,8 @@ func (a *Activities) RectifyPrivacySubject(ctx context.Context, ref workflows.Ds
 		return workflows.DsrOutcome{}, err
 	}
 	s := r.Subject()
-	cols, err := models.Rectify(ctx, a.DB, s, r.Changes)
-	if errors.Is(err, models.ErrNotRectifiable) || errors.Is(err, gorm.ErrDuplicatedKey) {
+	cols, err := a.Store.Rectify(ctx, s, r.Changes)
+	if errors.Is(err, models.ErrNotRectifiable) || errors.Is(err, store.ErrDuplicateKey) {
 		return workflows.DsrOutcome{}, temporal.NewNonRetryableApplicationError(err.Error(), "NotRectifiable", nil)
 	}
 	if err != nil {
@@ -505,23 +502,22 @@ func (a *Activities) RecordPrivacyPreference(ctx context.Context, ref workflows.
 		return workflows.DsrOutcome{}, temporal.NewNonRetryableApplicationError("not a preference request", "InvalidInput", nil)
 	}
 	n := 0
-	err = a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = a.Store.Tx(ctx, func(tx *store.Store) error {
 		for _, id := range r.SubjectIDs {
 			row := p
-			column := "contact_id"
 			if r.SubjectKind == models.SubjectCustomer {
-				row.AccountID, column = id, "account_id"
+				row.AccountID = id
 			} else {
 				row.ContactID = id
 			}
-			var done int64
-			if err := tx.Model(&models.SubjectPreference{}).Where(column+" = ? AND request_id = ? AND kind = ? AND value = ?", id, r.ID, p.Kind, p.Value).Count(&done).Error; err != nil {
+			done, err := tx.PreferenceRecorded(ctx, row)
+			if err != nil {
 				return err
 			}
-			if done > 0 {
+			if done {
 				continue
 			}
-			if err := models.RecordPreference(tx, row); err != nil {
+			if err := tx.RecordSubjectPreference(ctx, row); err != nil {
 				return err
 			}
 			n++
@@ -547,22 +543,19 @@ func (a *Activities) FinishPrivacyRequest(ctx context.Context, ref workflows.Dsr
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
-	updates := map[string]any{"code_hash": "", "scan_terms": ""}
 	if r.Type == models.DsrErasure && r.Status != models.DsrExpired {
-		updates["requester_email"] = ""
-		updates["changes"] = ""
-		err = a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := tx.Model(&models.PrivacyRequest{}).Where("id = ?", r.ID).UpdateColumns(updates).Error; err != nil {
+		err = a.Store.Tx(ctx, func(tx *store.Store) error {
+			if err := tx.ClearPrivacyRequest(ctx, r.ID, true); err != nil {
 				return err
 			}
-			return a.Keys.Destroy(tx, r.DataKeyID)
+			return tx.DestroyDataKey(ctx, r.DataKeyID)
 		})
 		if err != nil {
 			return workflows.DsrOutcome{}, err
 		}
 		return workflows.DsrOutcome{Detail: "the request's own copy of the address and the search terms are shredded"}, nil
 	}
-	if err := a.DB.WithContext(ctx).Model(&models.PrivacyRequest{}).Where("id = ?", r.ID).UpdateColumns(updates).Error; err != nil {
+	if err := a.Store.ClearPrivacyRequest(ctx, r.ID, false); err != nil {
 		return workflows.DsrOutcome{}, err
 	}
 	return workflows.DsrOutcome{Detail: "closed"}, nil
@@ -576,8 +569,8 @@ func (a *Activities) ExpirePrivacyExports(ctx context.Context, ref workflows.Dsr
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
-	var exports []models.PrivacyExport
-	if err := a.DB.WithContext(ctx).Where("request_id = ?", r.ID).Find(&exports).Error; err != nil {
+	exports, err := a.Store.PrivacyExports(ctx, r.ID, 0)
+	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
 	org, err := a.requestOrg(ctx, r)
@@ -597,7 +590,7 @@ func (a *Activities) ExpirePrivacyExports(ctx context.Context, ref workflows.Dsr
 				return workflows.DsrOutcome{}, err
 			}
 		}
-		if err := a.DB.WithContext(ctx).Delete(&models.PrivacyExport{}, e.ID).Error; err != nil {
+		if err := a.Store.DeletePrivacyExport(ctx, e.ID); err != nil {
 			return workflows.DsrOutcome{}, err
 		}
 		out.Files++
@@ -625,9 +618,8 @@ func (a *Activities) NotifyPrivacyOfficer(ctx context.Context, n workflows.DsrNo
 	var to []string
 	org := deploymentOr(r.OrganizationID)
 	if r.Controller == models.ControllerOrganization {
-		var officers []models.Account
-		if err := a.DB.WithContext(ctx).Where("organization_id = ? AND role IN ? AND status = ?", r.OrganizationID,
-			[]string{models.RoleOwner, models.RoleAdmin}, "active").Order("id").Find(&officers).Error; err != nil {
+		officers, err := a.officers(ctx, r.OrganizationID)
+		if err != nil {
 			return err
 		}
 		for _, o := range officers {
@@ -811,17 +803,15 @@ func (a *Activities) exportLifetime() time.Duration {
 // issueDownload gives the request's newest export a fresh single-use token
 // and returns its link; an earlier token stops working.
 func (a *Activities) issueDownload(ctx context.Context, r *models.PrivacyRequest) (string, error) {
-	var e models.PrivacyExport
-	if err := a.DB.WithContext(ctx).Where("request_id = ?", r.ID).Order("id DESC").Limit(1).Find(&e).Error; err != nil {
-		return "", err
-	}
-	if e.ID == 0 {
+	e, err := a.Store.NewestPrivacyExport(ctx, r.ID)
+	if errors.Is(err, store.ErrNotFound) {
 		return "", temporal.NewNonRetryableApplicationError("the request has no export", "NoExport", nil)
 	}
-	token := crypto.RandomToken(32)
-	err := a.DB.WithContext(ctx).Model(&models.PrivacyExport{}).Where("id = ? AND used_at IS NULL", e.ID).
-		Updates(map[string]any{"token_hash": crypto.HashToken(token), "expires_at": time.Now().UTC().Add(a.exportLifetime())}).Error
 	if err != nil {
+		return "", err
+	}
+	token := crypto.RandomToken(32)
+	if err := a.Store.ReissuePrivacyExportToken(ctx, e.ID, crypto.HashToken(token), time.Now().UTC().Add(a.exportLifetime())); err != nil {
 		return "", err
 	}
 	return strings.TrimSuffix(a.BaseURL, "/") + "/privacy-downloads/" + token, nil
@@ -857,12 +847,12 @@ func (a *Activities) privacyAudit(ctx context.Context, r *models.PrivacyRequest,
 }
 
 func (a *Activities) privacyAuditTarget(ctx context.Context, r *models.PrivacyRequest, action, target, detail string) error {
-	var n int64
-	if err := a.DB.WithContext(ctx).Model(&models.AuditEvent{}).Where("action = ? AND target = ? AND detail = ?", action, target, detail).Count(&n).Error; err != nil {
+	recorded, err := a.Store.AuditRecordedWithDetail(ctx, action, target, detail)
+	if err != nil {
 		return err
 	}
-	if n > 0 {
+	if recorded {
 		return nil // a retried activity records once
 	}
-	return a.systemAudit(a.DB.WithContext(ctx), r.OrganizationID, r.DecidedByID, action, detail, target)
+	return a.systemAudit(ctx, a.Store, r.OrganizationID, r.DecidedByID, action, detail, target)
 }

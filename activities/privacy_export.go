@@ -77,20 +77,20 @@ func (a *Activities) ExportPrivacySubject(ctx context.Context, ref workflows.Dsr
 		// No link yet: NotifyPrivacyRequester issues one with the mail.
 		TokenHash: crypto.HashToken(crypto.RandomToken(32)),
 		ExpiresAt: time.Now().UTC().Add(a.exportLifetime()), CreatedAt: time.Now().UTC()}
-	if err := a.DB.WithContext(ctx).Create(&e).Error; err != nil {
+	if err := a.Store.CreatePrivacyExport(ctx, &e); err != nil {
 		_ = a.Blobs.Delete(ctx, sc, blobKey)
 		return workflows.DsrOutcome{}, err
 	}
 	// A retry's earlier exports go.
-	var older []models.PrivacyExport
-	if err := a.DB.WithContext(ctx).Where("request_id = ? AND id <> ?", r.ID, e.ID).Find(&older).Error; err != nil {
+	older, err := a.Store.PrivacyExports(ctx, r.ID, e.ID)
+	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
 	for _, o := range older {
 		if err := a.Blobs.Delete(ctx, sc, o.BlobKey); err != nil && !errors.Is(err, blob.ErrNotFound) {
 			return workflows.DsrOutcome{}, err
 		}
-		if err := a.DB.WithContext(ctx).Delete(&models.PrivacyExport{}, o.ID).Error; err != nil {
+		if err := a.Store.DeletePrivacyExport(ctx, o.ID); err != nil {
 			return workflows.DsrOutcome{}, err
 		}
 	}
@@ -127,7 +127,7 @@ type ExportStats struct {
 func (a *Activities) BuildExport(ctx context.Context, s *models.Subject, format string, h ExportHeader) ([]byte, ExportStats, error) {
 	var stats ExportStats
 	var tables []*models.ExportTable
-	blobs, err := models.CollectSubjectData(ctx, a.DB, a.Keys, s, func(t *models.ExportTable) error {
+	blobs, err := a.Store.CollectSubjectData(ctx, s, func(t *models.ExportTable) error {
 		tables = append(tables, t)
 		stats.Rows += int64(len(t.Rows))
 		return nil

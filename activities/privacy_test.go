@@ -19,6 +19,7 @@ import (
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -49,7 +50,7 @@ func newPrivacyWorld(tb testing.TB, messages, attachments int) *privacyWorld {
 		tb.Fatal(err)
 	}
 	w := &privacyWorld{db: db, blobs: blobs, outbox: outbox}
-	w.a = &Activities{DB: db.DB, Keys: db.Keys, Mail: outbox, MailFrom: "Convot <no-reply@convot.io>", BaseURL: "https://convot.example", Blobs: blobs}
+	w.a = &Activities{Store: store.New(db.DB, db.Keys), Keys: db.Keys, Mail: outbox, MailFrom: "Convot <no-reply@convot.io>", BaseURL: "https://convot.example", Blobs: blobs}
 	w.org = &models.Organization{PublicKey: crypto.RandomToken(12), CompanyName: "Acme GmbH", Region: "eu", Status: models.OrgActive}
 	pmust(tb, db.Create(w.org).Error)
 	pmust(tb, db.Create(&models.Account{OrganizationID: w.org.ID, FullName: "Olivia Owner", Email: "olivia@acme.example", Role: models.RoleOwner, Status: "active"}).Error)

@@ -51,7 +51,7 @@ func (a *Activities) SweepRetention(ctx context.Context, req workflows.SweepRequ
 			progress = models.SweepProgress{}
 		}
 	}
-	stats, err := models.Sweep(ctx, a.DB, targets, req.Cutoff, models.SweepBatchSize, progress, func(p models.SweepProgress) error {
+	stats, err := a.Store.SweepRetention(ctx, targets, req.Cutoff, models.SweepBatchSize, progress, func(p models.SweepProgress) error {
 		activity.RecordHeartbeat(ctx, p)
 		return ctx.Err()
 	})
@@ -63,7 +63,7 @@ func (a *Activities) SweepRetention(ctx context.Context, req workflows.SweepRequ
 // never data, as an audit event of the deployment (organization 0).
 func (a *Activities) RecordRetentionSweep(ctx context.Context, res workflows.SweepResult) error {
 	detail := fmt.Sprintf("cutoff %s; %s", res.Cutoff.UTC().Format(time.RFC3339), models.FormatCounts(res.Counts))
-	return a.systemAudit(a.DB.WithContext(ctx), 0, 0, "retention.swept", detail, "retention:"+res.Class)
+	return a.systemAudit(ctx, a.Store, 0, 0, "retention.swept", detail, "retention:"+res.Class)
 }
 
 func (a *Activities) backups() (*backup.Backups, error) {
@@ -86,26 +86,26 @@ func (a *Activities) TakeBackup(ctx context.Context) (workflows.BackupResult, er
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &id)
 	}
-	var rec models.Backup
+	var rec *models.Backup
 	if id != 0 {
-		if err := a.DB.WithContext(ctx).First(&rec, id).Error; err != nil {
+		if rec, err = a.Store.BackupByID(ctx, id); err != nil {
 			return res, err
 		}
 	} else {
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		rec = models.Backup{Status: models.BackupRunning, TakenAt: now, ExpiresAt: now.Add(models.BackupRetention), CreatedAt: now, UpdatedAt: now}
-		if err := a.DB.WithContext(ctx).Create(&rec).Error; err != nil {
+		rec = &models.Backup{Status: models.BackupRunning, TakenAt: now, ExpiresAt: now.Add(models.BackupRetention), CreatedAt: now, UpdatedAt: now}
+		if err := a.Store.CreateBackup(ctx, rec); err != nil {
 			return res, err
 		}
 		rec.Prefix = backup.Prefix(rec.ID)
-		if err := a.DB.WithContext(ctx).Model(&rec).Update("prefix", rec.Prefix).Error; err != nil {
+		if err := a.Store.SetBackupPrefix(ctx, rec); err != nil {
 			return res, err
 		}
 	}
 	activity.RecordHeartbeat(ctx, rec.ID)
 	m, err := b.Take(ctx, rec.ID, rec.TakenAt, func(string, int64) { activity.RecordHeartbeat(ctx, rec.ID) })
 	if err != nil {
-		a.DB.WithContext(context.WithoutCancel(ctx)).Model(&rec).Updates(map[string]any{
+		_ = a.Store.UpdateBackup(context.WithoutCancel(ctx), rec, map[string]any{
 			"status": models.BackupFailed, "error": truncateError(err), "updated_at": time.Now().UTC()})
 		return res, err
 	}
@@ -114,15 +114,15 @@ func (a *Activities) TakeBackup(ctx context.Context) (workflows.BackupResult, er
 		return res, err
 	}
 	now := time.Now().UTC()
-	err = a.DB.WithContext(ctx).Model(&rec).Updates(map[string]any{
+	err = a.Store.UpdateBackup(ctx, rec, map[string]any{
 		"status": models.BackupCompleted, "completed_at": now, "table_count": len(m.Tables), "row_count": m.Rows(),
 		"bytes": m.Bytes(), "parts": len(m.Parts), "manifest_sha256": sum, "master_version": m.MasterVersion,
 		"schema_version": m.SchemaVersion, "error": "", "updated_at": now,
-	}).Error
+	})
 	if err != nil {
 		return res, err
 	}
-	if err := a.systemAudit(a.DB.WithContext(ctx), 0, 0, "backup.taken",
+	if err := a.systemAudit(ctx, a.Store, 0, 0, "backup.taken",
 		fmt.Sprintf("%d tables, %d rows, %d bytes; expires %s", len(m.Tables), m.Rows(), m.Bytes(), rec.ExpiresAt.Format(time.RFC3339)),
 		fmt.Sprintf("backup:%d", rec.ID)); err != nil {
 		return res, err
@@ -152,15 +152,14 @@ func (a *Activities) DeleteBackup(ctx context.Context, id uint64) error {
 		return err
 	}
 	now := time.Now().UTC()
-	res := a.DB.WithContext(ctx).Model(&models.Backup{}).Where("id = ? AND status <> ?", id, models.BackupExpired).
-		Updates(map[string]any{"status": models.BackupExpired, "expired_at": now, "updated_at": now})
-	if res.Error != nil {
-		return res.Error
+	expired, err := a.Store.ExpireBackup(ctx, id, now)
+	if err != nil {
+		return err
 	}
-	if res.RowsAffected == 0 {
+	if !expired {
 		return nil // recorded expired already (a retry), or unknown here
 	}
-	return a.systemAudit(a.DB.WithContext(ctx), 0, 0, "backup.expired", "deleted 90 days after it was taken", fmt.Sprintf("backup:%d", id))
+	return a.systemAudit(ctx, a.Store, 0, 0, "backup.expired", "deleted 90 days after it was taken", fmt.Sprintf("backup:%d", id))
 }
 
 // ShredBackupKeys removes the data keys the live database destroyed from
@@ -170,8 +169,8 @@ func (a *Activities) ShredBackupKeys(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var kept []models.Backup
-	if err := a.DB.WithContext(ctx).Where("status = ?", models.BackupCompleted).Order("id").Find(&kept).Error; err != nil {
+	kept, err := a.Store.CompletedBackups(ctx)
+	if err != nil {
 		return 0, err
 	}
 	total := 0
@@ -183,7 +182,7 @@ func (a *Activities) ShredBackupKeys(ctx context.Context) (int, error) {
 		if errors.Is(err, backup.ErrKeyUnavailable) || errors.Is(err, backup.ErrTampered) {
 			// No retry can fix it; the others are still shredded, and the
 			// officer sees why this one was not.
-			if err := a.systemAudit(a.DB.WithContext(ctx), 0, 0, "backup.keys_not_shredded", truncateError(err), fmt.Sprintf("backup:%d", rec.ID)); err != nil {
+			if err := a.systemAudit(ctx, a.Store, 0, 0, "backup.keys_not_shredded", truncateError(err), fmt.Sprintf("backup:%d", rec.ID)); err != nil {
 				return total, err
 			}
 			continue
@@ -192,22 +191,19 @@ func (a *Activities) ShredBackupKeys(ctx context.Context) (int, error) {
 			return total, fmt.Errorf("backup %d: %w", rec.ID, err)
 		}
 		total += n
-		now := time.Now().UTC()
-		updates := map[string]any{"keys_shredded_at": now, "updated_at": now}
+		sum := "" // unchanged when nothing was shredded
 		if n > 0 {
-			sum, err := b.ManifestSHA256(ctx, rec.ID)
-			if err != nil {
+			if sum, err = b.ManifestSHA256(ctx, rec.ID); err != nil {
 				return total, err
 			}
-			updates["manifest_sha256"] = sum
 		}
-		if err := a.DB.WithContext(ctx).Model(&models.Backup{}).Where("id = ?", rec.ID).Updates(updates).Error; err != nil {
+		if err := a.Store.MarkBackupKeysShredded(ctx, rec.ID, sum, time.Now().UTC()); err != nil {
 			return total, err
 		}
 		activity.RecordHeartbeat(ctx, rec.ID)
 	}
 	if total > 0 {
-		if err := a.systemAudit(a.DB.WithContext(ctx), 0, 0, "backup.keys_shredded",
+		if err := a.systemAudit(ctx, a.Store, 0, 0, "backup.keys_shredded",
 			fmt.Sprintf("%d destroyed key copies removed from %d backups", total, len(kept)), "backups"); err != nil {
 			return total, err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -39,7 +40,7 @@ func newObligations(t *testing.T) *obligations {
 	dir := t.TempDir()
 	disk, err := blob.NewDisk(dir)
 	require.NoError(t, err)
-	a := &Activities{DB: db.DB, Keys: db.Keys, Mail: outbox, MailFrom: "Convot <no-reply@convot.test>", BaseURL: "https://convot.test", Blobs: disk,
+	a := &Activities{Store: store.New(db.DB, db.Keys), Keys: db.Keys, Mail: outbox, MailFrom: "Convot <no-reply@convot.test>", BaseURL: "https://convot.test", Blobs: disk,
 		Backups: &backup.Backups{DB: db.DB, Blobs: disk, Master: db.Master, Context: backup.StorageContext("eu")}}
 	return &obligations{db: db, outbox: outbox, blobs: dir, acts: a}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/convot/convot/activities"
 	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -60,7 +61,7 @@ func cancellationsOnTemporal(t *testing.T) (*testServer, client.Client, context.
 	ts.srv.Temporal = c
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w)
-	activities.Register(w, &activities.Activities{DB: ts.db.DB, Keys: ts.db.Keys, Mail: ts.outbox, MailFrom: "Convot <no-reply@convot.io>", BaseURL: ts.URL, Blobs: ts.blobs})
+	activities.Register(w, &activities.Activities{Store: store.New(ts.db.DB, ts.db.Keys), Keys: ts.db.Keys, Mail: ts.outbox, MailFrom: "Convot <no-reply@convot.io>", BaseURL: ts.URL, Blobs: ts.blobs})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -196,7 +197,7 @@ func (ts *emailServer) messages(t *testing.T, convID uint64) []models.Message {
 // does once its timer fired.
 func (ts *emailServer) notify(t *testing.T, org models.Organization, convID uint64) workflows.ReplyNotificationResult {
 	t.Helper()
-	a := &activities.Activities{DB: ts.db.DB, Keys: ts.db.Keys, Mail: ts.srv.Mail, MailFrom: ts.srv.Config.MailFrom, InboundDomain: testInbound}
+	a := &activities.Activities{Store: store.New(ts.db.DB, ts.db.Keys), Keys: ts.db.Keys, Mail: ts.srv.Mail, MailFrom: ts.srv.Config.MailFrom, InboundDomain: testInbound}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a.NotifyContactOfReplies)

@@ -28,6 +28,7 @@ import (
 	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -103,7 +104,7 @@ func TestPrivacyErasureEndToEndOnTemporal(t *testing.T) {
 	}
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w)
-	activities.Register(w, &activities.Activities{DB: p.db.DB, Keys: p.db.Keys, Mail: p.outbox, MailFrom: p.srv.Config.MailFrom,
+	activities.Register(w, &activities.Activities{Store: store.New(p.db.DB, p.db.Keys), Keys: p.db.Keys, Mail: p.outbox, MailFrom: p.srv.Config.MailFrom,
 		BaseURL: p.URL, Blobs: p.blobs, Stripe: stripe, Privacy: activities.PrivacySettings{Officer: "privacy@convot.io", Hub: p.srv.Hub}})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

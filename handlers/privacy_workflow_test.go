@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/convot/convot/activities"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -23,7 +24,7 @@ func runPrivacyWorkflow(t *testing.T, ts *testServer, in workflows.PrivacyReques
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(in.ReceivedAt)
 	workflows.Register(env)
-	activities.Register(env, &activities.Activities{DB: ts.db.DB, Keys: ts.db.Keys, Mail: ts.outbox, MailFrom: ts.srv.Config.MailFrom,
+	activities.Register(env, &activities.Activities{Store: store.New(ts.db.DB, ts.db.Keys), Keys: ts.db.Keys, Mail: ts.outbox, MailFrom: ts.srv.Config.MailFrom,
 		BaseURL: ts.URL, Blobs: ts.blobs})
 	env.OnRequestCancelExternalWorkflow(mock.Anything, mock.Anything, mock.Anything).Return(nil).Maybe()
 	env.ExecuteWorkflow(workflows.PrivacyRequestWorkflowType, in)

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/handlers"
+	"github.com/convot/convot/internal/backup"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
@@ -26,6 +26,7 @@ import (
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 )
 
@@ -33,7 +34,8 @@ import (
 type app struct {
 	cfg    *config.Config
 	master *crypto.MasterKeys
-	db     *gorm.DB
+	// store is every query of the commands and the activities.
+	store  *store.Store
 	keys   *models.KeyStore
 	outbox *mail.Outbox
 	// mail is the one path of every mail: suppressions and marketing
@@ -54,8 +56,11 @@ type app struct {
 	// stripe is the gated billing client; nil when STRIPE_SECRET_KEY is
 	// not set (billing off).
 	stripe *subprocessors.Stripe
-	// handlers is the HTTP server's state, drained at shutdown.
+	// handlers is the HTTP server's state, drained at shutdown. openApp
+	// hands it the database; httpServer completes it.
 	handlers *handlers.Server
+	// backupStore takes, shreds and restores the encrypted backups.
+	backupStore *backup.Backups
 }
 
 // openApp reads the configuration, the master key and the database, and
@@ -77,8 +82,9 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := store.New(db, keys)
 	// Decisions of concurrent requests are committed together.
-	gate, err := policies.NewGate(ctx, models.NewGroupDecisionLog(db))
+	gate, err := policies.NewGate(ctx, st.GroupDecisionLog())
 	if err != nil {
 		return nil, fmt.Errorf("egress gate: %w", err)
 	}
@@ -91,10 +97,14 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 			return nil, fmt.Errorf("SENTRY_DSN: %v", err)
 		}
 	}
-	a := &app{cfg: cfg, master: master, db: db, keys: keys, gate: gate}
+	a := &app{cfg: cfg, master: master, store: st, keys: keys, gate: gate}
 	if a.blobs, err = openBlobs(cfg, gate); err != nil {
 		return nil, err
 	}
+	// The raw database goes where it is opened to the two that still take
+	// it: the HTTP handlers and the backups (which copy whole tables).
+	a.handlers = &handlers.Server{DB: db, Keys: keys, Store: st}
+	a.backupStore = &backup.Backups{DB: db, Blobs: a.blobs, Master: master, Context: backup.StorageContext(cfg.Region)}
 	if a.hub, err = openHub(cfg, gate); err != nil {
 		return nil, err
 	}
@@ -116,7 +126,7 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("POSTMARK_SERVER_TOKEN: %v", err)
 	}
-	a.mail = mail.NewMailer(postmark.MailSender(), cfg.MailFrom, models.Suppressions{DB: db, Keys: keys})
+	a.mail = mail.NewMailer(postmark.MailSender(), cfg.MailFrom, st.Suppressions())
 	return a, nil
 }
 
@@ -152,9 +162,7 @@ func (a *app) close() {
 	if a.hub != nil {
 		a.hub.Close()
 	}
-	if sqlDB, err := a.db.DB(); err == nil {
-		sqlDB.Close()
-	}
+	a.store.Close()
 }
 
 // loadMasterKeys takes CONVOT_MASTER_KEY; in dev, a key kept in the data
@@ -200,10 +208,10 @@ func (a *app) httpServer() (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.handlers = &handlers.Server{DB: a.db, Keys: a.keys, Config: a.cfg, Mail: sender, Outbox: devOutbox(a),
-		PayloadCodec: codec, TemporalUIURL: a.temporalUI, Temporal: a.temporal, Hub: a.hub, Blobs: a.blobs,
-		Stripe: a.stripe, GeoIP: geo}
-	h, err := handlers.New(a.handlers)
+	s := a.handlers // DB, Keys and Store from openApp
+	s.Config, s.Mail, s.Outbox, s.PayloadCodec = a.cfg, sender, devOutbox(a), codec
+	s.TemporalUIURL, s.Temporal, s.Hub, s.Blobs, s.Stripe, s.GeoIP = a.temporalUI, a.temporal, a.hub, a.blobs, a.stripe, geo
+	h, err := handlers.New(s)
 	if err != nil {
 		return nil, err
 	}
@@ -264,9 +272,8 @@ func (a *app) serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener) 
 // seedOwner creates a first organization and owner when the database has no
 // account, and returns the login to print (once: the password is random
 // and only its hash is kept).
-func seedOwner(ctx context.Context, db *gorm.DB) (email, password string, err error) {
-	var n int64
-	if err := db.WithContext(ctx).Model(&models.Account{}).Count(&n).Error; err != nil || n > 0 {
+func seedOwner(ctx context.Context, st *store.Store) (email, password string, err error) {
+	if exists, err := st.AnyAccount(ctx); err != nil || exists {
 		return "", "", err
 	}
 	email, password = "owner@convot.localhost", crypto.RandomToken(12)
@@ -274,15 +281,15 @@ func seedOwner(ctx context.Context, db *gorm.DB) (email, password string, err er
 	if err != nil {
 		return "", "", err
 	}
-	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = st.Tx(ctx, func(tx *store.Store) error {
 		org := models.Organization{PublicKey: crypto.RandomToken(16), CompanyName: "Convot Dev", Region: "eu", Status: models.OrgActive}
-		if err := tx.Create(&org).Error; err != nil {
+		if err := tx.CreateOrganization(ctx, &org); err != nil {
 			return err
 		}
 		owner := models.Account{OrganizationID: org.ID, FullName: "Dev Owner", DisplayName: "Dev", Email: email,
 			PasswordHash: hash, Role: models.RoleOwner, TimeZone: "UTC", Language: "en", Status: "active",
 			CreatedAt: time.Now().UTC()}
-		return tx.Create(&owner).Error
+		return tx.CreateAccount(ctx, &owner)
 	})
 	return email, password, err
 }

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/handlers"
 	"github.com/convot/convot/internal/blob"
@@ -33,6 +32,7 @@ import (
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 )
 
@@ -96,16 +96,12 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	}()
-	if sqlDB, err := db.DB(); err == nil && dbURL != "" {
-		sqlDB.SetMaxOpenConns(64)
-		sqlDB.SetMaxIdleConns(64)
+	st := store.New(db, keys)
+	defer st.Close()
+	if dbURL != "" {
+		_ = st.SetMaxConns(64)
 	}
-	decisions := models.NewGroupDecisionLog(db)
+	decisions := st.GroupDecisionLog()
 	defer decisions.Close()
 	gate, err := policies.NewGate(ctx, decisions)
 	if err != nil {
@@ -137,7 +133,7 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 			defer hub.Close()
 		}
 		nodeCfg := *cfg
-		h, err := handlers.New(&handlers.Server{DB: db, Keys: keys, Config: &nodeCfg, Mail: outbox, Hub: hub, Blobs: blobs})
+		h, err := handlers.New(&handlers.Server{DB: db, Keys: keys, Store: st, Config: &nodeCfg, Mail: outbox, Hub: hub, Blobs: blobs})
 		if err != nil {
 			return err
 		}
@@ -155,7 +151,7 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 		o.messages, rateText(o.rate), o.visitors, o.workers, o.nodes, database, hubName)
 	fmt.Fprintln(out, "conversation lifecycle signals: not sent (they leave the request path for a queue to Temporal)")
 
-	orgKey, cookies, err := benchOrganization(ctx, db, bases[len(bases)-1])
+	orgKey, cookies, err := benchOrganization(ctx, st, bases[len(bases)-1])
 	if err != nil {
 		return err
 	}
@@ -336,19 +332,18 @@ func benchSchema(base string) (string, func(), error) {
 	if base == "" {
 		return "", func() {}, nil
 	}
-	admin, err := models.Open(base, "")
+	db, err := models.Open(base, "")
 	if err != nil {
 		return "", nil, err
 	}
+	admin := store.New(db, nil)
 	name := "bench_" + strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(crypto.RandomToken(8), "x"))
-	if err := admin.Exec(`CREATE SCHEMA "` + name + `"`).Error; err != nil {
+	if err := admin.CreateSchema(context.Background(), name); err != nil {
 		return "", nil, err
 	}
 	drop := func() {
-		admin.Exec(`DROP SCHEMA "` + name + `" CASCADE`)
-		if sqlDB, err := admin.DB(); err == nil {
-			sqlDB.Close()
-		}
+		_ = admin.DropSchema(context.Background(), name)
+		admin.Close()
 	}
 	u, err := url.Parse(base)
 	if err != nil {
@@ -364,7 +359,7 @@ func benchSchema(base string) (string, func(), error) {
 // benchOrganization creates an organization and an operator, signs the
 // operator in through the login form, and returns the widget key and the
 // session cookies.
-func benchOrganization(ctx context.Context, db *gorm.DB, base string) (string, string, error) {
+func benchOrganization(ctx context.Context, st *store.Store, base string) (string, string, error) {
 	password := crypto.RandomToken(16)
 	hash, err := handlers.HashPassword(password)
 	if err != nil {
@@ -372,12 +367,12 @@ func benchOrganization(ctx context.Context, db *gorm.DB, base string) (string, s
 	}
 	org := models.Organization{PublicKey: crypto.RandomToken(16), CompanyName: "Bench", Region: "eu", Status: models.OrgActive}
 	email := "operator@bench.convot.localhost"
-	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&org).Error; err != nil {
+	err = st.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateOrganization(ctx, &org); err != nil {
 			return err
 		}
-		return tx.Create(&models.Account{OrganizationID: org.ID, FullName: "Bench Operator", Email: email,
-			PasswordHash: hash, Role: models.RoleAgent, Status: "active", TimeZone: "UTC", Language: "en"}).Error
+		return tx.CreateAccount(ctx, &models.Account{OrganizationID: org.ID, FullName: "Bench Operator", Email: email,
+			PasswordHash: hash, Role: models.RoleAgent, Status: "active", TimeZone: "UTC", Language: "en"})
 	})
 	if err != nil {
 		return "", "", err

@@ -74,7 +74,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	}
 	a.temporal, a.temporalUI = c, uiURL
 
-	email, password, err := seedOwner(ctx, a.db)
+	email, password, err := seedOwner(ctx, a.store)
 	if err != nil {
 		return fmt.Errorf("seed owner: %w", err)
 	}

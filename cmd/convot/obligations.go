@@ -15,13 +15,13 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/handlers"
 	"github.com/convot/convot/internal/backup"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -30,10 +30,10 @@ import (
 // recurring obligations themselves are Temporal Schedules, created when a
 // worker starts (ensureSchedules).
 
-// backups is the backup store of the app: its blob store, master key and
-// the deployment's storage context.
+// backups is the backup store of the app (openApp builds it): its blob
+// store, master key and the deployment's storage context.
 func (a *app) backups() *backup.Backups {
-	return &backup.Backups{DB: a.db, Blobs: a.blobs, Master: a.master, Context: backup.StorageContext(a.cfg.Region)}
+	return a.backupStore
 }
 
 // ensureSchedules creates or updates the Temporal Schedules of the
@@ -65,7 +65,7 @@ func runBackup(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		defer a.close()
-		return listBackups(ctx, a.db, out)
+		return listBackups(ctx, a.store, out)
 	case "restore":
 		if len(args) < 2 {
 			return errors.New("say which backup: `convot backup restore <id>` (see `convot backup list`)")
@@ -82,9 +82,9 @@ func runBackup(ctx context.Context, args []string, out io.Writer) error {
 	return fmt.Errorf("unknown backup command %q: say list or restore", args[0])
 }
 
-func listBackups(ctx context.Context, db *gorm.DB, out io.Writer) error {
-	var list []models.Backup
-	if err := db.WithContext(ctx).Order("id DESC").Find(&list).Error; err != nil {
+func listBackups(ctx context.Context, st *store.Store, out io.Writer) error {
+	list, err := st.Backups(ctx)
+	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -117,11 +117,9 @@ func restoreBackup(ctx context.Context, id uint64, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if s, err := db.DB(); err == nil {
-			s.Close()
-		}
-	}()
+	// No key store yet: the restore brings the deployment's keys.
+	st := store.New(db, nil)
+	defer st.Close()
 	if _, err := models.Migrate(ctx, db); err != nil {
 		return err
 	}
@@ -142,7 +140,7 @@ func restoreBackup(ctx context.Context, id uint64, out io.Writer) error {
 		return err
 	}
 	for _, r := range decisions.Records() {
-		if err := (models.DecisionLog{DB: db}).Record(ctx, r); err != nil {
+		if err := st.DecisionLog().Record(ctx, r); err != nil {
 			return err
 		}
 	}
@@ -163,7 +161,7 @@ type policyPublication struct {
 // notice (a material change), or refuses it. The embedded policy becomes
 // version 1 first when no version is recorded. A version whose notice
 // cannot be started is taken back.
-func publishPolicy(ctx context.Context, db *gorm.DB, p policyPublication, now time.Time, startNotice func(workflows.PolicyChangeInput) error) (*models.PolicyVersion, error) {
+func publishPolicy(ctx context.Context, st *store.Store, p policyPublication, now time.Time, startNotice func(workflows.PolicyChangeInput) error) (*models.PolicyVersion, error) {
 	if err := models.CheckPolicyEffective(p.Material, now, p.Effective); err != nil {
 		return nil, err
 	}
@@ -171,20 +169,20 @@ func publishPolicy(ctx context.Context, db *gorm.DB, p policyPublication, now ti
 	if err != nil {
 		return nil, err
 	}
-	if err := models.SeedPolicy(ctx, db, embedded, now); err != nil {
+	if err := st.SeedPolicy(ctx, embedded, now); err != nil {
 		return nil, err
 	}
-	n, err := models.NextPolicyVersion(ctx, db)
+	n, err := st.NextPolicyVersion(ctx)
 	if err != nil {
 		return nil, err
 	}
 	v := &models.PolicyVersion{Version: n, Text: p.Text, Summary: p.Summary, Material: p.Material, PublishedAt: now, EffectiveAt: p.Effective, CreatedAt: now}
-	if err := db.WithContext(ctx).Create(v).Error; err != nil {
+	if err := st.CreatePolicyVersion(ctx, v); err != nil {
 		return nil, err
 	}
 	if p.Material {
 		if err := startNotice(workflows.PolicyChangeInput{Version: n, Material: true, EffectiveAt: p.Effective}); err != nil {
-			db.WithContext(context.WithoutCancel(ctx)).Delete(&models.PolicyVersion{}, v.ID)
+			_ = st.DeletePolicyVersion(context.WithoutCancel(ctx), v.ID)
 			return nil, fmt.Errorf("version %d not published: its notice could not be started: %w", n, err)
 		}
 	}
@@ -224,7 +222,7 @@ func runPolicyPublish(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer c.Close()
 	}
-	v, err := publishPolicy(ctx, a.db, p, time.Now().UTC(), func(in workflows.PolicyChangeInput) error {
+	v, err := publishPolicy(ctx, a.store, p, time.Now().UTC(), func(in workflows.PolicyChangeInput) error {
 		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID: workflows.PolicyChangeWorkflowID(in.Version), TaskQueue: workflows.TaskQueue,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -276,8 +274,8 @@ func runPolicyVersions(ctx context.Context, args []string, out io.Writer) error 
 		return err
 	}
 	defer a.close()
-	var list []models.PolicyVersion
-	if err := a.db.WithContext(ctx).Select("id", "version", "summary", "material", "published_at", "effective_at").Order("version").Find(&list).Error; err != nil {
+	list, err := a.store.PolicyVersions(ctx)
+	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -326,10 +324,10 @@ func runSupport(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
-	db := a.db.WithContext(ctx)
+	st := a.store
 	if cmd == "list" {
-		var list []models.SupportTicket
-		if err := db.Order("updated_at DESC").Limit(500).Find(&list).Error; err != nil {
+		list, err := st.RecentSupportTickets(ctx, 500)
+		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -339,18 +337,18 @@ func runSupport(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return tw.Flush()
 	}
-	var t models.SupportTicket
-	if err := db.Where("id = ?", id).Limit(1).Find(&t).Error; err != nil {
-		return err
-	}
-	if t.ID == 0 {
+	t, err := st.SupportTicketByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no support ticket %d", id)
+	}
+	if err != nil {
+		return err
 	}
 	now := time.Now().UTC()
 	switch cmd {
 	case "show":
-		var msgs []models.SupportMessage
-		if err := db.Where("ticket_id = ?", t.ID).Order("id").Find(&msgs).Error; err != nil {
+		msgs, err := st.SupportMessagesByTicketID(ctx, t.ID)
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "#%d %s (%s), organization %d\n", t.ID, t.Subject, t.Status, t.OrganizationID)
@@ -359,16 +357,14 @@ func runSupport(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return nil
 	case "reply":
-		return db.Transaction(func(tx *gorm.DB) error {
+		return st.Tx(ctx, func(tx *store.Store) error {
 			m := models.SupportMessage{TicketID: t.ID, OrganizationID: t.OrganizationID, DataKeyID: t.DataKeyID, AuthorType: models.SupportAuthorSupport, Body: message, CreatedAt: now}
-			if err := tx.Create(&m).Error; err != nil {
+			if err := tx.CreateSupportMessage(ctx, &m); err != nil {
 				return err
 			}
-			return tx.Model(&models.SupportTicket{}).Where("id = ?", t.ID).
-				Updates(map[string]any{"status": models.TicketAnswered, "closed_at": nil, "updated_at": now}).Error
+			return tx.AnswerSupportTicketByID(ctx, t.ID, now)
 		})
 	default: // close
-		return db.Model(&models.SupportTicket{}).Where("id = ? AND status <> ?", t.ID, models.TicketClosed).
-			Updates(map[string]any{"status": models.TicketClosed, "closed_at": now, "updated_at": now}).Error
+		return st.CloseSupportTicketByID(ctx, t.ID, now)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -31,7 +32,7 @@ func TestPolicyPublishRefusesLessThan30Days(t *testing.T) {
 	p := policyPublication{Text: "New policy.", Material: true, Summary: "Shorter log retention."}
 
 	p.Effective = now.Add(29 * 24 * time.Hour)
-	if _, err := publishPolicy(ctx, db.DB, p, now, start); !errors.Is(err, models.ErrNoticeTooShort) {
+	if _, err := publishPolicy(ctx, store.New(db.DB, db.Keys), p, now, start); !errors.Is(err, models.ErrNoticeTooShort) {
 		t.Fatalf("29 days: %v, want ErrNoticeTooShort", err)
 	}
 	var n int64
@@ -41,7 +42,7 @@ func TestPolicyPublishRefusesLessThan30Days(t *testing.T) {
 	}
 
 	p.Effective = now.Add(30 * 24 * time.Hour)
-	v, err := publishPolicy(ctx, db.DB, p, now, start)
+	v, err := publishPolicy(ctx, store.New(db.DB, db.Keys), p, now, start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestPolicyPublishRefusesLessThan30Days(t *testing.T) {
 	}
 
 	failing := func(workflows.PolicyChangeInput) error { return errors.New("temporal down") }
-	if _, err := publishPolicy(ctx, db.DB, p, now, failing); err == nil {
+	if _, err := publishPolicy(ctx, store.New(db.DB, db.Keys), p, now, failing); err == nil {
 		t.Fatal("a version whose notice failed was published")
 	}
 	db.Model(&models.PolicyVersion{}).Count(&n)
@@ -64,7 +65,7 @@ func TestPolicyPublishRefusesLessThan30Days(t *testing.T) {
 
 	// A non-material change needs no notice period and mails no one.
 	p.Material, p.Effective = false, now.Add(24*time.Hour)
-	if v, err := publishPolicy(ctx, db.DB, p, now, failing); err != nil || v.Version != 3 {
+	if v, err := publishPolicy(ctx, store.New(db.DB, db.Keys), p, now, failing); err != nil || v.Version != 3 {
 		t.Fatalf("non-material change: %v", err)
 	}
 
@@ -145,9 +146,12 @@ func TestBackupCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.close()
-	var restored models.Organization
-	if err := a.db.First(&restored, org.ID).Error; err != nil || restored.CompanyName != "Cli Ltd" {
-		t.Fatalf("restored organization %q: %v", restored.CompanyName, err)
+	restored, err := a.store.Organization(ctx, org.ID)
+	if err != nil {
+		t.Fatalf("restored organization: %v", err)
+	}
+	if restored.CompanyName != "Cli Ltd" {
+		t.Fatalf("restored organization %q", restored.CompanyName)
 	}
 	for _, args := range [][]string{{}, {"restore"}, {"restore", "x"}, {"shred"}} {
 		if err := runBackup(ctx, args, &bytes.Buffer{}); err == nil {

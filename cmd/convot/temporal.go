@@ -70,7 +70,7 @@ func dialTemporalAt(ctx context.Context, cfg *config.Config, master *crypto.Mast
 func newWorker(c client.Client, a *app) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w)
-	acts := &activities.Activities{DB: a.db, Keys: a.keys, MailFrom: a.cfg.MailFrom, BaseURL: a.cfg.BaseURL.String(),
+	acts := &activities.Activities{Store: a.store, Keys: a.keys, MailFrom: a.cfg.MailFrom, BaseURL: a.cfg.BaseURL.String(),
 		Blobs: a.blobs, Stripe: a.stripe}
 	// Every mail goes the one path (suppressions, the gated Postmark client).
 	acts.Mail, acts.InboundDomain = a.mail, a.cfg.InboundDomain
