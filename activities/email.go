@@ -181,7 +181,7 @@ func (a *Activities) replyDigest(ctx context.Context, org *models.Organization, 
 		ids = append(ids, m.ID)
 		authorIDs[m.AuthorID] = true
 	}
-	atts, err := a.Store.MessageAttachments(ctx, org.ID, ids)
+	atts, err := a.Store.AttachmentsOfMessages(ctx, org.ID, ids)
 	if err != nil {
 		return digest{}, err
 	}

@@ -569,7 +569,7 @@ func (a *Activities) ExpirePrivacyExports(ctx context.Context, ref workflows.Dsr
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
-	exports, err := a.Store.PrivacyExports(ctx, r.ID, 0)
+	exports, err := a.Store.PrivacyExportsOfRequest(ctx, r.ID, 0)
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}

@@ -82,7 +82,7 @@ func (a *Activities) ExportPrivacySubject(ctx context.Context, ref workflows.Dsr
 		return workflows.DsrOutcome{}, err
 	}
 	// A retry's earlier exports go.
-	older, err := a.Store.PrivacyExports(ctx, r.ID, e.ID)
+	older, err := a.Store.PrivacyExportsOfRequest(ctx, r.ID, e.ID)
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}

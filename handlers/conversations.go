@@ -347,7 +347,7 @@ func (s *Server) publish(ctx context.Context, org *models.Organization, conv *mo
 	}
 	subject := policies.SubjectContext{Kind: models.SubjectEndUser}
 	if personalCategories(categories) {
-		subject = s.liveSubject(ctx, conv.ContactID)
+		subject = s.liveSubject(ctx, conv.OrganizationID, conv.ContactID)
 	}
 	ev := realtime.Event{Org: org.GateContext(), Subject: subject, Categories: categories, Payload: payload}
 	topics := []string{orgTopic(org.ID)}

@@ -34,7 +34,7 @@ type liveSubject struct {
 // liveSubject is the subject context of a conversation's contact for a live
 // event. When it cannot be read the contact is taken as restricted: the
 // event then stays off subprocessors, which is the safe mistake.
-func (s *Server) liveSubject(ctx context.Context, contactID uint64) policies.SubjectContext {
+func (s *Server) liveSubject(ctx context.Context, orgID, contactID uint64) policies.SubjectContext {
 	now := time.Now()
 	c := s.subjects
 	c.mu.Lock()
@@ -43,7 +43,7 @@ func (s *Server) liveSubject(ctx context.Context, contactID uint64) policies.Sub
 	if ok && now.Before(e.expires) {
 		return e.sc
 	}
-	sc, err := s.Store.SubjectContextForContact(ctx, contactID)
+	sc, err := s.Store.SubjectContextForContact(ctx, orgID, contactID)
 	if err != nil {
 		slog.Warn("subject preferences not read; live event treated as restricted", "contact", contactID, "err", err)
 		return policies.SubjectContext{Kind: models.SubjectEndUser, Restricted: true, Objections: []string{}, Consents: []string{}}

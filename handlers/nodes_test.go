@@ -40,7 +40,7 @@ func redisHub(t *testing.T, ts *testServer, redisURL string) realtime.Hub {
 // hub, like a second replica behind a load balancer.
 func secondNode(t *testing.T, ts *testServer, hub realtime.Hub) *testServer {
 	t.Helper()
-	b := &Server{DB: ts.srv.DB, Keys: ts.srv.Keys, Config: ts.srv.Config, Mail: ts.srv.Mail, Outbox: ts.srv.Outbox,
+	b := &Server{Store: ts.srv.Store, Config: ts.srv.Config, Mail: ts.srv.Mail, Outbox: ts.srv.Outbox,
 		Blobs: ts.blobs, Lifecycles: ts.lifecycles, Hub: hub, now: ts.clock}
 	h, err := New(b)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
-	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
@@ -29,11 +28,11 @@ import (
 
 // Server holds what the handlers need.
 type Server struct {
-	DB   *gorm.DB
-	Keys *models.KeyStore
-	// Store is every query of tenant data (built from DB and Keys when nil);
-	// handlers call it and never build a query themselves.
+	// Store is every query of tenant data: handlers call it and never
+	// build a query themselves. Keys is its key store (sealing, blind
+	// indexes), taken from Store when nil.
 	Store  *store.Store
+	Keys   *models.KeyStore
 	Config *config.Config
 	Mail   mail.Sender
 	// Outbox is set in the embedded default: the dev mailbox page shows it.
@@ -103,7 +102,10 @@ func New(s *Server) (http.Handler, error) {
 	}
 	s.pages = pages
 	if s.Store == nil {
-		s.Store = store.New(s.DB, s.Keys)
+		return nil, errors.New("handlers: a store is required")
+	}
+	if s.Keys == nil {
+		s.Keys = s.Store.Keys()
 	}
 	s.throttle = newThrottle(20, 5*time.Minute)
 	if s.now == nil {

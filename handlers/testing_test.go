@@ -19,6 +19,7 @@ import (
 	"github.com/convot/convot/internal/payloads"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/internal/testdb"
+	"github.com/convot/convot/store"
 )
 
 // testServer runs the dashboard against a fresh database with a clock the
@@ -86,7 +87,7 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	ts.lifecycles = &recordedLifecycles{}
-	ts.srv = &Server{DB: db.DB, Keys: db.Keys, Config: cfg, Mail: outbox, Outbox: outbox, now: ts.clock,
+	ts.srv = &Server{Store: store.New(db.DB, db.Keys), Config: cfg, Mail: outbox, Outbox: outbox, now: ts.clock,
 		PayloadCodec: codec, TemporalUIURL: "http://localhost:8233",
 		Blobs: ts.blobs, Lifecycles: ts.lifecycles, Hub: realtime.NewLocal()}
 	h, err := New(ts.srv)

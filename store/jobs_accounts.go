@@ -49,8 +49,3 @@ func (s *Store) AnyAccount(ctx context.Context) (bool, error) {
 	err := s.with(ctx).Model(&models.Account{}).Count(&n).Error
 	return n > 0, err
 }
-
-// CreateAccount writes a new account; its OrganizationID says whose it is.
-func (s *Store) CreateAccount(ctx context.Context, acc *models.Account) error {
-	return s.with(ctx).Create(acc).Error
-}

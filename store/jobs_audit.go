@@ -6,12 +6,6 @@ import (
 	"github.com/convot/convot/models"
 )
 
-// CreateAuditEvent records an audit event; its OrganizationID (0: the
-// deployment) says whose it is.
-func (s *Store) CreateAuditEvent(ctx context.Context, e *models.AuditEvent) error {
-	return s.with(ctx).Create(e).Error
-}
-
 // AuditRecorded reports whether an event with the action and target is
 // recorded, in any organization: a workflow records some events once
 // however often its activity is retried, and the target names the

@@ -7,16 +7,6 @@ import (
 	"github.com/convot/convot/policies"
 )
 
-// Contact loads one of the organization's contacts, or ErrNotFound.
-func (s *Store) Contact(ctx context.Context, orgID, contactID uint64) (*models.Contact, error) {
-	var c models.Contact
-	res := s.with(ctx).Where("id = ? AND organization_id = ?", contactID, orgID).Limit(1).Find(&c)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
 // ContactsWithEmailPage lists up to limit of the organization's contacts
 // that gave an email address, with an ID above after, by ID.
 func (s *Store) ContactsWithEmailPage(ctx context.Context, orgID, after uint64, limit int) ([]models.Contact, error) {

@@ -7,17 +7,6 @@ import (
 	"github.com/convot/convot/models"
 )
 
-// Conversation loads one of the organization's conversations, or
-// ErrNotFound.
-func (s *Store) Conversation(ctx context.Context, orgID, convID uint64) (*models.Conversation, error) {
-	var conv models.Conversation
-	res := s.with(ctx).Where("id = ? AND organization_id = ?", convID, orgID).Limit(1).Find(&conv)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &conv, nil
-}
-
 // SetConversationStatus records a state of the conversation's lifecycle:
 // its status, assignee (0: none) and the timestamps the status implies
 // (resolved_at, snoozed_until). Replaying it sets the same values; changed
@@ -54,9 +43,9 @@ func (s *Store) UnreadReplies(ctx context.Context, orgID, convID uint64, authorT
 	return msgs, err
 }
 
-// MessageAttachments lists the organization's attachments of the
+// AttachmentsOfMessages lists the organization's attachments of the
 // messages, by ID.
-func (s *Store) MessageAttachments(ctx context.Context, orgID uint64, messageIDs []uint64) ([]models.Attachment, error) {
+func (s *Store) AttachmentsOfMessages(ctx context.Context, orgID uint64, messageIDs []uint64) ([]models.Attachment, error) {
 	var atts []models.Attachment
 	err := s.with(ctx).Where("organization_id = ? AND message_id IN ?", orgID, messageIDs).Order("id").Find(&atts).Error
 	return atts, err

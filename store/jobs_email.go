@@ -28,12 +28,6 @@ func (s *Store) EmailThreadMessageIDs(ctx context.Context, orgID, convID uint64,
 	return models.EmailThreadMessageIDs(ctx, s.db, orgID, convID, n)
 }
 
-// RecordEmailMessage stores the Message-ID of a conversation's mail; its
-// OrganizationID says whose it is.
-func (s *Store) RecordEmailMessage(ctx context.Context, m *models.EmailMessage) error {
-	return models.RecordEmailMessage(ctx, s.db, s.keys, m)
-}
-
 // AdvanceEmailThreadNotified records that the conversation's replies up to
 // message upTo are notified; a notification that covered less (a late
 // retry) does not move it back.

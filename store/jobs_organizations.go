@@ -8,16 +8,6 @@ import (
 	"github.com/convot/convot/policies"
 )
 
-// Organization loads the organization, or ErrNotFound.
-func (s *Store) Organization(ctx context.Context, orgID uint64) (*models.Organization, error) {
-	var org models.Organization
-	res := s.with(ctx).Where("id = ?", orgID).Limit(1).Find(&org)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &org, nil
-}
-
 // OrganizationGateContext is what the egress gate needs of the
 // organization (its ID and region), read without its other columns; or
 // ErrNotFound.
@@ -28,12 +18,6 @@ func (s *Store) OrganizationGateContext(ctx context.Context, orgID uint64) (poli
 		return policies.OrgContext{}, err
 	}
 	return org.GateContext(), nil
-}
-
-// CreateOrganization writes a new organization (a tenant: it has no
-// organization of its own to be scoped by).
-func (s *Store) CreateOrganization(ctx context.Context, org *models.Organization) error {
-	return s.with(ctx).Create(org).Error
 }
 
 // SetOrganizationStatus moves the organization from status from to status

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -13,29 +12,11 @@ import (
 // The versions of Convot's privacy policy and their notices belong to the
 // deployment, not to an organization.
 
-// PolicyByVersion loads one version of the policy, or ErrNotFound.
-func (s *Store) PolicyByVersion(ctx context.Context, version int) (*models.PolicyVersion, error) {
-	v, err := models.PolicyByVersion(ctx, s.db, version)
-	if err != nil {
-		return nil, err
-	}
-	if v == nil {
-		return nil, ErrNotFound
-	}
-	return v, nil
-}
-
 // PolicyVersions lists every version without its text, by number.
 func (s *Store) PolicyVersions(ctx context.Context) ([]models.PolicyVersion, error) {
 	var list []models.PolicyVersion
 	err := s.with(ctx).Select("id", "version", "summary", "material", "published_at", "effective_at").Order("version").Find(&list).Error
 	return list, err
-}
-
-// SeedPolicy records text as version 1, effective from since, when no
-// version is recorded yet; see models.SeedPolicy.
-func (s *Store) SeedPolicy(ctx context.Context, text string, since time.Time) error {
-	return models.SeedPolicy(ctx, s.db, text, since)
 }
 
 // NextPolicyVersion is the number the next published version gets.

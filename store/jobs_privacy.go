@@ -18,16 +18,6 @@ import (
 // ErrDuplicatedKey itself), for callers that do not import gorm.
 var ErrDuplicateKey = gorm.ErrDuplicatedKey
 
-// PrivacyRequestByID loads a data-subject request, or ErrNotFound.
-func (s *Store) PrivacyRequestByID(ctx context.Context, requestID uint64) (*models.PrivacyRequest, error) {
-	var r models.PrivacyRequest
-	res := s.with(ctx).Where("id = ?", requestID).Limit(1).Find(&r)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &r, nil
-}
-
 // UpdatePrivacyRequestByID writes the workflow's columns of a request
 // (status, step, deadline, subject, result, evidence, ...).
 func (s *Store) UpdatePrivacyRequestByID(ctx context.Context, requestID uint64, updates map[string]any) error {
@@ -122,8 +112,8 @@ func (s *Store) CreatePrivacyExport(ctx context.Context, e *models.PrivacyExport
 	return s.with(ctx).Create(e).Error
 }
 
-// PrivacyExports lists the request's exports but except (0: all).
-func (s *Store) PrivacyExports(ctx context.Context, requestID, except uint64) ([]models.PrivacyExport, error) {
+// PrivacyExportsOfRequest lists the request's exports but except (0: all).
+func (s *Store) PrivacyExportsOfRequest(ctx context.Context, requestID, except uint64) ([]models.PrivacyExport, error) {
 	var list []models.PrivacyExport
 	err := s.with(ctx).Where("request_id = ? AND id <> ?", requestID, except).Find(&list).Error
 	return list, err

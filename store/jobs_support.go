@@ -35,12 +35,6 @@ func (s *Store) SupportMessagesByTicketID(ctx context.Context, ticketID uint64) 
 	return msgs, err
 }
 
-// CreateSupportMessage writes a message of a ticket; its OrganizationID
-// says whose it is.
-func (s *Store) CreateSupportMessage(ctx context.Context, m *models.SupportMessage) error {
-	return s.with(ctx).Create(m).Error
-}
-
 // AnswerSupportTicketByID marks a ticket answered by support (and open
 // again if it was closed).
 func (s *Store) AnswerSupportTicketByID(ctx context.Context, ticketID uint64, at time.Time) error {

@@ -103,7 +103,7 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	}
 	// The raw database goes where it is opened to the two that still take
 	// it: the HTTP handlers and the backups (which copy whole tables).
-	a.handlers = &handlers.Server{DB: db, Keys: keys, Store: st}
+	a.handlers = &handlers.Server{Store: st}
 	a.backupStore = &backup.Backups{DB: db, Blobs: a.blobs, Master: master, Context: backup.StorageContext(cfg.Region)}
 	if a.hub, err = openHub(cfg, gate); err != nil {
 		return nil, err

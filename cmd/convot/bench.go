@@ -133,7 +133,7 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 			defer hub.Close()
 		}
 		nodeCfg := *cfg
-		h, err := handlers.New(&handlers.Server{DB: db, Keys: keys, Store: st, Config: &nodeCfg, Mail: outbox, Hub: hub, Blobs: blobs})
+		h, err := handlers.New(&handlers.Server{Store: st, Config: &nodeCfg, Mail: outbox, Hub: hub, Blobs: blobs})
 		if err != nil {
 			return err
 		}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/convot/convot/internal/devstack"
-	"github.com/convot/convot/internal/testenv"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -20,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/convot/convot/internal/devstack"
+	"github.com/convot/convot/internal/testenv"
 
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
