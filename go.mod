@@ -139,3 +139,7 @@ require (
 	modernc.org/memory v1.5.0 // indirect
 	modernc.org/sqlite v1.23.1 // indirect
 )
+
+// npm installs ESLint (package.json) into node_modules, where a package
+// can ship Go files (flatted does): keep them out of ./... patterns.
+ignore ./node_modules

@@ -70,7 +70,7 @@ func OpenSQLite(path string) (*gorm.DB, error) {
 }
 
 // IsPostgres reports whether db speaks to PostgreSQL.
-func IsPostgres(db *gorm.DB) bool { return db.Dialector.Name() == "postgres" }
+func IsPostgres(db *gorm.DB) bool { return db.Name() == "postgres" }
 
 type slogWriter struct{}
 

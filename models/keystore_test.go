@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -87,7 +88,7 @@ func TestDestroyedKeyShredsData(t *testing.T) {
 	if err := db.Keys.Destroy(db.DB, c.DataKeyID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Keys.Open(context.Background(), "email", raw.Email); err != models.ErrKeyDestroyed {
+	if _, err := db.Keys.Open(context.Background(), "email", raw.Email); !errors.Is(err, models.ErrKeyDestroyed) {
 		t.Fatalf("open after destroy: %v, want ErrKeyDestroyed", err)
 	}
 	// A fresh key store, as another node or a restored backup would have.
@@ -96,7 +97,7 @@ func TestDestroyedKeyShredsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ks.Open(context.Background(), "email", raw.Email); err != models.ErrKeyDestroyed {
+	if _, err := ks.Open(context.Background(), "email", raw.Email); !errors.Is(err, models.ErrKeyDestroyed) {
 		t.Fatalf("open on a fresh node after destroy: %v, want ErrKeyDestroyed", err)
 	}
 	var got models.Contact

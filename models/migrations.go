@@ -273,7 +273,7 @@ var dialectWords = map[string]map[string]string{
 // transaction, and returns the versions it applied. Concurrent callers on
 // PostgreSQL are serialised by an advisory lock.
 func Migrate(ctx context.Context, db *gorm.DB) ([]int, error) {
-	dialect := db.Dialector.Name()
+	dialect := db.Name()
 	words, ok := dialectWords[dialect]
 	if !ok {
 		return nil, fmt.Errorf("migrations: unsupported database %q", dialect)

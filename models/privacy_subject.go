@@ -146,8 +146,8 @@ func describeModels(list []any) ([]*modelInfo, error) {
 		}
 		m.billing = len(fields) > 0 && m.has("organization_id") && !m.has(subjectIDColumn(SubjectCustomer))
 		for _, f := range fields {
-			if f.Subject != SubjectCustomer || !(strings.HasPrefix(f.Category+".", "user.payment.") ||
-				strings.HasPrefix(f.Category+".", "user.financial.billing_history.")) {
+			if f.Subject != SubjectCustomer || (!strings.HasPrefix(f.Category+".", "user.payment.") &&
+				!strings.HasPrefix(f.Category+".", "user.financial.billing_history.")) {
 				m.billing = false
 			}
 		}
@@ -856,7 +856,7 @@ func streamRows(ctx context.Context, ks *KeyStore, q *gorm.DB, m *modelInfo, fn 
 	if err != nil {
 		return fmt.Errorf("read %s: %w", m.table, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // rows.Err reports what reading met
 	sdb := q.Session(&gorm.Session{NewDB: true}).WithContext(context.WithValue(ctx, keysContextKey{}, ks))
 	n := 0
 	for rows.Next() {
@@ -968,8 +968,8 @@ func CollectSubjectData(ctx context.Context, db *gorm.DB, ks *KeyStore, s *Subje
 			values := make([]string, len(cols))
 			for j, c := range cols {
 				fv := row.FieldByName(c.field)
-				switch {
-				case c.form == FormHash:
+				switch c.form {
+				case FormHash:
 					if fieldText(fv) != "" {
 						values[j] = "[kept only as a one-way hash]"
 					}

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -204,7 +205,7 @@ func TestSweepResumesFromProgress(t *testing.T) {
 		}
 		return nil
 	})
-	if err != stop {
+	if !errors.Is(err, stop) {
 		t.Fatalf("the interrupted sweep ended with %v", err)
 	}
 	stats, err := models.Sweep(ctx, db.DB, targets, cutoff, 3, saved, nil)

@@ -461,7 +461,7 @@ func TestAuthorizeConcurrent(t *testing.T) {
 				f := flows[(w+i)%len(flows)]
 				d, err := g.Authorize(context.Background(), f)
 				if err != nil || !d.Allow {
-					errs <- fmt.Errorf("%s: allow=%v err=%v reason=%s", f.Subprocessor, d.Allow, err, d.Reason)
+					errs <- fmt.Errorf("%s: allow=%v err=%w reason=%s", f.Subprocessor, d.Allow, err, d.Reason)
 					return
 				}
 			}

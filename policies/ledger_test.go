@@ -92,7 +92,7 @@ func TestLedgerNamesRealTestsAndCoversThePolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened for reading only
 	sc := bufio.NewScanner(f)
 	n := 0
 	for sc.Scan() {

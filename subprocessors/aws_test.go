@@ -69,7 +69,9 @@ func TestS3BlobsRoundTrip(t *testing.T) {
 			t.Fatalf("get %s: %v", key, err)
 		}
 		got, err := io.ReadAll(rc)
-		rc.Close()
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil || !bytes.Equal(got, content) {
 			t.Fatalf("get %s: %q, %v", key, got, err)
 		}

@@ -74,7 +74,7 @@ func newAITestUpstream(t *testing.T, answer func(path string) (int, string)) *ai
 		status, resp := answer(r.URL.Path)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		io.WriteString(w, resp)
+		_, _ = io.WriteString(w, resp)
 	}))
 	t.Cleanup(u.srv.Close)
 	return u

@@ -316,7 +316,7 @@ func (p *Postmark) Send(ctx context.Context, org policies.OrgContext, subject po
 	if err != nil {
 		return "", fmt.Errorf("subprocessors: postmark send: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read, not written: nothing to lose
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return "", fmt.Errorf("subprocessors: postmark send: reading the response: %w", err)

@@ -28,7 +28,9 @@ func TestPostmarkMailSenderUsesEachMessagesContext(t *testing.T) {
 		Headers       []postmarkHeader
 		MessageStream string
 	}
-	json.Unmarshal([]byte(reqs[0].Body), &body)
+	if err := json.Unmarshal([]byte(reqs[0].Body), &body); err != nil {
+		t.Fatal(err)
+	}
 	if body.MessageStream != "outbound" || len(body.Headers) != 3 {
 		t.Fatalf("%s", reqs[0].Body)
 	}

@@ -18,14 +18,20 @@ func fakePostmark(t *testing.T) (*Postmark, *upstreamRecorder) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /email", func(w http.ResponseWriter, r *http.Request) {
 		var m map[string]any
-		json.NewDecoder(r.Body).Decode(&m)
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			t.Errorf("decode the request: %v", err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		if strings.Contains(m["To"].(string), "inactive@example.com") {
 			w.WriteHeader(http.StatusUnprocessableEntity)
-			w.Write([]byte(`{"ErrorCode":406,"Message":"You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: inactive@example.com."}`))
+			_, _ = w.Write([]byte(`{"ErrorCode":406,"Message":"You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: inactive@example.com."}`))
 			return
 		}
-		json.NewEncoder(w).Encode(map[string]any{"To": m["To"], "SubmittedAt": "2026-01-01T00:00:00Z", "MessageID": "0a129aee-e1cd-480d-b08d-4f48548ff48d", "ErrorCode": 0, "Message": "OK"})
+		if err := json.NewEncoder(w).Encode(map[string]any{"To": m["To"], "SubmittedAt": "2026-01-01T00:00:00Z", "MessageID": "0a129aee-e1cd-480d-b08d-4f48548ff48d", "ErrorCode": 0, "Message": "OK"}); err != nil {
+			t.Errorf("encode the response: %v", err)
+		}
 	})
 	srv, rec := newRecordedUpstream(t, mux)
 	g, _ := mustEgressGate(t)
@@ -99,7 +105,7 @@ func TestPostmarkSend(t *testing.T) {
 
 func TestPostmarkSenderIsAMailSender(t *testing.T) {
 	p, rec := fakePostmark(t)
-	var s mail.Sender = p.Sender(mailOrg, policies.SubjectContext{Kind: "end_user"})
+	s := p.Sender(mailOrg, policies.SubjectContext{Kind: "end_user"})
 	m := resetMessage()
 	m.Stream = "" // the outbox's default: transactional
 	if err := s.Send(context.Background(), m); err != nil {
@@ -196,7 +202,9 @@ func TestPostmarkWithheldNameLeavesTheAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got map[string]any
-	json.Unmarshal([]byte(rec.Requests()[0].Body), &got)
+	if err := json.Unmarshal([]byte(rec.Requests()[0].Body), &got); err != nil {
+		t.Fatal(err)
+	}
 	if got["To"] != "<ada@example.com>" || strings.Contains(rec.Requests()[0].Body, "Lovelace") {
 		t.Fatalf("body %s", rec.Requests()[0].Body)
 	}

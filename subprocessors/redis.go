@@ -166,13 +166,13 @@ func (f *RedisFanout) Subscribe(ctx context.Context, channel string) (<-chan []b
 	}
 	ps := client.Subscribe(ctx, channel)
 	if _, err := ps.Receive(ctx); err != nil {
-		ps.Close()
+		_ = ps.Close() // err is the failure to report
 		return nil, fmt.Errorf("subprocessors: redis subscribe: %w", err)
 	}
 	out := make(chan []byte, 64)
 	go func() {
 		defer close(out)
-		defer ps.Close()
+		defer func() { _ = ps.Close() }() // the subscription is over either way
 		messages := ps.Channel()
 		for {
 			select {

@@ -28,7 +28,7 @@ func newCountingListener(t *testing.T) *countingListener {
 		t.Fatal(err)
 	}
 	c := &countingListener{ln: ln}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() }) // ends the accept loop
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -37,7 +37,7 @@ func newCountingListener(t *testing.T) *countingListener {
 			}
 			c.connections.Add(1)
 			go func() {
-				defer conn.Close()
+				defer func() { _ = conn.Close() }()
 				n, _ := io.Copy(io.Discard, conn)
 				c.bytes.Add(n)
 			}()
@@ -55,7 +55,7 @@ func TestRedisDeniedPublishSendsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	ctx := context.Background()
 	euOrg := policies.OrgContext{ID: 5, Region: "eu"}
 	visitor := policies.SubjectContext{Kind: "end_user"}
@@ -90,7 +90,7 @@ func TestRedisDeniedPublishSendsNothing(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for ln.bytes.Load() == 0 && time.Now().Before(deadline) {
-		f.Close() // closing the connection ends the listener's read
+		_ = f.Close() // closing the connection ends the listener's read
 		time.Sleep(10 * time.Millisecond)
 	}
 	if ln.connections.Load() == 0 || ln.bytes.Load() == 0 {
@@ -105,7 +105,7 @@ func TestRedisRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	channel := fmt.Sprintf("convot-test:%d:conversation:1", time.Now().UnixNano())
@@ -144,7 +144,7 @@ func TestRedisPublishEachIsOneDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	base := fmt.Sprintf("convot-test:%d:", time.Now().UnixNano())

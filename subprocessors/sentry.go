@@ -200,7 +200,7 @@ func SentryGin() gin.HandlerFunc {
 			if r == nil {
 				return
 			}
-			if r == http.ErrAbortHandler {
+			if err, ok := r.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(r)
 			}
 			sentryGinScope(hub, c, http.StatusInternalServerError)

@@ -170,7 +170,7 @@ func (s *Shopify) get(ctx context.Context, org policies.OrgContext, subject poli
 	if err != nil {
 		return d, fmt.Errorf("subprocessors: shopify: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read, not written: nothing to lose
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		return d, fmt.Errorf("subprocessors: shopify: reading the response: %w", err)

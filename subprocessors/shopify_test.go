@@ -16,14 +16,14 @@ func fakeShopify(t *testing.T) (*Shopify, *upstreamRecorder) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.PathValue("id") != "207119551.json" {
 			w.WriteHeader(http.StatusNotFound)
-			w.Write([]byte(`{"errors":"Not Found"}`))
+			_, _ = w.Write([]byte(`{"errors":"Not Found"}`))
 			return
 		}
-		w.Write([]byte(`{"customer":{"id":207119551,"first_name":"Bob","last_name":"Norman","email":"bob.norman@mail.example.com","phone":"+16136120707","orders_count":1,"state":"enabled","note":"not read"}}`))
+		_, _ = w.Write([]byte(`{"customer":{"id":207119551,"first_name":"Bob","last_name":"Norman","email":"bob.norman@mail.example.com","phone":"+16136120707","orders_count":1,"state":"enabled","note":"not read"}}`))
 	})
 	mux.HandleFunc("GET /admin/api/2024-10/customers/{id}/orders.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"orders":[{"id":450789469,"name":"#1001","created_at":"2024-10-01T12:00:00-04:00","financial_status":"paid","fulfillment_status":null,"total_price":"598.94","currency":"USD"}]}`))
+		_, _ = w.Write([]byte(`{"orders":[{"id":450789469,"name":"#1001","created_at":"2024-10-01T12:00:00-04:00","financial_status":"paid","fulfillment_status":null,"total_price":"598.94","currency":"USD"}]}`))
 	})
 	srv, rec := newRecordedUpstream(t, mux)
 	g, _ := mustEgressGate(t)

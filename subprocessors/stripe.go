@@ -184,7 +184,7 @@ func (s *Stripe) DeleteCustomer(ctx context.Context, org policies.OrgContext, cu
 // itself holds no personal data.
 func stripeIdempotencyKey(kind string, orgID uint64, values ...string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "convot/stripe/%s/v1\x00%d", kind, orgID)
+	_, _ = fmt.Fprintf(h, "convot/stripe/%s/v1\x00%d", kind, orgID) // a hash's Write never fails
 	for _, v := range values {
 		h.Write([]byte{0})
 		h.Write([]byte(v))
@@ -231,8 +231,9 @@ var ErrStripeUnreachable = errors.New("stripe unreachable")
 func stripeScrubbedError(err error, sent ...string) error {
 	var se *stripe.Error
 	if !errors.As(err, &se) {
-		// A transport error names the URL, never the form body.
-		return fmt.Errorf("%w: %v", ErrStripeUnreachable, err)
+		// A transport error names the URL, never the form body. Only its
+		// text is kept: callers match ErrStripeUnreachable, not its types.
+		return fmt.Errorf("%w: %s", ErrStripeUnreachable, err.Error())
 	}
 	return &StripeError{
 		HTTPStatus:  se.HTTPStatusCode,

@@ -21,20 +21,20 @@ func fakeStripe(t *testing.T) (*Stripe, *upstreamRecorder) {
 		if r.PostForm.Get("email") == "taken@example.com" {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
-			w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"email_invalid","message":"Invalid email address: taken@example.com"}}`))
+			_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"email_invalid","message":"Invalid email address: taken@example.com"}}`))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"id":"cus_123","object":"customer"}`))
+		_, _ = w.Write([]byte(`{"id":"cus_123","object":"customer"}`))
 	})
 	mux.HandleFunc("DELETE /v1/customers/{id}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.PathValue("id") == "cus_gone" {
 			w.WriteHeader(http.StatusNotFound)
-			w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such customer: 'cus_gone'"}}`))
+			_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such customer: 'cus_gone'"}}`))
 			return
 		}
-		w.Write([]byte(`{"id":"` + r.PathValue("id") + `","object":"customer","deleted":true}`))
+		_, _ = w.Write([]byte(`{"id":"` + r.PathValue("id") + `","object":"customer","deleted":true}`))
 	})
 	srv, rec := newRecordedUpstream(t, mux)
 	g, _ := mustEgressGate(t)

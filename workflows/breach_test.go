@@ -39,12 +39,12 @@ func newBreachEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *breachFake
 		return nil
 	}, activity.RegisterOptions{Name: ActivityDraftAuthorityNotice})
 	env.RegisterActivityWithOptions(func(_ context.Context, in NoticeSentInput) error {
-		b.fakes.mu.Lock()
+		b.mu.Lock()
 		refuse := in.Late && b.refuseLate > 0
 		if refuse {
 			b.refuseLate--
 		}
-		b.fakes.mu.Unlock()
+		b.mu.Unlock()
 		if refuse {
 			return temporal.NewNonRetryableApplicationError("no reasons", ErrDelayReasonsRequired, nil)
 		}

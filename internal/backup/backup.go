@@ -281,7 +281,7 @@ func (b *Backups) Take(ctx context.Context, id uint64, takenAt time.Time, progre
 		return Manifest{}, err
 	}
 	// Microseconds: what every database keeps of a time.
-	m := Manifest{Format: Format, ID: id, TakenAt: takenAt.UTC().Truncate(time.Microsecond), MasterVersion: version, Dialect: b.DB.Dialector.Name()}
+	m := Manifest{Format: Format, ID: id, TakenAt: takenAt.UTC().Truncate(time.Microsecond), MasterVersion: version, Dialect: b.DB.Name()}
 	opts := &sql.TxOptions{ReadOnly: true}
 	if models.IsPostgres(b.DB) {
 		opts.Isolation = sql.LevelRepeatableRead
@@ -344,12 +344,7 @@ func (w *partWriter) dump(tx *gorm.DB, t tableOf) (int64, error) {
 			q = fmt.Sprintf("SELECT * FROM %s WHERE %s > ? ORDER BY %s LIMIT %d", quote(t.name), quote(t.pk), quote(t.pk), pageSize)
 			args = append(args, last)
 		}
-		rows, err := tx.Raw(q, args...).Rows()
-		if err != nil {
-			return total, err
-		}
-		n, lastKey, err := w.page(rows, t.pk)
-		rows.Close()
+		n, lastKey, err := w.query(tx, q, args, t.pk)
 		if err != nil {
 			return total, err
 		}
@@ -360,6 +355,16 @@ func (w *partWriter) dump(tx *gorm.DB, t tableOf) (int64, error) {
 		last = lastKey
 	}
 	return total, w.flush()
+}
+
+// query writes the page of rows that q selects.
+func (w *partWriter) query(tx *gorm.DB, q string, args []any, pk string) (n int64, last any, err error) {
+	rows, err := tx.Raw(q, args...).Rows()
+	if err != nil {
+		return 0, nil, err
+	}
+	defer func() { err = errors.Join(err, rows.Close()) }()
+	return w.page(rows, pk)
 }
 
 func (w *partWriter) page(rows *sql.Rows, pk string) (int64, any, error) {
@@ -503,7 +508,7 @@ func (b *Backups) readManifest(ctx context.Context, id uint64, verify bool) (Man
 	}
 	key, err := b.key(m.MasterVersion, id)
 	if err != nil {
-		return m, nil, fmt.Errorf("%w: backup %d was taken under master key v%d (%v)", ErrKeyUnavailable, id, m.MasterVersion, err)
+		return m, nil, fmt.Errorf("%w: backup %d was taken under master key v%d (%w)", ErrKeyUnavailable, id, m.MasterVersion, err)
 	}
 	seal, err := base64.StdEncoding.DecodeString(env.Seal)
 	if err != nil {

@@ -79,7 +79,7 @@ func reopen(t *testing.T, db *testdb.DB) (*gorm.DB, *models.KeyStore) {
 	must(t, err)
 	t.Cleanup(func() {
 		if s, err := fresh.DB(); err == nil {
-			s.Close()
+			_ = s.Close() // the test is over; its result stands either way
 		}
 	})
 	ks, err := models.NewKeyStore(context.Background(), fresh, db.Master)
@@ -93,7 +93,7 @@ func rawRows(t *testing.T, db *gorm.DB, table string) []map[string]any {
 	t.Helper()
 	rows, err := db.Raw("SELECT * FROM " + table + " ORDER BY 1").Rows()
 	must(t, err)
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // rows.Err reports what reading met
 	cols, err := rows.Columns()
 	must(t, err)
 	var out []map[string]any

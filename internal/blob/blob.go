@@ -61,14 +61,13 @@ func (d *Disk) Put(_ context.Context, _ subprocessors.StorageContext, key string
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	// After a successful rename there is no temporary file left to remove.
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
+		return errors.Join(err, tmp.Close())
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+		return errors.Join(err, tmp.Close())
 	}
 	if err := tmp.Close(); err != nil {
 		return err
@@ -126,7 +125,8 @@ func (s *S3) Get(ctx context.Context, sc subprocessors.StorageContext, key strin
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
+	// Only reading was done: closing can lose nothing worth reporting.
+	defer func() { _ = rc.Close() }()
 	return io.ReadAll(rc)
 }
 

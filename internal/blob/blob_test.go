@@ -26,7 +26,9 @@ func TestStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	backend := s3mem.New()
-	backend.CreateBucket("convot")
+	if err := backend.CreateBucket("convot"); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(gofakes3.New(backend).Server())
 	defer srv.Close()
 	gate, err := policies.NewGate(context.Background(), policies.NewMemoryLog())

@@ -162,7 +162,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	var err error
 	if c.DataDir, err = filepath.Abs(c.DataDir); err != nil {
-		return nil, fmt.Errorf("CONVOT_DATA_DIR: %v", err)
+		return nil, fmt.Errorf("CONVOT_DATA_DIR: %w", err)
 	}
 	if c.DatabaseURL != "" {
 		u, err := url.Parse(c.DatabaseURL)
@@ -183,7 +183,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.MasterKey != "" {
 		if _, err := crypto.ParseMasterKeys(c.MasterKey); err != nil {
-			return nil, fmt.Errorf("CONVOT_MASTER_KEY: %v", err)
+			return nil, fmt.Errorf("CONVOT_MASTER_KEY: %w", err)
 		}
 	}
 	base, err := url.Parse(get("CONVOT_BASE_URL"))
@@ -201,15 +201,15 @@ func Load(getenv func(string) string) (*Config, error) {
 	for _, f := range []string{c.TLSCert, c.TLSKey} {
 		if f != "" {
 			if _, err := os.Stat(f); err != nil {
-				return nil, fmt.Errorf("CONVOT_TLS_CERT/CONVOT_TLS_KEY: %v", err)
+				return nil, fmt.Errorf("CONVOT_TLS_CERT/CONVOT_TLS_KEY: %w", err)
 			}
 		}
 	}
 	if c.TemporalPort, err = port(get("CONVOT_TEMPORAL_PORT")); err != nil {
-		return nil, fmt.Errorf("CONVOT_TEMPORAL_PORT: %v", err)
+		return nil, fmt.Errorf("CONVOT_TEMPORAL_PORT: %w", err)
 	}
 	if c.TemporalUIPort, err = port(get("CONVOT_TEMPORAL_UI_PORT")); err != nil {
-		return nil, fmt.Errorf("CONVOT_TEMPORAL_UI_PORT: %v", err)
+		return nil, fmt.Errorf("CONVOT_TEMPORAL_UI_PORT: %w", err)
 	}
 	n, err := strconv.ParseInt(get("CONVOT_MAX_BODY_BYTES"), 10, 64)
 	if err != nil || n < 1024 {

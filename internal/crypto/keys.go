@@ -40,7 +40,7 @@ func ParseMasterKeys(s string) (*MasterKeys, error) {
 			var err error
 			version, err = strconv.ParseUint(strings.TrimPrefix(v, "v"), 10, 32)
 			if err != nil || version == 0 {
-				return nil, fmt.Errorf("bad version %q: want v1, v2, ...", v)
+				return nil, fmt.Errorf("bad version %q: want v<number>, such as v1 or v2", v)
 			}
 			encoded = k
 		}

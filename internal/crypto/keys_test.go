@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 )
 
@@ -56,14 +57,14 @@ func TestSealOpen(t *testing.T) {
 	if plain, err := Open(key, sealed, []byte("contacts.email")); err != nil || string(plain) != "alice@example.com" {
 		t.Fatalf("open: %q %v", plain, err)
 	}
-	if _, err := Open(key, sealed, []byte("contacts.name")); err != ErrTampered {
+	if _, err := Open(key, sealed, []byte("contacts.name")); !errors.Is(err, ErrTampered) {
 		t.Fatal("opened under another associated data")
 	}
 	sealed[len(sealed)-1] ^= 1
-	if _, err := Open(key, sealed, []byte("contacts.email")); err != ErrTampered {
+	if _, err := Open(key, sealed, []byte("contacts.email")); !errors.Is(err, ErrTampered) {
 		t.Fatal("tampered ciphertext opened")
 	}
-	if _, err := Open(key, []byte("x"), nil); err != ErrTampered {
+	if _, err := Open(key, []byte("x"), nil); !errors.Is(err, ErrTampered) {
 		t.Fatal("short ciphertext opened")
 	}
 }

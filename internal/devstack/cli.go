@@ -90,7 +90,7 @@ func FindTemporalCLI(ctx context.Context, env func(string) string, progress io.W
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		fmt.Fprintf(progress, "ignoring %s on PATH: it is not a usable Temporal CLI (%v)\n", p, err)
+		_, _ = fmt.Fprintf(progress, "ignoring %s on PATH: it is not a usable Temporal CLI (%v)\n", p, err)
 	}
 
 	dir, err := CLICacheDir(env)
@@ -144,10 +144,10 @@ func buildCLI(ctx context.Context, goTool, dir string, progress io.Writer) error
 	if err != nil {
 		return fmt.Errorf("create the Temporal CLI build directory: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }() // a leftover build directory harms nothing
 
 	pkg := TemporalCLIModule + "@" + TemporalCLIVersion
-	fmt.Fprintf(progress, "The Temporal CLI was not found (set TEMPORAL_CLI or put `temporal` on PATH to use your own).\n"+
+	_, _ = fmt.Fprintf(progress, "The Temporal CLI was not found (set TEMPORAL_CLI or put `temporal` on PATH to use your own).\n"+
 		"Building %s into %s with `go install`.\n"+
 		"This happens once and may take several minutes: it downloads and compiles the Temporal server.\n",
 		pkg, dir)
@@ -172,7 +172,7 @@ wait:
 	for {
 		select {
 		case <-tick.C:
-			fmt.Fprintf(progress, "still building the Temporal CLI (%s so far)...\n", time.Since(start).Round(time.Second))
+			_, _ = fmt.Fprintf(progress, "still building the Temporal CLI (%s so far)...\n", time.Since(start).Round(time.Second))
 		case err = <-waitErr:
 			break wait
 		}
@@ -199,7 +199,7 @@ wait:
 	if err := os.Rename(built, final); err != nil {
 		return fmt.Errorf("install the Temporal CLI into the cache: %w", err)
 	}
-	fmt.Fprintf(progress, "built the Temporal CLI in %s: %s\n", time.Since(start).Round(time.Second), final)
+	_, _ = fmt.Fprintf(progress, "built the Temporal CLI in %s: %s\n", time.Since(start).Round(time.Second), final)
 	return nil
 }
 
@@ -236,9 +236,9 @@ func noteVersion(progress io.Writer, path, version string) {
 			v = bi.Main.Version
 		}
 	}
-	fmt.Fprintf(progress, "using the Temporal CLI at %s (%s)\n", path, version)
+	_, _ = fmt.Fprintf(progress, "using the Temporal CLI at %s (%s)\n", path, version)
 	if strings.TrimPrefix(v, "v") != strings.TrimPrefix(TemporalCLIVersion, "v") && v != "0.0.0-DEV" && v != "(devel)" {
-		fmt.Fprintf(progress, "note: convot is tested with Temporal CLI %s; this one is %s\n", TemporalCLIVersion, v)
+		_, _ = fmt.Fprintf(progress, "note: convot is tested with Temporal CLI %s; this one is %s\n", TemporalCLIVersion, v)
 	}
 }
 

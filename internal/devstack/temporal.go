@@ -161,7 +161,7 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*TemporalServer, err
 	fail := func(err error) (*TemporalServer, error) {
 		s.supCancel()
 		if s.logFile != nil {
-			s.logFile.Close()
+			_ = s.logFile.Close() // err is the failure to report
 		}
 		return nil, err
 	}
@@ -316,14 +316,14 @@ func (s *TemporalServer) startChild() (*child, error) {
 	cmd.Stdout, cmd.Stderr = s.out, s.out // one copying goroutine, one pipe
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.WaitDelay = 2 * time.Second // do not hang on a pipe held by a stray grandchild
-	fmt.Fprintf(s.out, "\n--- convot %s: %s %s\n", time.Now().Format(time.RFC3339), s.opts.CLIPath, strings.Join(s.args, " "))
+	_, _ = fmt.Fprintf(s.out, "\n--- convot %s: %s %s\n", time.Now().Format(time.RFC3339), s.opts.CLIPath, strings.Join(s.args, " "))
 	if err := startProcess(cmd); err != nil {
 		return nil, fmt.Errorf("start %s: %w", s.opts.CLIPath, err)
 	}
 	c := &child{pid: cmd.Process.Pid, started: time.Now(), exited: make(chan struct{})}
 	go func() {
 		c.waitErr = cmd.Wait()
-		fmt.Fprintf(s.out, "--- convot %s: pid %d exited: %v\n", time.Now().Format(time.RFC3339), c.pid, exitStatus(c.waitErr))
+		_, _ = fmt.Fprintf(s.out, "--- convot %s: pid %d exited: %v\n", time.Now().Format(time.RFC3339), c.pid, exitStatus(c.waitErr))
 		close(c.exited)
 	}()
 	s.cur = c
@@ -434,7 +434,7 @@ func (s *TemporalServer) waitReady(ctx context.Context, c *child) error {
 		case <-c.exited:
 			return fmt.Errorf("exited during start (%v)", exitStatus(c.waitErr))
 		case <-ctx.Done():
-			return fmt.Errorf("not ready: %w (last check: %v)", ctx.Err(), err)
+			return fmt.Errorf("not ready: %w (last check: %w)", ctx.Err(), err)
 		case <-time.After(probeInterval):
 		}
 	}
@@ -451,7 +451,7 @@ func (s *TemporalServer) probe(ctx context.Context, cl *client.Client) error {
 		if err != nil {
 			return fmt.Errorf("frontend %s: %w", s.addr, err)
 		}
-		conn.Close()
+		_ = conn.Close() // it only showed that the port answers
 		c, err := client.DialContext(ctx, client.Options{
 			HostPort:  s.addr,
 			Namespace: s.opts.Namespace,
@@ -489,7 +489,7 @@ func (s *TemporalServer) probe(ctx context.Context, cl *client.Client) error {
 		return fmt.Errorf("web UI: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode >= 500 {
 		return fmt.Errorf("web UI: %s", resp.Status)
 	}
@@ -619,7 +619,7 @@ func checkPortsFree(ip string, ports ...int) error {
 		if err != nil {
 			return fmt.Errorf("port %d on %s is not available (is another Temporal server running?): %w", p, ip, err)
 		}
-		ln.Close()
+		_ = ln.Close() // it only showed that the port is free
 	}
 	return nil
 }
@@ -652,14 +652,14 @@ func FreePort() (int, error) {
 		if err != nil {
 			continue
 		}
-		ln.Close()
+		_ = ln.Close() // it only showed that the port is free
 		return port, nil
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -675,7 +675,7 @@ type logSink struct {
 func (l *logSink) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.tail.Write(p)
+	_, _ = l.tail.Write(p)
 	_, _ = l.w.Write(p)
 	return len(p), nil
 }

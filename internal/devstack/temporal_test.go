@@ -102,8 +102,8 @@ func TestTemporalDevServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("web UI: %v", err)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("web UI answered %s", resp.Status)
 	}
@@ -287,11 +287,11 @@ func TestTemporalDiesWithParent(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	defer func() { _ = cmd.Process.Kill() }() // a no-op once the test has killed it
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "PID ") {
-		cmd.Process.Kill()
-		cmd.Wait()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 		t.Fatalf("helper: %q, %v", line, err)
 	}
 	pgid, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "PID ")))
@@ -301,10 +301,10 @@ func TestTemporalDiesWithParent(t *testing.T) {
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait()
+	_ = cmd.Wait() // killed: it exits with an error
 	eventually(t, 15*time.Second, "the child to die with its parent", func() error {
 		if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("kill(-%d, 0) = %v", pgid, err)
+			return fmt.Errorf("kill(-%d, 0) = %w", pgid, err)
 		}
 		return nil
 	})

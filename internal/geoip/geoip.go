@@ -31,15 +31,6 @@ func Open(path string) (*DB, error) {
 	return &DB{reader: r}, nil
 }
 
-// FromBytes reads a database held in memory.
-func FromBytes(b []byte) (*DB, error) {
-	r, err := maxminddb.OpenBytes(b)
-	if err != nil {
-		return nil, err
-	}
-	return &DB{reader: r}, nil
-}
-
 // record is the part of a Country or City record we read: the country's
 // ISO code, or the registered country's when the address has no country.
 type record struct {

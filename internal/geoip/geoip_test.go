@@ -15,7 +15,11 @@ func TestCountryFromATestDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	for ip, want := range map[string]string{
 		"81.2.69.142":      "GB",
 		"127.0.0.1":        "DE", // normalised to upper case

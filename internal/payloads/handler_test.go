@@ -46,8 +46,8 @@ func (cs *codecServer) do(t *testing.T, method, path string, body []byte, header
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, resp.Body.Close())
 	require.NoError(t, err)
 	return resp, b
 }

@@ -26,7 +26,9 @@ func TestLocalDeliversToTheTopicOnly(t *testing.T) {
 	ctx := context.Background()
 	a, cancelA, _ := h.Subscribe(ctx, "org:1:conversation:1")
 	b, _, _ := h.Subscribe(ctx, "org:2:conversation:1")
-	h.Publish(ctx, "org:1:conversation:1", Event{Payload: []byte("hello")})
+	if err := h.Publish(ctx, "org:1:conversation:1", Event{Payload: []byte("hello")}); err != nil {
+		t.Fatal(err)
+	}
 	if got := receive(t, a); got != "hello" {
 		t.Fatalf("got %q", got)
 	}
@@ -36,7 +38,9 @@ func TestLocalDeliversToTheTopicOnly(t *testing.T) {
 	default:
 	}
 	cancelA()
-	h.Publish(ctx, "org:1:conversation:1", Event{Payload: []byte("after")})
+	if err := h.Publish(ctx, "org:1:conversation:1", Event{Payload: []byte("after")}); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case got := <-a:
 		t.Fatalf("cancelled subscriber received %q", got)
@@ -47,11 +51,16 @@ func TestLocalDeliversToTheTopicOnly(t *testing.T) {
 // A slow subscriber loses events but never blocks a publisher.
 func TestLocalSlowSubscriberDoesNotBlock(t *testing.T) {
 	h := NewLocal()
-	h.Subscribe(context.Background(), "t")
+	if _, _, err := h.Subscribe(context.Background(), "t"); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < subscriberBuffer*4; i++ {
-			h.Publish(context.Background(), "t", Event{Payload: []byte("x")})
+			if err := h.Publish(context.Background(), "t", Event{Payload: []byte("x")}); err != nil {
+				t.Error(err)
+				break
+			}
 		}
 		close(done)
 	}()
@@ -76,7 +85,11 @@ func TestRedisAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := NewRedis(f)
-		t.Cleanup(func() { r.Close() })
+		t.Cleanup(func() {
+			if err := r.Close(); err != nil {
+				t.Error(err)
+			}
+		})
 		return r
 	}
 	one, two := node(), node()

@@ -54,7 +54,7 @@ func NewWithMaster(t testing.TB, master *crypto.MasterKeys) *DB {
 	}
 	t.Cleanup(func() {
 		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
+			_ = sqlDB.Close() // the test is over; its result stands either way
 		}
 	})
 	return &DB{DB: db, Keys: ks, Master: master, URL: dbURL, DataDir: dir}
@@ -76,7 +76,7 @@ func Schema(t testing.TB, base string) string {
 	t.Cleanup(func() {
 		admin.Exec(`DROP SCHEMA "` + name + `" CASCADE`)
 		if sqlDB, err := admin.DB(); err == nil {
-			sqlDB.Close()
+			_ = sqlDB.Close() // the test is over; its result stands either way
 		}
 	})
 	u, err := url.Parse(base)

@@ -31,7 +31,7 @@ func StripeMock(t testing.TB) string {
 	}
 	t.Cleanup(func() {
 		cancel()
-		cmd.Wait()
+		_ = cmd.Wait() // cancelled, so it exits with an error
 	})
 	found := make(chan string, 1)
 	go func() {

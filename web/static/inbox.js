@@ -25,14 +25,14 @@
     try {
       var v = window.localStorage.getItem(key);
       return v === null ? fallback : JSON.parse(v);
-    } catch (e) {
+    } catch (_e) {
       return fallback;
     }
   }
   function save(key, value) {
     try {
       window.localStorage.setItem(key, JSON.stringify(value));
-    } catch (e) {
+    } catch (_e) {
       // Storage full or disabled: the preference lasts for this page only.
     }
   }
@@ -560,7 +560,7 @@
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     try {
       ws = new WebSocket(scheme + location.host + "/inbox/ws");
-    } catch (e) {
+    } catch (_e) {
       retry();
       return;
     }
@@ -576,7 +576,7 @@
       var ev;
       try {
         ev = JSON.parse(e.data);
-      } catch (err) {
+      } catch (_err) {
         return;
       }
       handle(ev);

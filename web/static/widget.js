@@ -90,7 +90,7 @@
   function loadToken() {
     try {
       return window.localStorage.getItem(storageKey) || "";
-    } catch (e) {
+    } catch (_e) {
       return memoryToken;
     }
   }
@@ -103,7 +103,7 @@
       } else {
         window.localStorage.removeItem(storageKey);
       }
-    } catch (e) {
+    } catch (_e) {
       // Storage blocked: the token lives as long as the page.
     }
   }
@@ -706,7 +706,7 @@
     var ws;
     try {
       ws = new WebSocket(socketURL(conv), ["convot.v1", "token." + state.token]);
-    } catch (e) {
+    } catch (_e) {
       scheduleReconnect();
       return;
     }
@@ -726,7 +726,7 @@
       var ev;
       try {
         ev = JSON.parse(e.data);
-      } catch (x) {
+      } catch (_x) {
         return;
       }
       handleEvent(ev);
@@ -761,7 +761,7 @@
     if (ws) {
       try {
         ws.close(1000);
-      } catch (e) {
+      } catch (_e) {
         // already closed
       }
     }
