@@ -5,12 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/subprocessors"
 )
@@ -236,35 +236,17 @@ func (s *Server) recordUsage(c *gin.Context) {
 	s.DB.WithContext(c).Create(&ev)
 }
 
-// throttle counts attempts per key in a sliding window.
-type throttle struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Duration
-	hits   map[string][]time.Time
-}
+// attemptRate bounds sign-in, password reset, MFA and privacy-request
+// attempts per key (an IP address or an account): 20 at once, then one
+// every 5 minutes. It replaced a sliding window of 20 per 5 minutes and is
+// never looser: no 5 minutes hold more than 20 attempts (a refill of one
+// per 15 s would allow 40 in the first 5). Recovery is slower: the full 20
+// come back after 100 quiet minutes.
+var attemptRate = ratelimit.Rate{Burst: 20, Every: 5 * time.Minute}
 
-func newThrottle(limit int, window time.Duration) *throttle {
-	return &throttle{limit: limit, window: window, hits: map[string][]time.Time{}}
-}
-
-// allow records an attempt and reports whether it is within the limit.
-func (t *throttle) allow(key string, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.hits) > 100000 { // bound memory under a flood of keys
-		t.hits = map[string][]time.Time{}
-	}
-	recent := t.hits[key][:0]
-	for _, at := range t.hits[key] {
-		if now.Sub(at) < t.window {
-			recent = append(recent, at)
-		}
-	}
-	if len(recent) >= t.limit {
-		t.hits[key] = recent
-		return false
-	}
-	t.hits[key] = append(recent, now)
-	return true
+// allowAttempt takes one of key's attempts (attemptRate), reporting
+// whether it is within the limit.
+func (s *Server) allowAttempt(c *gin.Context, key string) bool {
+	ok, _ := s.throttle.Allow(c.Request.Context(), key, s.now())
+	return ok
 }
