@@ -172,7 +172,7 @@ func (s *Server) login(c *gin.Context) {
 		p.Error = msg
 		s.render(c, status, "login", p)
 	}
-	if !s.throttle.allow("login:"+c.ClientIP(), s.now()) {
+	if !s.allowAttempt(c, "login:"+c.ClientIP()) {
 		refuse(http.StatusTooManyRequests, "Too many sign-in attempts from your network. Wait a few minutes and try again.")
 		return
 	}
@@ -305,7 +305,7 @@ func (s *Server) mfaLogin(c *gin.Context) {
 		p.Error = msg
 		s.render(c, status, "mfa", p)
 	}
-	if !s.throttle.allow(fmt.Sprintf("mfa:%d", sess.AccountID), s.now()) {
+	if !s.allowAttempt(c, fmt.Sprintf("mfa:%d", sess.AccountID)) {
 		refuse(http.StatusTooManyRequests, "Too many attempts. Wait a few minutes and try again.")
 		return
 	}
@@ -384,7 +384,7 @@ func (s *Server) forgot(c *gin.Context) {
 		s.render(c, http.StatusUnprocessableEntity, "forgot", p)
 		return
 	}
-	if !s.throttle.allow("reset:"+c.ClientIP(), s.now()) {
+	if !s.allowAttempt(c, "reset:"+c.ClientIP()) {
 		s.fail(c, http.StatusTooManyRequests, "Too many requests", "Too many reset requests. Wait a few minutes and try again.")
 		return
 	}

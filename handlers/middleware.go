@@ -5,12 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
@@ -236,35 +236,17 @@ func (s *Server) recordUsage(c *gin.Context) {
 	s.Store.CreateUsageEvent(c, &ev)
 }
 
-// throttle counts attempts per key in a sliding window.
-type throttle struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Duration
-	hits   map[string][]time.Time
-}
+// attemptRate bounds sign-in, password reset, MFA and privacy-request
+// attempts per key (an IP address or an account): 20 at once, then one
+// every 15 s, the steady 20 per 5 minutes of the sliding window it
+// replaced. Every sign-in counts, right or wrong, so a slower refill would
+// lock out an office signing in from one address for an hour; password
+// guessing is stopped by the per-account lockout (five failures).
+var attemptRate = ratelimit.Rate{Burst: 20, Every: 15 * time.Second}
 
-func newThrottle(limit int, window time.Duration) *throttle {
-	return &throttle{limit: limit, window: window, hits: map[string][]time.Time{}}
-}
-
-// allow records an attempt and reports whether it is within the limit.
-func (t *throttle) allow(key string, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.hits) > 100000 { // bound memory under a flood of keys
-		t.hits = map[string][]time.Time{}
-	}
-	recent := t.hits[key][:0]
-	for _, at := range t.hits[key] {
-		if now.Sub(at) < t.window {
-			recent = append(recent, at)
-		}
-	}
-	if len(recent) >= t.limit {
-		t.hits[key] = recent
-		return false
-	}
-	t.hits[key] = append(recent, now)
-	return true
+// allowAttempt takes one of key's attempts (attemptRate), reporting
+// whether it is within the limit.
+func (s *Server) allowAttempt(c *gin.Context, key string) bool {
+	ok, _ := s.throttle.Allow(c.Request.Context(), key, s.now())
+	return ok
 }

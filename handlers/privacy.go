@@ -409,7 +409,7 @@ func (s *Server) privacyRequestAPI(c *gin.Context, key string) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "Unknown organization."})
 		return
 	}
-	if !s.throttle.allow("dsr:"+c.ClientIP(), s.now()) {
+	if !s.allowAttempt(c, "dsr:"+c.ClientIP()) {
 		c.JSON(http.StatusTooManyRequests, gin.H{"error": "Too many requests from your network. Wait a few minutes and try again."})
 		return
 	}
@@ -503,7 +503,7 @@ func (s *Server) privacyRequestForm(c *gin.Context, key string) {
 		s.fail(c, http.StatusNotFound, "Not found", "There is no organization at this address.")
 		return
 	}
-	if !s.throttle.allow("dsr:"+c.ClientIP(), s.now()) {
+	if !s.allowAttempt(c, "dsr:"+c.ClientIP()) {
 		s.fail(c, http.StatusTooManyRequests, "Too many requests", "Too many requests from your network. Wait a few minutes and try again.")
 		return
 	}
@@ -643,7 +643,7 @@ func (s *Server) privacyVerifyAPI(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "There is no such privacy request."})
 		return
 	}
-	if !s.throttle.allow("dsr-code:"+c.ClientIP(), s.now()) {
+	if !s.allowAttempt(c, "dsr-code:"+c.ClientIP()) {
 		c.JSON(http.StatusTooManyRequests, gin.H{"error": "Too many attempts from your network. Wait a few minutes and try again."})
 		return
 	}
@@ -697,7 +697,7 @@ func (s *Server) privacyVerifyForm(c *gin.Context) {
 		s.fail(c, http.StatusNotFound, "Not found", "There is no such privacy request.")
 		return
 	}
-	if !s.throttle.allow("dsr-code:"+c.ClientIP(), s.now()) {
+	if !s.allowAttempt(c, "dsr-code:"+c.ClientIP()) {
 		s.fail(c, http.StatusTooManyRequests, "Too many attempts", "Too many attempts from your network. Wait a few minutes and try again.")
 		return
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/convot/convot/internal/geoip"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/payloads"
+	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
@@ -56,6 +57,10 @@ type Server struct {
 	// no country); WidgetLimits overrides DefaultWidgetLimits.
 	GeoIP        *geoip.DB
 	WidgetLimits *WidgetLimits
+	// RateLimits makes the rate limiters (sign-in attempts, the widget
+	// API): shared by the web nodes through Redis when set, else counted
+	// on this node (ratelimit.LocalStore).
+	RateLimits ratelimit.Store
 	// Stripe is the gated billing client (nil: billing is off);
 	// Cancellations runs account cancellations, on Temporal when nil and
 	// Temporal is set.
@@ -78,7 +83,7 @@ type Server struct {
 	subjects *liveSubjects
 
 	pages    *web.Templates
-	throttle *throttle
+	throttle ratelimit.Limiter // attemptRate, for allowAttempt
 	now      func() time.Time
 	// largeBodies are routes (uploads) that apply their own, larger limit.
 	largeBodies map[string]bool
@@ -107,7 +112,10 @@ func New(s *Server) (http.Handler, error) {
 	if s.Keys == nil {
 		s.Keys = s.Store.Keys()
 	}
-	s.throttle = newThrottle(20, 5*time.Minute)
+	if s.RateLimits == nil {
+		s.RateLimits = ratelimit.LocalStore{}
+	}
+	s.throttle = s.RateLimits.Limiter("attempts", attemptRate)
 	if s.now == nil {
 		s.now = time.Now
 	}
