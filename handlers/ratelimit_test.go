@@ -40,7 +40,7 @@ func TestLoginAttemptsThrottled(t *testing.T) {
 // limits, as cmd/convot sets them up with REDIS_URL.
 func limitsNode(t *testing.T, ts *testServer, limits ratelimit.Store) *testServer {
 	t.Helper()
-	s := &Server{DB: ts.srv.DB, Keys: ts.srv.Keys, Config: ts.srv.Config, Mail: ts.srv.Mail, Outbox: ts.srv.Outbox,
+	s := &Server{Store: ts.srv.Store, Config: ts.srv.Config, Mail: ts.srv.Mail, Outbox: ts.srv.Outbox,
 		Blobs: ts.blobs, Lifecycles: ts.lifecycles, RateLimits: limits, now: ts.clock}
 	h, err := New(s)
 	if err != nil {
