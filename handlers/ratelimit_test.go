@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/internal/testenv"
@@ -29,9 +30,9 @@ func wrongLogins(t *testing.T, b *browser, n, status int) {
 func TestLoginAttemptsThrottled(t *testing.T) {
 	ts := newTestServer(t)
 	b := ts.browser(t)
-	wrongLogins(t, b, attemptRate.Burst, http.StatusBadRequest)
+	wrongLogins(t, b, site.AttemptRate.Burst, http.StatusBadRequest)
 	wrongLogins(t, b, 1, http.StatusTooManyRequests)
-	ts.advance(attemptRate.Every)
+	ts.advance(site.AttemptRate.Every)
 	wrongLogins(t, b, 1, http.StatusBadRequest)
 	wrongLogins(t, b, 1, http.StatusTooManyRequests)
 }
@@ -71,8 +72,8 @@ func TestLoginAttemptsSharedAcrossNodes(t *testing.T) {
 		return limitsNode(t, ts, limits)
 	}
 	a, b := node().browser(t), node().browser(t)
-	wrongLogins(t, a, attemptRate.Burst/2, http.StatusBadRequest)
-	wrongLogins(t, b, attemptRate.Burst/2, http.StatusBadRequest)
+	wrongLogins(t, a, site.AttemptRate.Burst/2, http.StatusBadRequest)
+	wrongLogins(t, b, site.AttemptRate.Burst/2, http.StatusBadRequest)
 	wrongLogins(t, a, 1, http.StatusTooManyRequests)
 	wrongLogins(t, b, 1, http.StatusTooManyRequests)
 }

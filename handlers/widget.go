@@ -103,6 +103,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/models"
@@ -199,8 +200,8 @@ func (s *Server) widgetRoutes(r *gin.Engine) {
 	conv.GET("/socket", s.widgetSocket)
 	// Uploads apply their own limit (readUpload); JSON bodies on the same
 	// route are limited by readWidgetJSON.
-	s.largeBodies[widgetAPI+"/conversations"] = true
-	s.largeBodies[widgetAPI+"/conversations/:id/attachments"] = true
+	s.LargeBodies[widgetAPI+"/conversations"] = true
+	s.LargeBodies[widgetAPI+"/conversations/:id/attachments"] = true
 }
 
 func (s *Server) widgetScript(c *gin.Context) {
@@ -639,7 +640,7 @@ type technicalInfo struct {
 
 func (s *Server) technicalInfoOf(c *gin.Context, req widgetSessionRequest) technicalInfo {
 	ua := truncateRunes(c.Request.UserAgent(), maxUserAgent)
-	_, _, device := describeUserAgent(ua)
+	_, _, device := site.DescribeUserAgent(ua)
 	ip := c.ClientIP()
 	lang := browserLanguage(c.GetHeader("Accept-Language"))
 	if lang == "" {
