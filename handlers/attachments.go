@@ -173,17 +173,17 @@ func readUpload(c *gin.Context) (string, []byte, error) {
 func (s *Server) serveAttachment(c *gin.Context, org *models.Organization, att *models.Attachment) {
 	sealed, err := s.Blobs.Get(c, attachmentStorage(org), att.BlobKey)
 	if errors.Is(err, blob.ErrNotFound) {
-		s.fail(c, http.StatusNotFound, "Not found", "This file is no longer available.")
+		s.Fail(c, http.StatusNotFound, "Not found", "This file is no longer available.")
 		return
 	}
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	data, err := s.Keys.Open(c, attachmentColumn, string(sealed))
 	if err != nil {
 		// A destroyed key (an erased contact) reads as gone.
-		s.fail(c, http.StatusNotFound, "Not found", "This file is no longer available.")
+		s.Fail(c, http.StatusNotFound, "Not found", "This file is no longer available.")
 		return
 	}
 	disposition := "attachment"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
 )
@@ -20,7 +21,7 @@ import (
 // processing and the promise ledger. Each page downloads as JSON and CSV
 // (?format=json, ?format=csv) from the same rows it shows.
 func (s *Server) auditorRoutes(r *gin.RouterGroup) {
-	g := r.Group("/auditor", s.requireAccount, s.require("auditor_view"), s.recordUsage)
+	g := r.Group("/auditor", s.RequireAccount, s.Require("auditor_view"), s.RecordUsage)
 	g.GET("", s.auditorIndex)
 	g.GET("/policies", s.auditorPolicies)
 	g.GET("/decisions", s.auditorDecisions)
@@ -46,7 +47,7 @@ type auditTable struct {
 type regoSource struct{ Name, Text string }
 
 func (s *Server) auditorIndex(c *gin.Context) {
-	s.render(c, http.StatusOK, "auditor", s.page(c, "Auditor", "auditor", auditTable{
+	s.Render(c, http.StatusOK, "auditor", s.Page(c, "Auditor", "auditor", auditTable{
 		Heading: "Auditor",
 		Intro:   "Read-only views of how Convot keeps its privacy policy. Every page downloads as JSON and CSV.",
 		Columns: []string{"Page", "What it shows"},
@@ -76,9 +77,9 @@ func (s *Server) showAuditTable(c *gin.Context, t auditTable) {
 		w.Flush()
 	case "":
 		t.Query = c.Request.URL.RawQuery
-		s.render(c, http.StatusOK, "auditor", s.page(c, t.Heading, "auditor", t))
+		s.Render(c, http.StatusOK, "auditor", s.Page(c, t.Heading, "auditor", t))
 	default:
-		s.fail(c, http.StatusBadRequest, "Bad request", "format must be json or csv.")
+		s.Fail(c, http.StatusBadRequest, "Bad request", "format must be json or csv.")
 	}
 }
 
@@ -104,7 +105,7 @@ func (s *Server) auditorPolicies(c *gin.Context) {
 	// The policies are embedded in the binary: their tests run once.
 	regoTestsOnce.Do(func() { regoTestResults, regoTestsErr = policies.RunTests(c) })
 	if regoTestsErr != nil {
-		s.internal(c, regoTestsErr)
+		s.Internal(c, regoTestsErr)
 		return
 	}
 	t := auditTable{Name: "policies", Heading: "Egress policies",
@@ -135,16 +136,16 @@ func (s *Server) auditorPolicies(c *gin.Context) {
 
 func (s *Server) auditorDecisions(c *gin.Context) {
 	f := models.DecisionFilter{Subprocessor: c.Query("subprocessor"), Result: c.Query("result"),
-		OrganizationID: currentOrg(c).ID, Limit: 1000}
+		OrganizationID: site.CurrentOrg(c).ID, Limit: 1000}
 	if f.Result != "" && f.Result != "allow" && f.Result != "deny" {
-		s.fail(c, http.StatusBadRequest, "Bad request", "result must be allow or deny.")
+		s.Fail(c, http.StatusBadRequest, "Bad request", "result must be allow or deny.")
 		return
 	}
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
 		if v := c.Query(name); v != "" {
 			d, err := time.Parse("2006-01-02", v)
 			if err != nil {
-				s.fail(c, http.StatusBadRequest, "Bad request", name+" must be a date such as 2026-01-31.")
+				s.Fail(c, http.StatusBadRequest, "Bad request", name+" must be a date such as 2026-01-31.")
 				return
 			}
 			*dst = d
@@ -153,9 +154,9 @@ func (s *Server) auditorDecisions(c *gin.Context) {
 	if !f.To.IsZero() {
 		f.To = f.To.Add(24 * time.Hour) // the whole day named
 	}
-	decisions, err := s.Store.Decisions(c, currentOrg(c).ID, f)
+	decisions, err := s.Store.Decisions(c, site.CurrentOrg(c).ID, f)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	t := auditTable{Name: "decisions", Heading: "Decision log",
@@ -177,7 +178,7 @@ func (s *Server) auditorDecisions(c *gin.Context) {
 func (s *Server) auditorSubprocessors(c *gin.Context) {
 	reg, err := policies.LoadRegistry()
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	configured := s.Config.Configured()
@@ -211,7 +212,7 @@ func (s *Server) auditorProcessing(c *gin.Context) {
 func (s *Server) auditorPromises(c *gin.Context) {
 	l, err := policies.LoadLedger()
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	t := auditTable{Name: "promises", Heading: "Promise ledger",

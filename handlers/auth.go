@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/crypto"
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -55,11 +56,11 @@ type signupForm struct {
 }
 
 func (s *Server) signupPage(c *gin.Context) {
-	if currentAccount(c) != nil {
+	if site.CurrentAccount(c) != nil {
 		c.Redirect(http.StatusSeeOther, "/")
 		return
 	}
-	s.render(c, http.StatusOK, "signup", s.page(c, "Sign up", "", signupForm{Region: "us"}))
+	s.Render(c, http.StatusOK, "signup", s.Page(c, "Sign up", "", signupForm{Region: "us"}))
 }
 
 func (s *Server) signup(c *gin.Context) {
@@ -71,13 +72,13 @@ func (s *Server) signup(c *gin.Context) {
 	}
 	password := c.PostForm("password")
 	bad := func(msg string) {
-		p := s.page(c, "Sign up", "", f)
+		p := s.Page(c, "Sign up", "", f)
 		p.Error = msg
-		if wantsJSON(c) {
+		if site.WantsJSON(c) {
 			c.JSON(http.StatusUnprocessableEntity, gin.H{"error": msg})
 			return
 		}
-		s.render(c, http.StatusUnprocessableEntity, "signup", p)
+		s.Render(c, http.StatusUnprocessableEntity, "signup", p)
 	}
 	email, err := validEmail(f.Email)
 	if err != nil {
@@ -101,7 +102,7 @@ func (s *Server) signup(c *gin.Context) {
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	var account models.Account
@@ -127,52 +128,52 @@ func (s *Server) signup(c *gin.Context) {
 			}
 			return err
 		}
-		return s.audit(tx, c, org.ID, account.ID, account.DataKeyID, "auth.signup", target("account", account.ID), "")
+		return s.Audit(tx, c, org.ID, account.ID, account.DataKeyID, "auth.signup", site.Target("account", account.ID), "")
 	})
 	if errors.Is(err, errDuplicateEmail) {
-		if wantsJSON(c) {
+		if site.WantsJSON(c) {
 			c.JSON(http.StatusConflict, gin.H{"error": "An account with this email already exists."})
 			return
 		}
-		p := s.page(c, "Sign up", "", f)
+		p := s.Page(c, "Sign up", "", f)
 		p.Error = "An account with this email already exists. Sign in instead."
-		s.render(c, http.StatusConflict, "signup", p)
+		s.Render(c, http.StatusConflict, "signup", p)
 		return
 	}
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if err := s.startSession(c, &account, false); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/", "welcome")
+	s.RedirectWithFlash(c, "/", "welcome")
 }
 
 var errDuplicateEmail = errors.New("duplicate email")
 
 func (s *Server) loginPage(c *gin.Context) {
-	if currentAccount(c) != nil {
+	if site.CurrentAccount(c) != nil {
 		c.Redirect(http.StatusSeeOther, "/")
 		return
 	}
-	s.render(c, http.StatusOK, "login", s.page(c, "Sign in", "", gin.H{"Email": ""}))
+	s.Render(c, http.StatusOK, "login", s.Page(c, "Sign in", "", gin.H{"Email": ""}))
 }
 
 func (s *Server) login(c *gin.Context) {
 	email := strings.TrimSpace(c.PostForm("email"))
 	password := c.PostForm("password")
 	refuse := func(status int, msg string) {
-		if wantsJSON(c) {
+		if site.WantsJSON(c) {
 			c.JSON(status, gin.H{"error": msg})
 			return
 		}
-		p := s.page(c, "Sign in", "", gin.H{"Email": email})
+		p := s.Page(c, "Sign in", "", gin.H{"Email": email})
 		p.Error = msg
-		s.render(c, status, "login", p)
+		s.Render(c, status, "login", p)
 	}
-	if !s.throttle.allow("login:"+c.ClientIP(), s.now()) {
+	if !s.AllowAttempt(c, "login:"+c.ClientIP()) {
 		refuse(http.StatusTooManyRequests, "Too many sign-in attempts from your network. Wait a few minutes and try again.")
 		return
 	}
@@ -182,18 +183,18 @@ func (s *Server) login(c *gin.Context) {
 	}
 	account, err := s.Store.ActiveAccountByEmail(c, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	now := s.now()
 	if account == nil {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		s.audit(s.Store, c, 0, 0, s.Keys.SystemKey(), "auth.login_failed", "", "unknown email")
+		s.Audit(s.Store, c, 0, 0, s.Keys.SystemKey(), "auth.login_failed", "", "unknown email")
 		refuse(http.StatusUnauthorized, "Wrong email or password.")
 		return
 	}
 	if account.LockedUntil != nil && now.Before(*account.LockedUntil) {
-		s.audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_refused_locked", target("account", account.ID), "")
+		s.Audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_refused_locked", site.Target("account", account.ID), "")
 		minutes := int(account.LockedUntil.Sub(now).Minutes()) + 1
 		refuse(http.StatusTooManyRequests, fmt.Sprintf("This account is locked after too many failed sign-ins. Try again in %d minutes, or reset your password.", minutes))
 		return
@@ -209,23 +210,23 @@ func (s *Server) login(c *gin.Context) {
 			detail += ", locked"
 		}
 		if err := s.Store.RecordFailedLogin(c, account.ID, failedLogins, lockedUntil); err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
-		s.audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_failed", target("account", account.ID), detail)
+		s.Audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_failed", site.Target("account", account.ID), detail)
 		refuse(http.StatusUnauthorized, "Wrong email or password.")
 		return
 	}
 	if err := s.Store.ClearFailedLogins(c, account.ID); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if err := s.startSession(c, account, account.TOTPEnabled); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if account.TOTPEnabled {
-		if wantsJSON(c) {
+		if site.WantsJSON(c) {
 			c.JSON(http.StatusOK, gin.H{"next": "/login/mfa"})
 			return
 		}
@@ -239,12 +240,12 @@ func (s *Server) login(c *gin.Context) {
 func (s *Server) completeLogin(c *gin.Context, account *models.Account, method string) {
 	now := s.now().UTC()
 	s.Store.SetLastLogin(c, account.OrganizationID, account.ID, now)
-	s.audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login", target("account", account.ID), method)
-	browser, os, _ := describeUserAgent(c.Request.UserAgent())
+	s.Audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login", site.Target("account", account.ID), method)
+	browser, os, _ := site.DescribeUserAgent(c.Request.UserAgent())
 	s.sendSecurityAlert(c, account, "New sign-in to your Convot account",
 		fmt.Sprintf("Someone signed in to your Convot account at %s using %s on %s.\n\nIf this was not you, reset your password now: %s/password/forgot",
 			now.Format("2006-01-02 15:04 UTC"), orUnknown(browser), orUnknown(os), s.Config.BaseURL))
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		c.JSON(http.StatusOK, gin.H{"next": "/"})
 		return
 	}
@@ -261,68 +262,68 @@ func orUnknown(s string) string {
 // startSession issues a new session cookie (and a new CSRF token, so one
 // planted before sign-in is worthless after it).
 func (s *Server) startSession(c *gin.Context, account *models.Account, mfaPending bool) error {
-	if old := currentSession(c); old != nil {
+	if old := site.CurrentSession(c); old != nil {
 		s.Store.DeleteSession(c, old.OrganizationID, old.ID)
 	}
 	token := crypto.RandomToken(32)
 	now := s.now().UTC()
 	sess := models.Session{
 		TokenHash: crypto.HashToken(token), AccountID: account.ID, OrganizationID: account.OrganizationID,
-		DataKeyID: account.DataKeyID, MFAPending: mfaPending, IP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), 500),
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(sessionLifetime),
+		DataKeyID: account.DataKeyID, MFAPending: mfaPending, IP: c.ClientIP(), UserAgent: site.Truncate(c.Request.UserAgent(), 500),
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(site.SessionLifetime),
 	}
 	if err := s.Store.CreateSession(c, &sess); err != nil {
 		return err
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.Config.TLS(),
+		Name: site.SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.Config.TLS(),
 		SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt,
 	})
-	s.setCSRFCookie(c, crypto.RandomToken(32))
+	s.SetCSRFCookie(c, crypto.RandomToken(32))
 	return nil
 }
 
 func (s *Server) mfaPage(c *gin.Context) {
-	if sess := currentSession(c); sess == nil || !sess.MFAPending {
+	if sess := site.CurrentSession(c); sess == nil || !sess.MFAPending {
 		c.Redirect(http.StatusSeeOther, "/login")
 		return
 	}
-	s.render(c, http.StatusOK, "mfa", s.page(c, "Two-factor authentication", "", nil))
+	s.Render(c, http.StatusOK, "mfa", s.Page(c, "Two-factor authentication", "", nil))
 }
 
 func (s *Server) mfaLogin(c *gin.Context) {
-	sess := currentSession(c)
+	sess := site.CurrentSession(c)
 	if sess == nil || !sess.MFAPending {
-		s.fail(c, http.StatusUnauthorized, "Sign in first", "Your sign-in has expired. Sign in again.")
+		s.Fail(c, http.StatusUnauthorized, "Sign in first", "Your sign-in has expired. Sign in again.")
 		return
 	}
 	refuse := func(status int, msg string) {
-		if wantsJSON(c) {
+		if site.WantsJSON(c) {
 			c.JSON(status, gin.H{"error": msg})
 			return
 		}
-		p := s.page(c, "Two-factor authentication", "", nil)
+		p := s.Page(c, "Two-factor authentication", "", nil)
 		p.Error = msg
-		s.render(c, status, "mfa", p)
+		s.Render(c, status, "mfa", p)
 	}
-	if !s.throttle.allow(fmt.Sprintf("mfa:%d", sess.AccountID), s.now()) {
+	if !s.AllowAttempt(c, fmt.Sprintf("mfa:%d", sess.AccountID)) {
 		refuse(http.StatusTooManyRequests, "Too many attempts. Wait a few minutes and try again.")
 		return
 	}
 	account, err := s.Store.Account(c, sess.OrganizationID, sess.AccountID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	code := strings.TrimSpace(c.PostForm("code"))
 	method, err := s.checkSecondFactor(c, account, code)
 	if err != nil {
-		s.audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.mfa_failed", target("account", account.ID), "")
+		s.Audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.mfa_failed", site.Target("account", account.ID), "")
 		refuse(http.StatusUnauthorized, "That code is not valid. Codes can be used once; wait for the next one.")
 		return
 	}
 	if err := s.Store.CompleteSessionMFA(c, sess.OrganizationID, sess.ID); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	s.completeLogin(c, account, method)
@@ -360,18 +361,18 @@ func (s *Server) checkSecondFactor(ctx context.Context, account *models.Account,
 var errBadCode = errors.New("invalid code")
 
 func (s *Server) logout(c *gin.Context) {
-	if sess := currentSession(c); sess != nil {
+	if sess := site.CurrentSession(c); sess != nil {
 		s.Store.DeleteSession(c, sess.OrganizationID, sess.ID)
-		if a := currentAccount(c); a != nil {
-			s.audit(s.Store, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.logout", target("account", a.ID), "")
+		if a := site.CurrentAccount(c); a != nil {
+			s.Audit(s.Store, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.logout", site.Target("account", a.ID), "")
 		}
 	}
-	s.clearSessionCookie(c)
-	s.redirectWithFlash(c, "/login", "signed_out")
+	s.ClearSessionCookie(c)
+	s.RedirectWithFlash(c, "/login", "signed_out")
 }
 
 func (s *Server) forgotPage(c *gin.Context) {
-	s.render(c, http.StatusOK, "forgot", s.page(c, "Reset your password", "", nil))
+	s.Render(c, http.StatusOK, "forgot", s.Page(c, "Reset your password", "", nil))
 }
 
 // forgot answers the same whether or not the account exists, so the form
@@ -379,34 +380,34 @@ func (s *Server) forgotPage(c *gin.Context) {
 func (s *Server) forgot(c *gin.Context) {
 	email, err := validEmail(c.PostForm("email"))
 	if err != nil {
-		p := s.page(c, "Reset your password", "", nil)
+		p := s.Page(c, "Reset your password", "", nil)
 		p.Error = err.Error()
-		s.render(c, http.StatusUnprocessableEntity, "forgot", p)
+		s.Render(c, http.StatusUnprocessableEntity, "forgot", p)
 		return
 	}
-	if !s.throttle.allow("reset:"+c.ClientIP(), s.now()) {
-		s.fail(c, http.StatusTooManyRequests, "Too many requests", "Too many reset requests. Wait a few minutes and try again.")
+	if !s.AllowAttempt(c, "reset:"+c.ClientIP()) {
+		s.Fail(c, http.StatusTooManyRequests, "Too many requests", "Too many reset requests. Wait a few minutes and try again.")
 		return
 	}
 	account, err := s.Store.ActiveAccountByEmail(c, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if account != nil {
 		token := crypto.RandomToken(32)
 		reset := models.PasswordReset{AccountID: account.ID, TokenHash: crypto.HashToken(token), ExpiresAt: s.now().Add(resetLifetime).UTC(), CreatedAt: s.now().UTC()}
 		if err := s.Store.CreatePasswordReset(c, &reset); err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
-		s.audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset_requested", target("account", account.ID), "")
-		s.send(c, convotmail.Message{
+		s.Audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset_requested", site.Target("account", account.ID), "")
+		s.Send(c, convotmail.Message{
 			To: account.Email, Subject: "Reset your Convot password", Tag: "password_reset", Org: s.orgContextByID(c, account.OrganizationID),
 			Text: fmt.Sprintf("Someone asked to reset the password of your Convot account.\n\nChoose a new password within one hour: %s/password/reset?token=%s\n\nIf this was not you, ignore this email; your password stays as it is.", s.Config.BaseURL, token),
 		})
 	}
-	s.redirectWithFlash(c, "/login", "reset_sent")
+	s.RedirectWithFlash(c, "/login", "reset_sent")
 }
 
 func (s *Server) findReset(c *gin.Context, token string) (*models.PasswordReset, bool) {
@@ -443,29 +444,29 @@ func findLiveToken[T any](s *Server, c *gin.Context, token string, byHash func(c
 func (s *Server) resetPage(c *gin.Context) {
 	token := c.Query("token")
 	if _, ok := s.findReset(c, token); !ok {
-		s.fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
+		s.Fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
 		return
 	}
-	s.render(c, http.StatusOK, "reset", s.page(c, "Choose a new password", "", gin.H{"Token": token}))
+	s.Render(c, http.StatusOK, "reset", s.Page(c, "Choose a new password", "", gin.H{"Token": token}))
 }
 
 func (s *Server) reset(c *gin.Context) {
 	token := c.PostForm("token")
 	reset, ok := s.findReset(c, token)
 	if !ok {
-		s.fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
+		s.Fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
 		return
 	}
 	password := c.PostForm("password")
 	if msg := checkPassword(password); msg != "" {
-		p := s.page(c, "Choose a new password", "", gin.H{"Token": token})
+		p := s.Page(c, "Choose a new password", "", gin.H{"Token": token})
 		p.Error = msg
-		s.render(c, http.StatusUnprocessableEntity, "reset", p)
+		s.Render(c, http.StatusUnprocessableEntity, "reset", p)
 		return
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	var account *models.Account
@@ -484,18 +485,18 @@ func (s *Server) reset(c *gin.Context) {
 		if err := tx.DeleteSessions(c, account.OrganizationID, account.ID); err != nil {
 			return err
 		}
-		return s.audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset", target("account", account.ID), "")
+		return s.Audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset", site.Target("account", account.ID), "")
 	})
 	if errors.Is(err, errBadCode) {
-		s.fail(c, http.StatusGone, "Link expired", "This reset link was already used.")
+		s.Fail(c, http.StatusGone, "Link expired", "This reset link was already used.")
 		return
 	}
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	s.sendSecurityAlert(c, account, "Your Convot password was changed", "The password of your Convot account was just reset. If this was not you, contact support@convot.io at once.")
-	s.redirectWithFlash(c, "/login", "password_reset")
+	s.RedirectWithFlash(c, "/login", "password_reset")
 }
 
 func (s *Server) findInvitation(c *gin.Context, token string) (*models.Invitation, bool) {
@@ -507,22 +508,22 @@ func (s *Server) acceptPage(c *gin.Context) {
 	token := c.Query("token")
 	inv, ok := s.findInvitation(c, token)
 	if !ok {
-		s.fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
+		s.Fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
 		return
 	}
 	org, err := s.Store.Organization(c, inv.OrganizationID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "accept", s.page(c, "Join "+org.CompanyName, "", gin.H{"Token": token, "CompanyName": org.CompanyName, "Role": inv.Role, "Email": inv.Email}))
+	s.Render(c, http.StatusOK, "accept", s.Page(c, "Join "+org.CompanyName, "", gin.H{"Token": token, "CompanyName": org.CompanyName, "Role": inv.Role, "Email": inv.Email}))
 }
 
 func (s *Server) accept(c *gin.Context) {
 	token := c.PostForm("token")
 	inv, ok := s.findInvitation(c, token)
 	if !ok {
-		s.fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
+		s.Fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
 		return
 	}
 	fullName := strings.TrimSpace(c.PostForm("full_name"))
@@ -532,12 +533,12 @@ func (s *Server) accept(c *gin.Context) {
 		msg = "Enter your full name (at most 200 characters)."
 	}
 	if msg != "" {
-		s.fail(c, http.StatusUnprocessableEntity, "Check the form", msg)
+		s.Fail(c, http.StatusUnprocessableEntity, "Check the form", msg)
 		return
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	var account models.Account
@@ -562,66 +563,32 @@ func (s *Server) accept(c *gin.Context) {
 		if err := tx.ShredInvitationEmail(c, inv.OrganizationID, inv.ID); err != nil {
 			return err
 		}
-		return s.audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "team.joined", target("account", account.ID), account.Role)
+		return s.Audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "team.joined", site.Target("account", account.ID), account.Role)
 	})
 	switch {
 	case errors.Is(err, errDuplicateEmail):
-		s.fail(c, http.StatusConflict, "Already a member", "An account with this email already exists. Sign in instead.")
+		s.Fail(c, http.StatusConflict, "Already a member", "An account with this email already exists. Sign in instead.")
 		return
 	case errors.Is(err, errBadCode):
-		s.fail(c, http.StatusGone, "Invitation expired", "This invitation was already used.")
+		s.Fail(c, http.StatusGone, "Invitation expired", "This invitation was already used.")
 		return
 	case isPlanLimit(err) != "":
-		s.fail(c, http.StatusPaymentRequired, "No seat left", isPlanLimit(err))
+		s.Fail(c, http.StatusPaymentRequired, "No seat left", isPlanLimit(err))
 		return
 	case err != nil:
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if err := s.startSession(c, &account, false); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/", "welcome")
-}
-
-// audit records a security event in tx: s.Store, or the transaction of
-// the change it records, so the event commits with it.
-func (s *Server) audit(tx *store.Store, c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) error {
-	return tx.CreateAuditEvent(c, &models.AuditEvent{
-		OrganizationID: orgID, ActorID: actorID, DataKeyID: keyID, Action: action, Target: target, Detail: detail,
-		IP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), 500), CreatedAt: s.now().UTC(),
-	})
-}
-
-func target(kind string, id uint64) string { return fmt.Sprintf("%s:%d", kind, id) }
-
-func (s *Server) send(c *gin.Context, m convotmail.Message) {
-	if m.From == "" {
-		m.From = s.Config.MailFrom
-	}
-	if m.Stream == "" {
-		m.Stream = convotmail.Transactional
-	}
-	// The egress gate is told on whose behalf the mail goes and to whom:
-	// mail sent from the dashboard goes to a Customer's people.
-	if m.Org.ID == 0 {
-		if org := currentOrg(c); org != nil {
-			m.Org = org.GateContext()
-		}
-	}
-	if m.Recipient.Kind == "" {
-		m.Recipient.Kind = models.SubjectCustomer
-	}
-	if err := s.Mail.Send(c, m); err != nil {
-		// The address is personal data: log the kind of mail only.
-		fmt.Fprintf(gin.DefaultErrorWriter, "mail %s not sent: %v\n", m.Tag, err)
-	}
+	s.RedirectWithFlash(c, "/", "welcome")
 }
 
 // sendSecurityAlert sends a transactional security alert (policy §4).
 func (s *Server) sendSecurityAlert(c *gin.Context, account *models.Account, subject, text string) {
-	s.send(c, convotmail.Message{To: account.Email, Subject: subject, Text: text, Tag: "security_alert",
+	s.Send(c, convotmail.Message{To: account.Email, Subject: subject, Text: text, Tag: "security_alert",
 		Org: s.orgContextByID(c, account.OrganizationID)})
 }
 
@@ -649,13 +616,6 @@ func firstName(full string) string {
 		return f[0]
 	}
 	return full
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // timingSafeEqual compares secrets.

@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 )
 
@@ -45,7 +46,7 @@ func TestSignupLoginAndCSRF(t *testing.T) {
 	}
 	var session *http.Cookie
 	for _, c := range r.header.Values("Set-Cookie") {
-		if strings.HasPrefix(c, sessionCookie+"=") {
+		if strings.HasPrefix(c, site.SessionCookie+"=") {
 			if !strings.Contains(c, "HttpOnly") || !strings.Contains(c, "SameSite=Lax") {
 				t.Errorf("session cookie flags: %s", c)
 			}

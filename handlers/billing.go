@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
@@ -25,7 +26,7 @@ import (
 // client in subprocessors; what is kept of it is policy §2.1's list.
 
 func (s *Server) billingRoutes(r *gin.RouterGroup) {
-	g := r.Group("/billing", s.requireAccount, s.require("billing_manage"), s.recordUsage)
+	g := r.Group("/billing", s.RequireAccount, s.Require("billing_manage"), s.RecordUsage)
 	g.GET("", s.billingPage)
 	g.POST("/plan", s.choosePlan)
 	g.POST("/payment-method", s.updatePaymentMethod)
@@ -34,7 +35,7 @@ func (s *Server) billingRoutes(r *gin.RouterGroup) {
 	g.POST("/resume", s.resumeSubscription)
 	g.POST("/refresh", s.refreshBilling)
 	g.POST("/reactivate", s.reactivate)
-	r.POST("/account/close", s.requireAccount, s.require("account_close"), s.closeAccount)
+	r.POST("/account/close", s.RequireAccount, s.Require("account_close"), s.closeAccount)
 }
 
 var billingFlashes = map[string]string{
@@ -53,7 +54,7 @@ var billingFlashes = map[string]string{
 
 func init() {
 	for k, v := range billingFlashes {
-		flashMessages[k] = v
+		site.FlashMessages[k] = v
 	}
 }
 
@@ -88,7 +89,7 @@ type billingView struct {
 }
 
 func (s *Server) billingView(c *gin.Context) (*billingView, error) {
-	org := currentOrg(c)
+	org := site.CurrentOrg(c)
 	v := &billingView{Configured: s.Stripe != nil, OrgStatus: org.Status, RequestKey: crypto.RandomToken(16)}
 	var err error
 	if v.Subscription, err = s.subscriptionOf(c, org.ID); err != nil {
@@ -132,33 +133,33 @@ func (s *Server) billingView(c *gin.Context) (*billingView, error) {
 func (s *Server) billingPage(c *gin.Context) {
 	v, err := s.billingView(c)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	p := s.page(c, "Billing", "billing", v)
+	p := s.Page(c, "Billing", "billing", v)
 	switch c.Query("done") {
 	case "checkout":
 		p.Flash = billingFlashes["checkout_done"]
 	case "card":
 		p.Flash = billingFlashes["card_done"]
 	}
-	s.render(c, http.StatusOK, "billing", p)
+	s.Render(c, http.StatusOK, "billing", p)
 }
 
 // billingPageWithError shows the billing page with an error and status.
 func (s *Server) billingPageWithError(c *gin.Context, status int, msg string) {
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		c.AbortWithStatusJSON(status, gin.H{"error": msg})
 		return
 	}
 	v, err := s.billingView(c)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	p := s.page(c, "Billing", "billing", v)
+	p := s.Page(c, "Billing", "billing", v)
 	p.Error = msg
-	s.render(c, status, "billing", p)
+	s.Render(c, status, "billing", p)
 	c.Abort()
 }
 
@@ -258,7 +259,7 @@ func (s *Server) subscriptionOf(ctx context.Context, orgID uint64) (*models.Subs
 // ensureCustomer returns the organization's subscription row, creating its
 // Stripe customer (company name and the owner's email) first if needed.
 func (s *Server) ensureCustomer(c *gin.Context) (*models.Subscription, error) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	sub, err := s.subscriptionOf(c, org.ID)
 	if err != nil || (sub != nil && sub.StripeCustomerID != "") {
 		return sub, err
@@ -289,7 +290,7 @@ func (s *Server) stripeFailed(c *gin.Context, err error) {
 // choosePlan subscribes to a paid plan or changes to another: with a card
 // on file directly, otherwise through Stripe Checkout.
 func (s *Server) choosePlan(c *gin.Context) {
-	org := currentOrg(c)
+	org := site.CurrentOrg(c)
 	plan, ok := models.PlanByID(c.PostForm("plan"))
 	if !ok || plan.StripeLookupKey == "" {
 		s.billingPageWithError(c, http.StatusUnprocessableEntity, "Choose one of the paid plans. To return to the free plan, cancel the subscription.")
@@ -303,7 +304,7 @@ func (s *Server) choosePlan(c *gin.Context) {
 			s.billingPageWithError(c, http.StatusConflict, msg)
 			return
 		}
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	key := requestKey(c)
@@ -313,7 +314,7 @@ func (s *Server) choosePlan(c *gin.Context) {
 		return
 	}
 	if sub.Paying() && sub.Plan == plan.ID && !sub.CancelAtPeriodEnd {
-		s.redirectWithFlash(c, "/billing", "plan_unchanged")
+		s.RedirectWithFlash(c, "/billing", "plan_unchanged")
 		return
 	}
 	price, err := s.Stripe.PriceForLookupKey(c, org.GateContext(), plan.StripeLookupKey)
@@ -323,7 +324,7 @@ func (s *Server) choosePlan(c *gin.Context) {
 	}
 	card, err := s.Store.HasPaymentMethod(c, org.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	var updated subprocessors.StripeSubscription
@@ -354,21 +355,21 @@ func (s *Server) choosePlan(c *gin.Context) {
 		updated.PlanID = plan.ID
 	}
 	if err := s.recordSubscriptionChange(c, sub, updated, "billing.plan_changed", plan.ID); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/billing", flash)
+	s.RedirectWithFlash(c, "/billing", flash)
 }
 
 // recordSubscriptionChange keeps what Stripe answered (the webhooks will
 // say it again) and audits the owner's action.
 func (s *Server) recordSubscriptionChange(c *gin.Context, sub *models.Subscription, updated subprocessors.StripeSubscription, action, detail string) error {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	return s.Store.Tx(c, func(tx *store.Store) error {
 		if err := applySubscription(c, tx, sub, updated, time.Time{}); err != nil {
 			return err
 		}
-		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, action, target("organization", org.ID), detail)
+		return s.Audit(tx, c, org.ID, a.ID, a.DataKeyID, action, site.Target("organization", org.ID), detail)
 	})
 }
 
@@ -415,7 +416,7 @@ func (s *Server) updatePaymentMethod(c *gin.Context) {
 		s.stripeFailed(c, err)
 		return
 	}
-	cs, err := s.Stripe.CreateCheckoutSession(c, currentOrg(c).GateContext(), subprocessors.CheckoutRequest{
+	cs, err := s.Stripe.CreateCheckoutSession(c, site.CurrentOrg(c).GateContext(), subprocessors.CheckoutRequest{
 		CustomerID: sub.StripeCustomerID, SuccessURL: s.billingURL("done=card"), CancelURL: s.billingURL(""), RequestKey: key,
 	})
 	if err != nil {
@@ -436,7 +437,7 @@ func (s *Server) billingPortal(c *gin.Context) {
 		s.stripeFailed(c, err)
 		return
 	}
-	url, err := s.Stripe.CreatePortalSession(c, currentOrg(c).GateContext(), sub.StripeCustomerID, s.billingURL(""), key)
+	url, err := s.Stripe.CreatePortalSession(c, site.CurrentOrg(c).GateContext(), sub.StripeCustomerID, s.billingURL(""), key)
 	if err != nil {
 		s.stripeFailed(c, err)
 		return
@@ -448,10 +449,10 @@ func (s *Server) setCancelAtPeriodEnd(c *gin.Context, cancel bool) {
 	if !s.requireStripe(c) {
 		return
 	}
-	org := currentOrg(c)
+	org := site.CurrentOrg(c)
 	sub, err := s.subscriptionOf(c, org.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if !sub.Paying() {
@@ -468,10 +469,10 @@ func (s *Server) setCancelAtPeriodEnd(c *gin.Context, cancel bool) {
 		action, flash = "billing.resumed", "resumed"
 	}
 	if err := s.recordSubscriptionChange(c, sub, updated, action, ""); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/billing", flash)
+	s.RedirectWithFlash(c, "/billing", flash)
 }
 
 // scheduleCancellation ends the subscription with its paid period; when it
@@ -487,14 +488,14 @@ func (s *Server) refreshBilling(c *gin.Context) {
 	if !s.requireStripe(c) {
 		return
 	}
-	org := currentOrg(c)
+	org := site.CurrentOrg(c)
 	sub, err := s.subscriptionOf(c, org.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if sub == nil || sub.StripeCustomerID == "" {
-		s.redirectWithFlash(c, "/billing", "refreshed")
+		s.RedirectWithFlash(c, "/billing", "refreshed")
 		return
 	}
 	oc := org.GateContext()
@@ -536,10 +537,10 @@ func (s *Server) refreshBilling(c *gin.Context) {
 		return nil
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/billing", "refreshed")
+	s.RedirectWithFlash(c, "/billing", "refreshed")
 }
 
 // upsertCard keeps the card on file: brand and last four digits, nothing

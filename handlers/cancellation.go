@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
@@ -103,51 +104,13 @@ func (s *Server) cancellations() Cancellations {
 	return nil
 }
 
-// writableWhileCancelled are the only dashboard writes a closed account
-// accepts: signing in and out, reactivating, and reaching Stripe's portal
-// (invoices, card).
-var writableWhileCancelled = map[string]bool{
-	"/login":              true,
-	"/login/mfa":          true,
-	"/logout":             true,
-	"/billing/reactivate": true,
-	"/billing/portal":     true,
-}
-
-// readOnlyWhenCancelled refuses every dashboard write of a cancelled
-// organization but reactivation, with a clear answer (409).
-func (s *Server) readOnlyWhenCancelled(c *gin.Context) {
-	org := currentOrg(c)
-	switch c.Request.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		c.Next()
-		return
-	}
-	if org == nil || org.Status == models.OrgActive || writableWhileCancelled[c.FullPath()] {
-		c.Next()
-		return
-	}
-	msg := "This account is closed and read-only. An owner can reactivate it on the billing page within 30 days of its closing; after that its data is deleted."
-	if org.Status == models.OrgDeleted {
-		msg = "This account was closed and its data deleted."
-	}
-	s.fail(c, http.StatusConflict, "Account closed", msg)
-}
-
-// OrganizationWritable reports whether an organization accepts changes:
-// false once it is cancelled (read-only) or deleted. The widget API asks it
-// too.
-func OrganizationWritable(org *models.Organization) bool {
-	return org != nil && org.Status == models.OrgActive
-}
-
 // closeAccount is an owner closing the organization's account: the password
 // confirms it; the Stripe subscription ends now; the cancellation workflow
 // keeps the data 30 days, read-only, then deletes it.
 func (s *Server) closeAccount(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	if org.Status != models.OrgActive {
-		s.redirectWithFlash(c, "/billing", "closed")
+		s.RedirectWithFlash(c, "/billing", "closed")
 		return
 	}
 	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(c.PostForm("password"))) != nil {
@@ -161,7 +124,7 @@ func (s *Server) closeAccount(c *gin.Context) {
 	}
 	sub, err := s.subscriptionOf(c, org.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if sub.Paying() {
@@ -185,22 +148,22 @@ func (s *Server) closeAccount(c *gin.Context) {
 		if err := tx.CloseOrganization(c, org.ID, s.now().UTC()); err != nil {
 			return err
 		}
-		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "organization.closed", target("organization", org.ID),
+		return s.Audit(tx, c, org.ID, a.ID, a.DataKeyID, "organization.closed", site.Target("organization", org.ID),
 			fmt.Sprintf("%s; deletion on %s", workflows.CancellationClosedByOwner, deleteAt.Format(time.DateOnly)))
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/billing", "closed")
+	s.RedirectWithFlash(c, "/billing", "closed")
 }
 
 // reactivate signals the cancellation workflow, which cancels the deletion
 // and makes the organization active again.
 func (s *Server) reactivate(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	if org.Status == models.OrgActive {
-		s.redirectWithFlash(c, "/billing", "reactivated")
+		s.RedirectWithFlash(c, "/billing", "reactivated")
 		return
 	}
 	cancellations := s.cancellations()
@@ -223,11 +186,11 @@ func (s *Server) reactivate(c *gin.Context) {
 		// A row gone (deleted meanwhile) is not active: keep waiting.
 		status, err := s.Store.OrganizationStatus(c, org.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 		if status == models.OrgActive {
-			s.redirectWithFlash(c, "/billing", "reactivated")
+			s.RedirectWithFlash(c, "/billing", "reactivated")
 			return
 		}
 		select {
@@ -236,5 +199,5 @@ func (s *Server) reactivate(c *gin.Context) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	s.redirectWithFlash(c, "/billing", "reactivating")
+	s.RedirectWithFlash(c, "/billing", "reactivating")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 )
@@ -22,9 +23,9 @@ const cannedBodyMax = 5000
 var cannedShortcut = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 func (s *Server) cannedRoutes(g *gin.RouterGroup) {
-	r := g.Group("/canned", s.recordUsage)
+	r := g.Group("/canned", s.RecordUsage)
 	r.GET("", s.cannedPage)
-	m := r.Group("", s.require("canned_manage"))
+	m := r.Group("", s.Require("canned_manage"))
 	m.POST("", s.createCanned)
 	m.GET("/:id", s.cannedEditPage)
 	m.POST("/:id", s.updateCanned)
@@ -32,16 +33,16 @@ func (s *Server) cannedRoutes(g *gin.RouterGroup) {
 }
 
 func (s *Server) cannedList(c *gin.Context) ([]models.CannedResponse, error) {
-	return s.Store.CannedResponses(c, currentOrg(c).ID)
+	return s.Store.CannedResponses(c, site.CurrentOrg(c).ID)
 }
 
 func (s *Server) cannedPage(c *gin.Context) {
 	list, err := s.cannedList(c)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "canned", s.page(c, "Canned responses", "inbox", gin.H{"List": list}))
+	s.Render(c, http.StatusOK, "canned", s.Page(c, "Canned responses", "inbox", gin.H{"List": list}))
 }
 
 // cannedOf loads a canned response of the operator's organization; another
@@ -51,14 +52,14 @@ func (s *Server) cannedOf(c *gin.Context) (*models.CannedResponse, bool) {
 	var cr *models.CannedResponse
 	err := store.ErrNotFound
 	if ok {
-		cr, err = s.Store.CannedResponse(c, currentOrg(c).ID, id)
+		cr, err = s.Store.CannedResponse(c, site.CurrentOrg(c).ID, id)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such canned response.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such canned response.")
 		return nil, false
 	case err != nil:
-		s.internal(c, err)
+		s.Internal(c, err)
 		return nil, false
 	}
 	return cr, true
@@ -69,7 +70,7 @@ func (s *Server) cannedEditPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	s.render(c, http.StatusOK, "canned_edit", s.page(c, "Edit canned response", "inbox", gin.H{"Canned": cr}))
+	s.Render(c, http.StatusOK, "canned_edit", s.Page(c, "Edit canned response", "inbox", gin.H{"Canned": cr}))
 }
 
 // cannedInput validates the form: a shortcut unique in the organization
@@ -79,22 +80,22 @@ func (s *Server) cannedInput(c *gin.Context, self uint64) (shortcut, body string
 	body = strings.TrimSpace(c.PostForm("body"))
 	switch {
 	case !cannedShortcut.MatchString(shortcut):
-		s.fail(c, http.StatusUnprocessableEntity, "Canned responses", "The shortcut is 1 to 32 lowercase letters, digits, - or _, starting with a letter or digit.")
+		s.Fail(c, http.StatusUnprocessableEntity, "Canned responses", "The shortcut is 1 to 32 lowercase letters, digits, - or _, starting with a letter or digit.")
 		return "", "", false
 	case body == "" || !utf8.ValidString(body):
-		s.fail(c, http.StatusUnprocessableEntity, "Canned responses", "Write the response.")
+		s.Fail(c, http.StatusUnprocessableEntity, "Canned responses", "Write the response.")
 		return "", "", false
 	case utf8.RuneCountInString(body) > cannedBodyMax:
-		s.fail(c, http.StatusUnprocessableEntity, "Canned responses", "The response is longer than 5000 characters.")
+		s.Fail(c, http.StatusUnprocessableEntity, "Canned responses", "The response is longer than 5000 characters.")
 		return "", "", false
 	}
-	taken, err := s.Store.CannedShortcutTaken(c, currentOrg(c).ID, shortcut, self)
+	taken, err := s.Store.CannedShortcutTaken(c, site.CurrentOrg(c).ID, shortcut, self)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return "", "", false
 	}
 	if taken {
-		s.fail(c, http.StatusConflict, "Canned responses", "Another canned response has this shortcut.")
+		s.Fail(c, http.StatusConflict, "Canned responses", "Another canned response has this shortcut.")
 		return "", "", false
 	}
 	return shortcut, body, true
@@ -106,12 +107,12 @@ func (s *Server) createCanned(c *gin.Context) {
 		return
 	}
 	now := s.now().UTC()
-	cr := models.CannedResponse{OrganizationID: currentOrg(c).ID, Shortcut: shortcut, Body: body, CreatedAt: now, UpdatedAt: now}
+	cr := models.CannedResponse{OrganizationID: site.CurrentOrg(c).ID, Shortcut: shortcut, Body: body, CreatedAt: now, UpdatedAt: now}
 	if err := s.Store.CreateCannedResponse(c, &cr); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/inbox/canned", "saved")
+	s.RedirectWithFlash(c, "/inbox/canned", "saved")
 }
 
 func (s *Server) updateCanned(c *gin.Context) {
@@ -124,10 +125,10 @@ func (s *Server) updateCanned(c *gin.Context) {
 		return
 	}
 	if err := s.Store.UpdateCannedResponse(c, cr.OrganizationID, cr.ID, shortcut, body, s.now().UTC()); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/inbox/canned", "saved")
+	s.RedirectWithFlash(c, "/inbox/canned", "saved")
 }
 
 func (s *Server) deleteCanned(c *gin.Context) {
@@ -136,8 +137,8 @@ func (s *Server) deleteCanned(c *gin.Context) {
 		return
 	}
 	if err := s.Store.DeleteCannedResponse(c, cr.OrganizationID, cr.ID); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/inbox/canned", "saved")
+	s.RedirectWithFlash(c, "/inbox/canned", "saved")
 }

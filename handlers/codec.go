@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/payloads"
 	"github.com/convot/convot/models"
@@ -29,7 +30,7 @@ func (s *Server) codecRoutes(r *gin.Engine) {
 }
 
 func (s *Server) mayReadPayloads(r *http.Request) bool {
-	cookie, err := r.Cookie(sessionCookie)
+	cookie, err := r.Cookie(site.SessionCookie)
 	if err != nil || cookie.Value == "" {
 		return false
 	}
@@ -37,7 +38,7 @@ func (s *Server) mayReadPayloads(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	if now := s.now(); sess.MFAPending || now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > sessionIdle {
+	if now := s.now(); sess.MFAPending || now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > site.SessionIdle {
 		return false
 	}
 	a, err := s.Store.SessionAccount(r.Context(), sess)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 )
 
@@ -33,7 +34,7 @@ const (
 var contactScanLimit = 10000
 
 func (s *Server) contactRoutes(g *gin.RouterGroup) {
-	pages := g.Group("/contacts", s.recordUsage)
+	pages := g.Group("/contacts", s.RecordUsage)
 	pages.GET("", s.contactsPage)
 	pages.GET("/:id", s.contactPage)
 }
@@ -66,23 +67,23 @@ type contactSearch struct {
 }
 
 func (s *Server) contactsPage(c *gin.Context) {
-	org := currentOrg(c)
+	org := site.CurrentOrg(c)
 	q := strings.TrimSpace(c.Query("q"))
 	if utf8.RuneCountInString(q) > contactQueryMax || !utf8.ValidString(q) {
-		s.fail(c, http.StatusBadRequest, "Contacts", "The search is too long.")
+		s.Fail(c, http.StatusBadRequest, "Contacts", "The search is too long.")
 		return
 	}
 	page, err := strconv.Atoi(c.DefaultQuery("page", "0"))
 	if err != nil || page < 0 || page > 100000 {
-		s.fail(c, http.StatusBadRequest, "Contacts", "Unknown page.")
+		s.Fail(c, http.StatusBadRequest, "Contacts", "Unknown page.")
 		return
 	}
 	res, err := s.searchContacts(c, org.ID, q, page)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "contacts", s.page(c, "Contacts", "contacts", res))
+	s.Render(c, http.StatusOK, "contacts", s.Page(c, "Contacts", "contacts", res))
 }
 
 // searchContacts lists (no query), finds by email (blind index), or
@@ -149,31 +150,31 @@ func (s *Server) searchContacts(ctx context.Context, orgID uint64, q string, pag
 }
 
 func (s *Server) contactPage(c *gin.Context) {
-	org := currentOrg(c)
+	org := site.CurrentOrg(c)
 	id, ok := inboxPathID(c, "id")
 	if !ok {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
 		return
 	}
 	ct, err := s.inboxContactOf(c, org.ID, id)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if ct == nil {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
 		return
 	}
 	team, err := s.inboxTeammates(c, org.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	convs, err := s.contactConversations(c, org.ID, ct.ID, 0, teammateNames(team))
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	v := newInboxContactView(ct)
-	s.render(c, http.StatusOK, "contact", s.page(c, v.Label, "contacts", gin.H{"Contact": v, "Conversations": convs}))
+	s.Render(c, http.StatusOK, "contact", s.Page(c, v.Label, "contacts", gin.H{"Contact": v, "Conversations": convs}))
 }

@@ -24,10 +24,10 @@ func (s *Server) devMailRoutes(r *gin.RouterGroup) {
 func (s *Server) mailbox(c *gin.Context) {
 	msgs, err := s.Outbox.List()
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "mailbox", s.page(c, "Dev mailbox", "mailbox", msgs))
+	s.Render(c, http.StatusOK, "mailbox", s.Page(c, "Dev mailbox", "mailbox", msgs))
 }
 
 type mailHeader struct{ Name, Value string }
@@ -35,7 +35,7 @@ type mailHeader struct{ Name, Value string }
 func (s *Server) mailMessage(c *gin.Context) {
 	m, err := s.Outbox.Get(c.Param("id"))
 	if err != nil {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such message.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such message.")
 		return
 	}
 	headers := make([]mailHeader, 0, len(m.Headers))
@@ -43,7 +43,7 @@ func (s *Server) mailMessage(c *gin.Context) {
 		headers = append(headers, mailHeader{name, value})
 	}
 	sort.Slice(headers, func(i, j int) bool { return headers[i].Name < headers[j].Name })
-	s.render(c, http.StatusOK, "mail", s.page(c, m.Subject, "mailbox", gin.H{"Mail": m, "Headers": headers}))
+	s.Render(c, http.StatusOK, "mail", s.Page(c, m.Subject, "mailbox", gin.H{"Mail": m, "Headers": headers}))
 }
 
 // mailHTML serves a mail's HTML part, sanitized, for the sandboxed frame
@@ -53,7 +53,7 @@ func (s *Server) mailMessage(c *gin.Context) {
 func (s *Server) mailHTML(c *gin.Context) {
 	m, err := s.Outbox.Get(c.Param("id"))
 	if err != nil || m.HTML == "" {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such message.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such message.")
 		return
 	}
 	h := c.Writer.Header()

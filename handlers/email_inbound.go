@@ -19,6 +19,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
@@ -72,7 +73,7 @@ func (s *Server) emailRoutes(r *gin.Engine) {
 	hooks := r.Group("/webhooks/postmark", s.postmarkAuth)
 	hooks.POST("/inbound", s.postmarkInbound)
 	hooks.POST("/events", s.postmarkEvents)
-	s.largeBodies["/webhooks/postmark/inbound"] = true
+	s.LargeBodies["/webhooks/postmark/inbound"] = true
 	r.GET("/unsubscribe/:token", s.unsubscribePage)
 	r.POST("/unsubscribe/:token", s.unsubscribe)
 }
@@ -156,7 +157,7 @@ func (m *postmarkInboundMail) sender() (string, string, bool) {
 	if err != nil {
 		return "", "", false
 	}
-	return addr, truncate(strings.TrimSpace(name), 200), true
+	return addr, site.Truncate(strings.TrimSpace(name), 200), true
 }
 
 // recipients are the addresses the mail was sent to, lowercased, each
@@ -284,9 +285,9 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 			return
 		}
 		err := s.PrivacyIntake(ctx, PrivacyMail{MessageID: messageID, FromAddress: from, FromName: fromName,
-			Subject: truncate(in.Subject, 500), Text: in.text(), ReceivedAt: s.now().UTC()})
+			Subject: site.Truncate(in.Subject, 500), Text: in.text(), ReceivedAt: s.now().UTC()})
 		if err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "privacy_request"})
@@ -297,7 +298,7 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 		if token, ok := mail.ParseTaggedAddress(r, "unsubscribe", domain); ok {
 			found, err := s.withdrawByToken(c, token, "mailto")
 			if err != nil {
-				s.internal(c, err)
+				s.Internal(c, err)
 				return
 			}
 			status := "unsubscribed"
@@ -311,7 +312,7 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 
 	target, conv, err := s.routeInbound(ctx, &in, recipients, from)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if target == nil {
@@ -325,7 +326,7 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 	// Postmark delivers again when it missed our answer: take a mail once.
 	seen, err := s.Store.InboundMailSeen(ctx, target.ID, messageID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if seen {
@@ -336,10 +337,10 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 	if conv == nil {
 		contact, err := s.contactByEmail(ctx, target, from, fromName)
 		if err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
-		subject := truncate(strings.TrimSpace(strings.ToValidUTF8(in.Subject, "")), 500)
+		subject := site.Truncate(strings.TrimSpace(strings.ToValidUTF8(in.Subject, "")), 500)
 		err = s.Store.Tx(ctx, func(tx *store.Store) error {
 			var err error
 			if conv, err = s.startConversation(ctx, tx, target, contact, "email"); err != nil {
@@ -352,14 +353,14 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 			return tx.SetConversationSubject(ctx, conv.OrganizationID, conv)
 		})
 		if err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 	}
 
 	attIDs, skipped, err := s.storeInboundAttachments(ctx, target, conv, in.Attachments)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	body := in.text()
@@ -373,19 +374,19 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 			s.inboundRefusal(c, http.StatusUnprocessableEntity, "bad message", bad.msg)
 			return
 		}
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if len(skipped) > 0 {
 		note := "Not accepted from this email: " + strings.Join(skipped, "; ") + "."
-		if _, _, err := s.postMessage(ctx, target, conv, author{Kind: workflows.AuthorSystem}, truncate(note, 4000), false, nil); err != nil {
+		if _, _, err := s.postMessage(ctx, target, conv, author{Kind: workflows.AuthorSystem}, site.Truncate(note, 4000), false, nil); err != nil {
 			slog.Error("inbound mail: noting skipped attachments failed", "err", err)
 		}
 	}
 	err = s.Store.RecordEmailMessage(ctx, &models.EmailMessage{OrganizationID: target.ID, ConversationID: conv.ID,
 		MessageID: msg.ID, DataKeyID: conv.DataKeyID, Direction: models.EmailInbound, HeaderID: messageID})
 	if err != nil && !errors.Is(err, models.ErrDuplicateEmail) {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "received", "conversation_id": conv.ID, "message_id": msg.ID})
@@ -532,7 +533,7 @@ func (s *Server) storeInboundAttachments(ctx context.Context, org *models.Organi
 		if name == "" {
 			name = fmt.Sprintf("attachment %d", i+1)
 		}
-		label := truncate(strings.Map(func(r rune) rune {
+		label := site.Truncate(strings.Map(func(r rune) rune {
 			if r < ' ' || r == 0x7f {
 				return -1
 			}
@@ -621,15 +622,15 @@ func (s *Server) postmarkEvents(c *gin.Context) {
 			s.inboundRefusal(c, http.StatusUnprocessableEntity, "missing fields", "A bounce or spam complaint needs its ID and Email.")
 			return
 		}
-		rec := models.EmailSuppression{Kind: models.SuppressionBounce, BounceType: truncate(ev.Type, 40), PostmarkID: ev.ID,
-			Stream: truncate(ev.MessageStream, 40), OccurredAt: at(ev.BouncedAt), CreatedAt: s.now().UTC()}
+		rec := models.EmailSuppression{Kind: models.SuppressionBounce, BounceType: site.Truncate(ev.Type, 40), PostmarkID: ev.ID,
+			Stream: site.Truncate(ev.MessageStream, 40), OccurredAt: at(ev.BouncedAt), CreatedAt: s.now().UTC()}
 		rec.Suppresses = ev.Inactive || suppressingBounces[ev.Type]
 		if ev.RecordType == "SpamComplaint" {
 			rec.Kind, rec.Suppresses = models.SuppressionSpamComplaint, true
 		}
 		stored, err := s.Store.RecordSuppression(ctx, addr, rec)
 		if err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 		slog.Info("postmark event recorded", "record_type", ev.RecordType, "type", rec.BounceType, "suppresses", rec.Suppresses, "new", stored)
@@ -642,8 +643,8 @@ func (s *Server) postmarkEvents(c *gin.Context) {
 		}
 		if ev.SuppressSending {
 			if _, err := s.Store.RecordSuppression(ctx, addr, models.EmailSuppression{Kind: models.SuppressionBounce, BounceType: "SubscriptionChange",
-				Suppresses: true, Stream: truncate(ev.MessageStream, 40), OccurredAt: at(ev.ChangedAt)}); err != nil {
-				s.internal(c, err)
+				Suppresses: true, Stream: site.Truncate(ev.MessageStream, 40), OccurredAt: at(ev.ChangedAt)}); err != nil {
+				s.Internal(c, err)
 				return
 			}
 			c.JSON(http.StatusOK, gin.H{"status": "recorded", "suppresses": true})
@@ -651,7 +652,7 @@ func (s *Server) postmarkEvents(c *gin.Context) {
 		}
 		// Postmark reactivated the address: mail to it may go again.
 		if _, err := s.Store.LiftSuppressions(ctx, addr, at(ev.ChangedAt)); err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "lifted"})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
@@ -21,10 +22,10 @@ import (
 // §4), one-click unsubscribe (RFC 8058), and the marketing send itself.
 
 func (s *Server) emailSettingsRoutes(r *gin.RouterGroup) {
-	g := r.Group("/settings", s.requireAccount, s.require("dashboard_view"), s.recordUsage)
+	g := r.Group("/settings", s.RequireAccount, s.Require("dashboard_view"), s.RecordUsage)
 	g.GET("/marketing", s.marketingPage)
 	g.POST("/marketing", s.saveMarketing)
-	org := g.Group("/email", s.require("organization_edit"))
+	org := g.Group("/email", s.Require("organization_edit"))
 	org.GET("", s.emailSettingsPage)
 	org.POST("", s.saveEmailSettings)
 }
@@ -34,21 +35,21 @@ func (s *Server) emailSettingsData(org *models.Organization, address string) gin
 }
 
 func (s *Server) emailSettingsPage(c *gin.Context) {
-	org := currentOrg(c)
-	s.render(c, http.StatusOK, "email_settings", s.page(c, "Email", "email", s.emailSettingsData(org, org.SupportAddress)))
+	org := site.CurrentOrg(c)
+	s.Render(c, http.StatusOK, "email_settings", s.Page(c, "Email", "email", s.emailSettingsData(org, org.SupportAddress)))
 }
 
 func (s *Server) saveEmailSettings(c *gin.Context) {
-	org, a := currentOrg(c), currentAccount(c)
+	org, a := site.CurrentOrg(c), site.CurrentAccount(c)
 	raw := strings.TrimSpace(c.PostForm("support_address"))
 	refuse := func(status int, msg string) {
-		p := s.page(c, "Email", "email", s.emailSettingsData(org, raw))
+		p := s.Page(c, "Email", "email", s.emailSettingsData(org, raw))
 		p.Error = msg
-		if wantsJSON(c) {
+		if site.WantsJSON(c) {
 			c.JSON(status, gin.H{"error": msg})
 			return
 		}
-		s.render(c, status, "email_settings", p)
+		s.Render(c, status, "email_settings", p)
 	}
 	address := ""
 	if raw != "" {
@@ -80,23 +81,23 @@ func (s *Server) saveEmailSettings(c *gin.Context) {
 			}
 			return err
 		}
-		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "organization.support_address_changed", target("organization", org.ID), "")
+		return s.Audit(tx, c, org.ID, a.ID, a.DataKeyID, "organization.support_address_changed", site.Target("organization", org.ID), "")
 	})
 	if errors.Is(err, errAddressTaken) {
 		refuse(http.StatusConflict, "Another organization uses this support address already.")
 		return
 	}
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/settings/email", "saved")
+	s.RedirectWithFlash(c, "/settings/email", "saved")
 }
 
 var errAddressTaken = errors.New("support address taken")
 
 func (s *Server) marketingData(c *gin.Context) (gin.H, error) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	current, err := s.Store.MarketingConsent(c, a.OrganizationID, a.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
@@ -111,16 +112,16 @@ func (s *Server) marketingData(c *gin.Context) (gin.H, error) {
 func (s *Server) marketingPage(c *gin.Context) {
 	data, err := s.marketingData(c)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "marketing", s.page(c, "Email preferences", "marketing", data))
+	s.Render(c, http.StatusOK, "marketing", s.Page(c, "Email preferences", "marketing", data))
 }
 
 // saveMarketing gives or withdraws the operator's own marketing consent,
 // recorded with its time, wording version and source, and audited.
 func (s *Server) saveMarketing(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	now := s.now().UTC()
 	var action string
 	var err error
@@ -132,17 +133,17 @@ func (s *Server) saveMarketing(c *gin.Context) {
 		action = "marketing.consent_withdrawn"
 		_, err = s.Store.WithdrawMarketingConsent(c, org.ID, a.ID, "dashboard", now)
 	default:
-		s.fail(c, http.StatusBadRequest, "Bad request", "Choose to give or to withdraw your consent.")
+		s.Fail(c, http.StatusBadRequest, "Bad request", "Choose to give or to withdraw your consent.")
 		return
 	}
 	if err == nil {
-		err = s.audit(s.Store, c, org.ID, a.ID, a.DataKeyID, action, target("account", a.ID), models.MarketingWordingVersion)
+		err = s.Audit(s.Store, c, org.ID, a.ID, a.DataKeyID, action, site.Target("account", a.ID), models.MarketingWordingVersion)
 	}
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/settings/marketing", "saved")
+	s.RedirectWithFlash(c, "/settings/marketing", "saved")
 }
 
 // unsubscribePage asks before it unsubscribes: a GET never changes
@@ -150,21 +151,21 @@ func (s *Server) saveMarketing(c *gin.Context) {
 func (s *Server) unsubscribePage(c *gin.Context) {
 	tok, err := s.Store.UnsubscribeTokenByToken(c, c.Param("token"))
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(c, http.StatusNotFound, "Unknown link", "This unsubscribe link is not valid.")
+		s.Fail(c, http.StatusNotFound, "Unknown link", "This unsubscribe link is not valid.")
 		return
 	}
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	current, err := s.Store.MarketingConsent(c, tok.OrganizationID, tok.AccountID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Header("Referrer-Policy", "no-referrer")
-	s.render(c, http.StatusOK, "unsubscribe", s.page(c, "Unsubscribe", "", gin.H{"Token": c.Param("token"), "Subscribed": current != nil, "Done": false}))
+	s.Render(c, http.StatusOK, "unsubscribe", s.Page(c, "Unsubscribe", "", gin.H{"Token": c.Param("token"), "Subscribed": current != nil, "Done": false}))
 }
 
 // unsubscribe withdraws the marketing consent the token was issued for, at
@@ -179,20 +180,20 @@ func (s *Server) unsubscribe(c *gin.Context) {
 	}
 	found, err := s.withdrawByToken(c, c.Param("token"), source)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if !found {
-		s.fail(c, http.StatusNotFound, "Unknown link", "This unsubscribe link is not valid.")
+		s.Fail(c, http.StatusNotFound, "Unknown link", "This unsubscribe link is not valid.")
 		return
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Header("Referrer-Policy", "no-referrer")
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		c.JSON(http.StatusOK, gin.H{"status": "unsubscribed"})
 		return
 	}
-	s.render(c, http.StatusOK, "unsubscribe", s.page(c, "Unsubscribed", "", gin.H{"Done": true}))
+	s.Render(c, http.StatusOK, "unsubscribe", s.Page(c, "Unsubscribed", "", gin.H{"Done": true}))
 }
 
 // withdrawByToken withdraws the marketing consent of the token's account;
@@ -221,7 +222,7 @@ func (s *Server) withdrawByToken(c *gin.Context, token, source string) (bool, er
 		case !errors.Is(err, store.ErrNotFound):
 			return true, err
 		}
-		return true, s.audit(s.Store, c, tok.OrganizationID, tok.AccountID, keyID, "marketing.consent_withdrawn", target("account", tok.AccountID), source)
+		return true, s.Audit(s.Store, c, tok.OrganizationID, tok.AccountID, keyID, "marketing.consent_withdrawn", site.Target("account", tok.AccountID), source)
 	}
 	return true, nil
 }

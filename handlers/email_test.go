@@ -118,6 +118,7 @@ func newEmailServer(t *testing.T, gate subprocessors.Gate) *emailServer {
 		t.Fatal(err)
 	}
 	ts.srv.Mail = mail.NewMailer(pm.MailSender(), cfg.MailFrom, models.Suppressions{DB: ts.db.DB, Keys: ts.db.Keys})
+	ts.srv.Site.Mail = ts.srv.Mail // the shared frame (site) sends the dashboard's mail
 	return &emailServer{testServer: ts, postmark: fake, gate: gate}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
@@ -37,8 +38,8 @@ var (
 )
 
 func (s *Server) inboxRoutes(r *gin.RouterGroup) {
-	g := r.Group("/inbox", s.requireAccount, s.require("inbox_use"))
-	pages := g.Group("", s.recordUsage)
+	g := r.Group("/inbox", s.RequireAccount, s.Require("inbox_use"))
+	pages := g.Group("", s.RecordUsage)
 	pages.GET("", s.inboxPage)
 	pages.GET("/conversations/:id", s.inboxConversationPage)
 	g.GET("/conversations", s.inboxListJSON)
@@ -54,8 +55,8 @@ func (s *Server) inboxRoutes(r *gin.RouterGroup) {
 	g.GET("/ws", s.inboxSocket)
 	// Replies and notes may carry a file: they apply the attachment limit
 	// themselves (readUpload), not the dashboard's body limit.
-	s.largeBodies["/inbox/conversations/:id/reply"] = true
-	s.largeBodies["/inbox/conversations/:id/note"] = true
+	s.LargeBodies["/inbox/conversations/:id/reply"] = true
+	s.LargeBodies["/inbox/conversations/:id/note"] = true
 	s.contactRoutes(g)
 	s.cannedRoutes(g)
 }
@@ -81,11 +82,11 @@ func (s *Server) inboxFilterOf(c *gin.Context) (inboxFilter, bool) {
 		f.Assignment = "all"
 	}
 	if !contains(inboxStatuses, f.Status) {
-		s.fail(c, http.StatusBadRequest, "Inbox", "Unknown status: choose open, pending, snoozed or resolved.")
+		s.Fail(c, http.StatusBadRequest, "Inbox", "Unknown status: choose open, pending, snoozed or resolved.")
 		return f, false
 	}
 	if !contains(inboxAssignments, f.Assignment) {
-		s.fail(c, http.StatusBadRequest, "Inbox", "Unknown assignment: choose mine, unassigned or all.")
+		s.Fail(c, http.StatusBadRequest, "Inbox", "Unknown assignment: choose mine, unassigned or all.")
 		return f, false
 	}
 	return f, true
@@ -133,7 +134,7 @@ func (s *Server) inboxTeammates(ctx context.Context, orgID uint64) ([]inboxTeamm
 	}
 	out := make([]inboxTeammate, 0, len(accounts))
 	for _, a := range accounts {
-		if !can(a.Role, "inbox_use") {
+		if !site.Can(a.Role, "inbox_use") {
 			continue
 		}
 		name := a.FullName
@@ -250,7 +251,7 @@ func (s *Server) inboxList(c *gin.Context, f inboxFilter, selected uint64, names
 	if page < 0 || page > 10000 {
 		page = 0
 	}
-	items, more, err := s.inboxItems(c, currentOrg(c).ID, currentAccount(c).ID, f, page, names)
+	items, more, err := s.inboxItems(c, site.CurrentOrg(c).ID, site.CurrentAccount(c).ID, f, page, names)
 	if err != nil {
 		return nil, err
 	}
@@ -265,14 +266,14 @@ func (s *Server) loadInboxList(c *gin.Context) (*inboxListPage, []inboxTeammate,
 	if !ok {
 		return nil, nil, false
 	}
-	team, err := s.inboxTeammates(c, currentOrg(c).ID)
+	team, err := s.inboxTeammates(c, site.CurrentOrg(c).ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return nil, nil, false
 	}
 	list, err := s.inboxList(c, f, 0, teammateNames(team))
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return nil, nil, false
 	}
 	return list, team, true
@@ -283,7 +284,7 @@ func (s *Server) inboxPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	s.render(c, http.StatusOK, "inbox", s.page(c, "Inbox", "inbox", gin.H{"List": list, "Teammates": team, "LimitNotice": s.conversationLimitNotice(c, currentOrg(c))}))
+	s.Render(c, http.StatusOK, "inbox", s.Page(c, "Inbox", "inbox", gin.H{"List": list, "Teammates": team, "LimitNotice": s.conversationLimitNotice(c, site.CurrentOrg(c))}))
 }
 
 func (s *Server) inboxListJSON(c *gin.Context) {
@@ -306,20 +307,20 @@ func inboxPathID(c *gin.Context, name string) (uint64, bool) {
 func (s *Server) inboxConversation(c *gin.Context) (*models.Conversation, bool) {
 	id, ok := inboxPathID(c, "id")
 	if !ok {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
 		return nil, false
 	}
 	return s.inboxConversationByID(c, id)
 }
 
 func (s *Server) inboxConversationByID(c *gin.Context, id uint64) (*models.Conversation, bool) {
-	conv, err := s.Store.Conversation(c, currentOrg(c).ID, id)
+	conv, err := s.Store.Conversation(c, site.CurrentOrg(c).ID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
 		return nil, false
 	case err != nil:
-		s.internal(c, err)
+		s.Internal(c, err)
 		return nil, false
 	}
 	return conv, true
@@ -352,7 +353,7 @@ func newInboxContactView(ct *models.Contact) inboxContactView {
 	v := inboxContactView{ID: ct.ID, Label: inboxContactLabel(ct), Name: ct.Name, Email: ct.Email, Phone: ct.Phone,
 		ExternalID: ct.ExternalID, IP: ct.IP, UserAgent: ct.UserAgent, BrowserLanguage: ct.BrowserLanguage,
 		PageURL: ct.PageURL, DeviceType: ct.DeviceType, Country: ct.Country, FirstSeen: ct.CreatedAt, LastSeen: ct.LastSeenAt}
-	v.Browser, v.OS, _ = describeUserAgent(ct.UserAgent)
+	v.Browser, v.OS, _ = site.DescribeUserAgent(ct.UserAgent)
 	for k, val := range ct.CustomAttributes {
 		v.Custom = append(v.Custom, inboxAttribute{k, val})
 	}
@@ -389,7 +390,7 @@ func (s *Server) contactConversations(ctx context.Context, orgID, contactID, exc
 // inboxConversationPage shows the list, one conversation and its contact.
 // Opening it marks the contact's messages read.
 func (s *Server) inboxConversationPage(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	conv, ok := s.inboxConversation(c)
 	if !ok {
 		return
@@ -400,14 +401,14 @@ func (s *Server) inboxConversationPage(c *gin.Context) {
 	}
 	team, err := s.inboxTeammates(c, org.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	names := teammateNames(team)
 	// The latest messages: start after the one before the window.
 	window, err := s.Store.LatestMessageIDs(c, org.ID, conv.ID, inboxMessageWindow+1)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	var after uint64
@@ -417,18 +418,18 @@ func (s *Server) inboxConversationPage(c *gin.Context) {
 	}
 	msgs, err := s.messageViews(c, org.ID, conv.ID, true, after, inboxMessageWindow)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if len(window) > 0 {
 		if err := s.markRead(c, org, conv, workflows.AuthorOperator, window[0]); err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 	}
 	ct, err := s.inboxContactOf(c, org.ID, conv.ContactID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if ct == nil {
@@ -436,36 +437,36 @@ func (s *Server) inboxConversationPage(c *gin.Context) {
 	}
 	others, err := s.contactConversations(c, org.ID, conv.ContactID, conv.ID, names)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	list, err := s.inboxList(c, f, conv.ID, names)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	items, err := s.inboxItemsOf(c, org.ID, []models.Conversation{*conv}, names)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	canned, err := s.Store.CannedResponses(c, org.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	contact := newInboxContactView(ct)
-	s.render(c, http.StatusOK, "inbox", s.page(c, contact.Label, "inbox", gin.H{
+	s.Render(c, http.StatusOK, "inbox", s.Page(c, contact.Label, "inbox", gin.H{
 		"List": list, "Teammates": team, "Conversation": items[0], "Messages": msgs, "Earlier": earlier,
 		"Contact": contact, "Others": others, "Canned": canned, "SelfID": a.ID,
-		"LimitNotice": s.conversationLimitNotice(c, currentOrg(c)),
+		"LimitNotice": s.conversationLimitNotice(c, site.CurrentOrg(c)),
 	}))
 }
 
 // inboxMessagesJSON answers the messages after an ID (the live view's
 // catch-up after a reconnect), with the conversation's state.
 func (s *Server) inboxMessagesJSON(c *gin.Context) {
-	org := currentOrg(c)
+	org := site.CurrentOrg(c)
 	conv, ok := s.inboxConversation(c)
 	if !ok {
 		return
@@ -474,7 +475,7 @@ func (s *Server) inboxMessagesJSON(c *gin.Context) {
 	if v := c.Query("after_id"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			s.fail(c, http.StatusBadRequest, "Bad request", "after_id must be a message ID.")
+			s.Fail(c, http.StatusBadRequest, "Bad request", "after_id must be a message ID.")
 			return
 		}
 		after = n
@@ -483,19 +484,19 @@ func (s *Server) inboxMessagesJSON(c *gin.Context) {
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > inboxMessagesMax {
-			s.fail(c, http.StatusBadRequest, "Bad request", "limit must be between 1 and 500.")
+			s.Fail(c, http.StatusBadRequest, "Bad request", "limit must be between 1 and 500.")
 			return
 		}
 		limit = n
 	}
 	msgs, err := s.messageViews(c, org.ID, conv.ID, true, after, limit)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	item, err := s.inboxItem(c, org.ID, conv)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"conversation": item, "messages": msgs})
@@ -504,23 +505,23 @@ func (s *Server) inboxMessagesJSON(c *gin.Context) {
 // inboxAttachment serves a file of a conversation of the operator's
 // organization; any other is 404.
 func (s *Server) inboxAttachment(c *gin.Context) {
-	org := currentOrg(c)
+	org := site.CurrentOrg(c)
 	conv, ok := s.inboxConversation(c)
 	if !ok {
 		return
 	}
 	id, ok := inboxPathID(c, "attachment")
 	if !ok {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such file.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such file.")
 		return
 	}
 	att, err := s.Store.Attachment(c, org.ID, conv.ID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such file.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such file.")
 		return
 	case err != nil:
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	s.serveAttachment(c, org, att)
@@ -529,7 +530,7 @@ func (s *Server) inboxAttachment(c *gin.Context) {
 // inboxPost sends an operator's reply, or a private note, with an optional
 // file (multipart field "file"). JSON for fetch, a redirect for forms.
 func (s *Server) inboxPost(c *gin.Context, note bool) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	conv, ok := s.inboxConversation(c)
 	if !ok {
 		return
@@ -542,9 +543,9 @@ func (s *Server) inboxPost(c *gin.Context, note bool) {
 		if err := c.Request.ParseMultipartForm(MaxAttachmentBytes + 1<<20); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				s.fail(c, http.StatusRequestEntityTooLarge, "Too large", "The file is larger than 10 MB.")
+				s.Fail(c, http.StatusRequestEntityTooLarge, "Too large", "The file is larger than 10 MB.")
 			} else {
-				s.fail(c, http.StatusBadRequest, "Bad request", "The form could not be read.")
+				s.Fail(c, http.StatusBadRequest, "Bad request", "The form could not be read.")
 			}
 			return
 		}
@@ -588,7 +589,7 @@ func (s *Server) inboxPost(c *gin.Context, note bool) {
 		s.inboxPostError(c, err)
 		return
 	}
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		c.JSON(http.StatusCreated, gin.H{"message": s.messageView(c, msg, atts)})
 		return
 	}
@@ -601,13 +602,13 @@ func (s *Server) inboxPostError(c *gin.Context, err error) {
 	var badFile errBadAttachment
 	switch {
 	case errors.As(err, &bad):
-		s.fail(c, http.StatusUnprocessableEntity, "Message not sent", bad.msg)
+		s.Fail(c, http.StatusUnprocessableEntity, "Message not sent", bad.msg)
 	case errors.As(err, &badFile):
-		s.fail(c, badFile.status, "Message not sent", badFile.msg)
+		s.Fail(c, badFile.status, "Message not sent", badFile.msg)
 	case errors.Is(err, store.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "Message not sent", "The conversation no longer exists (it was erased).")
+		s.Fail(c, http.StatusNotFound, "Message not sent", "The conversation no longer exists (it was erased).")
 	default:
-		s.internal(c, err)
+		s.Internal(c, err)
 	}
 }
 
@@ -633,18 +634,18 @@ func (s *Server) inboxSetState(c *gin.Context, signal string, arg any) {
 }
 
 func (s *Server) inboxApply(c *gin.Context, conv *models.Conversation, signal string, arg any) {
-	org := currentOrg(c)
+	org := site.CurrentOrg(c)
 	if err := s.setConversationState(c, org, conv, signal, arg); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	if !wantsJSON(c) {
+	if !site.WantsJSON(c) {
 		c.Redirect(http.StatusSeeOther, inboxReturnTo(c, conv.ID))
 		return
 	}
 	item, err := s.inboxItem(c, org.ID, conv)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"conversation": item})
@@ -653,7 +654,7 @@ func (s *Server) inboxApply(c *gin.Context, conv *models.Conversation, signal st
 // inboxAssign assigns to the operator ("me"), to a teammate (an account
 // ID), or to nobody (empty or "0").
 func (s *Server) inboxAssign(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	conv, ok := s.inboxConversation(c)
 	if !ok {
 		return
@@ -666,16 +667,16 @@ func (s *Server) inboxAssign(c *gin.Context) {
 	default:
 		id, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			s.fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate.")
+			s.Fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate.")
 			return
 		}
 		team, err := s.inboxTeammates(c, org.ID)
 		if err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 		if _, ok := teammateNames(team)[id]; !ok {
-			s.fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate who can use the inbox.")
+			s.Fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate who can use the inbox.")
 			return
 		}
 		assignee = id
@@ -693,14 +694,14 @@ const (
 // in the operator's time zone) or a time ("until": a local date and time
 // from a datetime-local field, or RFC 3339).
 func (s *Server) inboxSnooze(c *gin.Context) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	conv, ok := s.inboxConversation(c)
 	if !ok {
 		return
 	}
 	until, err := snoozeUntil(s.now(), operatorLocation(a), c.PostForm("preset"), c.PostForm("until"))
 	if err != nil {
-		s.fail(c, http.StatusUnprocessableEntity, "Snooze", err.Error())
+		s.Fail(c, http.StatusUnprocessableEntity, "Snooze", err.Error())
 		return
 	}
 	s.inboxApply(c, conv, workflows.SignalSnooze, workflows.SnoozeSignal{Until: until.UTC()})
@@ -768,12 +769,12 @@ type inboxClientMessage struct {
 // the operator's typing and read state back. ?conversation=ID narrows it to
 // one conversation of the organization (404 for any other).
 func (s *Server) inboxSocket(c *gin.Context) {
-	a, org := *currentAccount(c), *currentOrg(c)
+	a, org := *site.CurrentAccount(c), *site.CurrentOrg(c)
 	var only uint64
 	if v := c.Query("conversation"); v != "" {
 		id, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || id == 0 {
-			s.fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
+			s.Fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
 			return
 		}
 		conv, ok := s.inboxConversationByID(c, id)

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/web"
 	"github.com/convot/convot/workflows"
@@ -89,7 +90,7 @@ func (b *browser) fetch(method, path, contentType string, body io.Reader) respon
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set(csrfHeader, b.csrf)
+	req.Header.Set(site.CSRFHeader, b.csrf)
 	resp, err := b.http.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
@@ -441,7 +442,7 @@ func TestInboxAttachments(t *testing.T) {
 	// A PNG larger than the dashboard's body limit (64 KB in tests): the
 	// reply route applies the attachment limit instead.
 	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 100<<10)...)
-	r := w.owner.upload(convPath(conv, "/reply"), map[string]string{"body": "The label", csrfField: w.owner.csrf}, "../../label<b>.png", png)
+	r := w.owner.upload(convPath(conv, "/reply"), map[string]string{"body": "The label", site.CSRFField: w.owner.csrf}, "../../label<b>.png", png)
 	if r.status != http.StatusCreated {
 		t.Fatalf("reply with a file: %d %s", r.status, excerpt(r.body))
 	}

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
@@ -75,7 +76,7 @@ func (s *Server) breaches() BreachWorkflows {
 }
 
 func (s *Server) incidentRoutes(r *gin.RouterGroup) {
-	g := r.Group("/incidents", s.requireAccount, s.require("incident_manage"), s.recordUsage)
+	g := r.Group("/incidents", s.RequireAccount, s.Require("incident_manage"), s.RecordUsage)
 	g.GET("", s.incidentsPage)
 	g.POST("", s.recordIncident)
 	g.GET("/:id", s.incidentPage)
@@ -114,23 +115,23 @@ func categoryOptions() []categoryOption {
 const timeLayout = "2006-01-02T15:04"
 
 func (s *Server) incidentsPage(c *gin.Context) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	form := incidentForm{AwareAt: s.now().UTC().Format(timeLayout), ContactName: a.FullName, ContactEmail: a.Email}
 	s.renderIncidents(c, http.StatusOK, form, "")
 }
 
 func (s *Server) renderIncidents(c *gin.Context, status int, form incidentForm, problem string) {
-	org := currentOrg(c)
+	org := site.CurrentOrg(c)
 	list, err := s.Store.IncidentSummaries(c, org.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	p := s.page(c, "Incidents", "incidents", gin.H{
+	p := s.Page(c, "Incidents", "incidents", gin.H{
 		"Incidents": list, "Form": form, "Categories": categoryOptions(), "Now": s.now().UTC(),
 	})
 	p.Error = problem
-	s.render(c, status, "incidents", p)
+	s.Render(c, status, "incidents", p)
 }
 
 func (s *Server) parseIncidentForm(c *gin.Context) (incidentForm, string) {
@@ -201,7 +202,7 @@ func (s *Server) parseIncidentForm(c *gin.Context) (incidentForm, string) {
 }
 
 func (s *Server) recordIncident(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	f, problem := s.parseIncidentForm(c)
 	if problem != "" {
 		s.renderIncidents(c, http.StatusUnprocessableEntity, f, problem)
@@ -228,10 +229,10 @@ func (s *Server) recordIncident(c *gin.Context) {
 		if err := tx.CreateIncidentStep(c, &step); err != nil {
 			return err
 		}
-		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "incident.recorded", target("incident", inc.ID), "notice due "+inc.NoticeDueAt.Format(time.RFC3339))
+		return s.Audit(tx, c, org.ID, a.ID, a.DataKeyID, "incident.recorded", site.Target("incident", inc.ID), "notice due "+inc.NoticeDueAt.Format(time.RFC3339))
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if err := s.startBreach(c, &inc); err != nil {
@@ -250,7 +251,7 @@ func (s *Server) startBreach(c *gin.Context, inc *models.Incident) error {
 	}
 	if err != nil {
 		slog.Warn("starting a breach workflow failed", "incident", inc.ID, "err", err)
-		s.fail(c, http.StatusServiceUnavailable, "Recorded, not yet tracked",
+		s.Fail(c, http.StatusServiceUnavailable, "Recorded, not yet tracked",
 			fmt.Sprintf("Incident %d is recorded, but its 72-hour deadline could not be started. Open the incident and start tracking it again.", inc.ID))
 		return err
 	}
@@ -262,16 +263,16 @@ func (s *Server) startBreach(c *gin.Context, inc *models.Incident) error {
 func (s *Server) incident(c *gin.Context) (*models.Incident, bool) {
 	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
 	if err != nil {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
 		return nil, false
 	}
-	inc, err := s.Store.Incident(c, currentOrg(c).ID, id)
+	inc, err := s.Store.Incident(c, site.CurrentOrg(c).ID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
 		return nil, false
 	case err != nil:
-		s.internal(c, err)
+		s.Internal(c, err)
 		return nil, false
 	}
 	return inc, true
@@ -288,7 +289,7 @@ func (s *Server) incidentPage(c *gin.Context) {
 func (s *Server) renderIncident(c *gin.Context, status int, inc *models.Incident, problem string) {
 	steps, err := s.Store.IncidentSteps(c, inc.OrganizationID, inc.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	tracked := false
@@ -302,14 +303,14 @@ func (s *Server) renderIncident(c *gin.Context, status int, inc *models.Incident
 	for _, cat := range inc.Categories {
 		categories = append(categories, categoryOption{cat, models.Categories[cat]})
 	}
-	p := s.page(c, fmt.Sprintf("Incident %d", inc.ID), "incidents", gin.H{
+	p := s.Page(c, fmt.Sprintf("Incident %d", inc.ID), "incidents", gin.H{
 		"Incident": inc, "Steps": steps, "Categories": categories, "Tracked": tracked,
 		"Overdue": now.After(inc.NoticeDueAt), "Left": inc.NoticeDueAt.Sub(now).Round(time.Minute),
 		"Open":        inc.Status != models.IncidentClosed,
 		"WorkflowURL": s.workflowURL(workflows.BreachWorkflowID(inc.ID)),
 	})
 	p.Error = problem
-	s.render(c, status, "incident", p)
+	s.Render(c, status, "incident", p)
 }
 
 // workflowURL links a workflow in the Temporal UI, or "" without one.
@@ -325,7 +326,7 @@ func (s *Server) workflowURL(id string) string {
 }
 
 func (s *Server) assessIncident(c *gin.Context) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	inc, ok := s.incident(c)
 	if !ok {
 		return
@@ -346,7 +347,7 @@ func (s *Server) assessIncident(c *gin.Context) {
 	inc.RiskReason = reason
 	inc.UpdatedAt = s.now().UTC()
 	if err := s.Store.SaveIncidentRiskReason(c, inc.OrganizationID, inc); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if !s.signalBreach(c, inc, func(b BreachWorkflows) error {
@@ -358,7 +359,7 @@ func (s *Server) assessIncident(c *gin.Context) {
 }
 
 func (s *Server) incidentNoticeSent(c *gin.Context) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	inc, ok := s.incident(c)
 	if !ok {
 		return
@@ -382,7 +383,7 @@ func (s *Server) incidentNoticeSent(c *gin.Context) {
 		inc.DelayReasons = reasons
 		inc.UpdatedAt = now
 		if err := s.Store.SaveIncidentDelayReasons(c, inc.OrganizationID, inc); err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 	}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -26,7 +24,7 @@ import (
 // servePolicy answers /privacy.
 func (s *Server) servePolicy(c *gin.Context) {
 	if err := s.seedPolicy(c); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	now := s.now().UTC()
@@ -35,7 +33,7 @@ func (s *Server) servePolicy(c *gin.Context) {
 	if q := c.Query("version"); q != "" {
 		n, convErr := strconv.Atoi(q)
 		if convErr != nil || n <= 0 {
-			s.fail(c, http.StatusBadRequest, "Bad request", "The version must be a positive whole number.")
+			s.Fail(c, http.StatusBadRequest, "Bad request", "The version must be a positive whole number.")
 			return
 		}
 		v, err = s.Store.PolicyByVersion(c, n)
@@ -47,10 +45,10 @@ func (s *Server) servePolicy(c *gin.Context) {
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such version of the privacy policy.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such version of the privacy policy.")
 		return
 	case err != nil:
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	head := "Last updated: " + v.EffectiveAt.UTC().Format("2 January 2006") + " (version " + strconv.Itoa(v.Version) + ")\n\n"
@@ -90,46 +88,4 @@ func EmbeddedPolicy() (string, error) {
 	defer f.Close()
 	b, err := io.ReadAll(f)
 	return string(b), err
-}
-
-// policyBanner is the material change to announce on every dashboard page,
-// from its publication until BannerAfterEffective after it takes effect;
-// looked up at most once a minute.
-type policyBanner struct {
-	mu      sync.Mutex
-	checked time.Time
-	version *models.PolicyVersion
-}
-
-var banners sync.Map // *store.Store → *policyBanner
-
-// PolicyNotice is what the layout shows of a material policy change.
-type PolicyNotice struct {
-	Version     int
-	Summary     string
-	EffectiveAt time.Time
-	InEffect    bool
-}
-
-func (s *Server) policyNotice(ctx context.Context) *PolicyNotice {
-	v, _ := banners.LoadOrStore(s.Store, &policyBanner{})
-	b := v.(*policyBanner)
-	now := s.now().UTC()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if now.Sub(b.checked) > time.Minute || now.Before(b.checked) {
-		pv, err := s.Store.PolicyBanner(ctx, now)
-		if errors.Is(err, store.ErrNotFound) {
-			pv, err = nil, nil
-		}
-		if err != nil {
-			slog.Warn("policy banner", "err", err)
-		} else {
-			b.version, b.checked = pv, now
-		}
-	}
-	if b.version == nil || !b.version.EffectiveAt.Add(models.BannerAfterEffective).After(now) || b.version.PublishedAt.After(now) {
-		return nil
-	}
-	return &PolicyNotice{Version: b.version.Version, Summary: b.version.Summary, EffectiveAt: b.version.EffectiveAt, InEffect: !b.version.EffectiveAt.After(now)}
 }

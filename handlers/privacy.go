@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/crypto"
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -94,7 +95,7 @@ func (s *Server) privacyRoutes(r *gin.Engine) {
 	// Pages: the double-submit CSRF cookie protects their forms. Requests
 	// are answered while an organization is closed too (the grace period),
 	// so these routes are outside the read-only guard.
-	pages := r.Group("/", s.csrf, s.loadSession)
+	pages := r.Group("/", s.CSRF, s.LoadSession)
 	pages.GET("/privacy-requests", func(c *gin.Context) { s.privacyRequestPage(c, "") })
 	pages.POST("/privacy-requests", func(c *gin.Context) { s.privacyRequestForm(c, "") })
 	pages.GET("/privacy-requests/:key", func(c *gin.Context) { s.privacyRequestPage(c, c.Param("key")) })
@@ -375,7 +376,7 @@ func (s *Server) mailDsrCode(ctx context.Context, r *models.PrivacyRequest, org 
 
 func (s *Server) privacyAuditTx(ctx context.Context, tx *store.Store, r *models.PrivacyRequest, actor uint64, action, detail string) error {
 	return tx.CreateAuditEvent(ctx, &models.AuditEvent{OrganizationID: r.OrganizationID, ActorID: actor, DataKeyID: s.Keys.SystemKey(),
-		Action: action, Target: target("privacy_request", r.ID), Detail: detail, CreatedAt: s.now().UTC()})
+		Action: action, Target: site.Target("privacy_request", r.ID), Detail: detail, CreatedAt: s.now().UTC()})
 }
 
 // intakeOrg resolves an organization's public key; "" is Convot's own page.
@@ -409,7 +410,7 @@ func (s *Server) privacyRequestAPI(c *gin.Context, key string) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "Unknown organization."})
 		return
 	}
-	if !s.throttle.allow("dsr:"+c.ClientIP(), s.now()) {
+	if !s.AllowAttempt(c, "dsr:"+c.ClientIP()) {
 		c.JSON(http.StatusTooManyRequests, gin.H{"error": "Too many requests from your network. Wait a few minutes and try again."})
 		return
 	}
@@ -452,7 +453,7 @@ func (s *Server) privacyIntakeFailed(c *gin.Context, err error) bool {
 	case errors.Is(err, errPrivacyUnavailable):
 		s.privacyFail(c, http.StatusServiceUnavailable, "Privacy requests cannot be taken at the moment. Please try again in a few minutes.")
 	default:
-		s.internal(c, err)
+		s.Internal(c, err)
 	}
 	return true
 }
@@ -462,7 +463,7 @@ func (s *Server) privacyFail(c *gin.Context, status int, msg string) {
 		c.AbortWithStatusJSON(status, gin.H{"error": msg})
 		return
 	}
-	s.fail(c, status, http.StatusText(status), msg)
+	s.Fail(c, status, http.StatusText(status), msg)
 }
 
 // privacyForm is what the public page shows.
@@ -490,21 +491,21 @@ func (s *Server) privacyFormData(org *models.Organization, key string) privacyFo
 func (s *Server) privacyRequestPage(c *gin.Context, key string) {
 	org, ok := s.intakeOrg(c, key)
 	if !ok {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no organization at this address.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no organization at this address.")
 		return
 	}
 	f := s.privacyFormData(org, key)
-	s.render(c, http.StatusOK, "privacy_request_form", s.page(c, "Privacy request", "", f))
+	s.Render(c, http.StatusOK, "privacy_request_form", s.Page(c, "Privacy request", "", f))
 }
 
 func (s *Server) privacyRequestForm(c *gin.Context, key string) {
 	org, ok := s.intakeOrg(c, key)
 	if !ok {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no organization at this address.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no organization at this address.")
 		return
 	}
-	if !s.throttle.allow("dsr:"+c.ClientIP(), s.now()) {
-		s.fail(c, http.StatusTooManyRequests, "Too many requests", "Too many requests from your network. Wait a few minutes and try again.")
+	if !s.AllowAttempt(c, "dsr:"+c.ClientIP()) {
+		s.Fail(c, http.StatusTooManyRequests, "Too many requests", "Too many requests from your network. Wait a few minutes and try again.")
 		return
 	}
 	changes := map[string]string{}
@@ -521,9 +522,9 @@ func (s *Server) privacyRequestForm(c *gin.Context, key string) {
 	res, err := s.intakePrivacyRequest(c, in)
 	var bad errPrivacyInput
 	if errors.As(err, &bad) {
-		p := s.page(c, "Privacy request", "", s.privacyFormData(org, key))
+		p := s.Page(c, "Privacy request", "", s.privacyFormData(org, key))
 		p.Error = bad.msg
-		s.render(c, bad.status, "privacy_request_form", p)
+		s.Render(c, bad.status, "privacy_request_form", p)
 		return
 	}
 	if s.privacyIntakeFailed(c, err) {
@@ -532,7 +533,7 @@ func (s *Server) privacyRequestForm(c *gin.Context, key string) {
 	if res.Joined && res.Request.Status != models.DsrAwaitingVerification && res.Request.Status != models.DsrReceived {
 		f := s.privacyFormData(org, key)
 		f.Sent, f.Joined = res.Request, true
-		s.render(c, http.StatusOK, "privacy_request_form", s.page(c, "Privacy request", "", f))
+		s.Render(c, http.StatusOK, "privacy_request_form", s.Page(c, "Privacy request", "", f))
 		return
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/privacy-verification/%d", res.Request.ID))
@@ -643,7 +644,7 @@ func (s *Server) privacyVerifyAPI(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "There is no such privacy request."})
 		return
 	}
-	if !s.throttle.allow("dsr-code:"+c.ClientIP(), s.now()) {
+	if !s.AllowAttempt(c, "dsr-code:"+c.ClientIP()) {
 		c.JSON(http.StatusTooManyRequests, gin.H{"error": "Too many attempts from your network. Wait a few minutes and try again."})
 		return
 	}
@@ -685,27 +686,27 @@ type verifyPage struct {
 func (s *Server) privacyVerifyPage(c *gin.Context) {
 	id, ok := requestID(c)
 	if !ok {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such privacy request.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such privacy request.")
 		return
 	}
-	s.render(c, http.StatusOK, "privacy_verify", s.page(c, "Confirm your privacy request", "", verifyPage{ID: id, Request: workflows.PrivacyRequestWorkflowID(id)}))
+	s.Render(c, http.StatusOK, "privacy_verify", s.Page(c, "Confirm your privacy request", "", verifyPage{ID: id, Request: workflows.PrivacyRequestWorkflowID(id)}))
 }
 
 func (s *Server) privacyVerifyForm(c *gin.Context) {
 	id, ok := requestID(c)
 	if !ok {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such privacy request.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such privacy request.")
 		return
 	}
-	if !s.throttle.allow("dsr-code:"+c.ClientIP(), s.now()) {
-		s.fail(c, http.StatusTooManyRequests, "Too many attempts", "Too many attempts from your network. Wait a few minutes and try again.")
+	if !s.AllowAttempt(c, "dsr-code:"+c.ClientIP()) {
+		s.Fail(c, http.StatusTooManyRequests, "Too many attempts", "Too many attempts from your network. Wait a few minutes and try again.")
 		return
 	}
 	r, err := s.verifyDsrCode(c, id, c.PostForm("code"))
 	if s.verifyFormFailed(c, id, err) {
 		return
 	}
-	s.render(c, http.StatusOK, "privacy_verify", s.page(c, "Privacy request confirmed", "", verifyPage{ID: id, Request: r.WorkflowID(), Done: true, Deadline: r.Deadline}))
+	s.Render(c, http.StatusOK, "privacy_verify", s.Page(c, "Privacy request confirmed", "", verifyPage{ID: id, Request: r.WorkflowID(), Done: true, Deadline: r.Deadline}))
 }
 
 // verifyFormFailed answers a verification form whose action failed: the
@@ -714,9 +715,9 @@ func (s *Server) privacyVerifyForm(c *gin.Context) {
 func (s *Server) verifyFormFailed(c *gin.Context, id uint64, err error) bool {
 	var bad errPrivacyInput
 	if errors.As(err, &bad) && bad.status != http.StatusNotFound {
-		p := s.page(c, "Confirm your privacy request", "", verifyPage{ID: id, Request: workflows.PrivacyRequestWorkflowID(id)})
+		p := s.Page(c, "Confirm your privacy request", "", verifyPage{ID: id, Request: workflows.PrivacyRequestWorkflowID(id)})
 		p.Error = bad.msg
-		s.render(c, bad.status, "privacy_verify", p)
+		s.Render(c, bad.status, "privacy_verify", p)
 		return true
 	}
 	return s.privacyIntakeFailed(c, err)
@@ -725,16 +726,16 @@ func (s *Server) verifyFormFailed(c *gin.Context, id uint64, err error) bool {
 func (s *Server) privacyResendForm(c *gin.Context) {
 	id, ok := requestID(c)
 	if !ok {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such privacy request.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such privacy request.")
 		return
 	}
 	_, err := s.resendDsrCode(c, id)
 	if s.verifyFormFailed(c, id, err) {
 		return
 	}
-	p := s.page(c, "Confirm your privacy request", "", verifyPage{ID: id, Request: workflows.PrivacyRequestWorkflowID(id)})
+	p := s.Page(c, "Confirm your privacy request", "", verifyPage{ID: id, Request: workflows.PrivacyRequestWorkflowID(id)})
 	p.Flash = "A new code is on its way."
-	s.render(c, http.StatusOK, "privacy_verify", p)
+	s.Render(c, http.StatusOK, "privacy_verify", p)
 }
 
 // --- downloads -----------------------------------------------------------------------
@@ -766,7 +767,7 @@ func (s *Server) privacyDownloadPage(c *gin.Context) {
 	if s.privacyIntakeFailed(c, err) {
 		return
 	}
-	s.render(c, http.StatusOK, "privacy_download", s.page(c, "Your data", "", gin.H{"Token": c.Param("token"), "Export": e}))
+	s.Render(c, http.StatusOK, "privacy_download", s.Page(c, "Your data", "", gin.H{"Token": c.Param("token"), "Export": e}))
 }
 
 // privacyDownload serves an export once: the link is claimed first, the
@@ -783,7 +784,7 @@ func (s *Server) serveExport(c *gin.Context, e *models.PrivacyExport) {
 	now := s.now().UTC()
 	claimed, err := s.Store.ClaimPrivacyExport(c, e.ID, now)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if !claimed {

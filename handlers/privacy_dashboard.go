@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
@@ -25,16 +26,16 @@ import (
 // and admins (they receive the workflow's notices); auditors may read.
 
 func (s *Server) privacyDashboardRoutes(pages *gin.RouterGroup) {
-	view := pages.Group("/privacy/requests", s.requireAccount, s.require("privacy_requests_view"), s.recordUsage)
+	view := pages.Group("/privacy/requests", s.RequireAccount, s.Require("privacy_requests_view"), s.RecordUsage)
 	view.GET("", s.privacyRequestsPage)
 	view.GET("/:id", s.privacyRequestDetail)
-	manage := pages.Group("/privacy/requests/:id", s.requireAccount, s.require("privacy_requests_manage"))
+	manage := pages.Group("/privacy/requests/:id", s.RequireAccount, s.Require("privacy_requests_manage"))
 	manage.POST("/approve", s.privacyApprove)
 	manage.POST("/reject", s.privacyReject)
 	manage.POST("/extend", s.privacyExtend)
 	manage.POST("/retry", s.privacyRetry)
 	manage.POST("/download", s.privacyOfficerDownload)
-	log := pages.Group("/inbox/contacts/:id", s.requireAccount, s.require("privacy_requests_log"))
+	log := pages.Group("/inbox/contacts/:id", s.RequireAccount, s.Require("privacy_requests_log"))
 	log.GET("/privacy-requests", s.contactPrivacyPage)
 	log.POST("/privacy-requests", s.contactPrivacyLog)
 	log.POST("/under-16", s.contactUnder16)
@@ -77,7 +78,7 @@ type privacyList struct {
 }
 
 func (s *Server) privacyRequestsPage(c *gin.Context) {
-	org := currentOrg(c)
+	org := site.CurrentOrg(c)
 	f := privacyList{Status: c.Query("status"), Type: c.Query("type"), Due: c.Query("due") == "1", Statuses: models.DsrStatuses, Types: models.DsrTypes}
 	var filter store.PrivacyRequestFilter
 	switch {
@@ -98,7 +99,7 @@ func (s *Server) privacyRequestsPage(c *gin.Context) {
 	}
 	rs, err := s.Store.PrivacyRequests(c, org.ID, filter)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	for _, r := range rs {
@@ -108,7 +109,7 @@ func (s *Server) privacyRequestsPage(c *gin.Context) {
 		f.Search = s.workflowURL("") + "?query=" + urlQuery(fmt.Sprintf("ConvotOrgId=%q", strconv.FormatUint(org.ID, 10)))
 		f.Search = strings.Replace(f.Search, "/workflows/?", "/workflows?", 1)
 	}
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		type item struct {
 			ID        uint64    `json:"id"`
 			Request   string    `json:"request"`
@@ -124,7 +125,7 @@ func (s *Server) privacyRequestsPage(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"requests": out})
 		return
 	}
-	s.render(c, http.StatusOK, "privacy_requests", s.page(c, "Privacy requests", "privacy", f))
+	s.Render(c, http.StatusOK, "privacy_requests", s.Page(c, "Privacy requests", "privacy", f))
 }
 
 func urlQuery(s string) string {
@@ -139,14 +140,14 @@ func (s *Server) officerRequest(c *gin.Context) (*models.PrivacyRequest, bool) {
 	var r *models.PrivacyRequest
 	err := store.ErrNotFound
 	if ok {
-		r, err = s.Store.OrganizationPrivacyRequest(c, currentOrg(c).ID, id)
+		r, err = s.Store.OrganizationPrivacyRequest(c, site.CurrentOrg(c).ID, id)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such privacy request.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such privacy request.")
 		return nil, false
 	case err != nil:
-		s.internal(c, err)
+		s.Internal(c, err)
 		return nil, false
 	}
 	return r, true
@@ -192,7 +193,7 @@ func (s *Server) privacyRequestDetail(c *gin.Context) {
 	}
 	var err error
 	if d.Exports, err = s.Store.PrivacyExports(c, r.OrganizationID, r.ID); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	d.NeedsAnswer = r.RequesterEmail == "" && len(d.Exports) > 0
@@ -201,32 +202,32 @@ func (s *Server) privacyRequestDetail(c *gin.Context) {
 			d.Contact = ct
 		}
 	}
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		c.JSON(http.StatusOK, gin.H{"id": r.ID, "request": r.WorkflowID(), "type": r.Type, "status": r.Status, "deadline": r.Deadline,
 			"extended": r.Extended, "progress": d.Progress, "evidence": d.Evidence, "workflow_url": d.Row.Workflow})
 		return
 	}
-	s.render(c, http.StatusOK, "privacy_request", s.page(c, r.WorkflowID(), "privacy", d))
+	s.Render(c, http.StatusOK, "privacy_request", s.Page(c, r.WorkflowID(), "privacy", d))
 }
 
 // privacyDecide sends a decision to the workflow and records who took it.
 func (s *Server) privacyDecide(c *gin.Context, r *models.PrivacyRequest, signal string, arg any, action, detail, done string) {
 	if s.PrivacyWorkflows == nil {
-		s.fail(c, http.StatusServiceUnavailable, "Unavailable", "The workflow service is unreachable. Try again in a minute.")
+		s.Fail(c, http.StatusServiceUnavailable, "Unavailable", "The workflow service is unreachable. Try again in a minute.")
 		return
 	}
 	if err := s.PrivacyWorkflows.Signal(c, r.ID, signal, arg); err != nil {
-		s.fail(c, http.StatusServiceUnavailable, "Unavailable", "The request's workflow could not be reached. Try again in a minute.")
+		s.Fail(c, http.StatusServiceUnavailable, "Unavailable", "The request's workflow could not be reached. Try again in a minute.")
 		return
 	}
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	if err := s.Store.Tx(c, func(tx *store.Store) error {
 		return s.privacyAuditTx(c, tx, r, a.ID, action, detail)
 	}); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		c.JSON(http.StatusOK, gin.H{"id": r.ID, "request": r.WorkflowID(), "sent": signal})
 		return
 	}
@@ -239,10 +240,10 @@ func (s *Server) privacyApprove(c *gin.Context) {
 		return
 	}
 	if r.Status != models.DsrAwaitingApproval {
-		s.fail(c, http.StatusConflict, "Not awaiting a decision", "This request does not wait for approval (it is "+strings.ReplaceAll(r.Status, "_", " ")+").")
+		s.Fail(c, http.StatusConflict, "Not awaiting a decision", "This request does not wait for approval (it is "+strings.ReplaceAll(r.Status, "_", " ")+").")
 		return
 	}
-	s.privacyDecide(c, r, workflows.SignalDsrApprove, workflows.DsrDecisionSignal{ByAccountID: currentAccount(c).ID}, "privacy.approved", r.Type, "approved")
+	s.privacyDecide(c, r, workflows.SignalDsrApprove, workflows.DsrDecisionSignal{ByAccountID: site.CurrentAccount(c).ID}, "privacy.approved", r.Type, "approved")
 }
 
 func (s *Server) privacyReject(c *gin.Context) {
@@ -253,13 +254,13 @@ func (s *Server) privacyReject(c *gin.Context) {
 	reason := strings.TrimSpace(c.PostForm("reason"))
 	switch {
 	case !r.Open():
-		s.fail(c, http.StatusConflict, "Closed", "This request is closed already.")
+		s.Fail(c, http.StatusConflict, "Closed", "This request is closed already.")
 		return
 	case reason == "" || len([]rune(reason)) > 500:
-		s.fail(c, http.StatusBadRequest, "Reason needed", "Say why the request is rejected (at most 500 characters, no personal data): the requester is told.")
+		s.Fail(c, http.StatusBadRequest, "Reason needed", "Say why the request is rejected (at most 500 characters, no personal data): the requester is told.")
 		return
 	}
-	s.privacyDecide(c, r, workflows.SignalDsrReject, workflows.DsrDecisionSignal{ByAccountID: currentAccount(c).ID, Reason: reason}, "privacy.rejected", r.Type, "rejected")
+	s.privacyDecide(c, r, workflows.SignalDsrReject, workflows.DsrDecisionSignal{ByAccountID: site.CurrentAccount(c).ID, Reason: reason}, "privacy.rejected", r.Type, "rejected")
 }
 
 func (s *Server) privacyExtend(c *gin.Context) {
@@ -271,19 +272,19 @@ func (s *Server) privacyExtend(c *gin.Context) {
 	reason := strings.TrimSpace(c.PostForm("reason"))
 	switch {
 	case !r.Open():
-		s.fail(c, http.StatusConflict, "Closed", "This request is closed already.")
+		s.Fail(c, http.StatusConflict, "Closed", "This request is closed already.")
 		return
 	case r.Extended:
-		s.fail(c, http.StatusConflict, "Extended already", "The deadline can be extended once only, and it was.")
+		s.Fail(c, http.StatusConflict, "Extended already", "The deadline can be extended once only, and it was.")
 		return
 	case months < 1 || months > workflows.MaxDsrExtensionMonths:
-		s.fail(c, http.StatusBadRequest, "Extension", fmt.Sprintf("Extend by 1 or %d months.", workflows.MaxDsrExtensionMonths))
+		s.Fail(c, http.StatusBadRequest, "Extension", fmt.Sprintf("Extend by 1 or %d months.", workflows.MaxDsrExtensionMonths))
 		return
 	case reason == "" || len([]rune(reason)) > 500:
-		s.fail(c, http.StatusBadRequest, "Reason needed", "Say why more time is needed (at most 500 characters, no personal data): the requester is told.")
+		s.Fail(c, http.StatusBadRequest, "Reason needed", "Say why more time is needed (at most 500 characters, no personal data): the requester is told.")
 		return
 	}
-	s.privacyDecide(c, r, workflows.SignalDsrExtend, workflows.DsrExtendSignal{Months: months, Reason: reason, ByAccountID: currentAccount(c).ID},
+	s.privacyDecide(c, r, workflows.SignalDsrExtend, workflows.DsrExtendSignal{Months: months, Reason: reason, ByAccountID: site.CurrentAccount(c).ID},
 		"privacy.extended", fmt.Sprintf("%d months", months), "extended")
 }
 
@@ -293,10 +294,10 @@ func (s *Server) privacyRetry(c *gin.Context) {
 		return
 	}
 	if !r.Open() {
-		s.fail(c, http.StatusConflict, "Closed", "This request is closed already.")
+		s.Fail(c, http.StatusConflict, "Closed", "This request is closed already.")
 		return
 	}
-	s.privacyDecide(c, r, workflows.SignalDsrRetry, workflows.DsrDecisionSignal{ByAccountID: currentAccount(c).ID}, "privacy.retried", r.Step, "retried")
+	s.privacyDecide(c, r, workflows.SignalDsrRetry, workflows.DsrDecisionSignal{ByAccountID: site.CurrentAccount(c).ID}, "privacy.retried", r.Step, "retried")
 }
 
 // privacyOfficerDownload hands the answer of a request an operator logged
@@ -307,22 +308,22 @@ func (s *Server) privacyOfficerDownload(c *gin.Context) {
 		return
 	}
 	if r.RequesterEmail != "" {
-		s.fail(c, http.StatusForbidden, "Mailed to the requester", "The answer was mailed to the requester, whose link it is.")
+		s.Fail(c, http.StatusForbidden, "Mailed to the requester", "The answer was mailed to the requester, whose link it is.")
 		return
 	}
 	e, err := s.Store.LatestPrivacyExport(c, r.OrganizationID, r.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "Not ready", "The answer is not ready yet.")
+		s.Fail(c, http.StatusNotFound, "Not ready", "The answer is not ready yet.")
 		return
 	case err != nil:
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	case e.UsedAt != nil:
-		s.fail(c, http.StatusGone, "Downloaded", "The answer was downloaded already: each export is handed out once.")
+		s.Fail(c, http.StatusGone, "Downloaded", "The answer was downloaded already: each export is handed out once.")
 		return
 	case s.now().After(e.ExpiresAt):
-		s.fail(c, http.StatusGone, "Expired", "The answer has expired.")
+		s.Fail(c, http.StatusGone, "Expired", "The answer has expired.")
 		return
 	}
 	s.serveExport(c, e)
@@ -334,16 +335,16 @@ func (s *Server) sidebarContact(c *gin.Context) (*models.Contact, bool) {
 	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
 	var ct *models.Contact
 	if err == nil {
-		ct, err = s.Store.Contact(c, currentOrg(c).ID, id)
+		ct, err = s.Store.Contact(c, site.CurrentOrg(c).ID, id)
 	} else {
 		err = store.ErrNotFound
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
 		return nil, false
 	case err != nil:
-		s.internal(c, err)
+		s.Internal(c, err)
 		return nil, false
 	}
 	return ct, true
@@ -376,10 +377,10 @@ func (s *Server) contactPrivacyPage(c *gin.Context) {
 	}
 	d, err := s.contactPrivacyData(c, ct)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "privacy_contact", s.page(c, "Privacy request for a contact", "contacts", d))
+	s.Render(c, http.StatusOK, "privacy_contact", s.Page(c, "Privacy request for a contact", "contacts", d))
 }
 
 // contactPrivacyLog is an operator logging a request the contact made (in
@@ -391,18 +392,18 @@ func (s *Server) contactPrivacyLog(c *gin.Context) {
 		return
 	}
 	refuse := func(status int, msg string) {
-		if wantsJSON(c) {
+		if site.WantsJSON(c) {
 			c.AbortWithStatusJSON(status, gin.H{"error": msg})
 			return
 		}
 		d, err := s.contactPrivacyData(c, ct)
 		if err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
-		p := s.page(c, "Privacy request for a contact", "contacts", d)
+		p := s.Page(c, "Privacy request for a contact", "contacts", d)
 		p.Error = msg
-		s.render(c, status, "privacy_contact", p)
+		s.Render(c, status, "privacy_contact", p)
 	}
 	if c.PostForm("attest") != "on" {
 		refuse(http.StatusBadRequest, "Confirm that you verified the person's identity (for example, they wrote from the identified chat or answered from the address on file).")
@@ -419,8 +420,8 @@ func (s *Server) contactPrivacyLog(c *gin.Context) {
 		ground = c.PostForm("consent")
 	}
 	email, _ := validEmail(ct.Email)
-	res, err := s.intakePrivacyRequest(c, privacyIntake{Org: currentOrg(c), Type: c.PostForm("type"), Ground: ground, Email: email,
-		Changes: changes, Source: models.DsrSourceOperator, ContactID: ct.ID, LoggedBy: currentAccount(c).ID, Attested: true})
+	res, err := s.intakePrivacyRequest(c, privacyIntake{Org: site.CurrentOrg(c), Type: c.PostForm("type"), Ground: ground, Email: email,
+		Changes: changes, Source: models.DsrSourceOperator, ContactID: ct.ID, LoggedBy: site.CurrentAccount(c).ID, Attested: true})
 	var bad errPrivacyInput
 	if errors.As(err, &bad) {
 		refuse(bad.status, bad.msg)
@@ -429,7 +430,7 @@ func (s *Server) contactPrivacyLog(c *gin.Context) {
 	if s.privacyIntakeFailed(c, err) {
 		return
 	}
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		c.JSON(http.StatusAccepted, s.intakeAnswer(res))
 		return
 	}
@@ -437,7 +438,7 @@ func (s *Server) contactPrivacyLog(c *gin.Context) {
 	if res.Joined {
 		msg = fmt.Sprintf("This contact already has an open %s request: %s.", strings.ReplaceAll(res.Request.Type, "_", " "), res.Request.WorkflowID())
 	}
-	s.render(c, http.StatusOK, "message", s.page(c, "Privacy request recorded", "contacts", msg))
+	s.Render(c, http.StatusOK, "message", s.Page(c, "Privacy request recorded", "contacts", msg))
 }
 
 // contactUnder16 flags a contact as a child under 16 (policy §12): the flag
@@ -452,13 +453,13 @@ func (s *Server) contactUnder16(c *gin.Context) {
 		s.privacyFail(c, http.StatusBadRequest, "Confirm that the contact is under 16: their data will be erased at once and cannot be recovered.")
 		return
 	}
-	org, a := currentOrg(c), currentAccount(c)
+	org, a := site.CurrentOrg(c), site.CurrentAccount(c)
 	err := s.Store.Tx(c, func(tx *store.Store) error {
 		return tx.RecordPreference(c, models.SubjectPreference{OrganizationID: org.ID, ContactID: ct.ID, Kind: models.PreferenceUnder16,
 			Active: true, Source: "operator", CreatedAt: s.now().UTC()})
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	s.forgetLiveSubject(ct.ID)
@@ -467,10 +468,10 @@ func (s *Server) contactUnder16(c *gin.Context) {
 	if s.privacyIntakeFailed(c, err) {
 		return
 	}
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		c.JSON(http.StatusAccepted, s.intakeAnswer(res))
 		return
 	}
-	s.render(c, http.StatusOK, "message", s.page(c, "Flagged as under 16", "contacts",
+	s.Render(c, http.StatusOK, "message", s.Page(c, "Flagged as under 16", "contacts",
 		fmt.Sprintf("The contact is flagged as under 16 and its data is being erased now (request %s).", res.Request.WorkflowID())))
 }

@@ -6,19 +6,19 @@ package handlers
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/geoip"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/payloads"
+	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
@@ -56,6 +56,10 @@ type Server struct {
 	// no country); WidgetLimits overrides DefaultWidgetLimits.
 	GeoIP        *geoip.DB
 	WidgetLimits *WidgetLimits
+	// RateLimits makes the rate limiters (sign-in attempts, the widget
+	// API): shared by the web nodes through Redis when set, else counted
+	// on this node (ratelimit.LocalStore).
+	RateLimits ratelimit.Store
 	// Stripe is the gated billing client (nil: billing is off);
 	// Cancellations runs account cancellations, on Temporal when nil and
 	// Temporal is set.
@@ -77,12 +81,11 @@ type Server struct {
 	// subjects caches contacts' subject contexts for live events.
 	subjects *liveSubjects
 
-	pages    *web.Templates
-	throttle *throttle
-	now      func() time.Time
-	// largeBodies are routes (uploads) that apply their own, larger limit.
-	largeBodies map[string]bool
-	widget      *widgetState
+	// Site is the frame every surface shares (pages, sessions, CSRF,
+	// audit, mail), built by New from the fields above.
+	*site.Site
+	now    func() time.Time
+	widget *widgetState
 }
 
 // Close delivers the lifecycle signals still queued, until ctx ends. Call
@@ -100,17 +103,20 @@ func New(s *Server) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.pages = pages
 	if s.Store == nil {
 		return nil, errors.New("handlers: a store is required")
 	}
 	if s.Keys == nil {
 		s.Keys = s.Store.Keys()
 	}
-	s.throttle = newThrottle(20, 5*time.Minute)
+	if s.RateLimits == nil {
+		s.RateLimits = ratelimit.LocalStore{}
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.Site = &site.Site{Store: s.Store, Config: s.Config, Mail: s.Mail, Pages: pages, Now: s.now, Dev: s.Outbox != nil,
+		LargeBodies: map[string]bool{}, Throttle: s.RateLimits.Limiter("attempts", site.AttemptRate)}
 	if s.Lifecycles == nil && s.Temporal != nil {
 		s.ownLifecycles = NewTemporalLifecycles(s.Temporal)
 		s.Lifecycles = s.ownLifecycles
@@ -121,7 +127,6 @@ func New(s *Server) (http.Handler, error) {
 	if s.Blobs == nil {
 		return nil, errors.New("handlers: a blob store is required")
 	}
-	s.largeBodies = map[string]bool{}
 	s.subjects = &liveSubjects{entries: map[uint64]liveSubject{}}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -132,7 +137,7 @@ func New(s *Server) (http.Handler, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	r.Use(s.securityHeaders, s.limitBody)
+	r.Use(s.SecurityHeaders, s.LimitBody)
 	r.StaticFS("/static", web.Static())
 	r.GET("/healthz", s.healthz)
 	r.GET("/privacy", s.privacyPolicy)
@@ -152,7 +157,7 @@ func New(s *Server) (http.Handler, error) {
 	s.privacyRoutes(r)
 
 	// A closed (cancelled) organization is read-only until reactivated.
-	dash := r.Group("/", s.csrf, s.loadSession, s.readOnlyWhenCancelled)
+	dash := r.Group("/", s.CSRF, s.LoadSession, s.ReadOnlyWhenCancelled)
 	s.authRoutes(dash)
 	s.settingsRoutes(dash)
 	s.teamRoutes(dash)
@@ -166,7 +171,7 @@ func New(s *Server) (http.Handler, error) {
 	if s.Outbox != nil {
 		s.devMailRoutes(dash)
 	}
-	r.NoRoute(func(c *gin.Context) { s.fail(c, http.StatusNotFound, "Not found", "There is nothing at this address.") })
+	r.NoRoute(func(c *gin.Context) { s.Fail(c, http.StatusNotFound, "Not found", "There is nothing at this address.") })
 	return r, nil
 }
 
@@ -182,78 +187,3 @@ func (s *Server) healthz(c *gin.Context) {
 
 // privacyPolicy serves the version in effect (handlers/policyversions.go).
 func (s *Server) privacyPolicy(c *gin.Context) { s.servePolicy(c) }
-
-// page fills the common parts of a page for the current request.
-func (s *Server) page(c *gin.Context, title, nav string, data any) web.Page {
-	p := web.Page{Title: title, Nav: nav, CSRF: c.GetString(ctxCSRF), Dev: s.Outbox != nil, Data: data}
-	if a := currentAccount(c); a != nil {
-		p.Account, p.Role, p.Can = a, a.Role, permissionsOf(a.Role)
-		p.Org = currentOrg(c)
-		if n := s.policyNotice(c); n != nil {
-			p.PolicyNotice = n
-		}
-	}
-	if f, err := c.Cookie(flashCookie); err == nil && f != "" {
-		p.Flash = flashMessages[f]
-		http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1})
-	}
-	return p
-}
-
-func (s *Server) render(c *gin.Context, status int, name string, p web.Page) {
-	if err := s.pages.Render(c.Writer, status, name, p); err != nil {
-		slog.Error("render", "template", name, "err", err)
-	}
-}
-
-// fail answers an error: JSON for API clients, a page otherwise.
-func (s *Server) fail(c *gin.Context, status int, title, message string) {
-	if wantsJSON(c) {
-		c.AbortWithStatusJSON(status, gin.H{"error": message})
-		return
-	}
-	p := s.page(c, title, "", message)
-	s.render(c, status, "message", p)
-	c.Abort()
-}
-
-// internal answers an unexpected failure without detail (which might hold
-// personal data) and logs only the error's type of failure.
-func (s *Server) internal(c *gin.Context, err error) {
-	if errors.Is(err, context.Canceled) {
-		c.Abort()
-		return
-	}
-	slog.Error("request failed", "route", c.FullPath(), "err", err)
-	s.fail(c, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.")
-}
-
-func wantsJSON(c *gin.Context) bool {
-	if c.ContentType() == "application/json" {
-		return true
-	}
-	accept := c.GetHeader("Accept")
-	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
-}
-
-// Flash messages are chosen by key, so a cookie can never inject text.
-const flashCookie = "convot_flash"
-
-var flashMessages = map[string]string{
-	"saved":            "Saved.",
-	"invited":          "Invitation sent.",
-	"role_changed":     "Role changed.",
-	"removed":          "Member removed.",
-	"mfa_on":           "Two-factor authentication is on.",
-	"mfa_off":          "Two-factor authentication is off.",
-	"password_changed": "Password changed.",
-	"reset_sent":       "If an account exists for that address, we have sent a link to reset its password.",
-	"password_reset":   "Your password was reset. Sign in with the new one.",
-	"welcome":          "Welcome to Convot.",
-	"signed_out":       "You are signed out.",
-}
-
-func (s *Server) redirectWithFlash(c *gin.Context, to, flash string) {
-	http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: flash, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.Config.TLS(), MaxAge: 60})
-	c.Redirect(http.StatusSeeOther, to)
-}

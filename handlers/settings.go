@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 )
@@ -18,7 +19,7 @@ import (
 var Languages = []string{"en", "de", "fr", "es", "it", "nl", "pt"}
 
 func (s *Server) settingsRoutes(r *gin.RouterGroup) {
-	g := r.Group("/", s.requireAccount, s.require("dashboard_view"), s.recordUsage)
+	g := r.Group("/", s.RequireAccount, s.Require("dashboard_view"), s.RecordUsage)
 	g.GET("/", s.home)
 	g.GET("/settings/profile", s.profilePage)
 	g.POST("/settings/profile", s.saveProfile)
@@ -27,20 +28,20 @@ func (s *Server) settingsRoutes(r *gin.RouterGroup) {
 	g.POST("/settings/security/mfa/disable", s.disableMFA)
 	g.POST("/settings/security/recovery-codes", s.regenerateRecoveryCodes)
 	g.POST("/settings/security/password", s.changePassword)
-	org := g.Group("/settings/organization", s.require("organization_edit"))
+	org := g.Group("/settings/organization", s.Require("organization_edit"))
 	org.GET("", s.organizationPage)
 	org.POST("", s.saveOrganization)
-	org.POST("/mfa", s.require("organization_require_mfa"), s.saveOrganizationMFA)
+	org.POST("/mfa", s.Require("organization_require_mfa"), s.saveOrganizationMFA)
 }
 
 func (s *Server) home(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	members, err := s.Store.ActiveMemberCount(c, org.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "home", s.page(c, "Overview", "home", gin.H{
+	s.Render(c, http.StatusOK, "home", s.Page(c, "Overview", "home", gin.H{
 		"CompanyName": org.CompanyName, "DisplayName": a.DisplayName, "MFA": a.TOTPEnabled,
 		"Region": org.Region, "Members": members, "RequireMFA": org.RequireMFA,
 	}))
@@ -52,11 +53,11 @@ func (s *Server) profileData(a *models.Account) gin.H {
 }
 
 func (s *Server) profilePage(c *gin.Context) {
-	s.render(c, http.StatusOK, "profile", s.page(c, "Profile", "profile", s.profileData(currentAccount(c))))
+	s.Render(c, http.StatusOK, "profile", s.Page(c, "Profile", "profile", s.profileData(site.CurrentAccount(c))))
 }
 
 func (s *Server) saveProfile(c *gin.Context) {
-	a := *currentAccount(c)
+	a := *site.CurrentAccount(c)
 	a.FullName = strings.TrimSpace(c.PostForm("full_name"))
 	a.DisplayName = strings.TrimSpace(c.PostForm("display_name"))
 	a.AvatarURL = strings.TrimSpace(c.PostForm("avatar_url"))
@@ -76,28 +77,28 @@ func (s *Server) saveProfile(c *gin.Context) {
 		msg = "Choose one of the offered languages."
 	}
 	if msg != "" {
-		p := s.page(c, "Profile", "profile", s.profileData(&a))
+		p := s.Page(c, "Profile", "profile", s.profileData(&a))
 		p.Error = msg
-		s.render(c, http.StatusUnprocessableEntity, "profile", p)
+		s.Render(c, http.StatusUnprocessableEntity, "profile", p)
 		return
 	}
 	if a.DisplayName == "" {
 		a.DisplayName = firstName(a.FullName)
 	}
 	if err := s.Store.SaveProfile(c, a.OrganizationID, &a); err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/settings/profile", "saved")
+	s.RedirectWithFlash(c, "/settings/profile", "saved")
 }
 
 func (s *Server) securityPage(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	data := gin.H{"Enabled": a.TOTPEnabled, "Required": org.RequireMFA}
 	if a.TOTPEnabled {
 		left, err := s.Store.RecoveryCodesLeft(c, a.OrganizationID, a.ID)
 		if err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 		data["RecoveryLeft"] = left
@@ -107,35 +108,35 @@ func (s *Server) securityPage(c *gin.Context) {
 		if a.TOTPSecret == "" {
 			secret, err := newTOTPSecret(a.Email)
 			if err != nil {
-				s.internal(c, err)
+				s.Internal(c, err)
 				return
 			}
 			a.TOTPSecret = secret
 			if err := s.Store.SaveTOTPSecret(c, a.OrganizationID, a); err != nil {
-				s.internal(c, err)
+				s.Internal(c, err)
 				return
 			}
 		}
 		qr, err := totpQR(a.TOTPSecret, a.Email)
 		if err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 		data["QR"], data["Secret"] = qrURL(qr), a.TOTPSecret
 	}
-	s.render(c, http.StatusOK, "security", s.page(c, "Security", "security", data))
+	s.Render(c, http.StatusOK, "security", s.Page(c, "Security", "security", data))
 }
 
 func (s *Server) securityError(c *gin.Context, status int, msg string) {
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		c.JSON(status, gin.H{"error": msg})
 		return
 	}
-	s.fail(c, status, "Security", msg)
+	s.Fail(c, status, "Security", msg)
 }
 
 func (s *Server) enableMFA(c *gin.Context) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	if a.TOTPEnabled {
 		s.securityError(c, http.StatusConflict, "Two-factor authentication is already on.")
 		return
@@ -153,22 +154,22 @@ func (s *Server) enableMFA(c *gin.Context) {
 		if err := tx.ReplaceRecoveryCodes(c, a.OrganizationID, a.ID, hashes, s.now()); err != nil {
 			return err
 		}
-		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.mfa_enabled", target("account", a.ID), "")
+		return s.Audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.mfa_enabled", site.Target("account", a.ID), "")
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	s.sendSecurityAlert(c, a, "Two-factor authentication turned on", "Two-factor authentication is now on for your Convot account. If this was not you, contact support@convot.io at once.")
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		c.JSON(http.StatusOK, gin.H{"recovery_codes": codes})
 		return
 	}
-	s.render(c, http.StatusOK, "recovery", s.page(c, "Recovery codes", "security", codes))
+	s.Render(c, http.StatusOK, "recovery", s.Page(c, "Recovery codes", "security", codes))
 }
 
 func (s *Server) disableMFA(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	if org.RequireMFA {
 		s.securityError(c, http.StatusForbidden, "Your organization requires two-factor authentication.")
 		return
@@ -192,18 +193,18 @@ func (s *Server) disableMFA(c *gin.Context) {
 		if err := tx.DeleteRecoveryCodes(c, a.OrganizationID, a.ID); err != nil {
 			return err
 		}
-		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.mfa_disabled", target("account", a.ID), "")
+		return s.Audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.mfa_disabled", site.Target("account", a.ID), "")
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	s.sendSecurityAlert(c, a, "Two-factor authentication turned off", "Two-factor authentication is now off for your Convot account. If this was not you, reset your password and contact support@convot.io at once.")
-	s.redirectWithFlash(c, "/settings/security", "mfa_off")
+	s.RedirectWithFlash(c, "/settings/security", "mfa_off")
 }
 
 func (s *Server) regenerateRecoveryCodes(c *gin.Context) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	if !a.TOTPEnabled {
 		s.securityError(c, http.StatusConflict, "Turn on two-factor authentication first.")
 		return
@@ -217,17 +218,17 @@ func (s *Server) regenerateRecoveryCodes(c *gin.Context) {
 		if err := tx.ReplaceRecoveryCodes(c, a.OrganizationID, a.ID, hashes, s.now()); err != nil {
 			return err
 		}
-		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.recovery_codes_regenerated", target("account", a.ID), "")
+		return s.Audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.recovery_codes_regenerated", site.Target("account", a.ID), "")
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "recovery", s.page(c, "Recovery codes", "security", codes))
+	s.Render(c, http.StatusOK, "recovery", s.Page(c, "Recovery codes", "security", codes))
 }
 
 func (s *Server) changePassword(c *gin.Context) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(c.PostForm("current_password"))) != nil {
 		s.securityError(c, http.StatusUnauthorized, "Your current password is wrong.")
 		return
@@ -239,10 +240,10 @@ func (s *Server) changePassword(c *gin.Context) {
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	sess := currentSession(c)
+	sess := site.CurrentSession(c)
 	err = s.Store.Tx(c, func(tx *store.Store) error {
 		if err := tx.SetPasswordHash(c, a.OrganizationID, a.ID, hash); err != nil {
 			return err
@@ -251,14 +252,14 @@ func (s *Server) changePassword(c *gin.Context) {
 		if err := tx.DeleteOtherSessions(c, a.OrganizationID, a.ID, sess.ID); err != nil {
 			return err
 		}
-		return s.audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.password_changed", target("account", a.ID), "")
+		return s.Audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.password_changed", site.Target("account", a.ID), "")
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	s.sendSecurityAlert(c, a, "Your Convot password was changed", "The password of your Convot account was just changed. If this was not you, reset it now and contact support@convot.io.")
-	s.redirectWithFlash(c, "/settings/security", "password_changed")
+	s.RedirectWithFlash(c, "/settings/security", "password_changed")
 }
 
 func (s *Server) organizationData(o *models.Organization) gin.H {
@@ -267,11 +268,11 @@ func (s *Server) organizationData(o *models.Organization) gin.H {
 }
 
 func (s *Server) organizationPage(c *gin.Context) {
-	s.render(c, http.StatusOK, "organization", s.page(c, "Organization", "organization", s.organizationData(currentOrg(c))))
+	s.Render(c, http.StatusOK, "organization", s.Page(c, "Organization", "organization", s.organizationData(site.CurrentOrg(c))))
 }
 
 func (s *Server) saveOrganization(c *gin.Context) {
-	a, o := currentAccount(c), *currentOrg(c)
+	a, o := site.CurrentAccount(c), *site.CurrentOrg(c)
 	o.CompanyName = strings.TrimSpace(c.PostForm("company_name"))
 	o.Website = strings.TrimSpace(c.PostForm("website"))
 	o.Industry = strings.TrimSpace(c.PostForm("industry"))
@@ -291,42 +292,42 @@ func (s *Server) saveOrganization(c *gin.Context) {
 	}
 	o.TeamSize = teamSize
 	if msg != "" {
-		p := s.page(c, "Organization", "organization", s.organizationData(&o))
+		p := s.Page(c, "Organization", "organization", s.organizationData(&o))
 		p.Error = msg
-		s.render(c, http.StatusUnprocessableEntity, "organization", p)
+		s.Render(c, http.StatusUnprocessableEntity, "organization", p)
 		return
 	}
 	err = s.Store.Tx(c, func(tx *store.Store) error {
 		if err := tx.SaveOrganizationProfile(c, o.ID, &o); err != nil {
 			return err
 		}
-		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.updated", target("organization", o.ID), "")
+		return s.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.updated", site.Target("organization", o.ID), "")
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/settings/organization", "saved")
+	s.RedirectWithFlash(c, "/settings/organization", "saved")
 }
 
 func (s *Server) saveOrganizationMFA(c *gin.Context) {
-	a, o := currentAccount(c), currentOrg(c)
+	a, o := site.CurrentAccount(c), site.CurrentOrg(c)
 	require := c.PostForm("require_mfa") == "1"
 	if require && !a.TOTPEnabled {
-		s.fail(c, http.StatusConflict, "Organization", "Turn on two-factor authentication for yourself before requiring it of everyone.")
+		s.Fail(c, http.StatusConflict, "Organization", "Turn on two-factor authentication for yourself before requiring it of everyone.")
 		return
 	}
 	err := s.Store.Tx(c, func(tx *store.Store) error {
 		if err := tx.SetRequireMFA(c, o.ID, require); err != nil {
 			return err
 		}
-		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.mfa_required", target("organization", o.ID), strconv.FormatBool(require))
+		return s.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.mfa_required", site.Target("organization", o.ID), strconv.FormatBool(require))
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/settings/organization", "saved")
+	s.RedirectWithFlash(c, "/settings/organization", "saved")
 }
 
 func httpURL(s string) bool {

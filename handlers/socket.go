@@ -38,14 +38,14 @@ type socket struct {
 // it is open misses nothing published after that.
 func (s *Server) serveSocket(c *gin.Context, sock socket) {
 	if s.Hub == nil {
-		s.fail(c, 503, "Unavailable", "Live updates are not available.")
+		s.Fail(c, 503, "Unavailable", "Live updates are not available.")
 		return
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(c.Request.Context()))
 	defer cancel()
 	events, unsubscribe, err := s.Hub.Subscribe(ctx, sock.topic)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	defer unsubscribe()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 )
@@ -19,7 +20,7 @@ import (
 // deleted two years after they closed by the support retention sweep (§8).
 
 func (s *Server) supportRoutes(r *gin.RouterGroup) {
-	g := r.Group("/support", s.requireAccount, s.require("support_contact"), s.recordUsage)
+	g := r.Group("/support", s.RequireAccount, s.Require("support_contact"), s.RecordUsage)
 	g.GET("", s.supportPage)
 	g.POST("", s.openTicket)
 	g.GET("/:id", s.ticketPage)
@@ -34,18 +35,18 @@ func (s *Server) supportPage(c *gin.Context) {
 }
 
 func (s *Server) renderSupport(c *gin.Context, status int, subject, body, problem string) {
-	tickets, err := s.Store.SupportTickets(c, currentOrg(c).ID)
+	tickets, err := s.Store.SupportTickets(c, site.CurrentOrg(c).ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	p := s.page(c, "Support", "support", gin.H{"Tickets": tickets, "Subject": subject, "Body": body})
+	p := s.Page(c, "Support", "support", gin.H{"Tickets": tickets, "Subject": subject, "Body": body})
 	p.Error = problem
-	s.render(c, status, "support", p)
+	s.Render(c, status, "support", p)
 }
 
 func (s *Server) openTicket(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	subject := strings.TrimSpace(c.PostForm("subject"))
 	body := strings.TrimSpace(c.PostForm("body"))
 	switch {
@@ -66,10 +67,10 @@ func (s *Server) openTicket(c *gin.Context) {
 		if err := tx.CreateSupportMessage(c, &m); err != nil {
 			return err
 		}
-		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "support.ticket_opened", target("support_ticket", t.ID), "")
+		return s.Audit(tx, c, org.ID, a.ID, a.DataKeyID, "support.ticket_opened", site.Target("support_ticket", t.ID), "")
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/support/%d", t.ID))
@@ -80,16 +81,16 @@ func (s *Server) openTicket(c *gin.Context) {
 func (s *Server) ticket(c *gin.Context) (*models.SupportTicket, bool) {
 	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
 	if err != nil {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such ticket.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such ticket.")
 		return nil, false
 	}
-	t, err := s.Store.SupportTicket(c, currentOrg(c).ID, id)
+	t, err := s.Store.SupportTicket(c, site.CurrentOrg(c).ID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such ticket.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such ticket.")
 		return nil, false
 	case err != nil:
-		s.internal(c, err)
+		s.Internal(c, err)
 		return nil, false
 	}
 	return t, true
@@ -106,16 +107,16 @@ func (s *Server) ticketPage(c *gin.Context) {
 func (s *Server) renderTicket(c *gin.Context, status int, t *models.SupportTicket, body, problem string) {
 	msgs, err := s.Store.SupportMessages(c, t.OrganizationID, t.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	p := s.page(c, "Support ticket", "support", gin.H{"Ticket": t, "Messages": msgs, "Body": body})
+	p := s.Page(c, "Support ticket", "support", gin.H{"Ticket": t, "Messages": msgs, "Body": body})
 	p.Error = problem
-	s.render(c, status, "ticket", p)
+	s.Render(c, status, "ticket", p)
 }
 
 func (s *Server) postTicketMessage(c *gin.Context) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	t, ok := s.ticket(c)
 	if !ok {
 		return
@@ -136,14 +137,14 @@ func (s *Server) postTicketMessage(c *gin.Context) {
 		return tx.ReopenSupportTicket(c, t.OrganizationID, t.ID, now)
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/support/%d", t.ID))
 }
 
 func (s *Server) closeTicket(c *gin.Context) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	t, ok := s.ticket(c)
 	if !ok {
 		return
@@ -157,10 +158,10 @@ func (s *Server) closeTicket(c *gin.Context) {
 		if err := tx.CloseSupportTicket(c, t.OrganizationID, t.ID, now); err != nil {
 			return err
 		}
-		return s.audit(tx, c, t.OrganizationID, a.ID, a.DataKeyID, "support.ticket_closed", target("support_ticket", t.ID), "")
+		return s.Audit(tx, c, t.OrganizationID, a.ID, a.DataKeyID, "support.ticket_closed", site.Target("support_ticket", t.ID), "")
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/support/%d", t.ID))

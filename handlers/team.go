@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/crypto"
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -15,12 +16,12 @@ import (
 )
 
 func (s *Server) teamRoutes(r *gin.RouterGroup) {
-	g := r.Group("/", s.requireAccount, s.recordUsage)
-	g.GET("/settings/team", s.require("team_view"), s.teamPage)
-	g.POST("/settings/team/invite", s.require("team_invite"), s.invite)
-	g.POST("/settings/team/:id/role", s.require("team_change_role"), s.changeRole)
-	g.POST("/settings/team/:id/remove", s.require("team_remove"), s.removeMember)
-	g.GET("/audit-log", s.require("audit_log_view"), s.auditLog)
+	g := r.Group("/", s.RequireAccount, s.RecordUsage)
+	g.GET("/settings/team", s.Require("team_view"), s.teamPage)
+	g.POST("/settings/team/invite", s.Require("team_invite"), s.invite)
+	g.POST("/settings/team/:id/role", s.Require("team_change_role"), s.changeRole)
+	g.POST("/settings/team/:id/remove", s.Require("team_remove"), s.removeMember)
+	g.GET("/audit-log", s.Require("audit_log_view"), s.auditLog)
 }
 
 // seatsView is the plan's seats as the team page shows them (nil where
@@ -37,22 +38,22 @@ type accessRow struct {
 }
 
 func (s *Server) teamPage(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	members, err := s.Store.ActiveMembers(c, org.ID)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	pending, err := s.Store.PendingInvitations(c, org.ID, s.now())
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	var access []accessRow
-	for _, p := range Permissions {
+	for _, p := range site.Permissions {
 		row := accessRow{Description: p.Description}
 		for _, r := range models.Roles {
-			row.Allowed = append(row.Allowed, can(r, p.Name))
+			row.Allowed = append(row.Allowed, site.Can(r, p.Name))
 		}
 		access = append(access, row)
 	}
@@ -60,49 +61,49 @@ func (s *Server) teamPage(c *gin.Context) {
 	if s.planLimitsApply() {
 		plan, err := s.Store.PlanOf(c, org.ID)
 		if err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 		used, invited, err := s.Store.SeatsUsed(c, org.ID, s.now())
 		if err != nil {
-			s.internal(c, err)
+			s.Internal(c, err)
 			return
 		}
 		seats = &seatsView{Plan: plan, Used: used + invited, Full: used+invited >= int64(plan.Seats)}
 	}
-	s.render(c, http.StatusOK, "team", s.page(c, "Team", "team", gin.H{
+	s.Render(c, http.StatusOK, "team", s.Page(c, "Team", "team", gin.H{
 		"Members": members, "Pending": pending, "SelfID": a.ID, "Roles": models.Roles,
 		"InviteRoles": invitableRoles(), "Access": access, "Seats": seats,
 	}))
 }
 
 func (s *Server) invite(c *gin.Context) {
-	a, org := currentAccount(c), currentOrg(c)
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	email, err := validEmail(c.PostForm("email"))
 	if err != nil {
-		s.fail(c, http.StatusUnprocessableEntity, "Invite", err.Error())
+		s.Fail(c, http.StatusUnprocessableEntity, "Invite", err.Error())
 		return
 	}
 	role := c.PostForm("role")
 	if !contains(invitableRoles(), role) {
-		s.fail(c, http.StatusUnprocessableEntity, "Invite", "Choose admin, agent or auditor.")
+		s.Fail(c, http.StatusUnprocessableEntity, "Invite", "Choose admin, agent or auditor.")
 		return
 	}
 	existing, err := s.Store.AccountEmailTaken(c, email)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	if existing {
-		s.fail(c, http.StatusConflict, "Invite", "Someone with this email already has a Convot account.")
+		s.Fail(c, http.StatusConflict, "Invite", "Someone with this email already has a Convot account.")
 		return
 	}
 	if err := s.seatForInvitation(c, org, role); err != nil {
 		if msg := isPlanLimit(err); msg != "" {
-			s.fail(c, http.StatusPaymentRequired, "No seat left", msg)
+			s.Fail(c, http.StatusPaymentRequired, "No seat left", msg)
 			return
 		}
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	token := crypto.RandomToken(32)
@@ -114,18 +115,18 @@ func (s *Server) invite(c *gin.Context) {
 		if err := tx.CreateInvitation(c, &inv); err != nil {
 			return err
 		}
-		return s.audit(tx, c, org.ID, a.ID, a.DataKeyID, "team.invited", target("invitation", inv.ID), role)
+		return s.Audit(tx, c, org.ID, a.ID, a.DataKeyID, "team.invited", site.Target("invitation", inv.ID), role)
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.send(c, convotmail.Message{
+	s.Send(c, convotmail.Message{
 		To: email, Subject: fmt.Sprintf("%s invited you to %s on Convot", a.DisplayName, org.CompanyName), Tag: "invitation",
 		Text: fmt.Sprintf("%s invited you to join %s on Convot as %s.\n\nAccept within 7 days: %s/invitations/accept?token=%s",
 			a.FullName, org.CompanyName, role, s.Config.BaseURL, token),
 	})
-	s.redirectWithFlash(c, "/settings/team", "invited")
+	s.RedirectWithFlash(c, "/settings/team", "invited")
 }
 
 // member loads an account of the current organization; another
@@ -133,23 +134,23 @@ func (s *Server) invite(c *gin.Context) {
 func (s *Server) member(c *gin.Context) (*models.Account, bool) {
 	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
 	if err != nil {
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such member.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such member.")
 		return nil, false
 	}
-	m, err := s.Store.ActiveAccount(c, currentOrg(c).ID, id)
+	m, err := s.Store.ActiveAccount(c, site.CurrentOrg(c).ID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.fail(c, http.StatusNotFound, "Not found", "There is no such member.")
+		s.Fail(c, http.StatusNotFound, "Not found", "There is no such member.")
 		return nil, false
 	case err != nil:
-		s.internal(c, err)
+		s.Internal(c, err)
 		return nil, false
 	}
 	return m, true
 }
 
 func (s *Server) changeRole(c *gin.Context) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	m, ok := s.member(c)
 	if !ok {
 		return
@@ -157,13 +158,13 @@ func (s *Server) changeRole(c *gin.Context) {
 	role := c.PostForm("role")
 	switch {
 	case !contains(models.Roles, role):
-		s.fail(c, http.StatusUnprocessableEntity, "Team", "Unknown role.")
+		s.Fail(c, http.StatusUnprocessableEntity, "Team", "Unknown role.")
 		return
 	case m.ID == a.ID:
-		s.fail(c, http.StatusConflict, "Team", "You cannot change your own role.")
+		s.Fail(c, http.StatusConflict, "Team", "You cannot change your own role.")
 		return
 	case m.Role == role:
-		s.redirectWithFlash(c, "/settings/team", "role_changed")
+		s.RedirectWithFlash(c, "/settings/team", "role_changed")
 		return
 	}
 	err := s.Store.Tx(c, func(tx *store.Store) error {
@@ -176,34 +177,34 @@ func (s *Server) changeRole(c *gin.Context) {
 			if err := tx.SetRole(c, m.OrganizationID, a.ID, models.RoleAdmin); err != nil {
 				return err
 			}
-			if err := s.audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", target("account", a.ID), "owner -> admin"); err != nil {
+			if err := s.Audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", site.Target("account", a.ID), "owner -> admin"); err != nil {
 				return err
 			}
 		}
 		if err := tx.SetRole(c, m.OrganizationID, m.ID, role); err != nil {
 			return err
 		}
-		return s.audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", target("account", m.ID), m.Role+" -> "+role)
+		return s.Audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", site.Target("account", m.ID), m.Role+" -> "+role)
 	})
 	if msg := isPlanLimit(err); msg != "" {
-		s.fail(c, http.StatusPaymentRequired, "No seat left", msg)
+		s.Fail(c, http.StatusPaymentRequired, "No seat left", msg)
 		return
 	}
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/settings/team", "role_changed")
+	s.RedirectWithFlash(c, "/settings/team", "role_changed")
 }
 
 func (s *Server) removeMember(c *gin.Context) {
-	a := currentAccount(c)
+	a := site.CurrentAccount(c)
 	m, ok := s.member(c)
 	if !ok {
 		return
 	}
 	if m.ID == a.ID || m.Role == models.RoleOwner {
-		s.fail(c, http.StatusConflict, "Team", "The owner and yourself cannot be removed here.")
+		s.Fail(c, http.StatusConflict, "Team", "The owner and yourself cannot be removed here.")
 		return
 	}
 	err := s.Store.Tx(c, func(tx *store.Store) error {
@@ -213,22 +214,22 @@ func (s *Server) removeMember(c *gin.Context) {
 		if err := tx.DeleteSessions(c, m.OrganizationID, m.ID); err != nil {
 			return err
 		}
-		return s.audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "team.removed", target("account", m.ID), m.Role)
+		return s.Audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "team.removed", site.Target("account", m.ID), m.Role)
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	s.redirectWithFlash(c, "/settings/team", "removed")
+	s.RedirectWithFlash(c, "/settings/team", "removed")
 }
 
 func (s *Server) auditLog(c *gin.Context) {
-	events, err := s.Store.AuditEvents(c, currentOrg(c).ID, c.Query("action"), 200)
+	events, err := s.Store.AuditEvents(c, site.CurrentOrg(c).ID, c.Query("action"), 200)
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
-	if wantsJSON(c) {
+	if site.WantsJSON(c) {
 		out := make([]gin.H, len(events))
 		for i, e := range events {
 			out[i] = gin.H{"id": e.ID, "action": e.Action, "actor_id": e.ActorID, "target": e.Target, "detail": e.Detail, "created_at": e.CreatedAt}
@@ -236,5 +237,5 @@ func (s *Server) auditLog(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"events": out})
 		return
 	}
-	s.render(c, http.StatusOK, "audit", s.page(c, "Audit log", "audit", events))
+	s.Render(c, http.StatusOK, "audit", s.Page(c, "Audit log", "audit", events))
 }

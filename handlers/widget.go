@@ -34,9 +34,10 @@ package handlers
 //     too large), 415 (file type not accepted), 422 (empty or too long
 //     message, invalid field), 429 (rate limit; Retry-After header and
 //     "retry_after" seconds in the body).
-//   - Rate limits (per web node, see WidgetLimits): 20 messages at once
-//     then 2/s per visitor; 10 uploads then one per 3 s; 120 requests then
-//     20/s; 600 new visitors then 10/s per IP address.
+//   - Rate limits (across web nodes with Redis, else per node; see
+//     WidgetLimits): 20 messages at once then 2/s per visitor; 10 uploads
+//     then one per 3 s; 120 requests then 20/s; 600 new visitors then
+//     10/s per IP address.
 //
 // Endpoints (paths relative to /widget/v1/:org):
 //
@@ -102,7 +103,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/web"
@@ -137,7 +140,7 @@ type widgetState struct {
 	script     []byte
 	scriptETag string
 
-	messages, uploads, requests, newVisitors *rateLimiter
+	messages, uploads, requests, newVisitors ratelimit.Limiter
 
 	orgMu sync.Mutex
 	orgs  map[string]cachedOrg
@@ -163,9 +166,11 @@ func (s *Server) widgetRoutes(r *gin.Engine) {
 		limits = *s.WidgetLimits
 	}
 	w := &widgetState{
-		messages: newRateLimiter(limits.Messages), uploads: newRateLimiter(limits.Uploads),
-		requests: newRateLimiter(limits.Requests), newVisitors: newRateLimiter(limits.NewVisitors),
-		orgs: map[string]cachedOrg{},
+		messages:    s.RateLimits.Limiter("widget-messages", limits.Messages),
+		uploads:     s.RateLimits.Limiter("widget-uploads", limits.Uploads),
+		requests:    s.RateLimits.Limiter("widget-requests", limits.Requests),
+		newVisitors: s.RateLimits.Limiter("widget-new-visitors", limits.NewVisitors),
+		orgs:        map[string]cachedOrg{},
 	}
 	if f, err := web.Static().Open("widget.js"); err == nil {
 		w.script, _ = io.ReadAll(f)
@@ -195,8 +200,8 @@ func (s *Server) widgetRoutes(r *gin.Engine) {
 	conv.GET("/socket", s.widgetSocket)
 	// Uploads apply their own limit (readUpload); JSON bodies on the same
 	// route are limited by readWidgetJSON.
-	s.largeBodies[widgetAPI+"/conversations"] = true
-	s.largeBodies[widgetAPI+"/conversations/:id/attachments"] = true
+	s.LargeBodies[widgetAPI+"/conversations"] = true
+	s.LargeBodies[widgetAPI+"/conversations/:id/attachments"] = true
 }
 
 func (s *Server) widgetScript(c *gin.Context) {
@@ -396,8 +401,8 @@ func originMatches(pattern, origin string) bool {
 }
 
 // widgetAllow takes a token from a bucket, answering 429 when none is left.
-func (s *Server) widgetAllow(c *gin.Context, l *rateLimiter, key string) bool {
-	ok, wait := l.allow(key, s.now())
+func (s *Server) widgetAllow(c *gin.Context, l ratelimit.Limiter, key string) bool {
+	ok, wait := l.Allow(c.Request.Context(), key, s.now())
 	if ok {
 		return true
 	}
@@ -635,7 +640,7 @@ type technicalInfo struct {
 
 func (s *Server) technicalInfoOf(c *gin.Context, req widgetSessionRequest) technicalInfo {
 	ua := truncateRunes(c.Request.UserAgent(), maxUserAgent)
-	_, _, device := describeUserAgent(ua)
+	_, _, device := site.DescribeUserAgent(ua)
 	ip := c.ClientIP()
 	lang := browserLanguage(c.GetHeader("Accept-Language"))
 	if lang == "" {

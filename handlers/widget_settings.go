@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
@@ -27,7 +28,7 @@ const (
 )
 
 func (s *Server) widgetSettingsRoutes(r *gin.RouterGroup) {
-	g := r.Group("/settings/widget", s.requireAccount, s.require("widget_edit"), s.recordUsage)
+	g := r.Group("/settings/widget", s.RequireAccount, s.Require("widget_edit"), s.RecordUsage)
 	g.GET("", s.widgetSettingsPage)
 	g.POST("", s.saveWidgetSettings)
 	g.POST("/secret", s.rotateIdentitySecret)
@@ -70,8 +71,8 @@ func formOf(org *models.Organization) widgetSettingsForm {
 }
 
 func (s *Server) widgetSettingsPage(c *gin.Context) {
-	org := currentOrg(c)
-	s.render(c, http.StatusOK, "widget_settings", s.page(c, "Widget", "widget", s.widgetSettingsData(org, formOf(org))))
+	org := site.CurrentOrg(c)
+	s.Render(c, http.StatusOK, "widget_settings", s.Page(c, "Widget", "widget", s.widgetSettingsData(org, formOf(org))))
 }
 
 // parseAllowedOrigins checks one origin per line and returns them
@@ -100,7 +101,7 @@ func parseAllowedOrigins(text string) (string, string) {
 }
 
 func (s *Server) saveWidgetSettings(c *gin.Context) {
-	a, o := currentAccount(c), *currentOrg(c)
+	a, o := site.CurrentAccount(c), *site.CurrentOrg(c)
 	f := widgetSettingsForm{
 		AllowedOrigins:       c.PostForm("allowed_origins"),
 		IdentityVerification: c.PostForm("identity_verification") == "1",
@@ -120,9 +121,9 @@ func (s *Server) saveWidgetSettings(c *gin.Context) {
 		msg = fmt.Sprintf("The greeting must be text of at most %d characters.", maxGreeting)
 	}
 	if msg != "" {
-		p := s.page(c, "Widget", "widget", s.widgetSettingsData(&o, f))
+		p := s.Page(c, "Widget", "widget", s.widgetSettingsData(&o, f))
 		p.Error = msg
-		s.render(c, http.StatusUnprocessableEntity, "widget_settings", p)
+		s.Render(c, http.StatusUnprocessableEntity, "widget_settings", p)
 		return
 	}
 	changedVerification := o.IdentityVerification != f.IdentityVerification
@@ -139,31 +140,31 @@ func (s *Server) saveWidgetSettings(c *gin.Context) {
 		if changedVerification {
 			detail = "identity_verification=" + strconv.FormatBool(o.IdentityVerification)
 		}
-		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.settings_updated", target("organization", o.ID), detail)
+		return s.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.settings_updated", site.Target("organization", o.ID), detail)
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	s.widget.forgetOrg(o.PublicKey)
-	s.redirectWithFlash(c, "/settings/widget", "saved")
+	s.RedirectWithFlash(c, "/settings/widget", "saved")
 }
 
 // rotateIdentitySecret replaces the identity secret: user hashes made with
 // the old one stop verifying at once.
 func (s *Server) rotateIdentitySecret(c *gin.Context) {
-	a, o := currentAccount(c), *currentOrg(c)
+	a, o := site.CurrentAccount(c), *site.CurrentOrg(c)
 	o.IdentitySecret = crypto.RandomToken(identitySecretSize)
 	err := s.Store.Tx(c, func(tx *store.Store) error {
 		if err := tx.SaveIdentitySecret(c, o.ID, &o); err != nil {
 			return err
 		}
-		return s.audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.identity_secret_rotated", target("organization", o.ID), "")
+		return s.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.identity_secret_rotated", site.Target("organization", o.ID), "")
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.Internal(c, err)
 		return
 	}
 	s.widget.forgetOrg(o.PublicKey)
-	s.redirectWithFlash(c, "/settings/widget", "saved")
+	s.RedirectWithFlash(c, "/settings/widget", "saved")
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/geoip"
 	"github.com/convot/convot/internal/geoip/geoiptest"
+	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/web"
 	"github.com/convot/convot/workflows"
@@ -1214,22 +1215,22 @@ func TestWidgetOriginParsing(t *testing.T) {
 }
 
 func TestWidgetRateLimiterRefills(t *testing.T) {
-	l := newRateLimiter(Rate{Burst: 2, Every: time.Second})
-	now := time.Unix(1000, 0)
-	if ok, _ := l.allow("a", now); !ok {
+	l := ratelimit.LocalStore{}.Limiter("widget-messages", Rate{Burst: 2, Every: time.Second})
+	ctx, now := context.Background(), time.Unix(1000, 0)
+	if ok, _ := l.Allow(ctx, "a", now); !ok {
 		t.Fatal("first")
 	}
-	if ok, _ := l.allow("a", now); !ok {
+	if ok, _ := l.Allow(ctx, "a", now); !ok {
 		t.Fatal("second")
 	}
-	ok, wait := l.allow("a", now)
+	ok, wait := l.Allow(ctx, "a", now)
 	if ok || wait != time.Second || retryAfterSeconds(wait) != 1 {
 		t.Fatalf("third: %v %v", ok, wait)
 	}
-	if ok, _ := l.allow("b", now); !ok {
+	if ok, _ := l.Allow(ctx, "b", now); !ok {
 		t.Fatal("another key is limited")
 	}
-	if ok, _ := l.allow("a", now.Add(time.Second)); !ok {
+	if ok, _ := l.Allow(ctx, "a", now.Add(time.Second)); !ok {
 		t.Fatal("no refill")
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/geoip"
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
@@ -53,6 +54,10 @@ type app struct {
 	// hub carries live events (in-process, or Redis across web nodes).
 	blobs blob.Store
 	hub   realtime.Hub
+	// rateLimits are shared by the web nodes through Redis (redisScripts)
+	// when REDIS_URL is set; nil counts them per node.
+	rateLimits   ratelimit.Store
+	redisScripts *subprocessors.RedisScripts
 	// stripe is the gated billing client; nil when STRIPE_SECRET_KEY is
 	// not set (billing off).
 	stripe *subprocessors.Stripe
@@ -108,6 +113,9 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	if a.hub, err = openHub(cfg, gate); err != nil {
 		return nil, err
 	}
+	if a.redisScripts, a.rateLimits, err = openRateLimits(cfg, master); err != nil {
+		return nil, err
+	}
 	if cfg.StripeSecretKey != "" {
 		a.stripe, err = subprocessors.NewStripe(gate, subprocessors.StripeConfig{BaseURL: cfg.StripeAPIURL, SecretKey: cfg.StripeSecretKey, Region: cfg.StripeRegion})
 		if err != nil {
@@ -158,9 +166,35 @@ func openHub(cfg *config.Config, gate *policies.Gate) (realtime.Hub, error) {
 	return realtime.NewRedis(f), nil
 }
 
+// openRateLimits keeps the rate limits in Redis when REDIS_URL is set, so
+// that a budget is one for all web nodes; nil leaves them per node.
+func openRateLimits(cfg *config.Config, master *crypto.MasterKeys) (*subprocessors.RedisScripts, ratelimit.Store, error) {
+	if cfg.RedisURL == "" {
+		return nil, nil, nil
+	}
+	// Every node derives the same key for the HMACs that name the buckets.
+	secret, err := master.Derive(master.Current(), "convot rate limit keys")
+	if err != nil {
+		return nil, nil, err
+	}
+	scripts, err := subprocessors.NewRedisScripts(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	limits, err := ratelimit.NewRedis(scripts, secret, ratelimit.RedisOptions{})
+	if err != nil {
+		scripts.Close()
+		return nil, nil, err
+	}
+	return scripts, limits, nil
+}
+
 func (a *app) close() {
 	if a.hub != nil {
 		a.hub.Close()
+	}
+	if a.redisScripts != nil {
+		a.redisScripts.Close()
 	}
 	a.store.Close()
 }
@@ -208,9 +242,10 @@ func (a *app) httpServer() (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := a.handlers // DB, Keys and Store from openApp
+	s := a.handlers // Store from openApp
 	s.Config, s.Mail, s.Outbox, s.PayloadCodec = a.cfg, sender, devOutbox(a), codec
 	s.TemporalUIURL, s.Temporal, s.Hub, s.Blobs, s.Stripe, s.GeoIP = a.temporalUI, a.temporal, a.hub, a.blobs, a.stripe, geo
+	s.RateLimits = a.rateLimits
 	h, err := handlers.New(s)
 	if err != nil {
 		return nil, err

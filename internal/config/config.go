@@ -31,7 +31,7 @@ type Setting struct {
 var Settings = []Setting{
 	{Name: "CONVOT_DATA_DIR", Default: "./data", Usage: "directory for the embedded defaults: SQLite file, blobs, mail outbox, dev master key, Temporal dev database"},
 	{Name: "DATABASE_URL", Usage: "PostgreSQL URL (postgres://user:pass@host:5432/db?sslmode=disable); empty means SQLite in CONVOT_DATA_DIR (dev only)"},
-	{Name: "REDIS_URL", Usage: "Redis URL (redis://host:6379/0) for real-time fan-out across web nodes; empty means in-process"},
+	{Name: "REDIS_URL", Usage: "Redis URL (redis://host:6379/0) for real-time fan-out and rate limits shared across web nodes; empty means in-process"},
 	{Name: "TEMPORAL_ADDRESS", Usage: "Temporal frontend host:port; in dev, empty means start a Temporal dev server as a child process"},
 	{Name: "TEMPORAL_NAMESPACE", Default: "default", Usage: "Temporal namespace"},
 	{Name: "TEMPORAL_UI_URL", Usage: "Temporal web UI URL shown to privacy officers (dev sets it)"},

@@ -1,0 +1,175 @@
+package site
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
+	"github.com/convot/convot/subprocessors"
+	"github.com/gin-gonic/gin"
+)
+
+const (
+	SessionCookie = "convot_session"
+	CSRFCookie    = "convot_csrf"
+	CSRFField     = "csrf_token"
+	CSRFHeader    = "X-CSRF-Token"
+
+	ctxCSRF    = "convot.csrf"
+	ctxAccount = "convot.account"
+	ctxOrg     = "convot.org"
+	CtxSession = "convot.session"
+
+	SessionLifetime = 7 * 24 * time.Hour
+	SessionIdle     = 24 * time.Hour
+)
+
+// CSRF implements the double-submit cookie: every state-changing request
+// must echo the random value of the convot_csrf cookie in a form field or
+// header. Another site can make the browser send the cookie, but cannot
+// read it to echo it.
+func (s *Site) CSRF(c *gin.Context) {
+	token, err := c.Cookie(CSRFCookie)
+	if err != nil || len(token) < 32 {
+		token = crypto.RandomToken(32)
+		s.SetCSRFCookie(c, token)
+	}
+	c.Set(ctxCSRF, token)
+	switch c.Request.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		c.Next()
+		return
+	}
+	if !s.ParseForm(c) {
+		return
+	}
+	sent := c.GetHeader(CSRFHeader)
+	if sent == "" {
+		sent = c.Request.PostForm.Get(CSRFField)
+	}
+	if err != nil || sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
+		s.Fail(c, http.StatusForbidden, "Forbidden", "Missing or invalid CSRF token. Reload the page and try again.")
+		return
+	}
+	c.Next()
+}
+
+func (s *Site) SetCSRFCookie(c *gin.Context, token string) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: CSRFCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.Config.TLS(), SameSite: http.SameSiteStrictMode})
+	c.Set(ctxCSRF, token)
+}
+
+// LoadSession attaches the signed-in account, if any.
+func (s *Site) LoadSession(c *gin.Context) {
+	token, err := c.Cookie(SessionCookie)
+	if err != nil || token == "" {
+		c.Next()
+		return
+	}
+	sess, err := s.Store.SessionByTokenHash(c, crypto.HashToken(token))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.Internal(c, err)
+		return
+	}
+	now := s.Now()
+	if sess == nil || now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > SessionIdle {
+		if sess != nil {
+			s.Store.DeleteSession(c, sess.OrganizationID, sess.ID)
+		}
+		s.ClearSessionCookie(c)
+		c.Next()
+		return
+	}
+	account, err := s.Store.ActiveAccount(c, sess.OrganizationID, sess.AccountID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.Internal(c, err)
+		return
+	}
+	if account == nil {
+		s.ClearSessionCookie(c)
+		c.Next()
+		return
+	}
+	org, err := s.Store.Organization(c, account.OrganizationID)
+	if err != nil {
+		s.Internal(c, err)
+		return
+	}
+	if now.Sub(sess.LastSeenAt) > time.Minute {
+		s.Store.TouchSession(c, sess.OrganizationID, sess.ID, now)
+	}
+	c.Set(CtxSession, sess)
+	if sess.MFAPending {
+		c.Next() // only the second-factor page accepts it; see requireAccount
+		return
+	}
+	c.Set(ctxAccount, account)
+	c.Set(ctxOrg, org)
+	subprocessors.SentrySetOrganization(c, org.GateContext())
+	c.Next()
+}
+
+func (s *Site) ClearSessionCookie(c *gin.Context) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.Config.TLS(), SameSite: http.SameSiteLaxMode})
+}
+
+func CurrentAccount(c *gin.Context) *models.Account {
+	a, _ := c.Get(ctxAccount)
+	account, _ := a.(*models.Account)
+	return account
+}
+
+func CurrentOrg(c *gin.Context) *models.Organization {
+	o, _ := c.Get(ctxOrg)
+	org, _ := o.(*models.Organization)
+	return org
+}
+
+func CurrentSession(c *gin.Context) *models.Session {
+	v, _ := c.Get(CtxSession)
+	sess, _ := v.(*models.Session)
+	return sess
+}
+
+// RequireAccount sends visitors to sign in, half-signed-in sessions to the
+// second factor, and members of an organization that requires two-factor
+// authentication to set it up first.
+func (s *Site) RequireAccount(c *gin.Context) {
+	a := CurrentAccount(c)
+	if a == nil {
+		if sess := CurrentSession(c); sess != nil && sess.MFAPending {
+			c.Redirect(http.StatusSeeOther, "/login/mfa")
+			c.Abort()
+			return
+		}
+		if WantsJSON(c) {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "sign in first"})
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/login")
+		c.Abort()
+		return
+	}
+	if org := CurrentOrg(c); org.RequireMFA && !a.TOTPEnabled && !strings.HasPrefix(c.FullPath(), "/settings/security") {
+		c.Redirect(http.StatusSeeOther, "/settings/security")
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+// Require checks a permission of access.go; 403 otherwise.
+func (s *Site) Require(permission string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if a := CurrentAccount(c); a == nil || !Can(a.Role, permission) {
+			s.Fail(c, http.StatusForbidden, "Forbidden", "Your role does not allow this.")
+			return
+		}
+		c.Next()
+	}
+}

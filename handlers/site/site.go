@@ -1,0 +1,114 @@
+// Package site is what every HTTP surface of Convot shares: the page
+// frame and error answers, flash messages, sessions and CSRF, security
+// headers and body limits, the role table, audit events, transactional
+// mail, and the attempt throttle. Surfaces embed a *Site in their own
+// small dependency struct.
+package site
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/ratelimit"
+	"github.com/convot/convot/store"
+	"github.com/convot/convot/web"
+	"github.com/gin-gonic/gin"
+)
+
+// Site holds what the shared parts need.
+type Site struct {
+	Store  *store.Store
+	Config *config.Config
+	Mail   mail.Sender
+	Pages  *web.Templates
+	Now    func() time.Time
+	// Dev is set in the embedded default, whose pages link the dev mailbox.
+	Dev bool
+	// LargeBodies are routes (uploads) that apply their own, larger limit.
+	LargeBodies map[string]bool
+	// Throttle counts sign-in, reset, MFA and privacy-request attempts.
+	Throttle ratelimit.Limiter
+}
+
+// Page fills the common parts of a page for the current request.
+func (s *Site) Page(c *gin.Context, title, nav string, data any) web.Page {
+	p := web.Page{Title: title, Nav: nav, CSRF: c.GetString(ctxCSRF), Dev: s.Dev, Data: data}
+	if a := CurrentAccount(c); a != nil {
+		p.Account, p.Role, p.Can = a, a.Role, PermissionsOf(a.Role)
+		p.Org = CurrentOrg(c)
+		if n := s.PolicyNotice(c); n != nil {
+			p.PolicyNotice = n
+		}
+	}
+	if f, err := c.Cookie(FlashCookie); err == nil && f != "" {
+		p.Flash = FlashMessages[f]
+		http.SetCookie(c.Writer, &http.Cookie{Name: FlashCookie, Value: "", Path: "/", MaxAge: -1})
+	}
+	return p
+}
+
+func (s *Site) Render(c *gin.Context, status int, name string, p web.Page) {
+	if err := s.Pages.Render(c.Writer, status, name, p); err != nil {
+		slog.Error("render", "template", name, "err", err)
+	}
+}
+
+// Fail answers an error: JSON for API clients, a page otherwise.
+func (s *Site) Fail(c *gin.Context, status int, title, message string) {
+	if WantsJSON(c) {
+		c.AbortWithStatusJSON(status, gin.H{"error": message})
+		return
+	}
+	p := s.Page(c, title, "", message)
+	s.Render(c, status, "message", p)
+	c.Abort()
+}
+
+// Internal answers an unexpected failure without detail (which might hold
+// personal data) and logs only the error's type of failure.
+func (s *Site) Internal(c *gin.Context, err error) {
+	if errors.Is(err, context.Canceled) {
+		c.Abort()
+		return
+	}
+	slog.Error("request failed", "route", c.FullPath(), "err", err)
+	s.Fail(c, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.")
+}
+
+func WantsJSON(c *gin.Context) bool {
+	if c.ContentType() == "application/json" {
+		return true
+	}
+	accept := c.GetHeader("Accept")
+	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
+}
+
+// FlashCookie names a message of FlashMessages for the next page.
+const FlashCookie = "convot_flash"
+
+// FlashMessages are chosen by key, so a cookie can never inject text;
+// surfaces add their own keys when their package loads.
+var FlashMessages = map[string]string{
+	"saved":            "Saved.",
+	"invited":          "Invitation sent.",
+	"role_changed":     "Role changed.",
+	"removed":          "Member removed.",
+	"mfa_on":           "Two-factor authentication is on.",
+	"mfa_off":          "Two-factor authentication is off.",
+	"password_changed": "Password changed.",
+	"reset_sent":       "If an account exists for that address, we have sent a link to reset its password.",
+	"password_reset":   "Your password was reset. Sign in with the new one.",
+	"welcome":          "Welcome to Convot.",
+	"signed_out":       "You are signed out.",
+}
+
+func (s *Site) RedirectWithFlash(c *gin.Context, to, flash string) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: FlashCookie, Value: flash, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.Config.TLS(), MaxAge: 60})
+	c.Redirect(http.StatusSeeOther, to)
+}
