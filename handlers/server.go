@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/convot/convot/handlers/codec"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
@@ -142,7 +143,7 @@ func New(s *Server) (http.Handler, error) {
 	r.GET("/healthz", s.healthz)
 	r.GET("/privacy", s.privacyPolicy)
 	if s.PayloadCodec != nil {
-		s.codecRoutes(r)
+		(&codec.Handler{Store: s.Store, Codec: s.PayloadCodec, UIURL: s.TemporalUIURL, Now: s.now}).Routes(r)
 	}
 	// The widget's API answers other sites (CORS, visitor tokens): no
 	// dashboard session or CSRF cookie applies to it.
