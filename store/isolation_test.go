@@ -85,6 +85,7 @@ func must(t *testing.T, err error) {
 func TestEveryOrganizationMethodRefusesAnotherOrganization(t *testing.T) {
 	for _, c := range isolationCases {
 		t.Run(c.method, func(t *testing.T) {
+			t.Parallel() // each case has a database of its own
 			c.check(t, newFixture(t))
 		})
 	}
