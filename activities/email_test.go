@@ -68,7 +68,9 @@ func newMailer(t *testing.T, db *testdb.DB) (mail.Sender, *fakePostmarkAPI) {
 		fake.mu.Lock()
 		fake.reqs = append(fake.reqs, req)
 		fake.mu.Unlock()
-		json.NewEncoder(w).Encode(map[string]any{"MessageID": crypto.RandomToken(8), "ErrorCode": 0, "Message": "OK"})
+		if err := json.NewEncoder(w).Encode(map[string]any{"MessageID": crypto.RandomToken(8), "ErrorCode": 0, "Message": "OK"}); err != nil {
+			t.Errorf("encode the response: %v", err)
+		}
 	}))
 	t.Cleanup(srv.Close)
 	gate, err := policies.NewGate(context.Background(), models.DecisionLog{DB: db.DB})
@@ -169,8 +171,10 @@ func TestNotifyContactOfReplies(t *testing.T) {
 	}
 	// The contact answers by mail (recorded by the inbound webhook), the
 	// operator again: the second mail names both earlier ones.
-	models.RecordEmailMessage(ctx, db.DB, db.Keys, &models.EmailMessage{OrganizationID: org.ID, ConversationID: conv.ID, DataKeyID: conv.DataKeyID,
-		Direction: models.EmailInbound, HeaderID: "CAF00d@mail.example.com"})
+	if err := models.RecordEmailMessage(ctx, db.DB, db.Keys, &models.EmailMessage{OrganizationID: org.ID, ConversationID: conv.ID, DataKeyID: conv.DataKeyID,
+		Direction: models.EmailInbound, HeaderID: "CAF00d@mail.example.com"}); err != nil {
+		t.Fatal(err)
+	}
 	post(workflows.AuthorOperator, "Tracking number: 42", false, false)
 	if res := notify(); !res.Sent {
 		t.Fatalf("%+v", res)
@@ -228,7 +232,9 @@ func TestNotifyContactOfRepliesNeedsAnAddressAndTheGate(t *testing.T) {
 			t.Fatal(err)
 		}
 		var res workflows.ReplyNotificationResult
-		v.Get(&res)
+		if err := v.Get(&res); err != nil {
+			t.Fatal(err)
+		}
 		if res.Sent || res.Skipped != want {
 			t.Fatalf("want %s: %+v", want, res)
 		}
@@ -239,7 +245,9 @@ func TestNotifyContactOfRepliesNeedsAnAddressAndTheGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res workflows.ReplyNotificationResult
-	v.Get(&res)
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
 	if res.Skipped != "conversation_gone" {
 		t.Fatalf("%+v", res)
 	}

@@ -128,7 +128,7 @@ func readZip(tb testing.TB, zr *zip.Reader, name string) string {
 		if f.Name == name {
 			rc, err := f.Open()
 			pmust(tb, err)
-			defer rc.Close()
+			defer func() { _ = rc.Close() }() // read only
 			b, err := io.ReadAll(rc)
 			pmust(tb, err)
 			return string(b)

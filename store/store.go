@@ -58,7 +58,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Postgres reports whether the database is PostgreSQL (else SQLite), for
 // the few callers whose behaviour differs (bench output, locks).
-func (s *Store) Postgres() bool { return s.db.Dialector.Name() == "postgres" }
+func (s *Store) Postgres() bool { return s.db.Name() == "postgres" } // the dialector's name
 
 // with returns the database bound to ctx.
 func (s *Store) with(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }

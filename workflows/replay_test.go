@@ -55,7 +55,7 @@ func historyWorkflowType(t *testing.T, file string) string {
 	t.Helper()
 	f, err := os.Open(file)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
 	require.NoError(t, err, file)
 	require.NotEmpty(t, h.GetEvents(), file)

@@ -99,7 +99,7 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 			env = "development"
 		}
 		if err := subprocessors.InitSentry(cfg.SentryDSN, gate, env, nil); err != nil {
-			return nil, fmt.Errorf("SENTRY_DSN: %v", err)
+			return nil, fmt.Errorf("SENTRY_DSN: %w", err)
 		}
 	}
 	a := &app{cfg: cfg, master: master, store: st, keys: keys, gate: gate}
@@ -119,7 +119,7 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	if cfg.StripeSecretKey != "" {
 		a.stripe, err = subprocessors.NewStripe(gate, subprocessors.StripeConfig{BaseURL: cfg.StripeAPIURL, SecretKey: cfg.StripeSecretKey, Region: cfg.StripeRegion})
 		if err != nil {
-			return nil, fmt.Errorf("STRIPE_SECRET_KEY: %v", err)
+			return nil, fmt.Errorf("STRIPE_SECRET_KEY: %w", err)
 		}
 	}
 	if dev || os.Getenv("POSTMARK_SERVER_TOKEN") == "" {
@@ -132,7 +132,7 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	}
 	postmark, err := subprocessors.NewPostmark(gate, subprocessors.PostmarkConfig{ServerToken: cfg.PostmarkServerToken, Outbox: a.outbox})
 	if err != nil {
-		return nil, fmt.Errorf("POSTMARK_SERVER_TOKEN: %v", err)
+		return nil, fmt.Errorf("POSTMARK_SERVER_TOKEN: %w", err)
 	}
 	a.mail = mail.NewMailer(postmark.MailSender(), cfg.MailFrom, st.Suppressions())
 	return a, nil
@@ -183,20 +183,28 @@ func openRateLimits(cfg *config.Config, master *crypto.MasterKeys) (*subprocesso
 	}
 	limits, err := ratelimit.NewRedis(scripts, secret, ratelimit.RedisOptions{})
 	if err != nil {
-		scripts.Close()
+		_ = scripts.Close() // the error returned is the one that matters
 		return nil, nil, err
 	}
 	return scripts, limits, nil
 }
 
+// close releases the app's connections once its command is done; what
+// fails here can no longer fail the command, so it is logged.
 func (a *app) close() {
 	if a.hub != nil {
-		a.hub.Close()
+		if err := a.hub.Close(); err != nil {
+			slog.Warn("closing the realtime hub", "err", err)
+		}
+	}
+	if err := a.store.Close(); err != nil {
+		slog.Warn("closing the database", "err", err)
 	}
 	if a.redisScripts != nil {
-		a.redisScripts.Close()
+		if err := a.redisScripts.Close(); err != nil {
+			slog.Warn("closing the rate limits' Redis connection", "err", err)
+		}
 	}
-	a.store.Close()
 }
 
 // loadMasterKeys takes CONVOT_MASTER_KEY; in dev, a key kept in the data
@@ -218,7 +226,7 @@ func loadMasterKeys(cfg *config.Config, out io.Writer) (*crypto.MasterKeys, erro
 		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(out, "WARNING: generated a development master key in %s (mode 0600).\n         Production reads CONVOT_MASTER_KEY from a secret store; losing the key loses the data.\n", path)
+		_, _ = fmt.Fprintf(out, "WARNING: generated a development master key in %s (mode 0600).\n         Production reads CONVOT_MASTER_KEY from a secret store; losing the key loses the data.\n", path)
 		return crypto.ParseMasterKeys(key)
 	}
 	if err != nil {

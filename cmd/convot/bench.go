@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -64,13 +65,13 @@ type benchOptions struct {
 	cpuProfile                               string
 }
 
-func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
+func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr error) {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		return err
 	}
 	if o.nodes > 1 && cfg.RedisURL == "" {
-		fmt.Fprintln(out, "REDIS_URL is not set: one web node with the in-process hub")
+		_, _ = fmt.Fprintln(out, "REDIS_URL is not set: one web node with the in-process hub")
 		o.nodes = 1
 	}
 	if o.nodes < 1 || o.visitors < 1 || o.workers < 1 || o.messages < 1 {
@@ -82,7 +83,11 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() {
+		if err := os.RemoveAll(tmp); err != nil {
+			slog.Warn("bench: temporary directory left behind", "dir", tmp, "err", err)
+		}
+	}()
 	dbURL, dropSchema, err := benchSchema(cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -97,7 +102,8 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 		return err
 	}
 	st := store.New(db, keys)
-	defer st.Close()
+	// The bench's own database: its schema is dropped or its file removed.
+	defer func() { _ = st.Close() }()
 	if dbURL != "" {
 		_ = st.SetMaxConns(64)
 	}
@@ -130,7 +136,7 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 				return err
 			}
 			hub, hubName = realtime.NewRedis(f), "Redis pub/sub"
-			defer hub.Close()
+			defer func() { _ = hub.Close() }() // after the measurements: nothing left to lose
 		}
 		nodeCfg := *cfg
 		h, err := handlers.New(&handlers.Server{Store: st, Config: &nodeCfg, Mail: outbox, Hub: hub, Blobs: blobs})
@@ -142,14 +148,18 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 			return err
 		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: config.ReadHeaderTimeout}
-		go srv.Serve(ln)
-		defer srv.Close()
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				slog.Error("bench: web node stopped", "addr", ln.Addr().String(), "err", err)
+			}
+		}()
+		defer func() { _ = srv.Close() }() // after the measurements: nothing left to lose
 		bases[i] = "http://" + ln.Addr().String()
 		nodeCfg.BaseURL, _ = url.Parse(bases[i])
 	}
-	fmt.Fprintf(out, "bench messages: %d messages at %s/s offered, %d visitors, %d senders, %d web node(s), %s, %s\n",
+	_, _ = fmt.Fprintf(out, "bench messages: %d messages at %s/s offered, %d visitors, %d senders, %d web node(s), %s, %s\n",
 		o.messages, rateText(o.rate), o.visitors, o.workers, o.nodes, database, hubName)
-	fmt.Fprintln(out, "conversation lifecycle signals: not sent (they leave the request path for a queue to Temporal)")
+	_, _ = fmt.Fprintln(out, "conversation lifecycle signals: not sent (they leave the request path for a queue to Temporal)")
 
 	orgKey, cookies, err := benchOrganization(ctx, st, bases[len(bases)-1])
 	if err != nil {
@@ -161,7 +171,7 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("operator socket: %w", err)
 	}
-	defer conn.CloseNow()
+	defer func() { _ = conn.CloseNow() }() // for early returns; closed normally below
 	conn.SetReadLimit(1 << 20)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.workers * 2, MaxConnsPerHost: o.workers * 2}, Timeout: 30 * time.Second}
@@ -234,10 +244,14 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 				mu.Unlock()
 				resp, err := client.Do(req)
 				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusCreated {
+					// Read to the end so that the connection is reused.
+					_, readErr := io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+					switch {
+					case resp.StatusCode != http.StatusCreated:
 						err = fmt.Errorf("send: %s", resp.Status)
+					case readErr != nil:
+						err = fmt.Errorf("send: read the answer: %w", readErr)
 					}
 				}
 				if err != nil {
@@ -259,11 +273,16 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close() // empty: the error to report is the one above
 			return err
 		}
-		defer pprof.StopCPUProfile()
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil && retErr == nil {
+				retErr = fmt.Errorf("-cpuprofile: %w", err)
+			}
+		}()
 	}
 	began := time.Now()
 	for i := range o.messages {
@@ -289,19 +308,20 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) error {
 	case <-time.After(10 * time.Second):
 	}
 	total := time.Since(began)
-	conn.Close(websocket.StatusNormalClosure, "")
+	// Everything is measured: a failed closing handshake changes nothing.
+	_ = conn.Close(websocket.StatusNormalClosure, "")
 
 	mu.Lock()
 	defer mu.Unlock()
 	lost := len(sentAt)
-	fmt.Fprintf(out, "sent %d in %.2fs: %.0f messages/s acknowledged; %d failed", len(acked), sending.Seconds(), float64(len(acked))/sending.Seconds(), failures.Load())
+	_, _ = fmt.Fprintf(out, "sent %d in %.2fs: %.0f messages/s acknowledged; %d failed", len(acked), sending.Seconds(), float64(len(acked))/sending.Seconds(), failures.Load())
 	if e := firstErr.Load(); e != nil {
-		fmt.Fprintf(out, " (first: %s)", e)
+		_, _ = fmt.Fprintf(out, " (first: %s)", e)
 	}
-	fmt.Fprintln(out)
-	fmt.Fprintf(out, "arrived on the operator's socket: %d (%.0f/s over %.2fs), never arrived: %d\n", len(arrived), float64(len(arrived))/total.Seconds(), total.Seconds(), lost)
-	fmt.Fprintf(out, "send → acknowledged:   %s\n", percentiles(acked))
-	fmt.Fprintf(out, "send → operator socket: %s\n", percentiles(arrived))
+	_, _ = fmt.Fprintln(out)
+	_, _ = fmt.Fprintf(out, "arrived on the operator's socket: %d (%.0f/s over %.2fs), never arrived: %d\n", len(arrived), float64(len(arrived))/total.Seconds(), total.Seconds(), lost)
+	_, _ = fmt.Fprintf(out, "send → acknowledged:   %s\n", percentiles(acked))
+	_, _ = fmt.Fprintf(out, "send → operator socket: %s\n", percentiles(arrived))
 	if lost > 0 || failures.Load() > 0 {
 		return fmt.Errorf("%d messages failed and %d never reached the operator", failures.Load(), lost)
 	}
@@ -342,8 +362,10 @@ func benchSchema(base string) (string, func(), error) {
 		return "", nil, err
 	}
 	drop := func() {
-		_ = admin.DropSchema(context.Background(), name)
-		admin.Close()
+		if err := admin.DropSchema(context.Background(), name); err != nil {
+			slog.Warn("bench: schema left behind", "schema", name, "err", err)
+		}
+		_ = admin.Close() // the admin connection only dropped the schema
 	}
 	u, err := url.Parse(base)
 	if err != nil {
@@ -383,8 +405,11 @@ func benchOrganization(ctx context.Context, st *store.Store, base string) (strin
 	if err != nil {
 		return "", "", err
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	page, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return "", "", fmt.Errorf("login page: %w", err)
+	}
 	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
 	if m == nil {
 		return "", "", errors.New("login page without a CSRF token")
@@ -393,7 +418,7 @@ func benchOrganization(ctx context.Context, st *store.Store, base string) (strin
 	if err != nil {
 		return "", "", err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status and cookies are wanted
 	if resp.StatusCode != http.StatusSeeOther {
 		return "", "", fmt.Errorf("operator login: %s", resp.Status)
 	}
@@ -460,7 +485,7 @@ func benchJSON(ctx context.Context, client *http.Client, url, token string, body
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode/100 != 2 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))

@@ -31,7 +31,9 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
+	// For the returns before serveHTTP, whose server closes ln itself (this
+	// second Close then fails, harmlessly).
+	defer func() { _ = ln.Close() }()
 
 	address, uiURL := a.cfg.TemporalAddress, a.cfg.TemporalUIURL
 	var temporalGone <-chan struct{} // closed if supervision gives up
@@ -45,14 +47,14 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		for name, kind := range workflows.SearchAttributes {
 			attrs[name] = kind.String() // Keyword, Datetime, ...
 		}
-		fmt.Fprintln(out, "starting the Temporal dev server...")
+		_, _ = fmt.Fprintln(out, "starting the Temporal dev server...")
 		temporal, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
 			CLIPath: cli, DataDir: a.cfg.DataDir, IP: "127.0.0.1",
 			Port: a.cfg.TemporalPort, UIPort: a.cfg.TemporalUIPort, Namespace: a.cfg.TemporalNamespace,
 			SearchAttributes: attrs, UICodecEndpoint: a.cfg.BaseURL.String() + "/codec",
 		})
 		if err != nil {
-			return fmt.Errorf("Temporal dev server: %w", err)
+			return fmt.Errorf("start the Temporal dev server: %w", err)
 		}
 		defer func() {
 			if err := temporal.Stop(10 * time.Second); err != nil {
@@ -84,7 +86,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	}
 	w := newWorker(c, a)
 	if err := w.Start(); err != nil {
-		return fmt.Errorf("Temporal worker: %w", err)
+		return fmt.Errorf("start the Temporal worker: %w", err)
 	}
 	defer w.Stop()
 	if err := ensureSchedules(ctx, c); err != nil {
@@ -92,11 +94,11 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	dashboard := "http://" + displayAddr(ln.Addr())
-	fmt.Fprintf(out, "\nConvot is running.\n  Dashboard:    %s\n  Temporal UI:  %s\n  Dev mailbox:  %s/dev/mailbox\n  Data:         %s\n", dashboard, uiURL, dashboard, a.cfg.DataDir)
+	_, _ = fmt.Fprintf(out, "\nConvot is running.\n  Dashboard:    %s\n  Temporal UI:  %s\n  Dev mailbox:  %s/dev/mailbox\n  Data:         %s\n", dashboard, uiURL, dashboard, a.cfg.DataDir)
 	if email != "" {
-		fmt.Fprintf(out, "  Owner login:  %s / %s   (shown once; only its hash is stored)\n", email, password)
+		_, _ = fmt.Fprintf(out, "  Owner login:  %s / %s   (shown once; only its hash is stored)\n", email, password)
 	}
-	fmt.Fprintln(out, "Press Ctrl-C to stop.")
+	_, _ = fmt.Fprintln(out, "Press Ctrl-C to stop.")
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.serveHTTP(gctx, srv, ln) })
@@ -104,14 +106,14 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		g.Go(func() error {
 			select {
 			case <-temporalGone:
-				return fmt.Errorf("the Temporal dev server stopped for good: %v (see %s/temporal.log)", temporalErr(), a.cfg.DataDir)
+				return fmt.Errorf("the Temporal dev server stopped for good: %w (see %s/temporal.log)", temporalErr(), a.cfg.DataDir)
 			case <-gctx.Done():
 				return nil
 			}
 		})
 	}
 	err = g.Wait()
-	fmt.Fprintln(out, "\nstopping...")
+	_, _ = fmt.Fprintln(out, "\nstopping...")
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

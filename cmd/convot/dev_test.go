@@ -60,11 +60,12 @@ func startDev(t *testing.T, bin string, env []string) *devRun {
 		close(r.lines)
 	}()
 	t.Cleanup(func() {
+		// A run the test did not stop: its exit status is of no interest.
 		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
 		}
-		pw.Close()
+		_ = pw.Close() // ends the reader goroutine; an io.Pipe's Close never fails
 	})
 	return r
 }
@@ -201,7 +202,9 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 	if len(kids) == 0 {
 		t.Fatal("no child process: the Temporal dev server should be one")
 	}
-	run.cmd.Process.Signal(os.Interrupt)
+	if err := run.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- run.cmd.Wait() }()
 	select {
@@ -226,8 +229,12 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 		t.Fatal("second run seeded another owner")
 	}
 	assertLogin(t, base, email, password)
-	run2.cmd.Process.Signal(os.Interrupt)
-	run2.cmd.Wait()
+	if err := run2.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := run2.cmd.Wait(); err != nil {
+		t.Fatalf("second convot dev exited with %v:\n%s", err, run2.output.String())
+	}
 }
 
 var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
@@ -240,8 +247,11 @@ func assertLogin(t *testing.T, base, email, password string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := csrfField.FindSubmatch(body)
 	if m == nil {
 		t.Fatal("login page has no CSRF token")
@@ -250,7 +260,7 @@ func assertLogin(t *testing.T, base, email, password string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status and the redirect are wanted
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
 		t.Fatalf("owner login: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}

@@ -22,7 +22,27 @@ type command struct {
 	name    string
 	summary string
 	usage   string
-	run     func(ctx context.Context, args []string, stdout io.Writer) error
+	// run writes its output to stdout, which main gives as a stickyWriter:
+	// commands write lines with `_, _ = fmt.Fprintf(stdout, ...)`, and main
+	// fails the command with the first write that failed.
+	run func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+// stickyWriter keeps the first error of its writes (a full disk, a closed
+// file) and fails every later write with it, so that whoever gave it out
+// can check once that all the output was written.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
 }
 
 var commands []command
@@ -45,8 +65,10 @@ func init() {
 
 func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+	stdout := &stickyWriter{w: os.Stdout}
 	if len(os.Args) < 2 || isHelp(os.Args[1]) {
-		usage(os.Stdout)
+		usage(stdout)
+		exitIfUnwritten(stdout, "convot")
 		return
 	}
 	name, args := os.Args[1], os.Args[2:]
@@ -55,20 +77,31 @@ func main() {
 			continue
 		}
 		if len(args) > 0 && isHelp(args[0]) {
-			commandUsage(os.Stdout, c)
+			commandUsage(stdout, c)
+			exitIfUnwritten(stdout, "convot "+name)
 			return
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := c.run(ctx, args, os.Stdout)
+		err := c.run(ctx, args, stdout)
 		stop()
 		if err != nil && !errors.Is(err, context.Canceled) {
 			fmt.Fprintf(os.Stderr, "convot %s: %v\n", name, oneLine(err))
 			os.Exit(1)
 		}
+		exitIfUnwritten(stdout, "convot "+name)
 		return
 	}
 	fmt.Fprintf(os.Stderr, "convot: unknown command %q; run `convot --help`\n", name)
 	os.Exit(2)
+}
+
+// exitIfUnwritten ends the process with status 1 when some of the output
+// could not be written: a command whose output is lost has not succeeded.
+func exitIfUnwritten(stdout *stickyWriter, prefix string) {
+	if stdout.err != nil {
+		fmt.Fprintf(os.Stderr, "%s: write standard output: %v\n", prefix, stdout.err)
+		os.Exit(1)
+	}
 }
 
 func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "help" || a == "-help" }
@@ -87,19 +120,21 @@ func logLevel() slog.Level {
 	return slog.LevelInfo
 }
 
+// usage prints the help. Its writes, like a command's, are checked by
+// main through the stickyWriter it passes.
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "Convot: customer conversations whose privacy policy is enforced by code.")
-	fmt.Fprintln(w, "\nUsage: convot <command> [arguments]\n\nCommands:")
+	_, _ = fmt.Fprintln(w, "Convot: customer conversations whose privacy policy is enforced by code.")
+	_, _ = fmt.Fprintln(w, "\nUsage: convot <command> [arguments]\n\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		_, _ = fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nSettings (environment variables):")
+	_, _ = fmt.Fprintln(w, "\nSettings (environment variables):")
 	printSettings(w, "")
-	fmt.Fprintln(w, "\nRun `convot <command> --help` for one command's usage.")
+	_, _ = fmt.Fprintln(w, "\nRun `convot <command> --help` for one command's usage.")
 }
 
 func commandUsage(w io.Writer, c command) {
-	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nSettings (environment variables):\n", c.usage, c.summary)
+	_, _ = fmt.Fprintf(w, "Usage: %s\n\n%s\n\nSettings (environment variables):\n", c.usage, c.summary)
 	printSettings(w, c.name)
 }
 
@@ -113,7 +148,7 @@ func printSettings(w io.Writer, cmd string) {
 		if s.Default != "" {
 			def = " (default " + s.Default + ")"
 		}
-		fmt.Fprintf(w, "  %-24s %s%s\n", s.Name, s.Usage, def)
+		_, _ = fmt.Fprintf(w, "  %-24s %s%s\n", s.Name, s.Usage, def)
 	}
 }
 
@@ -134,7 +169,7 @@ func flags(name string, args []string, define func(*flag.FlagSet)) error {
 		define(fs)
 	}
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%v (see `convot %s --help`)", err, name)
+		return fmt.Errorf("%w (see `convot %s --help`)", err, name)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see `convot %s --help`)", fs.Arg(0), name)

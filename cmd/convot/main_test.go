@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,6 +12,14 @@ import (
 
 	"github.com/convot/convot/models"
 )
+
+// writeFile writes a test's input file, failing the test if it cannot.
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // Every setting appears in the help of the commands that read it.
 func TestHelpListsEverySetting(t *testing.T) {
@@ -52,8 +61,8 @@ func TestMalformedSettingIsOneLineError(t *testing.T) {
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			err := cmd.Run()
-			exit, ok := err.(*exec.ExitError)
-			if !ok || exit.ExitCode() != 1 {
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 				t.Errorf("%s with bad %s: %v", command, setting, err)
 			}
 			msg := strings.TrimSpace(stderr.String())
@@ -102,8 +111,8 @@ func TestPolicyCommands(t *testing.T) {
 		t.Fatalf("policy test output: %s", buf.String())
 	}
 	flow := t.TempDir() + "/flow.json"
-	os.WriteFile(flow, []byte(`{"subprocessor":"openai","purpose":"functional.ai.embeddings","categories":["user.content.message"],
-		"organization":{"id":1,"region":"us","ai_features":[]},"subject":{"kind":"end_user"},"feature":"embeddings"}`), 0o600)
+	writeFile(t, flow, `{"subprocessor":"openai","purpose":"functional.ai.embeddings","categories":["user.content.message"],
+		"organization":{"id":1,"region":"us","ai_features":[]},"subject":{"kind":"end_user"},"feature":"embeddings"}`)
 	buf.Reset()
 	if err := runPolicy(context.Background(), []string{"eval", "--input", flow}, &buf); err != nil {
 		t.Fatalf("policy eval: %v", err)
@@ -118,7 +127,7 @@ func TestPolicyCommands(t *testing.T) {
 	if d.Allow || d.Reason == "" {
 		t.Fatalf("AI flow with the feature off: %s", buf.String())
 	}
-	os.WriteFile(flow, []byte(`{"nonsense": true}`), 0o600)
+	writeFile(t, flow, `{"nonsense": true}`)
 	if err := runPolicy(context.Background(), []string{"eval", "--input", flow}, &buf); err == nil {
 		t.Fatal("a malformed flow file was accepted")
 	}

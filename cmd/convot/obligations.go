@@ -40,7 +40,7 @@ func (a *app) backups() *backup.Backups {
 // retention obligations; every worker does it at start.
 func ensureSchedules(ctx context.Context, c client.Client) error {
 	if err := workflows.EnsureSchedules(ctx, c); err != nil {
-		return fmt.Errorf("Temporal schedules: %w", err)
+		return fmt.Errorf("ensure the Temporal schedules: %w", err)
 	}
 	return nil
 }
@@ -88,13 +88,13 @@ func listBackups(ctx context.Context, st *store.Store, out io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tTAKEN\tEXPIRES\tTABLES\tROWS\tBYTES\tMASTER KEY\tSCHEMA\tMANIFEST SHA-256")
+	_, _ = fmt.Fprintln(tw, "ID\tSTATUS\tTAKEN\tEXPIRES\tTABLES\tROWS\tBYTES\tMASTER KEY\tSCHEMA\tMANIFEST SHA-256")
 	for _, b := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\tv%d\t%d\t%s\n", b.ID, b.Status, b.TakenAt.UTC().Format(time.RFC3339),
+		_, _ = fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\tv%d\t%d\t%s\n", b.ID, b.Status, b.TakenAt.UTC().Format(time.RFC3339),
 			b.ExpiresAt.UTC().Format(time.RFC3339), b.TableCount, b.RowCount, b.Bytes, b.MasterVersion, b.SchemaVersion, b.ManifestSHA256)
 	}
 	if len(list) == 0 {
-		fmt.Fprintln(tw, "(no backups yet: the schedule convot-backup-daily takes one every day)")
+		_, _ = fmt.Fprintln(tw, "(no backups yet: the schedule convot-backup-daily takes one every day)")
 	}
 	return tw.Flush()
 }
@@ -103,7 +103,7 @@ func listBackups(ctx context.Context, st *store.Store, out io.Writer) error {
 // the SQLite file in CONVOT_DATA_DIR), which must be empty: a new,
 // migrated database. The key store is not started before the restore (it
 // would create keys of its own); the backup brings the deployment's.
-func restoreBackup(ctx context.Context, id uint64, out io.Writer) error {
+func restoreBackup(ctx context.Context, id uint64, out io.Writer) (retErr error) {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		return err
@@ -119,7 +119,11 @@ func restoreBackup(ctx context.Context, id uint64, out io.Writer) error {
 	}
 	// No key store yet: the restore brings the deployment's keys.
 	st := store.New(db, nil)
-	defer st.Close()
+	defer func() {
+		if err := st.Close(); err != nil && retErr == nil {
+			retErr = fmt.Errorf("close the restored database: %w", err)
+		}
+	}()
 	if _, err := models.Migrate(ctx, db); err != nil {
 		return err
 	}
@@ -144,7 +148,7 @@ func restoreBackup(ctx context.Context, id uint64, out io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "restored backup %d taken %s: %d tables, %d rows (schema version %d, master key v%d)\n",
+	_, _ = fmt.Fprintf(out, "restored backup %d taken %s: %d tables, %d rows (schema version %d, master key v%d)\n",
 		m.ID, m.TakenAt.Format(time.RFC3339), len(m.Tables), m.Rows(), m.SchemaVersion, m.MasterVersion)
 	return nil
 }
@@ -236,7 +240,7 @@ func runPolicyPublish(ctx context.Context, args []string, out io.Writer) error {
 	if v.Material {
 		kind = "a material change: every customer account is mailed (workflow " + workflows.PolicyChangeWorkflowID(v.Version) + "), the dashboard shows a banner"
 	}
-	fmt.Fprintf(out, "published privacy policy version %d, effective %s; %s\n", v.Version, v.EffectiveAt.Format(time.DateOnly), kind)
+	_, _ = fmt.Fprintf(out, "published privacy policy version %d, effective %s; %s\n", v.Version, v.EffectiveAt.Format(time.DateOnly), kind)
 	return nil
 }
 
@@ -279,9 +283,9 @@ func runPolicyVersions(ctx context.Context, args []string, out io.Writer) error 
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tPUBLISHED\tEFFECTIVE\tMATERIAL\tSUMMARY")
+	_, _ = fmt.Fprintln(tw, "VERSION\tPUBLISHED\tEFFECTIVE\tMATERIAL\tSUMMARY")
 	for _, v := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%t\t%s\n", v.Version, v.PublishedAt.Format(time.DateOnly), v.EffectiveAt.Format(time.DateOnly), v.Material, v.Summary)
+		_, _ = fmt.Fprintf(tw, "%d\t%s\t%s\t%t\t%s\n", v.Version, v.PublishedAt.Format(time.DateOnly), v.EffectiveAt.Format(time.DateOnly), v.Material, v.Summary)
 	}
 	return tw.Flush()
 }
@@ -331,9 +335,9 @@ func runSupport(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tORGANIZATION\tSTATUS\tUPDATED\tSUBJECT")
+		_, _ = fmt.Fprintln(tw, "ID\tORGANIZATION\tSTATUS\tUPDATED\tSUBJECT")
 		for _, t := range list {
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\n", t.ID, t.OrganizationID, t.Status, t.UpdatedAt.Format(time.RFC3339), t.Subject)
+			_, _ = fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\n", t.ID, t.OrganizationID, t.Status, t.UpdatedAt.Format(time.RFC3339), t.Subject)
 		}
 		return tw.Flush()
 	}
@@ -351,9 +355,9 @@ func runSupport(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "#%d %s (%s), organization %d\n", t.ID, t.Subject, t.Status, t.OrganizationID)
+		_, _ = fmt.Fprintf(out, "#%d %s (%s), organization %d\n", t.ID, t.Subject, t.Status, t.OrganizationID)
 		for _, m := range msgs {
-			fmt.Fprintf(out, "\n--- %s, %s\n%s\n", m.AuthorType, m.CreatedAt.Format(time.RFC3339), m.Body)
+			_, _ = fmt.Fprintf(out, "\n--- %s, %s\n%s\n", m.AuthorType, m.CreatedAt.Format(time.RFC3339), m.Body)
 		}
 		return nil
 	case "reply":

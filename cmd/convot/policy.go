@@ -29,12 +29,12 @@ func runPolicy(ctx context.Context, args []string, out io.Writer) error {
 		}
 		failed := 0
 		for _, r := range results {
-			fmt.Fprintln(out, r.String())
+			_, _ = fmt.Fprintln(out, r.String())
 			if !r.Pass && !r.Skip {
 				failed++
 			}
 		}
-		fmt.Fprintf(out, "policy revision %s\n%d passed, %d failed\n", policies.Revision(), len(results)-failed, failed)
+		_, _ = fmt.Fprintf(out, "policy revision %s\n%d passed, %d failed\n", policies.Revision(), len(results)-failed, failed)
 		if failed > 0 || len(results) == 0 {
 			return fmt.Errorf("%d of %d policy tests failed", failed, len(results))
 		}
@@ -59,14 +59,14 @@ func runPolicy(ctx context.Context, args []string, out io.Writer) error {
 			if err != nil {
 				return err
 			}
-			defer f.Close()
+			defer func() { _ = f.Close() }() // read only: nothing to lose
 			r = f
 		}
 		var flow policies.Flow
 		dec := json.NewDecoder(io.LimitReader(r, 1<<20))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&flow); err != nil {
-			return fmt.Errorf("--input: not a flow: %v", err)
+			return fmt.Errorf("--input: not a flow: %w", err)
 		}
 		gate, err := policies.NewGate(ctx, policies.NewMemoryLog())
 		if err != nil {
@@ -101,18 +101,18 @@ func runAudit(_ context.Context, args []string, out io.Writer) error {
 	}
 	counts := map[string]int{}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SECTION\tSTATE\tPROMISE\tPROVEN BY")
+	_, _ = fmt.Fprintln(tw, "SECTION\tSTATE\tPROMISE\tPROVEN BY")
 	for _, p := range l.Promises {
 		counts[p.State]++
 		proof := strings.Join(p.Tests, ", ")
 		if proof == "" {
 			proof = p.Note
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Section, p.State, p.Promise, proof)
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Section, p.State, p.Promise, proof)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n%d kept, %d partial, %d not yet kept\n", counts["kept"], counts["partial"], counts["not_yet"])
+	_, _ = fmt.Fprintf(out, "\n%d kept, %d partial, %d not yet kept\n", counts["kept"], counts["partial"], counts["not_yet"])
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
@@ -37,11 +36,10 @@ func temporalOptions(cfg *config.Config, master *crypto.MasterKeys, address stri
 	if err != nil {
 		return client.Options{}, err
 	}
-	var dc converter.DataConverter = payloads.DataConverter(codec)
 	return client.Options{
 		HostPort:      address,
 		Namespace:     cfg.TemporalNamespace,
-		DataConverter: dc,
+		DataConverter: payloads.DataConverter(codec),
 		Logger:        tlog.NewStructuredLogger(slog.Default().With("component", "temporal")),
 	}, nil
 }

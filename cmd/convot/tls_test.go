@@ -34,8 +34,8 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	}
 	keyDER, _ := x509.MarshalECPrivateKey(key)
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
 	return certFile, keyFile
 }
 
@@ -64,12 +64,19 @@ func TestTLSOnlyFromVersion12(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go a.serveHTTP(ctx, srv, ln)
+	served := make(chan error, 1)
+	go func() { served <- a.serveHTTP(ctx, srv, ln) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serveHTTP: %v", err)
+		}
+	}()
 	addr := ln.Addr().String()
 
 	old := &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11} // #nosec: test of refusal
 	if conn, err := tls.Dial("tcp", addr, old); err == nil {
-		conn.Close()
+		_ = conn.Close() // the test fails either way
 		t.Fatal("a TLS 1.1 handshake succeeded")
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}} // #nosec: self-signed test certificate
@@ -77,7 +84,7 @@ func TestTLSOnlyFromVersion12(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status and headers are wanted
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Strict-Transport-Security"), "max-age=") {
 		t.Fatalf("GET /login over TLS: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
 	}

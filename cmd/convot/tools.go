@@ -42,12 +42,12 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if len(applied) == 0 {
-		fmt.Fprintf(out, "database schema is up to date (version %d)\n", models.LatestMigration())
+		_, _ = fmt.Fprintf(out, "database schema is up to date (version %d)\n", models.LatestMigration())
 	} else {
-		fmt.Fprintf(out, "applied migrations %v; schema at version %d\n", applied, models.LatestMigration())
+		_, _ = fmt.Fprintf(out, "applied migrations %v; schema at version %d\n", applied, models.LatestMigration())
 	}
 	if cfg.TemporalAddress == "" {
-		fmt.Fprintln(out, "TEMPORAL_ADDRESS is not set: search attributes not registered")
+		_, _ = fmt.Fprintln(out, "TEMPORAL_ADDRESS is not set: search attributes not registered")
 		return nil
 	}
 	c, err := dialTemporal(ctx, cfg, master)
@@ -58,7 +58,7 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 	if err := workflows.RegisterSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
 		return fmt.Errorf("register search attributes: %w", err)
 	}
-	fmt.Fprintf(out, "search attributes registered on namespace %s\n", cfg.TemporalNamespace)
+	_, _ = fmt.Fprintf(out, "search attributes registered on namespace %s\n", cfg.TemporalNamespace)
 	return nil
 }
 
@@ -77,9 +77,9 @@ func runInventory(_ context.Context, args []string, out io.Writer) error {
 		return enc.Encode(map[string]any{"controller": "Convot.io (customer data); processor for end-user data", "records": rows})
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SUBJECT\tCATEGORY\tPURPOSES\tLEGAL BASIS\tRETENTION\tSTORED\tFORM")
+	_, _ = fmt.Fprintln(tw, "SUBJECT\tCATEGORY\tPURPOSES\tLEGAL BASIS\tRETENTION\tSTORED\tFORM")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Subject, r.Category, strings.Join(r.Purposes, ","),
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Subject, r.Category, strings.Join(r.Purposes, ","),
 			strings.Join(r.LegalBases, ","), r.Retention, r.Stored, r.Form)
 	}
 	return tw.Flush()
@@ -95,8 +95,8 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		if err := flags("keys generate", args[1:], func(fs *flag.FlagSet) { fs.Uint64Var(&version, "version", 1, "key version") }); err != nil {
 			return err
 		}
-		fmt.Fprintln(out, crypto.GenerateMasterKey(uint32(version)))
-		return nil
+		_, err := fmt.Fprintln(out, crypto.GenerateMasterKey(uint32(version)))
+		return err
 	case "rotate":
 		if err := flags("keys rotate", args[1:], nil); err != nil {
 			return err
@@ -110,7 +110,7 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "re-wrapped %d keys under master key v%d; older versions can now be removed from CONVOT_MASTER_KEY\n", n, a.master.Current())
+		_, _ = fmt.Fprintf(out, "re-wrapped %d keys under master key v%d; older versions can now be removed from CONVOT_MASTER_KEY\n", n, a.master.Current())
 		return nil
 	}
 	return fmt.Errorf("unknown keys command %q: say generate or rotate", args[0])
