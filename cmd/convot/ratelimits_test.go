@@ -22,5 +22,7 @@ func TestOpenRateLimits(t *testing.T) {
 	if err != nil || scripts == nil || limits == nil {
 		t.Fatalf("with REDIS_URL: %v %v %v", scripts, limits, err)
 	}
-	scripts.Close()
+	if err := scripts.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -23,7 +23,7 @@ func redisStore(t *testing.T, url, prefix string, secret []byte, o RedisOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { scripts.Close() })
+	t.Cleanup(func() { _ = scripts.Close() }) // the test is over; nothing to report
 	o.Prefix = prefix
 	// Generous for a loaded CI machine; the failure tests set their own.
 	if o.Timeout == 0 {
@@ -182,12 +182,14 @@ func TestRedisSilentFallsBackAfterTimeout(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var conns []net.Conn
+	// The silent server is torn down after the test: close errors say
+	// nothing about the limiter.
 	t.Cleanup(func() {
-		ln.Close()
+		_ = ln.Close()
 		mu.Lock()
 		defer mu.Unlock()
 		for _, c := range conns {
-			c.Close()
+			_ = c.Close()
 		}
 	})
 	go func() {
