@@ -37,10 +37,3 @@ func (s *Site) ReadOnlyWhenCancelled(c *gin.Context) {
 	}
 	s.Fail(c, http.StatusConflict, "Account closed", msg)
 }
-
-// OrganizationWritable reports whether an organization accepts changes:
-// false once it is cancelled (read-only) or deleted. The widget API asks it
-// too.
-func OrganizationWritable(org *models.Organization) bool {
-	return org != nil && org.Status == models.OrgActive
-}
