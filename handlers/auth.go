@@ -17,6 +17,7 @@ import (
 	"github.com/convot/convot/internal/crypto"
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/plans"
 	"github.com/convot/convot/store"
 )
 
@@ -546,7 +547,7 @@ func (s *Server) accept(c *gin.Context) {
 		if err := claimed(tx.ClaimInvitation(c, inv.ID, s.now().UTC())); err != nil {
 			return err
 		}
-		if err := s.seatForMember(c, tx, inv.OrganizationID, inv.Role); err != nil {
+		if err := s.Plans.SeatForMember(c, tx, inv.OrganizationID, inv.Role); err != nil {
 			return err
 		}
 		account = models.Account{
@@ -572,8 +573,8 @@ func (s *Server) accept(c *gin.Context) {
 	case errors.Is(err, errBadCode):
 		s.Fail(c, http.StatusGone, "Invitation expired", "This invitation was already used.")
 		return
-	case isPlanLimit(err) != "":
-		s.Fail(c, http.StatusPaymentRequired, "No seat left", isPlanLimit(err))
+	case plans.LimitMessage(err) != "":
+		s.Fail(c, http.StatusPaymentRequired, "No seat left", plans.LimitMessage(err))
 		return
 	case err != nil:
 		s.Internal(c, err)

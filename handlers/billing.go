@@ -14,6 +14,7 @@ import (
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/plans"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
@@ -299,8 +300,8 @@ func (s *Server) choosePlan(c *gin.Context) {
 	if !s.requireStripe(c) {
 		return
 	}
-	if err := s.seatsForPlan(c, org, plan); err != nil {
-		if msg := isPlanLimit(err); msg != "" {
+	if err := s.Plans.SeatsForPlan(c, org, plan); err != nil {
+		if msg := plans.LimitMessage(err); msg != "" {
 			s.billingPageWithError(c, http.StatusConflict, msg)
 			return
 		}

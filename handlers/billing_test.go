@@ -176,6 +176,7 @@ func TestBillingPageForOwners(t *testing.T) {
 func TestBillingAgainstStripeMock(t *testing.T) {
 	ts, fc := billingServer(t)
 	ts.srv.Stripe = stripeMockClient(t)
+	ts.srv.Plans.Apply = true // New built the limits before billing was on
 	owner := ts.browser(t)
 	owner.signup("olivia@stripe.test", "Stripe Test GmbH")
 	_, org := billingOwner(t, ts, "olivia@stripe.test")
@@ -334,6 +335,7 @@ func TestBillingStripeErrorsAreClearMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.srv.Stripe = s
+	ts.srv.Plans.Apply = true // New built the limits before billing was on
 	owner := ts.browser(t)
 	owner.signup("olivia@declined.test", "Declined GmbH")
 	_, org := billingOwner(t, ts, "olivia@declined.test")

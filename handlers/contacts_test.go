@@ -88,7 +88,7 @@ func TestContactPage(t *testing.T) {
 	ada, first := w.conversation(t, models.Contact{Name: "Ada Lovelace", Email: "ada@example.test", Phone: "+44 1",
 		ExternalID: "u-1", CustomAttributes: map[string]string{"plan": "pro"}, IP: "198.51.100.4", BrowserLanguage: "fr-FR",
 		PageURL: "https://example.test/help", DeviceType: "mobile", Country: "FR"}, "Hi")
-	second, err := ts.srv.startConversation(t.Context(), ts.srv.Store, w.org, ada, "email")
+	second, err := ts.srv.Conversations.Start(t.Context(), ts.srv.Store, w.org, ada, "email")
 	if err != nil {
 		t.Fatal(err)
 	}

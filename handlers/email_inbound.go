@@ -19,6 +19,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -211,10 +212,10 @@ func (m *postmarkInboundMail) text() string {
 		text = mail.HTMLToText(m.HtmlBody)
 	}
 	text = strings.ToValidUTF8(strings.ReplaceAll(text, "\r\n", "\n"), "\uFFFD")
-	if utf8.RuneCountInString(text) > MaxMessageRunes {
+	if utf8.RuneCountInString(text) > conversation.MaxMessageRunes {
 		const note = "\n\n[The rest of this email was cut: it is longer than a message may be.]"
 		r := []rune(text)
-		text = string(r[:MaxMessageRunes-utf8.RuneCountInString(note)]) + note
+		text = string(r[:conversation.MaxMessageRunes-utf8.RuneCountInString(note)]) + note
 	}
 	return text
 }
@@ -343,7 +344,7 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 		subject := site.Truncate(strings.TrimSpace(strings.ToValidUTF8(in.Subject, "")), 500)
 		err = s.Store.Tx(ctx, func(tx *store.Store) error {
 			var err error
-			if conv, err = s.startConversation(ctx, tx, target, contact, "email"); err != nil {
+			if conv, err = s.Conversations.Start(ctx, tx, target, contact, "email"); err != nil {
 				return err
 			}
 			if subject == "" {
@@ -367,11 +368,11 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 	if body == "" && len(attIDs) == 0 {
 		body = "(This email had no text.)"
 	}
-	msg, _, err := s.postMessage(ctx, target, conv, author{Kind: workflows.AuthorContact, ID: conv.ContactID}, body, false, attIDs)
+	msg, _, err := s.Conversations.Post(ctx, target, conv, conversation.Author{Kind: workflows.AuthorContact, ID: conv.ContactID}, body, false, attIDs)
 	if err != nil {
-		var bad errBadMessage
+		var bad conversation.ErrBadMessage
 		if errors.As(err, &bad) {
-			s.inboundRefusal(c, http.StatusUnprocessableEntity, "bad message", bad.msg)
+			s.inboundRefusal(c, http.StatusUnprocessableEntity, "bad message", bad.Msg)
 			return
 		}
 		s.Internal(c, err)
@@ -379,7 +380,7 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 	}
 	if len(skipped) > 0 {
 		note := "Not accepted from this email: " + strings.Join(skipped, "; ") + "."
-		if _, _, err := s.postMessage(ctx, target, conv, author{Kind: workflows.AuthorSystem}, site.Truncate(note, 4000), false, nil); err != nil {
+		if _, _, err := s.Conversations.Post(ctx, target, conv, conversation.Author{Kind: workflows.AuthorSystem}, site.Truncate(note, 4000), false, nil); err != nil {
 			slog.Error("inbound mail: noting skipped attachments failed", "err", err)
 		}
 	}
@@ -539,8 +540,8 @@ func (s *Server) storeInboundAttachments(ctx context.Context, org *models.Organi
 			}
 			return r
 		}, name), 120)
-		if f.ContentLength > MaxAttachmentBytes || int64(base64.StdEncoding.DecodedLen(len(f.Content))) > MaxAttachmentBytes+3 {
-			skipped = append(skipped, fmt.Sprintf("%s (larger than %d MB)", label, MaxAttachmentBytes>>20))
+		if f.ContentLength > conversation.MaxAttachmentBytes || int64(base64.StdEncoding.DecodedLen(len(f.Content))) > conversation.MaxAttachmentBytes+3 {
+			skipped = append(skipped, fmt.Sprintf("%s (larger than %d MB)", label, conversation.MaxAttachmentBytes>>20))
 			continue
 		}
 		data, err := base64.StdEncoding.DecodeString(strings.Map(func(r rune) rune {
@@ -553,14 +554,14 @@ func (s *Server) storeInboundAttachments(ctx context.Context, org *models.Organi
 			skipped = append(skipped, label+" (could not be read)")
 			continue
 		}
-		att, err := s.storeAttachment(ctx, org, conv, name, data)
-		var bad errBadAttachment
+		att, err := s.Conversations.StoreAttachment(ctx, org, conv, name, data)
+		var bad conversation.ErrBadAttachment
 		switch {
-		case errors.As(err, &bad) && bad.status == http.StatusUnsupportedMediaType:
+		case errors.As(err, &bad) && bad.Problem == conversation.AttachmentTypeRefused:
 			skipped = append(skipped, label+" (this type of file is not accepted)")
 			continue
-		case errors.As(err, &bad) && bad.status == http.StatusRequestEntityTooLarge:
-			skipped = append(skipped, fmt.Sprintf("%s (larger than %d MB)", label, MaxAttachmentBytes>>20))
+		case errors.As(err, &bad) && bad.Problem == conversation.AttachmentTooLarge:
+			skipped = append(skipped, fmt.Sprintf("%s (larger than %d MB)", label, conversation.MaxAttachmentBytes>>20))
 			continue
 		case errors.As(err, &bad):
 			skipped = append(skipped, label+" (empty)")

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/convot/convot/activities"
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -118,7 +119,8 @@ func newEmailServer(t *testing.T, gate subprocessors.Gate) *emailServer {
 		t.Fatal(err)
 	}
 	ts.srv.Mail = mail.NewMailer(pm.MailSender(), cfg.MailFrom, models.Suppressions{DB: ts.db.DB, Keys: ts.db.Keys})
-	ts.srv.Site.Mail = ts.srv.Mail // the shared frame (site) sends the dashboard's mail
+	ts.srv.Site.Mail = ts.srv.Mail  // the shared frame (site) sends the dashboard's mail
+	ts.srv.Plans.Mail = ts.srv.Mail // and the plan limits their notices
 	return &emailServer{testServer: ts, postmark: fake, gate: gate}
 }
 
@@ -220,7 +222,7 @@ func (ts *emailServer) operatorReply(t *testing.T, org models.Organization, conv
 	ts.db.First(&conv, convID)
 	var owner models.Account
 	ts.db.Where("organization_id = ?", org.ID).First(&owner)
-	if _, _, err := ts.srv.postMessage(context.Background(), &org, &conv, author{Kind: workflows.AuthorOperator, ID: owner.ID}, body, false, nil); err != nil {
+	if _, _, err := ts.srv.Conversations.Post(context.Background(), &org, &conv, conversation.Author{Kind: workflows.AuthorOperator, ID: owner.ID}, body, false, nil); err != nil {
 		t.Fatal(err)
 	}
 }

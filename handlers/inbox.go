@@ -13,7 +13,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/handlers/site"
+	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
@@ -284,7 +286,7 @@ func (s *Server) inboxPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	s.Render(c, http.StatusOK, "inbox", s.Page(c, "Inbox", "inbox", gin.H{"List": list, "Teammates": team, "LimitNotice": s.conversationLimitNotice(c, site.CurrentOrg(c))}))
+	s.Render(c, http.StatusOK, "inbox", s.Page(c, "Inbox", "inbox", gin.H{"List": list, "Teammates": team, "LimitNotice": s.Plans.ConversationLimitNotice(c, site.CurrentOrg(c))}))
 }
 
 func (s *Server) inboxListJSON(c *gin.Context) {
@@ -416,13 +418,13 @@ func (s *Server) inboxConversationPage(c *gin.Context) {
 	if earlier {
 		after = window[inboxMessageWindow]
 	}
-	msgs, err := s.messageViews(c, org.ID, conv.ID, true, after, inboxMessageWindow)
+	msgs, err := s.Conversations.MessageViews(c, org.ID, conv.ID, true, after, inboxMessageWindow)
 	if err != nil {
 		s.Internal(c, err)
 		return
 	}
 	if len(window) > 0 {
-		if err := s.markRead(c, org, conv, workflows.AuthorOperator, window[0]); err != nil {
+		if err := s.Conversations.MarkRead(c, org, conv, workflows.AuthorOperator, window[0]); err != nil {
 			s.Internal(c, err)
 			return
 		}
@@ -459,7 +461,7 @@ func (s *Server) inboxConversationPage(c *gin.Context) {
 	s.Render(c, http.StatusOK, "inbox", s.Page(c, contact.Label, "inbox", gin.H{
 		"List": list, "Teammates": team, "Conversation": items[0], "Messages": msgs, "Earlier": earlier,
 		"Contact": contact, "Others": others, "Canned": canned, "SelfID": a.ID,
-		"LimitNotice": s.conversationLimitNotice(c, site.CurrentOrg(c)),
+		"LimitNotice": s.Plans.ConversationLimitNotice(c, site.CurrentOrg(c)),
 	}))
 }
 
@@ -489,7 +491,7 @@ func (s *Server) inboxMessagesJSON(c *gin.Context) {
 		}
 		limit = n
 	}
-	msgs, err := s.messageViews(c, org.ID, conv.ID, true, after, limit)
+	msgs, err := s.Conversations.MessageViews(c, org.ID, conv.ID, true, after, limit)
 	if err != nil {
 		s.Internal(c, err)
 		return
@@ -538,9 +540,9 @@ func (s *Server) inboxPost(c *gin.Context, note bool) {
 	var fileName string
 	var fileData []byte
 	if strings.HasPrefix(c.ContentType(), "multipart/form-data") {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxAttachmentBytes+64<<10)
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, conversation.MaxAttachmentBytes+64<<10)
 		// All in memory: a file never lands unencrypted in a temporary file.
-		if err := c.Request.ParseMultipartForm(MaxAttachmentBytes + 1<<20); err != nil {
+		if err := c.Request.ParseMultipartForm(conversation.MaxAttachmentBytes + 1<<20); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
 				s.Fail(c, http.StatusRequestEntityTooLarge, "Too large", "The file is larger than 10 MB.")
@@ -563,7 +565,7 @@ func (s *Server) inboxPost(c *gin.Context, note bool) {
 	if fileData != nil {
 		attachments = 1
 	}
-	body, err := cleanBody(c.PostForm("body"), attachments)
+	body, err := conversation.CleanBody(c.PostForm("body"), attachments)
 	if err != nil {
 		s.inboxPostError(c, err)
 		return
@@ -571,26 +573,26 @@ func (s *Server) inboxPost(c *gin.Context, note bool) {
 	var ids []uint64
 	var stored *models.Attachment
 	if fileData != nil {
-		stored, err = s.storeAttachment(c, org, conv, fileName, fileData)
+		stored, err = s.Conversations.StoreAttachment(c, org, conv, fileName, fileData)
 		if err != nil {
 			s.inboxPostError(c, err)
 			return
 		}
 		ids = []uint64{stored.ID}
 	}
-	msg, atts, err := s.postMessage(c, org, conv, author{Kind: workflows.AuthorOperator, ID: a.ID}, body, private, ids)
+	msg, atts, err := s.Conversations.Post(c, org, conv, conversation.Author{Kind: workflows.AuthorOperator, ID: a.ID}, body, private, ids)
 	if err != nil {
 		if stored != nil {
 			// The file never joined a message: nobody will see it.
 			ctx := context.WithoutCancel(c.Request.Context())
-			_ = s.deleteAttachmentBlob(ctx, org, stored)
+			_ = s.Conversations.DeleteAttachmentBlob(ctx, org, stored)
 			_ = s.Store.DeleteUnsentAttachment(ctx, org.ID, stored.ID)
 		}
 		s.inboxPostError(c, err)
 		return
 	}
 	if site.WantsJSON(c) {
-		c.JSON(http.StatusCreated, gin.H{"message": s.messageView(c, msg, atts)})
+		c.JSON(http.StatusCreated, gin.H{"message": s.Conversations.MessageView(c, msg, atts)})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, inboxReturnTo(c, conv.ID))
@@ -598,13 +600,13 @@ func (s *Server) inboxPost(c *gin.Context, note bool) {
 
 // inboxPostError maps what the sender must fix to a 4xx.
 func (s *Server) inboxPostError(c *gin.Context, err error) {
-	var bad errBadMessage
-	var badFile errBadAttachment
+	var bad conversation.ErrBadMessage
+	var badFile conversation.ErrBadAttachment
 	switch {
 	case errors.As(err, &bad):
-		s.Fail(c, http.StatusUnprocessableEntity, "Message not sent", bad.msg)
+		s.Fail(c, http.StatusUnprocessableEntity, "Message not sent", bad.Msg)
 	case errors.As(err, &badFile):
-		s.Fail(c, badFile.status, "Message not sent", badFile.msg)
+		s.Fail(c, attachmentStatus(badFile.Problem), "Message not sent", badFile.Msg)
 	case errors.Is(err, store.ErrNotFound):
 		s.Fail(c, http.StatusNotFound, "Message not sent", "The conversation no longer exists (it was erased).")
 	default:
@@ -635,7 +637,7 @@ func (s *Server) inboxSetState(c *gin.Context, signal string, arg any) {
 
 func (s *Server) inboxApply(c *gin.Context, conv *models.Conversation, signal string, arg any) {
 	org := site.CurrentOrg(c)
-	if err := s.setConversationState(c, org, conv, signal, arg); err != nil {
+	if err := s.Conversations.SetState(c, org, conv, signal, arg); err != nil {
 		s.Internal(c, err)
 		return
 	}
@@ -785,7 +787,7 @@ func (s *Server) inboxSocket(c *gin.Context) {
 	}
 	state := &inboxSocketState{known: map[uint64]*models.Conversation{}, typed: map[uint64]time.Time{}}
 	s.serveSocket(c, socket{
-		topic: orgTopic(org.ID),
+		topic: realtime.OrgTopic(org.ID),
 		keep: func(payload []byte) bool {
 			if only == 0 {
 				return true
@@ -856,7 +858,7 @@ func (s *Server) inboxSocketMessage(ctx context.Context, org *models.Organizatio
 		}
 		st.mu.Unlock()
 		if fresh {
-			s.publish(ctx, org, conv, liveEvent{Type: "typing", ConversationID: conv.ID, AuthorType: workflows.AuthorOperator}, true, nil)
+			s.Conversations.Publish(ctx, org, conv, realtime.LiveEvent{Type: "typing", ConversationID: conv.ID, AuthorType: workflows.AuthorOperator}, true)
 		}
 	case "read":
 		upTo := m.MessageID
@@ -867,7 +869,7 @@ func (s *Server) inboxSocketMessage(ctx context.Context, org *models.Organizatio
 			}
 			upTo = last[0]
 		}
-		_ = s.markRead(ctx, org, conv, workflows.AuthorOperator, upTo)
+		_ = s.Conversations.MarkRead(ctx, org, conv, workflows.AuthorOperator, upTo)
 	}
 }
 

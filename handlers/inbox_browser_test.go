@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/workflows"
 )
@@ -81,7 +82,7 @@ func TestInboxInBrowser(t *testing.T) {
 	// The visitor reads it: "Seen" appears live.
 	var reply models.Message
 	ts.db.Where("conversation_id = ? AND author_type = ?", conv.ID, workflows.AuthorOperator).First(&reply)
-	if err := ts.srv.markRead(context.Background(), w.org, conv, workflows.AuthorContact, reply.ID); err != nil {
+	if err := ts.srv.Conversations.MarkRead(context.Background(), w.org, conv, workflows.AuthorContact, reply.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitJS("seen", `!document.querySelector('[data-message-id="`+itoa(reply.ID)+`"] [data-testid="message-seen"]').hidden`)
@@ -100,7 +101,7 @@ func TestInboxInBrowser(t *testing.T) {
 	if err := os.WriteFile(file, append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 2048)...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	visitor, stop, err := ts.srv.Hub.Subscribe(context.Background(), conversationTopic(conv.ID))
+	visitor, stop, err := ts.srv.Hub.Subscribe(context.Background(), realtime.ConversationTopic(conv.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestInboxInBrowser(t *testing.T) {
 			t.Fatal("the visitor did not hear the operator typing")
 		}
 	}
-	ts.srv.publish(context.Background(), w.org, conv, liveEvent{Type: "typing", ConversationID: conv.ID, AuthorType: workflows.AuthorContact}, true, nil)
+	ts.srv.Conversations.Publish(context.Background(), w.org, conv, realtime.LiveEvent{Type: "typing", ConversationID: conv.ID, AuthorType: workflows.AuthorContact}, true)
 	waitJS("visitor typing shown", `!document.querySelector('[data-testid="typing-indicator"]').hidden`)
 
 	// Assign to me, resolve, reopen: the view follows without a reload.
@@ -139,7 +140,7 @@ func TestInboxInBrowser(t *testing.T) {
 		t.Fatalf("after the buttons: %+v", got)
 	}
 	// A change made elsewhere (another operator's tab) arrives live.
-	if err := ts.srv.setConversationState(context.Background(), w.org, reloadConversation(t, ts, conv), workflows.SignalReopen, nil); err != nil {
+	if err := ts.srv.Conversations.SetState(context.Background(), w.org, reloadConversation(t, ts, conv), workflows.SignalReopen, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitJS("reopened live", `document.querySelector('[data-testid="conversation-status"]').textContent === "open"`)

@@ -16,7 +16,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/handlers/site"
+	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/web"
 	"github.com/convot/convot/workflows"
@@ -59,7 +61,7 @@ func (w *inboxWorld) conversation(t *testing.T, ct models.Contact, says string) 
 	if err := w.ts.db.Create(&ct).Error; err != nil {
 		t.Fatal(err)
 	}
-	conv, err := w.ts.srv.startConversation(context.Background(), w.ts.srv.Store, w.org, &ct, "widget")
+	conv, err := w.ts.srv.Conversations.Start(context.Background(), w.ts.srv.Store, w.org, &ct, "widget")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +74,7 @@ func (w *inboxWorld) conversation(t *testing.T, ct models.Contact, says string) 
 func (w *inboxWorld) contactSays(t *testing.T, ct *models.Contact, conv *models.Conversation, body string) *models.Message {
 	t.Helper()
 	w.ts.advance(time.Second) // activity orders the list
-	m, _, err := w.ts.srv.postMessage(context.Background(), w.org, conv, author{Kind: workflows.AuthorContact, ID: ct.ID}, body, false, nil)
+	m, _, err := w.ts.srv.Conversations.Post(context.Background(), w.org, conv, conversation.Author{Kind: workflows.AuthorContact, ID: ct.ID}, body, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +134,7 @@ func convPath(conv *models.Conversation, rest string) string {
 	return "/inbox/conversations/" + itoa(conv.ID) + rest
 }
 
-func lastSignal(t *testing.T, ts *testServer) LifecycleSignal {
+func lastSignal(t *testing.T, ts *testServer) conversation.LifecycleSignal {
 	t.Helper()
 	sent := ts.lifecycles.sent()
 	if len(sent) == 0 {
@@ -204,12 +206,12 @@ func TestInboxListAndConversation(t *testing.T) {
 		t.Fatalf("reply stored as %+v", reply)
 	}
 	// A private note over fetch: JSON answer, marked private.
-	note := decodeJSON[struct{ Message messageView }](t, w.owner.fetchForm(convPath(conv, "/note"), url.Values{"body": {"Customer since 2019"}}))
+	note := decodeJSON[struct{ Message realtime.MessageView }](t, w.owner.fetchForm(convPath(conv, "/note"), url.Values{"body": {"Customer since 2019"}}))
 	if !note.Message.Private || note.Message.AuthorType != workflows.AuthorOperator || note.Message.AuthorName == "" {
 		t.Fatalf("note: %+v", note.Message)
 	}
 	// The reply composer's note toggle does the same.
-	toggled := decodeJSON[struct{ Message messageView }](t, w.owner.fetchForm(convPath(conv, "/reply"), url.Values{"body": {"Second note"}, "note": {"1"}}))
+	toggled := decodeJSON[struct{ Message realtime.MessageView }](t, w.owner.fetchForm(convPath(conv, "/reply"), url.Values{"body": {"Second note"}, "note": {"1"}}))
 	if !toggled.Message.Private {
 		t.Fatal("the note toggle did not make a private note")
 	}
@@ -217,12 +219,12 @@ func TestInboxListAndConversation(t *testing.T) {
 	if r := w.owner.fetchForm(convPath(conv, "/reply"), url.Values{"body": {"   "}}); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "empty") {
 		t.Fatalf("empty reply: %d %s", r.status, r.body)
 	}
-	if r := w.owner.fetchForm(convPath(conv, "/reply"), url.Values{"body": {strings.Repeat("x", MaxMessageRunes+1)}}); r.status != http.StatusUnprocessableEntity {
+	if r := w.owner.fetchForm(convPath(conv, "/reply"), url.Values{"body": {strings.Repeat("x", conversation.MaxMessageRunes+1)}}); r.status != http.StatusUnprocessableEntity {
 		t.Fatalf("oversized reply: %d", r.status)
 	}
 
 	// The contact reads the reply: the operator sees "Seen" on it.
-	if err := ts.srv.markRead(context.Background(), w.org, conv, workflows.AuthorContact, reply.ID); err != nil {
+	if err := ts.srv.Conversations.MarkRead(context.Background(), w.org, conv, workflows.AuthorContact, reply.ID); err != nil {
 		t.Fatal(err)
 	}
 	page = w.owner.get(convPath(conv, ""))
@@ -237,7 +239,7 @@ func TestInboxListAndConversation(t *testing.T) {
 	// Messages after an ID, as JSON (the live view's catch-up).
 	got := decodeJSON[struct {
 		Conversation inboxItem
-		Messages     []messageView
+		Messages     []realtime.MessageView
 	}](t, w.owner.fetch(http.MethodGet, convPath(conv, "/messages?after_id="+itoa(reply.ID)), "", nil))
 	if len(got.Messages) != 2 || !got.Messages[0].Private || got.Conversation.ID != conv.ID || got.Conversation.Contact != "Ada Lovelace" {
 		t.Fatalf("messages after %d: %+v", reply.ID, got)
@@ -446,7 +448,7 @@ func TestInboxAttachments(t *testing.T) {
 	if r.status != http.StatusCreated {
 		t.Fatalf("reply with a file: %d %s", r.status, excerpt(r.body))
 	}
-	sent := decodeJSON[struct{ Message messageView }](t, r).Message
+	sent := decodeJSON[struct{ Message realtime.MessageView }](t, r).Message
 	if len(sent.Attachments) != 1 || sent.Attachments[0].ContentType != "image/png" || sent.Attachments[0].Name != "label_b_.png" {
 		t.Fatalf("attachment: %+v", sent.Attachments)
 	}
@@ -459,7 +461,7 @@ func TestInboxAttachments(t *testing.T) {
 	if r := w.owner.upload(convPath(conv, "/reply"), map[string]string{"body": "see"}, "page.html", []byte("<!doctype html><script>alert(1)</script>")); r.status != http.StatusUnsupportedMediaType {
 		t.Fatalf("HTML attachment: %d %s", r.status, r.body)
 	}
-	huge := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, MaxAttachmentBytes)...)
+	huge := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, conversation.MaxAttachmentBytes)...)
 	if r := w.owner.upload(convPath(conv, "/reply"), map[string]string{"body": "big"}, "big.png", huge); r.status != http.StatusRequestEntityTooLarge || !strings.Contains(r.body, "10 MB") {
 		t.Fatalf("oversized attachment: %d %s", r.status, r.body)
 	}
@@ -535,7 +537,7 @@ func TestInboxRendersMessagesSafely(t *testing.T) {
 	if strings.Contains(r.body, "<script>") {
 		t.Error("the JSON answer carries raw markup")
 	}
-	got := decodeJSON[struct{ Messages []messageView }](t, r)
+	got := decodeJSON[struct{ Messages []realtime.MessageView }](t, r)
 	if got.Messages[0].Body != evil {
 		t.Errorf("the body changed on its way: %q", got.Messages[0].Body)
 	}
@@ -633,7 +635,7 @@ func TestInboxTenantIsolation(t *testing.T) {
 	a := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
 	ct, conv := a.conversation(t, models.Contact{Name: "Ada Lovelace", Email: "ada@example.test"}, "Private matters")
 	a.owner.get(convPath(conv, ""))
-	sent := decodeJSON[struct{ Message messageView }](t, a.owner.upload(convPath(conv, "/reply"), map[string]string{"body": "file"}, "a.txt", []byte("secret file")))
+	sent := decodeJSON[struct{ Message realtime.MessageView }](t, a.owner.upload(convPath(conv, "/reply"), map[string]string{"body": "file"}, "a.txt", []byte("secret file")))
 	att := sent.Message.Attachments[0]
 	a.owner.get("/inbox/canned")
 	a.owner.post("/inbox/canned", url.Values{"shortcut": {"secret"}, "body": {"Acme's wording"}})
@@ -757,7 +759,7 @@ func dialInbox(t *testing.T, b *browser, query string, header http.Header) (*web
 	return conn, resp, err
 }
 
-func readEvent(t *testing.T, conn *websocket.Conn) liveEvent {
+func readEvent(t *testing.T, conn *websocket.Conn) realtime.LiveEvent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -765,7 +767,7 @@ func readEvent(t *testing.T, conn *websocket.Conn) liveEvent {
 	if err != nil {
 		t.Fatalf("no live event: %v", err)
 	}
-	var e liveEvent
+	var e realtime.LiveEvent
 	if err := json.Unmarshal(data, &e); err != nil {
 		t.Fatalf("live event %q: %v", data, err)
 	}
@@ -809,7 +811,7 @@ func TestInboxWebSocket(t *testing.T) {
 		t.Fatalf("message event: %+v", e)
 	}
 	// Operators hear private notes too; the visitor's topic does not.
-	visitor, stop, err := ts.srv.Hub.Subscribe(context.Background(), conversationTopic(conv.ID))
+	visitor, stop, err := ts.srv.Hub.Subscribe(context.Background(), realtime.ConversationTopic(conv.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -829,12 +831,12 @@ func TestInboxWebSocket(t *testing.T) {
 		t.Fatalf("conversation event: %+v", e)
 	}
 	// Of the visitor's topic: the read receipt and the status change, never the note.
-	drain := func() []liveEvent {
-		var out []liveEvent
+	drain := func() []realtime.LiveEvent {
+		var out []realtime.LiveEvent
 		for {
 			select {
 			case p := <-visitor:
-				var v liveEvent
+				var v realtime.LiveEvent
 				json.Unmarshal(p, &v)
 				out = append(out, v)
 			case <-time.After(200 * time.Millisecond):
@@ -850,7 +852,7 @@ func TestInboxWebSocket(t *testing.T) {
 
 	// Typing from the operator reaches the visitor; typing "in" another
 	// organization's conversation reaches nobody.
-	foreignTopic, stopForeign, _ := ts.srv.Hub.Subscribe(context.Background(), conversationTopic(foreign.ID))
+	foreignTopic, stopForeign, _ := ts.srv.Hub.Subscribe(context.Background(), realtime.ConversationTopic(foreign.ID))
 	defer stopForeign()
 	write := func(v any) {
 		data, _ := json.Marshal(v)

@@ -58,6 +58,7 @@ func TestMessagesCrossWebNodesThroughRedis(t *testing.T) {
 	testenv.Require(t, "DATABASE_URL") // one PostgreSQL behind both nodes
 	nodeA := newTestServer(t)
 	nodeA.srv.Hub = redisHub(t, nodeA, redisURL)
+	nodeA.srv.Conversations.Hub = nodeA.srv.Hub // what publishes the events
 	nodeB := secondNode(t, nodeA, redisHub(t, nodeA, redisURL))
 
 	w := newInboxWorld(t, nodeA, "olivia@nodes.test", "Nodes") // region eu, as the Redis deployment
@@ -76,7 +77,7 @@ func TestMessagesCrossWebNodesThroughRedis(t *testing.T) {
 	}
 	widgetCall(t, http.MethodPost, api+"/session", "", `{"page_url":"https://shop.example/"}`, http.StatusOK, &session)
 	var started struct {
-		Conversation conversationView `json:"conversation"`
+		Conversation realtime.ConversationView `json:"conversation"`
 	}
 	widgetCall(t, http.MethodPost, api+"/conversations", session.Token, `{"body":"hello from node A"}`, http.StatusCreated, &started)
 	if e := readEventOfType(t, opConn, realtime.TypeMessage); e.Message.Body != "hello from node A" {
@@ -136,7 +137,7 @@ func dialVisitor(t *testing.T, ts *testServer, orgKey string, convID uint64, tok
 }
 
 // readEventOfType reads events until one of the type arrives.
-func readEventOfType(t *testing.T, conn *websocket.Conn, typ string) liveEvent {
+func readEventOfType(t *testing.T, conn *websocket.Conn, typ string) realtime.LiveEvent {
 	t.Helper()
 	for {
 		if e := readEvent(t, conn); e.Type == typ {
@@ -154,6 +155,7 @@ func TestRestrictedContactsMessagesStayOffRedis(t *testing.T) {
 	testenv.Require(t, "DATABASE_URL")
 	nodeA := newTestServer(t)
 	nodeA.srv.Hub = redisHub(t, nodeA, redisURL)
+	nodeA.srv.Conversations.Hub = nodeA.srv.Hub // what publishes the events
 	nodeB := secondNode(t, nodeA, redisHub(t, nodeA, redisURL))
 	w := newInboxWorld(t, nodeA, "olivia@restricted.test", "Restricted")
 	operator := &browser{t: t, ts: nodeB, http: w.owner.http}

@@ -28,6 +28,7 @@ func withBilling(t *testing.T, ts *testServer) {
 		t.Fatal(err)
 	}
 	ts.srv.Stripe = s
+	ts.srv.Plans.Apply = true // New built the limits before billing was on
 }
 
 // onPlan gives the organization a paid plan, as Stripe's webhooks would

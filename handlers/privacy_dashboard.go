@@ -462,7 +462,7 @@ func (s *Server) contactUnder16(c *gin.Context) {
 		s.Internal(c, err)
 		return
 	}
-	s.forgetLiveSubject(ct.ID)
+	s.Conversations.ForgetLiveSubject(ct.ID)
 	res, err := s.intakePrivacyRequest(c, privacyIntake{Org: org, Type: models.DsrErasure, ForChild: true, Source: models.DsrSourceChildFlag,
 		ContactID: ct.ID, LoggedBy: a.ID, Attested: true, Prompt: true})
 	if s.privacyIntakeFailed(c, err) {

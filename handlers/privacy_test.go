@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/workflows"
@@ -567,8 +568,8 @@ func TestDsrVocabularyAgrees(t *testing.T) {
 	if len(models.DsrTypes) != 7 || len(models.DsrStatuses) != 7 {
 		t.Fatal("a type or status is missing")
 	}
-	if attachmentColumn != models.BlobColumn("attachments") {
-		t.Fatalf("attachments are sealed as %q, exports read them as %q", attachmentColumn, models.BlobColumn("attachments"))
+	if conversation.AttachmentColumn != models.BlobColumn("attachments") {
+		t.Fatalf("attachments are sealed as %q, exports read them as %q", conversation.AttachmentColumn, models.BlobColumn("attachments"))
 	}
 }
 
@@ -587,7 +588,7 @@ func TestUnder16FlagErasesTheContactPromptly(t *testing.T) {
 	if err := p.db.Create(&msg).Error; err != nil {
 		t.Fatal(err)
 	}
-	att, err := p.srv.storeAttachment(ctx, &p.org, &conv, "drawing.txt", []byte("a drawing"))
+	att, err := p.srv.Conversations.StoreAttachment(ctx, &p.org, &conv, "drawing.txt", []byte("a drawing"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -622,7 +623,7 @@ func TestUnder16FlagErasesTheContactPromptly(t *testing.T) {
 			t.Errorf("%T: %d rows left", m, n)
 		}
 	}
-	if _, err := p.blobs.Get(ctx, attachmentStorage(&p.org), att.BlobKey); err == nil {
+	if _, err := p.blobs.Get(ctx, conversation.AttachmentStorage(&p.org), att.BlobKey); err == nil {
 		t.Error("the attachment is still in the blob store")
 	}
 	// The officer's page shows the evidence.

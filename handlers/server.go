@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/handlers/codec"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/blob"
@@ -22,6 +23,7 @@ import (
 	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/plans"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/web"
@@ -48,7 +50,7 @@ type Server struct {
 	Temporal client.Client
 	// Lifecycles signals conversation workflows; built on Temporal when
 	// nil and Temporal is set.
-	Lifecycles Lifecycles
+	Lifecycles conversation.Lifecycles
 	// Hub carries live events to sockets (in-process, or Redis across
 	// nodes); Blobs keeps sealed attachments (disk or S3).
 	Hub   realtime.Hub
@@ -77,10 +79,14 @@ type Server struct {
 	// Temporal when nil and Temporal is set (handlers/incidents.go).
 	Breaches BreachWorkflows
 
+	// Conversations and Plans are the domain the surfaces call, built by
+	// New from the fields above. A test that swaps a field after New (Hub,
+	// Mail, Stripe) sets the service's copy too.
+	Conversations *conversation.Service
+	Plans         *plans.Limits
+
 	// ownLifecycles are the lifecycle senders New started; Close drains them.
-	ownLifecycles *TemporalLifecycles
-	// subjects caches contacts' subject contexts for live events.
-	subjects *liveSubjects
+	ownLifecycles *conversation.TemporalLifecycles
 
 	// Site is the frame every surface shares (pages, sessions, CSRF,
 	// audit, mail), built by New from the fields above.
@@ -119,7 +125,7 @@ func New(s *Server) (http.Handler, error) {
 	s.Site = &site.Site{Store: s.Store, Config: s.Config, Mail: s.Mail, Pages: pages, Now: s.now, Dev: s.Outbox != nil,
 		LargeBodies: map[string]bool{}, Throttle: s.RateLimits.Limiter("attempts", site.AttemptRate)}
 	if s.Lifecycles == nil && s.Temporal != nil {
-		s.ownLifecycles = NewTemporalLifecycles(s.Temporal)
+		s.ownLifecycles = conversation.NewTemporalLifecycles(s.Temporal)
 		s.Lifecycles = s.ownLifecycles
 	}
 	if s.Hub == nil {
@@ -128,7 +134,14 @@ func New(s *Server) (http.Handler, error) {
 	if s.Blobs == nil {
 		return nil, errors.New("handlers: a blob store is required")
 	}
-	s.subjects = &liveSubjects{entries: map[uint64]liveSubject{}}
+	// The clock is read through s at each call: a test may set s.now after
+	// New. The billing URL too: the base URL may be known only once the
+	// server listens.
+	clock := func() time.Time { return s.now() }
+	s.Plans = &plans.Limits{Store: s.Store, Apply: s.Stripe != nil, Now: clock,
+		Mail: s.Mail, MailFrom: s.Config.MailFrom, BillingURL: func() string { return s.billingURL("") }}
+	s.Conversations = &conversation.Service{Store: s.Store, Keys: s.Keys, Hub: s.Hub, Blobs: s.Blobs,
+		Lifecycles: s.Lifecycles, Plans: s.Plans, Now: clock}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Errors reach Sentry scrubbed by the egress gate (only when SENTRY_DSN

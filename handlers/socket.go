@@ -11,7 +11,7 @@ import (
 )
 
 // Live sockets: the inbox and the widget each open one WebSocket, which
-// carries the events of the hub topic the reader may see (liveEvent JSON)
+// carries the events of the hub topic the reader may see (realtime.LiveEvent JSON)
 // and the reader's own small messages (typing, read) the other way.
 
 const (

@@ -12,6 +12,7 @@ import (
 	"github.com/convot/convot/internal/crypto"
 	convotmail "github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/plans"
 	"github.com/convot/convot/store"
 )
 
@@ -58,7 +59,7 @@ func (s *Server) teamPage(c *gin.Context) {
 		access = append(access, row)
 	}
 	var seats *seatsView
-	if s.planLimitsApply() {
+	if s.Plans.Apply {
 		plan, err := s.Store.PlanOf(c, org.ID)
 		if err != nil {
 			s.Internal(c, err)
@@ -98,8 +99,8 @@ func (s *Server) invite(c *gin.Context) {
 		s.Fail(c, http.StatusConflict, "Invite", "Someone with this email already has a Convot account.")
 		return
 	}
-	if err := s.seatForInvitation(c, org, role); err != nil {
-		if msg := isPlanLimit(err); msg != "" {
+	if err := s.Plans.SeatForInvitation(c, org, role); err != nil {
+		if msg := plans.LimitMessage(err); msg != "" {
 			s.Fail(c, http.StatusPaymentRequired, "No seat left", msg)
 			return
 		}
@@ -168,7 +169,7 @@ func (s *Server) changeRole(c *gin.Context) {
 		return
 	}
 	err := s.Store.Tx(c, func(tx *store.Store) error {
-		if err := s.seatForRole(c, tx, m.OrganizationID, m.Role, role); err != nil {
+		if err := s.Plans.SeatForRole(c, tx, m.OrganizationID, m.Role, role); err != nil {
 			return err
 		}
 		// Handing over ownership makes the previous owner an admin: an
@@ -186,7 +187,7 @@ func (s *Server) changeRole(c *gin.Context) {
 		}
 		return s.Audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", site.Target("account", m.ID), m.Role+" -> "+role)
 	})
-	if msg := isPlanLimit(err); msg != "" {
+	if msg := plans.LimitMessage(err); msg != "" {
 		s.Fail(c, http.StatusPaymentRequired, "No seat left", msg)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
@@ -42,20 +43,20 @@ type testServer struct {
 // for tests that run without a Temporal server.
 type recordedLifecycles struct {
 	mu      sync.Mutex
-	signals []LifecycleSignal
+	signals []conversation.LifecycleSignal
 }
 
-func (r *recordedLifecycles) Notify(s LifecycleSignal) {
+func (r *recordedLifecycles) Notify(s conversation.LifecycleSignal) {
 	r.mu.Lock()
 	r.signals = append(r.signals, s)
 	r.mu.Unlock()
 }
 
 // sent returns the signals sent so far.
-func (r *recordedLifecycles) sent() []LifecycleSignal {
+func (r *recordedLifecycles) sent() []conversation.LifecycleSignal {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]LifecycleSignal(nil), r.signals...)
+	return append([]conversation.LifecycleSignal(nil), r.signals...)
 }
 
 func newTestServer(t *testing.T) *testServer {

@@ -72,12 +72,13 @@ package handlers
 //	POST /conversations/:id/read         body {"message_id": N} (0: everything) → 204
 //	GET  /conversations/:id/socket       WebSocket; browsers pass the token as a subprotocol:
 //	                     new WebSocket(url, ["convot.v1", "token." + token]); the server selects
-//	                     "convot.v1". Origin is checked like CORS. Server → client: liveEvent JSON
+//	                     "convot.v1". Origin is checked like CORS. Server → client: realtime.LiveEvent JSON
 //	                     (message, conversation, typing, read; never private notes). Client →
 //	                     server: {"type":"typing"} and {"type":"read","message_id":N}.
 //
 // Shapes: Contact {"id","name","email","identified"}; Conversation is
-// conversationView; Message is messageView (conversations.go).
+// realtime.ConversationView; Message is realtime.MessageView (built by
+// package conversation).
 //
 // The script's own interface (window.ConvotWidget, the data-testid names
 // of its elements) is described at the top of web/static/widget.js.
@@ -103,9 +104,11 @@ import (
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/ratelimit"
+	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/web"
@@ -576,9 +579,9 @@ type widgetSessionView struct {
 	// AcceptingConversations is false while the organization's plan has
 	// no conversations left this month: a visitor without one cannot
 	// start one (POST /conversations answers 402).
-	AcceptingConversations bool               `json:"accepting_conversations"`
-	Conversations          []conversationView `json:"conversations"`
-	Merged                 bool               `json:"merged,omitempty"`
+	AcceptingConversations bool                        `json:"accepting_conversations"`
+	Conversations          []realtime.ConversationView `json:"conversations"`
+	Merged                 bool                        `json:"merged,omitempty"`
 }
 
 func newWidgetContactView(ct *models.Contact) widgetContactView {
@@ -603,7 +606,7 @@ func (s *Server) sessionView(ctx context.Context, org *models.Organization, ct *
 	if err != nil {
 		return nil, err
 	}
-	accepting, err := s.acceptingConversations(ctx, org)
+	accepting, err := s.Plans.AcceptingConversations(ctx, org)
 	if err != nil {
 		return nil, err
 	}
@@ -616,14 +619,14 @@ func (s *Server) operatorsOnline(ctx context.Context, orgID uint64) (bool, error
 	return s.Store.OperatorsOnline(ctx, orgID, s.now().UTC().Add(-operatorOnlineFor))
 }
 
-func (s *Server) visitorConversations(ctx context.Context, orgID, contactID uint64) ([]conversationView, error) {
+func (s *Server) visitorConversations(ctx context.Context, orgID, contactID uint64) ([]realtime.ConversationView, error) {
 	convs, err := s.Store.ContactConversations(ctx, orgID, contactID, 0, widgetConversations)
 	if err != nil {
 		return nil, err
 	}
-	views := make([]conversationView, 0, len(convs))
+	views := make([]realtime.ConversationView, 0, len(convs))
 	for i := range convs {
-		views = append(views, newConversationView(&convs[i]))
+		views = append(views, conversation.NewConversationView(&convs[i]))
 	}
 	return views, nil
 }
@@ -799,32 +802,20 @@ type widgetMessageRequest struct {
 	Body string `json:"body"`
 }
 
-// messageError answers an error of postMessage or storeAttachment.
+// messageError answers an error of Conversations.Post or StoreAttachment.
 func messageError(c *gin.Context, err error) {
-	var bad errBadMessage
-	var badFile errBadAttachment
+	var bad conversation.ErrBadMessage
+	var badFile conversation.ErrBadAttachment
 	switch {
 	case errors.As(err, &bad):
-		widgetError(c, http.StatusUnprocessableEntity, bad.msg)
+		widgetError(c, http.StatusUnprocessableEntity, bad.Msg)
 	case errors.As(err, &badFile):
-		widgetError(c, badFile.status, badFile.msg)
+		widgetError(c, attachmentStatus(badFile.Problem), badFile.Msg)
 	case errors.Is(err, store.ErrNotFound):
 		widgetError(c, http.StatusNotFound, "No such conversation.")
 	default:
 		widgetInternal(c, err)
 	}
-}
-
-// checkUpload refuses a file before anything is stored for it.
-func checkUpload(name string, data []byte) error {
-	if len(data) == 0 {
-		return errBadAttachment{http.StatusBadRequest, "The file is empty."}
-	}
-	if len(data) > MaxAttachmentBytes {
-		return errBadAttachment{http.StatusRequestEntityTooLarge, fmt.Sprintf("The file is larger than %d MB.", MaxAttachmentBytes>>20)}
-	}
-	_, err := sniffType(name, data)
-	return err
 }
 
 func isMultipart(c *gin.Context) bool {
@@ -847,7 +838,8 @@ func (s *Server) widgetStart(c *gin.Context) {
 		}
 		var err error
 		if name, data, err = readUpload(c); err == nil {
-			err = checkUpload(name, data)
+			// Refused before the conversation is started for it.
+			_, err = conversation.CheckAttachment(name, data)
 		}
 		if err != nil {
 			messageError(c, err)
@@ -865,7 +857,7 @@ func (s *Server) widgetStart(c *gin.Context) {
 	if withFile {
 		files = 1
 	}
-	if _, err := cleanBody(body, files); err != nil {
+	if _, err := conversation.CleanBody(body, files); err != nil {
 		messageError(c, err)
 		return
 	}
@@ -878,7 +870,7 @@ func (s *Server) widgetStart(c *gin.Context) {
 		widgetError(c, http.StatusUnauthorized, badVisitorToken)
 		return
 	}
-	conv, err := s.startConversation(c, s.Store, org, contact, "widget")
+	conv, err := s.Conversations.Start(c, s.Store, org, contact, "widget")
 	if errors.Is(err, models.ErrConversationLimit) {
 		s.conversationLimitReached(c, org)
 		return
@@ -890,23 +882,23 @@ func (s *Server) widgetStart(c *gin.Context) {
 	var attIDs []uint64
 	var att *models.Attachment
 	if withFile {
-		if att, err = s.storeAttachment(c, org, conv, name, data); err != nil {
+		if att, err = s.Conversations.StoreAttachment(c, org, conv, name, data); err != nil {
 			s.discardConversation(org, conv, nil)
 			messageError(c, err)
 			return
 		}
 		attIDs = []uint64{att.ID}
 	}
-	msg, atts, err := s.postMessage(c, org, conv, author{Kind: workflows.AuthorContact, ID: contact.ID}, body, false, attIDs)
+	msg, atts, err := s.Conversations.Post(c, org, conv, conversation.Author{Kind: workflows.AuthorContact, ID: contact.ID}, body, false, attIDs)
 	if err != nil {
 		s.discardConversation(org, conv, att)
 		messageError(c, err)
 		return
 	}
 	// Operators learn of the new conversation (its message event was
-	// published by postMessage).
-	s.publishConversation(c, org, conv)
-	c.JSON(http.StatusCreated, gin.H{"conversation": newConversationView(conv), "message": s.messageView(c, msg, atts)})
+	// published by Conversations.Post).
+	s.Conversations.PublishConversation(c, org, conv)
+	c.JSON(http.StatusCreated, gin.H{"conversation": conversation.NewConversationView(conv), "message": s.Conversations.MessageView(c, msg, atts)})
 }
 
 // discardConversation removes a conversation whose first message failed.
@@ -931,7 +923,7 @@ func (s *Server) discardConversation(org *models.Organization, conv *models.Conv
 // discardAttachment removes a stored file that was never sent.
 func (s *Server) discardAttachment(org *models.Organization, att *models.Attachment) {
 	ctx := context.Background()
-	if err := s.deleteAttachmentBlob(ctx, org, att); err != nil {
+	if err := s.Conversations.DeleteAttachmentBlob(ctx, org, att); err != nil {
 		slog.Warn("unsent attachment blob not removed", "attachment", att.ID, "err", err)
 	}
 	_ = s.Store.DeleteUnsentAttachment(ctx, org.ID, att.ID)
@@ -949,7 +941,7 @@ func (s *Server) widgetMessages(c *gin.Context) {
 		widgetError(c, http.StatusBadRequest, fmt.Sprintf("limit must be between 1 and %d.", maxWidgetMessages))
 		return
 	}
-	views, err := s.messageViews(c, org.ID, conv.ID, false, after, limit+1)
+	views, err := s.Conversations.MessageViews(c, org.ID, conv.ID, false, after, limit+1)
 	if err != nil {
 		widgetInternal(c, err)
 		return
@@ -970,12 +962,12 @@ func (s *Server) widgetSend(c *gin.Context) {
 	if !s.readWidgetJSON(c, &req, false) {
 		return
 	}
-	msg, atts, err := s.postMessage(c, org, conv, author{Kind: workflows.AuthorContact, ID: conv.ContactID}, req.Body, false, nil)
+	msg, atts, err := s.Conversations.Post(c, org, conv, conversation.Author{Kind: workflows.AuthorContact, ID: conv.ContactID}, req.Body, false, nil)
 	if err != nil {
 		messageError(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, gin.H{"message": s.messageView(c, msg, atts)})
+	c.JSON(http.StatusCreated, gin.H{"message": s.Conversations.MessageView(c, msg, atts)})
 }
 
 func (s *Server) widgetUpload(c *gin.Context) {
@@ -989,22 +981,22 @@ func (s *Server) widgetUpload(c *gin.Context) {
 		return
 	}
 	body := c.PostForm("body")
-	if _, err := cleanBody(body, 1); err != nil {
+	if _, err := conversation.CleanBody(body, 1); err != nil {
 		messageError(c, err)
 		return
 	}
-	att, err := s.storeAttachment(c, org, conv, name, data)
+	att, err := s.Conversations.StoreAttachment(c, org, conv, name, data)
 	if err != nil {
 		messageError(c, err)
 		return
 	}
-	msg, atts, err := s.postMessage(c, org, conv, author{Kind: workflows.AuthorContact, ID: conv.ContactID}, body, false, []uint64{att.ID})
+	msg, atts, err := s.Conversations.Post(c, org, conv, conversation.Author{Kind: workflows.AuthorContact, ID: conv.ContactID}, body, false, []uint64{att.ID})
 	if err != nil {
 		s.discardAttachment(org, att)
 		messageError(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, gin.H{"message": s.messageView(c, msg, atts)})
+	c.JSON(http.StatusCreated, gin.H{"message": s.Conversations.MessageView(c, msg, atts)})
 }
 
 // widgetAttachment serves a file of the visitor's conversation: only one
@@ -1037,7 +1029,7 @@ func (s *Server) widgetAttachment(c *gin.Context) {
 
 // visitorTyping tells the operators that the visitor is typing.
 func (s *Server) visitorTyping(ctx context.Context, org *models.Organization, conv *models.Conversation) {
-	s.publish(ctx, org, conv, liveEvent{Type: "typing", ConversationID: conv.ID, AuthorType: workflows.AuthorContact}, false, nil)
+	s.Conversations.Publish(ctx, org, conv, realtime.LiveEvent{Type: "typing", ConversationID: conv.ID, AuthorType: workflows.AuthorContact}, false)
 }
 
 func (s *Server) widgetTyping(c *gin.Context) {
@@ -1062,7 +1054,7 @@ func (s *Server) visitorRead(ctx context.Context, org *models.Organization, conv
 		}
 		upTo = last[0]
 	}
-	return s.markRead(ctx, org, conv, workflows.AuthorContact, upTo)
+	return s.Conversations.MarkRead(ctx, org, conv, workflows.AuthorContact, upTo)
 }
 
 func (s *Server) widgetRead(c *gin.Context) {
@@ -1136,7 +1128,7 @@ func (s *Server) widgetSocket(c *gin.Context) {
 	var lastTyping time.Time
 	var lastSeen time.Time
 	s.serveSocket(c, socket{
-		topic: conversationTopic(conv.ID),
+		topic: realtime.ConversationTopic(conv.ID),
 		keep: func(payload []byte) bool {
 			if revoked.Load() {
 				return false

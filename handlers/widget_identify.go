@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
@@ -351,7 +352,7 @@ func (s *Server) mergeVisitor(ctx context.Context, org *models.Organization, fro
 	// Operators see the conversations under their new contact.
 	for _, convID := range res.Conversations {
 		if conv, err := s.Store.Conversation(cleanup, org.ID, convID); err == nil {
-			s.publishConversation(cleanup, org, conv)
+			s.Conversations.PublishConversation(cleanup, org, conv)
 		}
 	}
 	return nil
@@ -361,23 +362,23 @@ func (s *Server) mergeVisitor(ctx context.Context, org *models.Organization, fro
 // key, in a new blob.
 func (s *Server) attachmentBlobMover(org *models.Organization) models.BlobMover {
 	return func(ctx context.Context, att *models.Attachment, toKeyID uint64) (string, error) {
-		sealed, err := s.Blobs.Get(ctx, attachmentStorage(org), att.BlobKey)
+		sealed, err := s.Blobs.Get(ctx, conversation.AttachmentStorage(org), att.BlobKey)
 		if errors.Is(err, blob.ErrNotFound) {
 			return att.BlobKey, nil // already gone: nothing to move
 		}
 		if err != nil {
 			return "", err
 		}
-		data, err := s.Keys.Open(ctx, attachmentColumn, string(sealed))
+		data, err := s.Keys.Open(ctx, conversation.AttachmentColumn, string(sealed))
 		if err != nil {
 			return "", err
 		}
-		resealed, err := s.Keys.Seal(ctx, toKeyID, attachmentColumn, data)
+		resealed, err := s.Keys.Seal(ctx, toKeyID, conversation.AttachmentColumn, data)
 		if err != nil {
 			return "", err
 		}
 		key := "attachments/" + strconv.FormatUint(org.ID, 10) + "/" + crypto.RandomToken(24)
-		if err := s.Blobs.Put(ctx, attachmentStorage(org), key, []byte(resealed)); err != nil {
+		if err := s.Blobs.Put(ctx, conversation.AttachmentStorage(org), key, []byte(resealed)); err != nil {
 			return "", err
 		}
 		return key, nil
@@ -386,7 +387,7 @@ func (s *Server) attachmentBlobMover(org *models.Organization) models.BlobMover 
 
 func (s *Server) deleteBlobs(ctx context.Context, org *models.Organization, keys []string) {
 	for _, k := range keys {
-		if err := s.Blobs.Delete(ctx, attachmentStorage(org), k); err != nil && !errors.Is(err, blob.ErrNotFound) {
+		if err := s.Blobs.Delete(ctx, conversation.AttachmentStorage(org), k); err != nil && !errors.Is(err, blob.ErrNotFound) {
 			slog.Warn("blob not removed after merge", "err", err)
 		}
 	}

@@ -22,10 +22,12 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/geoip"
 	"github.com/convot/convot/internal/geoip/geoiptest"
 	"github.com/convot/convot/internal/ratelimit"
+	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/web"
 	"github.com/convot/convot/workflows"
@@ -233,7 +235,7 @@ func (w *widgetWorld) operatorSays(t *testing.T, convID uint64, body string, pri
 	if err := w.ts.db.First(&org, w.org.ID).Error; err != nil {
 		t.Fatal(err)
 	}
-	msg, _, err := w.ts.srv.postMessage(context.Background(), &org, w.conversation(t, convID), author{Kind: workflows.AuthorOperator, ID: w.ownerID}, body, private, nil)
+	msg, _, err := w.ts.srv.Conversations.Post(context.Background(), &org, w.conversation(t, convID), conversation.Author{Kind: workflows.AuthorOperator, ID: w.ownerID}, body, private, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +553,7 @@ func TestWidgetConversationStartSendAndList(t *testing.T) {
 	}
 
 	// Bad messages: 422 (empty, too long), 400 (not JSON), 413 (too big).
-	for name, body := range map[string]string{"empty": "   ", "too long": strings.Repeat("a", MaxMessageRunes+1)} {
+	for name, body := range map[string]string{"empty": "   ", "too long": strings.Repeat("a", conversation.MaxMessageRunes+1)} {
 		r := v.call(http.MethodPost, fmt.Sprintf("/conversations/%d/messages", convID), map[string]string{"body": body})
 		if r.status != http.StatusUnprocessableEntity {
 			t.Fatalf("%s message: %d", name, r.status)
@@ -658,7 +660,7 @@ func TestWidgetAttachments(t *testing.T) {
 	if err := w.ts.db.First(&stored, attID).Error; err != nil {
 		t.Fatal(err)
 	}
-	blobBytes, err := w.ts.blobs.Get(context.Background(), attachmentStorage(&w.org), stored.BlobKey)
+	blobBytes, err := w.ts.blobs.Get(context.Background(), conversation.AttachmentStorage(&w.org), stored.BlobKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -691,11 +693,11 @@ func TestWidgetAttachments(t *testing.T) {
 	}
 	// A file of an operator's private note is not the visitor's to see.
 	org := w.org
-	noteFile, err := w.ts.srv.storeAttachment(context.Background(), &org, w.conversation(t, convID), "internal.txt", []byte("internal notes"))
+	noteFile, err := w.ts.srv.Conversations.StoreAttachment(context.Background(), &org, w.conversation(t, convID), "internal.txt", []byte("internal notes"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := w.ts.srv.postMessage(context.Background(), &org, w.conversation(t, convID), author{Kind: workflows.AuthorOperator, ID: w.ownerID}, "note", true, []uint64{noteFile.ID}); err != nil {
+	if _, _, err := w.ts.srv.Conversations.Post(context.Background(), &org, w.conversation(t, convID), conversation.Author{Kind: workflows.AuthorOperator, ID: w.ownerID}, "note", true, []uint64{noteFile.ID}); err != nil {
 		t.Fatal(err)
 	}
 	if r := v.call(http.MethodGet, fmt.Sprintf("/conversations/%d/attachments/%d", convID, noteFile.ID), nil); r.status != http.StatusNotFound {
@@ -713,7 +715,7 @@ func TestWidgetAttachments(t *testing.T) {
 	if r := v.upload("/conversations", nil, "tool.exe", exe); r.status != http.StatusUnsupportedMediaType {
 		t.Fatalf("executable opening a conversation: %d", r.status)
 	}
-	big := bytes.Repeat([]byte("a"), MaxAttachmentBytes+1)
+	big := bytes.Repeat([]byte("a"), conversation.MaxAttachmentBytes+1)
 	if r := v.upload(fmt.Sprintf("/conversations/%d/attachments", convID), nil, "big.txt", big); r.status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("too big: %d", r.status)
 	} else {
@@ -801,7 +803,7 @@ func TestWidgetIdentifyMergesAnonymousVisitorIntoKnownContact(t *testing.T) {
 	if after.DataKeyID != known.DataKeyID || after.FileName != "label.txt" || after.BlobKey == before.BlobKey {
 		t.Fatalf("attachment after merge: %+v", after)
 	}
-	if _, err := w.ts.blobs.Get(context.Background(), attachmentStorage(&w.org), before.BlobKey); err == nil {
+	if _, err := w.ts.blobs.Get(context.Background(), conversation.AttachmentStorage(&w.org), before.BlobKey); err == nil {
 		t.Fatal("the blob sealed under the destroyed key is still stored")
 	}
 	// Both of Ann's browsers see both conversations, files included.
@@ -977,7 +979,7 @@ func dialWidget(t *testing.T, v *visitor, convID uint64, protocols []string, ori
 	return websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: protocols, HTTPHeader: h})
 }
 
-func readWidgetEvent(t *testing.T, conn *websocket.Conn) liveEvent {
+func readWidgetEvent(t *testing.T, conn *websocket.Conn) realtime.LiveEvent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -985,7 +987,7 @@ func readWidgetEvent(t *testing.T, conn *websocket.Conn) liveEvent {
 	if err != nil {
 		t.Fatalf("no live event: %v", err)
 	}
-	var e liveEvent
+	var e realtime.LiveEvent
 	if err := json.Unmarshal(data, &e); err != nil {
 		t.Fatal(err)
 	}
@@ -1020,7 +1022,7 @@ func TestWidgetSocketDeliversRepliesButNeverPrivateNotes(t *testing.T) {
 		t.Fatalf("subprotocol %q", conn.Subprotocol())
 	}
 	// Operators hear the visitor typing (on the organization's topic).
-	orgEvents, unsubscribe, err := w.ts.srv.Hub.Subscribe(context.Background(), orgTopic(w.org.ID))
+	orgEvents, unsubscribe, err := w.ts.srv.Hub.Subscribe(context.Background(), realtime.OrgTopic(w.org.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1030,7 +1032,7 @@ func TestWidgetSocketDeliversRepliesButNeverPrivateNotes(t *testing.T) {
 	}
 	select {
 	case payload := <-orgEvents:
-		var e liveEvent
+		var e realtime.LiveEvent
 		json.Unmarshal(payload, &e)
 		if e.Type != "typing" || e.AuthorType != "contact" || e.ConversationID != convID {
 			t.Fatalf("operators heard %s", payload)
@@ -1063,7 +1065,7 @@ func TestWidgetSocketDeliversRepliesButNeverPrivateNotes(t *testing.T) {
 	}
 	// ... and sees "read" when an operator reads theirs.
 	org := w.org
-	if err := w.ts.srv.markRead(context.Background(), &org, w.conversation(t, convID), workflows.AuthorOperator, reply.ID); err != nil {
+	if err := w.ts.srv.Conversations.MarkRead(context.Background(), &org, w.conversation(t, convID), workflows.AuthorOperator, reply.ID); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -1296,7 +1298,7 @@ func TestWidgetInBrowser(t *testing.T) {
 	// The operator types and replies, with markup: live, as text; the
 	// open panel marks it read.
 	org := w.org
-	w.ts.srv.publish(context.Background(), &org, w.conversation(t, convID), liveEvent{Type: "typing", ConversationID: convID, AuthorType: workflows.AuthorOperator}, true, nil)
+	w.ts.srv.Conversations.Publish(context.Background(), &org, w.conversation(t, convID), realtime.LiveEvent{Type: "typing", ConversationID: convID, AuthorType: workflows.AuthorOperator}, true)
 	waitJS("operator typing", `!`+q("convot-typing")+`.hidden`)
 	evil := `<img src=x onerror="window.__xss=1">Sure, what is it?`
 	reply := w.operatorSays(t, convID, evil, false)
@@ -1315,7 +1317,7 @@ func TestWidgetInBrowser(t *testing.T) {
 		}
 	}
 	// The visitor types; the operator reads: "Seen".
-	orgEvents, unsubscribe, err := w.ts.srv.Hub.Subscribe(context.Background(), orgTopic(w.org.ID))
+	orgEvents, unsubscribe, err := w.ts.srv.Hub.Subscribe(context.Background(), realtime.OrgTopic(w.org.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1330,7 +1332,7 @@ func TestWidgetInBrowser(t *testing.T) {
 		}
 	}
 	unsubscribe()
-	if err := w.ts.srv.markRead(context.Background(), &org, w.conversation(t, convID), workflows.AuthorOperator, reply.ID); err != nil {
+	if err := w.ts.srv.Conversations.MarkRead(context.Background(), &org, w.conversation(t, convID), workflows.AuthorOperator, reply.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitJS("seen", `[...ConvotWidget.root.querySelectorAll('[data-testid="convot-seen"]')].filter(s => !s.hidden).length === 1`)

@@ -28,13 +28,17 @@ var layers = []struct {
 	{"subprocessors", []string{"subprocessors", "internal/realtime", "internal/blob"}},
 	{"schema", []string{"models", "internal/testdb"}},
 	{"storage", []string{"store", "internal/backup"}},
-	{"domain", []string{}},
+	{"domain", []string{"conversation", "plans"}},
 	{"transports", []string{"handlers/...", "activities", "cmd/..."}},
 }
 
 // queryBuilders are the packages only the storage layer and the schema may
 // import: a transport or domain package that imports one builds queries.
 var queryBuilders = []string{"gorm.io/gorm", "gorm.io/gorm/clause", "gorm.io/driver/postgres", "github.com/glebarez/sqlite"}
+
+// httpFrameworks are for transports only: a domain package that imports
+// one answers requests itself, and no other surface could call it.
+var httpFrameworks = []string{"github.com/gin-gonic/gin"}
 
 type pkg struct {
 	path    string
@@ -147,5 +151,31 @@ func TestTransportsAndDomainsBuildNoQueries(t *testing.T) {
 	sort.Strings(bad)
 	if len(bad) > 0 {
 		t.Fatalf("above the storage layer nothing builds a query; call a store method instead:\n  %s", strings.Join(bad, "\n  "))
+	}
+}
+
+func TestDomainsSpeakNoHTTP(t *testing.T) {
+	domain := -1
+	for i, l := range layers {
+		if l.name == "domain" {
+			domain = i
+		}
+	}
+	var bad []string
+	for _, p := range listPackages(t) {
+		if layerOf(p.path) != domain {
+			continue
+		}
+		for _, imp := range p.imports {
+			for _, f := range httpFrameworks {
+				if imp == f || strings.HasPrefix(imp, f+"/") {
+					bad = append(bad, p.path+" imports "+imp)
+				}
+			}
+		}
+	}
+	sort.Strings(bad)
+	if len(bad) > 0 {
+		t.Fatalf("a domain package takes contexts and domain values, not requests; the transport translates:\n  %s", strings.Join(bad, "\n  "))
 	}
 }

@@ -1,4 +1,4 @@
-package handlers
+package conversation
 
 import (
 	"context"
@@ -21,6 +21,8 @@ const (
 	liveSubjectEntries = 100_000 // past this the cache starts over
 )
 
+// liveSubjects is a node's cache of contacts' subject contexts; its zero
+// value is empty and ready.
 type liveSubjects struct {
 	mu      sync.Mutex
 	entries map[uint64]liveSubject
@@ -34,9 +36,9 @@ type liveSubject struct {
 // liveSubject is the subject context of a conversation's contact for a live
 // event. When it cannot be read the contact is taken as restricted: the
 // event then stays off subprocessors, which is the safe mistake.
-func (s *Server) liveSubject(ctx context.Context, orgID, contactID uint64) policies.SubjectContext {
+func (s *Service) liveSubject(ctx context.Context, orgID, contactID uint64) policies.SubjectContext {
 	now := time.Now()
-	c := s.subjects
+	c := &s.subjects
 	c.mu.Lock()
 	e, ok := c.entries[contactID]
 	c.mu.Unlock()
@@ -49,7 +51,7 @@ func (s *Server) liveSubject(ctx context.Context, orgID, contactID uint64) polic
 		return policies.SubjectContext{Kind: models.SubjectEndUser, Restricted: true, Objections: []string{}, Consents: []string{}}
 	}
 	c.mu.Lock()
-	if len(c.entries) >= liveSubjectEntries {
+	if c.entries == nil || len(c.entries) >= liveSubjectEntries {
 		c.entries = map[uint64]liveSubject{}
 	}
 	c.entries[contactID] = liveSubject{sc: sc, expires: now.Add(liveSubjectTTL)}
@@ -57,9 +59,9 @@ func (s *Server) liveSubject(ctx context.Context, orgID, contactID uint64) polic
 	return sc
 }
 
-// forgetLiveSubject drops a contact's cached answer on this node, when its
+// ForgetLiveSubject drops a contact's cached answer on this node, when its
 // preferences change here.
-func (s *Server) forgetLiveSubject(contactID uint64) {
+func (s *Service) ForgetLiveSubject(contactID uint64) {
 	s.subjects.mu.Lock()
 	delete(s.subjects.entries, contactID)
 	s.subjects.mu.Unlock()

@@ -1,0 +1,253 @@
+// Package conversation is the conversation core the widget, the inbox and
+// the inbound-mail webhook share: starting a conversation, posting and
+// reading messages, storing attachments, changing a conversation's state,
+// and telling the live sockets and the lifecycle workflow. It speaks in
+// contexts and models, never HTTP: each surface answers the errors it
+// returns (ErrBadMessage, ErrBadAttachment) in its own way.
+//
+// A message is committed before anyone hears of it (the sender's
+// acknowledgement, the live event, the lifecycle signal).
+package conversation
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/convot/convot/internal/blob"
+	"github.com/convot/convot/internal/realtime"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/plans"
+	"github.com/convot/convot/store"
+	"github.com/convot/convot/workflows"
+)
+
+// Service runs conversations. Build it with its fields set and use it by
+// pointer: it keeps a per-node cache of contacts' subject contexts.
+type Service struct {
+	// Store is every query; Keys seals attachments under the contact's
+	// data key.
+	Store *store.Store
+	Keys  *models.KeyStore
+	// Hub carries live events to sockets; nil publishes nothing.
+	Hub realtime.Hub
+	// Blobs keeps sealed attachments (disk or S3).
+	Blobs blob.Store
+	// Lifecycles signals conversation workflows; nil signals nothing
+	// (tests without Temporal).
+	Lifecycles Lifecycles
+	// Plans counts widget conversations against the plan; nil applies no
+	// limit.
+	Plans *plans.Limits
+	// Now is the clock of every timestamp written.
+	Now func() time.Time
+
+	subjects liveSubjects
+}
+
+// MaxMessageRunes bounds a message's text.
+const MaxMessageRunes = 10000
+
+// Author is who posts a message: the contact, an operator, or the system.
+type Author struct {
+	Kind string // workflows.AuthorContact, AuthorOperator or AuthorSystem
+	ID   uint64 // the contact's or the operator's ID
+}
+
+// ErrBadMessage is a message the sender must fix; Msg says how, in words
+// for the sender.
+type ErrBadMessage struct{ Msg string }
+
+func (e ErrBadMessage) Error() string { return e.Msg }
+
+// CleanBody trims a message and checks its length; attachments is the
+// number of files sent with it (a message of files alone may be empty).
+func CleanBody(body string, attachments int) (string, error) {
+	body = strings.TrimSpace(body)
+	if !utf8.ValidString(body) {
+		return "", ErrBadMessage{"The message is not valid UTF-8 text."}
+	}
+	if body == "" && attachments == 0 {
+		return "", ErrBadMessage{"The message is empty."}
+	}
+	if utf8.RuneCountInString(body) > MaxMessageRunes {
+		return "", ErrBadMessage{fmt.Sprintf("The message is longer than %d characters.", MaxMessageRunes)}
+	}
+	return body, nil
+}
+
+// Start opens a conversation for a contact and counts it against the
+// plan's conversations this month: past the limit, a widget conversation
+// is refused (models.ErrConversationLimit, nothing written). Its lifecycle
+// workflow starts with the first message (signal-with-start). st is
+// s.Store, or the caller's transaction.
+func (s *Service) Start(ctx context.Context, st *store.Store, org *models.Organization, contact *models.Contact, channel string) (*models.Conversation, error) {
+	now := s.Now().UTC()
+	conv := &models.Conversation{
+		OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID,
+		Channel: channel, Status: models.ConversationOpen, LastMessageAt: now, CreatedAt: now,
+	}
+	limit, err := s.Plans.ConversationLimit(ctx, st, org, channel)
+	if err != nil {
+		return nil, err
+	}
+	nested := st.InTransaction() // inside a caller's transaction
+	err = st.Tx(ctx, func(tx *store.Store) error {
+		if !nested {
+			// The month's counter row is locked from its update to the
+			// commit: without waiting for the disk there, an
+			// organization's conversations start side by side. Nothing is
+			// acknowledged on this commit; the first message's commit,
+			// which waits, makes the conversation durable with it.
+			if err := tx.AsynchronousCommit(ctx); err != nil {
+				return err
+			}
+		}
+		// Counted before the conversation is written: the month's first
+		// count starts from the conversations already there.
+		if err := tx.CountConversationStart(ctx, org.ID, now, limit); err != nil {
+			return err
+		}
+		return tx.CreateConversation(ctx, conv)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return conv, nil
+}
+
+// Post commits a message (with attachments already stored for this
+// conversation by StoreAttachment), then publishes it live and tells the
+// lifecycle workflow. The returned message is committed: only now may the
+// sender be told.
+func (s *Service) Post(ctx context.Context, org *models.Organization, conv *models.Conversation, by Author, body string, private bool, attachmentIDs []uint64) (*models.Message, []models.Attachment, error) {
+	body, err := CleanBody(body, len(attachmentIDs))
+	if err != nil {
+		return nil, nil, err
+	}
+	if private && by.Kind != workflows.AuthorOperator {
+		return nil, nil, ErrBadMessage{"Only operators write private notes."}
+	}
+	now := s.Now().UTC()
+	msg := &models.Message{
+		OrganizationID: org.ID, ConversationID: conv.ID, DataKeyID: conv.DataKeyID,
+		AuthorType: by.Kind, AuthorID: by.ID, Body: body, Private: private,
+		DeliveryStatus: "sent", CreatedAt: now,
+	}
+	// A contact's message reopens the conversation at once; the lifecycle
+	// workflow records the same when it hears of it.
+	reopened := by.Kind == workflows.AuthorContact && conv.Status != models.ConversationOpen
+	var atts []models.Attachment
+	if len(attachmentIDs) == 0 {
+		err = s.Store.InsertMessage(ctx, msg, reopened)
+	} else {
+		err = s.Store.Tx(ctx, func(tx *store.Store) error {
+			if err := tx.InsertMessage(ctx, msg, reopened); err != nil {
+				return err
+			}
+			linked, err := tx.AttachToMessage(ctx, org.ID, conv.ID, msg.ID, attachmentIDs)
+			if err != nil {
+				return err
+			}
+			if int(linked) != len(attachmentIDs) {
+				return ErrBadMessage{"An attachment is unknown or already sent."}
+			}
+			atts, err = tx.MessageAttachments(ctx, org.ID, msg.ID)
+			return err
+		})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	conv.LastMessageAt = now
+	if reopened {
+		conv.Status, conv.ResolvedAt, conv.SnoozedUntil = models.ConversationOpen, nil, nil
+	}
+	if !private {
+		s.notifyLifecycle(org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now})
+	}
+	view := s.MessageView(ctx, msg, atts)
+	s.publish(ctx, org, conv, realtime.LiveEvent{Type: "message", ConversationID: conv.ID, Message: &view}, !private, messageCategories)
+	if reopened {
+		s.PublishConversation(ctx, org, conv)
+	}
+	return msg, atts, nil
+}
+
+// notifyLifecycle signals the conversation's workflow, starting it if
+// needed. Signals queue per conversation, in order, off the request path.
+func (s *Service) notifyLifecycle(org *models.Organization, conv *models.Conversation, signal string, arg any) {
+	if s.Lifecycles == nil {
+		return
+	}
+	hours := org.InactivityHours
+	if hours <= 0 {
+		hours = models.DefaultInactivityHours
+	}
+	s.Lifecycles.Notify(LifecycleSignal{
+		Input: workflows.ConversationInput{
+			ConversationID: conv.ID, OrganizationID: org.ID,
+			InactivityPeriod: time.Duration(hours) * time.Hour,
+		},
+		Name: signal, Arg: arg,
+	})
+}
+
+// MarkRead records that a reader (workflows.AuthorContact or
+// AuthorOperator) saw a conversation up to a message: the other party's
+// messages get their read time, and the other side is told.
+func (s *Service) MarkRead(ctx context.Context, org *models.Organization, conv *models.Conversation, readerKind string, upTo uint64) error {
+	marked, err := s.Store.MarkRead(ctx, org.ID, conv.ID, upTo, readerKind == workflows.AuthorContact, s.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if marked > 0 {
+		s.Publish(ctx, org, conv, realtime.LiveEvent{Type: "read", ConversationID: conv.ID, AuthorType: readerKind, MessageID: upTo}, true)
+	}
+	return nil
+}
+
+// SetState changes status or assignee (signal is workflows.SignalResolve,
+// SignalReopen, SignalPending, SignalSnooze or SignalAssign, with its
+// argument): the row first (so every reader sees it at once), then the
+// lifecycle workflow, which owns the timers and records the same state.
+// conv is reloaded.
+func (s *Service) SetState(ctx context.Context, org *models.Organization, conv *models.Conversation, signal string, arg any) error {
+	now := s.Now().UTC()
+	updates := map[string]any{"updated_at": now}
+	switch signal {
+	case workflows.SignalResolve:
+		updates["status"], updates["resolved_at"], updates["snoozed_until"] = models.ConversationResolved, now, nil
+	case workflows.SignalReopen:
+		updates["status"], updates["resolved_at"], updates["snoozed_until"] = models.ConversationOpen, nil, nil
+	case workflows.SignalPending:
+		updates["status"], updates["resolved_at"], updates["snoozed_until"] = models.ConversationPending, nil, nil
+	case workflows.SignalSnooze:
+		sn := arg.(workflows.SnoozeSignal)
+		updates["status"], updates["snoozed_until"], updates["resolved_at"] = models.ConversationSnoozed, sn.Until, nil
+	case workflows.SignalAssign:
+		a := arg.(workflows.AssignSignal)
+		if a.AssigneeID == 0 {
+			updates["assignee_id"] = nil
+		} else {
+			updates["assignee_id"] = a.AssigneeID
+		}
+	default:
+		return fmt.Errorf("unknown conversation signal %q", signal)
+	}
+	if err := s.Store.UpdateConversation(ctx, org.ID, conv.ID, updates); err != nil {
+		return err
+	}
+	// Read into a fresh row: scanning into conv would leave a field the
+	// update set to NULL (snoozed_until, resolved_at) as it was.
+	fresh, err := s.Store.Conversation(ctx, org.ID, conv.ID)
+	if err != nil {
+		return err
+	}
+	*conv = *fresh
+	s.notifyLifecycle(org, conv, signal, arg)
+	s.PublishConversation(ctx, org, conv)
+	return nil
+}
