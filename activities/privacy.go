@@ -697,17 +697,20 @@ func officerMail(r *models.PrivacyRequest, n workflows.DsrNotice, baseURL, workf
 
 // NotifyPrivacyRequester tells the requester that the deadline was
 // extended (and why), that the request was answered (with a single-use
-// download link for access and portability), rejected, or expired.
-func (a *Activities) NotifyPrivacyRequester(ctx context.Context, n workflows.DsrNotice) error {
+// download link for access and portability), rejected, or expired. The
+// outcome's detail is what the request's history shows for the step.
+func (a *Activities) NotifyPrivacyRequester(ctx context.Context, n workflows.DsrNotice) (workflows.DsrOutcome, error) {
 	if a.Mail == nil {
-		return temporal.NewNonRetryableApplicationError("no mail sender configured", "NoMail", nil)
+		return workflows.DsrOutcome{}, temporal.NewNonRetryableApplicationError("no mail sender configured", "NoMail", nil)
 	}
 	r, err := a.privacyRequest(ctx, n.RequestID)
 	if err != nil {
-		return err
+		return workflows.DsrOutcome{}, err
 	}
 	if r.RequesterEmail == "" {
-		return nil // logged by an operator for a contact without an address: the officer answers
+		// Logged by an operator for a contact without an address: the
+		// officer answers.
+		return workflows.DsrOutcome{Detail: "no address to mail: the privacy officer answers the person"}, nil
 	}
 	controller := "Convot"
 	org := deploymentOr(r.OrganizationID)
@@ -738,13 +741,17 @@ func (a *Activities) NotifyPrivacyRequester(ctx context.Context, n workflows.Dsr
 		subject = "Your privacy request " + id + " is answered"
 		text, err = a.completionText(ctx, r, controller, base)
 		if err != nil {
-			return err
+			return workflows.DsrOutcome{}, err
 		}
 	default:
-		return temporal.NewNonRetryableApplicationError("unknown notice "+n.Kind, "InvalidInput", nil)
+		return workflows.DsrOutcome{}, temporal.NewNonRetryableApplicationError("unknown notice "+n.Kind, "InvalidInput", nil)
 	}
-	return a.Mail.Send(ctx, mail.Message{From: a.MailFrom, To: r.RequesterEmail, Subject: subject, Text: text, Stream: mail.Transactional,
+	err = a.Mail.Send(ctx, mail.Message{From: a.MailFrom, To: r.RequesterEmail, Subject: subject, Text: text, Stream: mail.Transactional,
 		Tag: "privacy_request_" + n.Kind, Org: org, Recipient: policies.SubjectContext{Kind: r.SubjectKind}})
+	if err != nil {
+		return workflows.DsrOutcome{}, err
+	}
+	return workflows.DsrOutcome{Detail: "the requester was mailed (" + n.Kind + ")"}, nil
 }
 
 func orDefault(s, d string) string {

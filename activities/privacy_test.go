@@ -154,7 +154,8 @@ func TestAccessExportIsCompleteAndExplained(t *testing.T) {
 	if out.Files != 2 || out.Rows < 6+1+1+2 {
 		t.Fatalf("export outcome %+v", out)
 	}
-	pmust(t, w.a.NotifyPrivacyRequester(ctx, workflows.DsrNotice{RequestID: w.req.ID, Kind: workflows.NoticeCompleted}))
+	_, err = w.a.NotifyPrivacyRequester(ctx, workflows.DsrNotice{RequestID: w.req.ID, Kind: workflows.NoticeCompleted})
+	pmust(t, err)
 	zr := w.download(t)
 	report := readZip(t, zr, "report.html")
 	for _, want := range []string{
@@ -192,7 +193,8 @@ func TestPortabilityArchiveIsMachineReadable(t *testing.T) {
 	pmust(t, err)
 	_, err = w.a.ExportPrivacySubject(ctx, w.ref())
 	pmust(t, err)
-	pmust(t, w.a.NotifyPrivacyRequester(ctx, workflows.DsrNotice{RequestID: w.req.ID, Kind: workflows.NoticeCompleted}))
+	_, err = w.a.NotifyPrivacyRequester(ctx, workflows.DsrNotice{RequestID: w.req.ID, Kind: workflows.NoticeCompleted})
+	pmust(t, err)
 	zr := w.download(t)
 	var doc struct {
 		Records    map[string][]map[string]string `json:"records"`
@@ -256,7 +258,8 @@ func TestErasureActivitiesLeaveNothing(t *testing.T) {
 	if n := countRows(t, w, &models.Message{}, "data_key_id = ?", w.other.DataKeyID); n != 3 {
 		t.Fatalf("the other visitor's messages: %d", n)
 	}
-	pmust(t, w.a.NotifyPrivacyRequester(ctx, workflows.DsrNotice{RequestID: w.req.ID, Kind: workflows.NoticeCompleted}))
+	_, err = w.a.NotifyPrivacyRequester(ctx, workflows.DsrNotice{RequestID: w.req.ID, Kind: workflows.NoticeCompleted})
+	pmust(t, err)
 	_, err = w.a.FinishPrivacyRequest(ctx, w.ref())
 	pmust(t, err)
 	r = w.reload(t)

@@ -44,11 +44,7 @@ var byNameCalls = map[string]string{
 // knownMismatches are mismatches the check found when it was written, by
 // message, each with why it is tolerated for now. An entry that is no
 // longer found fails the test, so the list can only shrink.
-var knownMismatches = map[string]string{
-	"activity NotifyPrivacyRequester: the workflow decodes a result into github.com/convot/convot/workflows.DsrOutcome but the registered function returns none": "privacy.go's step() decodes a DsrOutcome from every activity it runs, " +
-		"and the completion notice (privacy.go, step \"notify\") runs NotifyPrivacyRequester, which returns none: the step's detail stays empty. " +
-		"Harmless at run time (an absent result decodes to the zero value); to be fixed in the workflow",
-}
+var knownMismatches = map[string]string{}
 
 // TestWorkflowCallsMatchTheWorkersRegistrations: every activity and
 // workflow called by name is registered by the worker under that name,

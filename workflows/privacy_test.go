@@ -85,12 +85,14 @@ func newDsrEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *dsrFakes) {
 		f.record(dsrCall{Activity: ActivityRecordPrivacyStatus, Kind: ch.Status, Deadline: ch.Deadline})
 		return nil
 	})
-	for _, name := range []string{ActivityNotifyPrivacyOfficer, ActivityNotifyPrivacyRequester} {
-		reg(name, func(_ context.Context, n DsrNotice) error {
-			f.record(dsrCall{Activity: name, Kind: n.Kind, Deadline: n.Deadline})
-			return nil
-		})
-	}
+	reg(ActivityNotifyPrivacyOfficer, func(_ context.Context, n DsrNotice) error {
+		f.record(dsrCall{Activity: ActivityNotifyPrivacyOfficer, Kind: n.Kind, Deadline: n.Deadline})
+		return nil
+	})
+	reg(ActivityNotifyPrivacyRequester, func(_ context.Context, n DsrNotice) (DsrOutcome, error) {
+		f.record(dsrCall{Activity: ActivityNotifyPrivacyRequester, Kind: n.Kind, Deadline: n.Deadline})
+		return DsrOutcome{Detail: "the requester was mailed (" + n.Kind + ")"}, nil
+	})
 	for _, name := range []string{ActivityLocatePrivacySubject, ActivityExportPrivacySubject, ActivityRectifyPrivacySubject,
 		ActivityRecordPrivacyPreference, ActivityFinishPrivacyRequest, ActivityExpirePrivacyExports} {
 		reg(name, func(_ context.Context, r DsrRef) (DsrOutcome, error) {

@@ -391,7 +391,7 @@ func (f *recordingFakes) activities() map[string]any {
 
 		ActivityRecordPrivacyStatus:     func(context.Context, DsrStatusChange) error { return nil },
 		ActivityNotifyPrivacyOfficer:    func(context.Context, DsrNotice) error { return nil },
-		ActivityNotifyPrivacyRequester:  func(context.Context, DsrNotice) error { return nil },
+		ActivityNotifyPrivacyRequester:  func(context.Context, DsrNotice) (DsrOutcome, error) { return DsrOutcome{}, nil },
 		ActivityLocatePrivacySubject:    done,
 		ActivityExportPrivacySubject:    done,
 		ActivityRectifyPrivacySubject:   done,
