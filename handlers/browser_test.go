@@ -146,9 +146,9 @@ func TestWidgetToInboxInTheBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "olivia@browser.test"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct horse battery"),
 		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
-		// The signed-in home, not the login page: a dev login page has a
+		// A link only the signed-in header has: a dev login page has a
 		// header nav too, and navigating away mid-submit loses the page.
-		waitJS(`location.pathname === '/' && document.readyState === 'complete'`),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=nav-inbox]`)),
 		chromedp.Navigate(ts.URL+"/inbox"),
 		waitJS(`document.querySelector('[data-testid=inbox]').getAttribute('data-live') === 'live'`),
 	)
