@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/convot/convot/activities"
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -571,8 +572,8 @@ func TestInboundPrivacyAddressGoesToTheIntake(t *testing.T) {
 	if r := ts.inbound(t, body); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	var got []PrivacyMail
-	ts.srv.PrivacyIntake = func(_ context.Context, m PrivacyMail) error {
+	var got []dsr.InboundMail
+	ts.srv.PrivacyIntake = func(_ context.Context, m dsr.InboundMail) error {
 		got = append(got, m)
 		return nil
 	}
