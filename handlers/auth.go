@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -593,14 +592,8 @@ func (s *Server) sendSecurityAlert(c *gin.Context, account *models.Account, subj
 		Org: s.orgContextByID(c, account.OrganizationID)})
 }
 
-func validEmail(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	addr, err := mail.ParseAddress(s)
-	if err != nil || addr.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndex(s, "@")+1:], ".") {
-		return "", errors.New("Enter a valid email address, such as name@example.com.")
-	}
-	return strings.ToLower(s), nil
-}
+// validEmail is the address as Convot keeps it (convotmail.CanonicalAddress).
+func validEmail(s string) (string, error) { return convotmail.CanonicalAddress(s) }
 
 func checkPassword(p string) string {
 	switch {

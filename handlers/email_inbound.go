@@ -20,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/conversation"
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -53,22 +54,10 @@ const (
 	maxInboundAttachments = 20
 )
 
-// PrivacyMail is a mail to the privacy address, as the intake of
-// data-subject requests receives it: who sent it and what they wrote
-// (HTML turned into text); attachments are not taken. MessageID is stable
-// when Postmark delivers the same mail again: the intake takes a mail once.
-type PrivacyMail struct {
-	MessageID   string
-	FromAddress string
-	FromName    string
-	Subject     string
-	Text        string
-	ReceivedAt  time.Time
-}
-
 // PrivacyIntake turns a mail to the privacy address into a data-subject
-// request (policy §9, §14). An error makes Postmark deliver it again.
-type PrivacyIntake func(ctx context.Context, m PrivacyMail) error
+// request (policy §9, §14): dsr.Intake.ReceiveMail but in tests. An error
+// makes Postmark deliver it again.
+type PrivacyIntake func(ctx context.Context, m dsr.InboundMail) error
 
 func (s *Server) emailRoutes(r *gin.Engine) {
 	hooks := r.Group("/webhooks/postmark", s.postmarkAuth)
@@ -285,7 +274,7 @@ func (s *Server) postmarkInbound(c *gin.Context) {
 			s.inboundRefusal(c, http.StatusServiceUnavailable, "privacy intake unavailable", "Privacy requests by email cannot be taken at the moment; deliver the mail again later.")
 			return
 		}
-		err := s.PrivacyIntake(ctx, PrivacyMail{MessageID: messageID, FromAddress: from, FromName: fromName,
+		err := s.PrivacyIntake(ctx, dsr.InboundMail{MessageID: messageID, FromAddress: from, FromName: fromName,
 			Subject: site.Truncate(in.Subject, 500), Text: in.text(), ReceivedAt: s.now().UTC()})
 		if err != nil {
 			s.Internal(c, err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/convot/convot/activities"
 	"github.com/convot/convot/conversation"
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -573,8 +574,8 @@ func TestInboundPrivacyAddressGoesToTheIntake(t *testing.T) {
 	if r := ts.inbound(t, body); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	var got []PrivacyMail
-	ts.srv.PrivacyIntake = func(_ context.Context, m PrivacyMail) error {
+	var got []dsr.InboundMail
+	ts.srv.PrivacyIntake = func(_ context.Context, m dsr.InboundMail) error {
 		got = append(got, m)
 		return nil
 	}

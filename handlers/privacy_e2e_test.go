@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/convot/convot/activities"
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/payloads"
 	"github.com/convot/convot/internal/testenv"
@@ -89,9 +90,10 @@ func TestPrivacyErasureEndToEndOnTemporal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p := newPrivacyTestServer(t)
-	p.srv.PrivacyWorkflows = TemporalPrivacyWorkflows{Client: c}
-	p.srv.now = time.Now // the workflow's clock is the server's
+	p := newPrivacyTestServer(t, func(s *Server) {
+		s.PrivacyWorkflows = dsr.TemporalWorkflows{Client: c}
+		s.now = time.Now // the workflow's clock is the server's
+	})
 	gate, err := policies.NewGate(ctx, models.DecisionLog{DB: p.db.DB})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +160,7 @@ func TestPrivacyErasureEndToEndOnTemporal(t *testing.T) {
 		t.Fatalf("verify: %d %v", status, out)
 	}
 	waitFor(t, ctx, "awaiting approval", func() bool { return p.request(t, id).Status == models.DsrAwaitingApproval })
-	progress, err := TemporalPrivacyWorkflows{Client: c}.Progress(ctx, id)
+	progress, err := dsr.TemporalWorkflows{Client: c}.Progress(ctx, id)
 	must(err)
 	if progress.Status != models.DsrAwaitingApproval || progress.Steps[len(progress.Steps)-1].Name != "approve" {
 		t.Fatalf("progress %+v", progress)

@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/conversation"
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/workflows"
@@ -88,7 +89,8 @@ func (f *fakePrivacyWorkflows) signalled(name string) []fakeSignal {
 }
 
 // privacyTestServer is a test server whose organization (signed up by the
-// returned owner) has a contact with an address, and fake workflows.
+// returned owner) has a contact with an address, and fake workflows;
+// configure, when given, sets up the Server further before New builds it.
 type privacyTestServer struct {
 	*testServer
 	flows   *fakePrivacyWorkflows
@@ -97,11 +99,16 @@ type privacyTestServer struct {
 	contact models.Contact
 }
 
-func newPrivacyTestServer(t *testing.T) *privacyTestServer {
+func newPrivacyTestServer(t *testing.T, configure ...func(*Server)) *privacyTestServer {
 	t.Helper()
-	ts := newTestServer(t)
-	p := &privacyTestServer{testServer: ts, flows: &fakePrivacyWorkflows{}}
-	ts.srv.PrivacyWorkflows = p.flows
+	flows := &fakePrivacyWorkflows{}
+	ts := newConfiguredTestServer(t, func(s *Server) {
+		s.PrivacyWorkflows = flows
+		for _, c := range configure {
+			c(s)
+		}
+	})
+	p := &privacyTestServer{testServer: ts, flows: flows}
 	p.owner = ts.browser(t)
 	p.owner.signup("olivia@acme.example", "Acme GmbH")
 	if err := ts.db.Where("id = (SELECT organization_id FROM accounts WHERE email_index = ?)", ts.db.Keys.BlindIndex("olivia@acme.example")).First(&p.org).Error; err != nil {
@@ -471,7 +478,7 @@ func TestPrivacyDownloadLinkIsSingleUse(t *testing.T) {
 			t.Fatal(err)
 		}
 		key := "privacy-exports/" + crypto.RandomToken(10)
-		if err := p.blobs.Put(ctx, exportStorage(p.org.ID, "", "eu"), key, []byte(sealed)); err != nil {
+		if err := p.blobs.Put(ctx, dsr.ExportStorage(p.org.ID, "", "eu"), key, []byte(sealed)); err != nil {
 			t.Fatal(err)
 		}
 		token := crypto.RandomToken(32)
@@ -512,7 +519,7 @@ func TestPrivacyDownloadLinkIsSingleUse(t *testing.T) {
 func TestPrivacyRequestsByMail(t *testing.T) {
 	p := newPrivacyTestServer(t)
 	ctx := context.Background()
-	m := PrivacyMail{MessageID: "<abc@mail.example>", FromAddress: "ada@example.com", Subject: "Delete my data", Text: "Please erase everything about me.", ReceivedAt: p.clock()}
+	m := dsr.InboundMail{MessageID: "<abc@mail.example>", FromAddress: "ada@example.com", Subject: "Delete my data", Text: "Please erase everything about me.", ReceivedAt: p.clock()}
 	for range 2 {
 		if err := p.srv.PrivacyIntake(ctx, m); err != nil {
 			t.Fatal(err)
@@ -524,30 +531,20 @@ func TestPrivacyRequestsByMail(t *testing.T) {
 		t.Fatalf("mail requests %+v", rs)
 	}
 	p.code(t, "ada@example.com")
-	if err := p.srv.PrivacyIntake(ctx, PrivacyMail{MessageID: "<x@y>", FromAddress: "olivia@acme.example", Subject: "Data access request", Text: "Send me a copy of my data."}); err != nil {
+	if err := p.srv.PrivacyIntake(ctx, dsr.InboundMail{MessageID: "<x@y>", FromAddress: "olivia@acme.example", Subject: "Data access request", Text: "Send me a copy of my data."}); err != nil {
 		t.Fatal(err)
 	}
 	var cust models.PrivacyRequest
 	if err := p.db.Where("source = ? AND controller = ?", models.DsrSourceMail, models.ControllerConvot).First(&cust).Error; err != nil || cust.Type != models.DsrAccess {
 		t.Fatalf("customer mail request: %v %+v", err, cust)
 	}
-	if err := p.srv.PrivacyIntake(ctx, PrivacyMail{MessageID: "<q@y>", FromAddress: "someone@else.example", Subject: "Hello", Text: "What are your opening hours?"}); err != nil {
+	if err := p.srv.PrivacyIntake(ctx, dsr.InboundMail{MessageID: "<q@y>", FromAddress: "someone@else.example", Subject: "Hello", Text: "What are your opening hours?"}); err != nil {
 		t.Fatal(err)
 	}
 	if m := p.lastMail(t, "someone@else.example", "privacy_request_unclear"); !strings.Contains(m.Text, "/privacy-requests") {
 		t.Fatalf("unclear reply %q", m.Text)
 	}
-	for _, tc := range []struct{ subject, text, typ, ground string }{
-		{"Unsubscribe", "", "consent_withdrawal", "marketing_email"},
-		{"Objection", "I object to your marketing mails", "objection", "direct_marketing"},
-		{"", "Please restrict processing of my data", "restriction", ""},
-		{"Data portability", "", "portability", ""},
-	} {
-		typ, ground, _ := classifyPrivacyMail(tc.subject, tc.text, "a@b.example")
-		if typ != tc.typ || ground != tc.ground {
-			t.Errorf("%q %q: %s %s", tc.subject, tc.text, typ, ground)
-		}
-	}
+	// How a mail's right is read: dsr's TestClassifyMail.
 }
 
 // Statuses and types agree between the models and the workflow.

@@ -13,7 +13,9 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/convot/convot/conversation"
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/handlers/codec"
+	"github.com/convot/convot/handlers/privacy"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
@@ -69,12 +71,13 @@ type Server struct {
 	Stripe        *subprocessors.Stripe
 	Cancellations Cancellations
 	// PrivacyIntake takes mail sent to the privacy address (inbound
-	// webhook) as a data-subject request; nil: such mail is refused with
-	// 503 and Postmark delivers it again later (handlers/email_inbound.go).
+	// webhook) as a data-subject request; New sets the dsr intake's
+	// ReceiveMail when nil. Nil afterwards: such mail is refused with 503
+	// and Postmark delivers it again later (handlers/email_inbound.go).
 	PrivacyIntake PrivacyIntake
 	// PrivacyWorkflows runs data-subject requests (dsr-<id>); on Temporal
-	// when nil and Temporal is set (handlers/privacy.go).
-	PrivacyWorkflows PrivacyWorkflows
+	// when nil and Temporal is set. Read once, by New.
+	PrivacyWorkflows dsr.Workflows
 	// Breaches starts and signals incident workflows (breach-<id>); on
 	// Temporal when nil and Temporal is set (handlers/incidents.go).
 	Breaches BreachWorkflows
@@ -167,8 +170,8 @@ func New(s *Server) (http.Handler, error) {
 	// (the token is the credential): no session or CSRF cookie either.
 	s.emailRoutes(r)
 	// Data-subject requests: the public intake, its JSON API, the privacy
-	// officer's pages (handlers/privacy.go, privacy_dashboard.go).
-	s.privacyRoutes(r)
+	// officer's pages (handlers/privacy, over the domain in dsr).
+	s.privacySurface().Routes(r)
 
 	// A closed (cancelled) organization is read-only until reactivated.
 	dash := r.Group("/", s.CSRF, s.LoadSession, s.ReadOnlyWhenCancelled)
@@ -187,6 +190,21 @@ func New(s *Server) (http.Handler, error) {
 	}
 	r.NoRoute(func(c *gin.Context) { s.Fail(c, http.StatusNotFound, "Not found", "There is nothing at this address.") })
 	return r, nil
+}
+
+// privacySurface builds the privacy pages (handlers/privacy) and their
+// intake (dsr) from the server's fields, and makes that intake the
+// default taker of mail to the privacy address.
+func (s *Server) privacySurface() *privacy.Handler {
+	if s.PrivacyWorkflows == nil && s.Temporal != nil {
+		s.PrivacyWorkflows = dsr.TemporalWorkflows{Client: s.Temporal}
+	}
+	intake := &dsr.Intake{Store: s.Store, Keys: s.Keys, Mail: s.Mail, Workflows: s.PrivacyWorkflows, Now: s.now, Config: s.Config}
+	if s.PrivacyIntake == nil {
+		s.PrivacyIntake = intake.ReceiveMail
+	}
+	return &privacy.Handler{Site: s.Site, Intake: intake, Workflows: s.PrivacyWorkflows, Keys: s.Keys, Blobs: s.Blobs,
+		WorkflowURL: s.workflowURL, ContactLabel: inboxContactLabel, ForgetLiveSubject: s.Conversations.ForgetLiveSubject}
 }
 
 func (s *Server) healthz(c *gin.Context) {

@@ -61,6 +61,14 @@ func (r *recordedLifecycles) sent() []conversation.LifecycleSignal {
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
+	return newConfiguredTestServer(t, nil)
+}
+
+// newConfiguredTestServer is newTestServer with configure (when not nil)
+// run on the Server before New builds the handler: for what New reads
+// once, such as the privacy workflows and the clock.
+func newConfiguredTestServer(t *testing.T, configure func(*Server)) *testServer {
+	t.Helper()
 	db := testdb.New(t)
 	cfg, err := config.Load(func(k string) string {
 		switch k {
@@ -91,6 +99,9 @@ func newTestServer(t *testing.T) *testServer {
 	ts.srv = &Server{Store: store.New(db.DB, db.Keys), Config: cfg, Mail: outbox, Outbox: outbox, now: ts.clock,
 		PayloadCodec: codec, TemporalUIURL: "http://localhost:8233",
 		Blobs: ts.blobs, Lifecycles: ts.lifecycles, Hub: realtime.NewLocal()}
+	if configure != nil {
+		configure(ts.srv)
+	}
 	h, err := New(ts.srv)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package handlers
+package dsr
 
 import (
 	"context"
@@ -8,28 +8,42 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"time"
 
-	convotmail "github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/store"
 )
 
-// IntakePrivacyRequestFromMail takes a mail to the privacy address (policy
-// §9, §14) as data-subject requests; it is the default Server.PrivacyIntake
-// of the inbound-mail webhook. The right is read from the subject and the
-// text; the sender's address is where the one-time code goes, as on the
-// web page. Who the controller is follows from the address: an account's
-// address makes a request to Convot (a Customer's own data); every
-// organization with a contact of that address gets the End User's request
-// (Convot processes for them and passes the request on); an address known
-// nowhere gets a request to Convot that will answer, once verified, that
-// nothing is held. A mail is taken once (its Message-ID); a mail whose
-// right cannot be told, or a rectification (which needs the corrected
-// values), is answered with the request page's address instead. An error
-// makes Postmark deliver the mail again.
-func (s *Server) IntakePrivacyRequestFromMail(ctx context.Context, m PrivacyMail) error {
-	from, err := validEmail(m.FromAddress)
+// InboundMail is a mail to the privacy address, as the intake of
+// data-subject requests receives it: who sent it and what they wrote
+// (HTML turned into text); attachments are not taken. MessageID is stable
+// when Postmark delivers the same mail again: the intake takes a mail once.
+type InboundMail struct {
+	MessageID   string
+	FromAddress string
+	FromName    string
+	Subject     string
+	Text        string
+	ReceivedAt  time.Time
+}
+
+// ReceiveMail takes a mail to the privacy address (policy §9, §14) as
+// data-subject requests; the inbound-mail webhook hands it every such
+// mail. The right is read from the subject and the text; the sender's
+// address is where the one-time code goes, as on the web page. Who the
+// controller is follows from the address: an account's address makes a
+// request to Convot (a Customer's own data); every organization with a
+// contact of that address gets the End User's request (Convot processes
+// for them and passes the request on); an address known nowhere gets a
+// request to Convot that will answer, once verified, that nothing is
+// held. A mail is taken once (its Message-ID); a mail whose right cannot
+// be told, or a rectification (which needs the corrected values), is
+// answered with the request page's address instead. An error makes
+// Postmark deliver the mail again.
+func (d *Intake) ReceiveMail(ctx context.Context, m InboundMail) error {
+	from, err := mail.CanonicalAddress(m.FromAddress)
 	if err != nil {
 		slog.Warn("privacy mail without a usable sender address ignored")
 		return nil
@@ -40,37 +54,37 @@ func (s *Server) IntakePrivacyRequestFromMail(ctx context.Context, m PrivacyMail
 	}
 	sum := sha256.Sum256([]byte("privacy-mail|" + ref))
 	sourceRef := hex.EncodeToString(sum[:])
-	typ, ground, child := classifyPrivacyMail(m.Subject, m.Text, from)
-	base := strings.TrimSuffix(s.Config.BaseURL.String(), "/")
+	typ, ground, child := classifyMail(m.Subject, m.Text, from)
+	base := strings.TrimSuffix(d.Config.BaseURL.String(), "/")
 	switch typ {
 	case "":
-		return s.privacyMailReply(ctx, from, sourceRef, "We could not tell which right you wish to exercise",
+		return d.replyToMail(ctx, from, sourceRef, "We could not tell which right you wish to exercise",
 			"Thank you for your mail to our privacy address. We could not tell which of your rights you wish to exercise: "+
 				"access, a copy in a machine-readable format (portability), correction, erasure, restriction, objection, or withdrawing a consent.\n\n"+
 				"Reply saying which, or use the privacy-request page of the business whose website you used (linked from its site), "+
 				"or for your Convot account: "+base+"/privacy-requests\n")
 	case models.DsrRectification:
-		return s.privacyMailReply(ctx, from, sourceRef, "Correcting your data",
+		return d.replyToMail(ctx, from, sourceRef, "Correcting your data",
 			"To correct your data, tell us the corrected values on the privacy-request page of the business whose website you used, "+
 				"or for your Convot account: "+base+"/privacy-requests\n")
 	}
-	index := s.Keys.BlindIndex(from)
+	index := d.Keys.BlindIndex(from)
 	if child != "" {
-		index = s.Keys.BlindIndex(child)
+		index = d.Keys.BlindIndex(child)
 	}
-	orgIDs, err := s.Store.OrganizationsWithContactEmail(ctx, index)
+	orgIDs, err := d.Store.OrganizationsWithContactEmail(ctx, index)
 	if err != nil {
 		return err
 	}
 	var accounts int64
 	if child == "" {
-		if accounts, err = s.Store.CountAccountsWithEmailIndex(ctx, index); err != nil {
+		if accounts, err = d.Store.CountAccountsWithEmailIndex(ctx, index); err != nil {
 			return err
 		}
 	}
 	var targets []*models.Organization
 	for _, id := range orgIDs {
-		org, err := s.Store.LiveOrganization(ctx, id)
+		org, err := d.Store.LiveOrganization(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
@@ -81,7 +95,7 @@ func (s *Server) IntakePrivacyRequestFromMail(ctx context.Context, m PrivacyMail
 	}
 	if accounts > 0 || len(targets) == 0 {
 		if child != "" {
-			return s.privacyMailReply(ctx, from, sourceRef, "Your request about your child's data",
+			return d.replyToMail(ctx, from, sourceRef, "Your request about your child's data",
 				"We hold no data under the address you gave for your child. If your child used a business's chat, its privacy-request page takes the request.\n")
 		}
 		targets = append(targets, nil) // Convot itself
@@ -89,9 +103,9 @@ func (s *Server) IntakePrivacyRequestFromMail(ctx context.Context, m PrivacyMail
 	for _, org := range targets {
 		var taken bool
 		if org != nil {
-			taken, err = s.Store.PrivacyMailTaken(ctx, org.ID, sourceRef)
+			taken, err = d.Store.PrivacyMailTaken(ctx, org.ID, sourceRef)
 		} else {
-			taken, err = s.Store.ConvotPrivacyMailTaken(ctx, sourceRef)
+			taken, err = d.Store.ConvotPrivacyMailTaken(ctx, sourceRef)
 		}
 		if err != nil {
 			return err
@@ -99,12 +113,12 @@ func (s *Server) IntakePrivacyRequestFromMail(ctx context.Context, m PrivacyMail
 		if taken {
 			continue // this mail was taken already
 		}
-		_, err := s.intakePrivacyRequest(ctx, privacyIntake{Org: org, Type: typ, Ground: ground, Email: from, ForChild: child != "",
+		_, err := d.Receive(ctx, Submission{Org: org, Type: typ, Ground: ground, Email: from, ForChild: child != "",
 			Child: child, Source: models.DsrSourceMail, SourceRef: sourceRef})
-		var bad errPrivacyInput
+		var refusal *Refusal
 		switch {
-		case errors.As(err, &bad):
-			return s.privacyMailReply(ctx, from, sourceRef, "Your privacy request", bad.msg+"\n")
+		case errors.As(err, &refusal):
+			return d.replyToMail(ctx, from, sourceRef, "Your privacy request", refusal.Message+"\n")
 		case err != nil:
 			return err
 		}
@@ -112,10 +126,11 @@ func (s *Server) IntakePrivacyRequestFromMail(ctx context.Context, m PrivacyMail
 	return nil
 }
 
-// privacyMailReply answers a mail that could not become a request.
-func (s *Server) privacyMailReply(ctx context.Context, to, ref, subject, text string) error {
-	err := s.Mail.Send(ctx, convotmail.Message{From: s.Config.MailFrom, To: to, Subject: subject, Text: text,
-		Stream: convotmail.Transactional, Tag: "privacy_request_unclear", Recipient: policies.SubjectContext{Kind: models.SubjectEndUser},
+// replyToMail answers a mail that could not become a request. A reply
+// not sent is logged, not retried: the mail is taken either way.
+func (d *Intake) replyToMail(ctx context.Context, to, ref, subject, text string) error {
+	err := d.Mail.Send(ctx, mail.Message{From: d.Config.MailFrom, To: to, Subject: subject, Text: text,
+		Stream: mail.Transactional, Tag: "privacy_request_unclear", Recipient: policies.SubjectContext{Kind: models.SubjectEndUser},
 		Org: policies.OrgContext{Region: "eu", Deployment: true}, Headers: map[string]string{"X-Convot-Ref": ref[:16]}})
 	if err != nil {
 		slog.Warn("privacy mail reply not sent", "err", err)
@@ -125,9 +140,9 @@ func (s *Server) privacyMailReply(ctx context.Context, to, ref, subject, text st
 
 var mailAddress = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
 
-// classifyPrivacyMail reads the right a mail asks for, its ground, and for
-// a parent's mail the child's address (another address in the text).
-func classifyPrivacyMail(subject, text, from string) (typ, ground, child string) {
+// classifyMail reads the right a mail asks for, its ground, and for a
+// parent's mail the child's address (another address in the text).
+func classifyMail(subject, text, from string) (typ, ground, child string) {
 	t := strings.ToLower(subject + "\n" + text)
 	has := func(words ...string) bool {
 		for _, w := range words {
@@ -140,7 +155,7 @@ func classifyPrivacyMail(subject, text, from string) (typ, ground, child string)
 	switch {
 	case has("my child", "my son", "my daughter", "under 16", "under sixteen", "guardian", "as a parent", "i am the parent", "i'm the parent"):
 		for _, a := range mailAddress.FindAllString(subject+"\n"+text, -1) {
-			if e, err := validEmail(a); err == nil && e != from {
+			if e, err := mail.CanonicalAddress(a); err == nil && e != from {
 				return "erasure", "", e
 			}
 		}
@@ -149,7 +164,7 @@ func classifyPrivacyMail(subject, text, from string) (typ, ground, child string)
 		return models.DsrConsentWithdrawal, "marketing_email", ""
 	case has("i object", "objection", "object to"):
 		switch {
-		case has("marketing", "newsletter", "advertis"):
+		case has("marketing", "newsletter", "advertis"): //nolint:misspell // a stem: advertising, advertisements
 			return models.DsrObjection, "direct_marketing", ""
 		case has("automated", "artificial intelligence", " ai ", "profiling"):
 			return models.DsrObjection, "automated_decisions", ""
