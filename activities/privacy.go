@@ -17,6 +17,7 @@ import (
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
@@ -52,7 +53,7 @@ const DefaultPrivacyOfficer = "privacy@convot.io"
 
 // DefaultExportLifetime is how long an export's single-use link works; the
 // workflow deletes the file after it.
-const DefaultExportLifetime = workflows.DsrExportLifetime
+const DefaultExportLifetime = obligations.DsrExportLifetime
 
 func registerPrivacy(w worker.ActivityRegistry, a *Activities) {
 	for name, fn := range map[string]any{
@@ -94,7 +95,7 @@ func (a *Activities) RecordPrivacyStatus(ctx context.Context, ch workflows.DsrSt
 	if ch.DecidedByID != 0 {
 		updates["decided_by_id"] = ch.DecidedByID
 	}
-	if models.DsrClosed(ch.Status) {
+	if obligations.DsrClosed(ch.Status) {
 		updates["completed_at"] = ch.At.UTC()
 	}
 	return a.updateRequest(ctx, ch.RequestID, updates)
@@ -492,11 +493,11 @@ func (a *Activities) RecordPrivacyPreference(ctx context.Context, ref workflows.
 	}
 	p := models.SubjectPreference{OrganizationID: r.OrganizationID, Source: r.WorkflowID(), RequestID: r.ID}
 	switch r.Type {
-	case models.DsrRestriction:
+	case obligations.DsrRestriction:
 		p.Kind, p.Active = models.PreferenceRestriction, true
-	case models.DsrObjection:
+	case obligations.DsrObjection:
 		p.Kind, p.Value, p.Active = models.PreferenceObjection, r.Ground, true
-	case models.DsrConsentWithdrawal:
+	case obligations.DsrConsentWithdrawal:
 		p.Kind, p.Value, p.Active = models.PreferenceConsent, r.Ground, false
 	default:
 		return workflows.DsrOutcome{}, temporal.NewNonRetryableApplicationError("not a preference request", "InvalidInput", nil)
@@ -543,7 +544,7 @@ func (a *Activities) FinishPrivacyRequest(ctx context.Context, ref workflows.Dsr
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
-	if r.Type == models.DsrErasure && r.Status != models.DsrExpired {
+	if r.Type == obligations.DsrErasure && r.Status != obligations.DsrExpired {
 		err = a.Store.Tx(ctx, func(tx *store.Store) error {
 			if err := tx.ClearPrivacyRequest(ctx, r.ID, true); err != nil {
 				return err
@@ -765,13 +766,13 @@ func (a *Activities) completionText(ctx context.Context, r *models.PrivacyReques
 	id := r.WorkflowID()
 	none := len(r.SubjectIDs) == 0
 	switch r.Type {
-	case models.DsrAccess, models.DsrPortability:
+	case obligations.DsrAccess, obligations.DsrPortability:
 		link, err := a.issueDownload(ctx, r)
 		if err != nil {
 			return "", err
 		}
 		what := "a copy of the personal data held about you, with what it is used for, where it comes from, who receives it and how long it is kept"
-		if r.Type == models.DsrPortability {
+		if r.Type == obligations.DsrPortability {
 			what = "your personal data in a machine-readable archive (JSON, and CSV per category, with your files)"
 		}
 		if none {
@@ -779,7 +780,7 @@ func (a *Activities) completionText(ctx context.Context, r *models.PrivacyReques
 		}
 		return fmt.Sprintf("%s answered your %s request %s. Download %s here, once, within %d days:\n\n%s\n\nThe link works once. Keep the file safe.\n",
 			controller, r.Type, id, what, int(a.exportLifetime().Hours()/24), link), nil
-	case models.DsrErasure:
+	case obligations.DsrErasure:
 		if none {
 			return fmt.Sprintf("%s answered your erasure request %s: no personal data is held about this address.\n", controller, id), nil
 		}
@@ -788,13 +789,13 @@ func (a *Activities) completionText(ctx context.Context, r *models.PrivacyReques
 			text += "\nAs tax and accounting law requires, invoices and payment records are kept for seven years (legal obligation), then deleted.\n"
 		}
 		return text, nil
-	case models.DsrRectification:
+	case obligations.DsrRectification:
 		return fmt.Sprintf("%s corrected your data as you asked (request %s).\n", controller, id), nil
-	case models.DsrRestriction:
+	case obligations.DsrRestriction:
 		return fmt.Sprintf("%s restricted the processing of your data (request %s): it is stored, and nothing more is done with it.\n", controller, id), nil
-	case models.DsrObjection:
+	case obligations.DsrObjection:
 		return fmt.Sprintf("%s recorded your objection (%s, request %s): your data is no longer processed on that ground.\n", controller, strings.ReplaceAll(r.Ground, "_", " "), id), nil
-	case models.DsrConsentWithdrawal:
+	case obligations.DsrConsentWithdrawal:
 		return fmt.Sprintf("%s recorded the withdrawal of your consent (%s, request %s). Processing before the withdrawal remains lawful.\n", controller, strings.ReplaceAll(r.Ground, "_", " "), id), nil
 	}
 	return "", temporal.NewNonRetryableApplicationError("unknown request type", "InvalidInput", nil)

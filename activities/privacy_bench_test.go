@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/convot/convot/models"
+	"github.com/convot/convot/internal/obligations"
 )
 
 // Benchmarks of the rights of §9 for one End User with N messages and 100
@@ -25,15 +25,15 @@ const benchAttachments = 100
 
 func BenchmarkPrivacyAccessExport(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("messages=%d", n), func(b *testing.B) { benchExport(b, n, models.DsrAccess) })
+		b.Run(fmt.Sprintf("messages=%d", n), func(b *testing.B) { benchExport(b, n, obligations.DsrAccess) })
 	}
 }
 
-func BenchmarkPrivacyAccessExport100k(b *testing.B) { benchExport(b, 100000, models.DsrAccess) }
+func BenchmarkPrivacyAccessExport100k(b *testing.B) { benchExport(b, 100000, obligations.DsrAccess) }
 
 func BenchmarkPrivacyPortabilityExport(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("messages=%d", n), func(b *testing.B) { benchExport(b, n, models.DsrPortability) })
+		b.Run(fmt.Sprintf("messages=%d", n), func(b *testing.B) { benchExport(b, n, obligations.DsrPortability) })
 	}
 }
 
@@ -70,7 +70,7 @@ func benchErasure(b *testing.B, messages int) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		w := newPrivacyWorld(b, messages, benchAttachments)
-		w.setType(b, models.DsrErasure, "")
+		w.setType(b, obligations.DsrErasure, "")
 		b.StartTimer()
 		if _, err := w.a.LocatePrivacySubject(ctx, w.ref()); err != nil {
 			b.Fatal(err)

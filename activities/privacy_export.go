@@ -18,6 +18,7 @@ import (
 
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/subprocessors"
@@ -38,7 +39,7 @@ func (a *Activities) ExportPrivacySubject(ctx context.Context, ref workflows.Dsr
 		return workflows.DsrOutcome{}, err
 	}
 	format := models.ExportAccessReport
-	if r.Type == models.DsrPortability {
+	if r.Type == obligations.DsrPortability {
 		format = models.ExportPortabilityArchive
 	}
 	org, err := a.requestOrg(ctx, r)

@@ -16,6 +16,7 @@ import (
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
@@ -67,9 +68,9 @@ func newPrivacyWorld(tb testing.TB, messages, attachments int) *privacyWorld {
 		addConversation(tb, w, c, n, files)
 	}
 	w.req = &models.PrivacyRequest{OrganizationID: w.org.ID, Controller: models.ControllerOrganization, SubjectKind: models.SubjectEndUser,
-		SubjectID: w.contact.ID, Type: models.DsrAccess, Source: models.DsrSourceOperator, RequesterEmail: "ada@example.com",
-		EmailIndex: db.Keys.BlindIndex("ada@example.com"), Status: models.DsrInProgress, ReceivedAt: time.Now().UTC(),
-		Deadline: workflows.DsrDueDate(time.Now().UTC()), VerificationMethod: models.VerifiedByOperator}
+		SubjectID: w.contact.ID, Type: obligations.DsrAccess, Source: models.DsrSourceOperator, RequesterEmail: "ada@example.com",
+		EmailIndex: db.Keys.BlindIndex("ada@example.com"), Status: obligations.DsrInProgress, ReceivedAt: time.Now().UTC(),
+		Deadline: obligations.DsrDueDate(time.Now().UTC()), VerificationMethod: models.VerifiedByOperator}
 	pmust(tb, db.WithContext(ctx).Create(w.req).Error)
 	return w
 }
@@ -188,7 +189,7 @@ func firstAttachment(t *testing.T, w *privacyWorld) uint64 {
 func TestPortabilityArchiveIsMachineReadable(t *testing.T) {
 	ctx := context.Background()
 	w := newPrivacyWorld(t, 4, 1)
-	w.setType(t, models.DsrPortability, "")
+	w.setType(t, obligations.DsrPortability, "")
 	_, err := w.a.LocatePrivacySubject(ctx, w.ref())
 	pmust(t, err)
 	_, err = w.a.ExportPrivacySubject(ctx, w.ref())
@@ -220,7 +221,7 @@ func TestPortabilityArchiveIsMachineReadable(t *testing.T) {
 func TestErasureActivitiesLeaveNothing(t *testing.T) {
 	ctx := context.Background()
 	w := newPrivacyWorld(t, 10, 3)
-	w.setType(t, models.DsrErasure, "")
+	w.setType(t, obligations.DsrErasure, "")
 	var keys []string
 	pmust(t, w.db.Model(&models.Attachment{}).Where("data_key_id = ?", w.contact.DataKeyID).Pluck("blob_key", &keys).Error)
 	_, err := w.a.LocatePrivacySubject(ctx, w.ref())
@@ -279,7 +280,7 @@ func countRows(t *testing.T, w *privacyWorld, model any, where string, args ...a
 func TestChildRequestFlagsTheContact(t *testing.T) {
 	ctx := context.Background()
 	w := newPrivacyWorld(t, 2, 0)
-	pmust(t, w.db.Model(&models.PrivacyRequest{}).Where("id = ?", w.req.ID).Updates(map[string]any{"type": models.DsrErasure, "for_child": true, "subject_id": 0}).Error)
+	pmust(t, w.db.Model(&models.PrivacyRequest{}).Where("id = ?", w.req.ID).Updates(map[string]any{"type": obligations.DsrErasure, "for_child": true, "subject_id": 0}).Error)
 	_, err := w.a.LocatePrivacySubject(ctx, w.ref())
 	pmust(t, err)
 	flagged, err := models.FlaggedUnder16(ctx, w.db.DB, w.contact.ID)
@@ -299,7 +300,7 @@ func TestPreferenceRequestsReachTheGate(t *testing.T) {
 	_, err := w.a.LocatePrivacySubject(ctx, w.ref())
 	pmust(t, err)
 	for _, tc := range []struct{ typ, ground string }{
-		{models.DsrRestriction, ""}, {models.DsrObjection, "automated_decisions"}, {models.DsrConsentWithdrawal, "marketing_email"},
+		{obligations.DsrRestriction, ""}, {obligations.DsrObjection, "automated_decisions"}, {obligations.DsrConsentWithdrawal, "marketing_email"},
 	} {
 		w.setType(t, tc.typ, tc.ground)
 		for range 2 {
@@ -322,7 +323,7 @@ func TestPreferenceRequestsReachTheGate(t *testing.T) {
 func TestRectificationHasAnAuditTrail(t *testing.T) {
 	ctx := context.Background()
 	w := newPrivacyWorld(t, 1, 0)
-	w.setType(t, models.DsrRectification, "")
+	w.setType(t, obligations.DsrRectification, "")
 	w.req.Changes = map[string]string{"name": "Augusta Ada King", "phone": "+44 20 0000 0000"}
 	pmust(t, w.db.Model(w.req).Select("changes").Updates(w.req).Error)
 	_, err := w.a.LocatePrivacySubject(ctx, w.ref())

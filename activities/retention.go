@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/convot/convot/internal/backup"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/workflows"
 )
@@ -93,7 +94,7 @@ func (a *Activities) TakeBackup(ctx context.Context) (workflows.BackupResult, er
 		}
 	} else {
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		rec = &models.Backup{Status: models.BackupRunning, TakenAt: now, ExpiresAt: now.Add(models.BackupRetention), CreatedAt: now, UpdatedAt: now}
+		rec = &models.Backup{Status: models.BackupRunning, TakenAt: now, ExpiresAt: now.Add(obligations.BackupRetention), CreatedAt: now, UpdatedAt: now}
 		if err := a.Store.CreateBackup(ctx, rec); err != nil {
 			return res, err
 		}

@@ -17,22 +17,23 @@ import (
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
-// obligations is a database, an outbox, a blob store and the real
+// obligationRig is a database, an outbox, a blob store and the real
 // activities, run by the real workflows in a time-skipping environment.
-type obligations struct {
+type obligationRig struct {
 	db     *testdb.DB
 	outbox *mail.Outbox
 	blobs  string
 	acts   *Activities
 }
 
-func newObligations(t *testing.T) *obligations {
+func newObligations(t *testing.T) *obligationRig {
 	t.Helper()
 	db := testdb.New(t)
 	outbox, err := mail.NewOutbox(t.TempDir())
@@ -42,10 +43,10 @@ func newObligations(t *testing.T) *obligations {
 	require.NoError(t, err)
 	a := &Activities{Store: store.New(db.DB, db.Keys), Keys: db.Keys, Mail: outbox, MailFrom: "Convot <no-reply@convot.test>", BaseURL: "https://convot.test", Blobs: disk,
 		Backups: &backup.Backups{DB: db.DB, Blobs: disk, Master: db.Master, Context: backup.StorageContext("eu")}}
-	return &obligations{db: db, outbox: outbox, blobs: dir, acts: a}
+	return &obligationRig{db: db, outbox: outbox, blobs: dir, acts: a}
 }
 
-func (o *obligations) env(t *testing.T, start time.Time) *testsuite.TestWorkflowEnvironment {
+func (o *obligationRig) env(t *testing.T, start time.Time) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
@@ -56,7 +57,7 @@ func (o *obligations) env(t *testing.T, start time.Time) *testsuite.TestWorkflow
 	return env
 }
 
-func (o *obligations) org(t *testing.T, name string) (models.Organization, models.Account) {
+func (o *obligationRig) org(t *testing.T, name string) (models.Organization, models.Account) {
 	t.Helper()
 	org := models.Organization{PublicKey: crypto.RandomToken(8), CompanyName: name, Region: "eu", Status: models.OrgActive}
 	require.NoError(t, o.db.Create(&org).Error)
@@ -66,7 +67,7 @@ func (o *obligations) org(t *testing.T, name string) (models.Organization, model
 	return org, owner
 }
 
-func (o *obligations) mails(t *testing.T, tag string) []mail.Message {
+func (o *obligationRig) mails(t *testing.T, tag string) []mail.Message {
 	t.Helper()
 	all, err := o.outbox.List()
 	require.NoError(t, err)
@@ -79,7 +80,7 @@ func (o *obligations) mails(t *testing.T, tag string) []mail.Message {
 	return out
 }
 
-func (o *obligations) audits(t *testing.T, action string) []models.AuditEvent {
+func (o *obligationRig) audits(t *testing.T, action string) []models.AuditEvent {
 	t.Helper()
 	var out []models.AuditEvent
 	require.NoError(t, o.db.Where("action = ?", action).Order("id").Find(&out).Error)
@@ -118,7 +119,7 @@ func TestRetentionSweepsDeleteOnlyExpiredRowsAndAuditCounts(t *testing.T) {
 		require.NoError(t, o.db.Create(&models.Payment{OrganizationID: org.ID, Reference: "evt_" + string(rune('a'+i)), StripeInvoiceID: "in_x", Status: "succeeded", Currency: "eur", AttemptedAt: issued}).Error)
 	}
 
-	for _, class := range []string{workflows.RetentionSecurityLog, workflows.RetentionSupport, workflows.RetentionBilling} {
+	for _, class := range []string{obligations.RetentionSecurityLog, obligations.RetentionSupport, obligations.RetentionBilling} {
 		env := o.env(t, now)
 		env.ExecuteWorkflow(workflows.RetentionSweepWorkflowType, workflows.SweepInput{Class: class})
 		require.True(t, env.IsWorkflowCompleted(), class)
@@ -155,7 +156,7 @@ func TestRetentionSweepsDeleteOnlyExpiredRowsAndAuditCounts(t *testing.T) {
 
 	// Run again: nothing more goes.
 	env := o.env(t, now)
-	env.ExecuteWorkflow(workflows.RetentionSweepWorkflowType, workflows.SweepInput{Class: workflows.RetentionSecurityLog})
+	env.ExecuteWorkflow(workflows.RetentionSweepWorkflowType, workflows.SweepInput{Class: obligations.RetentionSecurityLog})
 	require.NoError(t, env.GetWorkflowError())
 	var res workflows.SweepResult
 	require.NoError(t, env.GetWorkflowResult(&res))
@@ -216,7 +217,7 @@ func TestShreddingSkipsABackupItCannotOpen(t *testing.T) {
 	for _, id := range []uint64{1, 2} {
 		_, err := o.acts.Backups.Take(ctx, id, time.Now(), nil)
 		require.NoError(t, err)
-		require.NoError(t, o.db.Create(&models.Backup{ID: id, Status: models.BackupCompleted, TakenAt: time.Now(), ExpiresAt: time.Now().Add(models.BackupRetention)}).Error)
+		require.NoError(t, o.db.Create(&models.Backup{ID: id, Status: models.BackupCompleted, TakenAt: time.Now(), ExpiresAt: time.Now().Add(obligations.BackupRetention)}).Error)
 	}
 	// Backup 1 was taken under a master key this deployment no longer has.
 	other, err := crypto.ParseMasterKeys(crypto.GenerateMasterKey(7))

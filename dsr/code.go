@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/store"
@@ -77,9 +78,9 @@ func (d *Intake) Verify(ctx context.Context, id uint64, code string) (*models.Pr
 	switch {
 	case r.VerifiedAt != nil:
 		return r, refuse(ErrAlreadyDone, "This request is already confirmed: its code was used.")
-	case r.Status == models.DsrExpired:
+	case r.Status == obligations.DsrExpired:
 		return r, refuse(ErrGone, "This request expired because it was not confirmed within 7 days. Submit a new one.")
-	case models.DsrClosed(r.Status):
+	case obligations.DsrClosed(r.Status):
 		return r, refuse(ErrGone, "This request is closed.")
 	case r.CodeAttempts >= maxCodeAttempts:
 		return r, refuse(ErrLimitReached, "Too many wrong codes. Ask for a new code.")
@@ -135,7 +136,7 @@ func (d *Intake) ReissueCode(ctx context.Context, id uint64) (*models.PrivacyReq
 	switch {
 	case r.VerifiedAt != nil:
 		return r, refuse(ErrAlreadyDone, "This request is already confirmed.")
-	case models.DsrClosed(r.Status):
+	case obligations.DsrClosed(r.Status):
 		return r, refuse(ErrGone, "This request is closed; submit a new one.")
 	case r.CodesSent >= maxCodesSent:
 		return r, refuse(ErrLimitReached, "No more codes can be sent for this request. Submit a new one.")

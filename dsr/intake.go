@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
@@ -44,21 +45,21 @@ type Received struct {
 func check(in *Submission) error {
 	in.Type = strings.TrimSpace(in.Type)
 	if in.ForChild && in.Type == "" {
-		in.Type = models.DsrErasure
+		in.Type = obligations.DsrErasure
 	}
-	if !models.ValidDsrType(in.Type) {
+	if !obligations.ValidDsrType(in.Type) {
 		var types []string
-		for _, t := range models.DsrTypes {
+		for _, t := range obligations.DsrTypes {
 			types = append(types, t.Type)
 		}
 		return refuse(ErrInvalid, "Unknown request type %q: choose one of %s.", in.Type, strings.Join(types, ", "))
 	}
 	switch in.Type {
-	case models.DsrObjection:
+	case obligations.DsrObjection:
 		if !slices.Contains(models.ObjectionGrounds(), in.Ground) {
 			return refuse(ErrInvalid, "An objection needs its ground: one of %s.", strings.Join(models.ObjectionGrounds(), ", "))
 		}
-	case models.DsrConsentWithdrawal:
+	case obligations.DsrConsentWithdrawal:
 		if !slices.Contains(models.ConsentNames(), in.Ground) {
 			return refuse(ErrInvalid, "Say which consent you withdraw: one of %s.", strings.Join(models.ConsentNames(), ", "))
 		}
@@ -69,7 +70,7 @@ func check(in *Submission) error {
 	if in.Org == nil {
 		kind = models.SubjectCustomer
 	}
-	if in.Type == models.DsrRectification {
+	if in.Type == obligations.DsrRectification {
 		allowed := map[string]bool{}
 		var names []string
 		for _, f := range models.RectifiableFields(kind) {
@@ -108,7 +109,7 @@ func check(in *Submission) error {
 		if in.Org == nil {
 			return refuse(ErrInvalid, "A child's data is held by the organization whose website they used: send the request on its privacy-request page.")
 		}
-		if in.Type != models.DsrErasure {
+		if in.Type != obligations.DsrErasure {
 			return refuse(ErrInvalid, "A parent's or guardian's request is for the erasure of the child's data (policy §12).")
 		}
 		if in.ContactID == 0 {
@@ -143,7 +144,7 @@ func (d *Intake) Receive(ctx context.Context, in Submission) (*Received, error) 
 	}
 	now := d.Now().UTC()
 	r := &models.PrivacyRequest{Type: in.Type, Ground: in.Ground, ForChild: in.ForChild, Source: in.Source, SourceRef: in.SourceRef,
-		RequesterEmail: in.Email, Changes: in.Changes, Status: models.DsrReceived, ReceivedAt: now, Deadline: workflows.DsrDueDate(now),
+		RequesterEmail: in.Email, Changes: in.Changes, Status: obligations.DsrReceived, ReceivedAt: now, Deadline: obligations.DsrDueDate(now),
 		LoggedByID: in.LoggedBy, SubjectID: in.ContactID}
 	subjectEmail := in.Email
 	if in.ForChild {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/store"
@@ -63,7 +64,7 @@ func (d *Intake) ReceiveMail(ctx context.Context, m InboundMail) error {
 				"access, a copy in a machine-readable format (portability), correction, erasure, restriction, objection, or withdrawing a consent.\n\n"+
 				"Reply saying which, or use the privacy-request page of the business whose website you used (linked from its site), "+
 				"or for your Convot account: "+base+"/privacy-requests\n")
-	case models.DsrRectification:
+	case obligations.DsrRectification:
 		return d.replyToMail(ctx, from, sourceRef, "Correcting your data",
 			"To correct your data, tell us the corrected values on the privacy-request page of the business whose website you used, "+
 				"or for your Convot account: "+base+"/privacy-requests\n")
@@ -161,25 +162,25 @@ func classifyMail(subject, text, from string) (typ, ground, child string) {
 		}
 		return "", "", ""
 	case has("withdraw my consent", "withdraw consent", "withdrawing my consent", "revoke my consent", "unsubscribe"):
-		return models.DsrConsentWithdrawal, "marketing_email", ""
+		return obligations.DsrConsentWithdrawal, "marketing_email", ""
 	case has("i object", "objection", "object to"):
 		switch {
 		case has("marketing", "newsletter", "advertis"): //nolint:misspell // a stem: advertising, advertisements
-			return models.DsrObjection, "direct_marketing", ""
+			return obligations.DsrObjection, "direct_marketing", ""
 		case has("automated", "artificial intelligence", " ai ", "profiling"):
-			return models.DsrObjection, "automated_decisions", ""
+			return obligations.DsrObjection, "automated_decisions", ""
 		}
-		return models.DsrObjection, "legitimate_interests", ""
+		return obligations.DsrObjection, "legitimate_interests", ""
 	case has("restrict"):
-		return models.DsrRestriction, "", ""
+		return obligations.DsrRestriction, "", ""
 	case has("portability", "machine-readable", "machine readable", "export my data", "transfer my data"):
-		return models.DsrPortability, "", ""
+		return obligations.DsrPortability, "", ""
 	case has("delete", "erase", "erasure", "forget me", "forgotten", "remove my data", "remove all my"):
-		return models.DsrErasure, "", ""
+		return obligations.DsrErasure, "", ""
 	case has("rectif", "correct my", "update my", "inaccurate", "incorrect"):
-		return models.DsrRectification, "", ""
+		return obligations.DsrRectification, "", ""
 	case has("access", "copy of my", "copy of the", "what data", "which data", "what personal data", "subject access"):
-		return models.DsrAccess, "", ""
+		return obligations.DsrAccess, "", ""
 	}
 	return "", "", ""
 }

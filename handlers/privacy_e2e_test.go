@@ -25,6 +25,7 @@ import (
 	"github.com/convot/convot/activities"
 	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/internal/payloads"
 	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
@@ -159,10 +160,10 @@ func TestPrivacyErasureEndToEndOnTemporal(t *testing.T) {
 	if status, out = p.api(t, fmt.Sprintf("/api/privacy-verification/%d", id), map[string]any{"code": p.code(t, "olivia@acme.example")}); status != http.StatusOK {
 		t.Fatalf("verify: %d %v", status, out)
 	}
-	waitFor(t, ctx, "awaiting approval", func() bool { return p.request(t, id).Status == models.DsrAwaitingApproval })
+	waitFor(t, ctx, "awaiting approval", func() bool { return p.request(t, id).Status == obligations.DsrAwaitingApproval })
 	progress, err := dsr.TemporalWorkflows{Client: c}.Progress(ctx, id)
 	must(err)
-	if progress.Status != models.DsrAwaitingApproval || progress.Steps[len(progress.Steps)-1].Name != "approve" {
+	if progress.Status != obligations.DsrAwaitingApproval || progress.Steps[len(progress.Steps)-1].Name != "approve" {
 		t.Fatalf("progress %+v", progress)
 	}
 	// Convot is the controller: its privacy officer is told, and approves
@@ -183,7 +184,7 @@ func TestPrivacyErasureEndToEndOnTemporal(t *testing.T) {
 	must(c.GetWorkflow(ctx, wid, "").Get(ctx, nil))
 
 	r := p.request(t, id)
-	if r.Status != models.DsrCompleted || r.CompletedAt == nil {
+	if r.Status != obligations.DsrCompleted || r.CompletedAt == nil {
 		t.Fatalf("request %s", r.Status)
 	}
 	var evidence models.ScanReport

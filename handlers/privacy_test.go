@@ -19,6 +19,7 @@ import (
 	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/workflows"
 )
@@ -179,17 +180,17 @@ func TestPrivacyRequestIntakeAndVerification(t *testing.T) {
 	p := newPrivacyTestServer(t)
 	base := "/api/privacy-requests/" + p.org.PublicKey
 	status, out := p.api(t, base, map[string]any{"type": "access", "email": "Ada@Example.com"})
-	if status != http.StatusAccepted || out["status"] != models.DsrReceived || out["joined"] != false {
+	if status != http.StatusAccepted || out["status"] != obligations.DsrReceived || out["joined"] != false {
 		t.Fatalf("intake: %d %v", status, out)
 	}
 	id := idOf(t, out)
 	in := p.flows.lastStart(t)
-	if in.RequestID != id || in.Type != models.DsrAccess || in.Verified || in.OrganizationID != p.org.ID {
+	if in.RequestID != id || in.Type != obligations.DsrAccess || in.Verified || in.OrganizationID != p.org.ID {
 		t.Fatalf("workflow input %+v", in)
 	}
 	r := p.request(t, id)
 	if r.RequesterEmail != "ada@example.com" || r.EmailIndex != p.db.Keys.BlindIndex("ada@example.com") || r.Controller != models.ControllerOrganization ||
-		!r.Deadline.Equal(workflows.DsrDueDate(r.ReceivedAt)) {
+		!r.Deadline.Equal(obligations.DsrDueDate(r.ReceivedAt)) {
 		t.Fatalf("request row %+v", r)
 	}
 	code := p.code(t, "ada@example.com")
@@ -306,7 +307,7 @@ func TestPrivacyRequestPages(t *testing.T) {
 		t.Fatalf("verify form: %d %s", done.status, excerpt(done.body))
 	}
 	in := p.flows.lastStart(t)
-	if req := p.request(t, in.RequestID); req.Changes["name"] != "Augusta Ada King" || req.Type != models.DsrRectification {
+	if req := p.request(t, in.RequestID); req.Changes["name"] != "Augusta Ada King" || req.Type != obligations.DsrRectification {
 		t.Fatalf("rectification request %+v", req)
 	}
 	// Convot's own customers: the owner asks about their account.
@@ -394,7 +395,7 @@ func TestPrivacyOfficerDecides(t *testing.T) {
 	if r := p.owner.post(detailPath+"/approve", nil); r.status != http.StatusConflict {
 		t.Fatalf("approve before verification: %d", r.status)
 	}
-	p.db.Model(&models.PrivacyRequest{}).Where("id = ?", id).Update("status", models.DsrAwaitingApproval)
+	p.db.Model(&models.PrivacyRequest{}).Where("id = ?", id).Update("status", obligations.DsrAwaitingApproval)
 	p.owner.get(detailPath)
 	if r := p.owner.post(detailPath+"/approve", nil); r.status != http.StatusSeeOther {
 		t.Fatalf("approve: %d %s", r.status, excerpt(r.body))
@@ -467,8 +468,8 @@ func TestPrivacyOfficerDecides(t *testing.T) {
 func TestPrivacyDownloadLinkIsSingleUse(t *testing.T) {
 	p := newPrivacyTestServer(t)
 	ctx := context.Background()
-	req := models.PrivacyRequest{OrganizationID: p.org.ID, Controller: models.ControllerOrganization, SubjectKind: models.SubjectEndUser, Type: models.DsrAccess,
-		Source: models.DsrSourceAPI, Status: models.DsrCompleted, ReceivedAt: p.clock(), Deadline: p.clock().Add(time.Hour)}
+	req := models.PrivacyRequest{OrganizationID: p.org.ID, Controller: models.ControllerOrganization, SubjectKind: models.SubjectEndUser, Type: obligations.DsrAccess,
+		Source: models.DsrSourceAPI, Status: obligations.DsrCompleted, ReceivedAt: p.clock(), Deadline: p.clock().Add(time.Hour)}
 	if err := p.db.Create(&req).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +528,7 @@ func TestPrivacyRequestsByMail(t *testing.T) {
 	}
 	var rs []models.PrivacyRequest
 	p.db.Where("source = ?", models.DsrSourceMail).Find(&rs)
-	if len(rs) != 1 || rs[0].Type != models.DsrErasure || rs[0].OrganizationID != p.org.ID || rs[0].Controller != models.ControllerOrganization {
+	if len(rs) != 1 || rs[0].Type != obligations.DsrErasure || rs[0].OrganizationID != p.org.ID || rs[0].Controller != models.ControllerOrganization {
 		t.Fatalf("mail requests %+v", rs)
 	}
 	p.code(t, "ada@example.com")
@@ -535,7 +536,7 @@ func TestPrivacyRequestsByMail(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cust models.PrivacyRequest
-	if err := p.db.Where("source = ? AND controller = ?", models.DsrSourceMail, models.ControllerConvot).First(&cust).Error; err != nil || cust.Type != models.DsrAccess {
+	if err := p.db.Where("source = ? AND controller = ?", models.DsrSourceMail, models.ControllerConvot).First(&cust).Error; err != nil || cust.Type != obligations.DsrAccess {
 		t.Fatalf("customer mail request: %v %+v", err, cust)
 	}
 	if err := p.srv.PrivacyIntake(ctx, dsr.InboundMail{MessageID: "<q@y>", FromAddress: "someone@else.example", Subject: "Hello", Text: "What are your opening hours?"}); err != nil {
@@ -550,19 +551,19 @@ func TestPrivacyRequestsByMail(t *testing.T) {
 // Statuses and types agree between the models and the workflow.
 func TestDsrVocabularyAgrees(t *testing.T) {
 	pairs := [][2]string{
-		{models.DsrReceived, workflows.DsrReceived}, {models.DsrAwaitingVerification, workflows.DsrAwaitingVerification},
-		{models.DsrInProgress, workflows.DsrInProgress}, {models.DsrAwaitingApproval, workflows.DsrAwaitingApproval},
-		{models.DsrCompleted, workflows.DsrCompleted}, {models.DsrRejected, workflows.DsrRejected}, {models.DsrExpired, workflows.DsrExpired},
-		{models.DsrAccess, workflows.DsrAccess}, {models.DsrRectification, workflows.DsrRectification}, {models.DsrErasure, workflows.DsrErasure},
-		{models.DsrRestriction, workflows.DsrRestriction}, {models.DsrPortability, workflows.DsrPortability}, {models.DsrObjection, workflows.DsrObjection},
-		{models.DsrConsentWithdrawal, workflows.DsrConsentWithdrawal},
+		{obligations.DsrReceived, obligations.DsrReceived}, {obligations.DsrAwaitingVerification, obligations.DsrAwaitingVerification},
+		{obligations.DsrInProgress, obligations.DsrInProgress}, {obligations.DsrAwaitingApproval, obligations.DsrAwaitingApproval},
+		{obligations.DsrCompleted, obligations.DsrCompleted}, {obligations.DsrRejected, obligations.DsrRejected}, {obligations.DsrExpired, obligations.DsrExpired},
+		{obligations.DsrAccess, obligations.DsrAccess}, {obligations.DsrRectification, obligations.DsrRectification}, {obligations.DsrErasure, obligations.DsrErasure},
+		{obligations.DsrRestriction, obligations.DsrRestriction}, {obligations.DsrPortability, obligations.DsrPortability}, {obligations.DsrObjection, obligations.DsrObjection},
+		{obligations.DsrConsentWithdrawal, obligations.DsrConsentWithdrawal},
 	}
 	for _, p := range pairs {
 		if p[0] != p[1] {
 			t.Errorf("models %q, workflows %q", p[0], p[1])
 		}
 	}
-	if len(models.DsrTypes) != 7 || len(models.DsrStatuses) != 7 {
+	if len(obligations.DsrTypes) != 7 || len(obligations.DsrStatuses) != 7 {
 		t.Fatal("a type or status is missing")
 	}
 	if conversation.AttachmentColumn != models.BlobColumn("attachments") {
@@ -598,7 +599,7 @@ func TestUnder16FlagErasesTheContactPromptly(t *testing.T) {
 		t.Fatalf("flag: %d %s", r.status, excerpt(r.body))
 	}
 	in := p.flows.lastStart(t)
-	if !in.Prompt || !in.Verified || in.Type != models.DsrErasure {
+	if !in.Prompt || !in.Verified || in.Type != obligations.DsrErasure {
 		t.Fatalf("workflow input %+v", in)
 	}
 	if sc, _ := models.SubjectContextForContact(ctx, p.db.DB, p.contact.ID); !sc.Restricted {
@@ -606,7 +607,7 @@ func TestUnder16FlagErasesTheContactPromptly(t *testing.T) {
 	}
 	runPrivacyWorkflow(t, p.testServer, in)
 	req := p.request(t, in.RequestID)
-	if req.Status != models.DsrCompleted || req.CompletedAt == nil || req.CompletedAt.Sub(req.ReceivedAt) > time.Minute {
+	if req.Status != obligations.DsrCompleted || req.CompletedAt == nil || req.CompletedAt.Sub(req.ReceivedAt) > time.Minute {
 		t.Fatalf("request after the workflow: %s, completed %v, received %v", req.Status, req.CompletedAt, req.ReceivedAt)
 	}
 	var evidence models.ScanReport

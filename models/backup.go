@@ -5,7 +5,7 @@ import "time"
 // Backup records one encrypted logical backup of the database kept in the
 // blob store (policy §8, §10). It holds no personal data: counts, sizes,
 // hashes and times. Each backup is deleted by its own expiry workflow
-// (backup-expiry-<id>) BackupRetention after it was taken.
+// (backup-expiry-<id>) obligations.BackupRetention after it was taken.
 //
 // Backup records describe the blob store, not the data, so they are not
 // part of any backup themselves: a restored database never resurrects the
@@ -40,7 +40,3 @@ const (
 	BackupFailed    = "failed"
 	BackupExpired   = "expired"
 )
-
-// BackupRetention is how long a backup is kept (policy §8: encrypted
-// backups may contain deleted data for up to ninety days).
-const BackupRetention = 90 * 24 * time.Hour

@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/policies"
 )
 
@@ -19,57 +20,6 @@ import (
 // asking Convot (Convot is the controller). Each request runs as one
 // workflow, dsr-<id> (workflows/privacy.go); this row is what the
 // dashboard lists and what stays as evidence once the request is closed.
-
-// Request types, one per right of §9.
-const (
-	DsrAccess            = "access"
-	DsrRectification     = "rectification"
-	DsrErasure           = "erasure"
-	DsrRestriction       = "restriction"
-	DsrPortability       = "portability"
-	DsrObjection         = "objection"
-	DsrConsentWithdrawal = "consent_withdrawal"
-)
-
-// DsrTypes lists every request type, with what the requester asks for.
-var DsrTypes = []struct{ Type, Label string }{
-	{DsrAccess, "A copy of the personal data held about me (right of access)"},
-	{DsrPortability, "My data in a machine-readable archive (right to data portability)"},
-	{DsrRectification, "Correct inaccurate or incomplete data (right to rectification)"},
-	{DsrErasure, "Delete my data (right to erasure)"},
-	{DsrRestriction, "Limit processing to storage (right to restriction)"},
-	{DsrObjection, "Object to processing (legitimate interests, direct marketing, automated decisions)"},
-	{DsrConsentWithdrawal, "Withdraw a consent I gave"},
-}
-
-// ValidDsrType reports whether t is a request type.
-func ValidDsrType(t string) bool {
-	for _, d := range DsrTypes {
-		if d.Type == t {
-			return true
-		}
-	}
-	return false
-}
-
-// Request statuses, as the workflow moves them.
-const (
-	DsrReceived             = "received"
-	DsrAwaitingVerification = "awaiting_verification"
-	DsrInProgress           = "in_progress"
-	DsrAwaitingApproval     = "awaiting_approval"
-	DsrCompleted            = "completed"
-	DsrRejected             = "rejected"
-	DsrExpired              = "expired"
-)
-
-// DsrStatuses lists every status in the order a request moves through them.
-var DsrStatuses = []string{DsrReceived, DsrAwaitingVerification, DsrInProgress, DsrAwaitingApproval, DsrCompleted, DsrRejected, DsrExpired}
-
-// DsrClosed reports whether a status is final.
-func DsrClosed(status string) bool {
-	return status == DsrCompleted || status == DsrRejected || status == DsrExpired
-}
 
 // Who a request is addressed to.
 const (
@@ -191,7 +141,7 @@ func (PrivacyRequest) AnonymizeOnErasure() {}
 func (r PrivacyRequest) WorkflowID() string { return fmt.Sprintf("dsr-%d", r.ID) }
 
 // Open reports whether the request is still being handled.
-func (r PrivacyRequest) Open() bool { return !DsrClosed(r.Status) }
+func (r PrivacyRequest) Open() bool { return !obligations.DsrClosed(r.Status) }
 
 // PrivacyExport is a file prepared for a request (the access report or the
 // portability archive), sealed under the subject's data key in the blob

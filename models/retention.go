@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/convot/convot/internal/obligations"
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 )
@@ -18,31 +19,6 @@ import (
 // hand-kept list. A table whose classified fields all have the class loses
 // whole rows; a table that mixes classes has those columns cleared (an IP
 // address on a contact goes after twelve months, the contact stays).
-
-// Swept retention classes.
-const (
-	RetentionSecurityLog = "security_log" // IP addresses, access and usage logs: 12 months
-	RetentionSupport     = "support"      // support correspondence: 2 years after the ticket closed
-	RetentionBilling     = "billing"      // invoices and payment records: 7 years
-)
-
-// SweptClasses lists the classes the retention schedules sweep.
-var SweptClasses = []string{RetentionSecurityLog, RetentionSupport, RetentionBilling}
-
-// RetentionCutoff is the clock value before which data of a class has
-// expired at now: twelve calendar months, two years, seven years.
-func RetentionCutoff(class string, now time.Time) (time.Time, error) {
-	now = now.UTC()
-	switch class {
-	case RetentionSecurityLog:
-		return now.AddDate(0, -12, 0), nil
-	case RetentionSupport:
-		return now.AddDate(-2, 0, 0), nil
-	case RetentionBilling:
-		return now.AddDate(-7, 0, 0), nil
-	}
-	return time.Time{}, fmt.Errorf("retention class %q is not swept", class)
-}
 
 // RetentionClock says from when a row's retention period runs.
 type RetentionClock struct {
@@ -95,7 +71,7 @@ func (t SweepTarget) Name() string {
 // (whose clock is on a parent row) before their parents, so a parent is
 // never deleted while rows whose expiry depends on it remain.
 func SweepTargets(class string) ([]SweepTarget, error) {
-	if _, err := RetentionCutoff(class, time.Now()); err != nil {
+	if _, err := obligations.RetentionCutoff(class, time.Now()); err != nil {
 		return nil, err
 	}
 	byTable := map[string][]Field{}

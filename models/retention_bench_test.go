@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
@@ -22,12 +23,12 @@ func BenchmarkSweepMillionUsageEvents(b *testing.B) {
 	testenv.Require(b, "DATABASE_URL")
 	ctx := context.Background()
 	db := testdb.New(b)
-	targets, err := models.SweepTargets(models.RetentionSecurityLog)
+	targets, err := models.SweepTargets(obligations.RetentionSecurityLog)
 	if err != nil {
 		b.Fatal(err)
 	}
 	now := time.Now().UTC()
-	cutoff, _ := models.RetentionCutoff(models.RetentionSecurityLog, now)
+	cutoff, _ := obligations.RetentionCutoff(obligations.RetentionSecurityLog, now)
 	const expired, young = 1_000_000, 100_000
 	fill := func() {
 		// Rows shaped like real ones: sealed values of realistic length.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
 )
@@ -47,13 +48,13 @@ func TestSweepTargetsComeFromTheInventory(t *testing.T) {
 			}
 		}
 	}
-	security := names(models.RetentionSecurityLog)
+	security := names(obligations.RetentionSecurityLog)
 	has(security, "usage_events", "audit_events", "contacts.ip", "sessions.ip,user_agent")
-	support := names(models.RetentionSupport)
+	support := names(obligations.RetentionSupport)
 	if len(support) != 2 || support[0] != "support_messages" || support[1] != "support_tickets" {
 		t.Errorf("support targets %v: want support_messages, then support_tickets", support)
 	}
-	has(names(models.RetentionBilling), "invoices", "payments")
+	has(names(obligations.RetentionBilling), "invoices", "payments")
 	if _, err := models.SweepTargets("account"); err == nil {
 		t.Error("the account class is not swept by age")
 	}
@@ -65,7 +66,7 @@ func TestSweepDeletesOnlyExpiredRowsAndCountsThem(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	cutoff, _ := models.RetentionCutoff(models.RetentionSecurityLog, now)
+	cutoff, _ := obligations.RetentionCutoff(obligations.RetentionSecurityLog, now)
 	old, young := cutoff.Add(-time.Hour), cutoff.Add(time.Hour)
 
 	org := models.Organization{PublicKey: "pk-sweep", CompanyName: "Sweep Ltd", Region: "eu", Status: models.OrgActive}
@@ -84,7 +85,7 @@ func TestSweepDeletesOnlyExpiredRowsAndCountsThem(t *testing.T) {
 	mustDo(t, db.Create(&gone).Error)
 	mustDo(t, db.Create(&kept).Error)
 
-	targets, err := models.SweepTargets(models.RetentionSecurityLog)
+	targets, err := models.SweepTargets(obligations.RetentionSecurityLog)
 	mustDo(t, err)
 	batches := 0
 	stats, err := models.Sweep(ctx, db.DB, targets, cutoff, 2, models.SweepProgress{}, func(models.SweepProgress) error { batches++; return nil })
@@ -133,7 +134,7 @@ func TestSupportCorrespondenceGoesTwoYearsAfterClose(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	cutoff, _ := models.RetentionCutoff(models.RetentionSupport, now)
+	cutoff, _ := obligations.RetentionCutoff(obligations.RetentionSupport, now)
 	org := models.Organization{PublicKey: "pk-support", CompanyName: "Help Ltd", Region: "eu", Status: models.OrgActive}
 	mustDo(t, db.Create(&org).Error)
 	acc := models.Account{OrganizationID: org.ID, FullName: "Hana", Email: "hana@help.example", Role: models.RoleOwner, Status: "active"}
@@ -154,7 +155,7 @@ func TestSupportCorrespondenceGoesTwoYearsAfterClose(t *testing.T) {
 				AuthorType: models.SupportAuthorCustomer, Body: "about " + tk.Subject, CreatedAt: ancient}).Error)
 		}
 	}
-	targets, err := models.SweepTargets(models.RetentionSupport)
+	targets, err := models.SweepTargets(obligations.RetentionSupport)
 	mustDo(t, err)
 	stats, err := models.Sweep(ctx, db.DB, targets, cutoff, 0, models.SweepProgress{}, nil)
 	mustDo(t, err)
@@ -183,13 +184,13 @@ func TestSweepResumesFromProgress(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
 	now := time.Now().UTC()
-	cutoff, _ := models.RetentionCutoff(models.RetentionSecurityLog, now)
+	cutoff, _ := obligations.RetentionCutoff(obligations.RetentionSecurityLog, now)
 	org := models.Organization{PublicKey: "pk-resume", Region: "eu", Status: models.OrgActive}
 	mustDo(t, db.Create(&org).Error)
 	for i := 0; i < 10; i++ {
 		mustDo(t, db.Create(&models.UsageEvent{OrganizationID: org.ID, DataKeyID: org.DataKeyID, Feature: "x", OccurredAt: cutoff.Add(-time.Minute)}).Error)
 	}
-	targets, err := models.SweepTargets(models.RetentionSecurityLog)
+	targets, err := models.SweepTargets(obligations.RetentionSecurityLog)
 	mustDo(t, err)
 	stop := context.Canceled
 	var saved models.SweepProgress

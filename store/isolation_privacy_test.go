@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 )
 
@@ -70,8 +71,8 @@ func init() {
 func (f *fixture) privacyRequestOfA(t *testing.T) *models.PrivacyRequest {
 	t.Helper()
 	r := &models.PrivacyRequest{OrganizationID: f.A.Org.ID, Controller: models.ControllerOrganization, SubjectKind: models.SubjectEndUser,
-		SubjectID: f.A.Contact.ID, Type: models.DsrAccess, Source: models.DsrSourceMail, SourceRef: "mail-of-a",
-		RequesterEmail: f.A.Contact.Email, Status: models.DsrReceived, ReceivedAt: f.now, Deadline: f.now.Add(30 * 24 * time.Hour)}
+		SubjectID: f.A.Contact.ID, Type: obligations.DsrAccess, Source: models.DsrSourceMail, SourceRef: "mail-of-a",
+		RequesterEmail: f.A.Contact.Email, Status: obligations.DsrReceived, ReceivedAt: f.now, Deadline: f.now.Add(30 * 24 * time.Hour)}
 	must(t, f.store.CreatePrivacyRequest(f.ctx, r))
 	return r
 }

@@ -6,6 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 )
 
@@ -16,7 +17,7 @@ import (
 // privacy officer's pages are.
 
 // closedDsrStatuses are the statuses of a request that is no longer handled.
-var closedDsrStatuses = []string{models.DsrCompleted, models.DsrRejected, models.DsrExpired}
+var closedDsrStatuses = []string{obligations.DsrCompleted, obligations.DsrRejected, obligations.DsrExpired}
 
 // LockPrivacyIntake serialises intakes of one subject and type (key) until
 // the transaction ends, on PostgreSQL; SQLite runs one writing transaction

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/convot/convot/internal/obligations"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -34,28 +35,6 @@ const PrivacyRequestWorkflowType = "PrivacyRequest"
 func PrivacyRequestWorkflowID(requestID uint64) string {
 	return "dsr-" + strconv.FormatUint(requestID, 10)
 }
-
-// Request types, as stored in models.PrivacyRequest.Type.
-const (
-	DsrAccess            = "access"
-	DsrRectification     = "rectification"
-	DsrErasure           = "erasure"
-	DsrRestriction       = "restriction"
-	DsrPortability       = "portability"
-	DsrObjection         = "objection"
-	DsrConsentWithdrawal = "consent_withdrawal"
-)
-
-// Request statuses, as stored in models.PrivacyRequest.Status.
-const (
-	DsrReceived             = "received"
-	DsrAwaitingVerification = "awaiting_verification"
-	DsrInProgress           = "in_progress"
-	DsrAwaitingApproval     = "awaiting_approval"
-	DsrCompleted            = "completed"
-	DsrRejected             = "rejected"
-	DsrExpired              = "expired"
-)
 
 // Signal and query names of the request workflow.
 const (
@@ -95,29 +74,6 @@ const (
 	NoticeExpired          = "expired"
 )
 
-// Timing of a request.
-const (
-	// DsrVerificationWindow is how long a requester has to verify before an
-	// unverified request expires.
-	DsrVerificationWindow = 7 * 24 * time.Hour
-	// MaxDsrExtensionMonths bounds the one extension (GDPR Art. 12(3)).
-	MaxDsrExtensionMonths = 2
-	// DsrExportLifetime is how long the link to an access report or a
-	// portability archive works; the workflow deletes the file after it.
-	DsrExportLifetime = 7 * 24 * time.Hour
-)
-
-// DsrDueDate is when a request received at t must be answered: one month
-// after receipt (GDPR Art. 12(3)), and never later than the thirty days
-// the policy promises (§9), whichever comes first.
-func DsrDueDate(received time.Time) time.Time {
-	month := received.AddDate(0, 1, 0)
-	if days := received.Add(30 * 24 * time.Hour); days.Before(month) {
-		return days
-	}
-	return month
-}
-
 // DsrReminders are the officer's notices before and at a deadline.
 func DsrReminders(deadline time.Time) []struct {
 	Kind string
@@ -144,9 +100,9 @@ func DsrNeedsApproval(typ, ground string, prompt bool) bool {
 		return false
 	}
 	switch typ {
-	case DsrRestriction, DsrConsentWithdrawal:
+	case obligations.DsrRestriction, obligations.DsrConsentWithdrawal:
 		return false
-	case DsrObjection:
+	case obligations.DsrObjection:
 		return ground != "direct_marketing"
 	}
 	return true
@@ -166,7 +122,7 @@ type PrivacyRequestInput struct {
 	// Prompt: a child's data (policy §12): erased at once, without waiting
 	// for a decision or the month.
 	Prompt bool
-	// VerificationWindow overrides DsrVerificationWindow (tests).
+	// VerificationWindow overrides obligations.DsrVerificationWindow (tests).
 	VerificationWindow time.Duration `json:",omitempty"`
 }
 
@@ -266,7 +222,7 @@ const (
 // PrivacyRequestStartOptions start a request's workflow with its search
 // attributes; a second start of the same request joins the first.
 func PrivacyRequestStartOptions(in PrivacyRequestInput) client.StartWorkflowOptions {
-	status := DsrReceived
+	status := obligations.DsrReceived
 	return client.StartWorkflowOptions{
 		ID:                       PrivacyRequestWorkflowID(in.RequestID),
 		TaskQueue:                TaskQueue,
@@ -276,7 +232,7 @@ func PrivacyRequestStartOptions(in PrivacyRequestInput) client.StartWorkflowOpti
 			ConvotOrgId.ValueSet(strconv.FormatUint(in.OrganizationID, 10)),
 			DsrType.ValueSet(in.Type),
 			DsrStatus.ValueSet(status),
-			DsrDeadline.ValueSet(DsrDueDate(in.ReceivedAt)),
+			DsrDeadline.ValueSet(obligations.DsrDueDate(in.ReceivedAt)),
 		),
 	}
 }
@@ -317,7 +273,7 @@ func (r *privacyRequest) setup(ctx workflow.Context, in PrivacyRequestInput) err
 		return temporal.NewNonRetryableApplicationError("request ID is required", "InvalidInput", nil)
 	}
 	switch in.Type {
-	case DsrAccess, DsrRectification, DsrErasure, DsrRestriction, DsrPortability, DsrObjection, DsrConsentWithdrawal:
+	case obligations.DsrAccess, obligations.DsrRectification, obligations.DsrErasure, obligations.DsrRestriction, obligations.DsrPortability, obligations.DsrObjection, obligations.DsrConsentWithdrawal:
 	default:
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown request type %q", in.Type), "InvalidInput", nil)
 	}
@@ -325,12 +281,12 @@ func (r *privacyRequest) setup(ctx workflow.Context, in PrivacyRequestInput) err
 		in.ReceivedAt = workflow.Now(ctx)
 	}
 	if in.VerificationWindow <= 0 {
-		in.VerificationWindow = DsrVerificationWindow
+		in.VerificationWindow = obligations.DsrVerificationWindow
 	}
 	r.in = in
 	r.noticesFired = map[string]bool{}
 	r.p = DsrProgress{RequestID: in.RequestID, OrganizationID: in.OrganizationID, Type: in.Type,
-		Status: DsrReceived, ReceivedAt: in.ReceivedAt, Deadline: DsrDueDate(in.ReceivedAt)}
+		Status: obligations.DsrReceived, ReceivedAt: in.ReceivedAt, Deadline: obligations.DsrDueDate(in.ReceivedAt)}
 	if err := workflow.SetQueryHandler(ctx, QueryDsrProgress, func() (DsrProgress, error) {
 		p := r.p
 		p.Steps = append([]DsrStep(nil), r.p.Steps...)
@@ -349,7 +305,7 @@ func (r *privacyRequest) setup(ctx workflow.Context, in PrivacyRequestInput) err
 
 func (r *privacyRequest) run(ctx workflow.Context) error {
 	r.stepDone(ctx, "received", "")
-	r.setStatus(ctx, DsrReceived)
+	r.setStatus(ctx, obligations.DsrReceived)
 
 	// 1. Identity.
 	if r.in.Verified {
@@ -357,11 +313,11 @@ func (r *privacyRequest) run(ctx workflow.Context) error {
 		r.stepDone(ctx, "verify", "attested by an operator")
 	} else {
 		r.stepStart(ctx, "verify")
-		r.setStatus(ctx, DsrAwaitingVerification)
+		r.setStatus(ctx, obligations.DsrAwaitingVerification)
 		expires := r.in.ReceivedAt.Add(r.in.VerificationWindow)
 		if !r.waitUntil(ctx, func() bool { return r.isVerified || r.rejected }, expires) {
 			r.stepEnd(ctx, "verify", StepFailed, "not verified in time: the request expired")
-			r.setStatus(ctx, DsrExpired)
+			r.setStatus(ctx, obligations.DsrExpired)
 			r.notify(ctx, ActivityNotifyPrivacyRequester, NoticeExpired, "")
 			_, err := r.step(ctx, "finish", ActivityFinishPrivacyRequest, DsrRef{r.in.RequestID})
 			if errors.Is(err, errDsrRejected) {
@@ -374,7 +330,7 @@ func (r *privacyRequest) run(ctx workflow.Context) error {
 		}
 		r.stepEnd(ctx, "verify", StepDone, "one-time code")
 	}
-	r.setStatus(ctx, DsrInProgress)
+	r.setStatus(ctx, obligations.DsrInProgress)
 
 	// 2. Whose data: found before the officer decides, so the decision sees
 	// it (and a child's contacts are restricted at once).
@@ -385,14 +341,14 @@ func (r *privacyRequest) run(ctx workflow.Context) error {
 	// 3. The officer's decision.
 	if DsrNeedsApproval(r.in.Type, r.in.Ground, r.in.Prompt) {
 		r.stepStart(ctx, "approve")
-		r.setStatus(ctx, DsrAwaitingApproval)
+		r.setStatus(ctx, obligations.DsrAwaitingApproval)
 		r.notify(ctx, ActivityNotifyPrivacyOfficer, NoticeAwaitingApproval, "")
 		r.waitUntil(ctx, func() bool { return r.approved || r.rejected }, time.Time{})
 		if r.rejected {
 			return r.finishRejected(ctx)
 		}
 		r.stepEnd(ctx, "approve", StepDone, "approved by the privacy officer")
-		r.setStatus(ctx, DsrInProgress)
+		r.setStatus(ctx, obligations.DsrInProgress)
 	} else {
 		detail := "takes effect without a decision"
 		if r.in.Prompt {
@@ -414,8 +370,8 @@ func (r *privacyRequest) run(ctx workflow.Context) error {
 	if _, err := r.step(ctx, "finish", ActivityFinishPrivacyRequest, DsrRef{r.in.RequestID}); err != nil {
 		return r.finishRejectedIf(ctx, err)
 	}
-	r.setStatus(ctx, DsrCompleted)
-	if r.in.Type == DsrAccess || r.in.Type == DsrPortability {
+	r.setStatus(ctx, obligations.DsrCompleted)
+	if r.in.Type == obligations.DsrAccess || r.in.Type == obligations.DsrPortability {
 		return r.expireExports(ctx)
 	}
 	return nil
@@ -430,7 +386,7 @@ func (r *privacyRequest) expireExports(ctx workflow.Context) error {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute},
 	})
 	for range 5 {
-		if err := workflow.NewTimerWithOptions(ctx, DsrExportLifetime+time.Hour, workflow.TimerOptions{Summary: "download link expiry"}).Get(ctx, nil); err != nil {
+		if err := workflow.NewTimerWithOptions(ctx, obligations.DsrExportLifetime+time.Hour, workflow.TimerOptions{Summary: "download link expiry"}).Get(ctx, nil); err != nil {
 			return err
 		}
 		var out DsrOutcome
@@ -456,16 +412,16 @@ func (r *privacyRequest) fulfil(ctx workflow.Context) error {
 	ref := DsrRef{r.in.RequestID}
 	var err error
 	switch r.in.Type {
-	case DsrAccess, DsrPortability:
+	case obligations.DsrAccess, obligations.DsrPortability:
 		_, err = r.step(ctx, "export", ActivityExportPrivacySubject, ref)
 		return err
-	case DsrRectification:
+	case obligations.DsrRectification:
 		_, err = r.step(ctx, "rectify", ActivityRectifyPrivacySubject, ref)
 		return err
-	case DsrRestriction, DsrObjection, DsrConsentWithdrawal:
+	case obligations.DsrRestriction, obligations.DsrObjection, obligations.DsrConsentWithdrawal:
 		_, err = r.step(ctx, "record_preference", ActivityRecordPrivacyPreference, ref)
 		return err
-	case DsrErasure:
+	case obligations.DsrErasure:
 		return r.erase(ctx)
 	}
 	return nil
@@ -562,7 +518,7 @@ func (r *privacyRequest) waitRetry(ctx workflow.Context) error {
 
 func (r *privacyRequest) finishRejected(ctx workflow.Context) error {
 	r.stepDone(ctx, "reject", "rejected by the privacy officer")
-	r.setStatus(ctx, DsrRejected)
+	r.setStatus(ctx, obligations.DsrRejected)
 	r.notify(ctx, ActivityNotifyPrivacyRequester, NoticeRejected, "")
 	if _, err := r.step(ctx, "finish", ActivityFinishPrivacyRequest, DsrRef{r.in.RequestID}); err != nil && !errors.Is(err, errDsrRejected) {
 		return err
@@ -606,14 +562,14 @@ func (r *privacyRequest) addSignals(ctx workflow.Context, s workflow.Selector) {
 	s.AddReceive(r.verified, func(ch workflow.ReceiveChannel, _ bool) {
 		var v DsrVerifiedSignal
 		ch.Receive(ctx, &v)
-		if r.p.Status == DsrAwaitingVerification {
+		if r.p.Status == obligations.DsrAwaitingVerification {
 			r.isVerified = true
 		}
 	})
 	s.AddReceive(r.approve, func(ch workflow.ReceiveChannel, _ bool) {
 		var d DsrDecisionSignal
 		ch.Receive(ctx, &d)
-		if r.p.Status == DsrAwaitingApproval {
+		if r.p.Status == obligations.DsrAwaitingApproval {
 			r.approved, r.decidedBy = true, d.ByAccountID
 		} else {
 			r.event(ctx, "approve", StepSkipped, "an approval arrived while the request was "+r.p.Status+": ignored")
@@ -643,8 +599,8 @@ func (r *privacyRequest) onExtend(ctx workflow.Context, e DsrExtendSignal) {
 	case r.p.Extended:
 		r.event(ctx, "extend", StepSkipped, "refused: the deadline was extended already")
 		return
-	case e.Months < 1 || e.Months > MaxDsrExtensionMonths:
-		r.event(ctx, "extend", StepSkipped, fmt.Sprintf("refused: an extension is 1 or %d months, not %d", MaxDsrExtensionMonths, e.Months))
+	case e.Months < 1 || e.Months > obligations.MaxDsrExtensionMonths:
+		r.event(ctx, "extend", StepSkipped, fmt.Sprintf("refused: an extension is 1 or %d months, not %d", obligations.MaxDsrExtensionMonths, e.Months))
 		return
 	case e.Reason == "":
 		r.event(ctx, "extend", StepSkipped, "refused: an extension needs a reason")
@@ -692,7 +648,7 @@ func (r *privacyRequest) fireDueNotices(ctx workflow.Context) {
 			continue
 		}
 		r.noticesFired[key] = true
-		if r.p.Status == DsrAwaitingVerification {
+		if r.p.Status == obligations.DsrAwaitingVerification {
 			continue
 		}
 		r.p.NoticesSent = append(r.p.NoticesSent, key)

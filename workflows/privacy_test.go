@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/internal/obligations"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
@@ -184,31 +185,31 @@ func TestDsrDueDateIsOneMonthAndAtMostThirtyDays(t *testing.T) {
 	} {
 		r, _ := time.Parse(time.RFC3339, tc.received)
 		want, _ := time.Parse(time.RFC3339, tc.want)
-		require.Equal(t, want, DsrDueDate(r), tc.received)
+		require.Equal(t, want, obligations.DsrDueDate(r), tc.received)
 	}
 	require.Equal(t, "dsr-12", PrivacyRequestWorkflowID(12))
-	opts := PrivacyRequestStartOptions(dsrInput(DsrErasure, false))
+	opts := PrivacyRequestStartOptions(dsrInput(obligations.DsrErasure, false))
 	require.Equal(t, "dsr-12", opts.ID)
 	typ, _ := opts.TypedSearchAttributes.GetKeyword(DsrType)
 	status, _ := opts.TypedSearchAttributes.GetKeyword(DsrStatus)
 	deadline, _ := opts.TypedSearchAttributes.GetTime(DsrDeadline)
 	org, _ := opts.TypedSearchAttributes.GetKeyword(ConvotOrgId)
-	require.Equal(t, []string{DsrErasure, DsrReceived, "7"}, []string{typ, status, org})
-	require.Equal(t, DsrDueDate(t0), deadline)
+	require.Equal(t, []string{obligations.DsrErasure, obligations.DsrReceived, "7"}, []string{typ, status, org})
+	require.Equal(t, obligations.DsrDueDate(t0), deadline)
 }
 
 // An unverified request expires after the verification window, and the
 // requester is told; the officer is never bothered.
 func TestDsrUnverifiedRequestExpires(t *testing.T) {
 	env, f := newDsrEnv(t)
-	at(env, DsrVerificationWindow-time.Minute, func() {
+	at(env, obligations.DsrVerificationWindow-time.Minute, func() {
 		p := queryProgress(t, env)
-		require.Equal(t, DsrAwaitingVerification, p.Status)
+		require.Equal(t, obligations.DsrAwaitingVerification, p.Status)
 	})
-	runDsr(t, env, dsrInput(DsrAccess, false))
-	require.Equal(t, []string{DsrReceived, DsrAwaitingVerification, DsrExpired}, kinds(f.of(ActivityRecordPrivacyStatus)))
+	runDsr(t, env, dsrInput(obligations.DsrAccess, false))
+	require.Equal(t, []string{obligations.DsrReceived, obligations.DsrAwaitingVerification, obligations.DsrExpired}, kinds(f.of(ActivityRecordPrivacyStatus)))
 	expired := f.of(ActivityRecordPrivacyStatus)[2]
-	require.Equal(t, t0.Add(DsrVerificationWindow), expired.At)
+	require.Equal(t, t0.Add(obligations.DsrVerificationWindow), expired.At)
 	require.Equal(t, []string{NoticeExpired}, kinds(f.of(ActivityNotifyPrivacyRequester)))
 	require.Empty(t, f.of(ActivityNotifyPrivacyOfficer))
 	require.Empty(t, f.of(ActivityExportPrivacySubject))
@@ -219,10 +220,10 @@ func TestDsrUnverifiedRequestExpires(t *testing.T) {
 func TestDsrVerifiedAndApprovedAccessCompletes(t *testing.T) {
 	env, f := newDsrEnv(t)
 	at(env, time.Hour, func() { env.SignalWorkflow(SignalDsrVerified, DsrVerifiedSignal{Method: "code"}) })
-	at(env, 2*time.Hour, func() { require.Equal(t, DsrAwaitingApproval, queryProgress(t, env).Status) })
+	at(env, 2*time.Hour, func() { require.Equal(t, obligations.DsrAwaitingApproval, queryProgress(t, env).Status) })
 	at(env, 3*24*time.Hour, func() { env.SignalWorkflow(SignalDsrApprove, DsrDecisionSignal{ByAccountID: 3}) })
-	runDsr(t, env, dsrInput(DsrAccess, false))
-	require.Equal(t, []string{DsrReceived, DsrAwaitingVerification, DsrInProgress, DsrAwaitingApproval, DsrInProgress, DsrCompleted},
+	runDsr(t, env, dsrInput(obligations.DsrAccess, false))
+	require.Equal(t, []string{obligations.DsrReceived, obligations.DsrAwaitingVerification, obligations.DsrInProgress, obligations.DsrAwaitingApproval, obligations.DsrInProgress, obligations.DsrCompleted},
 		kinds(f.of(ActivityRecordPrivacyStatus)))
 	require.Len(t, f.of(ActivityExportPrivacySubject), 1)
 	require.Equal(t, t0.Add(3*24*time.Hour), f.of(ActivityExportPrivacySubject)[0].At)
@@ -232,28 +233,28 @@ func TestDsrVerifiedAndApprovedAccessCompletes(t *testing.T) {
 	// The download link's file is deleted once the link has expired.
 	expire := f.of(ActivityExpirePrivacyExports)
 	require.Len(t, expire, 1)
-	require.Equal(t, f.of(ActivityRecordPrivacyStatus)[5].At.Add(DsrExportLifetime+time.Hour), expire[0].At)
+	require.Equal(t, f.of(ActivityRecordPrivacyStatus)[5].At.Add(obligations.DsrExportLifetime+time.Hour), expire[0].At)
 }
 
 // While a request waits on the officer, reminders go seven and two days
 // before the deadline, and a notice when it passes.
 func TestDsrRemindersSevenAndTwoDaysBeforeDeadline(t *testing.T) {
 	env, f := newDsrEnv(t)
-	due := DsrDueDate(t0)
+	due := obligations.DsrDueDate(t0)
 	at(env, due.Sub(t0)+24*time.Hour, func() {
 		p := queryProgress(t, env)
-		require.Equal(t, DsrAwaitingApproval, p.Status)
+		require.Equal(t, obligations.DsrAwaitingApproval, p.Status)
 		require.Equal(t, due, p.Deadline)
 		env.SignalWorkflow(SignalDsrReject, DsrDecisionSignal{ByAccountID: 3, Reason: "manifestly unfounded"})
 	})
-	runDsr(t, env, dsrInput(DsrErasure, true))
+	runDsr(t, env, dsrInput(obligations.DsrErasure, true))
 	officer := f.of(ActivityNotifyPrivacyOfficer)
 	require.Equal(t, []string{NoticeAwaitingApproval, NoticeReminder7Days, NoticeReminder2Days, NoticeOverdue}, kinds(officer))
 	require.Equal(t, t0, officer[0].At)
 	require.Equal(t, due.Add(-7*24*time.Hour), officer[1].At)
 	require.Equal(t, due.Add(-2*24*time.Hour), officer[2].At)
 	require.Equal(t, due, officer[3].At)
-	require.Equal(t, DsrRejected, lastStatus(f))
+	require.Equal(t, obligations.DsrRejected, lastStatus(f))
 	require.Equal(t, []string{NoticeRejected}, kinds(f.of(ActivityNotifyPrivacyRequester)))
 	require.Empty(t, f.of(ActivityErasePrivacySubject))
 }
@@ -263,7 +264,7 @@ func TestDsrRemindersSevenAndTwoDaysBeforeDeadline(t *testing.T) {
 // second extension and one of three months are refused.
 func TestDsrExtensionMovesTheDeadlineOnce(t *testing.T) {
 	env, f := newDsrEnv(t)
-	due := DsrDueDate(t0)
+	due := obligations.DsrDueDate(t0)
 	extended := due.AddDate(0, 2, 0)
 	at(env, 20*24*time.Hour, func() {
 		env.SignalWorkflow(SignalDsrExtend, DsrExtendSignal{Months: 3, Reason: "too long"})
@@ -282,7 +283,7 @@ func TestDsrExtensionMovesTheDeadlineOnce(t *testing.T) {
 		require.Equal(t, "many systems to search", p.ExtensionReason)
 		env.SignalWorkflow(SignalDsrApprove, DsrDecisionSignal{ByAccountID: 3})
 	})
-	runDsr(t, env, dsrInput(DsrPortability, true))
+	runDsr(t, env, dsrInput(obligations.DsrPortability, true))
 	require.Equal(t, []string{NoticeExtended, NoticeCompleted}, kinds(f.of(ActivityNotifyPrivacyRequester)))
 	require.Equal(t, extended, f.of(ActivityNotifyPrivacyRequester)[0].Deadline)
 	officer := f.of(ActivityNotifyPrivacyOfficer)
@@ -296,7 +297,7 @@ func TestDsrExtensionMovesTheDeadlineOnce(t *testing.T) {
 	}
 	require.Equal(t, due, recorded[0])
 	require.Equal(t, extended, recorded[len(recorded)-1])
-	require.Equal(t, DsrCompleted, lastStatus(f))
+	require.Equal(t, obligations.DsrCompleted, lastStatus(f))
 }
 
 // An erasure whose scan finds remnants fails the step, alerts the officer
@@ -314,12 +315,12 @@ func TestDsrErasureScanFailureAlertsTheOfficer(t *testing.T) {
 		env.SignalWorkflow(SignalDsrRetry, DsrDecisionSignal{ByAccountID: 3})
 	})
 	cancelled := stopsConversations(env)
-	runDsr(t, env, dsrInput(DsrErasure, true))
+	runDsr(t, env, dsrInput(obligations.DsrErasure, true))
 	require.Len(t, f.of(ActivityErasePrivacySubject), 2)
 	require.Len(t, f.of(ActivityScanPrivacyErasure), 2)
 	require.Equal(t, []string{NoticeAwaitingApproval, NoticeStepFailed}, kinds(f.of(ActivityNotifyPrivacyOfficer)))
 	require.Equal(t, []string{"conversation-5", "conversation-6", "conversation-5", "conversation-6"}, *cancelled)
-	require.Equal(t, DsrCompleted, lastStatus(f))
+	require.Equal(t, obligations.DsrCompleted, lastStatus(f))
 	// Only the clean erasure shreds the backups' keys, after its scan.
 	shred := f.of(ActivityShredBackupKeys)
 	require.Len(t, shred, 1)
@@ -335,11 +336,11 @@ func TestDsrErasureShredsBackupKeysAtOnce(t *testing.T) {
 		env, f := newDsrEnv(t)
 		stopsConversations(env)
 		f.shredFails = fails
-		in := dsrInput(DsrErasure, true)
+		in := dsrInput(obligations.DsrErasure, true)
 		in.Prompt = true
 		runDsr(t, env, in)
 		require.Len(t, f.of(ActivityShredBackupKeys), 1)
-		require.Equal(t, DsrCompleted, lastStatus(f))
+		require.Equal(t, obligations.DsrCompleted, lastStatus(f))
 		var last DsrStep
 		for _, st := range queryProgress(t, env).Steps {
 			if st.Name == "shred_backup_keys" {
@@ -364,26 +365,26 @@ func TestDsrFailedStepWaitsForRetry(t *testing.T) {
 	stopsConversations(env)
 	f.failErase = 1
 	at(env, time.Hour, func() { env.SignalWorkflow(SignalDsrRetry, DsrDecisionSignal{}) })
-	in := dsrInput(DsrErasure, true)
+	in := dsrInput(obligations.DsrErasure, true)
 	in.Prompt = true
 	runDsr(t, env, in)
 	require.Len(t, f.of(ActivityErasePrivacySubject), 2)
 	require.Equal(t, []string{NoticeStepFailed}, kinds(f.of(ActivityNotifyPrivacyOfficer)))
-	require.Equal(t, DsrCompleted, lastStatus(f))
+	require.Equal(t, obligations.DsrCompleted, lastStatus(f))
 }
 
 // A child's data (policy §12) is erased at once: no approval, no month.
 func TestDsrChildErasureIsPrompt(t *testing.T) {
 	env, f := newDsrEnv(t)
 	stopsConversations(env)
-	in := dsrInput(DsrErasure, true)
+	in := dsrInput(obligations.DsrErasure, true)
 	in.Prompt = true
 	runDsr(t, env, in)
 	erase := f.of(ActivityErasePrivacySubject)
 	require.Len(t, erase, 1)
 	require.Equal(t, t0, erase[0].At)
 	require.Empty(t, f.of(ActivityNotifyPrivacyOfficer))
-	require.Equal(t, DsrCompleted, lastStatus(f))
+	require.Equal(t, obligations.DsrCompleted, lastStatus(f))
 	require.Equal(t, t0, f.of(ActivityRecordPrivacyStatus)[len(f.of(ActivityRecordPrivacyStatus))-1].At)
 }
 
@@ -394,10 +395,10 @@ func TestDsrPreferencesTakeEffectWithoutApproval(t *testing.T) {
 		typ, ground string
 		approval    bool
 	}{
-		{DsrRestriction, "", false},
-		{DsrConsentWithdrawal, "marketing_email", false},
-		{DsrObjection, "direct_marketing", false},
-		{DsrObjection, "legitimate_interests", true},
+		{obligations.DsrRestriction, "", false},
+		{obligations.DsrConsentWithdrawal, "marketing_email", false},
+		{obligations.DsrObjection, "direct_marketing", false},
+		{obligations.DsrObjection, "legitimate_interests", true},
 	} {
 		env, f := newDsrEnv(t)
 		in := dsrInput(tc.typ, true)
@@ -419,11 +420,11 @@ func TestDsrPreferencesTakeEffectWithoutApproval(t *testing.T) {
 func TestDsrRejectWhileAwaitingVerification(t *testing.T) {
 	env, f := newDsrEnv(t)
 	at(env, time.Hour, func() { env.SignalWorkflow(SignalDsrReject, DsrDecisionSignal{Reason: "duplicate"}) })
-	runDsr(t, env, dsrInput(DsrErasure, false))
+	runDsr(t, env, dsrInput(obligations.DsrErasure, false))
 	p := queryProgress(t, env)
-	require.Equal(t, DsrRejected, p.Status)
+	require.Equal(t, obligations.DsrRejected, p.Status)
 	require.Equal(t, "duplicate", p.RejectionReason)
-	require.Equal(t, DsrRejected, lastStatus(f))
+	require.Equal(t, obligations.DsrRejected, lastStatus(f))
 	require.Equal(t, []string{NoticeRejected}, kinds(f.of(ActivityNotifyPrivacyRequester)))
 	require.Empty(t, f.of(ActivityErasePrivacySubject))
 }

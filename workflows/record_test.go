@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/convot/convot/internal/obligations"
 	. "github.com/convot/convot/workflows"
 )
 
@@ -248,12 +249,12 @@ func recordPrivacy(t *testing.T, r *recording) {
 		// seconds; verification is open for longer.
 		remindAt := time.Now().UTC().Add(5 * time.Second).Truncate(time.Second)
 		received := remindAt.Add(7*24*time.Hour - 30*24*time.Hour)
-		in := PrivacyRequestInput{RequestID: 904, OrganizationID: 5, Type: DsrErasure, ReceivedAt: received, VerificationWindow: 24 * 24 * time.Hour}
+		in := PrivacyRequestInput{RequestID: 904, OrganizationID: 5, Type: obligations.DsrErasure, ReceivedAt: received, VerificationWindow: 24 * 24 * time.Hour}
 		run := r.start(t, PrivacyRequestStartOptions(in), PrivacyRequestWorkflowType, in)
-		await(t, r, run, QueryDsrProgress, "awaiting verification", func(p DsrProgress) bool { return p.Status == DsrAwaitingVerification })
+		await(t, r, run, QueryDsrProgress, "awaiting verification", func(p DsrProgress) bool { return p.Status == obligations.DsrAwaitingVerification })
 		r.signal(t, run, SignalDsrVerified, DsrVerifiedSignal{Method: "code"})
 		await(t, r, run, QueryDsrProgress, "the officer's 7-day reminder", func(p DsrProgress) bool {
-			return p.Status == DsrAwaitingApproval && slices.ContainsFunc(p.NoticesSent, func(n string) bool { return strings.HasPrefix(n, NoticeReminder7Days) })
+			return p.Status == obligations.DsrAwaitingApproval && slices.ContainsFunc(p.NoticesSent, func(n string) bool { return strings.HasPrefix(n, NoticeReminder7Days) })
 		})
 		r.signal(t, run, SignalDsrExtend, DsrExtendSignal{Months: 1, Reason: "many systems to search", ByAccountID: 3})
 		await(t, r, run, QueryDsrProgress, "the extension", func(p DsrProgress) bool { return p.Extended })
@@ -261,7 +262,7 @@ func recordPrivacy(t *testing.T, r *recording) {
 		await(t, r, run, QueryDsrProgress, "the failed scan", func(p DsrProgress) bool { return hasStep(p, "scan", StepFailed) })
 		r.signal(t, run, SignalDsrRetry, DsrDecisionSignal{ByAccountID: 3})
 		require.NoError(t, run.Get(r.ctx, nil))
-		p := await(t, r, run, QueryDsrProgress, "completion", func(p DsrProgress) bool { return p.Status == DsrCompleted })
+		p := await(t, r, run, QueryDsrProgress, "completion", func(p DsrProgress) bool { return p.Status == obligations.DsrCompleted })
 		require.True(t, hasStep(p, "shred_backup_keys", StepDone))
 		var cancelled *temporal.CanceledError
 		require.ErrorAs(t, convRun.Get(r.ctx, nil), &cancelled, "the erasure cancels the subject's conversation")
@@ -269,21 +270,21 @@ func recordPrivacy(t *testing.T, r *recording) {
 	})
 
 	t.Run("unverified", func(t *testing.T) {
-		in := PrivacyRequestInput{RequestID: 906, OrganizationID: 5, Type: DsrAccess, ReceivedAt: time.Now().UTC(), VerificationWindow: 2 * time.Second}
+		in := PrivacyRequestInput{RequestID: 906, OrganizationID: 5, Type: obligations.DsrAccess, ReceivedAt: time.Now().UTC(), VerificationWindow: 2 * time.Second}
 		run := r.start(t, PrivacyRequestStartOptions(in), PrivacyRequestWorkflowType, in)
 		require.NoError(t, run.Get(r.ctx, nil))
-		await(t, r, run, QueryDsrProgress, "expiry", func(p DsrProgress) bool { return p.Status == DsrExpired })
+		await(t, r, run, QueryDsrProgress, "expiry", func(p DsrProgress) bool { return p.Status == obligations.DsrExpired })
 		r.save(t, "PrivacyRequest-unverified-expires", run.GetID(), run.GetRunID())
 	})
 
 	t.Run("access", func(t *testing.T) {
 		// Completed, then waiting out the download link's 7 days: recorded
 		// up to that timer, then terminated.
-		in := PrivacyRequestInput{RequestID: 907, OrganizationID: 5, Type: DsrAccess, ReceivedAt: time.Now().UTC(), Verified: true}
+		in := PrivacyRequestInput{RequestID: 907, OrganizationID: 5, Type: obligations.DsrAccess, ReceivedAt: time.Now().UTC(), Verified: true}
 		run := r.start(t, PrivacyRequestStartOptions(in), PrivacyRequestWorkflowType, in)
-		await(t, r, run, QueryDsrProgress, "awaiting approval", func(p DsrProgress) bool { return p.Status == DsrAwaitingApproval })
+		await(t, r, run, QueryDsrProgress, "awaiting approval", func(p DsrProgress) bool { return p.Status == obligations.DsrAwaitingApproval })
 		r.signal(t, run, SignalDsrApprove, DsrDecisionSignal{ByAccountID: 3})
-		await(t, r, run, QueryDsrProgress, "completion", func(p DsrProgress) bool { return p.Status == DsrCompleted })
+		await(t, r, run, QueryDsrProgress, "completion", func(p DsrProgress) bool { return p.Status == obligations.DsrCompleted })
 		require.NoError(t, r.c.TerminateWorkflow(r.ctx, run.GetID(), run.GetRunID(), "recording over: the export link expires in 7 days"))
 		var terminated *temporal.TerminatedError
 		require.ErrorAs(t, run.Get(r.ctx, nil), &terminated)
@@ -295,7 +296,7 @@ func recordPrivacy(t *testing.T, r *recording) {
 // starts (the backup is taken 90 days minus seconds ago, so its expiry
 // timer fires), and the key shred.
 func recordRetention(t *testing.T, r *recording) {
-	sweep := r.start(t, opts("retention-support-recorded"), RetentionSweepWorkflowType, SweepInput{Class: RetentionSupport})
+	sweep := r.start(t, opts("retention-support-recorded"), RetentionSweepWorkflowType, SweepInput{Class: obligations.RetentionSupport})
 	require.NoError(t, sweep.Get(r.ctx, nil))
 	r.save(t, "RetentionSweep-support", sweep.GetID(), sweep.GetRunID())
 
@@ -367,8 +368,8 @@ func (f *recordingFakes) activities() map[string]any {
 		},
 		ActivityRecordRetentionSweep: func(context.Context, SweepResult) error { return nil },
 		ActivityTakeBackup: func(context.Context) (BackupResult, error) {
-			taken := time.Now().UTC().Add(-BackupRetention + 3*time.Second)
-			return BackupResult{BackupID: 31, TakenAt: taken, ExpiresAt: taken.Add(BackupRetention), Tables: 20, Rows: 100, Bytes: 4096}, nil
+			taken := time.Now().UTC().Add(-obligations.BackupRetention + 3*time.Second)
+			return BackupResult{BackupID: 31, TakenAt: taken, ExpiresAt: taken.Add(obligations.BackupRetention), Tables: 20, Rows: 100, Bytes: 4096}, nil
 		},
 		ActivityDeleteBackup:    func(context.Context, uint64) error { return nil },
 		ActivityShredBackupKeys: func(context.Context) (int, error) { return 2, nil },

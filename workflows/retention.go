@@ -2,10 +2,10 @@ package workflows
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/convot/convot/internal/obligations"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -36,33 +36,6 @@ const (
 	ActivityDeleteBackup         = "DeleteBackup"
 	ActivityShredBackupKeys      = "ShredBackupKeys"
 )
-
-// Retention classes the sweeps work on (models.SweptClasses).
-const (
-	RetentionSecurityLog = "security_log"
-	RetentionSupport     = "support"
-	RetentionBilling     = "billing"
-)
-
-// BackupRetention is how long a backup is kept (policy §8: ninety days).
-const BackupRetention = 90 * 24 * time.Hour
-
-// RetentionCutoff is the clock value before which data of a class has
-// expired at now: twelve calendar months for logs and IP addresses, two
-// years after a support ticket closed, seven years for billing records.
-// models.RetentionCutoff is the same rule; a test holds them together.
-func RetentionCutoff(class string, now time.Time) (time.Time, error) {
-	now = now.UTC()
-	switch class {
-	case RetentionSecurityLog:
-		return now.AddDate(0, -12, 0), nil
-	case RetentionSupport:
-		return now.AddDate(-2, 0, 0), nil
-	case RetentionBilling:
-		return now.AddDate(-7, 0, 0), nil
-	}
-	return time.Time{}, fmt.Errorf("retention class %q is not swept", class)
-}
 
 // SweepInput starts one sweep of a retention class.
 type SweepInput struct {
@@ -98,7 +71,7 @@ func RetentionSweepWorkflowID(class string) string { return "retention-" + class
 // The cutoff comes from the workflow's clock, so a sweep replayed or
 // retried deletes against the same cutoff: it is idempotent.
 func RetentionSweep(ctx workflow.Context, in SweepInput) (SweepResult, error) {
-	cutoff, err := RetentionCutoff(in.Class, workflow.Now(ctx))
+	cutoff, err := obligations.RetentionCutoff(in.Class, workflow.Now(ctx))
 	if err != nil {
 		return SweepResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
 	}
@@ -169,8 +142,8 @@ func DailyBackup(ctx workflow.Context) (BackupResult, error) {
 		// The dev server's visibility store allows three Datetime search
 		// attributes (the DSR deadline, the cancellation's and the
 		// breach's): the expiry date is in the memo and the timer's summary.
-		Memo:          map[string]any{"expires_at": res.TakenAt.Add(BackupRetention).UTC().Format(time.RFC3339)},
-		StaticSummary: "deletes backup " + strconv.FormatUint(res.BackupID, 10) + " on " + res.TakenAt.Add(BackupRetention).UTC().Format(time.DateOnly),
+		Memo:          map[string]any{"expires_at": res.TakenAt.Add(obligations.BackupRetention).UTC().Format(time.RFC3339)},
+		StaticSummary: "deletes backup " + strconv.FormatUint(res.BackupID, 10) + " on " + res.TakenAt.Add(obligations.BackupRetention).UTC().Format(time.DateOnly),
 	})
 	child := workflow.ExecuteChildWorkflow(cctx, BackupExpiryWorkflowType, BackupExpiryInput{BackupID: res.BackupID, TakenAt: res.TakenAt})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
@@ -182,14 +155,14 @@ func DailyBackup(ctx workflow.Context) (BackupResult, error) {
 	return res, nil
 }
 
-// BackupExpiry deletes one backup BackupRetention after it was taken: a
+// BackupExpiry deletes one backup obligations.BackupRetention after it was taken: a
 // durable timer, visible in the Temporal UI (its summary and memo say the
 // date).
 func BackupExpiry(ctx workflow.Context, in BackupExpiryInput) error {
 	if in.BackupID == 0 || in.TakenAt.IsZero() {
 		return temporal.NewNonRetryableApplicationError("backup ID and time taken are required", "InvalidInput", nil)
 	}
-	expires := in.TakenAt.Add(BackupRetention)
+	expires := in.TakenAt.Add(obligations.BackupRetention)
 	if d := expires.Sub(workflow.Now(ctx)); d > 0 {
 		if err := workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: "backup expiry (90 days)"}).Get(ctx, nil); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/internal/obligations"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
@@ -15,8 +16,6 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/convot/convot/models"
 )
 
 // call is one activity call a fake saw, at workflow time.
@@ -88,7 +87,7 @@ func TestBackupExpiresNinetyDaysAfterItWasTaken(t *testing.T) {
 		require.Equal(t, uint64(17), deletes[0].Arg)
 		require.Equal(t, taken.Add(90*24*time.Hour), deletes[0].At, "deleted 90 days after it was taken")
 	}
-	require.Equal(t, models.BackupRetention, BackupRetention)
+	require.Equal(t, obligations.BackupRetention, obligations.BackupRetention)
 	require.Equal(t, "backup-expiry-17", BackupExpiryWorkflowID(17))
 }
 
@@ -103,7 +102,7 @@ func TestDailyBackupShredsTakesAndStartsItsExpiry(t *testing.T) {
 	}, activity.RegisterOptions{Name: ActivityShredBackupKeys})
 	env.RegisterActivityWithOptions(func(context.Context) (BackupResult, error) {
 		f.add(ActivityTakeBackup, nil)
-		return BackupResult{BackupID: 9, TakenAt: t0, ExpiresAt: t0.Add(BackupRetention), Tables: 30, Rows: 100}, nil
+		return BackupResult{BackupID: 9, TakenAt: t0, ExpiresAt: t0.Add(obligations.BackupRetention), Tables: 30, Rows: 100}, nil
 	}, activity.RegisterOptions{Name: ActivityTakeBackup})
 	var childID string
 	env.OnWorkflow(BackupExpiryWorkflowType, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in BackupExpiryInput) error {
@@ -128,9 +127,9 @@ func TestDailyBackupShredsTakesAndStartsItsExpiry(t *testing.T) {
 // records the counts.
 func TestRetentionSweepPeriods(t *testing.T) {
 	want := map[string]time.Time{
-		RetentionSecurityLog: time.Date(2025, 3, 2, 9, 0, 0, 0, time.UTC),
-		RetentionSupport:     time.Date(2024, 3, 2, 9, 0, 0, 0, time.UTC),
-		RetentionBilling:     time.Date(2019, 3, 2, 9, 0, 0, 0, time.UTC),
+		obligations.RetentionSecurityLog: time.Date(2025, 3, 2, 9, 0, 0, 0, time.UTC),
+		obligations.RetentionSupport:     time.Date(2024, 3, 2, 9, 0, 0, 0, time.UTC),
+		obligations.RetentionBilling:     time.Date(2019, 3, 2, 9, 0, 0, 0, time.UTC),
 	}
 	for class, cutoff := range want {
 		env, f := newObligationEnv(t)
@@ -151,10 +150,6 @@ func TestRetentionSweepPeriods(t *testing.T) {
 		records := f.of(ActivityRecordRetentionSweep)
 		require.Len(t, records, 1)
 		require.Equal(t, int64(3), records[0].Arg.(SweepResult).Counts["t"])
-		// The models' rule is the same.
-		mc, err := models.RetentionCutoff(class, t0)
-		require.NoError(t, err)
-		require.Equal(t, cutoff, mc, class)
 	}
 	env, _ := newObligationEnv(t)
 	env.ExecuteWorkflow(RetentionSweepWorkflowType, SweepInput{Class: "account"})
@@ -176,7 +171,7 @@ func TestRetentionSweepIsRetried(t *testing.T) {
 	}, activity.RegisterOptions{Name: ActivitySweepRetention})
 	env.RegisterActivityWithOptions(func(_ context.Context, res SweepResult) error { return nil },
 		activity.RegisterOptions{Name: ActivityRecordRetentionSweep})
-	env.ExecuteWorkflow(RetentionSweepWorkflowType, SweepInput{Class: RetentionSupport})
+	env.ExecuteWorkflow(RetentionSweepWorkflowType, SweepInput{Class: obligations.RetentionSupport})
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, 3, attempts)
 }
@@ -197,7 +192,7 @@ func TestSchedulesCoverEveryObligation(t *testing.T) {
 	for _, id := range []string{ScheduleDailyBackup, ScheduleShredBackupKeys, ScheduleRetentionSecurity, ScheduleRetentionSupport, ScheduleRetentionBilling} {
 		require.True(t, ids[id], id)
 	}
-	for _, c := range models.SweptClasses {
+	for _, c := range obligations.SweptClasses {
 		require.True(t, swept[c], "no schedule sweeps %s", c)
 	}
 }

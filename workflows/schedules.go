@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/convot/convot/internal/obligations"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -62,9 +63,9 @@ func Schedules() []client.ScheduleOptions {
 			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 			Note:    "crypto-shredding: data keys destroyed in the database are removed from every backup kept",
 		},
-		sweep(ScheduleRetentionSecurity, RetentionSecurityLog, 3, 0),
-		sweep(ScheduleRetentionSupport, RetentionSupport, 3, 20),
-		sweep(ScheduleRetentionBilling, RetentionBilling, 3, 40),
+		sweep(ScheduleRetentionSecurity, obligations.RetentionSecurityLog, 3, 0),
+		sweep(ScheduleRetentionSupport, obligations.RetentionSupport, 3, 20),
+		sweep(ScheduleRetentionBilling, obligations.RetentionBilling, 3, 40),
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/internal/testenv"
 )
 
@@ -72,7 +73,7 @@ func TestSchedulesAndBreachOnDevServer(t *testing.T) {
 	require.NoError(t, c.ScheduleClient().GetHandle(ctx, ScheduleRetentionSupport).Trigger(ctx, client.ScheduleTriggerOptions{}))
 	select {
 	case req := <-swept:
-		require.Equal(t, RetentionSupport, req.Class)
+		require.Equal(t, obligations.RetentionSupport, req.Class)
 		require.WithinDuration(t, time.Now().AddDate(-2, 0, 0), req.Cutoff, time.Minute)
 	case <-ctx.Done():
 		t.Fatal("the triggered schedule did not run its sweep")

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/internal/obligations"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/workflow"
 )
@@ -57,10 +58,10 @@ func TestShredBackupKeysAfterErasureVersions(t *testing.T) {
 			if tc.old {
 				env.OnGetVersion("shred-backup-keys-after-erasure", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 			}
-			in := dsrInput(DsrErasure, true)
+			in := dsrInput(obligations.DsrErasure, true)
 			in.Prompt = true
 			runDsr(t, env, in)
-			require.Equal(t, DsrCompleted, lastStatus(f))
+			require.Equal(t, obligations.DsrCompleted, lastStatus(f))
 			require.Len(t, f.of(ActivityScanPrivacyErasure), 1)
 			var steps []string
 			for _, st := range queryProgress(t, env).Steps {

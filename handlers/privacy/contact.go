@@ -12,6 +12,7 @@ import (
 	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 )
@@ -52,7 +53,7 @@ type contactPageData struct {
 }
 
 func (h *Handler) contactPageData(c *gin.Context, ct *models.Contact) (contactPageData, error) {
-	d := contactPageData{Contact: ct, Label: h.ContactLabel(ct), Types: models.DsrTypes, Grounds: models.ObjectionGrounds(),
+	d := contactPageData{Contact: ct, Label: h.ContactLabel(ct), Types: obligations.DsrTypes, Grounds: models.ObjectionGrounds(),
 		Consents: models.ConsentNames(), Fields: models.RectifiableFields(models.SubjectEndUser)}
 	open, err := h.Store.PrivacyRequestsOfContact(c, ct.OrganizationID, ct.ID)
 	for _, r := range open {
@@ -107,7 +108,7 @@ func (h *Handler) contactLog(c *gin.Context) {
 		}
 	}
 	ground := c.PostForm("ground")
-	if c.PostForm("type") == models.DsrConsentWithdrawal {
+	if c.PostForm("type") == obligations.DsrConsentWithdrawal {
 		ground = c.PostForm("consent")
 	}
 	email, _ := mail.CanonicalAddress(ct.Email)
@@ -153,7 +154,7 @@ func (h *Handler) contactUnder16(c *gin.Context) {
 		return
 	}
 	h.ForgetLiveSubject(ct.ID)
-	res, err := h.Intake.Receive(c, dsr.Submission{Org: org, Type: models.DsrErasure, ForChild: true, Source: models.DsrSourceChildFlag,
+	res, err := h.Intake.Receive(c, dsr.Submission{Org: org, Type: obligations.DsrErasure, ForChild: true, Source: models.DsrSourceChildFlag,
 		ContactID: ct.ID, LoggedBy: a.ID, Attested: true, Prompt: true})
 	if h.failed(c, err) {
 		return

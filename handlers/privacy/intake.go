@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/dsr"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 )
 
@@ -92,7 +93,7 @@ type requestFormPage struct {
 }
 
 func newRequestFormPage(org *models.Organization, key string) requestFormPage {
-	f := requestFormPage{Key: key, Controller: "Convot.io", Types: models.DsrTypes, Grounds: models.ObjectionGrounds(), Consents: models.ConsentNames(), Customer: org == nil}
+	f := requestFormPage{Key: key, Controller: "Convot.io", Types: obligations.DsrTypes, Grounds: models.ObjectionGrounds(), Consents: models.ConsentNames(), Customer: org == nil}
 	kind := models.SubjectCustomer
 	if org != nil {
 		f.Controller, kind = org.CompanyName, models.SubjectEndUser
@@ -132,7 +133,7 @@ func (h *Handler) requestForm(c *gin.Context, key string) {
 	}
 	in := dsr.Submission{Org: org, Type: c.PostForm("type"), Ground: c.PostForm("ground"), Email: c.PostForm("email"),
 		Changes: changes, ForChild: c.PostForm("for_child") == "on", Child: c.PostForm("child_email"), Source: models.DsrSourceWeb}
-	if in.Type == models.DsrConsentWithdrawal {
+	if in.Type == obligations.DsrConsentWithdrawal {
 		in.Ground = c.PostForm("consent")
 	}
 	res, err := h.Intake.Receive(c, in)
@@ -145,7 +146,7 @@ func (h *Handler) requestForm(c *gin.Context, key string) {
 	if h.failed(c, err) {
 		return
 	}
-	if res.Joined && res.Request.Status != models.DsrAwaitingVerification && res.Request.Status != models.DsrReceived {
+	if res.Joined && res.Request.Status != obligations.DsrAwaitingVerification && res.Request.Status != obligations.DsrReceived {
 		f := newRequestFormPage(org, key)
 		f.Sent, f.Joined = res.Request, true
 		h.Render(c, http.StatusOK, "privacy_request_form", h.Page(c, "Privacy request", "", f))

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/handlers/site"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
@@ -64,17 +65,17 @@ type requestList struct {
 
 func (h *Handler) requestsPage(c *gin.Context) {
 	org := site.CurrentOrg(c)
-	f := requestList{Status: c.Query("status"), Type: c.Query("type"), Due: c.Query("due") == "1", Statuses: models.DsrStatuses, Types: models.DsrTypes}
+	f := requestList{Status: c.Query("status"), Type: c.Query("type"), Due: c.Query("due") == "1", Statuses: obligations.DsrStatuses, Types: obligations.DsrTypes}
 	var filter store.PrivacyRequestFilter
 	switch {
 	case f.Status == "open":
 		filter.Open = true
-	case slices.Contains(models.DsrStatuses, f.Status):
+	case slices.Contains(obligations.DsrStatuses, f.Status):
 		filter.Status = f.Status
 	default:
 		f.Status = ""
 	}
-	if models.ValidDsrType(f.Type) {
+	if obligations.ValidDsrType(f.Type) {
 		filter.Type = f.Type
 	} else {
 		f.Type = ""
@@ -227,7 +228,7 @@ func (h *Handler) approve(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if r.Status != models.DsrAwaitingApproval {
+	if r.Status != obligations.DsrAwaitingApproval {
 		h.Fail(c, http.StatusConflict, "Not awaiting a decision", "This request does not wait for approval (it is "+strings.ReplaceAll(r.Status, "_", " ")+").")
 		return
 	}
@@ -265,8 +266,8 @@ func (h *Handler) extend(c *gin.Context) {
 	case r.Extended:
 		h.Fail(c, http.StatusConflict, "Extended already", "The deadline can be extended once only, and it was.")
 		return
-	case months < 1 || months > workflows.MaxDsrExtensionMonths:
-		h.Fail(c, http.StatusBadRequest, "Extension", fmt.Sprintf("Extend by 1 or %d months.", workflows.MaxDsrExtensionMonths))
+	case months < 1 || months > obligations.MaxDsrExtensionMonths:
+		h.Fail(c, http.StatusBadRequest, "Extension", fmt.Sprintf("Extend by 1 or %d months.", obligations.MaxDsrExtensionMonths))
 		return
 	case reason == "" || len([]rune(reason)) > 500:
 		h.Fail(c, http.StatusBadRequest, "Reason needed", "Say why more time is needed (at most 500 characters, no personal data): the requester is told.")

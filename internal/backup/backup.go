@@ -59,6 +59,7 @@ import (
 
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/subprocessors"
@@ -866,7 +867,7 @@ func recordOf(m Manifest, now time.Time) models.Backup {
 	completed := m.TakenAt
 	return models.Backup{
 		ID: m.ID, Status: models.BackupCompleted, Prefix: Prefix(m.ID), TakenAt: m.TakenAt, CompletedAt: &completed,
-		ExpiresAt: m.TakenAt.Add(models.BackupRetention), TableCount: len(m.Tables), RowCount: m.Rows(), Bytes: m.Bytes(),
+		ExpiresAt: m.TakenAt.Add(obligations.BackupRetention), TableCount: len(m.Tables), RowCount: m.Rows(), Bytes: m.Bytes(),
 		Parts: len(m.Parts), MasterVersion: m.MasterVersion, SchemaVersion: m.SchemaVersion, CreatedAt: now, UpdatedAt: now,
 	}
 }

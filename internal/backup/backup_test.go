@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/convot/convot/internal/blob"
+	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
 )
@@ -209,7 +210,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	var record models.Backup
 	must(t, db2.First(&record, 1).Error)
-	if record.Status != models.BackupCompleted || !record.ExpiresAt.Equal(m.TakenAt.Add(models.BackupRetention)) {
+	if record.Status != models.BackupCompleted || !record.ExpiresAt.Equal(m.TakenAt.Add(obligations.BackupRetention)) {
 		t.Fatalf("the restored database's record of backup 1: %+v", record)
 	}
 
