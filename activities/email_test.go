@@ -2,11 +2,7 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +11,7 @@ import (
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/testdb"
+	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/store"
@@ -24,60 +21,16 @@ import (
 
 const testInboundDomain = "inbound.convot.test"
 
-// postmarkRequest is what the fake Postmark API received.
-type postmarkRequest struct {
-	From, To, ReplyTo, Subject, TextBody, HtmlBody, MessageStream, Tag string
-	Headers                                                            []struct{ Name, Value string }
-}
-
-func (r postmarkRequest) header(name string) string {
-	for _, h := range r.Headers {
-		if strings.EqualFold(h.Name, name) {
-			return h.Value
-		}
-	}
-	return ""
-}
-
-type fakePostmarkAPI struct {
-	mu   sync.Mutex
-	reqs []postmarkRequest
-}
-
-func (f *fakePostmarkAPI) requests() []postmarkRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]postmarkRequest(nil), f.reqs...)
-}
-
 // newMailer is the mailer of production: suppressions first, then the
 // gated Postmark client, pointed at a fake Postmark API.
-func newMailer(t *testing.T, db *testdb.DB) (mail.Sender, *fakePostmarkAPI) {
+func newMailer(t *testing.T, db *testdb.DB) (mail.Sender, *testenv.FakePostmark) {
 	t.Helper()
-	fake := &fakePostmarkAPI{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/email" || r.Header.Get("X-Postmark-Server-Token") != "test-token" {
-			http.Error(w, "unexpected", http.StatusBadRequest)
-			return
-		}
-		var req postmarkRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, "bad json", http.StatusBadRequest)
-			return
-		}
-		fake.mu.Lock()
-		fake.reqs = append(fake.reqs, req)
-		fake.mu.Unlock()
-		if err := json.NewEncoder(w).Encode(map[string]any{"MessageID": crypto.RandomToken(8), "ErrorCode": 0, "Message": "OK"}); err != nil {
-			t.Errorf("encode the response: %v", err)
-		}
-	}))
-	t.Cleanup(srv.Close)
+	fake := testenv.NewFakePostmark(t, "test-token")
 	gate, err := policies.NewGate(context.Background(), models.DecisionLog{DB: db.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm, err := subprocessors.NewPostmark(gate, subprocessors.PostmarkConfig{BaseURL: srv.URL, ServerToken: "test-token"})
+	pm, err := subprocessors.NewPostmark(gate, subprocessors.PostmarkConfig{BaseURL: fake.URL, ServerToken: fake.Token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +90,7 @@ func TestNotifyContactOfReplies(t *testing.T) {
 	if res := notify(); !res.Sent || res.Messages != 1 {
 		t.Fatalf("%+v", res)
 	}
-	reqs := fake.requests()
+	reqs := fake.Mails()
 	if len(reqs) != 1 {
 		t.Fatalf("%d mails", len(reqs))
 	}
@@ -157,11 +110,11 @@ func TestNotifyContactOfReplies(t *testing.T) {
 	if !strings.Contains(r.HtmlBody, "It ships &lt;b&gt;today&lt;/b&gt;.") || strings.Contains(r.HtmlBody, "VIP") {
 		t.Fatalf("html %q", r.HtmlBody)
 	}
-	firstID := mail.ParseMessageIDs(r.header("Message-ID"))
-	if len(firstID) != 1 || !strings.HasSuffix(firstID[0], "@"+testInboundDomain) || r.header("In-Reply-To") != "" || r.header("References") != "" {
+	firstID := mail.ParseMessageIDs(r.Header("Message-ID"))
+	if len(firstID) != 1 || !strings.HasSuffix(firstID[0], "@"+testInboundDomain) || r.Header("In-Reply-To") != "" || r.Header("References") != "" {
 		t.Fatalf("headers %+v", r.Headers)
 	}
-	if r.header("List-Unsubscribe") != "" {
+	if r.Header("List-Unsubscribe") != "" {
 		t.Fatal("a transactional mail offers to unsubscribe")
 	}
 
@@ -179,9 +132,9 @@ func TestNotifyContactOfReplies(t *testing.T) {
 	if res := notify(); !res.Sent {
 		t.Fatalf("%+v", res)
 	}
-	second := fake.requests()[1]
-	if second.header("In-Reply-To") != "<CAF00d@mail.example.com>" ||
-		second.header("References") != "<"+firstID[0]+"> <CAF00d@mail.example.com>" || second.ReplyTo != r.ReplyTo {
+	second := fake.Mails()[1]
+	if second.Header("In-Reply-To") != "<CAF00d@mail.example.com>" ||
+		second.Header("References") != "<"+firstID[0]+"> <CAF00d@mail.example.com>" || second.ReplyTo != r.ReplyTo {
 		t.Fatalf("threading %+v", second.Headers)
 	}
 	if strings.Contains(second.TextBody, "ships") {
@@ -202,7 +155,7 @@ func TestNotifyContactOfReplies(t *testing.T) {
 	if res := notify(); res.Skipped != "suppressed" {
 		t.Fatalf("%+v", res)
 	}
-	if n := len(fake.requests()); n != 2 {
+	if n := len(fake.Mails()); n != 2 {
 		t.Fatalf("%d mails", n)
 	}
 }
@@ -251,7 +204,7 @@ func TestNotifyContactOfRepliesNeedsAnAddressAndTheGate(t *testing.T) {
 	if res.Skipped != "conversation_gone" {
 		t.Fatalf("%+v", res)
 	}
-	if n := len(fake.requests()); n != 0 {
+	if n := len(fake.Mails()); n != 0 {
 		t.Fatalf("%d mails", n)
 	}
 }

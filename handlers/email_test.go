@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.temporal.io/sdk/testsuite"
@@ -19,8 +17,8 @@ import (
 	"github.com/convot/convot/activities"
 	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/dsr"
-	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/store"
@@ -34,50 +32,11 @@ const (
 	postmarkPassword = "a-long-webhook-password"
 )
 
-// sentMail is one request the fake Postmark API received.
-type sentMail struct {
-	From, To, ReplyTo, Subject, TextBody, HtmlBody, MessageStream, Tag string
-	Headers                                                            []struct{ Name, Value string }
-}
-
-func (m sentMail) header(name string) string {
-	for _, h := range m.Headers {
-		if strings.EqualFold(h.Name, name) {
-			return h.Value
-		}
-	}
-	return ""
-}
-
-// fakePostmark is Postmark's API as the tests see it: it keeps every mail.
-type fakePostmark struct {
-	mu   sync.Mutex
-	sent []sentMail
-}
-
-func (f *fakePostmark) mails() []sentMail {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]sentMail(nil), f.sent...)
-}
-
-func (f *fakePostmark) last(t *testing.T, tag string) sentMail {
-	t.Helper()
-	mails := f.mails()
-	for i := len(mails) - 1; i >= 0; i-- {
-		if mails[i].Tag == tag {
-			return mails[i]
-		}
-	}
-	t.Fatalf("no %s mail among %d", tag, len(mails))
-	return sentMail{}
-}
-
 // emailServer is a test server whose mail goes the production path:
 // suppressions, then the gated Postmark client, to a fake Postmark API.
 type emailServer struct {
 	*testServer
-	postmark *fakePostmark
+	postmark *testenv.FakePostmark
 	gate     subprocessors.Gate
 }
 
@@ -95,19 +54,7 @@ func newEmailServer(t *testing.T, gate subprocessors.Gate) *emailServer {
 	cfg := ts.srv.Config
 	cfg.InboundDomain, cfg.PostmarkInboundUser, cfg.PostmarkInboundPassword = testInbound, postmarkUser, postmarkPassword
 	cfg.MailFrom = "Convot <no-reply@convot.test>"
-	fake := &fakePostmark{}
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m sentMail
-		if r.URL.Path != "/email" || r.Header.Get("X-Postmark-Server-Token") != "server-token" || json.NewDecoder(r.Body).Decode(&m) != nil {
-			http.Error(w, "unexpected request", http.StatusBadRequest)
-			return
-		}
-		fake.mu.Lock()
-		fake.sent = append(fake.sent, m)
-		fake.mu.Unlock()
-		json.NewEncoder(w).Encode(map[string]any{"MessageID": crypto.RandomToken(8), "ErrorCode": 0, "Message": "OK"})
-	}))
-	t.Cleanup(api.Close)
+	fake := testenv.NewFakePostmark(t, "server-token")
 	if gate == nil {
 		g, err := policies.NewGate(context.Background(), models.DecisionLog{DB: ts.db.DB})
 		if err != nil {
@@ -115,7 +62,7 @@ func newEmailServer(t *testing.T, gate subprocessors.Gate) *emailServer {
 		}
 		gate = g
 	}
-	pm, err := subprocessors.NewPostmark(gate, subprocessors.PostmarkConfig{BaseURL: api.URL, ServerToken: "server-token"})
+	pm, err := subprocessors.NewPostmark(gate, subprocessors.PostmarkConfig{BaseURL: fake.URL, ServerToken: fake.Token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +262,7 @@ func TestInboundForwardedMailStartsTheForwardersConversation(t *testing.T) {
 	if res := ts.notify(t, org, ada.ID); !res.Sent {
 		t.Fatalf("%+v", res)
 	}
-	notice := mail.ParseMessageIDs(ts.postmark.last(t, "reply_notification").header("Message-ID"))[0]
+	notice := mail.ParseMessageIDs(ts.postmark.Last(t, "reply_notification").Header("Message-ID"))[0]
 
 	r := ts.inbound(t, fixture(t, "forwarded.json", map[string]string{"SUPPORT": "support@acme.test", "IN_REPLY_TO": notice}))
 	if r.status != http.StatusOK {
@@ -376,16 +323,16 @@ func TestInboundReplyThreadsByMailboxHashAndReferences(t *testing.T) {
 	if res := ts.notify(t, org, conv.ID); !res.Sent || res.Messages != 1 {
 		t.Fatalf("%+v", res)
 	}
-	notice := ts.postmark.last(t, "reply_notification")
+	notice := ts.postmark.Last(t, "reply_notification")
 	token, ok := mail.ParseReplyAddress(notice.ReplyTo, testInbound)
 	if !ok || notice.To != `"Ada Lovelace" <ada@example.com>` || notice.Subject != "Re: Order 1234 has not arrived" {
 		t.Fatalf("notification %+v", notice)
 	}
 	// The first notification answers Ada's mail: it names its Message-ID.
-	if notice.header("In-Reply-To") != "<CAplain.0001@mail.example.com>" || notice.header("References") != "<CAplain.0001@mail.example.com>" {
+	if notice.Header("In-Reply-To") != "<CAplain.0001@mail.example.com>" || notice.Header("References") != "<CAplain.0001@mail.example.com>" {
 		t.Fatalf("threading %+v", notice.Headers)
 	}
-	noticeID := mail.ParseMessageIDs(notice.header("Message-ID"))[0]
+	noticeID := mail.ParseMessageIDs(notice.Header("Message-ID"))[0]
 
 	r := ts.inbound(t, fixture(t, "quoted_reply.json", map[string]string{"HASH": token, "IN_REPLY_TO": noticeID}))
 	if r.status != http.StatusOK {
@@ -399,9 +346,9 @@ func TestInboundReplyThreadsByMailboxHashAndReferences(t *testing.T) {
 	// The next notification names the whole thread, the reply last.
 	ts.operatorReply(t, org, conv.ID, "Glad to hear it.")
 	ts.notify(t, org, conv.ID)
-	next := ts.postmark.last(t, "reply_notification")
-	if next.header("In-Reply-To") != "<CAreply.0004@mail.example.com>" ||
-		next.header("References") != "<CAplain.0001@mail.example.com> <"+noticeID+"> <CAreply.0004@mail.example.com>" || next.ReplyTo != notice.ReplyTo {
+	next := ts.postmark.Last(t, "reply_notification")
+	if next.Header("In-Reply-To") != "<CAreply.0004@mail.example.com>" ||
+		next.Header("References") != "<CAplain.0001@mail.example.com> <"+noticeID+"> <CAreply.0004@mail.example.com>" || next.ReplyTo != notice.ReplyTo {
 		t.Fatalf("threading %+v", next.Headers)
 	}
 
@@ -449,9 +396,9 @@ func TestInboundNeverCrossesOrganizations(t *testing.T) {
 	acmeConv := ts.conversations(t, acme.ID)[0]
 	ts.operatorReply(t, acme, acmeConv.ID, "It ships today.")
 	ts.notify(t, acme, acmeConv.ID)
-	notice := ts.postmark.last(t, "reply_notification")
+	notice := ts.postmark.Last(t, "reply_notification")
 	token, _ := mail.ParseReplyAddress(notice.ReplyTo, testInbound)
-	noticeID := mail.ParseMessageIDs(notice.header("Message-ID"))[0]
+	noticeID := mail.ParseMessageIDs(notice.Header("Message-ID"))[0]
 
 	// Acme's token and Message-ID, but sent to Globex's support address.
 	crossing := fixture(t, "quoted_reply.json", map[string]string{"HASH": token, "IN_REPLY_TO": noticeID})
@@ -627,7 +574,7 @@ func TestBouncesAndComplaintsSuppressMail(t *testing.T) {
 	if raw != 0 {
 		t.Fatal("the address is stored in clear")
 	}
-	before := len(ts.postmark.mails())
+	before := len(ts.postmark.Mails())
 	ts.operatorReply(t, org, conv.ID, "Second answer.")
 	if res := ts.notify(t, org, conv.ID); res.Sent || res.Skipped != "suppressed" {
 		t.Fatalf("after a hard bounce: %+v", res)
@@ -643,7 +590,7 @@ func TestBouncesAndComplaintsSuppressMail(t *testing.T) {
 	if r := b.login("owner@acme.test", "correct horse battery"); r.status != http.StatusSeeOther {
 		t.Fatalf("login %d", r.status)
 	}
-	if after := len(ts.postmark.mails()); after != before {
+	if after := len(ts.postmark.Mails()); after != before {
 		t.Fatalf("%d mails went to suppressed addresses", after-before)
 	}
 
@@ -728,12 +675,12 @@ func TestMarketingOneClickUnsubscribeRoundTrip(t *testing.T) {
 	if err != nil || report.Sent != 1 || report.Consenting != 1 {
 		t.Fatalf("%+v %v", report, err)
 	}
-	m := ts.postmark.last(t, "newsletter-2026-03")
-	if m.To != `"Olivia Owner" <owner@acme.test>` || m.MessageStream != "broadcast" || m.header("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+	m := ts.postmark.Last(t, "newsletter-2026-03")
+	if m.To != `"Olivia Owner" <owner@acme.test>` || m.MessageStream != "broadcast" || m.Header("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
 		t.Fatalf("%+v", m)
 	}
 	var link, mailto string
-	for _, part := range strings.Split(m.header("List-Unsubscribe"), ",") {
+	for _, part := range strings.Split(m.Header("List-Unsubscribe"), ",") {
 		part = strings.Trim(strings.TrimSpace(part), "<>")
 		if strings.HasPrefix(part, "mailto:") {
 			mailto = part
@@ -742,7 +689,7 @@ func TestMarketingOneClickUnsubscribeRoundTrip(t *testing.T) {
 		}
 	}
 	if !strings.HasPrefix(link, ts.URL+"/unsubscribe/") || !strings.HasPrefix(mailto, "mailto:unsubscribe+") || !strings.Contains(m.TextBody, link) {
-		t.Fatalf("List-Unsubscribe %q", m.header("List-Unsubscribe"))
+		t.Fatalf("List-Unsubscribe %q", m.Header("List-Unsubscribe"))
 	}
 	path := strings.TrimPrefix(link, ts.URL)
 
@@ -771,9 +718,9 @@ func TestMarketingOneClickUnsubscribeRoundTrip(t *testing.T) {
 		t.Fatalf("%+v", history)
 	}
 	// Honoured at once: the next campaign mails nobody.
-	before := len(ts.postmark.mails())
+	before := len(ts.postmark.Mails())
 	report, _ = ts.srv.sendMarketing(context.Background(), Campaign{Subject: "April", Text: "More.", Tag: "newsletter-2026-04"})
-	if report.Sent != 0 || report.Consenting != 0 || len(ts.postmark.mails()) != before {
+	if report.Sent != 0 || report.Consenting != 0 || len(ts.postmark.Mails()) != before {
 		t.Fatalf("%+v", report)
 	}
 	// Twice is harmless; an unknown token is 404; the page says so.
@@ -791,8 +738,8 @@ func TestMarketingOneClickUnsubscribeRoundTrip(t *testing.T) {
 	b.get("/settings/marketing")
 	b.post("/settings/marketing", url.Values{"consent": {"give"}})
 	ts.srv.sendMarketing(context.Background(), Campaign{Subject: "May", Text: "News.", Tag: "newsletter-2026-05"})
-	m = ts.postmark.last(t, "newsletter-2026-05")
-	to := strings.TrimPrefix(strings.Split(strings.Split(m.header("List-Unsubscribe"), "<mailto:")[1], "?")[0], "")
+	m = ts.postmark.Last(t, "newsletter-2026-05")
+	to := strings.TrimPrefix(strings.Split(strings.Split(m.Header("List-Unsubscribe"), "<mailto:")[1], "?")[0], "")
 	unsub := `{"From":"owner@acme.test","FromFull":{"Email":"owner@acme.test"},"To":"` + to + `","OriginalRecipient":"` + to + `","Subject":"unsubscribe","MessageID":"5d5e3b4e-0000-0000-0000-000000000001","TextBody":""}`
 	if r := ts.inbound(t, unsub); r.status != http.StatusOK || !strings.Contains(r.body, "unsubscribed") {
 		t.Fatalf("%d %s", r.status, r.body)
@@ -817,7 +764,7 @@ func TestMarketingRefusedByTheGate(t *testing.T) {
 	if report.Sent != 0 || report.Refused != 1 || report.Reasons["postmark is not registered for purpose marketing.communications.email"] != 1 {
 		t.Fatalf("%+v", report)
 	}
-	if n := len(ts.postmark.mails()); n != 0 {
+	if n := len(ts.postmark.Mails()); n != 0 {
 		t.Fatalf("%d mails left", n)
 	}
 	var d models.EgressDecision
@@ -841,8 +788,8 @@ func TestTransactionalMailCannotBeUnsubscribed(t *testing.T) {
 	b.post("/settings/marketing", url.Values{"consent": {"withdraw"}})
 	b.logout()
 	b.login("owner@acme.test", "correct horse battery")
-	alert := ts.postmark.last(t, "security_alert")
-	if alert.To != "<owner@acme.test>" || alert.MessageStream != "outbound" || alert.header("List-Unsubscribe") != "" || alert.header("List-Unsubscribe-Post") != "" {
+	alert := ts.postmark.Last(t, "security_alert")
+	if alert.To != "<owner@acme.test>" || alert.MessageStream != "outbound" || alert.Header("List-Unsubscribe") != "" || alert.Header("List-Unsubscribe-Post") != "" {
 		t.Fatalf("%+v", alert)
 	}
 }
