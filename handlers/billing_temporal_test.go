@@ -3,9 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +12,6 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/convot/convot/activities"
@@ -29,23 +25,12 @@ import (
 // Temporal dev server, with a worker for them.
 func cancellationsOnTemporal(t *testing.T) (*testServer, client.Client, context.Context) {
 	t.Helper()
-	cli := testenv.Require(t, "TEMPORAL_CLI")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  cli,
-		LogLevel:      "error",
-		ClientOptions: &client.Options{Namespace: "default", Logger: logger},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dev.Stop() })
-	c := dev.Client()
+	c := testenv.TemporalDevServer(t, ctx, client.Options{})
 	// The attributes this workflow uses (a SQL visibility store holds only
 	// three of each date type; the full set is registered by convot migrate).
-	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
 		Namespace: "default",
 		SearchAttributes: map[string]enumspb.IndexedValueType{
 			workflows.ConvotOrgId.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,

@@ -18,7 +18,6 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/proto"
 
@@ -68,7 +67,6 @@ func (r *stripeRecorder) saw(s string) bool {
 // DsrStatus="completed". Before that, an operator flags a contact as under
 // 16 and the contact is erased at once, without anyone's decision.
 func TestPrivacyErasureEndToEndOnTemporal(t *testing.T) {
-	cli := testenv.Require(t, "TEMPORAL_CLI")
 	stripeBase := testenv.StripeMock(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -76,17 +74,7 @@ func TestPrivacyErasureEndToEndOnTemporal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: cli,
-		LogLevel:     "error",
-		ClientOptions: &client.Options{Namespace: "default", DataConverter: payloads.DataConverter(codec),
-			Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	c := srv.Client()
+	c := testenv.TemporalDevServer(t, ctx, client.Options{DataConverter: payloads.DataConverter(codec), Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))})
 	if err := workflows.RegisterSearchAttributes(ctx, c, "default"); err != nil {
 		t.Fatal(err)
 	}

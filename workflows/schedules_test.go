@@ -2,8 +2,6 @@ package workflows
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -11,8 +9,6 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/convot/convot/internal/obligations"
@@ -23,18 +19,9 @@ import (
 // workers start, a triggered schedule runs its sweep, and a breach workflow
 // is found by its search attributes and answers its status query.
 func TestSchedulesAndBreachOnDevServer(t *testing.T) {
-	cli := testenv.Require(t, "TEMPORAL_CLI")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  cli,
-		LogLevel:      "error",
-		ClientOptions: &client.Options{Namespace: "default", Logger: logger},
-	})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, srv.Stop()) }()
-	c := srv.Client()
+	c := testenv.TemporalDevServer(t, ctx, client.Options{})
 	require.NoError(t, RegisterSearchAttributes(ctx, c, "default"))
 
 	swept := make(chan SweepRequest, 1)

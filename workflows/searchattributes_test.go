@@ -2,11 +2,10 @@ package workflows
 
 import (
 	"context"
-	"github.com/convot/convot/internal/testenv"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/convot/convot/internal/testenv"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -15,8 +14,6 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/grpc"
 )
@@ -130,18 +127,9 @@ func TestRegisterSearchAttributesErrors(t *testing.T) {
 // TestOnDevServer registers the search attributes on a real server (twice),
 // then runs a conversation there and finds it by them.
 func TestOnDevServer(t *testing.T) {
-	cli := testenv.Require(t, "TEMPORAL_CLI")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  cli,
-		LogLevel:      "error",
-		ClientOptions: &client.Options{Namespace: "default", Logger: logger},
-	})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, srv.Stop()) }()
-	c := srv.Client()
+	c := testenv.TemporalDevServer(t, ctx, client.Options{})
 
 	require.NoError(t, RegisterSearchAttributes(ctx, c, "default"))
 	require.NoError(t, RegisterSearchAttributes(ctx, c, "default"))

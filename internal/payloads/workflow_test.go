@@ -2,7 +2,6 @@ package payloads
 
 import (
 	"context"
-	"github.com/convot/convot/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/convot/convot/internal/testenv"
 
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
@@ -66,18 +67,10 @@ func TestWorkflowRunsWithTheEncryptingConverter(t *testing.T) {
 // payload encrypted and the email nowhere; then the codec server decodes
 // the input for an officer, as the Temporal UI would.
 func TestHistoryIsEncryptedOnDevServer(t *testing.T) {
-	cli := testenv.Require(t, "TEMPORAL_CLI")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	codec := newCodec(t, 1, map[uint32][]byte{1: DeriveKey(key(9), 1)})
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  cli,
-		LogLevel:      "error",
-		ClientOptions: &client.Options{Namespace: "default", Logger: quietLogger(), DataConverter: DataConverter(codec)},
-	})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, srv.Stop()) }()
-	c := srv.Client()
+	c := testenv.TemporalDevServer(t, ctx, client.Options{Logger: quietLogger(), DataConverter: DataConverter(codec)})
 
 	w := worker.New(c, "payloads-test", worker.Options{})
 	w.RegisterWorkflowWithOptions(shout, workflow.RegisterOptions{Name: "Shout"})
