@@ -17,12 +17,7 @@ var ErrEmailTaken = errors.New("store: an account has this email")
 // ActiveAccountByEmail finds the active account whose email is email, in
 // whichever organization: sign-in and password reset start from it.
 func (s *Store) ActiveAccountByEmail(ctx context.Context, email string) (*models.Account, error) {
-	var a models.Account
-	res := s.with(ctx).Where("email_index = ? AND status = ?", s.keys.BlindIndex(email), "active").Limit(1).Find(&a)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &a, nil
+	return one[models.Account](s.with(ctx).Where("email_index = ? AND status = ?", s.keys.BlindIndex(email), "active"))
 }
 
 // AccountEmailTaken reports whether any account, of any organization and
@@ -74,23 +69,13 @@ func (s *Store) ClaimTOTPStep(ctx context.Context, accountID uint64, step int64)
 // Account loads one of the organization's accounts, of any status, or
 // ErrNotFound.
 func (s *Store) Account(ctx context.Context, orgID, id uint64) (*models.Account, error) {
-	var a models.Account
-	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&a)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &a, nil
+	return one[models.Account](s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID))
 }
 
 // ActiveAccount loads one of the organization's active accounts, or
 // ErrNotFound (a disabled member is gone).
 func (s *Store) ActiveAccount(ctx context.Context, orgID, id uint64) (*models.Account, error) {
-	var a models.Account
-	res := s.with(ctx).Where("id = ? AND organization_id = ? AND status = ?", id, orgID, "active").Limit(1).Find(&a)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &a, nil
+	return one[models.Account](s.with(ctx).Where("id = ? AND organization_id = ? AND status = ?", id, orgID, "active"))
 }
 
 // ActiveMembers lists the organization's active accounts, oldest first.

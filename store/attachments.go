@@ -15,23 +15,13 @@ func (s *Store) CreateAttachment(ctx context.Context, att *models.Attachment) er
 // Attachment loads a file of one of the organization's conversations,
 // sent or not, or ErrNotFound.
 func (s *Store) Attachment(ctx context.Context, orgID, convID, id uint64) (*models.Attachment, error) {
-	var att models.Attachment
-	res := s.with(ctx).Where("id = ? AND organization_id = ? AND conversation_id = ?", id, orgID, convID).Limit(1).Find(&att)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &att, nil
+	return one[models.Attachment](s.with(ctx).Where("id = ? AND organization_id = ? AND conversation_id = ?", id, orgID, convID))
 }
 
 // SentAttachment loads a file of one of the organization's conversations
 // only when it was sent in a message, or ErrNotFound.
 func (s *Store) SentAttachment(ctx context.Context, orgID, convID, id uint64) (*models.Attachment, error) {
-	var att models.Attachment
-	res := s.with(ctx).Where("id = ? AND organization_id = ? AND conversation_id = ? AND message_id <> 0", id, orgID, convID).Limit(1).Find(&att)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &att, nil
+	return one[models.Attachment](s.with(ctx).Where("id = ? AND organization_id = ? AND conversation_id = ? AND message_id <> 0", id, orgID, convID))
 }
 
 // ConversationAttachments lists the files sent in a conversation's

@@ -12,12 +12,7 @@ import (
 // OperatorAccount loads one of the organization's accounts (the author of
 // a message), or ErrNotFound.
 func (s *Store) OperatorAccount(ctx context.Context, orgID, id uint64) (*models.Account, error) {
-	var a models.Account
-	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&a)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &a, nil
+	return one[models.Account](s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID))
 }
 
 // ActiveAccountNames lists the organization's active accounts with their

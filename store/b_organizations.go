@@ -11,12 +11,7 @@ import (
 // WidgetOrganization finds an organization by its widget's public key,
 // whatever its status, or ErrNotFound.
 func (s *Store) WidgetOrganization(ctx context.Context, publicKey string) (*models.Organization, error) {
-	var org models.Organization
-	res := s.with(ctx).Where("public_key = ?", publicKey).Limit(1).Find(&org)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &org, nil
+	return one[models.Organization](s.with(ctx).Where("public_key = ?", publicKey))
 }
 
 // SaveWidgetSettings writes the widget settings of o, the organization

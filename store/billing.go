@@ -32,12 +32,7 @@ func (s *Store) Subscription(ctx context.Context, orgID uint64) (*models.Subscri
 // SubscriptionByStripeCustomer loads the subscription row of a Stripe
 // customer (as Stripe's events name it), or ErrNotFound.
 func (s *Store) SubscriptionByStripeCustomer(ctx context.Context, customerID string) (*models.Subscription, error) {
-	var sub models.Subscription
-	res := s.with(ctx).Where("stripe_customer_id = ?", customerID).Limit(1).Find(&sub)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &sub, nil
+	return one[models.Subscription](s.with(ctx).Where("stripe_customer_id = ?", customerID))
 }
 
 // CreateSubscription writes an organization's subscription row (one per
@@ -106,12 +101,7 @@ func (s *Store) Usage(ctx context.Context, orgID uint64, now time.Time) (models.
 
 // PaymentMethod loads the organization's card on file, or ErrNotFound.
 func (s *Store) PaymentMethod(ctx context.Context, orgID uint64) (*models.PaymentMethod, error) {
-	var pm models.PaymentMethod
-	res := s.with(ctx).Where("organization_id = ?", orgID).Limit(1).Find(&pm)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &pm, nil
+	return one[models.PaymentMethod](s.with(ctx).Where("organization_id = ?", orgID))
 }
 
 // HasPaymentMethod reports whether the organization has a card on file.
@@ -144,12 +134,7 @@ func (s *Store) Invoices(ctx context.Context, orgID uint64, limit int) ([]models
 // InvoiceByStripeID loads the mirror of a Stripe invoice (as Stripe names
 // it), or ErrNotFound; the caller checks whose it is.
 func (s *Store) InvoiceByStripeID(ctx context.Context, stripeInvoiceID string) (*models.Invoice, error) {
-	var in models.Invoice
-	res := s.with(ctx).Where("stripe_invoice_id = ?", stripeInvoiceID).Limit(1).Find(&in)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &in, nil
+	return one[models.Invoice](s.with(ctx).Where("stripe_invoice_id = ?", stripeInvoiceID))
 }
 
 // CreateInvoice writes a new invoice mirror; its OrganizationID says whose.

@@ -10,9 +10,8 @@ import (
 // email blind index (a Customer asking Convot about their own data), or
 // ErrNotFound.
 func (s *Store) OrganizationOfAccountEmail(ctx context.Context, emailIndex string) (uint64, error) {
-	var a models.Account
-	res := s.with(ctx).Select("id", "organization_id").Where("email_index = ?", emailIndex).Limit(1).Find(&a)
-	if err := found(res.RowsAffected, res.Error); err != nil {
+	a, err := one[models.Account](s.with(ctx).Select("id", "organization_id").Where("email_index = ?", emailIndex))
+	if err != nil {
 		return 0, err
 	}
 	return a.OrganizationID, nil

@@ -10,9 +10,8 @@ import (
 // contacts ("" when it has no address), or ErrNotFound; nothing sealed is
 // read.
 func (s *Store) ContactEmailIndex(ctx context.Context, orgID, id uint64) (string, error) {
-	var ct models.Contact
-	res := s.with(ctx).Select("id", "email_index").Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&ct)
-	if err := found(res.RowsAffected, res.Error); err != nil {
+	ct, err := one[models.Contact](s.with(ctx).Select("id", "email_index").Where("id = ? AND organization_id = ?", id, orgID))
+	if err != nil {
 		return "", err
 	}
 	return ct.EmailIndex, nil
@@ -21,10 +20,5 @@ func (s *Store) ContactEmailIndex(ctx context.Context, orgID, id uint64) (string
 // ContactByEmailIndex loads the organization's first contact with this
 // email blind index, or ErrNotFound.
 func (s *Store) ContactByEmailIndex(ctx context.Context, orgID uint64, emailIndex string) (*models.Contact, error) {
-	var ct models.Contact
-	res := s.with(ctx).Where("organization_id = ? AND email_index = ?", orgID, emailIndex).Order("id").Limit(1).Find(&ct)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &ct, nil
+	return one[models.Contact](s.with(ctx).Where("organization_id = ? AND email_index = ?", orgID, emailIndex).Order("id"))
 }

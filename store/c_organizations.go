@@ -9,20 +9,14 @@ import (
 // LiveOrganization loads the organization unless its data was deleted, or
 // ErrNotFound.
 func (s *Store) LiveOrganization(ctx context.Context, orgID uint64) (*models.Organization, error) {
-	var org models.Organization
-	res := s.with(ctx).Where("id = ? AND status <> ?", orgID, models.OrgDeleted).Limit(1).Find(&org)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &org, nil
+	return one[models.Organization](s.with(ctx).Where("id = ? AND status <> ?", orgID, models.OrgDeleted))
 }
 
 // OrganizationRegion is the region where the organization's data is kept,
 // or ErrNotFound; nothing sealed is read (its keys may be destroyed).
 func (s *Store) OrganizationRegion(ctx context.Context, orgID uint64) (string, error) {
-	var org models.Organization
-	res := s.with(ctx).Select("id", "region").Where("id = ?", orgID).Limit(1).Find(&org)
-	if err := found(res.RowsAffected, res.Error); err != nil {
+	org, err := one[models.Organization](s.with(ctx).Select("id", "region").Where("id = ?", orgID))
+	if err != nil {
 		return "", err
 	}
 	return org.Region, nil
@@ -31,10 +25,5 @@ func (s *Store) OrganizationRegion(ctx context.Context, orgID uint64) (string, e
 // LiveOrganizationByPublicKey finds the organization of a widget public key
 // unless its data was deleted, or ErrNotFound.
 func (s *Store) LiveOrganizationByPublicKey(ctx context.Context, publicKey string) (*models.Organization, error) {
-	var org models.Organization
-	res := s.with(ctx).Where("public_key = ? AND status <> ?", publicKey, models.OrgDeleted).Limit(1).Find(&org)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &org, nil
+	return one[models.Organization](s.with(ctx).Where("public_key = ? AND status <> ?", publicKey, models.OrgDeleted))
 }

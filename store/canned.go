@@ -17,12 +17,7 @@ func (s *Store) CannedResponses(ctx context.Context, orgID uint64) ([]models.Can
 // CannedResponse loads one of the organization's canned responses, or
 // ErrNotFound.
 func (s *Store) CannedResponse(ctx context.Context, orgID, id uint64) (*models.CannedResponse, error) {
-	var cr models.CannedResponse
-	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&cr)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &cr, nil
+	return one[models.CannedResponse](s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID))
 }
 
 // CannedShortcutTaken reports whether another canned response of the

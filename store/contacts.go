@@ -9,12 +9,7 @@ import (
 
 // Contact loads one of the organization's contacts, or ErrNotFound.
 func (s *Store) Contact(ctx context.Context, orgID, id uint64) (*models.Contact, error) {
-	var ct models.Contact
-	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&ct)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &ct, nil
+	return one[models.Contact](s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID))
 }
 
 // CreateContact writes a new contact (its data key is made with it); its
@@ -39,13 +34,8 @@ func (s *Store) TouchContact(ctx context.Context, orgID, id uint64, at time.Time
 // ContactByExternalID finds the organization's oldest contact other than
 // except with the external user ID, or ErrNotFound.
 func (s *Store) ContactByExternalID(ctx context.Context, orgID uint64, externalID string, except uint64) (*models.Contact, error) {
-	var ct models.Contact
-	res := s.with(ctx).Where("organization_id = ? AND external_id_index = ? AND id <> ?", orgID, s.keys.BlindIndex(externalID), except).
-		Order("id").Limit(1).Find(&ct)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &ct, nil
+	return one[models.Contact](s.with(ctx).Where("organization_id = ? AND external_id_index = ? AND id <> ?", orgID, s.keys.BlindIndex(externalID), except).
+		Order("id"))
 }
 
 // ContactByEmail finds the organization's oldest contact other than except
@@ -56,12 +46,7 @@ func (s *Store) ContactByEmail(ctx context.Context, orgID uint64, email string, 
 	if withoutExternalID {
 		q = q.Where("external_id_index = ?", "")
 	}
-	var ct models.Contact
-	res := q.Order("id").Limit(1).Find(&ct)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &ct, nil
+	return one[models.Contact](q.Order("id"))
 }
 
 // ContactLabels loads what names the organization's contacts of ids in a

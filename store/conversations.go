@@ -11,35 +11,20 @@ import (
 // Conversation loads one of the organization's conversations, or
 // ErrNotFound.
 func (s *Store) Conversation(ctx context.Context, orgID, id uint64) (*models.Conversation, error) {
-	var conv models.Conversation
-	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&conv)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &conv, nil
+	return one[models.Conversation](s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID))
 }
 
 // ConversationHeader loads only the identifiers and status of one of the
 // organization's conversations (what a live socket needs), or ErrNotFound.
 func (s *Store) ConversationHeader(ctx context.Context, orgID, id uint64) (*models.Conversation, error) {
-	var conv models.Conversation
-	res := s.with(ctx).Select("id", "organization_id", "contact_id", "data_key_id", "status").
-		Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&conv)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &conv, nil
+	return one[models.Conversation](s.with(ctx).Select("id", "organization_id", "contact_id", "data_key_id", "status").
+		Where("id = ? AND organization_id = ?", id, orgID))
 }
 
 // ContactConversation loads a conversation of the organization only when
 // it is the contact's (a visitor asking for it), or ErrNotFound.
 func (s *Store) ContactConversation(ctx context.Context, orgID, contactID, id uint64) (*models.Conversation, error) {
-	var conv models.Conversation
-	res := s.with(ctx).Where("id = ? AND organization_id = ? AND contact_id = ?", id, orgID, contactID).Limit(1).Find(&conv)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &conv, nil
+	return one[models.Conversation](s.with(ctx).Where("id = ? AND organization_id = ? AND contact_id = ?", id, orgID, contactID))
 }
 
 // ContactConversations lists up to limit of a contact's conversations

@@ -69,12 +69,7 @@ func (s *Store) LiftSuppressions(ctx context.Context, address string, at time.Ti
 // address has this blind index (a recipient of an inbound mail), or
 // ErrNotFound.
 func (s *Store) OrganizationBySupportAddressIndex(ctx context.Context, index string) (*models.Organization, error) {
-	var org models.Organization
-	res := s.with(ctx).Where("support_address_index = ?", index).Limit(1).Find(&org)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &org, nil
+	return one[models.Organization](s.with(ctx).Where("support_address_index = ?", index))
 }
 
 // SupportAddressTaken reports whether an organization other than except

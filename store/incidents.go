@@ -17,12 +17,7 @@ func (s *Store) IncidentSummaries(ctx context.Context, orgID uint64) ([]models.I
 
 // Incident loads one of the organization's incidents, or ErrNotFound.
 func (s *Store) Incident(ctx context.Context, orgID, id uint64) (*models.Incident, error) {
-	var inc models.Incident
-	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&inc)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &inc, nil
+	return one[models.Incident](s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID))
 }
 
 // CreateIncident writes a new incident; its OrganizationID says whose.

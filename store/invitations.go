@@ -10,12 +10,7 @@ import (
 // InvitationByTokenHash finds the invitation whose link token hashes to
 // hash, used or not, or ErrNotFound.
 func (s *Store) InvitationByTokenHash(ctx context.Context, hash string) (*models.Invitation, error) {
-	var inv models.Invitation
-	res := s.with(ctx).Where("token_hash = ?", hash).Limit(1).Find(&inv)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &inv, nil
+	return one[models.Invitation](s.with(ctx).Where("token_hash = ?", hash))
 }
 
 // PendingInvitations lists the organization's invitations neither accepted

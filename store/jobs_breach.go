@@ -16,12 +16,7 @@ import (
 
 // IncidentByID loads an incident, or ErrNotFound.
 func (s *Store) IncidentByID(ctx context.Context, incidentID uint64) (*models.Incident, error) {
-	var inc models.Incident
-	res := s.with(ctx).Where("id = ?", incidentID).Limit(1).Find(&inc)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &inc, nil
+	return one[models.Incident](s.with(ctx).Where("id = ?", incidentID))
 }
 
 // IncidentStepRecorded reports whether the incident's trail has a step

@@ -121,12 +121,7 @@ func (s *Store) PrivacyExportsOfRequest(ctx context.Context, requestID, except u
 
 // NewestPrivacyExport loads the request's latest export, or ErrNotFound.
 func (s *Store) NewestPrivacyExport(ctx context.Context, requestID uint64) (*models.PrivacyExport, error) {
-	var e models.PrivacyExport
-	res := s.with(ctx).Where("request_id = ?", requestID).Order("id DESC").Limit(1).Find(&e)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return one[models.PrivacyExport](s.with(ctx).Where("request_id = ?", requestID).Order("id DESC"))
 }
 
 // ReissuePrivacyExportToken gives an unused export a new single-use token

@@ -18,12 +18,7 @@ func (s *Store) SweepRetention(ctx context.Context, targets []models.SweepTarget
 
 // BackupByID loads a backup's record, or ErrNotFound.
 func (s *Store) BackupByID(ctx context.Context, backupID uint64) (*models.Backup, error) {
-	var b models.Backup
-	res := s.with(ctx).Where("id = ?", backupID).Limit(1).Find(&b)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &b, nil
+	return one[models.Backup](s.with(ctx).Where("id = ?", backupID))
 }
 
 // Backups lists every backup's record, newest first.

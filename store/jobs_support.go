@@ -20,12 +20,7 @@ func (s *Store) RecentSupportTickets(ctx context.Context, limit int) ([]models.S
 
 // SupportTicketByID loads a ticket, or ErrNotFound.
 func (s *Store) SupportTicketByID(ctx context.Context, ticketID uint64) (*models.SupportTicket, error) {
-	var t models.SupportTicket
-	res := s.with(ctx).Where("id = ?", ticketID).Limit(1).Find(&t)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &t, nil
+	return one[models.SupportTicket](s.with(ctx).Where("id = ?", ticketID))
 }
 
 // SupportMessagesByTicketID lists a ticket's messages, oldest first.

@@ -13,12 +13,7 @@ func (s *Store) CreateOrganization(ctx context.Context, o *models.Organization) 
 
 // Organization loads the organization itself, or ErrNotFound.
 func (s *Store) Organization(ctx context.Context, orgID uint64) (*models.Organization, error) {
-	var o models.Organization
-	res := s.with(ctx).Where("id = ?", orgID).Limit(1).Find(&o)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &o, nil
+	return one[models.Organization](s.with(ctx).Where("id = ?", orgID))
 }
 
 // SaveOrganizationProfile writes the organization's profile fields from o

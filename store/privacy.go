@@ -49,12 +49,7 @@ func (s *Store) OpenDuplicatePrivacyRequest(ctx context.Context, r *models.Priva
 	default:
 		return nil, ErrNotFound
 	}
-	var open models.PrivacyRequest
-	res := q.Order("id").Limit(1).Find(&open)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &open, nil
+	return one[models.PrivacyRequest](q.Order("id"))
 }
 
 // CreatePrivacyRequest writes a new request; its OrganizationID and
@@ -79,12 +74,7 @@ func (s *Store) DeletePrivacyRequest(ctx context.Context, orgID, id uint64) erro
 // ErrNotFound: the ID is what the verification page knows, the mailed code
 // is the credential.
 func (s *Store) PrivacyRequestByID(ctx context.Context, id uint64) (*models.PrivacyRequest, error) {
-	var r models.PrivacyRequest
-	res := s.with(ctx).Where("id = ?", id).Limit(1).Find(&r)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return one[models.PrivacyRequest](s.with(ctx).Where("id = ?", id))
 }
 
 // CountWrongDsrCode counts a wrong code against the request's attempts.
@@ -120,9 +110,8 @@ func (s *Store) ReissueDsrCode(ctx context.Context, id uint64, codesSent int, co
 // PrivacyRequestSubjectKind is the subject kind of the request an export
 // answers, or ErrNotFound.
 func (s *Store) PrivacyRequestSubjectKind(ctx context.Context, requestID uint64) (string, error) {
-	var r models.PrivacyRequest
-	res := s.with(ctx).Select("id", "subject_kind", "organization_id").Where("id = ?", requestID).Limit(1).Find(&r)
-	if err := found(res.RowsAffected, res.Error); err != nil {
+	r, err := one[models.PrivacyRequest](s.with(ctx).Select("id", "subject_kind", "organization_id").Where("id = ?", requestID))
+	if err != nil {
 		return "", err
 	}
 	return r.SubjectKind, nil
@@ -131,12 +120,7 @@ func (s *Store) PrivacyRequestSubjectKind(ctx context.Context, requestID uint64)
 // PrivacyExportByTokenHash loads the export a download link names, or
 // ErrNotFound.
 func (s *Store) PrivacyExportByTokenHash(ctx context.Context, tokenHash string) (*models.PrivacyExport, error) {
-	var e models.PrivacyExport
-	res := s.with(ctx).Where("token_hash = ?", tokenHash).Limit(1).Find(&e)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return one[models.PrivacyExport](s.with(ctx).Where("token_hash = ?", tokenHash))
 }
 
 // ClaimPrivacyExport marks an export downloaded unless it was already, or
@@ -199,12 +183,7 @@ func (s *Store) PrivacyExports(ctx context.Context, orgID, requestID uint64) ([]
 // LatestPrivacyExport loads the newest export of one of the organization's
 // requests, or ErrNotFound.
 func (s *Store) LatestPrivacyExport(ctx context.Context, orgID, requestID uint64) (*models.PrivacyExport, error) {
-	var e models.PrivacyExport
-	res := s.with(ctx).Where("request_id = ? AND organization_id = ?", requestID, orgID).Order("id DESC").Limit(1).Find(&e)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return one[models.PrivacyExport](s.with(ctx).Where("request_id = ? AND organization_id = ?", requestID, orgID).Order("id DESC"))
 }
 
 // PrivacyRequestsOfContact lists the latest 20 requests about one of the

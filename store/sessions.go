@@ -10,12 +10,7 @@ import (
 // SessionByTokenHash finds the session whose cookie hashes to hash, or
 // ErrNotFound; expiry is the caller's to judge.
 func (s *Store) SessionByTokenHash(ctx context.Context, hash string) (*models.Session, error) {
-	var sess models.Session
-	res := s.with(ctx).Where("token_hash = ?", hash).Limit(1).Find(&sess)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &sess, nil
+	return one[models.Session](s.with(ctx).Where("token_hash = ?", hash))
 }
 
 // CreateSession writes a new session; its OrganizationID says whose.

@@ -73,3 +73,14 @@ func found(rows int64, err error) error {
 	}
 	return nil
 }
+
+// one loads the single row q finds (the first, in q's order), or
+// ErrNotFound.
+func one[T any](q *gorm.DB) (*T, error) {
+	var row T
+	res := q.Limit(1).Find(&row)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, err
+	}
+	return &row, nil
+}

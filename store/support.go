@@ -18,12 +18,7 @@ func (s *Store) SupportTickets(ctx context.Context, orgID uint64) ([]models.Supp
 // SupportTicket loads one of the organization's support tickets, or
 // ErrNotFound.
 func (s *Store) SupportTicket(ctx context.Context, orgID, id uint64) (*models.SupportTicket, error) {
-	var t models.SupportTicket
-	res := s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Limit(1).Find(&t)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &t, nil
+	return one[models.SupportTicket](s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID))
 }
 
 // CreateSupportTicket writes a new ticket; its OrganizationID says whose.

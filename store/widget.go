@@ -10,12 +10,7 @@ import (
 // VisitorToken finds the organization's visitor token row by the token's
 // hash, or ErrNotFound.
 func (s *Store) VisitorToken(ctx context.Context, orgID uint64, tokenHash string) (*models.VisitorToken, error) {
-	var vt models.VisitorToken
-	res := s.with(ctx).Where("token_hash = ? AND organization_id = ?", tokenHash, orgID).Limit(1).Find(&vt)
-	if err := found(res.RowsAffected, res.Error); err != nil {
-		return nil, err
-	}
-	return &vt, nil
+	return one[models.VisitorToken](s.with(ctx).Where("token_hash = ? AND organization_id = ?", tokenHash, orgID))
 }
 
 // TouchVisitorToken records when one of the organization's visitor tokens
