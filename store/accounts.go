@@ -5,9 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/convot/convot/models"
+	"gorm.io/gorm"
 )
 
 // ErrEmailTaken is returned when an account with the email already exists
@@ -145,4 +144,105 @@ func (s *Store) SetRole(ctx context.Context, orgID, accountID uint64, role strin
 // (its audit trail names it) but can no longer sign in.
 func (s *Store) DisableAccount(ctx context.Context, orgID, accountID uint64) error {
 	return s.with(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", accountID, orgID).Update("status", "disabled").Error
+}
+
+// Accounts as the conversations surfaces (widget, inbox, plan limits)
+// read them.
+
+// OperatorAccount loads one of the organization's accounts (the author of
+// a message), or ErrNotFound.
+func (s *Store) OperatorAccount(ctx context.Context, orgID, id uint64) (*models.Account, error) {
+	return one[models.Account](s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID))
+}
+
+// ActiveAccountNames lists the organization's active accounts with their
+// names and roles only, in order (who a conversation may be assigned to).
+func (s *Store) ActiveAccountNames(ctx context.Context, orgID uint64) ([]models.Account, error) {
+	var accounts []models.Account
+	err := s.with(ctx).Select("id", "data_key_id", "full_name", "display_name", "role").
+		Where("organization_id = ? AND status = ?", orgID, "active").Order("id").Find(&accounts).Error
+	return accounts, err
+}
+
+// ActiveOwners lists the organization's active owners.
+func (s *Store) ActiveOwners(ctx context.Context, orgID uint64) ([]models.Account, error) {
+	var owners []models.Account
+	err := s.with(ctx).Where("organization_id = ? AND role = ? AND status = ?", orgID, models.RoleOwner, "active").Find(&owners).Error
+	return owners, err
+}
+
+// OrganizationOfAccountEmail is the organization of the account with this
+// email blind index (a Customer asking Convot about their own data), or
+// ErrNotFound.
+func (s *Store) OrganizationOfAccountEmail(ctx context.Context, emailIndex string) (uint64, error) {
+	a, err := one[models.Account](s.with(ctx).Select("id", "organization_id").Where("email_index = ?", emailIndex))
+	if err != nil {
+		return 0, err
+	}
+	return a.OrganizationID, nil
+}
+
+// CountAccountsWithEmailIndex counts the accounts, in any organization,
+// with this email blind index.
+func (s *Store) CountAccountsWithEmailIndex(ctx context.Context, emailIndex string) (int64, error) {
+	var n int64
+	err := s.with(ctx).Model(&models.Account{}).Where("email_index = ?", emailIndex).Count(&n).Error
+	return n, err
+}
+
+// accountIn is ErrNotFound unless the account is the organization's: the
+// models functions it guards look an account up by its ID alone.
+func (s *Store) accountIn(ctx context.Context, orgID, accountID uint64) error {
+	var n int64
+	if err := s.with(ctx).Model(&models.Account{}).Where("id = ? AND organization_id = ?", accountID, orgID).Count(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ActiveAccountsInRoles lists the organization's active accounts with one
+// of the roles, by ID: who is told of a cancellation, a breach or a
+// privacy request.
+func (s *Store) ActiveAccountsInRoles(ctx context.Context, orgID uint64, roles ...string) ([]models.Account, error) {
+	var out []models.Account
+	err := s.with(ctx).Where("organization_id = ? AND role IN ? AND status = ?", orgID, roles, "active").
+		Order("id").Find(&out).Error
+	return out, err
+}
+
+// ActiveAccountsPage lists up to limit of the organization's active
+// accounts with an ID above after, by ID.
+func (s *Store) ActiveAccountsPage(ctx context.Context, orgID, after uint64, limit int) ([]models.Account, error) {
+	var out []models.Account
+	err := s.with(ctx).Where("organization_id = ? AND status = ? AND id > ?", orgID, "active", after).
+		Order("id").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// EveryActiveAccountPage lists up to limit active accounts of every
+// organization with an ID above after, by ID: a deployment-wide notice
+// walks them all.
+func (s *Store) EveryActiveAccountPage(ctx context.Context, after uint64, limit int) ([]models.Account, error) {
+	var out []models.Account
+	err := s.with(ctx).Where("status = ? AND id > ?", "active", after).Order("id").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// AccountsByID loads those of the accounts that belong to the
+// organization.
+func (s *Store) AccountsByID(ctx context.Context, orgID uint64, ids []uint64) ([]models.Account, error) {
+	var out []models.Account
+	err := s.with(ctx).Where("organization_id = ? AND id IN ?", orgID, ids).Find(&out).Error
+	return out, err
+}
+
+// AnyAccount reports whether the database has an account at all (a fresh
+// development database gets a first owner).
+func (s *Store) AnyAccount(ctx context.Context) (bool, error) {
+	var n int64
+	err := s.with(ctx).Model(&models.Account{}).Count(&n).Error
+	return n > 0, err
 }

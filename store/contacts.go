@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/policies"
 )
 
 // Contact loads one of the organization's contacts, or ErrNotFound.
@@ -96,4 +97,66 @@ func (s *Store) ContactBatch(ctx context.Context, orgID, beforeID uint64, limit 
 // organization) in the Store's transaction: see models.MergeContacts.
 func (s *Store) MergeContacts(ctx context.Context, from, into *models.Contact, moveBlob models.BlobMover) (*models.MergeResult, error) {
 	return models.MergeContacts(ctx, s.db, s.keys, from, into, moveBlob)
+}
+
+// ContactEmailIndex is the email blind index of one of the organization's
+// contacts ("" when it has no address), or ErrNotFound; nothing sealed is
+// read.
+func (s *Store) ContactEmailIndex(ctx context.Context, orgID, id uint64) (string, error) {
+	ct, err := one[models.Contact](s.with(ctx).Select("id", "email_index").Where("id = ? AND organization_id = ?", id, orgID))
+	if err != nil {
+		return "", err
+	}
+	return ct.EmailIndex, nil
+}
+
+// ContactByEmailIndex loads the organization's first contact with this
+// email blind index, or ErrNotFound.
+func (s *Store) ContactByEmailIndex(ctx context.Context, orgID uint64, emailIndex string) (*models.Contact, error) {
+	return one[models.Contact](s.with(ctx).Where("organization_id = ? AND email_index = ?", orgID, emailIndex).Order("id"))
+}
+
+// ContactsWithEmailPage lists up to limit of the organization's contacts
+// that gave an email address, with an ID above after, by ID.
+func (s *Store) ContactsWithEmailPage(ctx context.Context, orgID, after uint64, limit int) ([]models.Contact, error) {
+	var out []models.Contact
+	err := s.with(ctx).Where("organization_id = ? AND email_index <> '' AND id > ?", orgID, after).
+		Order("id").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// SubjectContextForContact is what the egress gate must know of one of the
+// organization's contacts (restriction, objections, consents); ErrNotFound
+// when the contact is not the organization's. The preferences are kept by
+// contact, so the contact's organization is checked first.
+func (s *Store) SubjectContextForContact(ctx context.Context, orgID, contactID uint64) (policies.SubjectContext, error) {
+	if err := s.contactOf(ctx, orgID, contactID); err != nil {
+		return policies.SubjectContext{}, err
+	}
+	return models.SubjectContextForContact(ctx, s.db, contactID)
+}
+
+// FlaggedUnder16 reports whether one of the organization's contacts is
+// flagged as a child under 16; ErrNotFound when the contact is not the
+// organization's.
+func (s *Store) FlaggedUnder16(ctx context.Context, orgID, contactID uint64) (bool, error) {
+	if err := s.contactOf(ctx, orgID, contactID); err != nil {
+		return false, err
+	}
+	return models.FlaggedUnder16(ctx, s.db, contactID)
+}
+
+// RecordSubjectPreference adds a preference row (a restriction, objection,
+// consent or the under-16 flag); its OrganizationID says whose it is.
+func (s *Store) RecordSubjectPreference(ctx context.Context, p models.SubjectPreference) error {
+	return models.RecordPreference(s.with(ctx), p)
+}
+
+// contactOf is ErrNotFound unless the contact is the organization's.
+func (s *Store) contactOf(ctx context.Context, orgID, contactID uint64) error {
+	var n int64
+	if err := s.with(ctx).Model(&models.Contact{}).Where("id = ? AND organization_id = ?", contactID, orgID).Count(&n).Error; err != nil {
+		return err
+	}
+	return found(n, nil)
 }

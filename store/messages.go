@@ -5,10 +5,9 @@ import (
 	"errors"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/workflows"
+	"gorm.io/gorm"
 )
 
 // InsertMessage writes a message and touches (with reopen, reopens) its

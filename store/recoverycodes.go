@@ -4,9 +4,8 @@ import (
 	"context"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/convot/convot/models"
+	"gorm.io/gorm"
 )
 
 // Recovery codes carry no organization of their own: they are scoped

@@ -44,3 +44,9 @@ func (s *Store) TouchSession(ctx context.Context, orgID, id uint64, at time.Time
 func (s *Store) CompleteSessionMFA(ctx context.Context, orgID, id uint64) error {
 	return s.with(ctx).Model(&models.Session{}).Where("id = ? AND organization_id = ?", id, orgID).Update("mfa_pending", false).Error
 }
+
+// SessionAccount loads the active account a session belongs to, or
+// ErrNotFound.
+func (s *Store) SessionAccount(ctx context.Context, sess *models.Session) (*models.Account, error) {
+	return one[models.Account](s.with(ctx).Where("id = ? AND status = ?", sess.AccountID, "active"))
+}

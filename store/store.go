@@ -15,9 +15,8 @@ import (
 	"context"
 	"errors"
 
-	"gorm.io/gorm"
-
 	"github.com/convot/convot/models"
+	"gorm.io/gorm"
 )
 
 // Store reads and writes Convot's database.

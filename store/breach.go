@@ -5,9 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/convot/convot/models"
+	"gorm.io/gorm"
 )
 
 // The breach workflow's records. An incident is Convot's (it may affect

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"gorm.io/gorm"
-
 	"github.com/convot/convot/models"
+	"gorm.io/gorm"
 )
 
 // The versions of Convot's privacy policy and their notices belong to the
