@@ -84,7 +84,7 @@ func TestPrivacyErasureEndToEndOnTemporal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Stop()
+	defer func() { _ = srv.Stop() }() // the test is over; nothing to report
 	c := srv.Client()
 	if err := workflows.RegisterSearchAttributes(ctx, c, "default"); err != nil {
 		t.Fatal(err)
