@@ -50,7 +50,7 @@ func readUpload(c *gin.Context) (string, []byte, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to lose
 	data, err := io.ReadAll(io.LimitReader(f, conversation.MaxAttachmentBytes+1))
 	if err != nil {
 		return "", nil, err

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"encoding/csv"
+	"io"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
@@ -69,18 +71,32 @@ func (s *Server) showAuditTable(c *gin.Context, t auditTable) {
 	case "csv":
 		c.Header("Content-Type", "text/csv; charset=utf-8")
 		c.Header("Content-Disposition", `attachment; filename="`+t.Name+`.csv"`)
-		w := csv.NewWriter(c.Writer)
-		w.Write(t.Columns)
-		for _, row := range t.Rows {
-			w.Write(csvSafe(row))
+		if err := writeAuditCSV(c.Writer, t); err != nil {
+			// The answer has begun, so only the log can tell; the error is
+			// the connection's (the client left), not the rows'.
+			slog.Warn("audit table not sent", "table", t.Name, "err", err)
 		}
-		w.Flush()
 	case "":
 		t.Query = c.Request.URL.RawQuery
 		s.Render(c, http.StatusOK, "auditor", s.Page(c, t.Heading, "auditor", t))
 	default:
 		s.Fail(c, http.StatusBadRequest, "Bad request", "format must be json or csv.")
 	}
+}
+
+// writeAuditCSV writes the table's columns and rows (made csvSafe) as CSV.
+func writeAuditCSV(out io.Writer, t auditTable) error {
+	w := csv.NewWriter(out)
+	if err := w.Write(t.Columns); err != nil {
+		return err
+	}
+	for _, row := range t.Rows {
+		if err := w.Write(csvSafe(row)); err != nil {
+			return err
+		}
+	}
+	w.Flush()
+	return w.Error()
 }
 
 // csvSafe keeps a spreadsheet from reading a cell as a formula.

@@ -30,9 +30,12 @@ func TestAuditorSurface(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, orgID := range []uint64{org.OrganizationID, org.OrganizationID + 100} {
-		gate.Authorize(context.Background(), policies.Flow{Subprocessor: "anthropic", Purpose: "functional.ai.summary",
+		// A denial is a decision, not an error: err says the gate failed.
+		if _, err := gate.Authorize(context.Background(), policies.Flow{Subprocessor: "anthropic", Purpose: "functional.ai.summary",
 			Categories: []string{"user.content.message"}, Organization: policies.OrgContext{ID: orgID, Region: "eu"},
-			Subject: policies.SubjectContext{Kind: "end_user"}, Feature: "summary"})
+			Subject: policies.SubjectContext{Kind: "end_user"}, Feature: "summary"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	for _, path := range []string{"/auditor", "/auditor/policies", "/auditor/decisions", "/auditor/subprocessors", "/auditor/processing", "/auditor/promises"} {

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -188,13 +189,13 @@ func (s *Server) login(c *gin.Context) {
 	}
 	now := s.now()
 	if account == nil {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		s.Audit(s.Store, c, 0, 0, s.Keys.SystemKey(), "auth.login_failed", "", "unknown email")
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password)) // for its time only: it never matches
+		s.auditAuth(c, 0, 0, s.Keys.SystemKey(), "auth.login_failed", "", "unknown email")
 		refuse(http.StatusUnauthorized, "Wrong email or password.")
 		return
 	}
 	if account.LockedUntil != nil && now.Before(*account.LockedUntil) {
-		s.Audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_refused_locked", site.Target("account", account.ID), "")
+		s.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_refused_locked", site.Target("account", account.ID), "")
 		minutes := int(account.LockedUntil.Sub(now).Minutes()) + 1
 		refuse(http.StatusTooManyRequests, fmt.Sprintf("This account is locked after too many failed sign-ins. Try again in %d minutes, or reset your password.", minutes))
 		return
@@ -213,7 +214,7 @@ func (s *Server) login(c *gin.Context) {
 			s.Internal(c, err)
 			return
 		}
-		s.Audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_failed", site.Target("account", account.ID), detail)
+		s.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_failed", site.Target("account", account.ID), detail)
 		refuse(http.StatusUnauthorized, "Wrong email or password.")
 		return
 	}
@@ -236,11 +237,24 @@ func (s *Server) login(c *gin.Context) {
 	s.completeLogin(c, account, "password")
 }
 
+// auditAuth records an authentication event (sign-in, its failure,
+// sign-out, reset request) in the audit log. The answer does not depend on
+// it: a failure is logged with the action and the error only (no account,
+// address or IP), and the request goes on as before.
+func (s *Server) auditAuth(c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) {
+	if err := s.Audit(s.Store, c, orgID, actorID, keyID, action, target, detail); err != nil {
+		slog.Error("audit event not recorded", "action", action, "err", err)
+	}
+}
+
 // completeLogin records a full sign-in and tells the account holder.
 func (s *Server) completeLogin(c *gin.Context, account *models.Account, method string) {
 	now := s.now().UTC()
-	s.Store.SetLastLogin(c, account.OrganizationID, account.ID, now)
-	s.Audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login", site.Target("account", account.ID), method)
+	if err := s.Store.SetLastLogin(c, account.OrganizationID, account.ID, now); err != nil {
+		// A record, not a gate: the sign-in stands without it.
+		slog.Warn("last sign-in not recorded", "err", err)
+	}
+	s.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login", site.Target("account", account.ID), method)
 	browser, os, _ := site.DescribeUserAgent(c.Request.UserAgent())
 	s.sendSecurityAlert(c, account, "New sign-in to your Convot account",
 		fmt.Sprintf("Someone signed in to your Convot account at %s using %s on %s.\n\nIf this was not you, reset your password now: %s/password/forgot",
@@ -263,7 +277,9 @@ func orUnknown(s string) string {
 // planted before sign-in is worthless after it).
 func (s *Server) startSession(c *gin.Context, account *models.Account, mfaPending bool) error {
 	if old := site.CurrentSession(c); old != nil {
-		s.Store.DeleteSession(c, old.OrganizationID, old.ID)
+		if err := s.Store.DeleteSession(c, old.OrganizationID, old.ID); err != nil {
+			return err
+		}
 	}
 	token := crypto.RandomToken(32)
 	now := s.now().UTC()
@@ -318,7 +334,7 @@ func (s *Server) mfaLogin(c *gin.Context) {
 	code := strings.TrimSpace(c.PostForm("code"))
 	method, err := s.checkSecondFactor(c, account, code)
 	if err != nil {
-		s.Audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.mfa_failed", site.Target("account", account.ID), "")
+		s.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.mfa_failed", site.Target("account", account.ID), "")
 		refuse(http.StatusUnauthorized, "That code is not valid. Codes can be used once; wait for the next one.")
 		return
 	}
@@ -362,9 +378,14 @@ var errBadCode = errors.New("invalid code")
 
 func (s *Server) logout(c *gin.Context) {
 	if sess := site.CurrentSession(c); sess != nil {
-		s.Store.DeleteSession(c, sess.OrganizationID, sess.ID)
+		// Signed out means the session is over on the server too, not only
+		// its cookie gone: if it cannot be deleted, say so.
+		if err := s.Store.DeleteSession(c, sess.OrganizationID, sess.ID); err != nil {
+			s.Internal(c, err)
+			return
+		}
 		if a := site.CurrentAccount(c); a != nil {
-			s.Audit(s.Store, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.logout", site.Target("account", a.ID), "")
+			s.auditAuth(c, a.OrganizationID, a.ID, a.DataKeyID, "auth.logout", site.Target("account", a.ID), "")
 		}
 	}
 	s.ClearSessionCookie(c)
@@ -401,7 +422,7 @@ func (s *Server) forgot(c *gin.Context) {
 			s.Internal(c, err)
 			return
 		}
-		s.Audit(s.Store, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset_requested", site.Target("account", account.ID), "")
+		s.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset_requested", site.Target("account", account.ID), "")
 		s.Send(c, convotmail.Message{
 			To: account.Email, Subject: "Reset your Convot password", Tag: "password_reset", Org: s.orgContextByID(c, account.OrganizationID),
 			Text: fmt.Sprintf("Someone asked to reset the password of your Convot account.\n\nChoose a new password within one hour: %s/password/reset?token=%s\n\nIf this was not you, ignore this email; your password stays as it is.", s.Config.BaseURL, token),

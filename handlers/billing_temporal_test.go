@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -92,11 +93,11 @@ func TestSubscriptionDeletedStartsCancellationOnTemporal(t *testing.T) {
 		return false
 	})
 	id := workflows.CancellationWorkflowID(org.ID)
-	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := c.DescribeWorkflow(ctx, id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[workflows.CancellationDeleteAt.GetName()]; !ok {
+	if _, ok := desc.RawResponse.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[workflows.CancellationDeleteAt.GetName()]; !ok {
 		t.Fatal("no CancellationDeleteAt search attribute")
 	}
 	query := fmt.Sprintf(`ConvotOrgId = "%d" AND WorkflowType = %q AND ExecutionStatus = "Running"`, org.ID, workflows.CancellationWorkflowType)
@@ -130,7 +131,7 @@ func TestSubscriptionDeletedStartsCancellationOnTemporal(t *testing.T) {
 		return status == models.OrgActive
 	})
 	// Too late now: nothing to reactivate.
-	if err := (TemporalCancellations{Client: c}).Reactivate(ctx, org.ID, 1); err != ErrNotCancellable {
+	if err := (TemporalCancellations{Client: c}).Reactivate(ctx, org.ID, 1); !errors.Is(err, ErrNotCancellable) {
 		t.Fatalf("reactivating a finished cancellation: %v", err)
 	}
 }

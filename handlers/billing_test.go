@@ -316,16 +316,16 @@ func TestBillingStripeErrorsAreClearMessages(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/customers", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"id":"cus_declined","object":"customer"}`))
+		_, _ = w.Write([]byte(`{"id":"cus_declined","object":"customer"}`)) // a failed write shows in the answer Stripe's client gets
 	})
 	mux.HandleFunc("GET /v1/prices", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"object":"list","data":[{"id":"price_growth","object":"price","lookup_key":"convot_growth_monthly"}],"has_more":false,"url":"/v1/prices"}`))
+		_, _ = w.Write([]byte(`{"object":"list","data":[{"id":"price_growth","object":"price","lookup_key":"convot_growth_monthly"}],"has_more":false,"url":"/v1/prices"}`))
 	})
 	mux.HandleFunc("POST /v1/subscriptions", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusPaymentRequired)
-		w.Write([]byte(`{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}}`))
+		_, _ = w.Write([]byte(`{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}}`))
 	})
 	fake := httptest.NewServer(mux)
 	t.Cleanup(fake.Close)
@@ -659,7 +659,9 @@ func TestStripeWebhookPaymentReactivatesUnpaidAccount(t *testing.T) {
 
 	// Closed by its owner: a later payment leaves it closed.
 	org2, _ := stripeCustomerOrg(t, ts, "olivia@closedbyowner.test", "cus_closed")
-	fc.Start(context.Background(), workflows.CancellationInput{OrganizationID: org2.ID, Reason: workflows.CancellationClosedByOwner})
+	if err := fc.Start(context.Background(), workflows.CancellationInput{OrganizationID: org2.ID, Reason: workflows.CancellationClosedByOwner}); err != nil {
+		t.Fatal(err)
+	}
 	ts.db.Model(&models.Organization{}).Where("id = ?", org2.ID).Update("status", models.OrgCancelled)
 	subscriptionUpdated(t, ts, "evt_closed_active", "sub_closed", "cus_closed", "active", now)
 	if got := fc.reactivations(); len(got) != 1 {

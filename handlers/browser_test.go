@@ -95,7 +95,7 @@ func hostPage(t *testing.T, convot, orgKey string) *httptest.Server {
 <script src="%s/widget.js" data-org="%s" async></script></body></html>`, convot, orgKey)
 	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, page)
+		_, _ = fmt.Fprint(w, page) // a failed write shows in the browser
 	}))
 	t.Cleanup(host.Close)
 	return host

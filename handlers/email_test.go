@@ -103,9 +103,11 @@ func (ts *emailServer) webhook(t *testing.T, path, body, user, password string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read, not written: nothing to lose
 	var buf bytes.Buffer
-	buf.ReadFrom(resp.Body)
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		t.Fatal(err)
+	}
 	return response{status: resp.StatusCode, body: buf.String(), header: resp.Header}
 }
 
@@ -451,11 +453,11 @@ func TestInboundBadInput(t *testing.T) {
 	defer slog.SetDefault(old)
 
 	plain := fixture(t, "plain.json", map[string]string{"SUPPORT": "support@acme.test"})
-	var payload map[string]any
-	json.Unmarshal([]byte(plain), &payload)
 	without := func(edit func(map[string]any)) string {
 		p := map[string]any{}
-		json.Unmarshal([]byte(plain), &p)
+		if err := json.Unmarshal([]byte(plain), &p); err != nil {
+			t.Fatal(err)
+		}
 		edit(p)
 		b, _ := json.Marshal(p)
 		return string(b)
@@ -709,7 +711,7 @@ func TestMarketingOneClickUnsubscribeRoundTrip(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("%v %v", resp, err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status is wanted
 	if c, _ := models.MarketingConsent(context.Background(), ts.db.DB, owner.ID); c != nil {
 		t.Fatal("one-click did not withdraw")
 	}
@@ -737,7 +739,9 @@ func TestMarketingOneClickUnsubscribeRoundTrip(t *testing.T) {
 	// The mailto: of List-Unsubscribe withdraws too (consent given again).
 	b.get("/settings/marketing")
 	b.post("/settings/marketing", url.Values{"consent": {"give"}})
-	ts.srv.sendMarketing(context.Background(), Campaign{Subject: "May", Text: "News.", Tag: "newsletter-2026-05"})
+	if _, err := ts.srv.sendMarketing(context.Background(), Campaign{Subject: "May", Text: "News.", Tag: "newsletter-2026-05"}); err != nil {
+		t.Fatal(err)
+	}
 	m = ts.postmark.Last(t, "newsletter-2026-05")
 	to := strings.TrimPrefix(strings.Split(strings.Split(m.Header("List-Unsubscribe"), "<mailto:")[1], "?")[0], "")
 	unsub := `{"From":"owner@acme.test","FromFull":{"Email":"owner@acme.test"},"To":"` + to + `","OriginalRecipient":"` + to + `","Subject":"unsubscribe","MessageID":"5d5e3b4e-0000-0000-0000-000000000001","TextBody":""}`

@@ -718,6 +718,12 @@ func operatorLocation(a *models.Account) *time.Location {
 	return time.UTC
 }
 
+// snoozeRefusal says why a snooze is refused, as a sentence the operator
+// is shown.
+type snoozeRefusal string
+
+func (r snoozeRefusal) Error() string { return string(r) }
+
 // snoozeUntil decides when a snooze ends.
 func snoozeUntil(now time.Time, loc *time.Location, preset, until string) (time.Time, error) {
 	local := now.In(loc)
@@ -740,22 +746,22 @@ func snoozeUntil(now time.Time, loc *time.Location, preset, until string) (time.
 	case "":
 		until = strings.TrimSpace(until)
 		if until == "" {
-			return t, errors.New("Choose when the conversation should come back.")
+			return t, snoozeRefusal("Choose when the conversation should come back.")
 		}
 		var err error
 		if t, err = time.Parse(time.RFC3339, until); err != nil {
 			if t, err = time.ParseInLocation("2006-01-02T15:04", until, loc); err != nil {
-				return t, errors.New("Give the time as YYYY-MM-DDTHH:MM.")
+				return t, snoozeRefusal("Give the time as YYYY-MM-DDTHH:MM.")
 			}
 		}
 	default:
-		return t, errors.New("Unknown snooze preset: choose 1h, tomorrow or next_week.")
+		return t, snoozeRefusal("Unknown snooze preset: choose 1h, tomorrow or next_week.")
 	}
 	switch {
 	case t.Before(now.Add(snoozeMin)):
-		return t, errors.New("Choose a time in the future.")
+		return t, snoozeRefusal("Choose a time in the future.")
 	case t.After(now.Add(snoozeMax)):
-		return t, errors.New("Snooze for at most a year.")
+		return t, snoozeRefusal("Snooze for at most a year.")
 	}
 	return t, nil
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
-	"github.com/convot/convot/web"
 	"github.com/convot/convot/workflows"
 )
 
@@ -111,13 +110,22 @@ func (b *browser) upload(path string, fields map[string]string, fileName string,
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for k, v := range fields {
-		mw.WriteField(k, v)
+		if err := mw.WriteField(k, v); err != nil {
+			b.t.Fatal(err)
+		}
 	}
 	if fileName != "" {
-		fw, _ := mw.CreateFormFile("file", fileName)
-		fw.Write(data)
+		fw, err := mw.CreateFormFile("file", fileName)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if _, err := fw.Write(data); err != nil {
+			b.t.Fatal(err)
+		}
 	}
-	mw.Close()
+	if err := mw.Close(); err != nil {
+		b.t.Fatal(err)
+	}
 	return b.fetch(http.MethodPost, path, mw.FormDataContentType(), &buf)
 }
 
@@ -547,12 +555,7 @@ func TestInboxRendersMessagesSafely(t *testing.T) {
 func TestInboxScriptNeverParsesMarkup(t *testing.T) {
 	sinks := regexp.MustCompile(`innerHTML|outerHTML|insertAdjacentHTML|document\.write|createContextualFragment|DOMParser|srcdoc|\beval\(|new Function|setTimeout\(\s*["']|setInterval\(\s*["']`)
 	for _, name := range []string{"inbox.js", "app.js"} {
-		f, err := web.Static().Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, _ := io.ReadAll(f)
-		f.Close()
+		src := staticFile(t, name)
 		if len(src) == 0 {
 			t.Fatalf("%s is empty", name)
 		}
@@ -566,9 +569,7 @@ func TestInboxScriptNeverParsesMarkup(t *testing.T) {
 		}
 	}
 	// And it puts text in with textContent.
-	f, _ := web.Static().Open("inbox.js")
-	src, _ := io.ReadAll(f)
-	f.Close()
+	src := staticFile(t, "inbox.js")
 	if !strings.Contains(string(src), "textContent") {
 		t.Error("inbox.js does not use textContent")
 	}
@@ -754,7 +755,7 @@ func dialInbox(t *testing.T, b *browser, query string, header http.Header) (*web
 	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.ts.URL, "http")+"/inbox/ws"+query,
 		&websocket.DialOptions{HTTPHeader: header, HTTPClient: noRedirects})
 	if conn != nil {
-		t.Cleanup(func() { conn.CloseNow() })
+		t.Cleanup(func() { _ = conn.CloseNow() }) // the test is over; nothing to report
 	}
 	return conn, resp, err
 }
@@ -837,7 +838,9 @@ func TestInboxWebSocket(t *testing.T) {
 			select {
 			case p := <-visitor:
 				var v realtime.LiveEvent
-				json.Unmarshal(p, &v)
+				if err := json.Unmarshal(p, &v); err != nil {
+					t.Fatalf("%v: %s", err, p)
+				}
 				out = append(out, v)
 			case <-time.After(200 * time.Millisecond):
 				return out
@@ -925,13 +928,7 @@ func TestInboxWebSocket(t *testing.T) {
 // as preference entries in local storage, and nothing else anywhere: no
 // cookie, no other storage, no address outside Convot.
 func TestInboxPreferencesInLocalStorage(t *testing.T) {
-	f, err := web.Static().Open("inbox.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(f)
-	f.Close()
-	src := string(raw)
+	src := string(staticFile(t, "inbox.js"))
 	for _, key := range []string{`"convot.inbox.filter." + org`, `"convot.inbox.starred." + org`} {
 		if !strings.Contains(src, key) {
 			t.Errorf("inbox.js lacks the preference entry %s", key)

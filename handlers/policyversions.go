@@ -85,7 +85,7 @@ func EmbeddedPolicy() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // embedded and read only: nothing to lose
 	b, err := io.ReadAll(f)
 	return string(b), err
 }

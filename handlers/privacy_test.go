@@ -133,7 +133,7 @@ func (p *privacyTestServer) api(t *testing.T, path string, body any) (int, map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read, not written: nothing to lose
 	var out map[string]any
 	raw, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(raw, &out); err != nil {

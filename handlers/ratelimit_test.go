@@ -64,7 +64,7 @@ func TestLoginAttemptsSharedAcrossNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { scripts.Close() })
+		t.Cleanup(func() { _ = scripts.Close() }) // the test is over; nothing to report
 		limits, err := ratelimit.NewRedis(scripts, secret, ratelimit.RedisOptions{Prefix: prefix, Timeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)

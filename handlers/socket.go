@@ -54,7 +54,7 @@ func (s *Server) serveSocket(c *gin.Context, sock socket) {
 		return // Accept has answered the client
 	}
 	c.Abort()
-	defer conn.CloseNow()
+	defer func() { _ = conn.CloseNow() }() // for early returns; after Close it only says so
 	conn.SetReadLimit(socketReadLimit)
 	if sock.heartbeat != nil {
 		sock.heartbeat(ctx)
@@ -77,11 +77,11 @@ func (s *Server) serveSocket(c *gin.Context, sock socket) {
 	for {
 		select {
 		case <-ctx.Done():
-			conn.Close(websocket.StatusNormalClosure, "")
+			_ = conn.Close(websocket.StatusNormalClosure, "") // the socket is over either way
 			return
 		case payload, ok := <-events:
 			if !ok {
-				conn.Close(websocket.StatusTryAgainLater, "reconnect")
+				_ = conn.Close(websocket.StatusTryAgainLater, "reconnect") // the socket is over either way
 				return
 			}
 			if sock.keep != nil && !sock.keep(payload) {

@@ -21,7 +21,23 @@ import (
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/store"
+	"github.com/convot/convot/web"
 )
+
+// staticFile reads a file of web/static as the binary embeds it.
+func staticFile(t *testing.T, name string) []byte {
+	t.Helper()
+	f, err := web.Static().Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }() // embedded and read only: nothing to lose
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 // testServer runs the dashboard against a fresh database with a clock the
 // test controls.
@@ -157,7 +173,7 @@ func (b *browser) get(path string) response {
 }
 
 func (b *browser) read(resp *http.Response) response {
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read, not written: nothing to lose
 	body, _ := io.ReadAll(resp.Body)
 	if m := csrfInput.FindSubmatch(body); m != nil {
 		b.csrf = string(m[1])

@@ -177,7 +177,7 @@ func (s *Server) widgetRoutes(r *gin.Engine) {
 	}
 	if f, err := web.Static().Open("widget.js"); err == nil {
 		w.script, _ = io.ReadAll(f)
-		f.Close()
+		_ = f.Close() // embedded and read only: nothing to lose
 		sum := sha256.Sum256(w.script)
 		w.scriptETag = `"` + hex.EncodeToString(sum[:8]) + `"`
 	}
@@ -672,7 +672,7 @@ func browserLanguage(h string) string {
 		return ""
 	}
 	for _, r := range first {
-		if !(r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+		if r != '-' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
 			return ""
 		}
 	}

@@ -29,7 +29,6 @@ import (
 	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
-	"github.com/convot/convot/web"
 	"github.com/convot/convot/workflows"
 )
 
@@ -132,7 +131,7 @@ func (v *visitor) do(method, path, contentType string, body io.Reader) widgetRep
 	if err != nil {
 		v.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read, not written: nothing to lose
 	b, _ := io.ReadAll(resp.Body)
 	return widgetReply{status: resp.StatusCode, body: b, header: resp.Header}
 }
@@ -154,14 +153,20 @@ func (v *visitor) upload(path string, fields map[string]string, name string, dat
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for k, val := range fields {
-		mw.WriteField(k, val)
+		if err := mw.WriteField(k, val); err != nil {
+			v.t.Fatal(err)
+		}
 	}
 	fw, err := mw.CreateFormFile("file", name)
 	if err != nil {
 		v.t.Fatal(err)
 	}
-	fw.Write(data)
-	mw.Close()
+	if _, err := fw.Write(data); err != nil {
+		v.t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		v.t.Fatal(err)
+	}
 	return v.do(http.MethodPost, path, mw.FormDataContentType(), &buf)
 }
 
@@ -288,16 +293,11 @@ func TestWidgetScriptRendersTextOnlyAndCallsOnlyConvot(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close() // read, not written: nothing to lose
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
 		t.Fatalf("widget.js: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	f, err := web.Static().Open("widget.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, _ := io.ReadAll(f)
-	f.Close()
+	src := staticFile(t, "widget.js")
 	if !bytes.Equal(src, body) {
 		t.Fatal("/widget.js is not web/static/widget.js")
 	}
@@ -439,7 +439,7 @@ func TestWidgetCountryFromGeoIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { _ = db.Close() }) // the test is over; nothing to report
 	w.ts.srv.GeoIP = db
 	v := w.visitor(t)
 	v.boot(widgetSite + "/")
@@ -486,7 +486,7 @@ func TestWidgetCORS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }() // read, not written: nothing to lose
 		b, _ := io.ReadAll(resp.Body)
 		return widgetReply{status: resp.StatusCode, body: b, header: resp.Header}
 	}
@@ -1017,7 +1017,7 @@ func TestWidgetSocketDeliversRepliesButNeverPrivateNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.CloseNow()
+	defer func() { _ = conn.CloseNow() }() // the test is over; nothing to report
 	if conn.Subprotocol() != "convot.v1" {
 		t.Fatalf("subprotocol %q", conn.Subprotocol())
 	}
@@ -1033,7 +1033,9 @@ func TestWidgetSocketDeliversRepliesButNeverPrivateNotes(t *testing.T) {
 	select {
 	case payload := <-orgEvents:
 		var e realtime.LiveEvent
-		json.Unmarshal(payload, &e)
+		if err := json.Unmarshal(payload, &e); err != nil {
+			t.Fatalf("%v: %s", err, payload)
+		}
 		if e.Type != "typing" || e.AuthorType != "contact" || e.ConversationID != convID {
 			t.Fatalf("operators heard %s", payload)
 		}
@@ -1245,7 +1247,8 @@ func TestWidgetInBrowser(t *testing.T) {
 	w := newWidgetWorld(t)
 	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(rw, `<!doctype html><html><head><title>Shop</title>
+		// A failed write shows in the browser.
+		_, _ = fmt.Fprintf(rw, `<!doctype html><html><head><title>Shop</title>
 <style>* { color: rgb(255, 0, 0) !important; font-size: 40px !important; } button { display: none; }</style></head>
 <body><h1>Shop</h1><script src="%s/widget.js" data-org="%s" async></script></body></html>`, w.ts.URL, w.org.PublicKey)
 	}))

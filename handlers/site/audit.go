@@ -2,6 +2,8 @@ package site
 
 import (
 	"fmt"
+	"log/slog"
+	"strings"
 
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -38,8 +40,9 @@ func (s *Site) Send(c *gin.Context, m mail.Message) {
 		m.Recipient.Kind = models.SubjectCustomer
 	}
 	if err := s.Mail.Send(c, m); err != nil {
-		// The address is personal data: log the kind of mail only.
-		fmt.Fprintf(gin.DefaultErrorWriter, "mail %s not sent: %v\n", m.Tag, err)
+		// The address is personal data and the transport's error may quote
+		// it: log the kind of mail and the error's first part only.
+		slog.Warn("mail not sent", "tag", m.Tag, "err", strings.SplitN(err.Error(), ":", 2)[0])
 	}
 }
 

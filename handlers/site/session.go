@@ -3,6 +3,7 @@ package site
 import (
 	"crypto/subtle"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -79,7 +80,10 @@ func (s *Site) LoadSession(c *gin.Context) {
 	now := s.Now()
 	if sess == nil || now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > SessionIdle {
 		if sess != nil {
-			s.Store.DeleteSession(c, sess.OrganizationID, sess.ID)
+			// Refused either way; the row is only tidied away.
+			if err := s.Store.DeleteSession(c, sess.OrganizationID, sess.ID); err != nil {
+				slog.Warn("expired session not deleted", "err", err)
+			}
 		}
 		s.ClearSessionCookie(c)
 		c.Next()
@@ -101,7 +105,11 @@ func (s *Site) LoadSession(c *gin.Context) {
 		return
 	}
 	if now.Sub(sess.LastSeenAt) > time.Minute {
-		s.Store.TouchSession(c, sess.OrganizationID, sess.ID, now)
+		// Missed, the session may idle out sooner; the request goes on and
+		// the next one tries again.
+		if err := s.Store.TouchSession(c, sess.OrganizationID, sess.ID, now); err != nil {
+			slog.Warn("session not touched", "err", err)
+		}
 	}
 	c.Set(CtxSession, sess)
 	if sess.MFAPending {

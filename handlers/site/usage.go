@@ -1,6 +1,7 @@
 package site
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,7 +24,10 @@ func (s *Site) RecordUsage(c *gin.Context) {
 		Page: c.Request.URL.Path, Feature: c.FullPath(), Browser: browser, OS: os, DeviceType: device,
 		IP: c.ClientIP(), Referrer: ReferrerPath(c.Request.Referer()), OccurredAt: s.Now().UTC(),
 	}
-	s.Store.CreateUsageEvent(c, &ev)
+	// The page has been answered: a failure can only be logged.
+	if err := s.Store.CreateUsageEvent(c, &ev); err != nil {
+		slog.Warn("usage event not recorded", "feature", ev.Feature, "err", err)
+	}
 }
 
 // DescribeUserAgent reduces a user agent to browser, operating system and
