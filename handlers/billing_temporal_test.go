@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/convot/convot/activities"
+	"github.com/convot/convot/closure"
 	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
@@ -105,7 +106,7 @@ func TestSubscriptionDeletedStartsCancellationOnTemporal(t *testing.T) {
 		res, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", Query: query})
 		return err == nil && len(res.GetExecutions()) == 1 && res.GetExecutions()[0].GetExecution().GetWorkflowId() == id
 	})
-	st, err := (TemporalCancellations{Client: c}).Status(ctx, org.ID)
+	st, err := (closure.TemporalCancellations{Client: c}).Status(ctx, org.ID)
 	if err != nil || st.Status != workflows.CancellationGrace || st.Reason != workflows.CancellationSubscriptionEnded || st.DeleteAt.Sub(st.CancelledAt) != workflows.CancellationGracePeriod {
 		t.Fatalf("status %+v %v", st, err)
 	}
@@ -131,7 +132,7 @@ func TestSubscriptionDeletedStartsCancellationOnTemporal(t *testing.T) {
 		return status == models.OrgActive
 	})
 	// Too late now: nothing to reactivate.
-	if err := (TemporalCancellations{Client: c}).Reactivate(ctx, org.ID, 1); !errors.Is(err, ErrNotCancellable) {
+	if err := (closure.TemporalCancellations{Client: c}).Reactivate(ctx, org.ID, 1); !errors.Is(err, closure.ErrNotCancellable) {
 		t.Fatalf("reactivating a finished cancellation: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/convot/convot/closure"
 	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
@@ -53,7 +54,7 @@ func (f *fakeCancellations) Reactivate(ctx context.Context, orgID, actorID uint6
 		return err
 	}
 	if status != models.OrgCancelled {
-		return ErrNotCancellable
+		return closure.ErrNotCancellable
 	}
 	f.reactivated = append(f.reactivated, orgID)
 	go f.db.Model(&models.Organization{}).Where("id = ? AND status = ?", orgID, models.OrgCancelled).Update("status", models.OrgActive)

@@ -12,8 +12,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/convot/convot/closure"
 	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/dsr"
+	"github.com/convot/convot/handlers/billing"
 	"github.com/convot/convot/handlers/codec"
 	"github.com/convot/convot/handlers/privacy"
 	"github.com/convot/convot/handlers/site"
@@ -28,6 +30,7 @@ import (
 	"github.com/convot/convot/plans"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
+	"github.com/convot/convot/subscriptions"
 	"github.com/convot/convot/web"
 )
 
@@ -67,9 +70,10 @@ type Server struct {
 	RateLimits ratelimit.Store
 	// Stripe is the gated billing client (nil: billing is off);
 	// Cancellations runs account cancellations, on Temporal when nil and
-	// Temporal is set.
+	// Temporal is set. Both are read at each request, so a test may set
+	// them after New (which reads Stripe once: do plan limits apply).
 	Stripe        *subprocessors.Stripe
-	Cancellations Cancellations
+	Cancellations closure.Cancellations
 	// PrivacyIntake takes mail sent to the privacy address (inbound
 	// webhook) as a data-subject request; New sets the dsr intake's
 	// ReceiveMail when nil. Nil afterwards: such mail is refused with 503
@@ -142,7 +146,7 @@ func New(s *Server) (http.Handler, error) {
 	// server listens.
 	clock := func() time.Time { return s.now() }
 	s.Plans = &plans.Limits{Store: s.Store, Apply: s.Stripe != nil, Now: clock,
-		Mail: s.Mail, MailFrom: s.Config.MailFrom, BillingURL: func() string { return s.billingURL("") }}
+		Mail: s.Mail, MailFrom: s.Config.MailFrom, BillingURL: func() string { return s.billingURL() }}
 	s.Conversations = &conversation.Service{Store: s.Store, Keys: s.Keys, Hub: s.Hub, Blobs: s.Blobs,
 		Lifecycles: s.Lifecycles, Plans: s.Plans, Now: clock}
 	gin.SetMode(gin.ReleaseMode)
@@ -181,7 +185,7 @@ func New(s *Server) (http.Handler, error) {
 	s.auditorRoutes(dash)
 	s.inboxRoutes(dash)
 	s.widgetSettingsRoutes(dash)
-	s.billingRoutes(dash)
+	s.billingSurface().Routes(dash)
 	s.emailSettingsRoutes(dash)
 	s.incidentRoutes(dash)
 	s.supportRoutes(dash)
@@ -206,6 +210,37 @@ func (s *Server) privacySurface() *privacy.Handler {
 	return &privacy.Handler{Site: s.Site, Intake: intake, Workflows: s.PrivacyWorkflows, Keys: s.Keys, Blobs: s.Blobs,
 		WorkflowURL: s.workflowURL, ContactLabel: inboxContactLabel, ForgetLiveSubject: s.Conversations.ForgetLiveSubject}
 }
+
+// billingSurface builds the billing pages (handlers/billing). Stripe and
+// the cancellations are read through s at each request: a test (or
+// cmd/convot) may set them after New.
+func (s *Server) billingSurface() *billing.Handler {
+	return &billing.Handler{Site: s.Site, Plans: s.Plans,
+		Stripe:        func() *subprocessors.Stripe { return s.Stripe },
+		Cancellations: s.cancellations}
+}
+
+// cancellations is the configured closure.Cancellations: Cancellations,
+// else the workflows on Temporal, else nil.
+func (s *Server) cancellations() closure.Cancellations {
+	if s.Cancellations != nil {
+		return s.Cancellations
+	}
+	if s.Temporal != nil {
+		return closure.TemporalCancellations{Client: s.Temporal, Now: s.now}
+	}
+	return nil
+}
+
+// accounts closes and reactivates accounts (package closure) with the
+// clients configured now.
+func (s *Server) accounts() *closure.Accounts {
+	return &closure.Accounts{Store: s.Store, Cancellations: s.cancellations(), Stripe: s.Stripe, Now: s.now}
+}
+
+// billingURL is the billing page's address, for mail; read at each call
+// (the base URL may be known only once the server listens).
+func (s *Server) billingURL() string { return subscriptions.PageURL(s.Config.BaseURL, "") }
 
 func (s *Server) healthz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)

@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
+	"github.com/convot/convot/subscriptions"
 	"github.com/convot/convot/workflows"
 )
 
@@ -208,7 +208,7 @@ func (s *Server) onSubscriptionEvent(ctx context.Context, tx *store.Store, ev su
 	if ev.Type == "customer.subscription.deleted" && ss.Status == "" {
 		ss.Status = "canceled"
 	}
-	if err := applySubscription(ctx, tx, sub, ss, ev.Created); err != nil {
+	if err := subscriptions.Apply(ctx, tx, sub, ss, ev.Created); err != nil {
 		return nil, err
 	}
 	reason := ""
@@ -218,56 +218,23 @@ func (s *Server) onSubscriptionEvent(ctx context.Context, tx *store.Store, ev su
 	case ss.Status == "unpaid" && sub.Status != "unpaid":
 		reason = workflows.CancellationUnpaid
 	case org.Status == models.OrgCancelled && models.StatusBills(ss.Status):
-		return nil, s.reactivateOnPayment(ctx, org)
+		// Signalled inside the transaction, like a cancellation: if the
+		// signal fails the event is not marked processed and Stripe retries.
+		return nil, s.accounts().ReactivateOnPayment(ctx, org.ID)
 	}
 	if reason == "" || org.Status == models.OrgDeleted {
 		return nil, nil
 	}
-	cancellations := s.cancellations()
-	if cancellations == nil {
-		return nil, errors.New("no workflow service to start the cancellation with")
-	}
 	// Started inside the transaction: if it fails the event is not marked
 	// processed and Stripe retries. Starting twice joins the running one.
-	if err := cancellations.Start(ctx, workflows.CancellationInput{OrganizationID: org.ID, Reason: reason}); err != nil {
-		return nil, fmt.Errorf("start cancellation: %w", err)
-	}
-	return nil, nil
-}
-
-// reactivateOnPayment reactivates an account that Stripe's billing closed
-// (the subscription went unpaid, or ended) once its subscription bills
-// again, for instance when the owner paid the open invoice in the grace
-// period. An account its owner closed stays closed until an owner
-// reactivates it; one past its grace period cannot be.
-func (s *Server) reactivateOnPayment(ctx context.Context, org *models.Organization) error {
-	cancellations := s.cancellations()
-	if cancellations == nil {
-		return errors.New("no workflow service to reactivate with")
-	}
-	st, err := cancellations.Status(ctx, org.ID)
-	switch {
-	case errors.Is(err, ErrNoCancellation):
-		return nil
-	case err != nil:
-		return fmt.Errorf("cancellation status: %w", err)
-	case st.Reason == workflows.CancellationClosedByOwner || st.Status != workflows.CancellationGrace:
-		return nil
-	}
-	// Started inside the transaction, like a cancellation: if the signal
-	// fails the event is not marked processed and Stripe retries. The
-	// actor is Stripe's payment (0), not a person.
-	if err := cancellations.Reactivate(ctx, org.ID, 0); err != nil && !errors.Is(err, ErrNotCancellable) {
-		return fmt.Errorf("reactivate: %w", err)
-	}
-	return nil
+	return nil, s.accounts().CancelForBilling(ctx, org.ID, reason)
 }
 
 // onInvoiceEvent mirrors the invoice and records the payment attempt; a
 // failed payment is told to the owners (a billing notice, policy §4).
 func (s *Server) onInvoiceEvent(ctx context.Context, tx *store.Store, ev subprocessors.StripeEvent, org *models.Organization) ([]func(), error) {
 	in := *ev.Invoice
-	if err := upsertInvoice(ctx, tx, org.ID, in); err != nil {
+	if err := subscriptions.SaveInvoice(ctx, tx, org.ID, in); err != nil {
 		return nil, err
 	}
 	p := models.Payment{
@@ -293,8 +260,8 @@ func (s *Server) onInvoiceEvent(ctx context.Context, tx *store.Store, ev subproc
 	if err != nil {
 		return nil, err
 	}
-	amount := money(in.AmountDue, in.Currency)
-	link := s.billingURL("")
+	amount := subscriptions.Money(in.AmountDue, in.Currency)
+	link := s.billingURL()
 	var after []func()
 	for _, o := range owners {
 		o := o
@@ -314,7 +281,7 @@ func (s *Server) onInvoiceEvent(ctx context.Context, tx *store.Store, ev subproc
 // customer's default, so the subscription is charged to it.
 func (s *Server) onCardAttached(ctx context.Context, tx *store.Store, ev subprocessors.StripeEvent, org *models.Organization, sub *models.Subscription) error {
 	card := *ev.Card
-	if err := upsertCard(ctx, tx, org, card); err != nil {
+	if err := subscriptions.SaveCard(ctx, tx, org, card); err != nil {
 		return err
 	}
 	if s.Stripe == nil || card.PaymentMethodID == "" || sub == nil || sub.StripeCustomerID == "" {
