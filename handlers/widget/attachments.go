@@ -13,6 +13,7 @@ import (
 	"github.com/convot/convot/workflows"
 )
 
+// upload sends a file (with an optional caption) in a visitor's conversation.
 func (h *Handler) upload(c *gin.Context) {
 	org, vt, conv := orgOf(c), visitorOf(c), conversationOf(c)
 	if !h.allow(c, h.Limiters.Messages, vt.TokenHash) || !h.allow(c, h.Limiters.Uploads, vt.TokenHash) {

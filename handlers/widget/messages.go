@@ -40,6 +40,7 @@ func messageError(c *gin.Context, err error) {
 	}
 }
 
+// messages pages through what the visitor may read (never private notes).
 func (h *Handler) messages(c *gin.Context) {
 	org, conv := orgOf(c), conversationOf(c)
 	after, err := strconv.ParseUint(c.DefaultQuery("after_id", "0"), 10, 64)
@@ -64,6 +65,7 @@ func (h *Handler) messages(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"messages": views, "has_more": more})
 }
 
+// send posts the visitor's text message.
 func (h *Handler) send(c *gin.Context) {
 	org, vt, conv := orgOf(c), visitorOf(c), conversationOf(c)
 	if !h.allow(c, h.Limiters.Messages, vt.TokenHash) {
@@ -86,6 +88,7 @@ func (h *Handler) visitorTyping(ctx context.Context, org *models.Organization, c
 	h.Conversations.Publish(ctx, org, conv, realtime.LiveEvent{Type: "typing", ConversationID: conv.ID, AuthorType: workflows.AuthorContact}, false)
 }
 
+// typing relays that the visitor is typing (the socket does it too).
 func (h *Handler) typing(c *gin.Context) {
 	h.visitorTyping(c, orgOf(c), conversationOf(c))
 	c.Status(http.StatusNoContent)
@@ -111,6 +114,7 @@ func (h *Handler) visitorRead(ctx context.Context, org *models.Organization, con
 	return h.Conversations.MarkRead(ctx, org, conv, workflows.AuthorContact, upTo)
 }
 
+// read records the visitor's read receipt.
 func (h *Handler) read(c *gin.Context) {
 	var req readRequest
 	if !h.readJSON(c, &req, true) {

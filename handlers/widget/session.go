@@ -228,6 +228,7 @@ func (h *Handler) session(c *gin.Context) {
 	c.JSON(http.StatusOK, view)
 }
 
+// status says whether an operator is online (no visitor token needed).
 func (h *Handler) status(c *gin.Context) {
 	if !h.allow(c, h.Limiters.Requests, "ip:"+c.ClientIP()) {
 		return
@@ -240,6 +241,7 @@ func (h *Handler) status(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"operators_online": online})
 }
 
+// conversationList lists the visitor's conversations, most recent first.
 func (h *Handler) conversationList(c *gin.Context) {
 	convs, err := h.visitorConversations(c, orgOf(c).ID, visitorOf(c).ContactID)
 	if err != nil {
