@@ -172,3 +172,25 @@ func (s *Service) DeleteAttachmentBlob(ctx context.Context, org *models.Organiza
 	}
 	return err
 }
+
+// ErrAttachmentGone is a file that can no longer be read: its blob was
+// removed, or its data key destroyed (an erased contact).
+var ErrAttachmentGone = errors.New("conversation: the attachment is no longer available")
+
+// OpenAttachment reads and unseals a stored file, after the caller checked
+// that the reader may see it.
+func (s *Service) OpenAttachment(ctx context.Context, org *models.Organization, att *models.Attachment) ([]byte, error) {
+	sealed, err := s.Blobs.Get(ctx, AttachmentStorage(org), att.BlobKey)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, ErrAttachmentGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	data, err := s.Keys.Open(ctx, AttachmentColumn, string(sealed))
+	if err != nil {
+		// A destroyed key (an erased contact) reads as gone.
+		return nil, ErrAttachmentGone
+	}
+	return data, nil
+}

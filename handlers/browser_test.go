@@ -237,7 +237,7 @@ func TestWidgetToInboxInTheBrowser(t *testing.T) {
 		Updates(map[string]any{"identity_verification": true}).Error; err != nil {
 		t.Fatal(err)
 	}
-	ts.srv.widget.forgetOrg(w.org.PublicKey) // as the settings page does
+	ts.srv.widget.ForgetOrganization(w.org.PublicKey) // as the settings page does
 	refused, err := evalAwait[string](visitor, `window.ConvotWidget.identify({email: "mallory@example.com", user_hash: "00"}).then(() => "accepted", e => String(e && (e.status || e.message || e)))`)
 	if err != nil {
 		t.Fatal(err)

@@ -56,7 +56,7 @@ func (s *Server) inboxRoutes(r *gin.RouterGroup) {
 	g.POST("/conversations/:id/pending", func(c *gin.Context) { s.inboxSetState(c, workflows.SignalPending, nil) })
 	g.GET("/ws", s.inboxSocket)
 	// Replies and notes may carry a file: they apply the attachment limit
-	// themselves (readUpload), not the dashboard's body limit.
+	// themselves (site.ReadUpload), not the dashboard's body limit.
 	s.LargeBodies["/inbox/conversations/:id/reply"] = true
 	s.LargeBodies["/inbox/conversations/:id/note"] = true
 	s.contactRoutes(g)
@@ -526,7 +526,7 @@ func (s *Server) inboxAttachment(c *gin.Context) {
 		s.Internal(c, err)
 		return
 	}
-	s.serveAttachment(c, org, att)
+	s.ServeAttachment(c, s.Conversations, org, att)
 }
 
 // inboxPost sends an operator's reply, or a private note, with an optional
@@ -552,7 +552,7 @@ func (s *Server) inboxPost(c *gin.Context, note bool) {
 			return
 		}
 		if files := c.Request.MultipartForm.File["file"]; len(files) > 0 && files[0].Filename != "" {
-			name, data, err := readUpload(c)
+			name, data, err := site.ReadUpload(c)
 			if err != nil {
 				s.inboxPostError(c, err)
 				return
@@ -606,7 +606,7 @@ func (s *Server) inboxPostError(c *gin.Context, err error) {
 	case errors.As(err, &bad):
 		s.Fail(c, http.StatusUnprocessableEntity, "Message not sent", bad.Msg)
 	case errors.As(err, &badFile):
-		s.Fail(c, attachmentStatus(badFile.Problem), "Message not sent", badFile.Msg)
+		s.Fail(c, site.AttachmentStatus(badFile.Problem), "Message not sent", badFile.Msg)
 	case errors.Is(err, store.ErrNotFound):
 		s.Fail(c, http.StatusNotFound, "Message not sent", "The conversation no longer exists (it was erased).")
 	default:
@@ -792,9 +792,9 @@ func (s *Server) inboxSocket(c *gin.Context) {
 		only = conv.ID
 	}
 	state := &inboxSocketState{known: map[uint64]*models.Conversation{}, typed: map[uint64]time.Time{}}
-	s.serveSocket(c, socket{
-		topic: realtime.OrgTopic(org.ID),
-		keep: func(payload []byte) bool {
+	s.ServeSocket(c, s.Hub, site.Socket{
+		Topic: realtime.OrgTopic(org.ID),
+		Keep: func(payload []byte) bool {
 			if only == 0 {
 				return true
 			}
@@ -803,8 +803,8 @@ func (s *Server) inboxSocket(c *gin.Context) {
 			}
 			return json.Unmarshal(payload, &e) == nil && e.ConversationID == only
 		},
-		onMessage: func(ctx context.Context, data []byte) { s.inboxSocketMessage(ctx, &org, &a, state, data) },
-		heartbeat: func(ctx context.Context) { s.operatorPresent(ctx, &a, state) },
+		OnMessage: func(ctx context.Context, data []byte) { s.inboxSocketMessage(ctx, &org, &a, state, data) },
+		Heartbeat: func(ctx context.Context) { s.operatorPresent(ctx, &a, state) },
 		// nil AcceptOptions: the Origin must be this host (no cross-site
 		// socket rides on the session cookie).
 	})

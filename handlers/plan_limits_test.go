@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/handlers/widget"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/subprocessors"
@@ -187,7 +188,7 @@ func TestWidgetConversationLimit(t *testing.T) {
 	v2.start("Number 100")
 
 	r := v.call(http.MethodPost, "/conversations", map[string]string{"body": "Number 101"})
-	if r.status != http.StatusPaymentRequired || r.errorText(t) != conversationLimitMessage {
+	if r.status != http.StatusPaymentRequired || r.errorText(t) != widget.ConversationLimitMessage {
 		t.Fatalf("past the limit: %d %s", r.status, r.body)
 	}
 	if r := v.upload("/conversations", map[string]string{"body": "with a file"}, "note.txt", []byte("hello")); r.status != http.StatusPaymentRequired {

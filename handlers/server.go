@@ -1,6 +1,6 @@
 // Package handlers serves Convot's HTTP surfaces: the dashboard (auth,
-// settings, team, audit log) and, as they are built, the widget API, the
-// privacy pages and the webhooks. One file per surface.
+// settings, team, audit log), billing and the webhooks, and mounts those
+// in packages of their own (codec, privacy, widget). One file per surface.
 package handlers
 
 import (
@@ -19,6 +19,7 @@ import (
 	"github.com/convot/convot/handlers/codec"
 	"github.com/convot/convot/handlers/privacy"
 	"github.com/convot/convot/handlers/site"
+	"github.com/convot/convot/handlers/widget"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/geoip"
@@ -61,9 +62,9 @@ type Server struct {
 	Hub   realtime.Hub
 	Blobs blob.Store
 	// GeoIP gives the widget's visitors a country (nil: no GeoIP database,
-	// no country); WidgetLimits overrides DefaultWidgetLimits.
+	// no country); WidgetLimits overrides widget.DefaultLimits.
 	GeoIP        *geoip.DB
-	WidgetLimits *WidgetLimits
+	WidgetLimits *widget.Limits
 	// RateLimits makes the rate limiters (sign-in attempts, the widget
 	// API): shared by the web nodes through Redis when set, else counted
 	// on this node (ratelimit.LocalStore).
@@ -98,8 +99,10 @@ type Server struct {
 	// Site is the frame every surface shares (pages, sessions, CSRF,
 	// audit, mail), built by New from the fields above.
 	*site.Site
-	now    func() time.Time
-	widget *widgetState
+	now func() time.Time
+	// widget is the widget API New mounted: the settings page (and tests)
+	// drop its cached organizations after a change.
+	widget *widget.Handler
 }
 
 // Close delivers the lifecycle signals still queued, until ctx ends. Call
@@ -166,8 +169,9 @@ func New(s *Server) (http.Handler, error) {
 		(&codec.Handler{Store: s.Store, Codec: s.PayloadCodec, UIURL: s.TemporalUIURL, Now: s.now}).Routes(r)
 	}
 	// The widget's API answers other sites (CORS, visitor tokens): no
-	// dashboard session or CSRF cookie applies to it.
-	s.widgetRoutes(r)
+	// dashboard session or CSRF cookie applies to it (handlers/widget).
+	s.widget = s.widgetSurface()
+	s.widget.Routes(r)
 	// Stripe signs its webhooks; no session or CSRF cookie applies.
 	s.stripeWebhookRoutes(r)
 	// Postmark's webhooks (basic auth) and one-click unsubscribe links
@@ -241,6 +245,20 @@ func (s *Server) accounts() *closure.Accounts {
 // billingURL is the billing page's address, for mail; read at each call
 // (the base URL may be known only once the server listens).
 func (s *Server) billingURL() string { return subscriptions.PageURL(s.Config.BaseURL, "") }
+
+// widgetSurface builds the widget API (handlers/widget) from the server's
+// fields. The hub and the GeoIP database are read at each request: a test
+// may set them after New.
+func (s *Server) widgetSurface() *widget.Handler {
+	limits := widget.DefaultLimits
+	if s.WidgetLimits != nil {
+		limits = *s.WidgetLimits
+	}
+	return &widget.Handler{Site: s.Site, Conversations: s.Conversations, Plans: s.Plans, Keys: s.Keys, Blobs: s.Blobs,
+		Hub:      func() realtime.Hub { return s.Hub },
+		GeoIP:    func() *geoip.DB { return s.GeoIP },
+		Limiters: widget.NewLimiters(s.RateLimits, limits)}
+}
 
 func (s *Server) healthz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)

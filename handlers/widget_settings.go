@@ -54,7 +54,7 @@ func (s *Server) widgetSettingsData(org *models.Organization, f widgetSettingsFo
 		hours = models.DefaultInactivityHours
 	}
 	color := f.Color
-	if !validColor(color) {
+	if !site.ValidColor(color) {
 		color = models.DefaultWidgetColor
 	}
 	return gin.H{
@@ -85,9 +85,9 @@ func parseAllowedOrigins(text string) (string, string) {
 		if line == "" {
 			continue
 		}
-		o, ok := normalizeOriginPattern(line)
+		o, ok := site.NormalizeOriginPattern(line)
 		if !ok {
-			return "", fmt.Sprintf("%q is not an origin. Write one per line, such as https://www.example.com or https://*.example.com (no path).", truncateRunes(line, 100))
+			return "", fmt.Sprintf("%q is not an origin. Write one per line, such as https://www.example.com or https://*.example.com (no path).", site.TruncateRunes(line, 100))
 		}
 		if !seen[o] {
 			seen[o] = true
@@ -115,9 +115,9 @@ func (s *Server) saveWidgetSettings(c *gin.Context) {
 	case msg != "":
 	case err != nil || hours < 1 || hours > maxInactivityHours:
 		msg = fmt.Sprintf("The inactivity period must be a whole number of hours from 1 to %d.", maxInactivityHours)
-	case !validColor(f.Color):
+	case !site.ValidColor(f.Color):
 		msg = "Choose a color such as #2f6f4f."
-	case utf8.RuneCountInString(f.Greeting) > maxGreeting || !printable(f.Greeting):
+	case utf8.RuneCountInString(f.Greeting) > maxGreeting || !site.Printable(f.Greeting):
 		msg = fmt.Sprintf("The greeting must be text of at most %d characters.", maxGreeting)
 	}
 	if msg != "" {
@@ -146,7 +146,7 @@ func (s *Server) saveWidgetSettings(c *gin.Context) {
 		s.Internal(c, err)
 		return
 	}
-	s.widget.forgetOrg(o.PublicKey)
+	s.widget.ForgetOrganization(o.PublicKey)
 	s.RedirectWithFlash(c, "/settings/widget", "saved")
 }
 
@@ -165,6 +165,6 @@ func (s *Server) rotateIdentitySecret(c *gin.Context) {
 		s.Internal(c, err)
 		return
 	}
-	s.widget.forgetOrg(o.PublicKey)
+	s.widget.ForgetOrganization(o.PublicKey)
 	s.RedirectWithFlash(c, "/settings/widget", "saved")
 }

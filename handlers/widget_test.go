@@ -23,10 +23,10 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/convot/convot/conversation"
+	"github.com/convot/convot/handlers/widget"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/geoip"
 	"github.com/convot/convot/internal/geoip/geoiptest"
-	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/workflows"
@@ -843,7 +843,7 @@ func TestWidgetIdentifyMergesAnonymousVisitorIntoKnownContact(t *testing.T) {
 	for name, payload := range map[string]map[string]any{
 		"nothing":     {},
 		"bad email":   {"email": "not an email"},
-		"long name":   {"name": strings.Repeat("n", maxContactName+1)},
+		"long name":   {"name": strings.Repeat("n", widget.MaxContactName+1)},
 		"nested attr": {"custom_attributes": map[string]any{"x": map[string]any{"y": 1}}},
 		"control":     {"external_id": "a\u202eb"},
 	} {
@@ -852,7 +852,7 @@ func TestWidgetIdentifyMergesAnonymousVisitorIntoKnownContact(t *testing.T) {
 		}
 	}
 	many := map[string]any{}
-	for i := 0; i <= maxCustomAttrs; i++ {
+	for i := 0; i <= widget.MaxCustomAttributes; i++ {
 		many["k"+strconv.Itoa(i)] = "v"
 	}
 	if r := anon.call(http.MethodPost, "/identify", map[string]any{"custom_attributes": many}); r.status != http.StatusUnprocessableEntity {
@@ -898,9 +898,9 @@ func TestWidgetIdentityVerification(t *testing.T) {
 	before := v.contact()
 	for name, payload := range map[string]map[string]any{
 		"missing hash":       {"external_id": "user-9", "email": "eve@example.com", "name": "Mallory"},
-		"wrong hash":         {"external_id": "user-9", "name": "Mallory", "user_hash": identityHash("wrong secret", "user-9")},
-		"hash of another id": {"external_id": "user-9", "name": "Mallory", "user_hash": identityHash(secret, "user-10")},
-		"hash without id":    {"name": "Mallory", "user_hash": identityHash(secret, "")},
+		"wrong hash":         {"external_id": "user-9", "name": "Mallory", "user_hash": widget.IdentityHash("wrong secret", "user-9")},
+		"hash of another id": {"external_id": "user-9", "name": "Mallory", "user_hash": widget.IdentityHash(secret, "user-10")},
+		"hash without id":    {"name": "Mallory", "user_hash": widget.IdentityHash(secret, "")},
 	} {
 		r := v.call(http.MethodPost, "/identify", payload)
 		if r.status != http.StatusUnauthorized {
@@ -912,7 +912,7 @@ func TestWidgetIdentityVerification(t *testing.T) {
 		t.Fatalf("a refused identify changed the contact: %+v", after)
 	}
 	// The right hash, upper case hex accepted too.
-	good := map[string]any{"external_id": "user-9", "name": "Erin", "user_hash": strings.ToUpper(identityHash(secret, "user-9"))}
+	good := map[string]any{"external_id": "user-9", "name": "Erin", "user_hash": strings.ToUpper(widget.IdentityHash(secret, "user-9"))}
 	if r := v.call(http.MethodPost, "/identify", good); r.status != http.StatusOK {
 		t.Fatalf("verified identify: %d %s", r.status, r.body)
 	}
@@ -922,7 +922,7 @@ func TestWidgetIdentityVerification(t *testing.T) {
 	// Email-only users are signed by their email.
 	v2 := w.visitor(t)
 	v2.boot(widgetSite + "/")
-	if r := v2.call(http.MethodPost, "/identify", map[string]any{"email": "fay@example.com", "user_hash": identityHash(secret, "fay@example.com")}); r.status != http.StatusOK {
+	if r := v2.call(http.MethodPost, "/identify", map[string]any{"email": "fay@example.com", "user_hash": widget.IdentityHash(secret, "fay@example.com")}); r.status != http.StatusOK {
 		t.Fatalf("email identify: %d %s", r.status, r.body)
 	}
 	// Rotating the secret stops the old hashes at once.
@@ -941,7 +941,7 @@ func TestWidgetRateLimit(t *testing.T) {
 	v.boot(widgetSite + "/")
 	convID := v.start("first")
 	path := fmt.Sprintf("/conversations/%d/messages", convID)
-	for i := 1; i < DefaultWidgetLimits.Messages.Burst; i++ {
+	for i := 1; i < widget.DefaultLimits.Messages.Burst; i++ {
 		if r := v.call(http.MethodPost, path, map[string]string{"body": "msg " + strconv.Itoa(i)}); r.status != http.StatusCreated {
 			t.Fatalf("message %d: %d", i, r.status)
 		}
@@ -956,13 +956,13 @@ func TestWidgetRateLimit(t *testing.T) {
 	other.boot(widgetSite + "/")
 	other.start("I am someone else")
 	// The bucket refills.
-	w.ts.advance(DefaultWidgetLimits.Messages.Every)
+	w.ts.advance(widget.DefaultLimits.Messages.Every)
 	if r := v.call(http.MethodPost, path, map[string]string{"body": "later"}); r.status != http.StatusCreated {
 		t.Fatalf("after waiting: %d", r.status)
 	}
 	var n int64
 	w.ts.db.Model(&models.Message{}).Where("conversation_id = ?", convID).Count(&n)
-	if n != int64(DefaultWidgetLimits.Messages.Burst)+1 {
+	if n != int64(widget.DefaultLimits.Messages.Burst)+1 {
 		t.Fatalf("%d messages stored", n)
 	}
 }
@@ -1190,55 +1190,6 @@ func TestWidgetSettingsPage(t *testing.T) {
 	}
 }
 
-func TestWidgetOriginParsing(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://Example.com":      "https://example.com",
-		"https://example.com:443/": "https://example.com",
-		"http://example.com:80":    "http://example.com",
-		"http://localhost:3000":    "http://localhost:3000",
-		"https://*.Example.com":    "https://*.example.com",
-		"https://[::1]:8443":       "https://[::1]:8443",
-		"ftp://example.com":        "",
-		"https://example.com/path": "",
-		"https://user@example.com": "",
-		"https://example.com?x=1":  "",
-		"example.com":              "",
-		"null":                     "",
-		"https://*":                "",
-		"https://exa*mple.com":     "",
-	} {
-		got, ok := normalizeOriginPattern(in)
-		if (want == "") == ok || got != want {
-			t.Errorf("normalizeOriginPattern(%q) = %q, %v; want %q", in, got, ok, want)
-		}
-	}
-	if !originMatches("https://*.example.com", "https://a.b.example.com") || originMatches("https://*.example.com", "https://example.com") ||
-		originMatches("https://*.example.com", "http://a.example.com") || originMatches("https://*.example.com", "https://aexample.com") {
-		t.Error("wildcard origins match wrongly")
-	}
-}
-
-func TestWidgetRateLimiterRefills(t *testing.T) {
-	l := ratelimit.LocalStore{}.Limiter("widget-messages", Rate{Burst: 2, Every: time.Second})
-	ctx, now := context.Background(), time.Unix(1000, 0)
-	if ok, _ := l.Allow(ctx, "a", now); !ok {
-		t.Fatal("first")
-	}
-	if ok, _ := l.Allow(ctx, "a", now); !ok {
-		t.Fatal("second")
-	}
-	ok, wait := l.Allow(ctx, "a", now)
-	if ok || wait != time.Second || retryAfterSeconds(wait) != 1 {
-		t.Fatalf("third: %v %v", ok, wait)
-	}
-	if ok, _ := l.Allow(ctx, "b", now); !ok {
-		t.Fatal("another key is limited")
-	}
-	if ok, _ := l.Allow(ctx, "a", now.Add(time.Second)); !ok {
-		t.Fatal("no refill")
-	}
-}
-
 // widget.js in a real browser, on a page of another origin that styles
 // everything red: the launcher, the panel, sending, a file, the offline
 // notice and email capture, live replies, typing and "Seen" both ways,
@@ -1254,7 +1205,7 @@ func TestWidgetInBrowser(t *testing.T) {
 	}))
 	defer site.Close()
 	w.ts.db.Model(&models.Organization{}).Where("id = ?", w.org.ID).Updates(map[string]any{"allowed_origins": site.URL, "widget_greeting": "Hello! Ask us anything."})
-	w.ts.srv.widget.forgetOrg(w.org.PublicKey)
+	w.ts.srv.widget.ForgetOrganization(w.org.PublicKey)
 
 	page := pageDriver{t, newBrowserContext(t, chromium(t))}
 	run, waitJS, eval := page.run, page.waitJS, page.eval
@@ -1356,12 +1307,12 @@ func TestWidgetInBrowser(t *testing.T) {
 	w.ts.db.First(&o, w.org.ID)
 	o.IdentitySecret = crypto.RandomToken(32)
 	w.ts.db.Select("identity_secret").Save(&o)
-	w.ts.srv.widget.forgetOrg(w.org.PublicKey)
+	w.ts.srv.widget.ForgetOrganization(w.org.PublicKey)
 	got := eval("forged identify", `ConvotWidget.identify({external_id: "admin", name: "Mallory", user_hash: "00"}).then(() => "accepted", e => String(e.status))`)
 	if got != "401" {
 		t.Fatalf("forged identify: %s", got)
 	}
-	got = eval("verified identify", `ConvotWidget.identify({external_id: "u-1", name: "Vera", user_hash: `+widgetJSString(identityHash(o.IdentitySecret, "u-1"))+`}).then(c => c.name, e => "refused " + e.status)`)
+	got = eval("verified identify", `ConvotWidget.identify({external_id: "u-1", name: "Vera", user_hash: `+widgetJSString(widget.IdentityHash(o.IdentitySecret, "u-1"))+`}).then(c => c.name, e => "refused " + e.status)`)
 	if got != "Vera" {
 		t.Fatalf("verified identify: %s", got)
 	}

@@ -1,8 +1,9 @@
 // Package site is what every HTTP surface of Convot shares: the page
 // frame and error answers, flash messages, sessions and CSRF, security
 // headers and body limits, the role table, audit events, transactional
-// mail, and the attempt throttle. Surfaces embed a *Site in their own
-// small dependency struct.
+// mail, the attempt throttle, and what the inbox and the widget both
+// serve: live sockets, attachment uploads and downloads, browser origins.
+// Surfaces embed a *Site in their own small dependency struct.
 package site
 
 import (

@@ -1,4 +1,4 @@
-package handlers
+package site
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/internal/realtime"
 )
 
 // Live sockets: the inbox and the widget each open one WebSocket, which
@@ -20,44 +22,44 @@ const (
 	socketReadLimit    = 4 << 10 // client messages are tiny (typing, read)
 )
 
-// socket describes one live connection.
-type socket struct {
-	topic string
-	// keep filters events for this reader; nil keeps all.
-	keep func(payload []byte) bool
-	// onMessage handles a message from the client.
-	onMessage func(ctx context.Context, data []byte)
-	// heartbeat runs on connect and with every ping (operator presence).
-	heartbeat func(ctx context.Context)
-	// accept holds the origins and subprotocols allowed.
-	accept *websocket.AcceptOptions
+// Socket describes one live connection.
+type Socket struct {
+	Topic string
+	// Keep filters events for this reader; nil keeps all.
+	Keep func(payload []byte) bool
+	// OnMessage handles a message from the client.
+	OnMessage func(ctx context.Context, data []byte)
+	// Heartbeat runs on connect and with every ping (operator presence).
+	Heartbeat func(ctx context.Context)
+	// Accept holds the origins and subprotocols allowed.
+	Accept *websocket.AcceptOptions
 }
 
-// serveSocket upgrades the request and pumps events until either side goes.
-// The hub subscription is made before the upgrade, so a socket that says
-// it is open misses nothing published after that.
-func (s *Server) serveSocket(c *gin.Context, sock socket) {
-	if s.Hub == nil {
+// ServeSocket upgrades the request and pumps the hub's events until either
+// side goes. The hub subscription is made before the upgrade, so a socket
+// that says it is open misses nothing published after that.
+func (s *Site) ServeSocket(c *gin.Context, hub realtime.Hub, sock Socket) {
+	if hub == nil {
 		s.Fail(c, 503, "Unavailable", "Live updates are not available.")
 		return
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(c.Request.Context()))
 	defer cancel()
-	events, unsubscribe, err := s.Hub.Subscribe(ctx, sock.topic)
+	events, unsubscribe, err := hub.Subscribe(ctx, sock.Topic)
 	if err != nil {
 		s.Internal(c, err)
 		return
 	}
 	defer unsubscribe()
-	conn, err := websocket.Accept(c.Writer, c.Request, sock.accept)
+	conn, err := websocket.Accept(c.Writer, c.Request, sock.Accept)
 	if err != nil {
 		return // Accept has answered the client
 	}
 	c.Abort()
 	defer func() { _ = conn.CloseNow() }() // for early returns; after Close it only says so
 	conn.SetReadLimit(socketReadLimit)
-	if sock.heartbeat != nil {
-		sock.heartbeat(ctx)
+	if sock.Heartbeat != nil {
+		sock.Heartbeat(ctx)
 	}
 	// Reader: client messages until the client closes.
 	go func() {
@@ -67,8 +69,8 @@ func (s *Server) serveSocket(c *gin.Context, sock socket) {
 			if err != nil {
 				return
 			}
-			if typ == websocket.MessageText && sock.onMessage != nil {
-				sock.onMessage(ctx, data)
+			if typ == websocket.MessageText && sock.OnMessage != nil {
+				sock.OnMessage(ctx, data)
 			}
 		}
 	}()
@@ -84,7 +86,7 @@ func (s *Server) serveSocket(c *gin.Context, sock socket) {
 				_ = conn.Close(websocket.StatusTryAgainLater, "reconnect") // the socket is over either way
 				return
 			}
-			if sock.keep != nil && !sock.keep(payload) {
+			if sock.Keep != nil && !sock.Keep(payload) {
 				continue
 			}
 			wctx, wcancel := context.WithTimeout(ctx, socketWriteTimeout)
@@ -103,8 +105,8 @@ func (s *Server) serveSocket(c *gin.Context, sock socket) {
 				}
 				return
 			}
-			if sock.heartbeat != nil {
-				sock.heartbeat(ctx)
+			if sock.Heartbeat != nil {
+				sock.Heartbeat(ctx)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package handlers
+package site
 
 import (
 	"errors"
@@ -10,18 +10,18 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/conversation"
-	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/models"
 )
 
-// The HTTP side of attachments: reading an upload, serving a file. Checking,
-// sealing and storing them is package conversation's.
+// The HTTP side of attachments, for the inbox and the widget: reading an
+// upload, serving a file. Checking, sealing and storing them is package
+// conversation's.
 
 // inlineTypes may be shown in the page (images); everything else downloads.
 var inlineTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
 
-// attachmentStatus is the HTTP answer to a file the sender must fix.
-func attachmentStatus(p conversation.AttachmentProblem) int {
+// AttachmentStatus is the HTTP answer to a file the sender must fix.
+func AttachmentStatus(p conversation.AttachmentProblem) int {
 	switch p {
 	case conversation.AttachmentTooLarge:
 		return http.StatusRequestEntityTooLarge
@@ -32,8 +32,8 @@ func attachmentStatus(p conversation.AttachmentProblem) int {
 	}
 }
 
-// readUpload reads the "file" field of a multipart upload within the limit.
-func readUpload(c *gin.Context) (string, []byte, error) {
+// ReadUpload reads the "file" field of a multipart upload within the limit.
+func ReadUpload(c *gin.Context) (string, []byte, error) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, conversation.MaxAttachmentBytes+64<<10)
 	fh, err := c.FormFile("file")
 	if err != nil {
@@ -58,23 +58,17 @@ func readUpload(c *gin.Context) (string, []byte, error) {
 	return fh.Filename, data, nil
 }
 
-// serveAttachment answers with an attachment's bytes, after the caller
+// ServeAttachment answers with an attachment's bytes, after the caller
 // checked that the reader may see it. Files are never rendered as active
 // content: a strict sandbox, nosniff, and download unless an image.
-func (s *Server) serveAttachment(c *gin.Context, org *models.Organization, att *models.Attachment) {
-	sealed, err := s.Blobs.Get(c, conversation.AttachmentStorage(org), att.BlobKey)
-	if errors.Is(err, blob.ErrNotFound) {
+func (s *Site) ServeAttachment(c *gin.Context, files *conversation.Service, org *models.Organization, att *models.Attachment) {
+	data, err := files.OpenAttachment(c, org, att)
+	if errors.Is(err, conversation.ErrAttachmentGone) {
 		s.Fail(c, http.StatusNotFound, "Not found", "This file is no longer available.")
 		return
 	}
 	if err != nil {
 		s.Internal(c, err)
-		return
-	}
-	data, err := s.Keys.Open(c, conversation.AttachmentColumn, string(sealed))
-	if err != nil {
-		// A destroyed key (an erased contact) reads as gone.
-		s.Fail(c, http.StatusNotFound, "Not found", "This file is no longer available.")
 		return
 	}
 	disposition := "attachment"

@@ -1,0 +1,130 @@
+package widget
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
+)
+
+// Visitors authenticate with the token POST /session handed out; the
+// server keeps only its hash.
+
+const (
+	// visitorTokenBytes is the visitor token's randomness (192 bits).
+	visitorTokenBytes = 24
+	// tokenProtocol prefixes the token in a WebSocket's subprotocols.
+	tokenProtocol = "token."
+	// visitorSeenEvery spaces the writes of a token's last use.
+	visitorSeenEvery = time.Hour
+)
+
+const badVisitorToken = "Unknown visitor token. Start a new chat session."
+
+// visitorTokenFrom reads the visitor token: the Authorization header, or
+// for WebSockets (where browsers cannot set headers) the subprotocol list.
+func visitorTokenFrom(r *http.Request) string {
+	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(token)
+	}
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			if token, ok := strings.CutPrefix(strings.TrimSpace(p), tokenProtocol); ok {
+				return token
+			}
+		}
+	}
+	return ""
+}
+
+// lookupVisitor finds the organization's visitor token row for a raw
+// token, or nil.
+func (h *Handler) lookupVisitor(ctx context.Context, org *models.Organization, token string) (*models.VisitorToken, error) {
+	if token == "" || len(token) > 200 {
+		return nil, nil
+	}
+	vt, err := h.Store.VisitorToken(ctx, org.ID, crypto.HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if now := h.Now().UTC(); now.Sub(vt.LastSeenAt) > visitorSeenEvery {
+		_ = h.Store.TouchVisitorToken(ctx, org.ID, vt.ID, now) // a missed touch only delays the next one
+	}
+	return vt, nil
+}
+
+// requireVisitor requires a valid visitor token.
+func (h *Handler) requireVisitor(c *gin.Context) {
+	token := visitorTokenFrom(c.Request)
+	if token == "" {
+		apiError(c, http.StatusUnauthorized, "Send the visitor token as Authorization: Bearer <token>.")
+		return
+	}
+	vt, ok := h.authenticateVisitor(c, orgOf(c), token)
+	if !ok {
+		return
+	}
+	c.Set(ctxVisitor, vt)
+	c.Next()
+}
+
+// authenticateVisitor finds the visitor of a token and counts the request
+// against its rate limit; ok is false when the request has been answered
+// (401 for an unknown token, 429 over the limit).
+func (h *Handler) authenticateVisitor(c *gin.Context, org *models.Organization, token string) (*models.VisitorToken, bool) {
+	vt, err := h.lookupVisitor(c, org, token)
+	if err != nil {
+		apiInternal(c, err)
+		return nil, false
+	}
+	if vt == nil {
+		apiError(c, http.StatusUnauthorized, badVisitorToken)
+		return nil, false
+	}
+	if !h.allow(c, h.Limiters.Requests, vt.TokenHash) {
+		return nil, false
+	}
+	return vt, true
+}
+
+// requireConversation loads one of the visitor's conversations; any other
+// (another visitor's, another organization's) is 404.
+func (h *Handler) requireConversation(c *gin.Context) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil {
+		apiError(c, http.StatusNotFound, "No such conversation.")
+		return
+	}
+	org, vt := orgOf(c), visitorOf(c)
+	conv, err := h.Store.ContactConversation(c, org.ID, vt.ContactID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		apiError(c, http.StatusNotFound, "No such conversation.")
+		return
+	}
+	if err != nil {
+		apiInternal(c, err)
+		return
+	}
+	c.Set(ctxConversation, conv)
+	c.Next()
+}
+
+// visitorContact loads the visitor's contact row, or nil when it is gone.
+func (h *Handler) visitorContact(ctx context.Context, org *models.Organization, vt *models.VisitorToken) (*models.Contact, error) {
+	ct, err := h.Store.Contact(ctx, org.ID, vt.ContactID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return ct, err
+}
