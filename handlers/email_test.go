@@ -17,6 +17,7 @@ import (
 	"github.com/convot/convot/activities"
 	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/dsr"
+	"github.com/convot/convot/handlers/webhooks"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
@@ -481,7 +482,7 @@ func TestInboundBadInput(t *testing.T) {
 		}
 	}
 	// Larger than the webhook's limit: 413 for the whole request.
-	huge := `{"From":"ada@example.com","TextBody":"` + strings.Repeat("x", maxInboundBytes) + `"}`
+	huge := `{"From":"ada@example.com","TextBody":"` + strings.Repeat("x", webhooks.MaxInboundBytes) + `"}`
 	if r := ts.inbound(t, huge); r.status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("oversized: %d", r.status)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/convot/convot/handlers/codec"
 	"github.com/convot/convot/handlers/privacy"
 	"github.com/convot/convot/handlers/site"
+	"github.com/convot/convot/handlers/webhooks"
 	"github.com/convot/convot/handlers/widget"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
@@ -78,7 +79,7 @@ type Server struct {
 	// PrivacyIntake takes mail sent to the privacy address (inbound
 	// webhook) as a data-subject request; New sets the dsr intake's
 	// ReceiveMail when nil. Nil afterwards: such mail is refused with 503
-	// and Postmark delivers it again later (handlers/email_inbound.go).
+	// and Postmark delivers it again later (handlers/webhooks).
 	PrivacyIntake PrivacyIntake
 	// PrivacyWorkflows runs data-subject requests (dsr-<id>); on Temporal
 	// when nil and Temporal is set. Read once, by New.
@@ -172,11 +173,10 @@ func New(s *Server) (http.Handler, error) {
 	// dashboard session or CSRF cookie applies to it (handlers/widget).
 	s.widget = s.widgetSurface()
 	s.widget.Routes(r)
-	// Stripe signs its webhooks; no session or CSRF cookie applies.
-	s.stripeWebhookRoutes(r)
-	// Postmark's webhooks (basic auth) and one-click unsubscribe links
-	// (the token is the credential): no session or CSRF cookie either.
-	s.emailRoutes(r)
+	// Stripe's webhooks (signed), Postmark's (basic auth) and one-click
+	// unsubscribe links (the token is the credential): no session or CSRF
+	// cookie applies to them (handlers/webhooks).
+	s.webhooksSurface().Routes(r)
 	// Data-subject requests: the public intake, its JSON API, the privacy
 	// officer's pages (handlers/privacy, over the domain in dsr).
 	s.privacySurface().Routes(r)
@@ -222,6 +222,21 @@ func (s *Server) billingSurface() *billing.Handler {
 	return &billing.Handler{Site: s.Site, Plans: s.Plans,
 		Stripe:        func() *subprocessors.Stripe { return s.Stripe },
 		Cancellations: s.cancellations}
+}
+
+// PrivacyIntake takes mail to the privacy address as a data-subject
+// request (webhooks.PrivacyIntake); kept here for Server's field.
+type PrivacyIntake = webhooks.PrivacyIntake
+
+// webhooksSurface builds the Stripe and Postmark webhooks and the
+// unsubscribe links (handlers/webhooks). Stripe, the accounts and the
+// privacy intake are read through s at each request: a test (or
+// cmd/convot) may set them after New.
+func (s *Server) webhooksSurface() *webhooks.Handler {
+	return &webhooks.Handler{Site: s.Site, Conversations: s.Conversations, Keys: s.Keys,
+		Stripe:        func() *subprocessors.Stripe { return s.Stripe },
+		Accounts:      s.accounts,
+		PrivacyIntake: func() webhooks.PrivacyIntake { return s.PrivacyIntake }}
 }
 
 // cancellations is the configured closure.Cancellations: Cancellations,
