@@ -1,4 +1,4 @@
-package handlers
+package dashboard
 
 import (
 	"context"
@@ -36,35 +36,19 @@ const (
 // email takes as long as a wrong password.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("convot-timing-equaliser"), BcryptCost)
 
-func (s *Server) authRoutes(r *gin.RouterGroup) {
-	r.GET("/signup", s.signupPage)
-	r.POST("/signup", s.signup)
-	r.GET("/login", s.loginPage)
-	r.POST("/login", s.login)
-	r.GET("/login/mfa", s.mfaPage)
-	r.POST("/login/mfa", s.mfaLogin)
-	r.POST("/logout", s.logout)
-	r.GET("/password/forgot", s.forgotPage)
-	r.POST("/password/forgot", s.forgot)
-	r.GET("/password/reset", s.resetPage)
-	r.POST("/password/reset", s.reset)
-	r.GET("/invitations/accept", s.acceptPage)
-	r.POST("/invitations/accept", s.accept)
-}
-
 type signupForm struct {
 	FullName, Email, CompanyName, Region string
 }
 
-func (s *Server) signupPage(c *gin.Context) {
+func (h *Handler) signupPage(c *gin.Context) {
 	if site.CurrentAccount(c) != nil {
 		c.Redirect(http.StatusSeeOther, "/")
 		return
 	}
-	s.Render(c, http.StatusOK, "signup", s.Page(c, "Sign up", "", signupForm{Region: "us"}))
+	h.Render(c, http.StatusOK, "signup", h.Page(c, "Sign up", "", signupForm{Region: "us"}))
 }
 
-func (s *Server) signup(c *gin.Context) {
+func (h *Handler) signup(c *gin.Context) {
 	f := signupForm{
 		FullName:    strings.TrimSpace(c.PostForm("full_name")),
 		Email:       strings.TrimSpace(c.PostForm("email")),
@@ -73,13 +57,13 @@ func (s *Server) signup(c *gin.Context) {
 	}
 	password := c.PostForm("password")
 	bad := func(msg string) {
-		p := s.Page(c, "Sign up", "", f)
+		p := h.Page(c, "Sign up", "", f)
 		p.Error = msg
 		if site.WantsJSON(c) {
 			c.JSON(http.StatusUnprocessableEntity, gin.H{"error": msg})
 			return
 		}
-		s.Render(c, http.StatusUnprocessableEntity, "signup", p)
+		h.Render(c, http.StatusUnprocessableEntity, "signup", p)
 	}
 	email, err := validEmail(f.Email)
 	if err != nil {
@@ -103,11 +87,11 @@ func (s *Server) signup(c *gin.Context) {
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	var account models.Account
-	err = s.Store.Tx(c, func(tx *store.Store) error {
+	err = h.Store.Tx(c, func(tx *store.Store) error {
 		taken, err := tx.AccountEmailTaken(c, email)
 		if err != nil {
 			return err
@@ -129,40 +113,40 @@ func (s *Server) signup(c *gin.Context) {
 			}
 			return err
 		}
-		return s.Audit(tx, c, org.ID, account.ID, account.DataKeyID, "auth.signup", site.Target("account", account.ID), "")
+		return h.Audit(tx, c, org.ID, account.ID, account.DataKeyID, "auth.signup", site.Target("account", account.ID), "")
 	})
 	if errors.Is(err, errDuplicateEmail) {
 		if site.WantsJSON(c) {
 			c.JSON(http.StatusConflict, gin.H{"error": "An account with this email already exists."})
 			return
 		}
-		p := s.Page(c, "Sign up", "", f)
+		p := h.Page(c, "Sign up", "", f)
 		p.Error = "An account with this email already exists. Sign in instead."
-		s.Render(c, http.StatusConflict, "signup", p)
+		h.Render(c, http.StatusConflict, "signup", p)
 		return
 	}
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	if err := s.startSession(c, &account, false); err != nil {
-		s.Internal(c, err)
+	if err := h.startSession(c, &account, false); err != nil {
+		h.Internal(c, err)
 		return
 	}
-	s.RedirectWithFlash(c, "/", "welcome")
+	h.RedirectWithFlash(c, "/", "welcome")
 }
 
 var errDuplicateEmail = errors.New("duplicate email")
 
-func (s *Server) loginPage(c *gin.Context) {
+func (h *Handler) loginPage(c *gin.Context) {
 	if site.CurrentAccount(c) != nil {
 		c.Redirect(http.StatusSeeOther, "/")
 		return
 	}
-	s.Render(c, http.StatusOK, "login", s.Page(c, "Sign in", "", gin.H{"Email": ""}))
+	h.Render(c, http.StatusOK, "login", h.Page(c, "Sign in", "", gin.H{"Email": ""}))
 }
 
-func (s *Server) login(c *gin.Context) {
+func (h *Handler) login(c *gin.Context) {
 	email := strings.TrimSpace(c.PostForm("email"))
 	password := c.PostForm("password")
 	refuse := func(status int, msg string) {
@@ -170,11 +154,11 @@ func (s *Server) login(c *gin.Context) {
 			c.JSON(status, gin.H{"error": msg})
 			return
 		}
-		p := s.Page(c, "Sign in", "", gin.H{"Email": email})
+		p := h.Page(c, "Sign in", "", gin.H{"Email": email})
 		p.Error = msg
-		s.Render(c, status, "login", p)
+		h.Render(c, status, "login", p)
 	}
-	if !s.AllowAttempt(c, "login:"+c.ClientIP()) {
+	if !h.AllowAttempt(c, "login:"+c.ClientIP()) {
 		refuse(http.StatusTooManyRequests, "Too many sign-in attempts from your network. Wait a few minutes and try again.")
 		return
 	}
@@ -182,20 +166,20 @@ func (s *Server) login(c *gin.Context) {
 		refuse(http.StatusBadRequest, "Enter your email and password.")
 		return
 	}
-	account, err := s.Store.ActiveAccountByEmail(c, email)
+	account, err := h.Store.ActiveAccountByEmail(c, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	now := s.now()
+	now := h.Now()
 	if account == nil {
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password)) // for its time only: it never matches
-		s.auditAuth(c, 0, 0, s.Keys.SystemKey(), "auth.login_failed", "", "unknown email")
+		h.auditAuth(c, 0, 0, h.Keys.SystemKey(), "auth.login_failed", "", "unknown email")
 		refuse(http.StatusUnauthorized, "Wrong email or password.")
 		return
 	}
 	if account.LockedUntil != nil && now.Before(*account.LockedUntil) {
-		s.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_refused_locked", site.Target("account", account.ID), "")
+		h.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_refused_locked", site.Target("account", account.ID), "")
 		minutes := int(account.LockedUntil.Sub(now).Minutes()) + 1
 		refuse(http.StatusTooManyRequests, fmt.Sprintf("This account is locked after too many failed sign-ins. Try again in %d minutes, or reset your password.", minutes))
 		return
@@ -210,20 +194,20 @@ func (s *Server) login(c *gin.Context) {
 			failedLogins = 0
 			detail += ", locked"
 		}
-		if err := s.Store.RecordFailedLogin(c, account.ID, failedLogins, lockedUntil); err != nil {
-			s.Internal(c, err)
+		if err := h.Store.RecordFailedLogin(c, account.ID, failedLogins, lockedUntil); err != nil {
+			h.Internal(c, err)
 			return
 		}
-		s.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_failed", site.Target("account", account.ID), detail)
+		h.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_failed", site.Target("account", account.ID), detail)
 		refuse(http.StatusUnauthorized, "Wrong email or password.")
 		return
 	}
-	if err := s.Store.ClearFailedLogins(c, account.ID); err != nil {
-		s.Internal(c, err)
+	if err := h.Store.ClearFailedLogins(c, account.ID); err != nil {
+		h.Internal(c, err)
 		return
 	}
-	if err := s.startSession(c, account, account.TOTPEnabled); err != nil {
-		s.Internal(c, err)
+	if err := h.startSession(c, account, account.TOTPEnabled); err != nil {
+		h.Internal(c, err)
 		return
 	}
 	if account.TOTPEnabled {
@@ -234,31 +218,31 @@ func (s *Server) login(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/login/mfa")
 		return
 	}
-	s.completeLogin(c, account, "password")
+	h.completeLogin(c, account, "password")
 }
 
 // auditAuth records an authentication event (sign-in, its failure,
 // sign-out, reset request) in the audit log. The answer does not depend on
 // it: a failure is logged with the action and the error only (no account,
 // address or IP), and the request goes on as before.
-func (s *Server) auditAuth(c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) {
-	if err := s.Audit(s.Store, c, orgID, actorID, keyID, action, target, detail); err != nil {
+func (h *Handler) auditAuth(c *gin.Context, orgID, actorID, keyID uint64, action, target, detail string) {
+	if err := h.Audit(h.Store, c, orgID, actorID, keyID, action, target, detail); err != nil {
 		slog.Error("audit event not recorded", "action", action, "err", err)
 	}
 }
 
 // completeLogin records a full sign-in and tells the account holder.
-func (s *Server) completeLogin(c *gin.Context, account *models.Account, method string) {
-	now := s.now().UTC()
-	if err := s.Store.SetLastLogin(c, account.OrganizationID, account.ID, now); err != nil {
+func (h *Handler) completeLogin(c *gin.Context, account *models.Account, method string) {
+	now := h.Now().UTC()
+	if err := h.Store.SetLastLogin(c, account.OrganizationID, account.ID, now); err != nil {
 		// A record, not a gate: the sign-in stands without it.
 		slog.Warn("last sign-in not recorded", "err", err)
 	}
-	s.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login", site.Target("account", account.ID), method)
+	h.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login", site.Target("account", account.ID), method)
 	browser, os, _ := site.DescribeUserAgent(c.Request.UserAgent())
-	s.sendSecurityAlert(c, account, "New sign-in to your Convot account",
+	h.sendSecurityAlert(c, account, "New sign-in to your Convot account",
 		fmt.Sprintf("Someone signed in to your Convot account at %s using %s on %s.\n\nIf this was not you, reset your password now: %s/password/forgot",
-			now.Format("2006-01-02 15:04 UTC"), orUnknown(browser), orUnknown(os), s.Config.BaseURL))
+			now.Format("2006-01-02 15:04 UTC"), orUnknown(browser), orUnknown(os), h.Config.BaseURL))
 	if site.WantsJSON(c) {
 		c.JSON(http.StatusOK, gin.H{"next": "/"})
 		return
@@ -275,42 +259,42 @@ func orUnknown(s string) string {
 
 // startSession issues a new session cookie (and a new CSRF token, so one
 // planted before sign-in is worthless after it).
-func (s *Server) startSession(c *gin.Context, account *models.Account, mfaPending bool) error {
+func (h *Handler) startSession(c *gin.Context, account *models.Account, mfaPending bool) error {
 	if old := site.CurrentSession(c); old != nil {
-		if err := s.Store.DeleteSession(c, old.OrganizationID, old.ID); err != nil {
+		if err := h.Store.DeleteSession(c, old.OrganizationID, old.ID); err != nil {
 			return err
 		}
 	}
 	token := crypto.RandomToken(32)
-	now := s.now().UTC()
+	now := h.Now().UTC()
 	sess := models.Session{
 		TokenHash: crypto.HashToken(token), AccountID: account.ID, OrganizationID: account.OrganizationID,
 		DataKeyID: account.DataKeyID, MFAPending: mfaPending, IP: c.ClientIP(), UserAgent: site.Truncate(c.Request.UserAgent(), 500),
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(site.SessionLifetime),
 	}
-	if err := s.Store.CreateSession(c, &sess); err != nil {
+	if err := h.Store.CreateSession(c, &sess); err != nil {
 		return err
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name: site.SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.Config.TLS(),
+		Name: site.SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: h.Config.TLS(),
 		SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt,
 	})
-	s.SetCSRFCookie(c, crypto.RandomToken(32))
+	h.SetCSRFCookie(c, crypto.RandomToken(32))
 	return nil
 }
 
-func (s *Server) mfaPage(c *gin.Context) {
+func (h *Handler) mfaPage(c *gin.Context) {
 	if sess := site.CurrentSession(c); sess == nil || !sess.MFAPending {
 		c.Redirect(http.StatusSeeOther, "/login")
 		return
 	}
-	s.Render(c, http.StatusOK, "mfa", s.Page(c, "Two-factor authentication", "", nil))
+	h.Render(c, http.StatusOK, "mfa", h.Page(c, "Two-factor authentication", "", nil))
 }
 
-func (s *Server) mfaLogin(c *gin.Context) {
+func (h *Handler) mfaLogin(c *gin.Context) {
 	sess := site.CurrentSession(c)
 	if sess == nil || !sess.MFAPending {
-		s.Fail(c, http.StatusUnauthorized, "Sign in first", "Your sign-in has expired. Sign in again.")
+		h.Fail(c, http.StatusUnauthorized, "Sign in first", "Your sign-in has expired. Sign in again.")
 		return
 	}
 	refuse := func(status int, msg string) {
@@ -318,39 +302,39 @@ func (s *Server) mfaLogin(c *gin.Context) {
 			c.JSON(status, gin.H{"error": msg})
 			return
 		}
-		p := s.Page(c, "Two-factor authentication", "", nil)
+		p := h.Page(c, "Two-factor authentication", "", nil)
 		p.Error = msg
-		s.Render(c, status, "mfa", p)
+		h.Render(c, status, "mfa", p)
 	}
-	if !s.AllowAttempt(c, fmt.Sprintf("mfa:%d", sess.AccountID)) {
+	if !h.AllowAttempt(c, fmt.Sprintf("mfa:%d", sess.AccountID)) {
 		refuse(http.StatusTooManyRequests, "Too many attempts. Wait a few minutes and try again.")
 		return
 	}
-	account, err := s.Store.Account(c, sess.OrganizationID, sess.AccountID)
+	account, err := h.Store.Account(c, sess.OrganizationID, sess.AccountID)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	code := strings.TrimSpace(c.PostForm("code"))
-	method, err := s.checkSecondFactor(c, account, code)
+	method, err := h.checkSecondFactor(c, account, code)
 	if err != nil {
-		s.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.mfa_failed", site.Target("account", account.ID), "")
+		h.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.mfa_failed", site.Target("account", account.ID), "")
 		refuse(http.StatusUnauthorized, "That code is not valid. Codes can be used once; wait for the next one.")
 		return
 	}
-	if err := s.Store.CompleteSessionMFA(c, sess.OrganizationID, sess.ID); err != nil {
-		s.Internal(c, err)
+	if err := h.Store.CompleteSessionMFA(c, sess.OrganizationID, sess.ID); err != nil {
+		h.Internal(c, err)
 		return
 	}
-	s.completeLogin(c, account, method)
+	h.completeLogin(c, account, method)
 }
 
 // checkSecondFactor accepts a current TOTP code once, or an unused
 // recovery code, and returns which it was.
-func (s *Server) checkSecondFactor(ctx context.Context, account *models.Account, code string) (string, error) {
-	if step, ok := matchTOTP(account.TOTPSecret, code, s.now(), account.TOTPLastStep); ok {
+func (h *Handler) checkSecondFactor(ctx context.Context, account *models.Account, code string) (string, error) {
+	if step, ok := matchTOTP(account.TOTPSecret, code, h.Now(), account.TOTPLastStep); ok {
 		// The conditional update makes a code single-use even under races.
-		claimed, err := s.Store.ClaimTOTPStep(ctx, account.ID, step)
+		claimed, err := h.Store.ClaimTOTPStep(ctx, account.ID, step)
 		if err != nil {
 			return "", err
 		}
@@ -364,7 +348,7 @@ func (s *Server) checkSecondFactor(ctx context.Context, account *models.Account,
 	if normalized == "" {
 		return "", errBadCode
 	}
-	used, err := s.Store.UseRecoveryCode(ctx, account.ID, crypto.HashToken(normalized), s.now().UTC())
+	used, err := h.Store.UseRecoveryCode(ctx, account.ID, crypto.HashToken(normalized), h.Now().UTC())
 	if err != nil {
 		return "", err
 	}
@@ -376,63 +360,63 @@ func (s *Server) checkSecondFactor(ctx context.Context, account *models.Account,
 
 var errBadCode = errors.New("invalid code")
 
-func (s *Server) logout(c *gin.Context) {
+func (h *Handler) logout(c *gin.Context) {
 	if sess := site.CurrentSession(c); sess != nil {
 		// Signed out means the session is over on the server too, not only
 		// its cookie gone: if it cannot be deleted, say so.
-		if err := s.Store.DeleteSession(c, sess.OrganizationID, sess.ID); err != nil {
-			s.Internal(c, err)
+		if err := h.Store.DeleteSession(c, sess.OrganizationID, sess.ID); err != nil {
+			h.Internal(c, err)
 			return
 		}
 		if a := site.CurrentAccount(c); a != nil {
-			s.auditAuth(c, a.OrganizationID, a.ID, a.DataKeyID, "auth.logout", site.Target("account", a.ID), "")
+			h.auditAuth(c, a.OrganizationID, a.ID, a.DataKeyID, "auth.logout", site.Target("account", a.ID), "")
 		}
 	}
-	s.ClearSessionCookie(c)
-	s.RedirectWithFlash(c, "/login", "signed_out")
+	h.ClearSessionCookie(c)
+	h.RedirectWithFlash(c, "/login", "signed_out")
 }
 
-func (s *Server) forgotPage(c *gin.Context) {
-	s.Render(c, http.StatusOK, "forgot", s.Page(c, "Reset your password", "", nil))
+func (h *Handler) forgotPage(c *gin.Context) {
+	h.Render(c, http.StatusOK, "forgot", h.Page(c, "Reset your password", "", nil))
 }
 
 // forgot answers the same whether or not the account exists, so the form
 // cannot be used to discover who has an account.
-func (s *Server) forgot(c *gin.Context) {
+func (h *Handler) forgot(c *gin.Context) {
 	email, err := validEmail(c.PostForm("email"))
 	if err != nil {
-		p := s.Page(c, "Reset your password", "", nil)
+		p := h.Page(c, "Reset your password", "", nil)
 		p.Error = err.Error()
-		s.Render(c, http.StatusUnprocessableEntity, "forgot", p)
+		h.Render(c, http.StatusUnprocessableEntity, "forgot", p)
 		return
 	}
-	if !s.AllowAttempt(c, "reset:"+c.ClientIP()) {
-		s.Fail(c, http.StatusTooManyRequests, "Too many requests", "Too many reset requests. Wait a few minutes and try again.")
+	if !h.AllowAttempt(c, "reset:"+c.ClientIP()) {
+		h.Fail(c, http.StatusTooManyRequests, "Too many requests", "Too many reset requests. Wait a few minutes and try again.")
 		return
 	}
-	account, err := s.Store.ActiveAccountByEmail(c, email)
+	account, err := h.Store.ActiveAccountByEmail(c, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	if account != nil {
 		token := crypto.RandomToken(32)
-		reset := models.PasswordReset{AccountID: account.ID, TokenHash: crypto.HashToken(token), ExpiresAt: s.now().Add(resetLifetime).UTC(), CreatedAt: s.now().UTC()}
-		if err := s.Store.CreatePasswordReset(c, &reset); err != nil {
-			s.Internal(c, err)
+		reset := models.PasswordReset{AccountID: account.ID, TokenHash: crypto.HashToken(token), ExpiresAt: h.Now().Add(resetLifetime).UTC(), CreatedAt: h.Now().UTC()}
+		if err := h.Store.CreatePasswordReset(c, &reset); err != nil {
+			h.Internal(c, err)
 			return
 		}
-		s.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset_requested", site.Target("account", account.ID), "")
-		s.Send(c, convotmail.Message{
-			To: account.Email, Subject: "Reset your Convot password", Tag: "password_reset", Org: s.orgContextByID(c, account.OrganizationID),
-			Text: fmt.Sprintf("Someone asked to reset the password of your Convot account.\n\nChoose a new password within one hour: %s/password/reset?token=%s\n\nIf this was not you, ignore this email; your password stays as it is.", s.Config.BaseURL, token),
+		h.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset_requested", site.Target("account", account.ID), "")
+		h.Send(c, convotmail.Message{
+			To: account.Email, Subject: "Reset your Convot password", Tag: "password_reset", Org: h.OrgContext(c, account.OrganizationID),
+			Text: fmt.Sprintf("Someone asked to reset the password of your Convot account.\n\nChoose a new password within one hour: %s/password/reset?token=%s\n\nIf this was not you, ignore this email; your password stays as it is.", h.Config.BaseURL, token),
 		})
 	}
-	s.RedirectWithFlash(c, "/login", "reset_sent")
+	h.RedirectWithFlash(c, "/login", "reset_sent")
 }
 
-func (s *Server) findReset(c *gin.Context, token string) (*models.PasswordReset, bool) {
-	return findLiveToken(s, c, token, s.Store.PasswordResetByTokenHash,
+func (h *Handler) findReset(c *gin.Context, token string) (*models.PasswordReset, bool) {
+	return findLiveToken(h, c, token, h.Store.PasswordResetByTokenHash,
 		func(r *models.PasswordReset) (bool, time.Time) { return r.UsedAt != nil, r.ExpiresAt })
 }
 
@@ -447,7 +431,7 @@ func claimed(ok bool, err error) error {
 
 // findLiveToken loads the row whose token hash matches a single-use link's
 // token, unless it was used or has expired.
-func findLiveToken[T any](s *Server, c *gin.Context, token string, byHash func(context.Context, string) (*T, error), state func(*T) (used bool, expires time.Time)) (*T, bool) {
+func findLiveToken[T any](h *Handler, c *gin.Context, token string, byHash func(context.Context, string) (*T, error), state func(*T) (used bool, expires time.Time)) (*T, bool) {
 	if token == "" {
 		return nil, false
 	}
@@ -456,43 +440,43 @@ func findLiveToken[T any](s *Server, c *gin.Context, token string, byHash func(c
 		return nil, false
 	}
 	used, expires := state(row)
-	if used || s.now().After(expires) {
+	if used || h.Now().After(expires) {
 		return nil, false
 	}
 	return row, true
 }
 
-func (s *Server) resetPage(c *gin.Context) {
+func (h *Handler) resetPage(c *gin.Context) {
 	token := c.Query("token")
-	if _, ok := s.findReset(c, token); !ok {
-		s.Fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
+	if _, ok := h.findReset(c, token); !ok {
+		h.Fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
 		return
 	}
-	s.Render(c, http.StatusOK, "reset", s.Page(c, "Choose a new password", "", gin.H{"Token": token}))
+	h.Render(c, http.StatusOK, "reset", h.Page(c, "Choose a new password", "", gin.H{"Token": token}))
 }
 
-func (s *Server) reset(c *gin.Context) {
+func (h *Handler) reset(c *gin.Context) {
 	token := c.PostForm("token")
-	reset, ok := s.findReset(c, token)
+	reset, ok := h.findReset(c, token)
 	if !ok {
-		s.Fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
+		h.Fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
 		return
 	}
 	password := c.PostForm("password")
 	if msg := checkPassword(password); msg != "" {
-		p := s.Page(c, "Choose a new password", "", gin.H{"Token": token})
+		p := h.Page(c, "Choose a new password", "", gin.H{"Token": token})
 		p.Error = msg
-		s.Render(c, http.StatusUnprocessableEntity, "reset", p)
+		h.Render(c, http.StatusUnprocessableEntity, "reset", p)
 		return
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	var account *models.Account
-	err = s.Store.Tx(c, func(tx *store.Store) error {
-		if err := claimed(tx.ClaimPasswordReset(c, reset.ID, s.now().UTC())); err != nil {
+	err = h.Store.Tx(c, func(tx *store.Store) error {
+		if err := claimed(tx.ClaimPasswordReset(c, reset.ID, h.Now().UTC())); err != nil {
 			return err
 		}
 		var err error
@@ -506,45 +490,45 @@ func (s *Server) reset(c *gin.Context) {
 		if err := tx.DeleteSessions(c, account.OrganizationID, account.ID); err != nil {
 			return err
 		}
-		return s.Audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset", site.Target("account", account.ID), "")
+		return h.Audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "auth.password_reset", site.Target("account", account.ID), "")
 	})
 	if errors.Is(err, errBadCode) {
-		s.Fail(c, http.StatusGone, "Link expired", "This reset link was already used.")
+		h.Fail(c, http.StatusGone, "Link expired", "This reset link was already used.")
 		return
 	}
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	s.sendSecurityAlert(c, account, "Your Convot password was changed", "The password of your Convot account was just reset. If this was not you, contact support@convot.io at once.")
-	s.RedirectWithFlash(c, "/login", "password_reset")
+	h.sendSecurityAlert(c, account, "Your Convot password was changed", "The password of your Convot account was just reset. If this was not you, contact support@convot.io at once.")
+	h.RedirectWithFlash(c, "/login", "password_reset")
 }
 
-func (s *Server) findInvitation(c *gin.Context, token string) (*models.Invitation, bool) {
-	return findLiveToken(s, c, token, s.Store.InvitationByTokenHash,
+func (h *Handler) findInvitation(c *gin.Context, token string) (*models.Invitation, bool) {
+	return findLiveToken(h, c, token, h.Store.InvitationByTokenHash,
 		func(i *models.Invitation) (bool, time.Time) { return i.AcceptedAt != nil, i.ExpiresAt })
 }
 
-func (s *Server) acceptPage(c *gin.Context) {
+func (h *Handler) acceptPage(c *gin.Context) {
 	token := c.Query("token")
-	inv, ok := s.findInvitation(c, token)
+	inv, ok := h.findInvitation(c, token)
 	if !ok {
-		s.Fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
+		h.Fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
 		return
 	}
-	org, err := s.Store.Organization(c, inv.OrganizationID)
+	org, err := h.Store.Organization(c, inv.OrganizationID)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	s.Render(c, http.StatusOK, "accept", s.Page(c, "Join "+org.CompanyName, "", gin.H{"Token": token, "CompanyName": org.CompanyName, "Role": inv.Role, "Email": inv.Email}))
+	h.Render(c, http.StatusOK, "accept", h.Page(c, "Join "+org.CompanyName, "", gin.H{"Token": token, "CompanyName": org.CompanyName, "Role": inv.Role, "Email": inv.Email}))
 }
 
-func (s *Server) accept(c *gin.Context) {
+func (h *Handler) accept(c *gin.Context) {
 	token := c.PostForm("token")
-	inv, ok := s.findInvitation(c, token)
+	inv, ok := h.findInvitation(c, token)
 	if !ok {
-		s.Fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
+		h.Fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
 		return
 	}
 	fullName := strings.TrimSpace(c.PostForm("full_name"))
@@ -554,20 +538,20 @@ func (s *Server) accept(c *gin.Context) {
 		msg = "Enter your full name (at most 200 characters)."
 	}
 	if msg != "" {
-		s.Fail(c, http.StatusUnprocessableEntity, "Check the form", msg)
+		h.Fail(c, http.StatusUnprocessableEntity, "Check the form", msg)
 		return
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	var account models.Account
-	err = s.Store.Tx(c, func(tx *store.Store) error {
-		if err := claimed(tx.ClaimInvitation(c, inv.ID, s.now().UTC())); err != nil {
+	err = h.Store.Tx(c, func(tx *store.Store) error {
+		if err := claimed(tx.ClaimInvitation(c, inv.ID, h.Now().UTC())); err != nil {
 			return err
 		}
-		if err := s.Plans.SeatForMember(c, tx, inv.OrganizationID, inv.Role); err != nil {
+		if err := h.Plans.SeatForMember(c, tx, inv.OrganizationID, inv.Role); err != nil {
 			return err
 		}
 		account = models.Account{
@@ -584,33 +568,33 @@ func (s *Server) accept(c *gin.Context) {
 		if err := tx.ShredInvitationEmail(c, inv.OrganizationID, inv.ID); err != nil {
 			return err
 		}
-		return s.Audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "team.joined", site.Target("account", account.ID), account.Role)
+		return h.Audit(tx, c, account.OrganizationID, account.ID, account.DataKeyID, "team.joined", site.Target("account", account.ID), account.Role)
 	})
 	switch {
 	case errors.Is(err, errDuplicateEmail):
-		s.Fail(c, http.StatusConflict, "Already a member", "An account with this email already exists. Sign in instead.")
+		h.Fail(c, http.StatusConflict, "Already a member", "An account with this email already exists. Sign in instead.")
 		return
 	case errors.Is(err, errBadCode):
-		s.Fail(c, http.StatusGone, "Invitation expired", "This invitation was already used.")
+		h.Fail(c, http.StatusGone, "Invitation expired", "This invitation was already used.")
 		return
 	case plans.LimitMessage(err) != "":
-		s.Fail(c, http.StatusPaymentRequired, "No seat left", plans.LimitMessage(err))
+		h.Fail(c, http.StatusPaymentRequired, "No seat left", plans.LimitMessage(err))
 		return
 	case err != nil:
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	if err := s.startSession(c, &account, false); err != nil {
-		s.Internal(c, err)
+	if err := h.startSession(c, &account, false); err != nil {
+		h.Internal(c, err)
 		return
 	}
-	s.RedirectWithFlash(c, "/", "welcome")
+	h.RedirectWithFlash(c, "/", "welcome")
 }
 
 // sendSecurityAlert sends a transactional security alert (policy §4).
-func (s *Server) sendSecurityAlert(c *gin.Context, account *models.Account, subject, text string) {
-	s.Send(c, convotmail.Message{To: account.Email, Subject: subject, Text: text, Tag: "security_alert",
-		Org: s.orgContextByID(c, account.OrganizationID)})
+func (h *Handler) sendSecurityAlert(c *gin.Context, account *models.Account, subject, text string) {
+	h.Send(c, convotmail.Message{To: account.Email, Subject: subject, Text: text, Tag: "security_alert",
+		Org: h.OrgContext(c, account.OrganizationID)})
 }
 
 // validEmail is the address as Convot keeps it (convotmail.CanonicalAddress).

@@ -1,4 +1,4 @@
-package handlers
+package dashboard
 
 import (
 	"context"
@@ -39,30 +39,6 @@ var (
 	inboxAssignments = []string{"mine", "unassigned", "all"}
 )
 
-func (s *Server) inboxRoutes(r *gin.RouterGroup) {
-	g := r.Group("/inbox", s.RequireAccount, s.Require("inbox_use"))
-	pages := g.Group("", s.RecordUsage)
-	pages.GET("", s.inboxPage)
-	pages.GET("/conversations/:id", s.inboxConversationPage)
-	g.GET("/conversations", s.inboxListJSON)
-	g.GET("/conversations/:id/messages", s.inboxMessagesJSON)
-	g.GET("/conversations/:id/attachments/:attachment", s.inboxAttachment)
-	g.POST("/conversations/:id/reply", func(c *gin.Context) { s.inboxPost(c, false) })
-	g.POST("/conversations/:id/note", func(c *gin.Context) { s.inboxPost(c, true) })
-	g.POST("/conversations/:id/assign", s.inboxAssign)
-	g.POST("/conversations/:id/snooze", s.inboxSnooze)
-	g.POST("/conversations/:id/resolve", func(c *gin.Context) { s.inboxSetState(c, workflows.SignalResolve, nil) })
-	g.POST("/conversations/:id/reopen", func(c *gin.Context) { s.inboxSetState(c, workflows.SignalReopen, nil) })
-	g.POST("/conversations/:id/pending", func(c *gin.Context) { s.inboxSetState(c, workflows.SignalPending, nil) })
-	g.GET("/ws", s.inboxSocket)
-	// Replies and notes may carry a file: they apply the attachment limit
-	// themselves (site.ReadUpload), not the dashboard's body limit.
-	s.LargeBodies["/inbox/conversations/:id/reply"] = true
-	s.LargeBodies["/inbox/conversations/:id/note"] = true
-	s.contactRoutes(g)
-	s.cannedRoutes(g)
-}
-
 // inboxFilter is the list's selection: a status and an assignment.
 type inboxFilter struct {
 	Status     string
@@ -75,7 +51,7 @@ func (f inboxFilter) Query() string {
 
 // inboxFilterOf reads the filter from the query; empty values take the
 // defaults (open, all), unknown values are refused.
-func (s *Server) inboxFilterOf(c *gin.Context) (inboxFilter, bool) {
+func (h *Handler) inboxFilterOf(c *gin.Context) (inboxFilter, bool) {
 	f := inboxFilter{Status: c.DefaultQuery("status", models.ConversationOpen), Assignment: c.DefaultQuery("assignment", "all")}
 	if f.Status == "" {
 		f.Status = models.ConversationOpen
@@ -84,18 +60,18 @@ func (s *Server) inboxFilterOf(c *gin.Context) (inboxFilter, bool) {
 		f.Assignment = "all"
 	}
 	if !contains(inboxStatuses, f.Status) {
-		s.Fail(c, http.StatusBadRequest, "Inbox", "Unknown status: choose open, pending, snoozed or resolved.")
+		h.Fail(c, http.StatusBadRequest, "Inbox", "Unknown status: choose open, pending, snoozed or resolved.")
 		return f, false
 	}
 	if !contains(inboxAssignments, f.Assignment) {
-		s.Fail(c, http.StatusBadRequest, "Inbox", "Unknown assignment: choose mine, unassigned or all.")
+		h.Fail(c, http.StatusBadRequest, "Inbox", "Unknown assignment: choose mine, unassigned or all.")
 		return f, false
 	}
 	return f, true
 }
 
-// inboxItem is a conversation as the list shows it.
-type inboxItem struct {
+// InboxItem is a conversation as the list shows it.
+type InboxItem struct {
 	ID            uint64     `json:"id"`
 	ContactID     uint64     `json:"contact_id"`
 	Contact       string     `json:"contact"` // name, email or "Visitor #id"
@@ -109,8 +85,8 @@ type inboxItem struct {
 	Unread        int64      `json:"unread"`
 }
 
-// inboxContactLabel is how the inbox names a contact.
-func inboxContactLabel(ct *models.Contact) string {
+// ContactLabel is how the inbox names a contact.
+func ContactLabel(ct *models.Contact) string {
 	switch {
 	case ct == nil:
 		return "Visitor"
@@ -129,8 +105,8 @@ type inboxTeammate struct {
 }
 
 // inboxTeammates lists the organization's operators who may use the inbox.
-func (s *Server) inboxTeammates(ctx context.Context, orgID uint64) ([]inboxTeammate, error) {
-	accounts, err := s.Store.ActiveAccountNames(ctx, orgID)
+func (h *Handler) inboxTeammates(ctx context.Context, orgID uint64) ([]inboxTeammate, error) {
+	accounts, err := h.Store.ActiveAccountNames(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +137,7 @@ func teammateNames(ts []inboxTeammate) map[uint64]string {
 
 // inboxItems loads a page of the list, newest activity first; more is
 // true when another page follows.
-func (s *Server) inboxItems(ctx context.Context, orgID, self uint64, f inboxFilter, page int, names map[uint64]string) (items []inboxItem, more bool, err error) {
+func (h *Handler) inboxItems(ctx context.Context, orgID, self uint64, f inboxFilter, page int, names map[uint64]string) (items []InboxItem, more bool, err error) {
 	q := store.ConversationQuery{Status: f.Status, Offset: page * inboxPageSize, Limit: inboxPageSize + 1}
 	switch f.Assignment {
 	case "mine":
@@ -169,34 +145,34 @@ func (s *Server) inboxItems(ctx context.Context, orgID, self uint64, f inboxFilt
 	case "unassigned":
 		q.Unassigned = true
 	}
-	convs, err := s.Store.Conversations(ctx, orgID, q)
+	convs, err := h.Store.Conversations(ctx, orgID, q)
 	if err != nil {
 		return nil, false, err
 	}
 	if len(convs) > inboxPageSize {
 		convs, more = convs[:inboxPageSize], true
 	}
-	items, err = s.inboxItemsOf(ctx, orgID, convs, names)
+	items, err = h.inboxItemsOf(ctx, orgID, convs, names)
 	return items, more, err
 }
 
 // inboxItemsOf describes conversations of one organization for the list.
-// inboxItem is one conversation as the list shows it, for answers about
+// InboxItem is one conversation as the list shows it, for answers about
 // that conversation alone.
-func (s *Server) inboxItem(ctx context.Context, orgID uint64, conv *models.Conversation) (inboxItem, error) {
-	team, err := s.inboxTeammates(ctx, orgID)
+func (h *Handler) InboxItem(ctx context.Context, orgID uint64, conv *models.Conversation) (InboxItem, error) {
+	team, err := h.inboxTeammates(ctx, orgID)
 	if err != nil {
-		return inboxItem{}, err
+		return InboxItem{}, err
 	}
-	items, err := s.inboxItemsOf(ctx, orgID, []models.Conversation{*conv}, teammateNames(team))
+	items, err := h.inboxItemsOf(ctx, orgID, []models.Conversation{*conv}, teammateNames(team))
 	if err != nil {
-		return inboxItem{}, err
+		return InboxItem{}, err
 	}
 	return items[0], nil
 }
 
-func (s *Server) inboxItemsOf(ctx context.Context, orgID uint64, convs []models.Conversation, names map[uint64]string) ([]inboxItem, error) {
-	items := make([]inboxItem, 0, len(convs))
+func (h *Handler) inboxItemsOf(ctx context.Context, orgID uint64, convs []models.Conversation, names map[uint64]string) ([]InboxItem, error) {
+	items := make([]InboxItem, 0, len(convs))
 	if len(convs) == 0 {
 		return items, nil
 	}
@@ -206,7 +182,7 @@ func (s *Server) inboxItemsOf(ctx context.Context, orgID uint64, convs []models.
 		convIDs = append(convIDs, cv.ID)
 		contactIDs = append(contactIDs, cv.ContactID)
 	}
-	contacts, err := s.Store.ContactLabels(ctx, orgID, contactIDs)
+	contacts, err := h.Store.ContactLabels(ctx, orgID, contactIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +190,7 @@ func (s *Server) inboxItemsOf(ctx context.Context, orgID uint64, convs []models.
 	for i := range contacts {
 		byID[contacts[i].ID] = &contacts[i]
 	}
-	unreadOf, err := s.Store.UnreadCounts(ctx, orgID, convIDs)
+	unreadOf, err := h.Store.UnreadCounts(ctx, orgID, convIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +200,7 @@ func (s *Server) inboxItemsOf(ctx context.Context, orgID uint64, convs []models.
 		if ct == nil {
 			ct = &models.Contact{ID: cv.ContactID}
 		}
-		it := inboxItem{ID: cv.ID, ContactID: cv.ContactID, Contact: inboxContactLabel(ct), Subject: cv.Subject,
+		it := InboxItem{ID: cv.ID, ContactID: cv.ContactID, Contact: ContactLabel(ct), Subject: cv.Subject,
 			Channel: cv.Channel, Status: cv.Status, SnoozedUntil: cv.SnoozedUntil, LastMessageAt: cv.LastMessageAt,
 			Unread: unreadOf[cv.ID]}
 		if cv.AssigneeID != nil {
@@ -241,19 +217,19 @@ type inboxListPage struct {
 	Filter      inboxFilter
 	Statuses    []string
 	Assignments []string
-	Items       []inboxItem
+	Items       []InboxItem
 	Page        int
 	More        bool
 	NextPage    int
 	Selected    uint64
 }
 
-func (s *Server) inboxList(c *gin.Context, f inboxFilter, selected uint64, names map[uint64]string) (*inboxListPage, error) {
+func (h *Handler) inboxList(c *gin.Context, f inboxFilter, selected uint64, names map[uint64]string) (*inboxListPage, error) {
 	page, _ := strconv.Atoi(c.Query("page"))
 	if page < 0 || page > 10000 {
 		page = 0
 	}
-	items, more, err := s.inboxItems(c, site.CurrentOrg(c).ID, site.CurrentAccount(c).ID, f, page, names)
+	items, more, err := h.inboxItems(c, site.CurrentOrg(c).ID, site.CurrentAccount(c).ID, f, page, names)
 	if err != nil {
 		return nil, err
 	}
@@ -263,34 +239,34 @@ func (s *Server) inboxList(c *gin.Context, f inboxFilter, selected uint64, names
 
 // loadInboxList reads the filter and the first page of the list, answering
 // the request itself when it cannot (ok is false then).
-func (s *Server) loadInboxList(c *gin.Context) (*inboxListPage, []inboxTeammate, bool) {
-	f, ok := s.inboxFilterOf(c)
+func (h *Handler) loadInboxList(c *gin.Context) (*inboxListPage, []inboxTeammate, bool) {
+	f, ok := h.inboxFilterOf(c)
 	if !ok {
 		return nil, nil, false
 	}
-	team, err := s.inboxTeammates(c, site.CurrentOrg(c).ID)
+	team, err := h.inboxTeammates(c, site.CurrentOrg(c).ID)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return nil, nil, false
 	}
-	list, err := s.inboxList(c, f, 0, teammateNames(team))
+	list, err := h.inboxList(c, f, 0, teammateNames(team))
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return nil, nil, false
 	}
 	return list, team, true
 }
 
-func (s *Server) inboxPage(c *gin.Context) {
-	list, team, ok := s.loadInboxList(c)
+func (h *Handler) inboxPage(c *gin.Context) {
+	list, team, ok := h.loadInboxList(c)
 	if !ok {
 		return
 	}
-	s.Render(c, http.StatusOK, "inbox", s.Page(c, "Inbox", "inbox", gin.H{"List": list, "Teammates": team, "LimitNotice": s.Plans.ConversationLimitNotice(c, site.CurrentOrg(c))}))
+	h.Render(c, http.StatusOK, "inbox", h.Page(c, "Inbox", "inbox", gin.H{"List": list, "Teammates": team, "LimitNotice": h.Plans.ConversationLimitNotice(c, site.CurrentOrg(c))}))
 }
 
-func (s *Server) inboxListJSON(c *gin.Context) {
-	list, _, ok := s.loadInboxList(c)
+func (h *Handler) inboxListJSON(c *gin.Context) {
+	list, _, ok := h.loadInboxList(c)
 	if !ok {
 		return
 	}
@@ -306,23 +282,23 @@ func inboxPathID(c *gin.Context, name string) (uint64, bool) {
 
 // inboxConversation loads the conversation of the path within the
 // operator's organization; another organization's is 404.
-func (s *Server) inboxConversation(c *gin.Context) (*models.Conversation, bool) {
+func (h *Handler) inboxConversation(c *gin.Context) (*models.Conversation, bool) {
 	id, ok := inboxPathID(c, "id")
 	if !ok {
-		s.Fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
 		return nil, false
 	}
-	return s.inboxConversationByID(c, id)
+	return h.inboxConversationByID(c, id)
 }
 
-func (s *Server) inboxConversationByID(c *gin.Context, id uint64) (*models.Conversation, bool) {
-	conv, err := s.Store.Conversation(c, site.CurrentOrg(c).ID, id)
+func (h *Handler) inboxConversationByID(c *gin.Context, id uint64) (*models.Conversation, bool) {
+	conv, err := h.Store.Conversation(c, site.CurrentOrg(c).ID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.Fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
 		return nil, false
 	case err != nil:
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return nil, false
 	}
 	return conv, true
@@ -352,7 +328,7 @@ type inboxContactView struct {
 type inboxAttribute struct{ Key, Value string }
 
 func newInboxContactView(ct *models.Contact) inboxContactView {
-	v := inboxContactView{ID: ct.ID, Label: inboxContactLabel(ct), Name: ct.Name, Email: ct.Email, Phone: ct.Phone,
+	v := inboxContactView{ID: ct.ID, Label: ContactLabel(ct), Name: ct.Name, Email: ct.Email, Phone: ct.Phone,
 		ExternalID: ct.ExternalID, IP: ct.IP, UserAgent: ct.UserAgent, BrowserLanguage: ct.BrowserLanguage,
 		PageURL: ct.PageURL, DeviceType: ct.DeviceType, Country: ct.Country, FirstSeen: ct.CreatedAt, LastSeen: ct.LastSeenAt}
 	v.Browser, v.OS, _ = site.DescribeUserAgent(ct.UserAgent)
@@ -372,8 +348,8 @@ func sortAttributes(a []inboxAttribute) {
 }
 
 // inboxContactOf loads a contact of the organization.
-func (s *Server) inboxContactOf(ctx context.Context, orgID, contactID uint64) (*models.Contact, error) {
-	ct, err := s.Store.Contact(ctx, orgID, contactID)
+func (h *Handler) inboxContactOf(ctx context.Context, orgID, contactID uint64) (*models.Contact, error) {
+	ct, err := h.Store.Contact(ctx, orgID, contactID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -381,36 +357,36 @@ func (s *Server) inboxContactOf(ctx context.Context, orgID, contactID uint64) (*
 }
 
 // contactConversations lists a contact's conversations, newest first.
-func (s *Server) contactConversations(ctx context.Context, orgID, contactID, except uint64, names map[uint64]string) ([]inboxItem, error) {
-	convs, err := s.Store.ContactConversations(ctx, orgID, contactID, except, 50)
+func (h *Handler) contactConversations(ctx context.Context, orgID, contactID, except uint64, names map[uint64]string) ([]InboxItem, error) {
+	convs, err := h.Store.ContactConversations(ctx, orgID, contactID, except, 50)
 	if err != nil {
 		return nil, err
 	}
-	return s.inboxItemsOf(ctx, orgID, convs, names)
+	return h.inboxItemsOf(ctx, orgID, convs, names)
 }
 
 // inboxConversationPage shows the list, one conversation and its contact.
 // Opening it marks the contact's messages read.
-func (s *Server) inboxConversationPage(c *gin.Context) {
+func (h *Handler) inboxConversationPage(c *gin.Context) {
 	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
-	conv, ok := s.inboxConversation(c)
+	conv, ok := h.inboxConversation(c)
 	if !ok {
 		return
 	}
-	f, ok := s.inboxFilterOf(c)
+	f, ok := h.inboxFilterOf(c)
 	if !ok {
 		return
 	}
-	team, err := s.inboxTeammates(c, org.ID)
+	team, err := h.inboxTeammates(c, org.ID)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	names := teammateNames(team)
 	// The latest messages: start after the one before the window.
-	window, err := s.Store.LatestMessageIDs(c, org.ID, conv.ID, inboxMessageWindow+1)
+	window, err := h.Store.LatestMessageIDs(c, org.ID, conv.ID, inboxMessageWindow+1)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	var after uint64
@@ -418,58 +394,58 @@ func (s *Server) inboxConversationPage(c *gin.Context) {
 	if earlier {
 		after = window[inboxMessageWindow]
 	}
-	msgs, err := s.Conversations.MessageViews(c, org.ID, conv.ID, true, after, inboxMessageWindow)
+	msgs, err := h.Conversations.MessageViews(c, org.ID, conv.ID, true, after, inboxMessageWindow)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	if len(window) > 0 {
-		if err := s.Conversations.MarkRead(c, org, conv, workflows.AuthorOperator, window[0]); err != nil {
-			s.Internal(c, err)
+		if err := h.Conversations.MarkRead(c, org, conv, workflows.AuthorOperator, window[0]); err != nil {
+			h.Internal(c, err)
 			return
 		}
 	}
-	ct, err := s.inboxContactOf(c, org.ID, conv.ContactID)
+	ct, err := h.inboxContactOf(c, org.ID, conv.ContactID)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	if ct == nil {
 		ct = &models.Contact{ID: conv.ContactID}
 	}
-	others, err := s.contactConversations(c, org.ID, conv.ContactID, conv.ID, names)
+	others, err := h.contactConversations(c, org.ID, conv.ContactID, conv.ID, names)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	list, err := s.inboxList(c, f, conv.ID, names)
+	list, err := h.inboxList(c, f, conv.ID, names)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	items, err := s.inboxItemsOf(c, org.ID, []models.Conversation{*conv}, names)
+	items, err := h.inboxItemsOf(c, org.ID, []models.Conversation{*conv}, names)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	canned, err := s.Store.CannedResponses(c, org.ID)
+	canned, err := h.Store.CannedResponses(c, org.ID)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	contact := newInboxContactView(ct)
-	s.Render(c, http.StatusOK, "inbox", s.Page(c, contact.Label, "inbox", gin.H{
+	h.Render(c, http.StatusOK, "inbox", h.Page(c, contact.Label, "inbox", gin.H{
 		"List": list, "Teammates": team, "Conversation": items[0], "Messages": msgs, "Earlier": earlier,
 		"Contact": contact, "Others": others, "Canned": canned, "SelfID": a.ID,
-		"LimitNotice": s.Plans.ConversationLimitNotice(c, site.CurrentOrg(c)),
+		"LimitNotice": h.Plans.ConversationLimitNotice(c, site.CurrentOrg(c)),
 	}))
 }
 
 // inboxMessagesJSON answers the messages after an ID (the live view's
 // catch-up after a reconnect), with the conversation's state.
-func (s *Server) inboxMessagesJSON(c *gin.Context) {
+func (h *Handler) inboxMessagesJSON(c *gin.Context) {
 	org := site.CurrentOrg(c)
-	conv, ok := s.inboxConversation(c)
+	conv, ok := h.inboxConversation(c)
 	if !ok {
 		return
 	}
@@ -477,7 +453,7 @@ func (s *Server) inboxMessagesJSON(c *gin.Context) {
 	if v := c.Query("after_id"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			s.Fail(c, http.StatusBadRequest, "Bad request", "after_id must be a message ID.")
+			h.Fail(c, http.StatusBadRequest, "Bad request", "after_id must be a message ID.")
 			return
 		}
 		after = n
@@ -486,19 +462,19 @@ func (s *Server) inboxMessagesJSON(c *gin.Context) {
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > inboxMessagesMax {
-			s.Fail(c, http.StatusBadRequest, "Bad request", "limit must be between 1 and 500.")
+			h.Fail(c, http.StatusBadRequest, "Bad request", "limit must be between 1 and 500.")
 			return
 		}
 		limit = n
 	}
-	msgs, err := s.Conversations.MessageViews(c, org.ID, conv.ID, true, after, limit)
+	msgs, err := h.Conversations.MessageViews(c, org.ID, conv.ID, true, after, limit)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	item, err := s.inboxItem(c, org.ID, conv)
+	item, err := h.InboxItem(c, org.ID, conv)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"conversation": item, "messages": msgs})
@@ -506,34 +482,34 @@ func (s *Server) inboxMessagesJSON(c *gin.Context) {
 
 // inboxAttachment serves a file of a conversation of the operator's
 // organization; any other is 404.
-func (s *Server) inboxAttachment(c *gin.Context) {
+func (h *Handler) inboxAttachment(c *gin.Context) {
 	org := site.CurrentOrg(c)
-	conv, ok := s.inboxConversation(c)
+	conv, ok := h.inboxConversation(c)
 	if !ok {
 		return
 	}
 	id, ok := inboxPathID(c, "attachment")
 	if !ok {
-		s.Fail(c, http.StatusNotFound, "Not found", "There is no such file.")
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such file.")
 		return
 	}
-	att, err := s.Store.Attachment(c, org.ID, conv.ID, id)
+	att, err := h.Store.Attachment(c, org.ID, conv.ID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.Fail(c, http.StatusNotFound, "Not found", "There is no such file.")
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such file.")
 		return
 	case err != nil:
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	s.ServeAttachment(c, s.Conversations, org, att)
+	h.ServeAttachment(c, h.Conversations, org, att)
 }
 
 // inboxPost sends an operator's reply, or a private note, with an optional
 // file (multipart field "file"). JSON for fetch, a redirect for forms.
-func (s *Server) inboxPost(c *gin.Context, note bool) {
+func (h *Handler) inboxPost(c *gin.Context, note bool) {
 	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
-	conv, ok := s.inboxConversation(c)
+	conv, ok := h.inboxConversation(c)
 	if !ok {
 		return
 	}
@@ -545,16 +521,16 @@ func (s *Server) inboxPost(c *gin.Context, note bool) {
 		if err := c.Request.ParseMultipartForm(conversation.MaxAttachmentBytes + 1<<20); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				s.Fail(c, http.StatusRequestEntityTooLarge, "Too large", "The file is larger than 10 MB.")
+				h.Fail(c, http.StatusRequestEntityTooLarge, "Too large", "The file is larger than 10 MB.")
 			} else {
-				s.Fail(c, http.StatusBadRequest, "Bad request", "The form could not be read.")
+				h.Fail(c, http.StatusBadRequest, "Bad request", "The form could not be read.")
 			}
 			return
 		}
 		if files := c.Request.MultipartForm.File["file"]; len(files) > 0 && files[0].Filename != "" {
 			name, data, err := site.ReadUpload(c)
 			if err != nil {
-				s.inboxPostError(c, err)
+				h.inboxPostError(c, err)
 				return
 			}
 			fileName, fileData = name, data
@@ -567,50 +543,50 @@ func (s *Server) inboxPost(c *gin.Context, note bool) {
 	}
 	body, err := conversation.CleanBody(c.PostForm("body"), attachments)
 	if err != nil {
-		s.inboxPostError(c, err)
+		h.inboxPostError(c, err)
 		return
 	}
 	var ids []uint64
 	var stored *models.Attachment
 	if fileData != nil {
-		stored, err = s.Conversations.StoreAttachment(c, org, conv, fileName, fileData)
+		stored, err = h.Conversations.StoreAttachment(c, org, conv, fileName, fileData)
 		if err != nil {
-			s.inboxPostError(c, err)
+			h.inboxPostError(c, err)
 			return
 		}
 		ids = []uint64{stored.ID}
 	}
-	msg, atts, err := s.Conversations.Post(c, org, conv, conversation.Author{Kind: workflows.AuthorOperator, ID: a.ID}, body, private, ids)
+	msg, atts, err := h.Conversations.Post(c, org, conv, conversation.Author{Kind: workflows.AuthorOperator, ID: a.ID}, body, private, ids)
 	if err != nil {
 		if stored != nil {
 			// The file never joined a message: nobody will see it.
 			ctx := context.WithoutCancel(c.Request.Context())
-			_ = s.Conversations.DeleteAttachmentBlob(ctx, org, stored)
-			_ = s.Store.DeleteUnsentAttachment(ctx, org.ID, stored.ID)
+			_ = h.Conversations.DeleteAttachmentBlob(ctx, org, stored)
+			_ = h.Store.DeleteUnsentAttachment(ctx, org.ID, stored.ID)
 		}
-		s.inboxPostError(c, err)
+		h.inboxPostError(c, err)
 		return
 	}
 	if site.WantsJSON(c) {
-		c.JSON(http.StatusCreated, gin.H{"message": s.Conversations.MessageView(c, msg, atts)})
+		c.JSON(http.StatusCreated, gin.H{"message": h.Conversations.MessageView(c, msg, atts)})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, inboxReturnTo(c, conv.ID))
 }
 
 // inboxPostError maps what the sender must fix to a 4xx.
-func (s *Server) inboxPostError(c *gin.Context, err error) {
+func (h *Handler) inboxPostError(c *gin.Context, err error) {
 	var bad conversation.ErrBadMessage
 	var badFile conversation.ErrBadAttachment
 	switch {
 	case errors.As(err, &bad):
-		s.Fail(c, http.StatusUnprocessableEntity, "Message not sent", bad.Msg)
+		h.Fail(c, http.StatusUnprocessableEntity, "Message not sent", bad.Msg)
 	case errors.As(err, &badFile):
-		s.Fail(c, site.AttachmentStatus(badFile.Problem), "Message not sent", badFile.Msg)
+		h.Fail(c, site.AttachmentStatus(badFile.Problem), "Message not sent", badFile.Msg)
 	case errors.Is(err, store.ErrNotFound):
-		s.Fail(c, http.StatusNotFound, "Message not sent", "The conversation no longer exists (it was erased).")
+		h.Fail(c, http.StatusNotFound, "Message not sent", "The conversation no longer exists (it was erased).")
 	default:
-		s.Internal(c, err)
+		h.Internal(c, err)
 	}
 }
 
@@ -627,27 +603,27 @@ func inboxReturnTo(c *gin.Context, convID uint64) string {
 
 // inboxSetState applies a status or assignee change and answers with the
 // conversation as the list shows it.
-func (s *Server) inboxSetState(c *gin.Context, signal string, arg any) {
-	conv, ok := s.inboxConversation(c)
+func (h *Handler) inboxSetState(c *gin.Context, signal string, arg any) {
+	conv, ok := h.inboxConversation(c)
 	if !ok {
 		return
 	}
-	s.inboxApply(c, conv, signal, arg)
+	h.inboxApply(c, conv, signal, arg)
 }
 
-func (s *Server) inboxApply(c *gin.Context, conv *models.Conversation, signal string, arg any) {
+func (h *Handler) inboxApply(c *gin.Context, conv *models.Conversation, signal string, arg any) {
 	org := site.CurrentOrg(c)
-	if err := s.Conversations.SetState(c, org, conv, signal, arg); err != nil {
-		s.Internal(c, err)
+	if err := h.Conversations.SetState(c, org, conv, signal, arg); err != nil {
+		h.Internal(c, err)
 		return
 	}
 	if !site.WantsJSON(c) {
 		c.Redirect(http.StatusSeeOther, inboxReturnTo(c, conv.ID))
 		return
 	}
-	item, err := s.inboxItem(c, org.ID, conv)
+	item, err := h.InboxItem(c, org.ID, conv)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"conversation": item})
@@ -655,9 +631,9 @@ func (s *Server) inboxApply(c *gin.Context, conv *models.Conversation, signal st
 
 // inboxAssign assigns to the operator ("me"), to a teammate (an account
 // ID), or to nobody (empty or "0").
-func (s *Server) inboxAssign(c *gin.Context) {
+func (h *Handler) inboxAssign(c *gin.Context) {
 	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
-	conv, ok := s.inboxConversation(c)
+	conv, ok := h.inboxConversation(c)
 	if !ok {
 		return
 	}
@@ -669,21 +645,21 @@ func (s *Server) inboxAssign(c *gin.Context) {
 	default:
 		id, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			s.Fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate.")
+			h.Fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate.")
 			return
 		}
-		team, err := s.inboxTeammates(c, org.ID)
+		team, err := h.inboxTeammates(c, org.ID)
 		if err != nil {
-			s.Internal(c, err)
+			h.Internal(c, err)
 			return
 		}
 		if _, ok := teammateNames(team)[id]; !ok {
-			s.Fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate who can use the inbox.")
+			h.Fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate who can use the inbox.")
 			return
 		}
 		assignee = id
 	}
-	s.inboxApply(c, conv, workflows.SignalAssign, workflows.AssignSignal{AssigneeID: assignee})
+	h.inboxApply(c, conv, workflows.SignalAssign, workflows.AssignSignal{AssigneeID: assignee})
 }
 
 // Snooze bounds.
@@ -695,18 +671,18 @@ const (
 // inboxSnooze snoozes until a preset (1h, tomorrow 9:00, next Monday 9:00,
 // in the operator's time zone) or a time ("until": a local date and time
 // from a datetime-local field, or RFC 3339).
-func (s *Server) inboxSnooze(c *gin.Context) {
+func (h *Handler) inboxSnooze(c *gin.Context) {
 	a := site.CurrentAccount(c)
-	conv, ok := s.inboxConversation(c)
+	conv, ok := h.inboxConversation(c)
 	if !ok {
 		return
 	}
-	until, err := snoozeUntil(s.now(), operatorLocation(a), c.PostForm("preset"), c.PostForm("until"))
+	until, err := snoozeUntil(h.Now(), operatorLocation(a), c.PostForm("preset"), c.PostForm("until"))
 	if err != nil {
-		s.Fail(c, http.StatusUnprocessableEntity, "Snooze", err.Error())
+		h.Fail(c, http.StatusUnprocessableEntity, "Snooze", err.Error())
 		return
 	}
-	s.inboxApply(c, conv, workflows.SignalSnooze, workflows.SnoozeSignal{Until: until.UTC()})
+	h.inboxApply(c, conv, workflows.SignalSnooze, workflows.SnoozeSignal{Until: until.UTC()})
 }
 
 func operatorLocation(a *models.Account) *time.Location {
@@ -766,8 +742,8 @@ func snoozeUntil(now time.Time, loc *time.Location, preset, until string) (time.
 	return t, nil
 }
 
-// inboxClientMessage is what inbox.js sends over the socket.
-type inboxClientMessage struct {
+// InboxClientMessage is what inbox.js sends over the socket.
+type InboxClientMessage struct {
 	Type           string `json:"type"` // typing, read, heartbeat
 	ConversationID uint64 `json:"conversation_id"`
 	MessageID      uint64 `json:"message_id"`
@@ -776,23 +752,23 @@ type inboxClientMessage struct {
 // inboxSocket carries the organization's live events to an operator, and
 // the operator's typing and read state back. ?conversation=ID narrows it to
 // one conversation of the organization (404 for any other).
-func (s *Server) inboxSocket(c *gin.Context) {
+func (h *Handler) inboxSocket(c *gin.Context) {
 	a, org := *site.CurrentAccount(c), *site.CurrentOrg(c)
 	var only uint64
 	if v := c.Query("conversation"); v != "" {
 		id, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || id == 0 {
-			s.Fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
+			h.Fail(c, http.StatusNotFound, "Not found", "There is no such conversation.")
 			return
 		}
-		conv, ok := s.inboxConversationByID(c, id)
+		conv, ok := h.inboxConversationByID(c, id)
 		if !ok {
 			return
 		}
 		only = conv.ID
 	}
 	state := &inboxSocketState{known: map[uint64]*models.Conversation{}, typed: map[uint64]time.Time{}}
-	s.ServeSocket(c, s.Hub, site.Socket{
+	h.ServeSocket(c, h.Hub(), site.Socket{
 		Topic: realtime.OrgTopic(org.ID),
 		Keep: func(payload []byte) bool {
 			if only == 0 {
@@ -803,8 +779,8 @@ func (s *Server) inboxSocket(c *gin.Context) {
 			}
 			return json.Unmarshal(payload, &e) == nil && e.ConversationID == only
 		},
-		OnMessage: func(ctx context.Context, data []byte) { s.inboxSocketMessage(ctx, &org, &a, state, data) },
-		Heartbeat: func(ctx context.Context) { s.operatorPresent(ctx, &a, state) },
+		OnMessage: func(ctx context.Context, data []byte) { h.inboxSocketMessage(ctx, &org, &a, state, data) },
+		Heartbeat: func(ctx context.Context) { h.operatorPresent(ctx, &a, state) },
 		// nil AcceptOptions: the Origin must be this host (no cross-site
 		// socket rides on the session cookie).
 	})
@@ -825,8 +801,8 @@ const (
 )
 
 // operatorPresent records that the operator is online.
-func (s *Server) operatorPresent(ctx context.Context, a *models.Account, st *inboxSocketState) {
-	now := s.now().UTC()
+func (h *Handler) operatorPresent(ctx context.Context, a *models.Account, st *inboxSocketState) {
+	now := h.Now().UTC()
 	st.mu.Lock()
 	if now.Sub(st.presence) < presenceEvery {
 		st.mu.Unlock()
@@ -834,28 +810,28 @@ func (s *Server) operatorPresent(ctx context.Context, a *models.Account, st *inb
 	}
 	st.presence = now
 	st.mu.Unlock()
-	_ = s.Store.RecordPresence(ctx, a.OrganizationID, a.ID, now) // the next heartbeat writes it again
+	_ = h.Store.RecordPresence(ctx, a.OrganizationID, a.ID, now) // the next heartbeat writes it again
 }
 
-func (s *Server) inboxSocketMessage(ctx context.Context, org *models.Organization, a *models.Account, st *inboxSocketState, data []byte) {
-	var m inboxClientMessage
+func (h *Handler) inboxSocketMessage(ctx context.Context, org *models.Organization, a *models.Account, st *inboxSocketState, data []byte) {
+	var m InboxClientMessage
 	if json.Unmarshal(data, &m) != nil {
 		return
 	}
 	if m.Type == "heartbeat" {
-		s.operatorPresent(ctx, a, st)
+		h.operatorPresent(ctx, a, st)
 		return
 	}
 	if m.Type != "typing" && m.Type != "read" {
 		return
 	}
-	conv := s.socketConversation(ctx, org.ID, st, m.ConversationID)
+	conv := h.socketConversation(ctx, org.ID, st, m.ConversationID)
 	if conv == nil {
 		return // not this organization's: nothing happens
 	}
 	switch m.Type {
 	case "typing":
-		now := s.now()
+		now := h.Now()
 		st.mu.Lock()
 		last := st.typed[conv.ID]
 		fresh := now.Sub(last) >= typingEvery
@@ -864,24 +840,24 @@ func (s *Server) inboxSocketMessage(ctx context.Context, org *models.Organizatio
 		}
 		st.mu.Unlock()
 		if fresh {
-			s.Conversations.Publish(ctx, org, conv, realtime.LiveEvent{Type: "typing", ConversationID: conv.ID, AuthorType: workflows.AuthorOperator}, true)
+			h.Conversations.Publish(ctx, org, conv, realtime.LiveEvent{Type: "typing", ConversationID: conv.ID, AuthorType: workflows.AuthorOperator}, true)
 		}
 	case "read":
 		upTo := m.MessageID
 		if upTo == 0 {
-			last, err := s.Store.LatestMessageIDs(ctx, org.ID, conv.ID, 1)
+			last, err := h.Store.LatestMessageIDs(ctx, org.ID, conv.ID, 1)
 			if err != nil || len(last) == 0 {
 				return
 			}
 			upTo = last[0]
 		}
-		_ = s.Conversations.MarkRead(ctx, org, conv, workflows.AuthorOperator, upTo)
+		_ = h.Conversations.MarkRead(ctx, org, conv, workflows.AuthorOperator, upTo)
 	}
 }
 
 // socketConversation checks (once per socket) that a conversation is the
 // organization's.
-func (s *Server) socketConversation(ctx context.Context, orgID uint64, st *inboxSocketState, id uint64) *models.Conversation {
+func (h *Handler) socketConversation(ctx context.Context, orgID uint64, st *inboxSocketState, id uint64) *models.Conversation {
 	if id == 0 {
 		return nil
 	}
@@ -891,7 +867,7 @@ func (s *Server) socketConversation(ctx context.Context, orgID uint64, st *inbox
 	if ok {
 		return conv
 	}
-	row, err := s.Store.ConversationHeader(ctx, orgID, id)
+	row, err := h.Store.ConversationHeader(ctx, orgID, id)
 	if err != nil {
 		return nil
 	}
