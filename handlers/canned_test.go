@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/models"
 )
 
@@ -33,7 +34,7 @@ func TestCannedResponses(t *testing.T) {
 		{url.Values{"shortcut": {""}, "body": {"x"}}, http.StatusUnprocessableEntity},
 		{url.Values{"shortcut": {strings.Repeat("a", 33)}, "body": {"x"}}, http.StatusUnprocessableEntity},
 		{url.Values{"shortcut": {"empty"}, "body": {"  "}}, http.StatusUnprocessableEntity},
-		{url.Values{"shortcut": {"long"}, "body": {strings.Repeat("x", cannedBodyMax+1)}}, http.StatusUnprocessableEntity},
+		{url.Values{"shortcut": {"long"}, "body": {strings.Repeat("x", dashboard.CannedBodyMax+1)}}, http.StatusUnprocessableEntity},
 	} {
 		if r := b.post("/inbox/canned", bad.form); r.status != bad.want {
 			t.Errorf("create %v: %d, want %d", bad.form.Get("shortcut"), r.status, bad.want)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/models"
 )
 
@@ -24,11 +25,11 @@ func TestContactSearch(t *testing.T) {
 
 	// The list, newest first, in pages of 25.
 	first := w.owner.get("/inbox/contacts")
-	if first.status != http.StatusOK || strings.Count(first.body, `data-testid="contact-row"`) != contactPageSize || !strings.Contains(first.body, `data-testid="contact-list-next"`) {
+	if first.status != http.StatusOK || strings.Count(first.body, `data-testid="contact-row"`) != dashboard.ContactPageSize || !strings.Contains(first.body, `data-testid="contact-list-next"`) {
 		t.Fatalf("first page: %d, %d rows", first.status, strings.Count(first.body, `data-testid="contact-row"`))
 	}
 	second := w.owner.get("/inbox/contacts?page=1")
-	if n := strings.Count(second.body, `data-testid="contact-row"`); n != 33-contactPageSize || !strings.Contains(second.body, row(ada)) {
+	if n := strings.Count(second.body, `data-testid="contact-row"`); n != 33-dashboard.ContactPageSize || !strings.Contains(second.body, row(ada)) {
 		t.Fatalf("second page: %d rows", n)
 	}
 	if !strings.Contains(second.body, "Visitor #"+itoa(anon.ID)) {
@@ -52,16 +53,16 @@ func TestContactSearch(t *testing.T) {
 	}
 	// Text search pages too.
 	r = w.owner.get("/inbox/contacts?q=customer")
-	if strings.Count(r.body, `data-testid="contact-row"`) != contactPageSize || !strings.Contains(r.body, `page=1`) {
+	if strings.Count(r.body, `data-testid="contact-row"`) != dashboard.ContactPageSize || !strings.Contains(r.body, `page=1`) {
 		t.Fatalf("text search, first page: %d rows", strings.Count(r.body, `data-testid="contact-row"`))
 	}
 	if r := w.owner.get("/inbox/contacts?q=customer&page=1"); strings.Count(r.body, `data-testid="contact-row"`) != 5 {
 		t.Fatalf("text search, second page: %d rows", strings.Count(r.body, `data-testid="contact-row"`))
 	}
 	// The scan limit is said, not hidden.
-	saved := contactScanLimit
-	contactScanLimit = 10
-	defer func() { contactScanLimit = saved }()
+	saved := dashboard.ContactScanLimit
+	dashboard.ContactScanLimit = 10
+	defer func() { dashboard.ContactScanLimit = saved }()
 	r = w.owner.get("/inbox/contacts?q=hopper")
 	if !strings.Contains(r.body, `data-testid="contact-search-truncated"`) || strings.Contains(r.body, row(grace)) {
 		t.Fatal("a search cut short by the limit does not say so")

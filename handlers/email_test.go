@@ -17,6 +17,7 @@ import (
 	"github.com/convot/convot/activities"
 	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/dsr"
+	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/handlers/webhooks"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/testenv"
@@ -674,7 +675,7 @@ func TestMarketingOneClickUnsubscribeRoundTrip(t *testing.T) {
 	b.get("/settings/marketing")
 	b.post("/settings/marketing", url.Values{"consent": {"give"}})
 
-	report, err := ts.srv.sendMarketing(context.Background(), Campaign{Subject: "What's new in March", Text: "Three new features.", Tag: "newsletter-2026-03"})
+	report, err := ts.srv.dashboard.SendMarketing(context.Background(), dashboard.Campaign{Subject: "What's new in March", Text: "Three new features.", Tag: "newsletter-2026-03"})
 	if err != nil || report.Sent != 1 || report.Consenting != 1 {
 		t.Fatalf("%+v %v", report, err)
 	}
@@ -722,7 +723,7 @@ func TestMarketingOneClickUnsubscribeRoundTrip(t *testing.T) {
 	}
 	// Honoured at once: the next campaign mails nobody.
 	before := len(ts.postmark.Mails())
-	report, _ = ts.srv.sendMarketing(context.Background(), Campaign{Subject: "April", Text: "More.", Tag: "newsletter-2026-04"})
+	report, _ = ts.srv.dashboard.SendMarketing(context.Background(), dashboard.Campaign{Subject: "April", Text: "More.", Tag: "newsletter-2026-04"})
 	if report.Sent != 0 || report.Consenting != 0 || len(ts.postmark.Mails()) != before {
 		t.Fatalf("%+v", report)
 	}
@@ -740,7 +741,7 @@ func TestMarketingOneClickUnsubscribeRoundTrip(t *testing.T) {
 	// The mailto: of List-Unsubscribe withdraws too (consent given again).
 	b.get("/settings/marketing")
 	b.post("/settings/marketing", url.Values{"consent": {"give"}})
-	if _, err := ts.srv.sendMarketing(context.Background(), Campaign{Subject: "May", Text: "News.", Tag: "newsletter-2026-05"}); err != nil {
+	if _, err := ts.srv.dashboard.SendMarketing(context.Background(), dashboard.Campaign{Subject: "May", Text: "News.", Tag: "newsletter-2026-05"}); err != nil {
 		t.Fatal(err)
 	}
 	m = ts.postmark.Last(t, "newsletter-2026-05")
@@ -762,7 +763,7 @@ func TestMarketingRefusedByTheGate(t *testing.T) {
 	b, _ := ts.customer(t, "owner@acme.test", "Acme", "support@acme.test")
 	b.get("/settings/marketing")
 	b.post("/settings/marketing", url.Values{"consent": {"give"}})
-	report, err := ts.srv.sendMarketing(context.Background(), Campaign{Subject: "News", Text: "Hello.", Tag: "newsletter"})
+	report, err := ts.srv.dashboard.SendMarketing(context.Background(), dashboard.Campaign{Subject: "News", Text: "Hello.", Tag: "newsletter"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -777,7 +778,7 @@ func TestMarketingRefusedByTheGate(t *testing.T) {
 	if d.ID == 0 || d.Allow {
 		t.Fatalf("decision %+v", d)
 	}
-	if _, err := ts.srv.sendMarketing(context.Background(), Campaign{Subject: "", Text: "x"}); err == nil {
+	if _, err := ts.srv.dashboard.SendMarketing(context.Background(), dashboard.Campaign{Subject: "", Text: "x"}); err == nil {
 		t.Fatal("a campaign without subject")
 	}
 }

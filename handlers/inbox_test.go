@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/conversation"
+	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
@@ -246,7 +247,7 @@ func TestInboxListAndConversation(t *testing.T) {
 
 	// Messages after an ID, as JSON (the live view's catch-up).
 	got := decodeJSON[struct {
-		Conversation inboxItem
+		Conversation dashboard.InboxItem
 		Messages     []realtime.MessageView
 	}](t, w.owner.fetch(http.MethodGet, convPath(conv, "/messages?after_id="+itoa(reply.ID)), "", nil))
 	if len(got.Messages) != 2 || !got.Messages[0].Private || got.Conversation.ID != conv.ID || got.Conversation.Contact != "Ada Lovelace" {
@@ -265,11 +266,11 @@ func TestInboxListAndConversation(t *testing.T) {
 	if r := w.owner.get("/inbox?assignment=theirs"); r.status != http.StatusBadRequest {
 		t.Errorf("unknown assignment: %d", r.status)
 	}
-	mine := decodeJSON[struct{ Conversations []inboxItem }](t, w.owner.fetch(http.MethodGet, "/inbox/conversations?status=open&assignment=mine", "", nil))
+	mine := decodeJSON[struct{ Conversations []dashboard.InboxItem }](t, w.owner.fetch(http.MethodGet, "/inbox/conversations?status=open&assignment=mine", "", nil))
 	if len(mine.Conversations) != 0 {
 		t.Fatalf("mine before assigning: %+v", mine.Conversations)
 	}
-	all := decodeJSON[struct{ Conversations []inboxItem }](t, w.owner.fetch(http.MethodGet, "/inbox/conversations?status=open&assignment=all", "", nil))
+	all := decodeJSON[struct{ Conversations []dashboard.InboxItem }](t, w.owner.fetch(http.MethodGet, "/inbox/conversations?status=open&assignment=all", "", nil))
 	if len(all.Conversations) != 2 || all.Conversations[0].ID != conv.ID {
 		t.Fatalf("all open, newest first: %+v", all.Conversations)
 	}
@@ -292,12 +293,12 @@ func TestInboxAssignSnoozeResolveReopen(t *testing.T) {
 	ct, conv := w.conversation(t, models.Contact{Name: "Ada"}, "Hello")
 	w.owner.get(convPath(conv, ""))
 
-	state := func(r response) inboxItem {
+	state := func(r response) dashboard.InboxItem {
 		t.Helper()
 		if r.status != http.StatusOK {
 			t.Fatalf("state change: %d %s", r.status, r.body)
 		}
-		return decodeJSON[struct{ Conversation inboxItem }](t, r).Conversation
+		return decodeJSON[struct{ Conversation dashboard.InboxItem }](t, r).Conversation
 	}
 
 	// Assign to me.
@@ -308,7 +309,7 @@ func TestInboxAssignSnoozeResolveReopen(t *testing.T) {
 	if sig := lastSignal(t, ts); sig.Name != workflows.SignalAssign || sig.Arg.(workflows.AssignSignal).AssigneeID != w.ownerID || sig.Input.ConversationID != conv.ID {
 		t.Fatalf("assign signal: %+v", sig)
 	}
-	mine := decodeJSON[struct{ Conversations []inboxItem }](t, w.owner.fetch(http.MethodGet, "/inbox/conversations?status=open&assignment=mine", "", nil))
+	mine := decodeJSON[struct{ Conversations []dashboard.InboxItem }](t, w.owner.fetch(http.MethodGet, "/inbox/conversations?status=open&assignment=mine", "", nil))
 	if len(mine.Conversations) != 1 {
 		t.Fatalf("mine after assigning: %+v", mine.Conversations)
 	}
@@ -406,40 +407,6 @@ func TestInboxAssignSnoozeResolveReopen(t *testing.T) {
 	state(w.owner.fetchForm(convPath(conv, "/snooze"), url.Values{"preset": {"1h"}}))
 	if c := state(w.owner.fetchForm(convPath(conv, "/resolve"), nil)); c.Status != models.ConversationResolved || c.SnoozedUntil != nil {
 		t.Fatalf("resolving a snoozed conversation answers %+v", c)
-	}
-}
-
-func TestSnoozePresets(t *testing.T) {
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		t.Skip("no time zone database")
-	}
-	now := time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC) // a Wednesday, 16:00 in Berlin
-	cases := []struct {
-		preset, until string
-		want          time.Time
-	}{
-		{"1h", "", now.Add(time.Hour)},
-		{"tomorrow", "", time.Date(2026, 3, 5, 9, 0, 0, 0, berlin)},
-		{"next_week", "", time.Date(2026, 3, 9, 9, 0, 0, 0, berlin)},
-		{"", "2026-03-06T18:30", time.Date(2026, 3, 6, 18, 30, 0, 0, berlin)},
-		{"", "2026-03-06T18:30:00Z", time.Date(2026, 3, 6, 18, 30, 0, 0, time.UTC)},
-	}
-	for _, c := range cases {
-		got, err := snoozeUntil(now, berlin, c.preset, c.until)
-		if err != nil || !got.Equal(c.want) {
-			t.Errorf("snooze %q %q = %s, %v; want %s", c.preset, c.until, got, err, c.want)
-		}
-	}
-	// On a Monday, next week is the Monday after.
-	monday := time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC)
-	if got, _ := snoozeUntil(monday, time.UTC, "next_week", ""); !got.Equal(time.Date(2026, 3, 16, 9, 0, 0, 0, time.UTC)) {
-		t.Errorf("next week from a Monday: %s", got)
-	}
-	for _, bad := range [][2]string{{"", ""}, {"", "2026-03-04T15:00"}, {"", "2027-06-01T10:00"}, {"", "soon"}, {"someday", ""}} {
-		if _, err := snoozeUntil(now, berlin, bad[0], bad[1]); err == nil {
-			t.Errorf("snooze %q %q accepted", bad[0], bad[1])
-		}
 	}
 }
 
@@ -865,8 +832,8 @@ func TestInboxWebSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(inboxClientMessage{Type: "typing", ConversationID: foreign.ID})
-	write(inboxClientMessage{Type: "typing", ConversationID: conv.ID})
+	write(dashboard.InboxClientMessage{Type: "typing", ConversationID: foreign.ID})
+	write(dashboard.InboxClientMessage{Type: "typing", ConversationID: conv.ID})
 	got := drain()
 	if len(got) != 1 || got[0].Type != "typing" || got[0].AuthorType != workflows.AuthorOperator || got[0].ConversationID != conv.ID {
 		t.Fatalf("typing events to the visitor: %+v", got)
@@ -890,8 +857,8 @@ func TestInboxWebSocket(t *testing.T) {
 	if e = readEvent(t, conn); e.Type != "conversation" || e.Conversation.Status != models.ConversationOpen {
 		t.Fatalf("reopen event: %+v", e)
 	}
-	write(inboxClientMessage{Type: "read", ConversationID: foreign.ID, MessageID: 1 << 40})
-	write(inboxClientMessage{Type: "read", ConversationID: conv.ID, MessageID: second.ID})
+	write(dashboard.InboxClientMessage{Type: "read", ConversationID: foreign.ID, MessageID: 1 << 40})
+	write(dashboard.InboxClientMessage{Type: "read", ConversationID: conv.ID, MessageID: second.ID})
 	if e = readEvent(t, conn); e.Type != "read" || e.AuthorType != workflows.AuthorOperator || e.MessageID != second.ID {
 		t.Fatalf("read event: %+v", e)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/models"
 )
 
@@ -17,7 +18,7 @@ func TestPrivacyServesTheVersionInEffect(t *testing.T) {
 	ts := newTestServer(t)
 	anon := ts.browser(t)
 	r := anon.get("/privacy")
-	embedded, err := EmbeddedPolicy()
+	embedded, err := dashboard.EmbeddedPolicy()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,5 @@
-// Package handlers serves Convot's HTTP surfaces: the dashboard (auth,
-// settings, team, audit log), billing and the webhooks, and mounts those
-// in packages of their own (codec, privacy, widget). One file per surface.
+// Package handlers serves Convot's webhooks, and mounts the HTTP surfaces
+// in packages of their own (codec, privacy, billing, widget, dashboard).
 package handlers
 
 import (
@@ -17,6 +16,7 @@ import (
 	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/handlers/billing"
 	"github.com/convot/convot/handlers/codec"
+	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/handlers/privacy"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/handlers/webhooks"
@@ -85,8 +85,8 @@ type Server struct {
 	// when nil and Temporal is set. Read once, by New.
 	PrivacyWorkflows dsr.Workflows
 	// Breaches starts and signals incident workflows (breach-<id>); on
-	// Temporal when nil and Temporal is set (handlers/incidents.go).
-	Breaches BreachWorkflows
+	// Temporal when nil and Temporal is set (handlers/dashboard/incidents.go).
+	Breaches dashboard.BreachWorkflows
 
 	// Conversations and Plans are the domain the surfaces call, built by
 	// New from the fields above. A test that swaps a field after New (Hub,
@@ -104,6 +104,9 @@ type Server struct {
 	// widget is the widget API New mounted: the settings page (and tests)
 	// drop its cached organizations after a change.
 	widget *widget.Handler
+	// dashboard is the operator dashboard New mounted: tests send
+	// marketing through it.
+	dashboard *dashboard.Handler
 }
 
 // Close delivers the lifecycle signals still queued, until ctx ends. Call
@@ -165,7 +168,6 @@ func New(s *Server) (http.Handler, error) {
 	r.Use(s.SecurityHeaders, s.LimitBody)
 	r.StaticFS("/static", web.Static())
 	r.GET("/healthz", s.healthz)
-	r.GET("/privacy", s.privacyPolicy)
 	if s.PayloadCodec != nil {
 		(&codec.Handler{Store: s.Store, Codec: s.PayloadCodec, UIURL: s.TemporalUIURL, Now: s.now}).Routes(r)
 	}
@@ -173,6 +175,10 @@ func New(s *Server) (http.Handler, error) {
 	// dashboard session or CSRF cookie applies to it (handlers/widget).
 	s.widget = s.widgetSurface()
 	s.widget.Routes(r)
+	// The operator dashboard (handlers/dashboard), and the privacy policy
+	// it publishes at /privacy.
+	s.dashboard = s.dashboardSurface()
+	s.dashboard.PublicRoutes(r)
 	// Stripe's webhooks (signed), Postmark's (basic auth) and one-click
 	// unsubscribe links (the token is the credential): no session or CSRF
 	// cookie applies to them (handlers/webhooks).
@@ -183,19 +189,8 @@ func New(s *Server) (http.Handler, error) {
 
 	// A closed (cancelled) organization is read-only until reactivated.
 	dash := r.Group("/", s.CSRF, s.LoadSession, s.ReadOnlyWhenCancelled)
-	s.authRoutes(dash)
-	s.settingsRoutes(dash)
-	s.teamRoutes(dash)
-	s.auditorRoutes(dash)
-	s.inboxRoutes(dash)
-	s.widgetSettingsRoutes(dash)
+	s.dashboard.Routes(dash)
 	s.billingSurface().Routes(dash)
-	s.emailSettingsRoutes(dash)
-	s.incidentRoutes(dash)
-	s.supportRoutes(dash)
-	if s.Outbox != nil {
-		s.devMailRoutes(dash)
-	}
 	r.NoRoute(func(c *gin.Context) { s.Fail(c, http.StatusNotFound, "Not found", "There is nothing at this address.") })
 	return r, nil
 }
@@ -212,7 +207,7 @@ func (s *Server) privacySurface() *privacy.Handler {
 		s.PrivacyIntake = intake.ReceiveMail
 	}
 	return &privacy.Handler{Site: s.Site, Intake: intake, Workflows: s.PrivacyWorkflows, Keys: s.Keys, Blobs: s.Blobs,
-		WorkflowURL: s.workflowURL, ContactLabel: inboxContactLabel, ForgetLiveSubject: s.Conversations.ForgetLiveSubject}
+		WorkflowURL: s.dashboard.WorkflowURL, ContactLabel: dashboard.ContactLabel, ForgetLiveSubject: s.Conversations.ForgetLiveSubject}
 }
 
 // billingSurface builds the billing pages (handlers/billing). Stripe and
@@ -275,6 +270,31 @@ func (s *Server) widgetSurface() *widget.Handler {
 		Limiters: widget.NewLimiters(s.RateLimits, limits)}
 }
 
+// dashboardSurface builds the operator dashboard (handlers/dashboard). The
+// hub and the breach workflows are read through s at each request: a test
+// may set them after New.
+func (s *Server) dashboardSurface() *dashboard.Handler {
+	return &dashboard.Handler{Site: s.Site, Conversations: s.Conversations, Plans: s.Plans, Keys: s.Keys,
+		Hub:                func() realtime.Hub { return s.Hub },
+		Breaches:           s.breaches,
+		TemporalUIURL:      s.TemporalUIURL,
+		Outbox:             s.Outbox,
+		ForgetOrganization: s.widget.ForgetOrganization,
+		OrgContext:         s.orgContextByID}
+}
+
+// breaches is the configured dashboard.BreachWorkflows: Breaches, else
+// the workflows on Temporal, else nil.
+func (s *Server) breaches() dashboard.BreachWorkflows {
+	if s.Breaches != nil {
+		return s.Breaches
+	}
+	if s.Temporal != nil {
+		return dashboard.TemporalBreaches{Client: s.Temporal}
+	}
+	return nil
+}
+
 func (s *Server) healthz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
@@ -284,6 +304,3 @@ func (s *Server) healthz(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
-
-// privacyPolicy serves the version in effect (handlers/policyversions.go).
-func (s *Server) privacyPolicy(c *gin.Context) { s.servePolicy(c) }

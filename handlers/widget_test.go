@@ -23,6 +23,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/convot/convot/conversation"
+	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/handlers/widget"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/geoip"
@@ -1163,7 +1164,7 @@ func TestWidgetSettingsPage(t *testing.T) {
 		"hours":              {"inactivity_hours": {"0"}},
 		"too many hours":     {"inactivity_hours": {"100000"}},
 		"color":              {"widget_color": {"red"}},
-		"greeting":           {"widget_greeting": {strings.Repeat("g", maxGreeting+1)}},
+		"greeting":           {"widget_greeting": {strings.Repeat("g", dashboard.MaxGreeting+1)}},
 	} {
 		if r := w.saveSettings(t, w.owner, fields); r.status != http.StatusUnprocessableEntity {
 			t.Errorf("%s: %d", name, r.status)

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/convot/convot/handlers"
+	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/internal/backup"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
@@ -320,7 +321,7 @@ func seedOwner(ctx context.Context, st *store.Store) (email, password string, er
 		return "", "", err
 	}
 	email, password = "owner@convot.localhost", crypto.RandomToken(12)
-	hash, err := handlers.HashPassword(password)
+	hash, err := dashboard.HashPassword(password)
 	if err != nil {
 		return "", "", err
 	}

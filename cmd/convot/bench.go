@@ -26,6 +26,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/convot/convot/handlers"
+	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
@@ -383,7 +384,7 @@ func benchSchema(base string) (string, func(), error) {
 // session cookies.
 func benchOrganization(ctx context.Context, st *store.Store, base string) (string, string, error) {
 	password := crypto.RandomToken(16)
-	hash, err := handlers.HashPassword(password)
+	hash, err := dashboard.HashPassword(password)
 	if err != nil {
 		return "", "", err
 	}

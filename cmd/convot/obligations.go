@@ -16,7 +16,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/convot/convot/handlers"
+	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/internal/backup"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/models"
@@ -169,7 +169,7 @@ func publishPolicy(ctx context.Context, st *store.Store, p policyPublication, no
 	if err := models.CheckPolicyEffective(p.Material, now, p.Effective); err != nil {
 		return nil, err
 	}
-	embedded, err := handlers.EmbeddedPolicy()
+	embedded, err := dashboard.EmbeddedPolicy()
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package handlers
+package dashboard
 
 import (
 	"encoding/csv"
@@ -18,20 +18,6 @@ import (
 	"github.com/convot/convot/policies"
 )
 
-// The auditor surface: read-only pages for the policies and their tests,
-// the gate's decision log, the subprocessor registry, the record of
-// processing and the promise ledger. Each page downloads as JSON and CSV
-// (?format=json, ?format=csv) from the same rows it shows.
-func (s *Server) auditorRoutes(r *gin.RouterGroup) {
-	g := r.Group("/auditor", s.RequireAccount, s.Require("auditor_view"), s.RecordUsage)
-	g.GET("", s.auditorIndex)
-	g.GET("/policies", s.auditorPolicies)
-	g.GET("/decisions", s.auditorDecisions)
-	g.GET("/subprocessors", s.auditorSubprocessors)
-	g.GET("/processing", s.auditorProcessing)
-	g.GET("/promises", s.auditorPromises)
-}
-
 // auditTable is one auditor page: rows shown, downloaded as CSV, and the
 // structured document downloaded as JSON.
 type auditTable struct {
@@ -48,8 +34,8 @@ type auditTable struct {
 
 type regoSource struct{ Name, Text string }
 
-func (s *Server) auditorIndex(c *gin.Context) {
-	s.Render(c, http.StatusOK, "auditor", s.Page(c, "Auditor", "auditor", auditTable{
+func (h *Handler) auditorIndex(c *gin.Context) {
+	h.Render(c, http.StatusOK, "auditor", h.Page(c, "Auditor", "auditor", auditTable{
 		Heading: "Auditor",
 		Intro:   "Read-only views of how Convot keeps its privacy policy. Every page downloads as JSON and CSV.",
 		Columns: []string{"Page", "What it shows"},
@@ -63,7 +49,7 @@ func (s *Server) auditorIndex(c *gin.Context) {
 	}))
 }
 
-func (s *Server) showAuditTable(c *gin.Context, t auditTable) {
+func (h *Handler) showAuditTable(c *gin.Context, t auditTable) {
 	switch c.Query("format") {
 	case "json":
 		c.Header("Content-Disposition", `attachment; filename="`+t.Name+`.json"`)
@@ -78,9 +64,9 @@ func (s *Server) showAuditTable(c *gin.Context, t auditTable) {
 		}
 	case "":
 		t.Query = c.Request.URL.RawQuery
-		s.Render(c, http.StatusOK, "auditor", s.Page(c, t.Heading, "auditor", t))
+		h.Render(c, http.StatusOK, "auditor", h.Page(c, t.Heading, "auditor", t))
 	default:
-		s.Fail(c, http.StatusBadRequest, "Bad request", "format must be json or csv.")
+		h.Fail(c, http.StatusBadRequest, "Bad request", "format must be json or csv.")
 	}
 }
 
@@ -117,11 +103,11 @@ var (
 	regoTestsErr    error
 )
 
-func (s *Server) auditorPolicies(c *gin.Context) {
+func (h *Handler) auditorPolicies(c *gin.Context) {
 	// The policies are embedded in the binary: their tests run once.
 	regoTestsOnce.Do(func() { regoTestResults, regoTestsErr = policies.RunTests(c) })
 	if regoTestsErr != nil {
-		s.Internal(c, regoTestsErr)
+		h.Internal(c, regoTestsErr)
 		return
 	}
 	t := auditTable{Name: "policies", Heading: "Egress policies",
@@ -147,21 +133,21 @@ func (s *Server) auditorPolicies(c *gin.Context) {
 		t.Sources = append(t.Sources, regoSource{n, sources[n]})
 	}
 	t.Document = gin.H{"revision": policies.Revision(), "sources": sources, "tests": regoTestResults}
-	s.showAuditTable(c, t)
+	h.showAuditTable(c, t)
 }
 
-func (s *Server) auditorDecisions(c *gin.Context) {
+func (h *Handler) auditorDecisions(c *gin.Context) {
 	f := models.DecisionFilter{Subprocessor: c.Query("subprocessor"), Result: c.Query("result"),
 		OrganizationID: site.CurrentOrg(c).ID, Limit: 1000}
 	if f.Result != "" && f.Result != "allow" && f.Result != "deny" {
-		s.Fail(c, http.StatusBadRequest, "Bad request", "result must be allow or deny.")
+		h.Fail(c, http.StatusBadRequest, "Bad request", "result must be allow or deny.")
 		return
 	}
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
 		if v := c.Query(name); v != "" {
 			d, err := time.Parse("2006-01-02", v)
 			if err != nil {
-				s.Fail(c, http.StatusBadRequest, "Bad request", name+" must be a date such as 2026-01-31.")
+				h.Fail(c, http.StatusBadRequest, "Bad request", name+" must be a date such as 2026-01-31.")
 				return
 			}
 			*dst = d
@@ -170,9 +156,9 @@ func (s *Server) auditorDecisions(c *gin.Context) {
 	if !f.To.IsZero() {
 		f.To = f.To.Add(24 * time.Hour) // the whole day named
 	}
-	decisions, err := s.Store.Decisions(c, site.CurrentOrg(c).ID, f)
+	decisions, err := h.Store.Decisions(c, site.CurrentOrg(c).ID, f)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	t := auditTable{Name: "decisions", Heading: "Decision log",
@@ -188,16 +174,16 @@ func (s *Server) auditorDecisions(c *gin.Context) {
 		t.Rows = append(t.Rows, []string{d.CreatedAt.UTC().Format(time.RFC3339), d.Subprocessor, d.Purpose, d.Categories, result, d.Reason, d.Drop, d.Redact, d.PolicyRevision})
 	}
 	t.Document = gin.H{"decisions": decisions}
-	s.showAuditTable(c, t)
+	h.showAuditTable(c, t)
 }
 
-func (s *Server) auditorSubprocessors(c *gin.Context) {
+func (h *Handler) auditorSubprocessors(c *gin.Context) {
 	reg, err := policies.LoadRegistry()
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	configured := s.Config.Configured()
+	configured := h.Config.Configured()
 	t := auditTable{Name: "subprocessors", Heading: "Subprocessors",
 		Intro:   "The registry the egress gate reads (policy §6, §7).",
 		Columns: []string{"Subprocessor", "Legal entity", "Service", "Purposes", "Categories", "Locations", "SCCs for", "DPA signed", "Configured here"},
@@ -209,10 +195,10 @@ func (s *Server) auditorSubprocessors(c *gin.Context) {
 			strings.Join(sp.Locations, ", "), strings.Join(sp.SCCs, ", "), yesNo(sp.DPASigned), yesNo(configured[n])})
 	}
 	t.Document = gin.H{"subprocessors": reg.Subprocessors, "configured": configured}
-	s.showAuditTable(c, t)
+	h.showAuditTable(c, t)
 }
 
-func (s *Server) auditorProcessing(c *gin.Context) {
+func (h *Handler) auditorProcessing(c *gin.Context) {
 	rows := models.RecordOfProcessing()
 	t := auditTable{Name: "record-of-processing", Heading: "Record of processing",
 		Intro:   "Derived from the data inventory: the privacy tags of the models themselves.",
@@ -222,13 +208,13 @@ func (s *Server) auditorProcessing(c *gin.Context) {
 		t.Rows = append(t.Rows, []string{r.Subject, r.Category, strings.Join(r.Purposes, ", "), strings.Join(r.LegalBases, ", "), r.Retention, r.Stored, r.Form})
 	}
 	t.Document = gin.H{"records": rows}
-	s.showAuditTable(c, t)
+	h.showAuditTable(c, t)
 }
 
-func (s *Server) auditorPromises(c *gin.Context) {
+func (h *Handler) auditorPromises(c *gin.Context) {
 	l, err := policies.LoadLedger()
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	t := auditTable{Name: "promises", Heading: "Promise ledger",
@@ -239,7 +225,7 @@ func (s *Server) auditorPromises(c *gin.Context) {
 		t.Rows = append(t.Rows, []string{p.Section, p.State, p.Promise, p.Mechanism, strings.Join(p.Tests, ", "), p.Note})
 	}
 	t.Document = l
-	s.showAuditTable(c, t)
+	h.showAuditTable(c, t)
 }
 
 func yesNo(b bool) string {

@@ -1,4 +1,4 @@
-package handlers
+package dashboard
 
 import (
 	"context"
@@ -21,23 +21,17 @@ import (
 //     it), whatever the size of the organization;
 //   - any other text is matched against decrypted names and emails, newest
 //     contacts first, in batches of contactScanBatch, over at most
-//     contactScanLimit contacts; the page says when the limit cut the search
+//     ContactScanLimit contacts; the page says when the limit cut the search
 //     short (search by the full email address then).
 
 const (
-	contactPageSize  = 25
+	ContactPageSize  = 25
 	contactScanBatch = 500
 	contactQueryMax  = 200
 )
 
-// contactScanLimit bounds a text search (a variable so tests can lower it).
-var contactScanLimit = 10000
-
-func (s *Server) contactRoutes(g *gin.RouterGroup) {
-	pages := g.Group("/contacts", s.RecordUsage)
-	pages.GET("", s.contactsPage)
-	pages.GET("/:id", s.contactPage)
-}
+// ContactScanLimit bounds a text search (a variable so tests can lower it).
+var ContactScanLimit = 10000
 
 // contactRow is a contact as the list shows it.
 type contactRow struct {
@@ -49,7 +43,7 @@ type contactRow struct {
 }
 
 func newContactRow(ct *models.Contact) contactRow {
-	return contactRow{ID: ct.ID, Label: inboxContactLabel(ct), Name: ct.Name, Email: ct.Email, LastSeen: ct.LastSeenAt}
+	return contactRow{ID: ct.ID, Label: ContactLabel(ct), Name: ct.Name, Email: ct.Email, LastSeen: ct.LastSeenAt}
 }
 
 // contactSearch is one page of the list or of a search.
@@ -62,67 +56,67 @@ type contactSearch struct {
 	NextPage  int
 	More      bool
 	Scanned   int  // text search: contacts decrypted
-	Truncated bool // text search: stopped at contactScanLimit
+	Truncated bool // text search: stopped at ContactScanLimit
 	ScanLimit int
 }
 
-func (s *Server) contactsPage(c *gin.Context) {
+func (h *Handler) contactsPage(c *gin.Context) {
 	org := site.CurrentOrg(c)
 	q := strings.TrimSpace(c.Query("q"))
 	if utf8.RuneCountInString(q) > contactQueryMax || !utf8.ValidString(q) {
-		s.Fail(c, http.StatusBadRequest, "Contacts", "The search is too long.")
+		h.Fail(c, http.StatusBadRequest, "Contacts", "The search is too long.")
 		return
 	}
 	page, err := strconv.Atoi(c.DefaultQuery("page", "0"))
 	if err != nil || page < 0 || page > 100000 {
-		s.Fail(c, http.StatusBadRequest, "Contacts", "Unknown page.")
+		h.Fail(c, http.StatusBadRequest, "Contacts", "Unknown page.")
 		return
 	}
-	res, err := s.searchContacts(c, org.ID, q, page)
+	res, err := h.searchContacts(c, org.ID, q, page)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	s.Render(c, http.StatusOK, "contacts", s.Page(c, "Contacts", "contacts", res))
+	h.Render(c, http.StatusOK, "contacts", h.Page(c, "Contacts", "contacts", res))
 }
 
 // searchContacts lists (no query), finds by email (blind index), or
 // matches text against decrypted names and emails.
-func (s *Server) searchContacts(ctx context.Context, orgID uint64, q string, page int) (*contactSearch, error) {
-	res := &contactSearch{Query: q, Page: page, PrevPage: page - 1, NextPage: page + 1, ScanLimit: contactScanLimit}
+func (h *Handler) searchContacts(ctx context.Context, orgID uint64, q string, page int) (*contactSearch, error) {
+	res := &contactSearch{Query: q, Page: page, PrevPage: page - 1, NextPage: page + 1, ScanLimit: ContactScanLimit}
 	switch {
 	case q == "":
-		cts, err := s.Store.ContactList(ctx, orgID, page*contactPageSize, contactPageSize+1)
+		cts, err := h.Store.ContactList(ctx, orgID, page*ContactPageSize, ContactPageSize+1)
 		if err != nil {
 			return nil, err
 		}
-		res.More = len(cts) > contactPageSize
-		for i := range cts[:min(len(cts), contactPageSize)] {
+		res.More = len(cts) > ContactPageSize
+		for i := range cts[:min(len(cts), ContactPageSize)] {
 			res.Rows = append(res.Rows, newContactRow(&cts[i]))
 		}
 	case strings.Contains(q, "@"):
 		res.Mode = "email"
-		cts, err := s.Store.ContactsWithEmail(ctx, orgID, q, page*contactPageSize, contactPageSize+1)
+		cts, err := h.Store.ContactsWithEmail(ctx, orgID, q, page*ContactPageSize, ContactPageSize+1)
 		if err != nil {
 			return nil, err
 		}
-		res.More = len(cts) > contactPageSize
-		for i := range cts[:min(len(cts), contactPageSize)] {
+		res.More = len(cts) > ContactPageSize
+		for i := range cts[:min(len(cts), ContactPageSize)] {
 			res.Rows = append(res.Rows, newContactRow(&cts[i]))
 		}
 	default:
 		res.Mode = "text"
 		needle := strings.ToLower(q)
-		skip, want := page*contactPageSize, contactPageSize+1
+		skip, want := page*ContactPageSize, ContactPageSize+1
 		var found []contactRow
 		var lastID uint64
 		for len(found) < skip+want {
-			if res.Scanned >= contactScanLimit {
+			if res.Scanned >= ContactScanLimit {
 				res.Truncated = true
 				break
 			}
-			n := min(contactScanBatch, contactScanLimit-res.Scanned)
-			batch, err := s.Store.ContactBatch(ctx, orgID, lastID, n)
+			n := min(contactScanBatch, ContactScanLimit-res.Scanned)
+			batch, err := h.Store.ContactBatch(ctx, orgID, lastID, n)
 			if err != nil {
 				return nil, err
 			}
@@ -143,38 +137,38 @@ func (s *Server) searchContacts(ctx context.Context, orgID uint64, q string, pag
 		} else {
 			found = nil
 		}
-		res.More = len(found) > contactPageSize
-		res.Rows = found[:min(len(found), contactPageSize)]
+		res.More = len(found) > ContactPageSize
+		res.Rows = found[:min(len(found), ContactPageSize)]
 	}
 	return res, nil
 }
 
-func (s *Server) contactPage(c *gin.Context) {
+func (h *Handler) contactPage(c *gin.Context) {
 	org := site.CurrentOrg(c)
 	id, ok := inboxPathID(c, "id")
 	if !ok {
-		s.Fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
 		return
 	}
-	ct, err := s.inboxContactOf(c, org.ID, id)
+	ct, err := h.inboxContactOf(c, org.ID, id)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	if ct == nil {
-		s.Fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
 		return
 	}
-	team, err := s.inboxTeammates(c, org.ID)
+	team, err := h.inboxTeammates(c, org.ID)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	convs, err := s.contactConversations(c, org.ID, ct.ID, 0, teammateNames(team))
+	convs, err := h.contactConversations(c, org.ID, ct.ID, 0, teammateNames(team))
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	v := newInboxContactView(ct)
-	s.Render(c, http.StatusOK, "contact", s.Page(c, v.Label, "contacts", gin.H{"Contact": v, "Conversations": convs}))
+	h.Render(c, http.StatusOK, "contact", h.Page(c, v.Label, "contacts", gin.H{"Contact": v, "Conversations": convs}))
 }

@@ -1,4 +1,4 @@
-package handlers
+package dashboard
 
 import (
 	"context"
@@ -65,26 +65,6 @@ func (t TemporalBreaches) NoticeSent(ctx context.Context, id uint64, sig workflo
 	return t.Client.SignalWorkflow(ctx, workflows.BreachWorkflowID(id), "", workflows.SignalBreachNotified, sig)
 }
 
-func (s *Server) breaches() BreachWorkflows {
-	if s.Breaches != nil {
-		return s.Breaches
-	}
-	if s.Temporal != nil {
-		return TemporalBreaches{Client: s.Temporal}
-	}
-	return nil
-}
-
-func (s *Server) incidentRoutes(r *gin.RouterGroup) {
-	g := r.Group("/incidents", s.RequireAccount, s.Require("incident_manage"), s.RecordUsage)
-	g.GET("", s.incidentsPage)
-	g.POST("", s.recordIncident)
-	g.GET("/:id", s.incidentPage)
-	g.POST("/:id/assess", s.assessIncident)
-	g.POST("/:id/notice-sent", s.incidentNoticeSent)
-	g.POST("/:id/track", s.trackIncident)
-}
-
 // incidentForm is what the officer records, kept to show back on error.
 type incidentForm struct {
 	AwareAt, OccurredAt            string
@@ -114,27 +94,27 @@ func categoryOptions() []categoryOption {
 // timeLayout is how the form's datetime-local fields arrive (in UTC).
 const timeLayout = "2006-01-02T15:04"
 
-func (s *Server) incidentsPage(c *gin.Context) {
+func (h *Handler) incidentsPage(c *gin.Context) {
 	a := site.CurrentAccount(c)
-	form := incidentForm{AwareAt: s.now().UTC().Format(timeLayout), ContactName: a.FullName, ContactEmail: a.Email}
-	s.renderIncidents(c, http.StatusOK, form, "")
+	form := incidentForm{AwareAt: h.Now().UTC().Format(timeLayout), ContactName: a.FullName, ContactEmail: a.Email}
+	h.renderIncidents(c, http.StatusOK, form, "")
 }
 
-func (s *Server) renderIncidents(c *gin.Context, status int, form incidentForm, problem string) {
+func (h *Handler) renderIncidents(c *gin.Context, status int, form incidentForm, problem string) {
 	org := site.CurrentOrg(c)
-	list, err := s.Store.IncidentSummaries(c, org.ID)
+	list, err := h.Store.IncidentSummaries(c, org.ID)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	p := s.Page(c, "Incidents", "incidents", gin.H{
-		"Incidents": list, "Form": form, "Categories": categoryOptions(), "Now": s.now().UTC(),
+	p := h.Page(c, "Incidents", "incidents", gin.H{
+		"Incidents": list, "Form": form, "Categories": categoryOptions(), "Now": h.Now().UTC(),
 	})
 	p.Error = problem
-	s.Render(c, status, "incidents", p)
+	h.Render(c, status, "incidents", p)
 }
 
-func (s *Server) parseIncidentForm(c *gin.Context) (incidentForm, string) {
+func (h *Handler) parseIncidentForm(c *gin.Context) (incidentForm, string) {
 	f := incidentForm{
 		AwareAt: c.PostForm("aware_at"), OccurredAt: c.PostForm("occurred_at"),
 		Nature: strings.TrimSpace(c.PostForm("nature")), Consequences: strings.TrimSpace(c.PostForm("consequences")),
@@ -161,7 +141,7 @@ func (s *Server) parseIncidentForm(c *gin.Context) (incidentForm, string) {
 	switch {
 	case err != nil:
 		return f, "Give the date and time you became aware of the breach (UTC)."
-	case f.awareAt.After(s.now().UTC().Add(5 * time.Minute)):
+	case f.awareAt.After(h.Now().UTC().Add(5 * time.Minute)):
 		return f, "The time of awareness cannot be in the future."
 	}
 	if f.OccurredAt != "" {
@@ -201,14 +181,14 @@ func (s *Server) parseIncidentForm(c *gin.Context) (incidentForm, string) {
 	return f, ""
 }
 
-func (s *Server) recordIncident(c *gin.Context) {
+func (h *Handler) recordIncident(c *gin.Context) {
 	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
-	f, problem := s.parseIncidentForm(c)
+	f, problem := h.parseIncidentForm(c)
 	if problem != "" {
-		s.renderIncidents(c, http.StatusUnprocessableEntity, f, problem)
+		h.renderIncidents(c, http.StatusUnprocessableEntity, f, problem)
 		return
 	}
-	now := s.now().UTC()
+	now := h.Now().UTC()
 	inc := models.Incident{
 		OrganizationID: org.ID, RecordedByID: a.ID, DataKeyID: org.DataKeyID, AffectedOrganizations: []uint64{org.ID},
 		AwareAt: f.awareAt.UTC(), Nature: f.Nature, Categories: f.Categories, SubjectKinds: f.SubjectKinds,
@@ -220,7 +200,7 @@ func (s *Server) recordIncident(c *gin.Context) {
 		o := f.occurredAt.UTC()
 		inc.OccurredAt = &o
 	}
-	err := s.Store.Tx(c, func(tx *store.Store) error {
+	err := h.Store.Tx(c, func(tx *store.Store) error {
 		if err := tx.CreateIncident(c, &inc); err != nil {
 			return err
 		}
@@ -229,13 +209,13 @@ func (s *Server) recordIncident(c *gin.Context) {
 		if err := tx.CreateIncidentStep(c, &step); err != nil {
 			return err
 		}
-		return s.Audit(tx, c, org.ID, a.ID, a.DataKeyID, "incident.recorded", site.Target("incident", inc.ID), "notice due "+inc.NoticeDueAt.Format(time.RFC3339))
+		return h.Audit(tx, c, org.ID, a.ID, a.DataKeyID, "incident.recorded", site.Target("incident", inc.ID), "notice due "+inc.NoticeDueAt.Format(time.RFC3339))
 	})
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	if err := s.startBreach(c, &inc); err != nil {
+	if err := h.startBreach(c, &inc); err != nil {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/incidents/%d", inc.ID))
@@ -243,15 +223,15 @@ func (s *Server) recordIncident(c *gin.Context) {
 
 // startBreach starts the incident's workflow; on failure it answers 503
 // (the incident is recorded; the page offers to start tracking again).
-func (s *Server) startBreach(c *gin.Context, inc *models.Incident) error {
-	b := s.breaches()
+func (h *Handler) startBreach(c *gin.Context, inc *models.Incident) error {
+	b := h.Breaches()
 	err := errors.New("no workflow service configured")
 	if b != nil {
 		err = b.Start(c, workflows.BreachInput{IncidentID: inc.ID, OrganizationID: inc.OrganizationID, AwareAt: inc.AwareAt})
 	}
 	if err != nil {
 		slog.Warn("starting a breach workflow failed", "incident", inc.ID, "err", err)
-		s.Fail(c, http.StatusServiceUnavailable, "Recorded, not yet tracked",
+		h.Fail(c, http.StatusServiceUnavailable, "Recorded, not yet tracked",
 			fmt.Sprintf("Incident %d is recorded, but its 72-hour deadline could not be started. Open the incident and start tracking it again.", inc.ID))
 		return err
 	}
@@ -260,36 +240,36 @@ func (s *Server) startBreach(c *gin.Context, inc *models.Incident) error {
 
 // incident loads one of the current organization's incidents; another
 // organization's is not found.
-func (s *Server) incident(c *gin.Context) (*models.Incident, bool) {
+func (h *Handler) incident(c *gin.Context) (*models.Incident, bool) {
 	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
 	if err != nil {
-		s.Fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
 		return nil, false
 	}
-	inc, err := s.Store.Incident(c, site.CurrentOrg(c).ID, id)
+	inc, err := h.Store.Incident(c, site.CurrentOrg(c).ID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.Fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
 		return nil, false
 	case err != nil:
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return nil, false
 	}
 	return inc, true
 }
 
-func (s *Server) incidentPage(c *gin.Context) {
-	inc, ok := s.incident(c)
+func (h *Handler) incidentPage(c *gin.Context) {
+	inc, ok := h.incident(c)
 	if !ok {
 		return
 	}
-	s.renderIncident(c, http.StatusOK, inc, "")
+	h.renderIncident(c, http.StatusOK, inc, "")
 }
 
-func (s *Server) renderIncident(c *gin.Context, status int, inc *models.Incident, problem string) {
-	steps, err := s.Store.IncidentSteps(c, inc.OrganizationID, inc.ID)
+func (h *Handler) renderIncident(c *gin.Context, status int, inc *models.Incident, problem string) {
+	steps, err := h.Store.IncidentSteps(c, inc.OrganizationID, inc.ID)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	tracked := false
@@ -298,36 +278,36 @@ func (s *Server) renderIncident(c *gin.Context, status int, inc *models.Incident
 			tracked = true
 		}
 	}
-	now := s.now().UTC()
+	now := h.Now().UTC()
 	var categories []categoryOption
 	for _, cat := range inc.Categories {
 		categories = append(categories, categoryOption{cat, models.Categories[cat]})
 	}
-	p := s.Page(c, fmt.Sprintf("Incident %d", inc.ID), "incidents", gin.H{
+	p := h.Page(c, fmt.Sprintf("Incident %d", inc.ID), "incidents", gin.H{
 		"Incident": inc, "Steps": steps, "Categories": categories, "Tracked": tracked,
 		"Overdue": now.After(inc.NoticeDueAt), "Left": inc.NoticeDueAt.Sub(now).Round(time.Minute),
 		"Open":        inc.Status != models.IncidentClosed,
-		"WorkflowURL": s.workflowURL(workflows.BreachWorkflowID(inc.ID)),
+		"WorkflowURL": h.WorkflowURL(workflows.BreachWorkflowID(inc.ID)),
 	})
 	p.Error = problem
-	s.Render(c, status, "incident", p)
+	h.Render(c, status, "incident", p)
 }
 
-// workflowURL links a workflow in the Temporal UI, or "" without one.
-func (s *Server) workflowURL(id string) string {
-	if s.TemporalUIURL == "" {
+// WorkflowURL links a workflow in the Temporal UI, or "" without one.
+func (h *Handler) WorkflowURL(id string) string {
+	if h.TemporalUIURL == "" {
 		return ""
 	}
 	ns := "default"
-	if s.Config != nil && s.Config.TemporalNamespace != "" {
-		ns = s.Config.TemporalNamespace
+	if h.Config != nil && h.Config.TemporalNamespace != "" {
+		ns = h.Config.TemporalNamespace
 	}
-	return strings.TrimSuffix(s.TemporalUIURL, "/") + "/namespaces/" + url.PathEscape(ns) + "/workflows/" + url.PathEscape(id)
+	return strings.TrimSuffix(h.TemporalUIURL, "/") + "/namespaces/" + url.PathEscape(ns) + "/workflows/" + url.PathEscape(id)
 }
 
-func (s *Server) assessIncident(c *gin.Context) {
+func (h *Handler) assessIncident(c *gin.Context) {
 	a := site.CurrentAccount(c)
-	inc, ok := s.incident(c)
+	inc, ok := h.incident(c)
 	if !ok {
 		return
 	}
@@ -335,22 +315,22 @@ func (s *Server) assessIncident(c *gin.Context) {
 	reason := strings.TrimSpace(c.PostForm("reason"))
 	switch {
 	case risk != models.RiskNone && risk != models.RiskLow && risk != models.RiskHigh:
-		s.renderIncident(c, http.StatusUnprocessableEntity, inc, "Choose the risk: none, low or high.")
+		h.renderIncident(c, http.StatusUnprocessableEntity, inc, "Choose the risk: none, low or high.")
 		return
 	case reason == "" || len(reason) > 5000:
-		s.renderIncident(c, http.StatusUnprocessableEntity, inc, "Give the reasons for the assessment (under 5,000 characters).")
+		h.renderIncident(c, http.StatusUnprocessableEntity, inc, "Give the reasons for the assessment (under 5,000 characters).")
 		return
 	case inc.Status == models.IncidentClosed:
-		s.renderIncident(c, http.StatusConflict, inc, "This incident is closed.")
+		h.renderIncident(c, http.StatusConflict, inc, "This incident is closed.")
 		return
 	}
 	inc.RiskReason = reason
-	inc.UpdatedAt = s.now().UTC()
-	if err := s.Store.SaveIncidentRiskReason(c, inc.OrganizationID, inc); err != nil {
-		s.Internal(c, err)
+	inc.UpdatedAt = h.Now().UTC()
+	if err := h.Store.SaveIncidentRiskReason(c, inc.OrganizationID, inc); err != nil {
+		h.Internal(c, err)
 		return
 	}
-	if !s.signalBreach(c, inc, func(b BreachWorkflows) error {
+	if !h.signalBreach(c, inc, func(b BreachWorkflows) error {
 		return b.Assess(c, inc.ID, workflows.BreachAssessSignal{Risk: risk, ActorID: a.ID})
 	}) {
 		return
@@ -358,36 +338,36 @@ func (s *Server) assessIncident(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/incidents/%d", inc.ID))
 }
 
-func (s *Server) incidentNoticeSent(c *gin.Context) {
+func (h *Handler) incidentNoticeSent(c *gin.Context) {
 	a := site.CurrentAccount(c)
-	inc, ok := s.incident(c)
+	inc, ok := h.incident(c)
 	if !ok {
 		return
 	}
 	if inc.NoticeSentAt != nil || inc.Status == models.IncidentClosed {
-		s.renderIncident(c, http.StatusConflict, inc, "The notice is already marked sent.")
+		h.renderIncident(c, http.StatusConflict, inc, "The notice is already marked sent.")
 		return
 	}
-	now := s.now().UTC()
+	now := h.Now().UTC()
 	reasons := strings.TrimSpace(c.PostForm("delay_reasons"))
 	if len(reasons) > 5000 {
-		s.renderIncident(c, http.StatusUnprocessableEntity, inc, "Keep the reasons for the delay under 5,000 characters.")
+		h.renderIncident(c, http.StatusUnprocessableEntity, inc, "Keep the reasons for the delay under 5,000 characters.")
 		return
 	}
 	if now.After(inc.NoticeDueAt) && reasons == "" && strings.TrimSpace(inc.DelayReasons) == "" {
-		s.renderIncident(c, http.StatusUnprocessableEntity, inc,
+		h.renderIncident(c, http.StatusUnprocessableEntity, inc,
 			"The notice is sent more than 72 hours after awareness: give the reasons for the delay (GDPR Art. 33(1)).")
 		return
 	}
 	if reasons != "" {
 		inc.DelayReasons = reasons
 		inc.UpdatedAt = now
-		if err := s.Store.SaveIncidentDelayReasons(c, inc.OrganizationID, inc); err != nil {
-			s.Internal(c, err)
+		if err := h.Store.SaveIncidentDelayReasons(c, inc.OrganizationID, inc); err != nil {
+			h.Internal(c, err)
 			return
 		}
 	}
-	if !s.signalBreach(c, inc, func(b BreachWorkflows) error {
+	if !h.signalBreach(c, inc, func(b BreachWorkflows) error {
 		return b.NoticeSent(c, inc.ID, workflows.BreachNoticeSentSignal{ActorID: a.ID, SentAt: now})
 	}) {
 		return
@@ -395,27 +375,27 @@ func (s *Server) incidentNoticeSent(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/incidents/%d", inc.ID))
 }
 
-func (s *Server) trackIncident(c *gin.Context) {
-	inc, ok := s.incident(c)
+func (h *Handler) trackIncident(c *gin.Context) {
+	inc, ok := h.incident(c)
 	if !ok {
 		return
 	}
-	if err := s.startBreach(c, inc); err != nil {
+	if err := h.startBreach(c, inc); err != nil {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/incidents/%d", inc.ID))
 }
 
 // signalBreach delivers a signal; false when it answered with an error.
-func (s *Server) signalBreach(c *gin.Context, inc *models.Incident, send func(BreachWorkflows) error) bool {
-	b := s.breaches()
+func (h *Handler) signalBreach(c *gin.Context, inc *models.Incident, send func(BreachWorkflows) error) bool {
+	b := h.Breaches()
 	err := errors.New("no workflow service configured")
 	if b != nil {
 		err = send(b)
 	}
 	if err != nil {
 		slog.Warn("signalling a breach workflow failed", "incident", inc.ID, "err", err)
-		s.renderIncident(c, http.StatusServiceUnavailable, inc, "The incident's workflow could not be reached. Try again in a moment.")
+		h.renderIncident(c, http.StatusServiceUnavailable, inc, "The incident's workflow could not be reached. Try again in a moment.")
 		return false
 	}
 	return true

@@ -1,4 +1,4 @@
-package handlers
+package dashboard
 
 import (
 	"errors"
@@ -16,15 +16,6 @@ import (
 	"github.com/convot/convot/store"
 )
 
-func (s *Server) teamRoutes(r *gin.RouterGroup) {
-	g := r.Group("/", s.RequireAccount, s.RecordUsage)
-	g.GET("/settings/team", s.Require("team_view"), s.teamPage)
-	g.POST("/settings/team/invite", s.Require("team_invite"), s.invite)
-	g.POST("/settings/team/:id/role", s.Require("team_change_role"), s.changeRole)
-	g.POST("/settings/team/:id/remove", s.Require("team_remove"), s.removeMember)
-	g.GET("/audit-log", s.Require("audit_log_view"), s.auditLog)
-}
-
 // seatsView is the plan's seats as the team page shows them (nil where
 // plan limits do not apply).
 type seatsView struct {
@@ -38,16 +29,16 @@ type accessRow struct {
 	Allowed     []bool
 }
 
-func (s *Server) teamPage(c *gin.Context) {
+func (h *Handler) teamPage(c *gin.Context) {
 	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
-	members, err := s.Store.ActiveMembers(c, org.ID)
+	members, err := h.Store.ActiveMembers(c, org.ID)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	pending, err := s.Store.PendingInvitations(c, org.ID, s.now())
+	pending, err := h.Store.PendingInvitations(c, org.ID, h.Now())
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	var access []accessRow
@@ -59,117 +50,117 @@ func (s *Server) teamPage(c *gin.Context) {
 		access = append(access, row)
 	}
 	var seats *seatsView
-	if s.Plans.Apply {
-		plan, err := s.Store.PlanOf(c, org.ID)
+	if h.Plans.Apply {
+		plan, err := h.Store.PlanOf(c, org.ID)
 		if err != nil {
-			s.Internal(c, err)
+			h.Internal(c, err)
 			return
 		}
-		used, invited, err := s.Store.SeatsUsed(c, org.ID, s.now())
+		used, invited, err := h.Store.SeatsUsed(c, org.ID, h.Now())
 		if err != nil {
-			s.Internal(c, err)
+			h.Internal(c, err)
 			return
 		}
 		seats = &seatsView{Plan: plan, Used: used + invited, Full: used+invited >= int64(plan.Seats)}
 	}
-	s.Render(c, http.StatusOK, "team", s.Page(c, "Team", "team", gin.H{
+	h.Render(c, http.StatusOK, "team", h.Page(c, "Team", "team", gin.H{
 		"Members": members, "Pending": pending, "SelfID": a.ID, "Roles": models.Roles,
 		"InviteRoles": invitableRoles(), "Access": access, "Seats": seats,
 	}))
 }
 
-func (s *Server) invite(c *gin.Context) {
+func (h *Handler) invite(c *gin.Context) {
 	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
 	email, err := validEmail(c.PostForm("email"))
 	if err != nil {
-		s.Fail(c, http.StatusUnprocessableEntity, "Invite", err.Error())
+		h.Fail(c, http.StatusUnprocessableEntity, "Invite", err.Error())
 		return
 	}
 	role := c.PostForm("role")
 	if !contains(invitableRoles(), role) {
-		s.Fail(c, http.StatusUnprocessableEntity, "Invite", "Choose admin, agent or auditor.")
+		h.Fail(c, http.StatusUnprocessableEntity, "Invite", "Choose admin, agent or auditor.")
 		return
 	}
-	existing, err := s.Store.AccountEmailTaken(c, email)
+	existing, err := h.Store.AccountEmailTaken(c, email)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	if existing {
-		s.Fail(c, http.StatusConflict, "Invite", "Someone with this email already has a Convot account.")
+		h.Fail(c, http.StatusConflict, "Invite", "Someone with this email already has a Convot account.")
 		return
 	}
-	if err := s.Plans.SeatForInvitation(c, org, role); err != nil {
+	if err := h.Plans.SeatForInvitation(c, org, role); err != nil {
 		if msg := plans.LimitMessage(err); msg != "" {
-			s.Fail(c, http.StatusPaymentRequired, "No seat left", msg)
+			h.Fail(c, http.StatusPaymentRequired, "No seat left", msg)
 			return
 		}
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	token := crypto.RandomToken(32)
 	inv := models.Invitation{
 		OrganizationID: org.ID, Email: email, Role: role, TokenHash: crypto.HashToken(token),
-		InvitedByID: a.ID, ExpiresAt: s.now().Add(invitationLifetime).UTC(), CreatedAt: s.now().UTC(),
+		InvitedByID: a.ID, ExpiresAt: h.Now().Add(invitationLifetime).UTC(), CreatedAt: h.Now().UTC(),
 	}
-	err = s.Store.Tx(c, func(tx *store.Store) error {
+	err = h.Store.Tx(c, func(tx *store.Store) error {
 		if err := tx.CreateInvitation(c, &inv); err != nil {
 			return err
 		}
-		return s.Audit(tx, c, org.ID, a.ID, a.DataKeyID, "team.invited", site.Target("invitation", inv.ID), role)
+		return h.Audit(tx, c, org.ID, a.ID, a.DataKeyID, "team.invited", site.Target("invitation", inv.ID), role)
 	})
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	s.Send(c, convotmail.Message{
+	h.Send(c, convotmail.Message{
 		To: email, Subject: fmt.Sprintf("%s invited you to %s on Convot", a.DisplayName, org.CompanyName), Tag: "invitation",
 		Text: fmt.Sprintf("%s invited you to join %s on Convot as %s.\n\nAccept within 7 days: %s/invitations/accept?token=%s",
-			a.FullName, org.CompanyName, role, s.Config.BaseURL, token),
+			a.FullName, org.CompanyName, role, h.Config.BaseURL, token),
 	})
-	s.RedirectWithFlash(c, "/settings/team", "invited")
+	h.RedirectWithFlash(c, "/settings/team", "invited")
 }
 
 // member loads an account of the current organization; another
 // organization's account is 404, never a hint that it exists.
-func (s *Server) member(c *gin.Context) (*models.Account, bool) {
+func (h *Handler) member(c *gin.Context) (*models.Account, bool) {
 	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
 	if err != nil {
-		s.Fail(c, http.StatusNotFound, "Not found", "There is no such member.")
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such member.")
 		return nil, false
 	}
-	m, err := s.Store.ActiveAccount(c, site.CurrentOrg(c).ID, id)
+	m, err := h.Store.ActiveAccount(c, site.CurrentOrg(c).ID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.Fail(c, http.StatusNotFound, "Not found", "There is no such member.")
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such member.")
 		return nil, false
 	case err != nil:
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return nil, false
 	}
 	return m, true
 }
 
-func (s *Server) changeRole(c *gin.Context) {
+func (h *Handler) changeRole(c *gin.Context) {
 	a := site.CurrentAccount(c)
-	m, ok := s.member(c)
+	m, ok := h.member(c)
 	if !ok {
 		return
 	}
 	role := c.PostForm("role")
 	switch {
 	case !contains(models.Roles, role):
-		s.Fail(c, http.StatusUnprocessableEntity, "Team", "Unknown role.")
+		h.Fail(c, http.StatusUnprocessableEntity, "Team", "Unknown role.")
 		return
 	case m.ID == a.ID:
-		s.Fail(c, http.StatusConflict, "Team", "You cannot change your own role.")
+		h.Fail(c, http.StatusConflict, "Team", "You cannot change your own role.")
 		return
 	case m.Role == role:
-		s.RedirectWithFlash(c, "/settings/team", "role_changed")
+		h.RedirectWithFlash(c, "/settings/team", "role_changed")
 		return
 	}
-	err := s.Store.Tx(c, func(tx *store.Store) error {
-		if err := s.Plans.SeatForRole(c, tx, m.OrganizationID, m.Role, role); err != nil {
+	err := h.Store.Tx(c, func(tx *store.Store) error {
+		if err := h.Plans.SeatForRole(c, tx, m.OrganizationID, m.Role, role); err != nil {
 			return err
 		}
 		// Handing over ownership makes the previous owner an admin: an
@@ -178,56 +169,56 @@ func (s *Server) changeRole(c *gin.Context) {
 			if err := tx.SetRole(c, m.OrganizationID, a.ID, models.RoleAdmin); err != nil {
 				return err
 			}
-			if err := s.Audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", site.Target("account", a.ID), "owner -> admin"); err != nil {
+			if err := h.Audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", site.Target("account", a.ID), "owner -> admin"); err != nil {
 				return err
 			}
 		}
 		if err := tx.SetRole(c, m.OrganizationID, m.ID, role); err != nil {
 			return err
 		}
-		return s.Audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", site.Target("account", m.ID), m.Role+" -> "+role)
+		return h.Audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "account.role_changed", site.Target("account", m.ID), m.Role+" -> "+role)
 	})
 	if msg := plans.LimitMessage(err); msg != "" {
-		s.Fail(c, http.StatusPaymentRequired, "No seat left", msg)
+		h.Fail(c, http.StatusPaymentRequired, "No seat left", msg)
 		return
 	}
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	s.RedirectWithFlash(c, "/settings/team", "role_changed")
+	h.RedirectWithFlash(c, "/settings/team", "role_changed")
 }
 
-func (s *Server) removeMember(c *gin.Context) {
+func (h *Handler) removeMember(c *gin.Context) {
 	a := site.CurrentAccount(c)
-	m, ok := s.member(c)
+	m, ok := h.member(c)
 	if !ok {
 		return
 	}
 	if m.ID == a.ID || m.Role == models.RoleOwner {
-		s.Fail(c, http.StatusConflict, "Team", "The owner and yourself cannot be removed here.")
+		h.Fail(c, http.StatusConflict, "Team", "The owner and yourself cannot be removed here.")
 		return
 	}
-	err := s.Store.Tx(c, func(tx *store.Store) error {
+	err := h.Store.Tx(c, func(tx *store.Store) error {
 		if err := tx.DisableAccount(c, m.OrganizationID, m.ID); err != nil {
 			return err
 		}
 		if err := tx.DeleteSessions(c, m.OrganizationID, m.ID); err != nil {
 			return err
 		}
-		return s.Audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "team.removed", site.Target("account", m.ID), m.Role)
+		return h.Audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "team.removed", site.Target("account", m.ID), m.Role)
 	})
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	s.RedirectWithFlash(c, "/settings/team", "removed")
+	h.RedirectWithFlash(c, "/settings/team", "removed")
 }
 
-func (s *Server) auditLog(c *gin.Context) {
-	events, err := s.Store.AuditEvents(c, site.CurrentOrg(c).ID, c.Query("action"), 200)
+func (h *Handler) auditLog(c *gin.Context) {
+	events, err := h.Store.AuditEvents(c, site.CurrentOrg(c).ID, c.Query("action"), 200)
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	if site.WantsJSON(c) {
@@ -238,5 +229,5 @@ func (s *Server) auditLog(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"events": out})
 		return
 	}
-	s.Render(c, http.StatusOK, "audit", s.Page(c, "Audit log", "audit", events))
+	h.Render(c, http.StatusOK, "audit", h.Page(c, "Audit log", "audit", events))
 }

@@ -1,4 +1,4 @@
-package handlers
+package dashboard
 
 import (
 	"context"
@@ -22,33 +22,33 @@ import (
 // `convot policy publish`.
 
 // servePolicy answers /privacy.
-func (s *Server) servePolicy(c *gin.Context) {
-	if err := s.seedPolicy(c); err != nil {
-		s.Internal(c, err)
+func (h *Handler) servePolicy(c *gin.Context) {
+	if err := h.seedPolicy(c); err != nil {
+		h.Internal(c, err)
 		return
 	}
-	now := s.now().UTC()
+	now := h.Now().UTC()
 	var v *models.PolicyVersion
 	var err error
 	if q := c.Query("version"); q != "" {
 		n, convErr := strconv.Atoi(q)
 		if convErr != nil || n <= 0 {
-			s.Fail(c, http.StatusBadRequest, "Bad request", "The version must be a positive whole number.")
+			h.Fail(c, http.StatusBadRequest, "Bad request", "The version must be a positive whole number.")
 			return
 		}
-		v, err = s.Store.PolicyByVersion(c, n)
+		v, err = h.Store.PolicyByVersion(c, n)
 		if err == nil && v.PublishedAt.After(now) {
 			err = store.ErrNotFound
 		}
 	} else {
-		v, err = s.Store.CurrentPolicy(c, now)
+		v, err = h.Store.CurrentPolicy(c, now)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.Fail(c, http.StatusNotFound, "Not found", "There is no such version of the privacy policy.")
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such version of the privacy policy.")
 		return
 	case err != nil:
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
 	head := "Last updated: " + v.EffectiveAt.UTC().Format("2 January 2006") + " (version " + strconv.Itoa(v.Version) + ")\n\n"
@@ -64,18 +64,18 @@ var seededPolicy sync.Map // *store.Store → true once version 1 is known to ex
 
 // seedPolicy records the embedded policy as version 1 when no version is
 // recorded yet.
-func (s *Server) seedPolicy(ctx context.Context) error {
-	if _, done := seededPolicy.Load(s.Store); done {
+func (h *Handler) seedPolicy(ctx context.Context) error {
+	if _, done := seededPolicy.Load(h.Store); done {
 		return nil
 	}
 	text, err := EmbeddedPolicy()
 	if err != nil {
 		return err
 	}
-	if err := s.Store.SeedPolicy(ctx, text, s.now().UTC()); err != nil {
+	if err := h.Store.SeedPolicy(ctx, text, h.Now().UTC()); err != nil {
 		return err
 	}
-	seededPolicy.Store(s.Store, true)
+	seededPolicy.Store(h.Store, true)
 	return nil
 }
 

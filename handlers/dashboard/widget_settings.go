@@ -1,4 +1,4 @@
-package handlers
+package dashboard
 
 import (
 	"fmt"
@@ -22,21 +22,14 @@ import (
 
 const (
 	maxAllowedOrigins  = 50
-	maxGreeting        = 280
+	MaxGreeting        = 280
 	maxInactivityHours = 24 * 30
 	identitySecretSize = 32 // random bytes of the identity secret
 )
 
-func (s *Server) widgetSettingsRoutes(r *gin.RouterGroup) {
-	g := r.Group("/settings/widget", s.RequireAccount, s.Require("widget_edit"), s.RecordUsage)
-	g.GET("", s.widgetSettingsPage)
-	g.POST("", s.saveWidgetSettings)
-	g.POST("/secret", s.rotateIdentitySecret)
-}
-
 // widgetSnippet is the tag a Customer pastes into their site.
-func (s *Server) widgetSnippet(org *models.Organization) string {
-	base := strings.TrimSuffix(s.Config.BaseURL.String(), "/")
+func (h *Handler) widgetSnippet(org *models.Organization) string {
+	base := strings.TrimSuffix(h.Config.BaseURL.String(), "/")
 	return fmt.Sprintf(`<script src="%s/widget.js" data-org="%s" async></script>`, base, org.PublicKey)
 }
 
@@ -48,7 +41,7 @@ type widgetSettingsForm struct {
 	Greeting             string
 }
 
-func (s *Server) widgetSettingsData(org *models.Organization, f widgetSettingsForm) gin.H {
+func (h *Handler) widgetSettingsData(org *models.Organization, f widgetSettingsForm) gin.H {
 	hours := f.InactivityHours
 	if hours <= 0 {
 		hours = models.DefaultInactivityHours
@@ -58,10 +51,10 @@ func (s *Server) widgetSettingsData(org *models.Organization, f widgetSettingsFo
 		color = models.DefaultWidgetColor
 	}
 	return gin.H{
-		"Snippet": s.widgetSnippet(org), "PublicKey": org.PublicKey,
+		"Snippet": h.widgetSnippet(org), "PublicKey": org.PublicKey,
 		"AllowedOrigins": f.AllowedOrigins, "IdentityVerification": f.IdentityVerification,
 		"IdentitySecret": org.IdentitySecret, "InactivityHours": hours, "Color": color, "Greeting": f.Greeting,
-		"MaxInactivityHours": maxInactivityHours, "MaxGreeting": maxGreeting,
+		"MaxInactivityHours": maxInactivityHours, "MaxGreeting": MaxGreeting,
 	}
 }
 
@@ -70,9 +63,9 @@ func formOf(org *models.Organization) widgetSettingsForm {
 		InactivityHours: org.InactivityHours, Color: org.WidgetColor, Greeting: org.WidgetGreeting}
 }
 
-func (s *Server) widgetSettingsPage(c *gin.Context) {
+func (h *Handler) widgetSettingsPage(c *gin.Context) {
 	org := site.CurrentOrg(c)
-	s.Render(c, http.StatusOK, "widget_settings", s.Page(c, "Widget", "widget", s.widgetSettingsData(org, formOf(org))))
+	h.Render(c, http.StatusOK, "widget_settings", h.Page(c, "Widget", "widget", h.widgetSettingsData(org, formOf(org))))
 }
 
 // parseAllowedOrigins checks one origin per line and returns them
@@ -100,7 +93,7 @@ func parseAllowedOrigins(text string) (string, string) {
 	return strings.Join(out, "\n"), ""
 }
 
-func (s *Server) saveWidgetSettings(c *gin.Context) {
+func (h *Handler) saveWidgetSettings(c *gin.Context) {
 	a, o := site.CurrentAccount(c), *site.CurrentOrg(c)
 	f := widgetSettingsForm{
 		AllowedOrigins:       c.PostForm("allowed_origins"),
@@ -117,13 +110,13 @@ func (s *Server) saveWidgetSettings(c *gin.Context) {
 		msg = fmt.Sprintf("The inactivity period must be a whole number of hours from 1 to %d.", maxInactivityHours)
 	case !site.ValidColor(f.Color):
 		msg = "Choose a color such as #2f6f4f."
-	case utf8.RuneCountInString(f.Greeting) > maxGreeting || !site.Printable(f.Greeting):
-		msg = fmt.Sprintf("The greeting must be text of at most %d characters.", maxGreeting)
+	case utf8.RuneCountInString(f.Greeting) > MaxGreeting || !site.Printable(f.Greeting):
+		msg = fmt.Sprintf("The greeting must be text of at most %d characters.", MaxGreeting)
 	}
 	if msg != "" {
-		p := s.Page(c, "Widget", "widget", s.widgetSettingsData(&o, f))
+		p := h.Page(c, "Widget", "widget", h.widgetSettingsData(&o, f))
 		p.Error = msg
-		s.Render(c, http.StatusUnprocessableEntity, "widget_settings", p)
+		h.Render(c, http.StatusUnprocessableEntity, "widget_settings", p)
 		return
 	}
 	changedVerification := o.IdentityVerification != f.IdentityVerification
@@ -132,7 +125,7 @@ func (s *Server) saveWidgetSettings(c *gin.Context) {
 	if o.IdentityVerification && o.IdentitySecret == "" {
 		o.IdentitySecret = crypto.RandomToken(identitySecretSize)
 	}
-	err = s.Store.Tx(c, func(tx *store.Store) error {
+	err = h.Store.Tx(c, func(tx *store.Store) error {
 		if err := tx.SaveWidgetSettings(c, o.ID, &o); err != nil {
 			return err
 		}
@@ -140,31 +133,31 @@ func (s *Server) saveWidgetSettings(c *gin.Context) {
 		if changedVerification {
 			detail = "identity_verification=" + strconv.FormatBool(o.IdentityVerification)
 		}
-		return s.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.settings_updated", site.Target("organization", o.ID), detail)
+		return h.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.settings_updated", site.Target("organization", o.ID), detail)
 	})
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	s.widget.ForgetOrganization(o.PublicKey)
-	s.RedirectWithFlash(c, "/settings/widget", "saved")
+	h.ForgetOrganization(o.PublicKey)
+	h.RedirectWithFlash(c, "/settings/widget", "saved")
 }
 
 // rotateIdentitySecret replaces the identity secret: user hashes made with
 // the old one stop verifying at once.
-func (s *Server) rotateIdentitySecret(c *gin.Context) {
+func (h *Handler) rotateIdentitySecret(c *gin.Context) {
 	a, o := site.CurrentAccount(c), *site.CurrentOrg(c)
 	o.IdentitySecret = crypto.RandomToken(identitySecretSize)
-	err := s.Store.Tx(c, func(tx *store.Store) error {
+	err := h.Store.Tx(c, func(tx *store.Store) error {
 		if err := tx.SaveIdentitySecret(c, o.ID, &o); err != nil {
 			return err
 		}
-		return s.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.identity_secret_rotated", site.Target("organization", o.ID), "")
+		return h.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "widget.identity_secret_rotated", site.Target("organization", o.ID), "")
 	})
 	if err != nil {
-		s.Internal(c, err)
+		h.Internal(c, err)
 		return
 	}
-	s.widget.ForgetOrganization(o.PublicKey)
-	s.RedirectWithFlash(c, "/settings/widget", "saved")
+	h.ForgetOrganization(o.PublicKey)
+	h.RedirectWithFlash(c, "/settings/widget", "saved")
 }

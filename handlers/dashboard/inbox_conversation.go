@@ -1,0 +1,217 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/handlers/site"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
+	"github.com/convot/convot/workflows"
+)
+
+// inboxContactView is what the contact sidebar and the contact page show.
+type inboxContactView struct {
+	ID              uint64
+	Label           string
+	Name            string
+	Email           string
+	Phone           string
+	ExternalID      string
+	Custom          []inboxAttribute
+	IP              string
+	UserAgent       string
+	Browser         string
+	OS              string
+	BrowserLanguage string
+	PageURL         string
+	DeviceType      string
+	Country         string
+	FirstSeen       time.Time
+	LastSeen        *time.Time
+}
+
+type inboxAttribute struct{ Key, Value string }
+
+func newInboxContactView(ct *models.Contact) inboxContactView {
+	v := inboxContactView{ID: ct.ID, Label: ContactLabel(ct), Name: ct.Name, Email: ct.Email, Phone: ct.Phone,
+		ExternalID: ct.ExternalID, IP: ct.IP, UserAgent: ct.UserAgent, BrowserLanguage: ct.BrowserLanguage,
+		PageURL: ct.PageURL, DeviceType: ct.DeviceType, Country: ct.Country, FirstSeen: ct.CreatedAt, LastSeen: ct.LastSeenAt}
+	v.Browser, v.OS, _ = site.DescribeUserAgent(ct.UserAgent)
+	for k, val := range ct.CustomAttributes {
+		v.Custom = append(v.Custom, inboxAttribute{k, val})
+	}
+	sortAttributes(v.Custom)
+	return v
+}
+
+func sortAttributes(a []inboxAttribute) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j].Key < a[j-1].Key; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}
+
+// inboxContactOf loads a contact of the organization.
+func (h *Handler) inboxContactOf(ctx context.Context, orgID, contactID uint64) (*models.Contact, error) {
+	ct, err := h.Store.Contact(ctx, orgID, contactID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return ct, err
+}
+
+// contactConversations lists a contact's conversations, newest first.
+func (h *Handler) contactConversations(ctx context.Context, orgID, contactID, except uint64, names map[uint64]string) ([]InboxItem, error) {
+	convs, err := h.Store.ContactConversations(ctx, orgID, contactID, except, 50)
+	if err != nil {
+		return nil, err
+	}
+	return h.inboxItemsOf(ctx, orgID, convs, names)
+}
+
+// inboxConversationPage shows the list, one conversation and its contact.
+// Opening it marks the contact's messages read.
+func (h *Handler) inboxConversationPage(c *gin.Context) {
+	a, org := site.CurrentAccount(c), site.CurrentOrg(c)
+	conv, ok := h.inboxConversation(c)
+	if !ok {
+		return
+	}
+	f, ok := h.inboxFilterOf(c)
+	if !ok {
+		return
+	}
+	team, err := h.inboxTeammates(c, org.ID)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	names := teammateNames(team)
+	// The latest messages: start after the one before the window.
+	window, err := h.Store.LatestMessageIDs(c, org.ID, conv.ID, inboxMessageWindow+1)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	var after uint64
+	earlier := len(window) > inboxMessageWindow
+	if earlier {
+		after = window[inboxMessageWindow]
+	}
+	msgs, err := h.Conversations.MessageViews(c, org.ID, conv.ID, true, after, inboxMessageWindow)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	if len(window) > 0 {
+		if err := h.Conversations.MarkRead(c, org, conv, workflows.AuthorOperator, window[0]); err != nil {
+			h.Internal(c, err)
+			return
+		}
+	}
+	ct, err := h.inboxContactOf(c, org.ID, conv.ContactID)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	if ct == nil {
+		ct = &models.Contact{ID: conv.ContactID}
+	}
+	others, err := h.contactConversations(c, org.ID, conv.ContactID, conv.ID, names)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	list, err := h.inboxList(c, f, conv.ID, names)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	items, err := h.inboxItemsOf(c, org.ID, []models.Conversation{*conv}, names)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	canned, err := h.Store.CannedResponses(c, org.ID)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	contact := newInboxContactView(ct)
+	h.Render(c, http.StatusOK, "inbox", h.Page(c, contact.Label, "inbox", gin.H{
+		"List": list, "Teammates": team, "Conversation": items[0], "Messages": msgs, "Earlier": earlier,
+		"Contact": contact, "Others": others, "Canned": canned, "SelfID": a.ID,
+		"LimitNotice": h.Plans.ConversationLimitNotice(c, site.CurrentOrg(c)),
+	}))
+}
+
+// inboxMessagesJSON answers the messages after an ID (the live view's
+// catch-up after a reconnect), with the conversation's state.
+func (h *Handler) inboxMessagesJSON(c *gin.Context) {
+	org := site.CurrentOrg(c)
+	conv, ok := h.inboxConversation(c)
+	if !ok {
+		return
+	}
+	var after uint64
+	if v := c.Query("after_id"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			h.Fail(c, http.StatusBadRequest, "Bad request", "after_id must be a message ID.")
+			return
+		}
+		after = n
+	}
+	limit := inboxMessagesMax
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > inboxMessagesMax {
+			h.Fail(c, http.StatusBadRequest, "Bad request", "limit must be between 1 and 500.")
+			return
+		}
+		limit = n
+	}
+	msgs, err := h.Conversations.MessageViews(c, org.ID, conv.ID, true, after, limit)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	item, err := h.inboxItem(c, org.ID, conv)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"conversation": item, "messages": msgs})
+}
+
+// inboxAttachment serves a file of a conversation of the operator's
+// organization; any other is 404.
+func (h *Handler) inboxAttachment(c *gin.Context) {
+	org := site.CurrentOrg(c)
+	conv, ok := h.inboxConversation(c)
+	if !ok {
+		return
+	}
+	id, ok := inboxPathID(c, "attachment")
+	if !ok {
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such file.")
+		return
+	}
+	att, err := h.Store.Attachment(c, org.ID, conv.ID, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such file.")
+		return
+	case err != nil:
+		h.Internal(c, err)
+		return
+	}
+	h.ServeAttachment(c, h.Conversations, org, att)
+}
