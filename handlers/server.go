@@ -1,5 +1,6 @@
-// Package handlers serves Convot's webhooks, and mounts the HTTP surfaces
-// in packages of their own (codec, privacy, billing, widget, dashboard).
+// Package handlers composes Convot's HTTP surfaces, each a package of its
+// own (site, codec, widget, privacy, billing, webhooks, dashboard), from
+// the dependencies cmd/convot gives it, and answers the health probe.
 package handlers
 
 import (
