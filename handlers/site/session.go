@@ -126,23 +126,25 @@ func (s *Site) ClearSessionCookie(c *gin.Context) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.Config.TLS(), SameSite: http.SameSiteLaxMode})
 }
 
-func CurrentAccount(c *gin.Context) *models.Account {
-	a, _ := c.Get(ctxAccount)
-	account, _ := a.(*models.Account)
-	return account
+// Loaded returns what a middleware stored in the request's context under
+// key, or nil when it stored nothing (or something else) there.
+func Loaded[T any](c *gin.Context, key string) *T {
+	v, _ := c.Get(key)
+	t, _ := v.(*T)
+	return t
 }
 
+// CurrentAccount is the signed-in operator, or nil.
+func CurrentAccount(c *gin.Context) *models.Account { return Loaded[models.Account](c, ctxAccount) }
+
+// CurrentOrg is the signed-in operator's organization, or nil.
 func CurrentOrg(c *gin.Context) *models.Organization {
-	o, _ := c.Get(ctxOrg)
-	org, _ := o.(*models.Organization)
-	return org
+	return Loaded[models.Organization](c, ctxOrg)
 }
 
-func CurrentSession(c *gin.Context) *models.Session {
-	v, _ := c.Get(CtxSession)
-	sess, _ := v.(*models.Session)
-	return sess
-}
+// CurrentSession is the session of the request, also one still waiting
+// for its second factor, or nil.
+func CurrentSession(c *gin.Context) *models.Session { return Loaded[models.Session](c, CtxSession) }
 
 // RequireAccount sends visitors to sign in, half-signed-in sessions to the
 // second factor, and members of an organization that requires two-factor

@@ -55,22 +55,14 @@ const (
 	ctxConversation = "convot.widget.conversation"
 )
 
-func orgOf(c *gin.Context) *models.Organization {
-	v, _ := c.Get(ctxOrg)
-	org, _ := v.(*models.Organization)
-	return org
-}
+func orgOf(c *gin.Context) *models.Organization { return site.Loaded[models.Organization](c, ctxOrg) }
 
 func visitorOf(c *gin.Context) *models.VisitorToken {
-	v, _ := c.Get(ctxVisitor)
-	vt, _ := v.(*models.VisitorToken)
-	return vt
+	return site.Loaded[models.VisitorToken](c, ctxVisitor)
 }
 
 func conversationOf(c *gin.Context) *models.Conversation {
-	v, _ := c.Get(ctxConversation)
-	conv, _ := v.(*models.Conversation)
-	return conv
+	return site.Loaded[models.Conversation](c, ctxConversation)
 }
 
 // apiError answers an API error as JSON.
