@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
@@ -28,7 +29,7 @@ import (
 
 // The activities of the data-subject request workflow (workflows/privacy.go).
 // Each loads the request by ID; what they do is derived from the data
-// inventory (models/privacy_subject.go).
+// inventory by the subject engine (dsr/engine.go, store/subject*.go).
 
 // PrivacySettings are what the request activities need beyond the shared
 // dependencies.
@@ -73,6 +74,9 @@ func registerPrivacy(w worker.ActivityRegistry, a *Activities) {
 	}
 }
 
+// engine is the subject engine over the activities' store.
+func (a *Activities) engine() dsr.Engine { return dsr.Engine{Store: a.Store} }
+
 func (a *Activities) privacyRequest(ctx context.Context, id uint64) (*models.PrivacyRequest, error) {
 	r, err := a.Store.PrivacyRequestByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -112,13 +116,8 @@ func (a *Activities) LocatePrivacySubject(ctx context.Context, ref workflows.Dsr
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
-	var s *models.Subject
-	switch r.SubjectKind {
-	case models.SubjectEndUser:
-		s, err = a.Store.LocateEndUser(ctx, r.OrganizationID, r.SubjectID, r.EmailIndex)
-	case models.SubjectCustomer:
-		s, err = a.Store.LocateCustomer(ctx, r.SubjectID, r.EmailIndex)
-	default:
+	s, err := a.engine().Locate(ctx, r)
+	if errors.Is(err, dsr.ErrUnknownSubjectKind) {
 		return workflows.DsrOutcome{}, temporal.NewNonRetryableApplicationError("unknown subject kind", "InvalidInput", nil)
 	}
 	if err != nil {
@@ -207,7 +206,7 @@ func (a *Activities) ErasePrivacySubject(ctx context.Context, ref workflows.DsrR
 		return workflows.DsrOutcome{}, err
 	}
 	s := r.Subject()
-	plan, err := a.Store.PlanErasure(ctx, s)
+	plan, err := a.engine().Plan(ctx, r.OrganizationID, s)
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
@@ -257,7 +256,7 @@ func (a *Activities) ErasePrivacySubject(ctx context.Context, ref workflows.DsrR
 		}
 	}
 	// 3. The database and the keys.
-	res, err := a.Store.EraseSubject(ctx, s)
+	res, err := a.engine().Erase(ctx, r.OrganizationID, s)
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
@@ -309,11 +308,11 @@ func (a *Activities) ErasePrivacySubject(ctx context.Context, ref workflows.DsrR
 // erasureSummary is the request's Result after an erasure: counts and
 // outcomes, never values.
 type erasureSummary struct {
-	Erasure                models.ErasureResult `json:"erasure"`
-	BlobsDeleted           int                  `json:"blobs_deleted"`
-	StripeCustomersDeleted int                  `json:"stripe_customers_deleted"`
-	LiveViewsTold          int                  `json:"live_views_told"`
-	Subprocessors          map[string]string    `json:"subprocessors"`
+	Erasure                store.ErasureResult `json:"erasure"`
+	BlobsDeleted           int                 `json:"blobs_deleted"`
+	StripeCustomersDeleted int                 `json:"stripe_customers_deleted"`
+	LiveViewsTold          int                 `json:"live_views_told"`
+	Subprocessors          map[string]string   `json:"subprocessors"`
 }
 
 func previousErasure(result string) *erasureSummary {
@@ -399,7 +398,7 @@ func (a *Activities) ScanPrivacyErasure(ctx context.Context, ref workflows.DsrRe
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
-	report, err := a.Store.ScanErasure(ctx, r.Subject(), r.ScanTerms)
+	report, err := a.engine().Scan(ctx, r.OrganizationID, r.Subject(), r.ScanTerms)
 	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
@@ -410,7 +409,7 @@ func (a *Activities) ScanPrivacyErasure(ctx context.Context, ref workflows.DsrRe
 	for _, key := range r.ScanBlobKeys {
 		report.BlobsChecked++
 		if a.Blobs == nil {
-			report.AddFinding(models.ScanFinding{Kind: "blob_unchecked", Model: "blob store"})
+			report.AddFinding(store.ScanFinding{Kind: "blob_unchecked", Model: "blob store"})
 			continue
 		}
 		_, err := a.Blobs.Get(ctx, subprocessors.StorageContext{Organization: org, Subject: policies.SubjectContext{Kind: r.SubjectKind},
@@ -420,7 +419,7 @@ func (a *Activities) ScanPrivacyErasure(ctx context.Context, ref workflows.DsrRe
 		case err != nil:
 			return workflows.DsrOutcome{}, fmt.Errorf("check blob: %w", err)
 		default:
-			report.AddFinding(models.ScanFinding{Kind: "blob_remains", Model: "blob store"})
+			report.AddFinding(store.ScanFinding{Kind: "blob_remains", Model: "blob store"})
 		}
 	}
 	if prev := previousErasure(r.Result); prev != nil {
@@ -460,8 +459,8 @@ func (a *Activities) RectifyPrivacySubject(ctx context.Context, ref workflows.Ds
 		return workflows.DsrOutcome{}, err
 	}
 	s := r.Subject()
-	cols, err := a.Store.Rectify(ctx, s, r.Changes)
-	if errors.Is(err, models.ErrNotRectifiable) || errors.Is(err, store.ErrDuplicateKey) {
+	cols, err := a.engine().Rectify(ctx, r.OrganizationID, s, r.Changes)
+	if errors.Is(err, dsr.ErrNotRectifiable) || errors.Is(err, store.ErrDuplicateKey) {
 		return workflows.DsrOutcome{}, temporal.NewNonRetryableApplicationError(err.Error(), "NotRectifiable", nil)
 	}
 	if err != nil {
@@ -485,7 +484,7 @@ func (a *Activities) RectifyPrivacySubject(ctx context.Context, ref workflows.Ds
 
 // RecordPrivacyPreference records a restriction, an objection or a consent
 // withdrawal for each of the subject's contacts (or the account); the gate
-// and the mailer read them through models.SubjectContextFor*.
+// and the mailer read them through store.SubjectContextFor*.
 func (a *Activities) RecordPrivacyPreference(ctx context.Context, ref workflows.DsrRef) (workflows.DsrOutcome, error) {
 	r, err := a.privacyRequest(ctx, ref.RequestID)
 	if err != nil {

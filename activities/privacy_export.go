@@ -16,11 +16,13 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -127,8 +129,8 @@ type ExportStats struct {
 // for a subject, from the inventory.
 func (a *Activities) BuildExport(ctx context.Context, s *models.Subject, format string, h ExportHeader) ([]byte, ExportStats, error) {
 	var stats ExportStats
-	var tables []*models.ExportTable
-	blobs, err := a.Store.CollectSubjectData(ctx, s, func(t *models.ExportTable) error {
+	var tables []*store.ExportTable
+	blobs, err := a.engine().Collect(ctx, h.Org.ID, s, func(t *store.ExportTable) error {
 		tables = append(tables, t)
 		stats.Rows += int64(len(t.Rows))
 		return nil
@@ -148,7 +150,7 @@ func (a *Activities) BuildExport(ctx context.Context, s *models.Subject, format 
 	}
 	sort.Strings(cats)
 	stats.Categories = len(cats)
-	info, err := models.DescribeCategories(s.Kind, cats)
+	info, err := dsr.DescribeCategories(s.Kind, cats)
 	if err != nil {
 		return nil, stats, err
 	}
@@ -192,7 +194,7 @@ type exportFile struct {
 	Missing  string `json:"missing,omitempty"`
 }
 
-func (a *Activities) writeBlobs(ctx context.Context, zw *zip.Writer, org policies.OrgContext, s *models.Subject, blobs []models.SubjectBlob) ([]exportFile, error) {
+func (a *Activities) writeBlobs(ctx context.Context, zw *zip.Writer, org policies.OrgContext, s *models.Subject, blobs []store.SubjectBlob) ([]exportFile, error) {
 	var files []exportFile
 	for _, b := range blobs {
 		f := exportFile{Model: b.Model, RecordID: b.RowID, Name: b.Name}
@@ -231,7 +233,7 @@ func (a *Activities) writeBlobs(ctx context.Context, zw *zip.Writer, org policie
 	return files, nil
 }
 
-func writePortability(zw *zip.Writer, h ExportHeader, s *models.Subject, info []models.CategoryInfo, tables []*models.ExportTable, files []exportFile) error {
+func writePortability(zw *zip.Writer, h ExportHeader, s *models.Subject, info []dsr.CategoryInfo, tables []*store.ExportTable, files []exportFile) error {
 	records := map[string][]map[string]string{}
 	perCategory := map[string][][]string{}
 	for _, t := range tables {
@@ -303,8 +305,8 @@ type reportData struct {
 	Kind       string
 	Found      bool
 	Processor  bool
-	Categories []models.CategoryInfo
-	Tables     []*models.ExportTable
+	Categories []dsr.CategoryInfo
+	Tables     []*store.ExportTable
 	Files      []exportFile
 }
 

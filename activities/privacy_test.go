@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
@@ -199,7 +200,7 @@ func TestPortabilityArchiveIsMachineReadable(t *testing.T) {
 	zr := w.download(t)
 	var doc struct {
 		Records    map[string][]map[string]string `json:"records"`
-		Categories []models.CategoryInfo          `json:"categories"`
+		Categories []dsr.CategoryInfo             `json:"categories"`
 		Files      []exportFile                   `json:"files"`
 	}
 	pmust(t, json.Unmarshal([]byte(readZip(t, zr, "data.json")), &doc))
@@ -248,7 +249,7 @@ func TestErasureActivitiesLeaveNothing(t *testing.T) {
 		t.Fatalf("scan %+v", scan)
 	}
 	r := w.reload(t)
-	var evidence models.ScanReport
+	var evidence store.ScanReport
 	pmust(t, json.Unmarshal([]byte(r.Evidence), &evidence))
 	if !evidence.Clean || evidence.BlobsChecked != 3 || len(evidence.Subprocessors) == 0 || strings.Contains(r.Evidence, "ada@") || strings.Contains(r.Evidence, "Lovelace") {
 		t.Fatalf("evidence %s", r.Evidence)

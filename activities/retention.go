@@ -13,6 +13,8 @@ import (
 	"github.com/convot/convot/internal/backup"
 	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/retention"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -42,20 +44,19 @@ func registerRetention(w worker.ActivityRegistry, a *Activities) {
 // resumes from the last heartbeat when retried.
 func (a *Activities) SweepRetention(ctx context.Context, req workflows.SweepRequest) (workflows.SweepResult, error) {
 	res := workflows.SweepResult{Class: req.Class, Cutoff: req.Cutoff}
-	targets, err := models.SweepTargets(req.Class)
-	if err != nil {
-		return res, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
-	}
-	var progress models.SweepProgress
+	var progress store.SweepProgress
 	if activity.HasHeartbeatDetails(ctx) {
 		if err := activity.GetHeartbeatDetails(ctx, &progress); err != nil {
-			progress = models.SweepProgress{}
+			progress = store.SweepProgress{}
 		}
 	}
-	stats, err := a.Store.SweepRetention(ctx, targets, req.Cutoff, models.SweepBatchSize, progress, func(p models.SweepProgress) error {
+	stats, err := retention.Sweep(ctx, a.Store, req.Class, req.Cutoff, progress, func(p store.SweepProgress) error {
 		activity.RecordHeartbeat(ctx, p)
 		return ctx.Err()
 	})
+	if errors.Is(err, retention.ErrNoTargets) {
+		return res, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
+	}
 	res.Counts, res.Rows, res.Batches, res.MaxStatement = stats.Counts, stats.Rows, stats.Batches, stats.MaxStatement
 	return res, err
 }
@@ -63,7 +64,7 @@ func (a *Activities) SweepRetention(ctx context.Context, req workflows.SweepRequ
 // RecordRetentionSweep records what a sweep deleted, counts per table and
 // never data, as an audit event of the deployment (organization 0).
 func (a *Activities) RecordRetentionSweep(ctx context.Context, res workflows.SweepResult) error {
-	detail := fmt.Sprintf("cutoff %s; %s", res.Cutoff.UTC().Format(time.RFC3339), models.FormatCounts(res.Counts))
+	detail := fmt.Sprintf("cutoff %s; %s", res.Cutoff.UTC().Format(time.RFC3339), retention.FormatCounts(res.Counts))
 	return a.systemAudit(ctx, a.Store, 0, 0, "retention.swept", detail, "retention:"+res.Class)
 }
 

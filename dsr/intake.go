@@ -73,7 +73,7 @@ func check(in *Submission) error {
 	if in.Type == obligations.DsrRectification {
 		allowed := map[string]bool{}
 		var names []string
-		for _, f := range models.RectifiableFields(kind) {
+		for _, f := range RectifiableFields(kind) {
 			allowed[f.Column] = true
 			names = append(names, f.Column)
 		}

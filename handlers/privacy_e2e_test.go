@@ -175,7 +175,7 @@ func TestPrivacyErasureEndToEndOnTemporal(t *testing.T) {
 	if r.Status != obligations.DsrCompleted || r.CompletedAt == nil {
 		t.Fatalf("request %s", r.Status)
 	}
-	var evidence models.ScanReport
+	var evidence store.ScanReport
 	must(json.Unmarshal([]byte(r.Evidence), &evidence))
 	if !evidence.Clean || evidence.FindingsTotal != 0 || evidence.RowsScanned == 0 || evidence.KeysChecked != 1 {
 		t.Fatalf("scanner evidence %s", r.Evidence)

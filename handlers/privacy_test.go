@@ -21,6 +21,7 @@ import (
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -610,7 +611,7 @@ func TestUnder16FlagErasesTheContactPromptly(t *testing.T) {
 	if req.Status != obligations.DsrCompleted || req.CompletedAt == nil || req.CompletedAt.Sub(req.ReceivedAt) > time.Minute {
 		t.Fatalf("request after the workflow: %s, completed %v, received %v", req.Status, req.CompletedAt, req.ReceivedAt)
 	}
-	var evidence models.ScanReport
+	var evidence store.ScanReport
 	if err := json.Unmarshal([]byte(req.Evidence), &evidence); err != nil || !evidence.Clean {
 		t.Fatalf("evidence %s", req.Evidence)
 	}

@@ -162,6 +162,10 @@ func FieldsOf(model any) []Field {
 	return out
 }
 
+// InventoryOf parses the privacy tags of the models of list, which need not
+// be models of All() (the subject engine's own checks pass test models).
+func InventoryOf(list []any) ([]Field, []Unclassified) { return buildInventory(list) }
+
 func buildInventory(models []any) ([]Field, []Unclassified) {
 	var fields []Field
 	var problems []Unclassified
@@ -176,7 +180,7 @@ func buildInventory(models []any) ([]Field, []Unclassified) {
 		for i := 0; i < t.NumField(); i++ {
 			sf := t.Field(i)
 			tag, tagged := sf.Tag.Lookup("privacy")
-			needs := needsClassification(sf.Type)
+			needs := NeedsClassification(sf.Type)
 			if !tagged {
 				if needs {
 					problems = append(problems, Unclassified{t.Name(), sf.Name, "string, bytes or JSON field without a privacy tag (classify it, or mark it privacy:\"none\")"})
@@ -212,14 +216,16 @@ func buildInventory(models []any) ([]Field, []Unclassified) {
 	return fields, problems
 }
 
-func needsClassification(t reflect.Type) bool {
+// NeedsClassification reports whether a field of type t can hold personal
+// data (text, bytes, JSON), so that it needs a privacy tag.
+func NeedsClassification(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.String, reflect.Map, reflect.Interface:
 		return true
 	case reflect.Slice:
 		return true // bytes, or a list stored as JSON
 	case reflect.Pointer:
-		return needsClassification(t.Elem())
+		return NeedsClassification(t.Elem())
 	case reflect.Struct:
 		return t.String() != "time.Time"
 	}

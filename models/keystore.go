@@ -107,6 +107,12 @@ func NewKeyStore(ctx context.Context, db *gorm.DB, master *crypto.MasterKeys) (*
 	return ks, nil
 }
 
+// WithKeys is ctx carrying ks, for reading rows outside gorm's callbacks
+// (ScanRows), which would otherwise find no key to open sealed fields.
+func WithKeys(ctx context.Context, ks *KeyStore) context.Context {
+	return context.WithValue(ctx, keysContextKey{}, ks)
+}
+
 // KeysFrom returns the key store that a database operation runs with.
 func KeysFrom(ctx context.Context) *KeyStore {
 	ks, _ := ctx.Value(keysContextKey{}).(*KeyStore)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -124,7 +123,7 @@ func (r *PrivacyRequest) BeforeCreate(tx *gorm.DB) error {
 // found for them or by the email they gave; erasure anonymizes them.
 func (PrivacyRequest) SubjectCondition(s *Subject) (string, []any) {
 	where := "subject_kind = ? AND (subject_id IN ?"
-	args := []any{s.Kind, ids(s.IDs)}
+	args := []any{s.Kind, s.InIDs()}
 	if len(s.EmailIndexes) > 0 {
 		where += " OR email_index IN ?"
 		args = append(args, s.EmailIndexes)
@@ -298,32 +297,6 @@ func FlaggedUnder16(ctx context.Context, db *gorm.DB, contactID uint64) (bool, e
 	var p SubjectPreference
 	err := db.WithContext(ctx).Where("contact_id = ? AND kind = ?", contactID, PreferenceUnder16).Order("id DESC").Limit(1).Find(&p).Error
 	return p.ID != 0 && p.Active, err
-}
-
-func ids(v []uint64) []uint64 {
-	if len(v) == 0 {
-		return []uint64{0}
-	}
-	return v
-}
-
-// sourceOf says where data of a category comes from, for the access
-// report (GDPR Art. 15(1)(g)).
-func sourceOf(category string) string {
-	switch {
-	case strings.HasPrefix(category, "user.device"), strings.HasPrefix(category, "user.behavior"),
-		strings.HasPrefix(category, "user.location"):
-		return "collected automatically by the Service when you used it"
-	case category == "user.custom", category == "user.unique_id":
-		return "passed by the organization through the identify API"
-	case strings.HasPrefix(category, "user.content"):
-		return "written or sent by you, and by the organization's operators who answered you"
-	case strings.HasPrefix(category, "user.authorization"):
-		return "created by the Service (hashes of sign-in secrets and tokens; consent records)"
-	case strings.HasPrefix(category, "user.financial"), strings.HasPrefix(category, "user.payment"):
-		return "Stripe, our payment processor, and invoices issued to you"
-	}
-	return "provided by you, or by the organization on your behalf"
 }
 
 // Subject is the data subject the request was located to, as erasure and

@@ -231,8 +231,7 @@ func (s *Store) RecordPreference(ctx context.Context, p models.SubjectPreference
 
 // The data-subject request workflow's records. A request is named by its
 // ID (the workflow's input); the subject it locates carries its
-// organization, and the inventory's engine (models/privacy_subject.go)
-// works within it.
+// organization, and the subject engine (subject*.go) works within it.
 
 // ErrDuplicateKey is a unique index refusing a row (gorm's
 // ErrDuplicatedKey itself), for callers that do not import gorm.
@@ -268,19 +267,6 @@ func (s *Store) DestroyDataKey(ctx context.Context, keyID uint64) error {
 	return s.keys.Destroy(s.with(ctx), keyID)
 }
 
-// LocateEndUser finds the End User behind a request to the organization:
-// the contact given and every contact of the organization with the same
-// email (an email alone when no contact is given).
-func (s *Store) LocateEndUser(ctx context.Context, orgID, contactID uint64, emailIndex string) (*models.Subject, error) {
-	return models.LocateEndUser(ctx, s.db, orgID, contactID, emailIndex)
-}
-
-// LocateCustomer finds a Customer's operator by account or by the blind
-// index of their email, in whichever organization they are.
-func (s *Store) LocateCustomer(ctx context.Context, accountID uint64, emailIndex string) (*models.Subject, error) {
-	return models.LocateCustomer(ctx, s.db, accountID, emailIndex)
-}
-
 // PreferenceRecorded reports whether the request already recorded the
 // preference p (its kind and value) for p's contact, or its account when
 // AccountID is set: a retried activity records each once.
@@ -293,37 +279,6 @@ func (s *Store) PreferenceRecorded(ctx context.Context, p models.SubjectPreferen
 	err := s.with(ctx).Model(&models.SubjectPreference{}).Where(column+" = ? AND request_id = ? AND kind = ? AND value = ?", id, p.RequestID, p.Kind, p.Value).
 		Count(&n).Error
 	return n > 0, err
-}
-
-// PlanErasure lists what erasing the subject will delete outside the
-// database (files, Stripe customers), what the scanner must look for, and
-// the conversations to announce.
-func (s *Store) PlanErasure(ctx context.Context, subject *models.Subject) (*models.ErasurePlan, error) {
-	return models.PlanErasure(ctx, s.db, subject)
-}
-
-// EraseSubject erases every row the inventory locates for the subject
-// (billing records kept by law) and destroys their data keys.
-func (s *Store) EraseSubject(ctx context.Context, subject *models.Subject) (*models.ErasureResult, error) {
-	return models.EraseSubject(ctx, s.db, s.keys, subject)
-}
-
-// ScanErasure looks for anything of the subject left after an erasure.
-func (s *Store) ScanErasure(ctx context.Context, subject *models.Subject, terms []string) (*models.ScanReport, error) {
-	return models.ScanErasure(ctx, s.db, s.keys, subject, terms)
-}
-
-// Rectify applies corrected values to the subject's own rows and returns
-// the columns changed; a correction a unique index refuses is
-// ErrDuplicateKey.
-func (s *Store) Rectify(ctx context.Context, subject *models.Subject, changes map[string]string) ([]string, error) {
-	return models.Rectify(ctx, s.db, subject, changes)
-}
-
-// CollectSubjectData reads every row of the subject, decrypted, table by
-// table into fn, and returns their files.
-func (s *Store) CollectSubjectData(ctx context.Context, subject *models.Subject, fn func(*models.ExportTable) error) ([]models.SubjectBlob, error) {
-	return models.CollectSubjectData(ctx, s.db, s.keys, subject, fn)
 }
 
 // CreatePrivacyExport records an export; its OrganizationID says whose it

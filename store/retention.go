@@ -7,14 +7,8 @@ import (
 	"github.com/convot/convot/models"
 )
 
-// Retention sweeps and backups work on the whole deployment: no method
-// here is an organization's.
-
-// SweepRetention deletes (or clears) what the targets keep no longer
-// before cutoff, across every organization, in batches; see models.Sweep.
-func (s *Store) SweepRetention(ctx context.Context, targets []models.SweepTarget, cutoff time.Time, batch int, progress models.SweepProgress, onBatch func(models.SweepProgress) error) (models.SweepStats, error) {
-	return models.Sweep(ctx, s.db, targets, cutoff, batch, progress, onBatch)
-}
+// Backups work on the whole deployment: no method here is an
+// organization's. The retention sweeps are in retention_sweep.go.
 
 // BackupByID loads a backup's record, or ErrNotFound.
 func (s *Store) BackupByID(ctx context.Context, backupID uint64) (*models.Backup, error) {

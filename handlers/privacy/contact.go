@@ -54,7 +54,7 @@ type contactPageData struct {
 
 func (h *Handler) contactPageData(c *gin.Context, ct *models.Contact) (contactPageData, error) {
 	d := contactPageData{Contact: ct, Label: h.ContactLabel(ct), Types: obligations.DsrTypes, Grounds: models.ObjectionGrounds(),
-		Consents: models.ConsentNames(), Fields: models.RectifiableFields(models.SubjectEndUser)}
+		Consents: models.ConsentNames(), Fields: dsr.RectifiableFields(models.SubjectEndUser)}
 	open, err := h.Store.PrivacyRequestsOfContact(c, ct.OrganizationID, ct.ID)
 	for _, r := range open {
 		d.Open = append(d.Open, h.requestRow(r))
@@ -102,7 +102,7 @@ func (h *Handler) contactLog(c *gin.Context) {
 		return
 	}
 	changes := map[string]string{}
-	for _, f := range models.RectifiableFields(models.SubjectEndUser) {
+	for _, f := range dsr.RectifiableFields(models.SubjectEndUser) {
 		if v := c.PostForm("change_" + f.Column); v != "" {
 			changes[f.Column] = v
 		}

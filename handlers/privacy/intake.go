@@ -98,7 +98,7 @@ func newRequestFormPage(org *models.Organization, key string) requestFormPage {
 	if org != nil {
 		f.Controller, kind = org.CompanyName, models.SubjectEndUser
 	}
-	f.Fields = models.RectifiableFields(kind)
+	f.Fields = dsr.RectifiableFields(kind)
 	return f
 }
 
@@ -126,7 +126,7 @@ func (h *Handler) requestForm(c *gin.Context, key string) {
 		kind = models.SubjectCustomer
 	}
 	changes := map[string]string{}
-	for _, f := range models.RectifiableFields(kind) {
+	for _, f := range dsr.RectifiableFields(kind) {
 		if v := c.PostForm("change_" + f.Column); v != "" {
 			changes[f.Column] = v
 		}

@@ -145,7 +145,7 @@ type requestDetail struct {
 	Row         requestRow
 	Progress    *workflows.DsrProgress
 	ProgressErr string
-	Evidence    *models.ScanReport
+	Evidence    *store.ScanReport
 	Result      string
 	Exports     []models.PrivacyExport
 	Contact     *models.Contact
@@ -175,7 +175,7 @@ func (h *Handler) requestDetail(c *gin.Context) {
 		}
 	}
 	if r.Evidence != "" {
-		var rep models.ScanReport
+		var rep store.ScanReport
 		if json.Unmarshal([]byte(r.Evidence), &rep) == nil {
 			d.Evidence = &rep
 		}

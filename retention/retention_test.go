@@ -1,4 +1,4 @@
-package models_test
+package retention_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/retention"
+	"github.com/convot/convot/store"
 )
 
 // The sweeps work on what the inventory classifies, never on a hand-kept
@@ -18,7 +20,7 @@ import (
 func TestSweepTargetsComeFromTheInventory(t *testing.T) {
 	db := testdb.New(t)
 	names := func(class string) []string {
-		targets, err := models.SweepTargets(class)
+		targets, err := retention.Targets(class)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +57,7 @@ func TestSweepTargetsComeFromTheInventory(t *testing.T) {
 		t.Errorf("support targets %v: want support_messages, then support_tickets", support)
 	}
 	has(names(obligations.RetentionBilling), "invoices", "payments")
-	if _, err := models.SweepTargets("account"); err == nil {
+	if _, err := retention.Targets("account"); err == nil {
 		t.Error("the account class is not swept by age")
 	}
 }
@@ -85,10 +87,10 @@ func TestSweepDeletesOnlyExpiredRowsAndCountsThem(t *testing.T) {
 	mustDo(t, db.Create(&gone).Error)
 	mustDo(t, db.Create(&kept).Error)
 
-	targets, err := models.SweepTargets(obligations.RetentionSecurityLog)
+	targets, err := retention.Targets(obligations.RetentionSecurityLog)
 	mustDo(t, err)
 	batches := 0
-	stats, err := models.Sweep(ctx, db.DB, targets, cutoff, 2, models.SweepProgress{}, func(models.SweepProgress) error { batches++; return nil })
+	stats, err := store.New(db.DB, db.Keys).SweepRetention(ctx, targets, cutoff, 2, store.SweepProgress{}, func(store.SweepProgress) error { batches++; return nil })
 	mustDo(t, err)
 	if stats.Counts["usage_events"] != 7 || stats.Counts["audit_events"] != 1 || stats.Counts["contacts.ip"] != 1 {
 		t.Fatalf("counts %v", stats.Counts)
@@ -118,12 +120,12 @@ func TestSweepDeletesOnlyExpiredRowsAndCountsThem(t *testing.T) {
 		t.Fatalf("contacts after the sweep: old %q/%q, recent %q", c1.Name, c1.IP, c2.IP)
 	}
 
-	again, err := models.Sweep(ctx, db.DB, targets, cutoff, 2, models.SweepProgress{}, nil)
+	again, err := store.New(db.DB, db.Keys).SweepRetention(ctx, targets, cutoff, 2, store.SweepProgress{}, nil)
 	mustDo(t, err)
 	if again.Rows != 0 {
 		t.Fatalf("a second sweep deleted %d rows: %v", again.Rows, again.Counts)
 	}
-	if models.FormatCounts(stats.Counts) == "" {
+	if retention.FormatCounts(stats.Counts) == "" {
 		t.Fatal("no counts to audit")
 	}
 }
@@ -155,9 +157,7 @@ func TestSupportCorrespondenceGoesTwoYearsAfterClose(t *testing.T) {
 				AuthorType: models.SupportAuthorCustomer, Body: "about " + tk.Subject, CreatedAt: ancient}).Error)
 		}
 	}
-	targets, err := models.SweepTargets(obligations.RetentionSupport)
-	mustDo(t, err)
-	stats, err := models.Sweep(ctx, db.DB, targets, cutoff, 0, models.SweepProgress{}, nil)
+	stats, err := retention.Sweep(ctx, store.New(db.DB, db.Keys), obligations.RetentionSupport, cutoff, store.SweepProgress{}, nil)
 	mustDo(t, err)
 	if stats.Counts["support_messages"] != 3 || stats.Counts["support_tickets"] != 1 {
 		t.Fatalf("counts %v", stats.Counts)
@@ -190,14 +190,14 @@ func TestSweepResumesFromProgress(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		mustDo(t, db.Create(&models.UsageEvent{OrganizationID: org.ID, DataKeyID: org.DataKeyID, Feature: "x", OccurredAt: cutoff.Add(-time.Minute)}).Error)
 	}
-	targets, err := models.SweepTargets(obligations.RetentionSecurityLog)
+	targets, err := retention.Targets(obligations.RetentionSecurityLog)
 	mustDo(t, err)
 	stop := context.Canceled
-	var saved models.SweepProgress
+	var saved store.SweepProgress
 	calls := 0
-	_, err = models.Sweep(ctx, db.DB, targets, cutoff, 3, models.SweepProgress{}, func(p models.SweepProgress) error {
+	_, err = store.New(db.DB, db.Keys).SweepRetention(ctx, targets, cutoff, 3, store.SweepProgress{}, func(p store.SweepProgress) error {
 		calls++
-		saved = models.SweepProgress{Target: p.Target, After: p.After, Counts: map[string]int64{}}
+		saved = store.SweepProgress{Target: p.Target, After: p.After, Counts: map[string]int64{}}
 		for k, v := range p.Counts {
 			saved.Counts[k] = v
 		}
@@ -209,7 +209,7 @@ func TestSweepResumesFromProgress(t *testing.T) {
 	if !errors.Is(err, stop) {
 		t.Fatalf("the interrupted sweep ended with %v", err)
 	}
-	stats, err := models.Sweep(ctx, db.DB, targets, cutoff, 3, saved, nil)
+	stats, err := store.New(db.DB, db.Keys).SweepRetention(ctx, targets, cutoff, 3, saved, nil)
 	mustDo(t, err)
 	if stats.Counts["usage_events"] != 10 {
 		t.Fatalf("resumed sweep counted %d usage events in all, want 10", stats.Counts["usage_events"])

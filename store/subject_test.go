@@ -1,4 +1,4 @@
-package models_test
+package store_test
 
 import (
 	"context"
@@ -11,12 +11,13 @@ import (
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 )
 
 // Every model holding personal data can be located by the subject rule;
 // the check itself catches a model that cannot.
 func TestEveryPersonalModelIsLocated(t *testing.T) {
-	problems, err := models.Unlocatable(models.All())
+	problems, err := store.Unlocatable(models.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestEveryPersonalModelIsLocated(t *testing.T) {
 		ContactID uint64
 		Text      string `privacy:"category=user.content.message subject=end_user retention=account purpose=essential.service form=clear"`
 	}
-	problems, err = models.Unlocatable([]any{&StrayNote{}, &KeyedNote{}})
+	problems, err = store.Unlocatable([]any{&StrayNote{}, &KeyedNote{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,14 +122,15 @@ func TestEndUserErasureIsCompleteAndScoped(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
 	f := newPrivacyFixture(t, db)
-	s, err := models.LocateEndUser(ctx, db.DB, f.org.ID, f.contact.ID, "")
+	st := store.New(db.DB, db.Keys)
+	s, err := st.LocateEndUser(ctx, f.org.ID, f.contact.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s.IDs) != 2 || !slices.Contains(s.IDs, f.twin.ID) {
 		t.Fatalf("located %v, want the contact and its twin", s.IDs)
 	}
-	plan, err := models.PlanErasure(ctx, db.DB, s)
+	plan, err := st.PlanErasure(ctx, f.org.ID, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +142,7 @@ func TestEndUserErasureIsCompleteAndScoped(t *testing.T) {
 			t.Errorf("scan terms lack %q: %v", want, plan.Terms)
 		}
 	}
-	res, err := models.EraseSubject(ctx, db.DB, db.Keys, s)
+	res, err := st.EraseSubject(ctx, f.org.ID, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +167,7 @@ func TestEndUserErasureIsCompleteAndScoped(t *testing.T) {
 	if n := count(t, db, &models.Invoice{}, "organization_id = ?", f.org.ID); n != 1 {
 		t.Errorf("billing records: %d", n)
 	}
-	report, err := models.ScanErasure(ctx, db.DB, db.Keys, s, plan.Terms)
+	report, err := st.ScanErasure(ctx, f.org.ID, s, plan.Terms)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,16 +183,17 @@ func TestScannerFindsRemnants(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
 	f := newPrivacyFixture(t, db)
-	s, err := models.LocateEndUser(ctx, db.DB, f.org.ID, f.contact.ID, "")
+	st := store.New(db.DB, db.Keys)
+	s, err := st.LocateEndUser(ctx, f.org.ID, f.contact.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := models.PlanErasure(ctx, db.DB, s)
+	plan, err := st.PlanErasure(ctx, f.org.ID, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Before erasure everything is a finding.
-	before, err := models.ScanErasure(ctx, db.DB, db.Keys, s, plan.Terms)
+	before, err := st.ScanErasure(ctx, f.org.ID, s, plan.Terms)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +204,7 @@ func TestScannerFindsRemnants(t *testing.T) {
 	if before.Clean || !kinds["row_remains"] || !kinds["key_not_destroyed"] || !kinds["identifier_found"] {
 		t.Fatalf("scan before erasure: %+v", before)
 	}
-	if _, err := models.EraseSubject(ctx, db.DB, db.Keys, s); err != nil {
+	if _, err := st.EraseSubject(ctx, f.org.ID, s); err != nil {
 		t.Fatal(err)
 	}
 	// The bystander pasted the subject's address into their conversation.
@@ -212,7 +215,7 @@ func TestScannerFindsRemnants(t *testing.T) {
 	leak := &models.Message{OrganizationID: f.org.ID, ConversationID: bconv.ID, DataKeyID: f.bystander.DataKeyID, AuthorType: "contact",
 		Body: "my friend is ADA@example.com", CreatedAt: time.Now().UTC()}
 	mustCreate(t, db, leak)
-	report, err := models.ScanErasure(ctx, db.DB, db.Keys, s, plan.Terms)
+	report, err := st.ScanErasure(ctx, f.org.ID, s, plan.Terms)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,26 +232,27 @@ func TestCustomerErasureKeepsBillingRecords(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
 	f := newPrivacyFixture(t, db)
+	st := store.New(db.DB, db.Keys)
 	now := time.Now().UTC()
 	mustCreate(t, db, &models.Session{TokenHash: crypto.HashToken("s"), AccountID: f.owner.ID, OrganizationID: f.org.ID, DataKeyID: f.owner.DataKeyID,
 		IP: "198.51.100.1", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)})
 	mustCreate(t, db, &models.UsageEvent{OrganizationID: f.org.ID, AccountID: f.owner.ID, DataKeyID: f.owner.DataKeyID, Page: "/", OccurredAt: now})
 	mustCreate(t, db, &models.Invitation{OrganizationID: f.otherOrg.ID, Email: "olivia@acme.example", Role: "agent", TokenHash: crypto.HashToken("i"), ExpiresAt: now.Add(time.Hour), CreatedAt: now})
-	s, err := models.LocateCustomer(ctx, db.DB, 0, db.Keys.BlindIndex("Olivia@acme.example"))
+	s, err := st.LocateCustomer(ctx, 0, db.Keys.BlindIndex("Olivia@acme.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !s.Found() || !s.Owner || s.OrganizationID != f.org.ID {
 		t.Fatalf("located %+v", s)
 	}
-	plan, err := models.PlanErasure(ctx, db.DB, s)
+	plan, err := st.PlanErasure(ctx, f.org.ID, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(plan.StripeCustomerIDs, []string{"cus_123"}) {
 		t.Fatalf("stripe customers %v", plan.StripeCustomerIDs)
 	}
-	res, err := models.EraseSubject(ctx, db.DB, db.Keys, s)
+	res, err := st.EraseSubject(ctx, f.org.ID, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +271,7 @@ func TestCustomerErasureKeepsBillingRecords(t *testing.T) {
 	if n := count(t, db, &models.Contact{}, "organization_id = ?", f.org.ID); n != 3 {
 		t.Fatalf("contacts: %d", n)
 	}
-	report, err := models.ScanErasure(ctx, db.DB, db.Keys, s, plan.Terms)
+	report, err := st.ScanErasure(ctx, f.org.ID, s, plan.Terms)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,13 +286,14 @@ func TestRetainedRecordsSurviveTheSubjectsKey(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
 	f := newPrivacyFixture(t, db)
+	st := store.New(db.DB, db.Keys)
 	inv := &models.Invoice{OrganizationID: f.org.ID, DataKeyID: f.owner.DataKeyID, StripeInvoiceID: "in_owner", Number: "B-1", IssuedAt: time.Now().UTC(), InvoicePDF: "https://pdf.example/b1"}
 	mustCreate(t, db, inv)
-	s, err := models.LocateCustomer(ctx, db.DB, f.owner.ID, "")
+	s, err := st.LocateCustomer(ctx, f.owner.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := models.EraseSubject(ctx, db.DB, db.Keys, s); err != nil {
+	if _, err := st.EraseSubject(ctx, f.org.ID, s); err != nil {
 		t.Fatal(err)
 	}
 	var got models.Invoice
@@ -354,31 +359,5 @@ func TestSubjectContextCarriesPreferencesToTheGate(t *testing.T) {
 	asc, _ = models.SubjectContextForAccount(ctx, db.DB, f.owner.ID)
 	if len(asc.Consents) != 0 {
 		t.Fatalf("a withdrawn consent is still in force: %v", asc.Consents)
-	}
-}
-
-// Rectification sets names and contact details only, and keeps the blind
-// index in step.
-func TestRectifyCorrectsContactDetailsOnly(t *testing.T) {
-	ctx := context.Background()
-	db := testdb.New(t)
-	f := newPrivacyFixture(t, db)
-	s, err := models.LocateEndUser(ctx, db.DB, f.org.ID, f.bystander.ID, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := models.Rectify(ctx, db.DB, s, map[string]string{"ip": "1.2.3.4"}); err == nil {
-		t.Fatal("the IP address was rectifiable")
-	}
-	cols, err := models.Rectify(ctx, db.DB, s, map[string]string{"name": "Robert Builder", "email": "robert@example.com"})
-	if err != nil || !slices.Equal(cols, []string{"email", "name"}) {
-		t.Fatalf("rectify: %v %v", cols, err)
-	}
-	var got models.Contact
-	if err := db.First(&got, f.bystander.ID).Error; err != nil {
-		t.Fatal(err)
-	}
-	if got.Name != "Robert Builder" || got.Email != "robert@example.com" || got.EmailIndex != db.Keys.BlindIndex("robert@example.com") {
-		t.Fatalf("rectified contact %q %q", got.Name, got.Email)
 	}
 }

@@ -1,4 +1,4 @@
-package models_test
+package retention_test
 
 import (
 	"context"
@@ -9,21 +9,22 @@ import (
 	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/internal/testenv"
-	"github.com/convot/convot/models"
+	"github.com/convot/convot/retention"
+	"github.com/convot/convot/store"
 )
 
 // BenchmarkSweepMillionUsageEvents measures the security-log sweep on
 // PostgreSQL: 1,000,000 usage events older than twelve months among
-// 100,000 younger ones, deleted in batches of models.SweepBatchSize. It
+// 100,000 younger ones, deleted in batches of store.SweepBatchSize. It
 // reports rows deleted per second and the longest single batch statement
 // (the longest any row lock is held).
 //
-//	DATABASE_URL=postgres://... go test ./models -run '^$' -bench SweepMillion -benchtime 1x
+//	DATABASE_URL=postgres://... go test ./retention -run '^$' -bench SweepMillion -benchtime 1x
 func BenchmarkSweepMillionUsageEvents(b *testing.B) {
 	testenv.Require(b, "DATABASE_URL")
 	ctx := context.Background()
 	db := testdb.New(b)
-	targets, err := models.SweepTargets(obligations.RetentionSecurityLog)
+	targets, err := retention.Targets(obligations.RetentionSecurityLog)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +59,7 @@ FROM generate_series(1, ?) AS g`
 		b.StartTimer()
 		started := time.Now()
 		last := started
-		stats, err := models.Sweep(ctx, db.DB, targets, cutoff, models.SweepBatchSize, models.SweepProgress{}, func(models.SweepProgress) error {
+		stats, err := store.New(db.DB, db.Keys).SweepRetention(ctx, targets, cutoff, store.SweepBatchSize, store.SweepProgress{}, func(store.SweepProgress) error {
 			batches = append(batches, time.Since(last))
 			last = time.Now()
 			return nil
