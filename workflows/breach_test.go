@@ -80,11 +80,7 @@ func stepNames(f *breachFakes) []string {
 
 func breachState(t *testing.T, env *testsuite.TestWorkflowEnvironment) BreachState {
 	t.Helper()
-	v, err := env.QueryWorkflow(QueryBreachStatus)
-	require.NoError(t, err)
-	var s BreachState
-	require.NoError(t, v.Get(&s))
-	return s
+	return query[BreachState](t, env, QueryBreachStatus)
 }
 
 // Without a notice, the officers are told at 24, 48 and 60 hours after

@@ -3,18 +3,16 @@ package workflows
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/convot/convot/internal/obligations"
+	"github.com/convot/convot/internal/testenv"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 )
@@ -73,10 +71,7 @@ func kinds(calls []dsrCall) []string {
 
 func newDsrEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *dsrFakes) {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
-	env := suite.NewTestWorkflowEnvironment()
-	env.SetStartTime(t0)
+	env := testenv.WorkflowEnv(t0)
 	Register(env)
 	f := &dsrFakes{env: env}
 	reg := func(name string, fn any) {
@@ -155,11 +150,7 @@ func dsrInput(typ string, verified bool) PrivacyRequestInput {
 
 func queryProgress(t *testing.T, env *testsuite.TestWorkflowEnvironment) DsrProgress {
 	t.Helper()
-	v, err := env.QueryWorkflow(QueryDsrProgress)
-	require.NoError(t, err)
-	var p DsrProgress
-	require.NoError(t, v.Get(&p))
-	return p
+	return query[DsrProgress](t, env, QueryDsrProgress)
 }
 
 func runDsr(t *testing.T, env *testsuite.TestWorkflowEnvironment, in PrivacyRequestInput) {
