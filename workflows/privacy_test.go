@@ -30,9 +30,9 @@ type dsrCall struct {
 // dsrFakes stand in for the request's activities.
 type dsrFakes struct {
 	env *testsuite.TestWorkflowEnvironment
+	log callLog[dsrCall]
 
-	mu    sync.Mutex
-	calls []dsrCall
+	mu sync.Mutex
 	// scans are the scan results in order (true: clean); clean once used up.
 	scans []bool
 	// failErase fails the erase activity this many times, non-retryably.
@@ -43,22 +43,12 @@ type dsrFakes struct {
 }
 
 func (f *dsrFakes) record(c dsrCall) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	c.At = f.env.Now().UTC()
-	f.calls = append(f.calls, c)
+	f.log.add(c)
 }
 
 func (f *dsrFakes) of(activityName string) []dsrCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []dsrCall
-	for _, c := range f.calls {
-		if c.Activity == activityName {
-			out = append(out, c)
-		}
-	}
-	return out
+	return f.log.where(func(c dsrCall) bool { return c.Activity == activityName })
 }
 
 func kinds(calls []dsrCall) []string {
