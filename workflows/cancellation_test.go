@@ -100,9 +100,7 @@ func TestCancellationNoticesThenDeletionAfter30Days(t *testing.T) {
 		require.Empty(t, f.deleted, "deleted before the grace period ended")
 		f.mu.Unlock()
 	})
-	env.ExecuteWorkflow(CancellationWorkflowType, CancellationInput{OrganizationID: testCancelledOrg, Reason: CancellationClosedByOwner, ActorID: 3})
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	runToEnd(t, env, CancellationWorkflowType, CancellationInput{OrganizationID: testCancelledOrg, Reason: CancellationClosedByOwner, ActorID: 3})
 
 	var result CancellationState
 	require.NoError(t, env.GetWorkflowResult(&result))
@@ -134,9 +132,7 @@ func TestCancellationReactivationWithinGraceKeepsEverything(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			env, f := newCancellationEnv(t)
 			at(env, when, func() { env.SignalWorkflow(SignalReactivate, ReactivateSignal{ActorID: 3}) })
-			env.ExecuteWorkflow(CancellationWorkflowType, CancellationInput{OrganizationID: testCancelledOrg, Reason: CancellationSubscriptionEnded})
-			require.True(t, env.IsWorkflowCompleted())
-			require.NoError(t, env.GetWorkflowError())
+			runToEnd(t, env, CancellationWorkflowType, CancellationInput{OrganizationID: testCancelledOrg, Reason: CancellationSubscriptionEnded})
 			var result CancellationState
 			require.NoError(t, env.GetWorkflowResult(&result))
 			require.Equal(t, CancellationReactivated, result.Status)

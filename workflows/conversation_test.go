@@ -69,16 +69,6 @@ func at(env *testsuite.TestWorkflowEnvironment, d time.Duration, fn func()) {
 	env.RegisterDelayedCallback(fn, d)
 }
 
-// query returns the answer of the workflow to the query name.
-func query[T any](t *testing.T, env *testsuite.TestWorkflowEnvironment, name string) T {
-	t.Helper()
-	v, err := env.QueryWorkflow(name)
-	require.NoError(t, err)
-	var answer T
-	require.NoError(t, v.Get(&answer))
-	return answer
-}
-
 func queryState(t *testing.T, env *testsuite.TestWorkflowEnvironment) ConversationState {
 	t.Helper()
 	return query[ConversationState](t, env, QueryStatus)
