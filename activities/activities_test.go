@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/testsuite"
-
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/internal/testdb"
+	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
@@ -25,9 +24,7 @@ func TestRecordConversationStatus(t *testing.T) {
 	conv := models.Conversation{OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID, Status: "open", LastMessageAt: time.Now()}
 	db.Create(&conv)
 	a := &Activities{Store: store.New(db.DB, db.Keys)}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(a.RecordConversationStatus)
+	env := testenv.ActivityEnv(a.RecordConversationStatus)
 	record := func(ch workflows.ConversationStatusChange) error {
 		_, err := env.ExecuteActivity(a.RecordConversationStatus, ch)
 		return err
@@ -93,9 +90,7 @@ func TestRecordConversationStatusAnnouncesTheChange(t *testing.T) {
 	defer stopVisitor()
 
 	a := &Activities{Store: store.New(db.DB, db.Keys), Hub: hub}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(a.RecordConversationStatus)
+	env := testenv.ActivityEnv(a.RecordConversationStatus)
 	_, err := env.ExecuteActivity(a.RecordConversationStatus, workflows.ConversationStatusChange{
 		ConversationID: conv.ID, OrganizationID: org.ID, Status: "resolved", Cause: workflows.CauseInactivity, At: time.Now()})
 	if err != nil {

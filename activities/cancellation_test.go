@@ -4,22 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"gorm.io/gorm/schema"
 
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/testdb"
+	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
@@ -197,18 +194,12 @@ func newCancellationFixture(t *testing.T) *cancellationFixture {
 	return f
 }
 
-func cxlSuite() *testsuite.WorkflowTestSuite {
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
-	return &suite
-}
-
 // runCancellation runs the cancellation workflow with the real activities
 // on the real database, 30 days skipped; reactivateAfter > 0 sends the
 // reactivate signal that long after the start.
 func (f *cancellationFixture) runCancellation(t *testing.T, reactivateAfter time.Duration) workflows.CancellationState {
 	t.Helper()
-	env := cxlSuite().NewTestWorkflowEnvironment()
+	env := testenv.WorkflowEnv(time.Time{})
 	workflows.Register(env)
 	Register(env, f.acts)
 	if reactivateAfter > 0 {
@@ -325,12 +316,8 @@ func TestCancelledOrganizationIsDeletedAfterGraceExceptBillingRecords(t *testing
 	}
 
 	// Idempotent: run again (a retried activity), nothing more happens.
-	env := cxlSuite().NewTestActivityEnvironment()
-	env.RegisterActivity(f.acts.DeleteOrganizationData)
-	val, err := env.ExecuteActivity(f.acts.DeleteOrganizationData, workflows.DeletionRequest{OrganizationID: f.victim.org.ID})
-	cxlMust(t, err)
-	var again workflows.DeletionReport
-	cxlMust(t, val.Get(&again))
+	env := testenv.ActivityEnv(f.acts.DeleteOrganizationData)
+	again := testenv.ActivityResult[workflows.DeletionReport](t, env, f.acts.DeleteOrganizationData, workflows.DeletionRequest{OrganizationID: f.victim.org.ID})
 	if len(again.Deleted) != 0 || again.KeysDestroyed != 0 {
 		t.Errorf("second run deleted %+v", again)
 	}
@@ -401,8 +388,7 @@ func TestEveryPersonalTableBelongsToAnOrganization(t *testing.T) {
 // An active organization is never deleted, whatever asks.
 func TestDeletionRefusesAnActiveOrganization(t *testing.T) {
 	f := newCancellationFixture(t)
-	env := cxlSuite().NewTestActivityEnvironment()
-	env.RegisterActivity(f.acts.DeleteOrganizationData)
+	env := testenv.ActivityEnv(f.acts.DeleteOrganizationData)
 	if _, err := env.ExecuteActivity(f.acts.DeleteOrganizationData, workflows.DeletionRequest{OrganizationID: f.victim.org.ID}); err == nil {
 		t.Fatal("an active organization was deleted")
 	}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/testsuite"
-
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/testdb"
@@ -70,20 +68,10 @@ func TestNotifyContactOfReplies(t *testing.T) {
 
 	mailer, fake := newMailer(t, db)
 	a := &Activities{Store: store.New(db.DB, db.Keys), Keys: db.Keys, Mail: mailer, MailFrom: "Convot <no-reply@convot.test>", InboundDomain: testInboundDomain}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(a.NotifyContactOfReplies)
+	env := testenv.ActivityEnv(a.NotifyContactOfReplies)
 	notify := func() workflows.ReplyNotificationResult {
 		t.Helper()
-		v, err := env.ExecuteActivity(a.NotifyContactOfReplies, workflows.ReplyNotification{ConversationID: conv.ID, OrganizationID: org.ID})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var res workflows.ReplyNotificationResult
-		if err := v.Get(&res); err != nil {
-			t.Fatal(err)
-		}
-		return res
+		return testenv.ActivityResult[workflows.ReplyNotificationResult](t, env, a.NotifyContactOfReplies, workflows.ReplyNotification{ConversationID: conv.ID, OrganizationID: org.ID})
 	}
 
 	// The unread reply leaves, threaded; the read one and the note do not.
@@ -173,34 +161,18 @@ func TestNotifyContactOfRepliesNeedsAnAddressAndTheGate(t *testing.T) {
 	}
 	mailer, fake := newMailer(t, db)
 	a := &Activities{Store: store.New(db.DB, db.Keys), Keys: db.Keys, Mail: mailer, MailFrom: "Convot <no-reply@convot.test>", InboundDomain: testInboundDomain}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(a.NotifyContactOfReplies)
+	env := testenv.ActivityEnv(a.NotifyContactOfReplies)
 	for contact, want := range map[*models.Contact]string{&anonymous: "no_email", &restricted: "refused"} {
 		conv := models.Conversation{OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID, Status: "open", LastMessageAt: time.Now()}
 		db.Create(&conv)
 		db.Create(&models.Message{OrganizationID: org.ID, ConversationID: conv.ID, DataKeyID: conv.DataKeyID, AuthorType: workflows.AuthorOperator, Body: "Hi", CreatedAt: time.Now()})
-		v, err := env.ExecuteActivity(a.NotifyContactOfReplies, workflows.ReplyNotification{ConversationID: conv.ID, OrganizationID: org.ID})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var res workflows.ReplyNotificationResult
-		if err := v.Get(&res); err != nil {
-			t.Fatal(err)
-		}
+		res := testenv.ActivityResult[workflows.ReplyNotificationResult](t, env, a.NotifyContactOfReplies, workflows.ReplyNotification{ConversationID: conv.ID, OrganizationID: org.ID})
 		if res.Sent || res.Skipped != want {
 			t.Fatalf("want %s: %+v", want, res)
 		}
 	}
 	// Another organization's conversation is gone to this one.
-	v, err := env.ExecuteActivity(a.NotifyContactOfReplies, workflows.ReplyNotification{ConversationID: 1, OrganizationID: org.ID + 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res workflows.ReplyNotificationResult
-	if err := v.Get(&res); err != nil {
-		t.Fatal(err)
-	}
+	res := testenv.ActivityResult[workflows.ReplyNotificationResult](t, env, a.NotifyContactOfReplies, workflows.ReplyNotification{ConversationID: 1, OrganizationID: org.ID + 100})
 	if res.Skipped != "conversation_gone" {
 		t.Fatalf("%+v", res)
 	}

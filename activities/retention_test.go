@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/convot/convot/internal/backup"
@@ -19,6 +17,7 @@ import (
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/internal/testdb"
+	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
@@ -48,10 +47,7 @@ func newObligations(t *testing.T) *obligationRig {
 
 func (o *obligationRig) env(t *testing.T, start time.Time) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
-	env := suite.NewTestWorkflowEnvironment()
-	env.SetStartTime(start)
+	env := testenv.WorkflowEnv(start)
 	workflows.Register(env)
 	Register(env, o.acts)
 	return env
@@ -226,9 +222,7 @@ func TestShreddingSkipsABackupItCannotOpen(t *testing.T) {
 	_, err = foreign.Take(ctx, 1, time.Now(), nil)
 	require.NoError(t, err)
 
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(o.acts.ShredBackupKeys)
+	env := testenv.ActivityEnv(o.acts.ShredBackupKeys)
 	_, err = env.ExecuteActivity(o.acts.ShredBackupKeys)
 	require.NoError(t, err)
 	skipped := o.audits(t, "backup.keys_not_shredded")

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.temporal.io/sdk/testsuite"
-
 	"github.com/convot/convot/activities"
 	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/dsr"
@@ -153,18 +151,8 @@ func (ts *emailServer) messages(t *testing.T, convID uint64) []models.Message {
 func (ts *emailServer) notify(t *testing.T, org models.Organization, convID uint64) workflows.ReplyNotificationResult {
 	t.Helper()
 	a := &activities.Activities{Store: store.New(ts.db.DB, ts.db.Keys), Keys: ts.db.Keys, Mail: ts.srv.Mail, MailFrom: ts.srv.Config.MailFrom, InboundDomain: testInbound}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(a.NotifyContactOfReplies)
-	v, err := env.ExecuteActivity(a.NotifyContactOfReplies, workflows.ReplyNotification{ConversationID: convID, OrganizationID: org.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res workflows.ReplyNotificationResult
-	if err := v.Get(&res); err != nil {
-		t.Fatal(err)
-	}
-	return res
+	env := testenv.ActivityEnv(a.NotifyContactOfReplies)
+	return testenv.ActivityResult[workflows.ReplyNotificationResult](t, env, a.NotifyContactOfReplies, workflows.ReplyNotification{ConversationID: convID, OrganizationID: org.ID})
 }
 
 // operatorReply posts an operator's answer through the conversation core.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -108,26 +107,8 @@ func (b *browser) fetchForm(path string, form url.Values) response {
 // upload posts a multipart reply with a file, as inbox.js does.
 func (b *browser) upload(path string, fields map[string]string, fileName string, data []byte) response {
 	b.t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for k, v := range fields {
-		if err := mw.WriteField(k, v); err != nil {
-			b.t.Fatal(err)
-		}
-	}
-	if fileName != "" {
-		fw, err := mw.CreateFormFile("file", fileName)
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		if _, err := fw.Write(data); err != nil {
-			b.t.Fatal(err)
-		}
-	}
-	if err := mw.Close(); err != nil {
-		b.t.Fatal(err)
-	}
-	return b.fetch(http.MethodPost, path, mw.FormDataContentType(), &buf)
+	body, contentType := multipartForm(b.t, fields, fileName, data)
+	return b.fetch(http.MethodPost, path, contentType, body)
 }
 
 func decodeJSON[T any](t *testing.T, r response) T {

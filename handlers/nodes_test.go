@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -40,15 +39,7 @@ func redisHub(t *testing.T, ts *testServer, redisURL string) realtime.Hub {
 // hub, like a second replica behind a load balancer.
 func secondNode(t *testing.T, ts *testServer, hub realtime.Hub) *testServer {
 	t.Helper()
-	b := &Server{Store: ts.srv.Store, Config: ts.srv.Config, Mail: ts.srv.Mail, Outbox: ts.srv.Outbox,
-		Blobs: ts.blobs, Lifecycles: ts.lifecycles, Hub: hub, now: ts.clock}
-	h, err := New(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := &testServer{Server: httptest.NewServer(h), srv: b, db: ts.db, outbox: ts.outbox, blobs: ts.blobs, lifecycles: ts.lifecycles, now: ts.now}
-	t.Cleanup(node.Close)
-	return node
+	return ts.anotherNode(t, func(s *Server) { s.Hub = hub })
 }
 
 // A visitor on one web node and an operator on another see each other's

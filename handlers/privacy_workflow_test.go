@@ -1,15 +1,13 @@
 package handlers
 
 import (
-	"log/slog"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/convot/convot/activities"
+	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
@@ -19,10 +17,7 @@ import (
 // server's database, blob store and outbox, until it ends.
 func runPrivacyWorkflow(t *testing.T, ts *testServer, in workflows.PrivacyRequestInput) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
-	env := suite.NewTestWorkflowEnvironment()
-	env.SetStartTime(in.ReceivedAt)
+	env := testenv.WorkflowEnv(in.ReceivedAt)
 	workflows.Register(env)
 	activities.Register(env, &activities.Activities{Store: store.New(ts.db.DB, ts.db.Keys), Keys: ts.db.Keys, Mail: ts.outbox, MailFrom: ts.srv.Config.MailFrom,
 		BaseURL: ts.URL, Blobs: ts.blobs})

@@ -3,7 +3,6 @@ package handlers
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -41,15 +40,7 @@ func TestLoginAttemptsThrottled(t *testing.T) {
 // limits, as cmd/convot sets them up with REDIS_URL.
 func limitsNode(t *testing.T, ts *testServer, limits ratelimit.Store) *testServer {
 	t.Helper()
-	s := &Server{Store: ts.srv.Store, Config: ts.srv.Config, Mail: ts.srv.Mail, Outbox: ts.srv.Outbox,
-		Blobs: ts.blobs, Lifecycles: ts.lifecycles, RateLimits: limits, now: ts.clock}
-	h, err := New(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := &testServer{Server: httptest.NewServer(h), srv: s, db: ts.db, outbox: ts.outbox, blobs: ts.blobs, lifecycles: ts.lifecycles, now: ts.now}
-	t.Cleanup(node.Close)
-	return node
+	return ts.anotherNode(t, func(s *Server) { s.RateLimits = limits })
 }
 
 // With RateLimits on Redis, the web nodes share one budget of attempts.

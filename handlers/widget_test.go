@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -151,24 +150,8 @@ func (v *visitor) call(method, path string, payload any) widgetReply {
 
 func (v *visitor) upload(path string, fields map[string]string, name string, data []byte) widgetReply {
 	v.t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for k, val := range fields {
-		if err := mw.WriteField(k, val); err != nil {
-			v.t.Fatal(err)
-		}
-	}
-	fw, err := mw.CreateFormFile("file", name)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	if _, err := fw.Write(data); err != nil {
-		v.t.Fatal(err)
-	}
-	if err := mw.Close(); err != nil {
-		v.t.Fatal(err)
-	}
-	return v.do(http.MethodPost, path, mw.FormDataContentType(), &buf)
+	body, contentType := multipartForm(v.t, fields, name, data)
+	return v.do(http.MethodPost, path, contentType, body)
 }
 
 // boot starts the visitor's session and keeps the token it hands out.
@@ -980,21 +963,6 @@ func dialWidget(t *testing.T, v *visitor, convID uint64, protocols []string, ori
 	return websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: protocols, HTTPHeader: h})
 }
 
-func readWidgetEvent(t *testing.T, conn *websocket.Conn) realtime.LiveEvent {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, data, err := conn.Read(ctx)
-	if err != nil {
-		t.Fatalf("no live event: %v", err)
-	}
-	var e realtime.LiveEvent
-	if err := json.Unmarshal(data, &e); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
 func TestWidgetSocketDeliversRepliesButNeverPrivateNotes(t *testing.T) {
 	w := newWidgetWorld(t)
 	v := w.visitor(t)
@@ -1046,7 +1014,7 @@ func TestWidgetSocketDeliversRepliesButNeverPrivateNotes(t *testing.T) {
 
 	note := w.operatorSays(t, convID, "private: check their refund history", true)
 	reply := w.operatorSays(t, convID, "Hi! How can I help?", false)
-	e := readWidgetEvent(t, conn)
+	e := readEvent(t, conn)
 	if e.Type != "message" || e.Message == nil || e.Message.ID != reply.ID || e.Message.Body != "Hi! How can I help?" {
 		t.Fatalf("first event: %+v (private note %d must never arrive)", e, note.ID)
 	}
@@ -1072,7 +1040,7 @@ func TestWidgetSocketDeliversRepliesButNeverPrivateNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for {
-		e = readWidgetEvent(t, conn)
+		e = readEvent(t, conn)
 		if e.Type == "read" && e.AuthorType == "operator" {
 			break
 		}

@@ -80,11 +80,7 @@ func stepNames(f *breachFakes) []string {
 
 func breachState(t *testing.T, env *testsuite.TestWorkflowEnvironment) BreachState {
 	t.Helper()
-	v, err := env.QueryWorkflow(QueryBreachStatus)
-	require.NoError(t, err)
-	var s BreachState
-	require.NoError(t, v.Get(&s))
-	return s
+	return query[BreachState](t, env, QueryBreachStatus)
 }
 
 // Without a notice, the officers are told at 24, 48 and 60 hours after
@@ -98,9 +94,7 @@ func TestBreachEscalationSequence(t *testing.T) {
 		env.SignalWorkflow(SignalBreachAssess, BreachAssessSignal{Risk: RiskLow, ActorID: 5})
 		env.SignalWorkflow(SignalBreachNotified, BreachNoticeSentSignal{ActorID: 5})
 	}, 80*time.Hour)
-	env.ExecuteWorkflow(BreachWorkflowType, breachInput())
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	runToEnd(t, env, BreachWorkflowType, breachInput())
 
 	stages, times := escalations(f)
 	require.Equal(t, []string{"24h", "48h", "60h", "72h"}, stages)
@@ -126,18 +120,14 @@ func TestBreachEscalationSequence(t *testing.T) {
 // come and is not late.
 func TestBreachNoticeInTimeStopsEscalations(t *testing.T) {
 	env, f := newBreachEnv(t)
-	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(SignalBreachAssess, BreachAssessSignal{Risk: RiskLow, ActorID: 5})
-	}, 10*time.Hour)
+	at(env, 10*time.Hour, func() { env.SignalWorkflow(SignalBreachAssess, BreachAssessSignal{Risk: RiskLow, ActorID: 5}) })
 	env.RegisterDelayedCallback(func() {
 		s := breachState(t, env)
 		require.Equal(t, BreachAssessed, s.Status)
 		require.Equal(t, RiskLow, s.Risk)
 		env.SignalWorkflow(SignalBreachNotified, BreachNoticeSentSignal{ActorID: 5})
 	}, 30*time.Hour)
-	env.ExecuteWorkflow(BreachWorkflowType, breachInput())
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	runToEnd(t, env, BreachWorkflowType, breachInput())
 	stages, _ := escalations(f)
 	require.Equal(t, []string{"24h"}, stages)
 	sent := f.of(ActivityRecordNoticeSent)
@@ -153,17 +143,13 @@ func TestBreachNoticeInTimeStopsEscalations(t *testing.T) {
 // not the authority's notice is sent yet.
 func TestBreachHighRiskNotifiesTheAffectedUsers(t *testing.T) {
 	env, f := newBreachEnv(t)
-	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(SignalBreachAssess, BreachAssessSignal{Risk: RiskHigh, ActorID: 5})
-	}, 2*time.Hour)
+	at(env, 2*time.Hour, func() { env.SignalWorkflow(SignalBreachAssess, BreachAssessSignal{Risk: RiskHigh, ActorID: 5}) })
 	env.RegisterDelayedCallback(func() {
 		s := breachState(t, env)
 		require.Equal(t, int64(42), s.UsersNotified)
 		env.SignalWorkflow(SignalBreachNotified, BreachNoticeSentSignal{ActorID: 5})
 	}, 5*time.Hour)
-	env.ExecuteWorkflow(BreachWorkflowType, breachInput())
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	runToEnd(t, env, BreachWorkflowType, breachInput())
 	notified := f.of(ActivityNotifyAffectedUsers)
 	require.Len(t, notified, 1)
 	require.Equal(t, t0.Add(2*time.Hour), notified[0].At)
@@ -183,9 +169,7 @@ func TestBreachLateNoticeNeedsReasons(t *testing.T) {
 		require.Equal(t, BreachOverdue, breachState(t, env).Status)
 		env.SignalWorkflow(SignalBreachNotified, BreachNoticeSentSignal{})
 	}, 76*time.Hour)
-	env.ExecuteWorkflow(BreachWorkflowType, breachInput())
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	runToEnd(t, env, BreachWorkflowType, breachInput())
 	require.Contains(t, stepNames(f), StepNoticeRefused)
 	sent := f.of(ActivityRecordNoticeSent)
 	require.Len(t, sent, 1)
@@ -201,9 +185,7 @@ func TestBreachNoRiskCloses(t *testing.T) {
 		env.SignalWorkflow(SignalBreachAssess, BreachAssessSignal{Risk: "severe"}) // unknown: ignored
 		env.SignalWorkflow(SignalBreachAssess, BreachAssessSignal{Risk: RiskNone, ActorID: 5})
 	}, time.Hour)
-	env.ExecuteWorkflow(BreachWorkflowType, breachInput())
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	runToEnd(t, env, BreachWorkflowType, breachInput())
 	stages, _ := escalations(f)
 	require.Empty(t, stages)
 	require.Equal(t, []string{StepWorkflowStarted, StepAssessed, StepClosed}, stepNames(f))

@@ -3,15 +3,13 @@ package workflows
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/convot/convot/internal/testenv"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 )
 
@@ -67,10 +65,7 @@ func (f *cancellationFakes) delete(_ context.Context, req DeletionRequest) (Dele
 
 func newCancellationEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *cancellationFakes) {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
-	env := suite.NewTestWorkflowEnvironment()
-	env.SetStartTime(t0)
+	env := testenv.WorkflowEnv(t0)
 	Register(env)
 	f := &cancellationFakes{env: env, notices: map[string][]time.Time{}}
 	env.RegisterActivityWithOptions(f.mark, activity.RegisterOptions{Name: ActivityMarkOrganizationCancelled})
@@ -82,11 +77,7 @@ func newCancellationEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *canc
 
 func cancellationStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) CancellationState {
 	t.Helper()
-	v, err := env.QueryWorkflow(QueryStatus)
-	require.NoError(t, err)
-	var s CancellationState
-	require.NoError(t, v.Get(&s))
-	return s
+	return query[CancellationState](t, env, QueryStatus)
 }
 
 // The owner is told at cancellation and three days before deletion; the
@@ -109,9 +100,7 @@ func TestCancellationNoticesThenDeletionAfter30Days(t *testing.T) {
 		require.Empty(t, f.deleted, "deleted before the grace period ended")
 		f.mu.Unlock()
 	})
-	env.ExecuteWorkflow(CancellationWorkflowType, CancellationInput{OrganizationID: testCancelledOrg, Reason: CancellationClosedByOwner, ActorID: 3})
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	runToEnd(t, env, CancellationWorkflowType, CancellationInput{OrganizationID: testCancelledOrg, Reason: CancellationClosedByOwner, ActorID: 3})
 
 	var result CancellationState
 	require.NoError(t, env.GetWorkflowResult(&result))
@@ -143,9 +132,7 @@ func TestCancellationReactivationWithinGraceKeepsEverything(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			env, f := newCancellationEnv(t)
 			at(env, when, func() { env.SignalWorkflow(SignalReactivate, ReactivateSignal{ActorID: 3}) })
-			env.ExecuteWorkflow(CancellationWorkflowType, CancellationInput{OrganizationID: testCancelledOrg, Reason: CancellationSubscriptionEnded})
-			require.True(t, env.IsWorkflowCompleted())
-			require.NoError(t, env.GetWorkflowError())
+			runToEnd(t, env, CancellationWorkflowType, CancellationInput{OrganizationID: testCancelledOrg, Reason: CancellationSubscriptionEnded})
 			var result CancellationState
 			require.NoError(t, env.GetWorkflowResult(&result))
 			require.Equal(t, CancellationReactivated, result.Status)

@@ -3,17 +3,15 @@ package workflows
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/convot/convot/internal/testenv"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -55,10 +53,7 @@ func (r *recorder) recorded() []ConversationStatusChange {
 
 func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *recorder) {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
-	env := suite.NewTestWorkflowEnvironment()
-	env.SetStartTime(t0)
+	env := testenv.WorkflowEnv(t0)
 	Register(env)
 	rec := &recorder{}
 	env.RegisterActivityWithOptions(rec.record, activity.RegisterOptions{Name: ActivityRecordConversationStatus})
@@ -76,11 +71,7 @@ func at(env *testsuite.TestWorkflowEnvironment, d time.Duration, fn func()) {
 
 func queryState(t *testing.T, env *testsuite.TestWorkflowEnvironment) ConversationState {
 	t.Helper()
-	v, err := env.QueryWorkflow(QueryStatus)
-	require.NoError(t, err)
-	var s ConversationState
-	require.NoError(t, v.Get(&s))
-	return s
+	return query[ConversationState](t, env, QueryStatus)
 }
 
 // execute runs the workflow until it is cancelled at t0+end, and checks it

@@ -3,18 +3,16 @@ package workflows
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/convot/convot/internal/obligations"
+	"github.com/convot/convot/internal/testenv"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 )
@@ -32,9 +30,9 @@ type dsrCall struct {
 // dsrFakes stand in for the request's activities.
 type dsrFakes struct {
 	env *testsuite.TestWorkflowEnvironment
+	log callLog[dsrCall]
 
-	mu    sync.Mutex
-	calls []dsrCall
+	mu sync.Mutex
 	// scans are the scan results in order (true: clean); clean once used up.
 	scans []bool
 	// failErase fails the erase activity this many times, non-retryably.
@@ -45,22 +43,12 @@ type dsrFakes struct {
 }
 
 func (f *dsrFakes) record(c dsrCall) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	c.At = f.env.Now().UTC()
-	f.calls = append(f.calls, c)
+	f.log.add(c)
 }
 
 func (f *dsrFakes) of(activityName string) []dsrCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []dsrCall
-	for _, c := range f.calls {
-		if c.Activity == activityName {
-			out = append(out, c)
-		}
-	}
-	return out
+	return f.log.where(func(c dsrCall) bool { return c.Activity == activityName })
 }
 
 func kinds(calls []dsrCall) []string {
@@ -73,10 +61,7 @@ func kinds(calls []dsrCall) []string {
 
 func newDsrEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *dsrFakes) {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
-	env := suite.NewTestWorkflowEnvironment()
-	env.SetStartTime(t0)
+	env := testenv.WorkflowEnv(t0)
 	Register(env)
 	f := &dsrFakes{env: env}
 	reg := func(name string, fn any) {
@@ -155,11 +140,7 @@ func dsrInput(typ string, verified bool) PrivacyRequestInput {
 
 func queryProgress(t *testing.T, env *testsuite.TestWorkflowEnvironment) DsrProgress {
 	t.Helper()
-	v, err := env.QueryWorkflow(QueryDsrProgress)
-	require.NoError(t, err)
-	var p DsrProgress
-	require.NoError(t, v.Get(&p))
-	return p
+	return query[DsrProgress](t, env, QueryDsrProgress)
 }
 
 func runDsr(t *testing.T, env *testsuite.TestWorkflowEnvironment, in PrivacyRequestInput) {

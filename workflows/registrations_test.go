@@ -32,14 +32,7 @@ func (r *registrations) RegisterActivity(a any) {
 }
 
 func (r *registrations) RegisterActivityWithOptions(a any, o activity.RegisterOptions) {
-	if o.Name == "" {
-		r.RegisterActivity(a)
-		return
-	}
-	if _, dup := r.activities[o.Name]; dup {
-		r.problems = append(r.problems, "activity "+o.Name+" is registered twice")
-	}
-	r.activities[o.Name] = reflect.TypeOf(a)
+	r.note(r.activities, "activity", o.Name, a, r.RegisterActivity)
 }
 
 func (r *registrations) RegisterWorkflow(w any) {
@@ -47,14 +40,20 @@ func (r *registrations) RegisterWorkflow(w any) {
 }
 
 func (r *registrations) RegisterWorkflowWithOptions(w any, o workflow.RegisterOptions) {
-	if o.Name == "" {
-		r.RegisterWorkflow(w)
+	r.note(r.workflows, "workflow", o.Name, w, r.RegisterWorkflow)
+}
+
+// note adds fn to seen under its name, or a problem: it has no name
+// (unnamed says which), or the name is taken.
+func (r *registrations) note(seen map[string]reflect.Type, kind, name string, fn any, unnamed func(any)) {
+	if name == "" {
+		unnamed(fn)
 		return
 	}
-	if _, dup := r.workflows[o.Name]; dup {
-		r.problems = append(r.problems, "workflow "+o.Name+" is registered twice")
+	if _, dup := seen[name]; dup {
+		r.problems = append(r.problems, kind+" "+name+" is registered twice")
 	}
-	r.workflows[o.Name] = reflect.TypeOf(w)
+	seen[name] = reflect.TypeOf(fn)
 }
 
 // workerRegistrations registers every workflow and activity as the worker

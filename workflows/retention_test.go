@@ -2,18 +2,16 @@ package workflows
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/convot/convot/internal/obligations"
+	"github.com/convot/convot/internal/testenv"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 )
@@ -25,36 +23,25 @@ type call struct {
 	Arg  any
 }
 
-// fakes records activity calls in order.
+// fakes records activity calls in order; mu guards the state of the fakes
+// built on it (breachFakes).
 type fakes struct {
-	mu    sync.Mutex
-	env   *testsuite.TestWorkflowEnvironment
-	calls []call
+	mu  sync.Mutex
+	env *testsuite.TestWorkflowEnvironment
+	log callLog[call]
 }
 
 func (f *fakes) add(name string, arg any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, call{Name: name, At: f.env.Now().UTC(), Arg: arg})
+	f.log.add(call{Name: name, At: f.env.Now().UTC(), Arg: arg})
 }
 
 func (f *fakes) of(name string) []call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []call
-	for _, c := range f.calls {
-		if c.Name == name {
-			out = append(out, c)
-		}
-	}
-	return out
+	return f.log.where(func(c call) bool { return c.Name == name })
 }
 
 func (f *fakes) names() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	var out []string
-	for _, c := range f.calls {
+	for _, c := range f.log.where(func(call) bool { return true }) {
 		out = append(out, c.Name)
 	}
 	return out
@@ -62,10 +49,7 @@ func (f *fakes) names() []string {
 
 func newObligationEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakes) {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
-	env := suite.NewTestWorkflowEnvironment()
-	env.SetStartTime(t0)
+	env := testenv.WorkflowEnv(t0)
 	Register(env)
 	return env, &fakes{env: env}
 }

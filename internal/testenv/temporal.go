@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
@@ -21,7 +22,7 @@ func TemporalDevServer(t testing.TB, ctx context.Context, opts client.Options) c
 	cli := Require(t, "TEMPORAL_CLI")
 	opts.Namespace = "default"
 	if opts.Logger == nil {
-		opts.Logger = log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+		opts.Logger = errorsOnly()
 	}
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{ExistingPath: cli, LogLevel: "error", ClientOptions: &opts})
 	if err != nil {
@@ -33,4 +34,44 @@ func TemporalDevServer(t testing.TB, ctx context.Context, opts client.Options) c
 		}
 	})
 	return srv.Client()
+}
+
+// WorkflowEnv returns Temporal's test workflow environment (time skipping)
+// with its clock at start (the zero time: now) and a logger that reports
+// errors only; the caller registers the workflows and activities.
+func WorkflowEnv(start time.Time) *testsuite.TestWorkflowEnvironment {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(errorsOnly())
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(start)
+	return env
+}
+
+func errorsOnly() log.Logger {
+	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+}
+
+// ActivityEnv returns Temporal's test activity environment with activity
+// registered and a logger that reports errors only.
+func ActivityEnv(activity any) *testsuite.TestActivityEnvironment {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(errorsOnly())
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(activity)
+	return env
+}
+
+// ActivityResult runs activity on env with args and returns its result,
+// failing the test if it fails or its result does not decode.
+func ActivityResult[R any](t testing.TB, env *testsuite.TestActivityEnvironment, activity any, args ...any) R {
+	t.Helper()
+	v, err := env.ExecuteActivity(activity, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res R
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

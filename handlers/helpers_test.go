@@ -1,0 +1,50 @@
+package handlers
+
+import (
+	"bytes"
+	"errors"
+	"mime/multipart"
+	"net/http/httptest"
+	"testing"
+)
+
+// multipartForm encodes fields and, when fileName is set, data as the form's
+// "file" part, the way a browser uploads; it returns the body and its
+// content type.
+func multipartForm(t *testing.T, fields map[string]string, fileName string, data []byte) (*bytes.Buffer, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	var errs []error
+	for k, v := range fields {
+		errs = append(errs, mw.WriteField(k, v))
+	}
+	if fileName != "" {
+		fw, err := mw.CreateFormFile("file", fileName)
+		if err == nil {
+			_, err = fw.Write(data)
+		}
+		errs = append(errs, err)
+	}
+	if err := errors.Join(append(errs, mw.Close())...); err != nil {
+		t.Fatal(err)
+	}
+	return &buf, mw.FormDataContentType()
+}
+
+// anotherNode starts another web node on ts's database, store, mail, blobs
+// and clock, like a second replica behind a load balancer; configure sets
+// what the node has of its own before New builds it.
+func (ts *testServer) anotherNode(t *testing.T, configure func(*Server)) *testServer {
+	t.Helper()
+	s := &Server{Store: ts.srv.Store, Config: ts.srv.Config, Mail: ts.srv.Mail, Outbox: ts.srv.Outbox,
+		Blobs: ts.blobs, Lifecycles: ts.lifecycles, now: ts.clock}
+	configure(s)
+	h, err := New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &testServer{Server: httptest.NewServer(h), srv: s, db: ts.db, outbox: ts.outbox, blobs: ts.blobs, lifecycles: ts.lifecycles, now: ts.now}
+	t.Cleanup(node.Close)
+	return node
+}
