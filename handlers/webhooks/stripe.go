@@ -31,7 +31,7 @@ var errDuplicateEvent = errors.New("event processed already")
 
 // stripeWebhook takes POST /webhooks/stripe: Stripe's events about
 // subscriptions, invoices and payment methods. The Stripe-Signature header
-// is verified (five-minute tolerance) before the payload is read; each
+// is verified (five minutes either way) before the payload is read; each
 // event ID is processed once; an event type Convot does not handle is
 // acknowledged and ignored.
 func (h *Handler) stripeWebhook(c *gin.Context) {
