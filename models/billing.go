@@ -181,7 +181,7 @@ type ProcessedStripeEvent struct {
 	ID             uint64    `gorm:"primaryKey"`
 	EventID        string    `gorm:"uniqueIndex" privacy:"none"`
 	Type           string    `privacy:"none"`
-	OrganizationID uint64    `gorm:"index"` // 0 when the event named no known organization
+	OrganizationID uint64    `gorm:"index"`                // 0 when the event named no known organization
 	Status         string    `gorm:"index" privacy:"none"` // StripeEventProcessed or StripeEventUnmatched
 	Reason         string    `privacy:"none"`              // why an unmatched event found no organization
 	ProcessedAt    time.Time `gorm:"index"`                // when it was processed, or last received unmatched
