@@ -15,6 +15,7 @@ import (
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 )
 
@@ -140,6 +141,13 @@ func AttachmentStorage(org *models.Organization) subprocessors.StorageContext {
 // StoreAttachment checks, seals and stores a file for a conversation. It
 // is not part of a message until Post links it.
 func (s *Service) StoreAttachment(ctx context.Context, org *models.Organization, conv *models.Conversation, name string, data []byte) (*models.Attachment, error) {
+	return s.StoreAttachmentIn(ctx, s.Store, org, conv, name, data)
+}
+
+// StoreAttachmentIn is StoreAttachment with the attachment's row written
+// in st (the caller's transaction). Should that transaction roll back,
+// the caller deletes the blob (DeleteAttachmentBlob).
+func (s *Service) StoreAttachmentIn(ctx context.Context, st *store.Store, org *models.Organization, conv *models.Conversation, name string, data []byte) (*models.Attachment, error) {
 	contentType, err := CheckAttachment(name, data)
 	if err != nil {
 		return nil, err
@@ -156,7 +164,7 @@ func (s *Service) StoreAttachment(ctx context.Context, org *models.Organization,
 		OrganizationID: org.ID, ConversationID: conv.ID, DataKeyID: conv.DataKeyID,
 		FileName: sanitizeFileName(name, contentType), ContentType: contentType, Size: int64(len(data)), BlobKey: key,
 	}
-	if err := s.Store.CreateAttachment(ctx, att); err != nil {
+	if err := st.CreateAttachment(ctx, att); err != nil {
 		_ = s.Blobs.Delete(ctx, AttachmentStorage(org), key)
 		return nil, err
 	}

@@ -123,12 +123,24 @@ func (s *Service) Start(ctx context.Context, st *store.Store, org *models.Organi
 // lifecycle workflow. The returned message is committed: only now may the
 // sender be told.
 func (s *Service) Post(ctx context.Context, org *models.Organization, conv *models.Conversation, by Author, body string, private bool, attachmentIDs []uint64) (*models.Message, []models.Attachment, error) {
-	body, err := CleanBody(body, len(attachmentIDs))
+	msg, atts, announce, err := s.PostIn(ctx, s.Store, org, conv, by, body, private, attachmentIDs)
 	if err != nil {
 		return nil, nil, err
 	}
+	announce()
+	return msg, atts, nil
+}
+
+// PostIn writes a message like Post, in st (the caller's transaction, or
+// s.Store), and returns announce: the live event and the lifecycle signal,
+// for the caller to call once st's transaction committed, never before.
+func (s *Service) PostIn(ctx context.Context, st *store.Store, org *models.Organization, conv *models.Conversation, by Author, body string, private bool, attachmentIDs []uint64) (*models.Message, []models.Attachment, func(), error) {
+	body, err := CleanBody(body, len(attachmentIDs))
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if private && by.Kind != workflows.AuthorOperator {
-		return nil, nil, ErrBadMessage{"Only operators write private notes."}
+		return nil, nil, nil, ErrBadMessage{"Only operators write private notes."}
 	}
 	now := s.Now().UTC()
 	msg := &models.Message{
@@ -141,9 +153,9 @@ func (s *Service) Post(ctx context.Context, org *models.Organization, conv *mode
 	reopened := by.Kind == workflows.AuthorContact && conv.Status != models.ConversationOpen
 	var atts []models.Attachment
 	if len(attachmentIDs) == 0 {
-		err = s.Store.InsertMessage(ctx, msg, reopened)
+		err = st.InsertMessage(ctx, msg, reopened)
 	} else {
-		err = s.Store.Tx(ctx, func(tx *store.Store) error {
+		err = st.Tx(ctx, func(tx *store.Store) error {
 			if err := tx.InsertMessage(ctx, msg, reopened); err != nil {
 				return err
 			}
@@ -159,21 +171,23 @@ func (s *Service) Post(ctx context.Context, org *models.Organization, conv *mode
 		})
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	conv.LastMessageAt = now
 	if reopened {
 		conv.Status, conv.ResolvedAt, conv.SnoozedUntil = models.ConversationOpen, nil, nil
 	}
-	if !private {
-		s.notifyLifecycle(org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now})
+	announce := func() {
+		if !private {
+			s.notifyLifecycle(org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now})
+		}
+		view := s.MessageView(ctx, msg, atts)
+		s.publish(ctx, org, conv, realtime.LiveEvent{Type: "message", ConversationID: conv.ID, Message: &view}, !private, messageCategories)
+		if reopened {
+			s.PublishConversation(ctx, org, conv)
+		}
 	}
-	view := s.MessageView(ctx, msg, atts)
-	s.publish(ctx, org, conv, realtime.LiveEvent{Type: "message", ConversationID: conv.ID, Message: &view}, !private, messageCategories)
-	if reopened {
-		s.PublishConversation(ctx, org, conv)
-	}
-	return msg, atts, nil
+	return msg, atts, announce, nil
 }
 
 // notifyLifecycle signals the conversation's workflow, starting it if

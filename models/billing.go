@@ -172,15 +172,26 @@ const (
 )
 
 // ProcessedStripeEvent records a Stripe webhook event that was processed,
-// so a redelivered event has no second effect. It holds the event's ID and
-// type only, never its payload.
+// so a redelivered event has no second effect, or one that named no known
+// organization, kept for review (status unmatched, with its reason; `convot
+// billing unmatched` lists them) and processed should Stripe deliver it
+// again once its organization is known. It holds the event's ID and type
+// only, never its payload.
 type ProcessedStripeEvent struct {
 	ID             uint64    `gorm:"primaryKey"`
 	EventID        string    `gorm:"uniqueIndex" privacy:"none"`
 	Type           string    `privacy:"none"`
-	OrganizationID uint64    `gorm:"index"` // 0 when the event named no known organization
-	ProcessedAt    time.Time `gorm:"index"`
+	OrganizationID uint64    `gorm:"index"`                // 0 when the event named no known organization
+	Status         string    `gorm:"index" privacy:"none"` // StripeEventProcessed or StripeEventUnmatched
+	Reason         string    `privacy:"none"`              // why an unmatched event found no organization
+	ProcessedAt    time.Time `gorm:"index"`                // when it was processed, or last received unmatched
 }
+
+// Statuses of a ProcessedStripeEvent.
+const (
+	StripeEventProcessed = "processed"
+	StripeEventUnmatched = "unmatched"
+)
 
 // BillingKey returns the data key that seals an organization's billing
 // records, creating it with the first record. It is a key of its own

@@ -235,6 +235,32 @@ func RecordEmailMessage(ctx context.Context, db *gorm.DB, keys *KeyStore, m *Ema
 	})
 }
 
+// ClaimInboundMail records an inbound mail's Message-ID for
+// m.OrganizationID unless it is recorded already (a unique index):
+// claimed is false for a mail taken in before. Called first in the
+// transaction that takes the mail in, its row holds the mail's place until
+// that transaction ends: a delivery of the same mail at the same time
+// waits for it, then finds the mail claimed (or, after a rollback, claims
+// it itself).
+func ClaimInboundMail(ctx context.Context, db *gorm.DB, keys *KeyStore, m *EmailMessage) (bool, error) {
+	m.Direction = EmailInbound
+	m.HeaderIDIndex = keys.BlindIndex(m.HeaderID)
+	if m.HeaderIDIndex == "" {
+		return false, errors.New("email message: no Message-ID")
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = time.Now().UTC()
+	}
+	res := db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "organization_id"}, {Name: "header_id_index"}},
+		// The partial index's predicate, written out: PostgreSQL infers
+		// the index from it (a parameter would not do).
+		TargetWhere: clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "direction = 'in'"}}},
+		DoNothing:   true,
+	}).Create(m)
+	return res.RowsAffected == 1, res.Error
+}
+
 // ErrDuplicateEmail: this inbound mail was already taken in.
 var ErrDuplicateEmail = errors.New("email already received")
 

@@ -90,4 +90,11 @@ CREATE TABLE conversation_usages (
 CREATE UNIQUE INDEX idx_conversation_usages_month ON conversation_usages (organization_id, month);
 CREATE INDEX idx_conversations_organization_created ON conversations (organization_id, created_at);
 `)
+	// A Stripe event for no known organization is kept for review, not
+	// recorded as processed and forgotten.
+	addMigration(11, "billing: Stripe events for no known organization kept for review", `
+ALTER TABLE processed_stripe_events ADD COLUMN status TEXT NOT NULL DEFAULT 'processed';
+ALTER TABLE processed_stripe_events ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX idx_processed_stripe_events_status ON processed_stripe_events (status);
+`)
 }

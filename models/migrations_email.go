@@ -59,3 +59,17 @@ CREATE INDEX idx_unsubscribe_tokens_organization_id ON unsubscribe_tokens (organ
 CREATE INDEX idx_unsubscribe_tokens_account_id ON unsubscribe_tokens (account_id);
 `)
 }
+
+func init() {
+	// Postmark delivers a mail again when it missed the answer, sometimes
+	// while the first delivery is still running: one inbound mail per
+	// organization and Message-ID is a constraint, not a check in Go.
+	// Duplicates taken in before it are dropped (the oldest row stays, so
+	// replies still thread into the first conversation).
+	addMigration(10, "email channel: one inbound mail per organization and Message-ID", `
+DELETE FROM email_messages WHERE direction = 'in' AND id NOT IN (
+	SELECT MIN(id) FROM email_messages WHERE direction = 'in' GROUP BY organization_id, header_id_index
+);
+CREATE UNIQUE INDEX idx_email_messages_inbound ON email_messages (organization_id, header_id_index) WHERE direction = 'in';
+`)
+}

@@ -153,15 +153,32 @@ func (s *Store) CreatePayment(ctx context.Context, p *models.Payment) error {
 }
 
 // StripeEventProcessed reports whether the Stripe event was processed
-// already.
+// already (an event kept for review was not).
 func (s *Store) StripeEventProcessed(ctx context.Context, eventID string) (bool, error) {
 	var seen int64
-	err := s.with(ctx).Model(&models.ProcessedStripeEvent{}).Where("event_id = ?", eventID).Count(&seen).Error
+	err := s.with(ctx).Model(&models.ProcessedStripeEvent{}).Where("event_id = ? AND status = ?", eventID, models.StripeEventProcessed).Count(&seen).Error
 	return seen > 0, err
 }
 
-// RecordStripeEvent records that a Stripe event was processed; IsDuplicate
-// when another delivery of it was recorded first.
+// RecordStripeEvent records that a Stripe event was processed, or kept for
+// review (ev.Status). A delivery of an event kept for review updates its
+// row; IsDuplicate when another delivery was recorded processed first.
 func (s *Store) RecordStripeEvent(ctx context.Context, ev *models.ProcessedStripeEvent) error {
+	if ev.Status == "" {
+		ev.Status = models.StripeEventProcessed
+	}
+	res := s.with(ctx).Model(&models.ProcessedStripeEvent{}).Where("event_id = ? AND status = ?", ev.EventID, models.StripeEventUnmatched).
+		Updates(map[string]any{"type": ev.Type, "organization_id": ev.OrganizationID, "status": ev.Status, "reason": ev.Reason, "processed_at": ev.ProcessedAt})
+	if res.Error != nil || res.RowsAffected > 0 {
+		return res.Error
+	}
 	return s.with(ctx).Create(ev).Error
+}
+
+// UnmatchedStripeEvents lists the Stripe events kept for review (they
+// named no known organization), the latest first, at most limit.
+func (s *Store) UnmatchedStripeEvents(ctx context.Context, limit int) ([]models.ProcessedStripeEvent, error) {
+	var list []models.ProcessedStripeEvent
+	err := s.with(ctx).Where("status = ?", models.StripeEventUnmatched).Order("processed_at DESC").Limit(limit).Find(&list).Error
+	return list, err
 }

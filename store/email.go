@@ -227,3 +227,18 @@ func (s *Store) AdvanceEmailThreadNotified(ctx context.Context, orgID, convID, u
 	return s.with(ctx).Model(&models.EmailThread{}).Where("conversation_id = ? AND organization_id = ? AND notified_up_to < ?", convID, orgID, upTo).
 		Updates(map[string]any{"notified_up_to": upTo, "updated_at": at}).Error
 }
+
+// ClaimInboundMail records an inbound mail's Message-ID (m.HeaderID) for
+// m.OrganizationID, in the transaction that takes the mail in; claimed is
+// false when the organization has the mail already (a redelivery, or one
+// running at the same time, which this call waits for).
+func (s *Store) ClaimInboundMail(ctx context.Context, m *models.EmailMessage) (bool, error) {
+	return models.ClaimInboundMail(ctx, s.db, s.keys, m)
+}
+
+// SetInboundMailMessage records the conversation and message a claimed
+// inbound mail (ClaimInboundMail) became.
+func (s *Store) SetInboundMailMessage(ctx context.Context, orgID, rowID, convID, msgID uint64) error {
+	return s.with(ctx).Model(&models.EmailMessage{}).Where("id = ? AND organization_id = ?", rowID, orgID).
+		Updates(map[string]any{"conversation_id": convID, "message_id": msgID}).Error
+}

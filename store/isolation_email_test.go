@@ -17,6 +17,18 @@ func init() {
 				t.Fatal("A's mail counts as seen by B")
 			}
 		}},
+		isolationCase{"SetInboundMailMessage", func(t *testing.T, f *fixture) {
+			m := f.inboundMailOfA(t)
+			must(t, f.store.SetInboundMailMessage(f.ctx, f.B.Org.ID, m.ID, f.B.Conversation.ID, f.B.Message.ID))
+			rows, err := f.store.EmailMessagesByHeaderIDs(f.ctx, []string{m.HeaderID})
+			must(t, err)
+			if len(rows) != 1 {
+				t.Fatalf("%d rows", len(rows))
+			}
+			if row := rows[0]; row.ConversationID != f.A.Conversation.ID || row.MessageID != f.A.Message.ID {
+				t.Fatal("B pointed A's mail at its own conversation")
+			}
+		}},
 		isolationCase{"SetSupportAddress", func(t *testing.T, f *fixture) {
 			must(t, f.store.SetSupportAddress(f.ctx, f.A.Org.ID, f.A.Org.DataKeyID, "help@a.example", "index-a"))
 			must(t, f.store.SetSupportAddress(f.ctx, f.B.Org.ID, f.B.Org.DataKeyID, "help@b.example", "index-b"))

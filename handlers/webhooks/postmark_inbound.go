@@ -98,7 +98,8 @@ func (h *Handler) postmarkInbound(c *gin.Context) {
 		h.inboundRefusal(c, http.StatusUnprocessableEntity, "organization closed", "The organization this mail is addressed to does not take mail.")
 		return
 	}
-	// Postmark delivers again when it missed our answer: take a mail once.
+	// Postmark delivers again when it missed our answer: a mail taken in
+	// already is answered at once.
 	seen, err := h.Store.InboundMailSeen(ctx, target.ID, messageID)
 	if err != nil {
 		h.Internal(c, err)
@@ -108,85 +109,140 @@ func (h *Handler) postmarkInbound(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "duplicate"})
 		return
 	}
-
-	if conv == nil {
-		contact, err := h.contactByEmail(ctx, target, from, fromName)
-		if err != nil {
-			h.Internal(c, err)
-			return
-		}
-		subject := site.Truncate(strings.TrimSpace(strings.ToValidUTF8(in.Subject, "")), 500)
-		err = h.Store.Tx(ctx, func(tx *store.Store) error {
-			var err error
-			if conv, err = h.Conversations.Start(ctx, tx, target, contact, "email"); err != nil {
-				return err
-			}
-			if subject == "" {
-				return nil
-			}
-			conv.Subject = subject
-			return tx.SetConversationSubject(ctx, conv.OrganizationID, conv)
-		})
-		if err != nil {
-			h.Internal(c, err)
-			return
-		}
-	}
-
-	attIDs, skipped, err := h.storeInboundAttachments(ctx, target, conv, in.Attachments)
-	if err != nil {
+	taken, err := h.takeInbound(ctx, &in, target, conv, from, fromName, messageID)
+	var bad conversation.ErrBadMessage
+	switch {
+	case errors.Is(err, errMailTaken):
+		c.JSON(http.StatusOK, gin.H{"status": "duplicate"})
+		return
+	case errors.As(err, &bad):
+		h.inboundRefusal(c, http.StatusUnprocessableEntity, "bad message", bad.Msg)
+		return
+	case err != nil:
 		h.Internal(c, err)
 		return
 	}
-	body := in.text()
-	if body == "" && len(attIDs) == 0 {
-		body = "(This email had no text.)"
-	}
-	msg, _, err := h.Conversations.Post(ctx, target, conv, conversation.Author{Kind: workflows.AuthorContact, ID: conv.ContactID}, body, false, attIDs)
-	if err != nil {
-		var bad conversation.ErrBadMessage
-		if errors.As(err, &bad) {
-			h.inboundRefusal(c, http.StatusUnprocessableEntity, "bad message", bad.Msg)
-			return
-		}
-		h.Internal(c, err)
-		return
-	}
-	if len(skipped) > 0 {
-		note := "Not accepted from this email: " + strings.Join(skipped, "; ") + "."
-		if _, _, err := h.Conversations.Post(ctx, target, conv, conversation.Author{Kind: workflows.AuthorSystem}, site.Truncate(note, 4000), false, nil); err != nil {
+	if len(taken.skipped) > 0 {
+		note := "Not accepted from this email: " + strings.Join(taken.skipped, "; ") + "."
+		if _, _, err := h.Conversations.Post(ctx, target, taken.conv, conversation.Author{Kind: workflows.AuthorSystem}, site.Truncate(note, 4000), false, nil); err != nil {
 			slog.Error("inbound mail: noting skipped attachments failed", "err", err)
 		}
 	}
-	err = h.Store.RecordEmailMessage(ctx, &models.EmailMessage{OrganizationID: target.ID, ConversationID: conv.ID,
-		MessageID: msg.ID, DataKeyID: conv.DataKeyID, Direction: models.EmailInbound, HeaderID: messageID})
-	if err != nil && !errors.Is(err, models.ErrDuplicateEmail) {
-		h.Internal(c, err)
-		return
+	c.JSON(http.StatusOK, gin.H{"status": "received", "conversation_id": taken.conv.ID, "message_id": taken.msg.ID})
+}
+
+// errMailTaken: another delivery of the same mail took it in (or is
+// taking it in, and this one waited for it).
+var errMailTaken = errors.New("inbound mail taken in already")
+
+// takenMail is what an inbound mail became.
+type takenMail struct {
+	conv    *models.Conversation
+	msg     *models.Message
+	skipped []string // attachments refused, for a note in the conversation
+}
+
+// takeInbound takes a mail in, once, in one transaction: its Message-ID
+// claimed first (a unique index: a delivery of the same mail at the same
+// time waits there, then gets errMailTaken), then the contact and
+// conversation when it starts one, its attachments and its message, and
+// the Message-ID row pointed at them. Nothing is announced (live event,
+// lifecycle signal) before the commit; the blobs of a transaction that
+// rolled back are deleted.
+func (h *Handler) takeInbound(ctx context.Context, in *postmarkInboundMail, org *models.Organization, conv *models.Conversation, from, fromName, messageID string) (*takenMail, error) {
+	taken := &takenMail{conv: conv}
+	var stored []*models.Attachment
+	var announce func()
+	err := h.Store.Tx(ctx, func(tx *store.Store) error {
+		var contact *models.Contact
+		dataKeyID := uint64(0)
+		if conv != nil {
+			dataKeyID = conv.DataKeyID
+		} else {
+			var err error
+			if contact, err = h.contactByEmail(ctx, tx, org, from, fromName); err != nil {
+				return err
+			}
+			dataKeyID = contact.DataKeyID
+		}
+		row := &models.EmailMessage{OrganizationID: org.ID, DataKeyID: dataKeyID, HeaderID: messageID}
+		claimed, err := tx.ClaimInboundMail(ctx, row)
+		if err != nil {
+			return err
+		}
+		if !claimed {
+			return errMailTaken
+		}
+		if conv == nil {
+			subject := site.Truncate(strings.TrimSpace(strings.ToValidUTF8(in.Subject, "")), 500)
+			if taken.conv, err = h.Conversations.Start(ctx, tx, org, contact, "email"); err != nil {
+				return err
+			}
+			if subject != "" {
+				taken.conv.Subject = subject
+				if err := tx.SetConversationSubject(ctx, org.ID, taken.conv); err != nil {
+					return err
+				}
+			}
+		}
+		var attIDs []uint64
+		stored, taken.skipped, err = h.storeInboundAttachments(ctx, tx, org, taken.conv, in.Attachments)
+		if err != nil {
+			return err
+		}
+		for _, a := range stored {
+			attIDs = append(attIDs, a.ID)
+		}
+		body := in.text()
+		if body == "" && len(attIDs) == 0 {
+			body = "(This email had no text.)"
+		}
+		taken.msg, _, announce, err = h.Conversations.PostIn(ctx, tx, org, taken.conv, conversation.Author{Kind: workflows.AuthorContact, ID: taken.conv.ContactID}, body, false, attIDs)
+		if err != nil {
+			return err
+		}
+		return tx.SetInboundMailMessage(ctx, org.ID, row.ID, taken.conv.ID, taken.msg.ID)
+	})
+	if err != nil {
+		for _, a := range stored {
+			if err := h.Conversations.DeleteAttachmentBlob(ctx, org, a); err != nil {
+				slog.Error("inbound mail: deleting the file of a mail not taken in failed", "err", err)
+			}
+		}
+		return nil, err
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "received", "conversation_id": conv.ID, "message_id": msg.ID})
+	announce()
+	return taken, nil
 }
 
 // contactByEmail finds the organization's contact with this address (blind
-// index), or creates one.
-func (h *Handler) contactByEmail(ctx context.Context, org *models.Organization, email, name string) (*models.Contact, error) {
-	contact, err := h.Store.ContactByEmailIndex(ctx, org.ID, h.Keys.BlindIndex(email))
+// index), or creates one, in tx.
+func (h *Handler) contactByEmail(ctx context.Context, tx *store.Store, org *models.Organization, email, name string) (*models.Contact, error) {
+	index := h.Keys.BlindIndex(email)
+	contact, err := tx.ContactByEmailIndex(ctx, org.ID, index)
 	if !errors.Is(err, store.ErrNotFound) {
 		return contact, err
 	}
 	now := h.Now().UTC()
 	contact = &models.Contact{OrganizationID: org.ID, Name: name, Email: email, CreatedAt: now, UpdatedAt: now, LastSeenAt: &now}
-	if err := h.Store.CreateContact(ctx, contact); err != nil {
+	// In a savepoint: should a unique index refuse a contact created
+	// meanwhile, the transaction goes on with that one.
+	err = tx.Tx(ctx, func(sp *store.Store) error { return sp.CreateContact(ctx, contact) })
+	if store.IsDuplicate(err) {
+		return tx.ContactByEmailIndex(ctx, org.ID, index)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return contact, nil
 }
 
 // storeInboundAttachments stores the files a mail brings, like widget
-// uploads (the same allow-list, size limit and sealing). A file that is
-// refused is skipped and named in skipped, for a note in the conversation.
-func (h *Handler) storeInboundAttachments(ctx context.Context, org *models.Organization, conv *models.Conversation, files []postmarkAttachment) ([]uint64, []string, error) {
-	var ids []uint64
+// uploads (the same allow-list, size limit and sealing), their rows in tx.
+// A file that is refused is skipped and named in skipped, for a note in
+// the conversation. On an error, stored are the files stored so far.
+func (h *Handler) storeInboundAttachments(ctx context.Context, tx *store.Store, org *models.Organization, conv *models.Conversation, files []postmarkAttachment) ([]*models.Attachment, []string, error) {
+	var stored []*models.Attachment
 	var skipped []string
 	for i, f := range files {
 		name := strings.TrimSpace(f.Name)
@@ -213,7 +269,7 @@ func (h *Handler) storeInboundAttachments(ctx context.Context, org *models.Organ
 			skipped = append(skipped, label+" (could not be read)")
 			continue
 		}
-		att, err := h.Conversations.StoreAttachment(ctx, org, conv, name, data)
+		att, err := h.Conversations.StoreAttachmentIn(ctx, tx, org, conv, name, data)
 		var bad conversation.ErrBadAttachment
 		switch {
 		case errors.As(err, &bad) && bad.Problem == conversation.AttachmentTypeRefused:
@@ -226,9 +282,9 @@ func (h *Handler) storeInboundAttachments(ctx context.Context, org *models.Organ
 			skipped = append(skipped, label+" (empty)")
 			continue
 		case err != nil:
-			return nil, nil, err
+			return stored, nil, err
 		}
-		ids = append(ids, att.ID)
+		stored = append(stored, att)
 	}
-	return ids, skipped, nil
+	return stored, skipped, nil
 }
