@@ -850,6 +850,7 @@ func TestDevMailboxShowsMailAsTheRecipientSeesIt(t *testing.T) {
 	}
 	msgs, _ := ts.outbox.List()
 	b := ts.browser(t)
+	b.signup("olivia@acme.test", "Acme")
 	r := b.get("/dev/mailbox/" + msgs[0].ID)
 	for _, want := range []string{"List-Unsubscribe-Post", "List-Unsubscribe=One-Click", "Message-ID", "0123456789abcdef0123456789abcdef@", "Plain part",
 		`sandbox src="/dev/mailbox/` + msgs[0].ID + `/html"`, "Not delivered", "postmark is not registered"} {
@@ -864,5 +865,58 @@ func TestDevMailboxShowsMailAsTheRecipientSeesIt(t *testing.T) {
 	}
 	if strings.Contains(r.body, "script") || strings.Contains(r.body, "onclick") || strings.Contains(r.body, "t.example") || !strings.Contains(r.body, "Hi ") {
 		t.Fatalf("%q", r.body)
+	}
+}
+
+// The dev mailbox holds every organization's mail, reset and invitation
+// links included: only a signed-in owner reads it, and only the mail of
+// their own organization and mail to no organization.
+func TestDevMailboxIsForAnOwnerAndTheirOrganizationsMail(t *testing.T) {
+	ts := newTestServer(t)
+	acme := ts.browser(t)
+	acme.signup("olivia@acme.test", "Acme")
+	globex := ts.browser(t)
+	globex.signup("gina@globex.test", "Globex")
+	// A reset link for each owner, each sent on behalf of their organization.
+	for _, email := range []string{"olivia@acme.test", "gina@globex.test"} {
+		b := ts.browser(t)
+		b.get("/password/forgot")
+		if r := b.post("/password/forgot", url.Values{"email": {email}}); r.status != http.StatusSeeOther {
+			t.Fatalf("forgot: %d", r.status)
+		}
+	}
+	if err := ts.outbox.Send(context.Background(), mail.Message{To: "nobody@example.com", Subject: "Mail to no organization", Text: "system"}); err != nil {
+		t.Fatal(err)
+	}
+	globexReset := ts.lastMail(t, "gina@globex.test", "password_reset")
+	acmeReset := ts.lastMail(t, "olivia@acme.test", "password_reset")
+
+	// Anonymous: sent to sign in, for the list and for each message.
+	anon := ts.browser(t)
+	for _, path := range []string{"/dev/mailbox", "/dev/mailbox/" + globexReset.ID, "/dev/mailbox/" + globexReset.ID + "/html"} {
+		if r := anon.get(path); r.status != http.StatusSeeOther || r.location != "/login" {
+			t.Fatalf("anonymous %s: %d %s", path, r.status, r.location)
+		}
+	}
+	// An agent of Acme is not an owner.
+	agent := inviteAndJoin(t, ts, acme, "adam@acme.test", "agent")
+	if r := agent.get("/dev/mailbox"); r.status != http.StatusForbidden {
+		t.Fatalf("agent: %d", r.status)
+	}
+	// Acme's owner sees Acme's mail and mail to no organization, never Globex's.
+	r := acme.get("/dev/mailbox")
+	if r.status != http.StatusOK || !strings.Contains(r.body, "/dev/mailbox/"+acmeReset.ID) || !strings.Contains(r.body, "Mail to no organization") {
+		t.Fatalf("owner's list: %d", r.status)
+	}
+	if strings.Contains(r.body, "gina@globex.test") || strings.Contains(r.body, globexReset.ID) {
+		t.Fatal("the list shows another organization's mail")
+	}
+	for _, path := range []string{"/dev/mailbox/" + globexReset.ID, "/dev/mailbox/" + globexReset.ID + "/html"} {
+		if r := acme.get(path); r.status != http.StatusNotFound || strings.Contains(r.body, "token=") {
+			t.Fatalf("another organization's mail %s: %d", path, r.status)
+		}
+	}
+	if r := acme.get("/dev/mailbox/" + acmeReset.ID); r.status != http.StatusOK || !strings.Contains(r.body, "token=") {
+		t.Fatalf("own mail: %d", r.status)
 	}
 }

@@ -169,6 +169,7 @@ func New(s *Server) (http.Handler, error) {
 	r.Use(s.SecurityHeaders, s.LimitBody)
 	r.StaticFS("/static", web.Static())
 	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
 	if s.PayloadCodec != nil {
 		(&codec.Handler{Store: s.Store, Codec: s.PayloadCodec, UIURL: s.TemporalUIURL, Now: s.now}).Routes(r)
 	}

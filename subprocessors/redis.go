@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -48,6 +51,91 @@ type RedisFanout struct {
 	mu     sync.Mutex
 	client *redis.Client
 	closed bool
+
+	breaker redisBreaker
+}
+
+// redisBreaker makes a Redis that does not answer cost a request nothing:
+// after a failed command, commands fail at once for redisCooldown instead
+// of dialing again on the request path. It counts what failed, for /readyz.
+type redisBreaker struct {
+	mu        sync.Mutex
+	openUntil time.Time
+	failures  uint64 // commands that failed, Redis's own errors included
+	skipped   uint64 // commands refused while the breaker was open
+	lastErr   string
+}
+
+// Fail-fast settings: a Redis that refuses or stalls is noticed within
+// redisDialTimeout, and no command waits for it again before redisCooldown.
+const (
+	redisDialTimeout = 500 * time.Millisecond
+	redisCooldown    = 2 * time.Second
+)
+
+// ErrRedisUnavailable is returned without contacting Redis while a recent
+// failure keeps the breaker open.
+var ErrRedisUnavailable = errors.New("subprocessors: redis: unavailable (recent failure; not retried yet)")
+
+// RedisHealth is what the fan-out knows of its Redis: Up is false while the
+// breaker is open; the counters run from the start of the process.
+type RedisHealth struct {
+	Up        bool   `json:"up"`
+	Failures  uint64 `json:"failures"`
+	Skipped   uint64 `json:"skipped"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// allow reports whether a command may go to Redis now.
+func (b *redisBreaker) allow(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now.Before(b.openUntil) {
+		b.skipped++
+		return false
+	}
+	return true
+}
+
+// record notes a command's outcome; a failure that opens the breaker is
+// logged once, and so is the recovery, not every refused command.
+func (b *redisBreaker) record(now time.Time, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err == nil || errors.Is(err, context.Canceled) {
+		if !b.openUntil.IsZero() {
+			slog.Info("redis reachable again", "failures", b.failures, "skipped", b.skipped)
+			b.openUntil = time.Time{}
+		}
+		return
+	}
+	b.failures++
+	// Only the error's kind: the URL in a dial error holds no password, but
+	// the address need not be in every log line either.
+	b.lastErr = redisErrorKind(err)
+	if b.openUntil.IsZero() {
+		slog.Warn("redis unreachable: live events fail fast", "err", b.lastErr, "cooldown", redisCooldown)
+	}
+	b.openUntil = now.Add(redisCooldown)
+}
+
+func (b *redisBreaker) health(now time.Time) RedisHealth {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return RedisHealth{Up: !now.Before(b.openUntil), Failures: b.failures, Skipped: b.skipped, LastError: b.lastErr}
+}
+
+func redisErrorKind(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr) && netErr.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &netErr):
+		return "network error"
+	}
+	return "redis error"
 }
 
 // NewRedisFanout returns a fan-out on the deployment at cfg.URL. It
@@ -64,11 +152,16 @@ func NewRedisFanout(gate Gate, cfg RedisConfig) (*RedisFanout, error) {
 		// The URL holds the password; the parser's message is not passed on.
 		return nil, errors.New("subprocessors: redis: invalid URL")
 	}
-	// Deadlines of the caller's context bound every command.
+	// Deadlines of the caller's context bound every command, and nothing
+	// is retried on the request path: a publish is best effort (sockets
+	// catch up from the database), so an unreachable Redis must cost a
+	// request one short dial at most, then nothing while the breaker is
+	// open.
 	opts.ContextTimeoutEnabled = true
-	if opts.DialTimeout == 0 {
-		opts.DialTimeout = 5 * time.Second
-	}
+	opts.MaxRetries = -1
+	opts.DialerRetries = 1
+	opts.DialTimeout = redisDialTimeout
+	opts.PoolTimeout = redisDialTimeout
 	return &RedisFanout{gate: gate, opts: opts, region: cfg.Region}, nil
 }
 
@@ -137,15 +230,38 @@ func (f *RedisFanout) PublishEach(ctx context.Context, org policies.OrgContext, 
 	if err != nil {
 		return err
 	}
+	if !f.breaker.allow(time.Now()) {
+		return ErrRedisUnavailable
+	}
 	pipe := client.Pipeline()
 	for i := range channels {
 		pipe.Publish(ctx, allowed[fmt.Sprintf("channel.%d", i)].Value.(string), payload)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	_, err = pipe.Exec(ctx)
+	f.breaker.record(time.Now(), err)
+	if err != nil {
 		return fmt.Errorf("subprocessors: redis publish: %w", err)
 	}
 	return nil
 }
+
+// Ping asks Redis for PONG, through the breaker: a readiness probe while
+// Redis is known down answers at once.
+func (f *RedisFanout) Ping(ctx context.Context) error {
+	client, err := f.redisClient()
+	if err != nil {
+		return err
+	}
+	if !f.breaker.allow(time.Now()) {
+		return ErrRedisUnavailable
+	}
+	err = client.Ping(ctx).Err()
+	f.breaker.record(time.Now(), err)
+	return err
+}
+
+// Health reports the breaker's state and its counters.
+func (f *RedisFanout) Health() RedisHealth { return f.breaker.health(time.Now()) }
 
 // Subscribe receives the payloads published to channel until ctx is done,
 // then closes the returned channel. It returns once Redis confirmed the
@@ -164,8 +280,13 @@ func (f *RedisFanout) Subscribe(ctx context.Context, channel string) (<-chan []b
 	if err != nil {
 		return nil, err
 	}
+	if !f.breaker.allow(time.Now()) {
+		return nil, ErrRedisUnavailable
+	}
 	ps := client.Subscribe(ctx, channel)
-	if _, err := ps.Receive(ctx); err != nil {
+	_, err = ps.Receive(ctx)
+	f.breaker.record(time.Now(), err)
+	if err != nil {
 		_ = ps.Close() // err is the failure to report
 		return nil, fmt.Errorf("subprocessors: redis subscribe: %w", err)
 	}

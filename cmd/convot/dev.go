@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +20,10 @@ import (
 
 // runDev runs everything on one machine with embedded defaults.
 func runDev(ctx context.Context, args []string, out io.Writer) error {
-	if err := flags("dev", args, nil); err != nil {
+	var addr string
+	if err := flags("dev", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&addr, "addr", "", "listen address (default "+devDefaultHTTPAddr+", or CONVOT_HTTP_ADDR)")
+	}); err != nil {
 		return err
 	}
 	a, err := openApp(ctx, true, out)
@@ -27,6 +31,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
+	a.cfg.HTTPAddr = devHTTPAddr(addr, os.Getenv("CONVOT_HTTP_ADDR"))
 	ln, err := a.listen()
 	if err != nil {
 		return err
@@ -118,6 +123,21 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	return err
+}
+
+// devDefaultHTTPAddr is where `convot dev` listens unless told otherwise:
+// loopback only, since it serves a seeded owner and the dev mailbox.
+const devDefaultHTTPAddr = "127.0.0.1:8080"
+
+// devHTTPAddr is the --addr flag, else CONVOT_HTTP_ADDR when set, else
+// devDefaultHTTPAddr.
+func devHTTPAddr(flagAddr, envAddr string) string {
+	for _, a := range []string{flagAddr, strings.TrimSpace(envAddr)} {
+		if a != "" {
+			return a
+		}
+	}
+	return devDefaultHTTPAddr
 }
 
 func displayAddr(addr net.Addr) string {

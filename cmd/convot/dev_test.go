@@ -265,3 +265,17 @@ func assertLogin(t *testing.T, base, email, password string) {
 		t.Fatalf("owner login: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// `convot dev` serves the dev mailbox and a seeded owner: by default only
+// this machine reaches it; CONVOT_HTTP_ADDR or --addr opens it wider.
+func TestDevListensOnLoopbackByDefault(t *testing.T) {
+	for _, c := range []struct{ flag, env, want string }{
+		{"", "", "127.0.0.1:8080"},
+		{"", ":9000", ":9000"},
+		{"0.0.0.0:8081", ":9000", "0.0.0.0:8081"},
+	} {
+		if got := devHTTPAddr(c.flag, c.env); got != c.want {
+			t.Errorf("--addr %q, CONVOT_HTTP_ADDR %q: %q, want %q", c.flag, c.env, got, c.want)
+		}
+	}
+}

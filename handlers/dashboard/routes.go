@@ -165,9 +165,11 @@ func (h *Handler) supportRoutes(r *gin.RouterGroup) {
 // Message-ID, In-Reply-To, References, List-Unsubscribe, ...), the text,
 // and the HTML part sanitized and inside a sandboxed frame. Mail the
 // egress gate refused is shown too, marked with the gate's reason:
-// production would not have sent it. It exists only under `convot dev`.
+// production would not have sent it. It exists only under `convot dev`,
+// for a signed-in owner, who sees their organization's mail only.
 func (h *Handler) devMailRoutes(r *gin.RouterGroup) {
-	r.GET("/dev/mailbox", h.mailbox)
-	r.GET("/dev/mailbox/:id", h.mailMessage)
-	r.GET("/dev/mailbox/:id/html", h.mailHTML)
+	g := r.Group("/dev/mailbox", h.RequireAccount, h.requireOwner)
+	g.GET("", h.mailbox)
+	g.GET("/:id", h.mailMessage)
+	g.GET("/:id/html", h.mailHTML)
 }

@@ -2,6 +2,7 @@ package site
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
@@ -35,6 +36,29 @@ type Socket struct {
 	Accept *websocket.AcceptOptions
 }
 
+// socketPollEvery is how often a client told to poll reads the messages.
+const socketPollEvery = 5 * time.Second
+
+// degradeSocket answers a socket the hub cannot feed: the client is told
+// to poll (a poll event, then close 1013, try again later), not refused
+// with a 500 it would retry at once.
+func (s *Site) degradeSocket(c *gin.Context, accept *websocket.AcceptOptions) {
+	poll := realtime.PollEvent{Type: realtime.TypePoll, PollMillis: int(socketPollEvery / time.Millisecond)}
+	conn, err := websocket.Accept(c.Writer, c.Request, accept)
+	if err != nil {
+		return // Accept has answered the client
+	}
+	c.Abort()
+	defer func() { _ = conn.CloseNow() }() // after Close it only says so
+	ctx, cancel := context.WithTimeout(c.Request.Context(), socketWriteTimeout)
+	defer cancel()
+	payload, _ := json.Marshal(poll) // a struct of a string and an int
+	if err := conn.Write(ctx, websocket.MessageText, payload); err != nil {
+		return
+	}
+	_ = conn.Close(websocket.StatusTryAgainLater, "live updates unavailable; poll") // the socket is over either way
+}
+
 // ServeSocket upgrades the request and pumps the hub's events until either
 // side goes. The hub subscription is made before the upgrade, so a socket
 // that says it is open misses nothing published after that.
@@ -46,6 +70,10 @@ func (s *Site) ServeSocket(c *gin.Context, hub realtime.Hub, sock Socket) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(c.Request.Context()))
 	defer cancel()
 	events, unsubscribe, err := hub.Subscribe(ctx, sock.Topic)
+	if errors.Is(err, realtime.ErrUnavailable) {
+		s.degradeSocket(c, sock.Accept)
+		return
+	}
 	if err != nil {
 		s.Internal(c, err)
 		return

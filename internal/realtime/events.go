@@ -16,7 +16,18 @@ const (
 	TypeConversation = "conversation"
 	TypeTyping       = "typing"
 	TypeRead         = "read"
+	// TypePoll is the only event of a socket the node cannot feed (its
+	// Redis is down): the client polls the messages every PollMillis and
+	// opens a socket again later.
+	TypePoll = "poll"
 )
+
+// PollEvent tells a socket's client to poll instead; the socket then
+// closes with 1013 (try again later).
+type PollEvent struct {
+	Type       string `json:"type"`
+	PollMillis int    `json:"poll_ms"`
+}
 
 // LiveEvent is one event on a socket.
 type LiveEvent struct {

@@ -6,6 +6,8 @@ package realtime
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/convot/convot/policies"
@@ -138,13 +140,23 @@ func (r *Redis) Subscribe(ctx context.Context, topic string) (<-chan []byte, fun
 	ch, err := r.fanout.Subscribe(ctx, channel(topic))
 	if err != nil {
 		cancel()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return ch, cancel, nil
 }
 
 // Close closes the Redis client.
 func (r *Redis) Close() error { return r.fanout.Close() }
+
+// Ping checks that Redis answers (for /readyz).
+func (r *Redis) Ping(ctx context.Context) error { return r.fanout.Ping(ctx) }
+
+// Health is the fan-out's failure counters and whether it takes commands.
+func (r *Redis) Health() subprocessors.RedisHealth { return r.fanout.Health() }
+
+// ErrUnavailable is what Subscribe returns when the hub cannot carry live
+// events now (Redis down): the socket's client should poll instead.
+var ErrUnavailable = errors.New("realtime: live events unavailable")
 
 // channel names a topic in Redis; topics are built from IDs only.
 func channel(topic string) string { return "convot:" + topic }

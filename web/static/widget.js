@@ -57,6 +57,10 @@
   var TYPING_SHOW_FOR = 4000;
   var STATUS_EVERY = 60000;
   var PAGE = 200;
+  // A socket open this long without a "poll" event is live.
+  var SOCKET_SETTLE = 3000;
+  // The fastest a server may ask the widget to poll.
+  var POLL_MIN = 2000;
 
   var state = {
     token: "",
@@ -76,6 +80,7 @@
     connected: false,
     retry: 0,
     reconnectTimer: 0,
+    pollTimer: 0,
     typingSentAt: 0,
     typingTimer: 0,
     statusTimer: 0,
@@ -718,6 +723,13 @@
       state.retry = 0;
       state.connected = true;
       loadMessages();
+      // A socket the server cannot feed says "poll" at once and closes;
+      // one still open a moment later is live, and polling stops.
+      setTimeout(function () {
+        if (state.socket === ws && ws.readyState === 1) {
+          stopPolling();
+        }
+      }, SOCKET_SETTLE);
     };
     ws.onmessage = function (e) {
       if (state.socket !== ws) {
@@ -727,6 +739,10 @@
       try {
         ev = JSON.parse(e.data);
       } catch (_x) {
+        return;
+      }
+      if (ev && ev.type === "poll") {
+        startPolling(ev.poll_ms);
         return;
       }
       handleEvent(ev);
@@ -739,6 +755,21 @@
       state.connected = false;
       scheduleReconnect();
     };
+  }
+
+  // startPolling reads new messages every ms while live updates are down
+  // on the server (its Redis is unreachable); the socket is tried again
+  // at the longest backoff.
+  function startPolling(ms) {
+    ms = Math.max(ms || 0, POLL_MIN);
+    state.retry = Math.max(state.retry, 5);
+    clearInterval(state.pollTimer);
+    state.pollTimer = setInterval(loadMessages, ms);
+  }
+
+  function stopPolling() {
+    clearInterval(state.pollTimer);
+    state.pollTimer = 0;
   }
 
   function scheduleReconnect() {
@@ -754,6 +785,7 @@
 
   function closeSocket() {
     clearTimeout(state.reconnectTimer);
+    stopPolling();
     var ws = state.socket;
     state.socket = null;
     state.connected = false;
