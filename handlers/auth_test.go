@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -440,3 +441,40 @@ func TestSessionsExpire(t *testing.T) {
 }
 
 func itoa(id uint64) string { return strconv.FormatUint(id, 10) }
+
+// Fifteen wrong passwords sent at once all count: the account is locked
+// and the right password is refused, as after fifteen in a row.
+func TestParallelWrongPasswordsLockTheAccount(t *testing.T) {
+	ts := newTestServer(t)
+	owner := ts.browser(t)
+	owner.signup("olivia@acme.test", "Acme")
+	owner.logout()
+	const guesses = 15
+	guessers := make([]*browser, guesses)
+	for i := range guessers {
+		guessers[i] = ts.browser(t)
+		guessers[i].get("/login")
+	}
+	var wg sync.WaitGroup
+	statuses := make([]int, guesses)
+	for i, g := range guessers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = g.post("/login", url.Values{"email": {"olivia@acme.test"}, "password": {"wrong guess " + itoa(uint64(i))}}).status
+		}()
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusUnauthorized && s != http.StatusTooManyRequests {
+			t.Errorf("guess %d: %d", i, s)
+		}
+	}
+	account := accountByEmail(t, ts, "olivia@acme.test")
+	if account.FailedLogins != guesses || account.LockedUntil == nil {
+		t.Fatalf("after %d parallel wrong passwords: failed_logins=%d locked_until=%v", guesses, account.FailedLogins, account.LockedUntil)
+	}
+	if r := owner.login("olivia@acme.test", "correct horse battery"); r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "locked") {
+		t.Fatalf("right password after the burst: %d %s", r.status, excerpt(r.body))
+	}
+}

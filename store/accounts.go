@@ -37,16 +37,48 @@ func (s *Store) CreateAccount(ctx context.Context, a *models.Account) error {
 	return err
 }
 
-// RecordFailedLogin stores the failed sign-in count the caller computed for
-// the account found by its email, and the lockout when it ran out
-// (lockedUntil non-nil). The read-then-write is not atomic; the statement
-// is the handler's as it was.
-func (s *Store) RecordFailedLogin(ctx context.Context, accountID uint64, failedLogins int, lockedUntil *time.Time) error {
-	updates := map[string]any{"failed_logins": failedLogins}
-	if lockedUntil != nil {
-		updates["locked_until"] = *lockedUntil
+// LoginAttempt is what AdmitLoginAttempt decided: the attempt's number
+// since the last successful sign-in, and the lockout, if any.
+type LoginAttempt struct {
+	Count       int
+	LockedUntil *time.Time
+	// Admitted says whether the password may be checked: false while the
+	// account is locked.
+	Admitted bool
+}
+
+// AdmitLoginAttempt counts a sign-in attempt on the account found by its
+// email before its password is checked, and locks the account (until
+// now+lockFor) when the count reaches limit. Counting and locking are one
+// statement, so parallel guesses each count and at most limit of them
+// are checked; a lockout that has run out starts the count again. The
+// right password then clears the count (ClearFailedLogins).
+func (s *Store) AdmitLoginAttempt(ctx context.Context, accountID uint64, now time.Time, limit int, lockFor time.Duration) (LoginAttempt, error) {
+	now = now.UTC()
+	var row struct {
+		FailedLogins int
+		LockedUntil  *time.Time
 	}
-	return s.with(ctx).Model(&models.Account{}).Where("id = ?", accountID).Updates(updates).Error
+	// Every SET expression reads the row as it was: "expired" and "count"
+	// below are the same in both.
+	res := s.with(ctx).Raw(`UPDATE accounts SET
+		failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= @now THEN 1 ELSE failed_logins + 1 END,
+		locked_until = CASE
+			WHEN locked_until IS NOT NULL AND locked_until > @now THEN locked_until
+			WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= @now THEN 1 ELSE failed_logins + 1 END) >= @limit THEN @until
+			ELSE NULL END
+		WHERE id = @id
+		RETURNING failed_logins, locked_until`,
+		map[string]any{"now": now, "limit": limit, "until": now.Add(lockFor), "id": accountID}).Scan(&row)
+	if res.Error != nil {
+		return LoginAttempt{}, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return LoginAttempt{}, ErrNotFound
+	}
+	// The attempt that reaches the limit locks the account and is still
+	// checked; those after it are not.
+	return LoginAttempt{Count: row.FailedLogins, LockedUntil: row.LockedUntil, Admitted: row.FailedLogins <= limit}, nil
 }
 
 // ClearFailedLogins resets the failed sign-in count and lockout of the

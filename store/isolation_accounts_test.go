@@ -83,8 +83,8 @@ func init() {
 			}
 		}},
 		isolationCase{"ResetPassword", func(t *testing.T, f *fixture) {
-			until := f.now.Add(time.Hour)
-			must(t, f.store.RecordFailedLogin(f.ctx, f.A.Owner.ID, 0, &until))
+			_, err := f.store.AdmitLoginAttempt(f.ctx, f.A.Owner.ID, f.now, 1, time.Hour)
+			must(t, err)
 			must(t, f.store.ResetPassword(f.ctx, f.B.Org.ID, f.A.Owner.ID, "changed"))
 			if a := f.ownerOfA(t); a.PasswordHash != "" || a.LockedUntil == nil {
 				t.Fatal("B reset A's owner's password")

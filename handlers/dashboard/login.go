@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
@@ -58,25 +57,23 @@ func (h *Handler) login(c *gin.Context) {
 		refuse(http.StatusUnauthorized, "Wrong email or password.")
 		return
 	}
-	if account.LockedUntil != nil && now.Before(*account.LockedUntil) {
+	// The attempt is counted before the password is checked: a burst of
+	// parallel guesses gets maxFailedLogins checks, not one per guess.
+	attempt, err := h.Store.AdmitLoginAttempt(c, account.ID, now, maxFailedLogins, lockoutDuration)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	if !attempt.Admitted {
 		h.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_refused_locked", site.Target("account", account.ID), "")
-		minutes := int(account.LockedUntil.Sub(now).Minutes()) + 1
+		minutes := int(attempt.LockedUntil.Sub(now).Minutes()) + 1
 		refuse(http.StatusTooManyRequests, fmt.Sprintf("This account is locked after too many failed sign-ins. Try again in %d minutes, or reset your password.", minutes))
 		return
 	}
 	if bcrypt.CompareHashAndPassword([]byte(account.PasswordHash), []byte(password)) != nil {
-		failedLogins := account.FailedLogins + 1
-		var lockedUntil *time.Time
-		detail := fmt.Sprintf("failure %d", account.FailedLogins+1)
-		if account.FailedLogins+1 >= maxFailedLogins {
-			until := now.Add(lockoutDuration).UTC()
-			lockedUntil = &until
-			failedLogins = 0
+		detail := fmt.Sprintf("failure %d", attempt.Count)
+		if attempt.LockedUntil != nil {
 			detail += ", locked"
-		}
-		if err := h.Store.RecordFailedLogin(c, account.ID, failedLogins, lockedUntil); err != nil {
-			h.Internal(c, err)
-			return
 		}
 		h.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_failed", site.Target("account", account.ID), detail)
 		refuse(http.StatusUnauthorized, "Wrong email or password.")
