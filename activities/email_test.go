@@ -156,7 +156,7 @@ func TestNotifyContactOfRepliesNeedsAnAddressAndTheGate(t *testing.T) {
 	restricted := models.Contact{OrganizationID: org.ID, Email: "restricted@example.com"}
 	db.Create(&anonymous)
 	db.Create(&restricted)
-	if err := models.RecordPreference(db.DB, models.SubjectPreference{OrganizationID: org.ID, ContactID: restricted.ID, Kind: models.PreferenceRestriction, Active: true, Source: "operator"}); err != nil {
+	if err := store.New(db.DB, db.Keys).RecordPreference(context.Background(), models.SubjectPreference{OrganizationID: org.ID, ContactID: restricted.ID, Kind: models.PreferenceRestriction, Active: true, Source: "operator"}); err != nil {
 		t.Fatal(err)
 	}
 	mailer, fake := newMailer(t, db)

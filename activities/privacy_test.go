@@ -284,9 +284,9 @@ func TestChildRequestFlagsTheContact(t *testing.T) {
 	pmust(t, w.db.Model(&models.PrivacyRequest{}).Where("id = ?", w.req.ID).Updates(map[string]any{"type": obligations.DsrErasure, "for_child": true, "subject_id": 0}).Error)
 	_, err := w.a.LocatePrivacySubject(ctx, w.ref())
 	pmust(t, err)
-	flagged, err := models.FlaggedUnder16(ctx, w.db.DB, w.contact.ID)
+	flagged, err := w.a.Store.FlaggedUnder16(ctx, w.contact.OrganizationID, w.contact.ID)
 	pmust(t, err)
-	sc, err := models.SubjectContextForContact(ctx, w.db.DB, w.contact.ID)
+	sc, err := w.a.Store.SubjectContextForContact(ctx, w.contact.OrganizationID, w.contact.ID)
 	pmust(t, err)
 	if !flagged || !sc.Restricted {
 		t.Fatalf("child not flagged: %v %+v", flagged, sc)
@@ -309,7 +309,7 @@ func TestPreferenceRequestsReachTheGate(t *testing.T) {
 			pmust(t, err)
 		}
 	}
-	sc, err := models.SubjectContextForContact(ctx, w.db.DB, w.contact.ID)
+	sc, err := w.a.Store.SubjectContextForContact(ctx, w.contact.OrganizationID, w.contact.ID)
 	pmust(t, err)
 	if !sc.Restricted || len(sc.Objections) != 1 || sc.Objections[0] != "automated_decisions" || len(sc.Consents) != 0 {
 		t.Fatalf("subject context %+v", sc)

@@ -624,7 +624,7 @@ func TestMarketingConsentPage(t *testing.T) {
 	if consent == nil || consent.WordingVersion != models.MarketingWordingVersion || consent.Source != "dashboard" || consent.CreatedAt.IsZero() {
 		t.Fatalf("%+v", consent)
 	}
-	sc, _ := models.SubjectContextForAccount(context.Background(), ts.db.DB, owner.ID)
+	sc, _ := store.New(ts.db.DB, ts.db.Keys).SubjectContextForAccount(context.Background(), owner.OrganizationID, owner.ID)
 	if len(sc.Consents) != 1 || sc.Consents[0] != "marketing_email" {
 		t.Fatalf("the gate would be told %+v", sc)
 	}
@@ -635,7 +635,7 @@ func TestMarketingConsentPage(t *testing.T) {
 	if consent, _ := models.MarketingConsent(context.Background(), ts.db.DB, owner.ID); consent != nil {
 		t.Fatal("withdrawal not honoured")
 	}
-	if sc, _ := models.SubjectContextForAccount(context.Background(), ts.db.DB, owner.ID); len(sc.Consents) != 0 {
+	if sc, _ := store.New(ts.db.DB, ts.db.Keys).SubjectContextForAccount(context.Background(), owner.OrganizationID, owner.ID); len(sc.Consents) != 0 {
 		t.Fatalf("the gate would still be told %+v", sc)
 	}
 	r = b.get("/settings/marketing")

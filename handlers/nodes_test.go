@@ -16,6 +16,7 @@ import (
 	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 )
 
@@ -166,7 +167,7 @@ func TestRestrictedContactsMessagesStayOffRedis(t *testing.T) {
 		return s.Token, s.Contact.ID
 	}
 	restrictedToken, restrictedID := session()
-	if err := models.RecordPreference(nodeA.db.DB, models.SubjectPreference{OrganizationID: w.org.ID, ContactID: restrictedID,
+	if err := store.New(nodeA.db.DB, nodeA.db.Keys).RecordPreference(context.Background(), models.SubjectPreference{OrganizationID: w.org.ID, ContactID: restrictedID,
 		Kind: models.PreferenceRestriction, Active: true, Source: "dsr-test"}); err != nil {
 		t.Fatal(err)
 	}

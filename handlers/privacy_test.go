@@ -603,7 +603,7 @@ func TestUnder16FlagErasesTheContactPromptly(t *testing.T) {
 	if !in.Prompt || !in.Verified || in.Type != obligations.DsrErasure {
 		t.Fatalf("workflow input %+v", in)
 	}
-	if sc, _ := models.SubjectContextForContact(ctx, p.db.DB, p.contact.ID); !sc.Restricted {
+	if sc, _ := store.New(p.db.DB, p.db.Keys).SubjectContextForContact(ctx, p.contact.OrganizationID, p.contact.ID); !sc.Restricted {
 		t.Fatal("the flagged contact is not restricted at once")
 	}
 	runPrivacyWorkflow(t, p.testServer, in)

@@ -1,9 +1,7 @@
 package models
 
 import (
-	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
@@ -234,69 +232,6 @@ func ConsentNames() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// RecordPreference adds a preference row: the newest of its kind and value
-// is in force from now on.
-func RecordPreference(tx *gorm.DB, p SubjectPreference) error {
-	if (p.ContactID == 0) == (p.AccountID == 0) {
-		return fmt.Errorf("preference: exactly one of contact and account is required")
-	}
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = time.Now().UTC()
-	}
-	return tx.Create(&p).Error
-}
-
-// SubjectContextForContact is what the egress gate must know of an End
-// User: restriction (or the under-16 flag), objections and consents.
-// Every flow about a contact builds its policies.Flow subject with it.
-func SubjectContextForContact(ctx context.Context, db *gorm.DB, contactID uint64) (policies.SubjectContext, error) {
-	return subjectContext(ctx, db, SubjectEndUser, "contact_id", contactID)
-}
-
-// SubjectContextForAccount is the same for a Customer's operator: the mailer
-// asks it before marketing mail (consent, direct-marketing objection).
-func SubjectContextForAccount(ctx context.Context, db *gorm.DB, accountID uint64) (policies.SubjectContext, error) {
-	return subjectContext(ctx, db, SubjectCustomer, "account_id", accountID)
-}
-
-func subjectContext(ctx context.Context, db *gorm.DB, kind, column string, id uint64) (policies.SubjectContext, error) {
-	sc := policies.SubjectContext{Kind: kind, Objections: []string{}, Consents: []string{}}
-	if id == 0 {
-		return sc, nil
-	}
-	var rows []SubjectPreference
-	if err := db.WithContext(ctx).Where(column+" = ?", id).Order("id").Find(&rows).Error; err != nil {
-		return sc, err
-	}
-	state := map[[2]string]bool{}
-	for _, p := range rows {
-		state[[2]string{p.Kind, p.Value}] = p.Active
-	}
-	for k, active := range state {
-		if !active {
-			continue
-		}
-		switch k[0] {
-		case PreferenceRestriction, PreferenceUnder16:
-			sc.Restricted = true
-		case PreferenceObjection:
-			sc.Objections = append(sc.Objections, k[1])
-		case PreferenceConsent:
-			sc.Consents = append(sc.Consents, k[1])
-		}
-	}
-	slices.Sort(sc.Objections)
-	slices.Sort(sc.Consents)
-	return sc, nil
-}
-
-// FlaggedUnder16 reports whether a contact is flagged as a child under 16.
-func FlaggedUnder16(ctx context.Context, db *gorm.DB, contactID uint64) (bool, error) {
-	var p SubjectPreference
-	err := db.WithContext(ctx).Where("contact_id = ? AND kind = ?", contactID, PreferenceUnder16).Order("id DESC").Limit(1).Find(&p).Error
-	return p.ID != 0 && p.Active, err
 }
 
 // Subject is the data subject the request was located to, as erasure and

@@ -133,7 +133,7 @@ func (s *Store) SubjectContextForContact(ctx context.Context, orgID, contactID u
 	if err := s.contactOf(ctx, orgID, contactID); err != nil {
 		return policies.SubjectContext{}, err
 	}
-	return models.SubjectContextForContact(ctx, s.db, contactID)
+	return subjectContext(ctx, s.db, models.SubjectEndUser, "contact_id", contactID)
 }
 
 // FlaggedUnder16 reports whether one of the organization's contacts is
@@ -143,13 +143,13 @@ func (s *Store) FlaggedUnder16(ctx context.Context, orgID, contactID uint64) (bo
 	if err := s.contactOf(ctx, orgID, contactID); err != nil {
 		return false, err
 	}
-	return models.FlaggedUnder16(ctx, s.db, contactID)
+	return flaggedUnder16(ctx, s.db, contactID)
 }
 
 // RecordSubjectPreference adds a preference row (a restriction, objection,
 // consent or the under-16 flag); its OrganizationID says whose it is.
 func (s *Store) RecordSubjectPreference(ctx context.Context, p models.SubjectPreference) error {
-	return models.RecordPreference(s.with(ctx), p)
+	return recordPreference(s.with(ctx), p)
 }
 
 // contactOf is ErrNotFound unless the contact is the organization's.

@@ -163,7 +163,7 @@ func (s *Store) SubjectContextForAccount(ctx context.Context, orgID, accountID u
 	if err := s.accountIn(ctx, orgID, accountID); err != nil {
 		return policies.SubjectContext{}, err
 	}
-	return models.SubjectContextForAccount(ctx, s.db, accountID)
+	return subjectContext(ctx, s.db, models.SubjectCustomer, "account_id", accountID)
 }
 
 // IssueUnsubscribeToken creates the unsubscribe token of one marketing

@@ -226,7 +226,7 @@ func (s *Store) OrganizationsWithContactEmail(ctx context.Context, emailIndex st
 // objection, consent or the under-16 flag); its OrganizationID and
 // ContactID or AccountID say whose.
 func (s *Store) RecordPreference(ctx context.Context, p models.SubjectPreference) error {
-	return models.RecordPreference(s.with(ctx), p)
+	return recordPreference(s.with(ctx), p)
 }
 
 // The data-subject request workflow's records. A request is named by its

@@ -97,7 +97,7 @@ func newPrivacyFixture(t *testing.T, db *testdb.DB) *fixture {
 			FileName: "passport.png", ContentType: "image/png", Size: 3, BlobKey: "attachments/x/" + crypto.RandomToken(8), CreatedAt: now})
 		mustCreate(t, db, &models.VisitorToken{OrganizationID: f.org.ID, ContactID: c.ID, TokenHash: crypto.HashToken(crypto.RandomToken(16)), CreatedAt: now, LastSeenAt: now})
 	}
-	if err := models.RecordPreference(db.DB, models.SubjectPreference{OrganizationID: f.org.ID, ContactID: f.contact.ID, Kind: models.PreferenceObjection, Value: "automated_decisions", Active: true}); err != nil {
+	if err := store.New(db.DB, db.Keys).RecordPreference(context.Background(), models.SubjectPreference{OrganizationID: f.org.ID, ContactID: f.contact.ID, Kind: models.PreferenceObjection, Value: "automated_decisions", Active: true}); err != nil {
 		t.Fatal(err)
 	}
 	mustCreate(t, db, &models.Invoice{OrganizationID: f.org.ID, StripeInvoiceID: "in_" + crypto.RandomToken(6), Number: "A-1", Status: "paid", IssuedAt: now, HostedInvoiceURL: "https://invoice.example/1"})
@@ -312,7 +312,8 @@ func TestSubjectContextCarriesPreferencesToTheGate(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
 	f := newPrivacyFixture(t, db)
-	sc, err := models.SubjectContextForContact(ctx, db.DB, f.contact.ID)
+	st := store.New(db.DB, db.Keys)
+	sc, err := st.SubjectContextForContact(ctx, f.org.ID, f.contact.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,19 +329,19 @@ func TestSubjectContextCarriesPreferencesToTheGate(t *testing.T) {
 	if d, _ := gate.Authorize(ctx, summary); d.Allow {
 		t.Fatal("an AI summary of an objecting subject was allowed")
 	}
-	bsc, _ := models.SubjectContextForContact(ctx, db.DB, f.bystander.ID)
+	bsc, _ := st.SubjectContextForContact(ctx, f.org.ID, f.bystander.ID)
 	summary.Subject = bsc
 	if d, _ := gate.Authorize(ctx, summary); !d.Allow {
 		t.Fatalf("the bystander's summary was denied: %s", d.Reason)
 	}
 	must := func(p models.SubjectPreference) {
 		t.Helper()
-		if err := models.RecordPreference(db.DB, p); err != nil {
+		if err := st.RecordPreference(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	must(models.SubjectPreference{OrganizationID: f.org.ID, ContactID: f.bystander.ID, Kind: models.PreferenceRestriction, Active: true})
-	bsc, _ = models.SubjectContextForContact(ctx, db.DB, f.bystander.ID)
+	bsc, _ = st.SubjectContextForContact(ctx, f.org.ID, f.bystander.ID)
 	summary.Subject = bsc
 	if d, _ := gate.Authorize(ctx, summary); d.Allow || !bsc.Restricted {
 		t.Fatal("a restricted subject's data went to an AI subprocessor")
@@ -351,12 +352,12 @@ func TestSubjectContextCarriesPreferencesToTheGate(t *testing.T) {
 		t.Fatalf("storage of a restricted subject was denied: %s", d.Reason)
 	}
 	must(models.SubjectPreference{OrganizationID: f.org.ID, AccountID: f.owner.ID, Kind: models.PreferenceConsent, Value: "marketing_email", Active: true})
-	asc, _ := models.SubjectContextForAccount(ctx, db.DB, f.owner.ID)
+	asc, _ := st.SubjectContextForAccount(ctx, f.org.ID, f.owner.ID)
 	if !slices.Equal(asc.Consents, []string{"marketing_email"}) {
 		t.Fatalf("consents %v", asc.Consents)
 	}
 	must(models.SubjectPreference{OrganizationID: f.org.ID, AccountID: f.owner.ID, Kind: models.PreferenceConsent, Value: "marketing_email", Active: false})
-	asc, _ = models.SubjectContextForAccount(ctx, db.DB, f.owner.ID)
+	asc, _ = st.SubjectContextForAccount(ctx, f.org.ID, f.owner.ID)
 	if len(asc.Consents) != 0 {
 		t.Fatalf("a withdrawn consent is still in force: %v", asc.Consents)
 	}
