@@ -15,14 +15,21 @@ import (
 	"github.com/convot/convot/workflows"
 )
 
-func TestRecordConversationStatus(t *testing.T) {
-	db := testdb.New(t)
-	org := models.Organization{PublicKey: crypto.RandomToken(8), CompanyName: "Acme", Region: "us", Status: models.OrgActive}
+// openConversation creates an organization of Acme in region and an open
+// conversation of its contact Alice.
+func openConversation(db *testdb.DB, region string) (models.Organization, models.Conversation) {
+	org := models.Organization{PublicKey: crypto.RandomToken(8), CompanyName: "Acme", Region: region, Status: models.OrgActive}
 	db.Create(&org)
 	contact := models.Contact{OrganizationID: org.ID, Name: "Alice"}
 	db.Create(&contact)
 	conv := models.Conversation{OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID, Status: "open", LastMessageAt: time.Now()}
 	db.Create(&conv)
+	return org, conv
+}
+
+func TestRecordConversationStatus(t *testing.T) {
+	db := testdb.New(t)
+	org, conv := openConversation(db, "us")
 	a := &Activities{Store: store.New(db.DB, db.Keys)}
 	env := testenv.ActivityEnv(a.RecordConversationStatus)
 	record := func(ch workflows.ConversationStatusChange) error {
@@ -76,12 +83,7 @@ func TestRecordConversationStatus(t *testing.T) {
 // operators' and the visitor's sockets.
 func TestRecordConversationStatusAnnouncesTheChange(t *testing.T) {
 	db := testdb.New(t)
-	org := models.Organization{PublicKey: crypto.RandomToken(8), CompanyName: "Acme", Region: "eu", Status: models.OrgActive}
-	db.Create(&org)
-	contact := models.Contact{OrganizationID: org.ID, Name: "Alice"}
-	db.Create(&contact)
-	conv := models.Conversation{OrganizationID: org.ID, ContactID: contact.ID, DataKeyID: contact.DataKeyID, Status: "open", LastMessageAt: time.Now()}
-	db.Create(&conv)
+	org, conv := openConversation(db, "eu")
 	hub := realtime.NewLocal()
 	ctx := context.Background()
 	operators, stopOps, _ := hub.Subscribe(ctx, realtime.OrgTopic(org.ID))

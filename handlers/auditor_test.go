@@ -15,9 +15,7 @@ import (
 )
 
 func TestAuditorSurface(t *testing.T) {
-	ts := newTestServer(t)
-	owner := ts.browser(t)
-	owner.signup("olivia@acme.test", "Acme")
+	ts, owner := acmeOwner(t)
 	auditor := inviteAndJoin(t, ts, owner, "audrey@acme.test", "auditor")
 	agent := inviteAndJoin(t, ts, owner, "adam@acme.test", "agent")
 	var org models.Account

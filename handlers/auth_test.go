@@ -170,9 +170,7 @@ func TestBadSignupInput(t *testing.T) {
 }
 
 func TestFiveWrongPasswordsLockTheAccount(t *testing.T) {
-	ts := newTestServer(t)
-	b := ts.browser(t)
-	b.signup("olivia@acme.test", "Acme")
+	ts, b := acmeOwner(t)
 	b.logout()
 	for i := 0; i < 5; i++ {
 		if r := b.login("olivia@acme.test", "guess number "+string(rune('a'+i))); r.status != http.StatusUnauthorized {
@@ -223,9 +221,7 @@ func enrolMFA(t *testing.T, ts *testServer, b *browser) (string, []string) {
 }
 
 func TestMFAEnrolmentAndLogin(t *testing.T) {
-	ts := newTestServer(t)
-	b := ts.browser(t)
-	b.signup("olivia@acme.test", "Acme")
+	ts, b := acmeOwner(t)
 	secret, recovery := enrolMFA(t, ts, b)
 	assertAudit(t, ts, "auth.mfa_enabled")
 	b.logout()
@@ -277,9 +273,7 @@ func TestMFAEnrolmentAndLogin(t *testing.T) {
 }
 
 func TestOwnerCanRequireMFA(t *testing.T) {
-	ts := newTestServer(t)
-	owner := ts.browser(t)
-	owner.signup("olivia@acme.test", "Acme")
+	ts, owner := acmeOwner(t)
 	agent := inviteAndJoin(t, ts, owner, "adam@acme.test", "agent")
 	owner.get("/settings/organization")
 	if r := owner.post("/settings/organization/mfa", url.Values{"require_mfa": {"1"}}); r.status != http.StatusConflict {
@@ -326,9 +320,7 @@ func inviteAndJoin(t *testing.T, ts *testServer, inviter *browser, email, role s
 }
 
 func TestRolesLimitWhatAnAgentReaches(t *testing.T) {
-	ts := newTestServer(t)
-	owner := ts.browser(t)
-	owner.signup("olivia@acme.test", "Acme")
+	ts, owner := acmeOwner(t)
 	agent := inviteAndJoin(t, ts, owner, "adam@acme.test", "agent")
 	if r := agent.get("/"); r.status != http.StatusOK {
 		t.Fatalf("agent home: %d", r.status)
@@ -362,9 +354,7 @@ func TestRolesLimitWhatAnAgentReaches(t *testing.T) {
 }
 
 func TestAnotherOrganizationsMemberIsNotFound(t *testing.T) {
-	ts := newTestServer(t)
-	a := ts.browser(t)
-	a.signup("olivia@acme.test", "Acme")
+	ts, a := acmeOwner(t)
 	inviteAndJoin(t, ts, a, "adam@acme.test", "agent")
 	var adam models.Account
 	ts.db.Where("email_index = ?", ts.db.Keys.BlindIndex("adam@acme.test")).First(&adam)
@@ -386,9 +376,7 @@ func TestAnotherOrganizationsMemberIsNotFound(t *testing.T) {
 }
 
 func TestPasswordReset(t *testing.T) {
-	ts := newTestServer(t)
-	b := ts.browser(t)
-	b.signup("olivia@acme.test", "Acme")
+	ts, _ := acmeOwner(t) // Olivia, whose password is reset
 	other := ts.browser(t)
 	other.login("olivia@acme.test", "correct horse battery")
 
@@ -431,9 +419,7 @@ func TestPasswordReset(t *testing.T) {
 }
 
 func TestSessionsExpire(t *testing.T) {
-	ts := newTestServer(t)
-	b := ts.browser(t)
-	b.signup("olivia@acme.test", "Acme")
+	ts, b := acmeOwner(t)
 	ts.advance(25 * time.Hour)
 	if r := b.get("/"); r.status != http.StatusSeeOther || r.location != "/login" {
 		t.Fatalf("idle session: %d %s", r.status, r.location)

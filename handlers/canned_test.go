@@ -11,8 +11,7 @@ import (
 )
 
 func TestCannedResponses(t *testing.T) {
-	ts := newTestServer(t)
-	w := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+	ts, w := acmeInbox(t)
 	_, conv := w.conversation(t, models.Contact{Name: "Ada"}, "Hello")
 	b := w.owner
 	b.get("/inbox/canned")

@@ -11,8 +11,7 @@ import (
 )
 
 func TestContactSearch(t *testing.T) {
-	ts := newTestServer(t)
-	w := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+	_, w := acmeInbox(t)
 	ada, _ := w.conversation(t, models.Contact{Name: "Ada Lovelace", Email: "ada@example.test"}, "")
 	grace, _ := w.conversation(t, models.Contact{Name: "Grace Hopper", Email: "grace@navy.test"}, "")
 	anon, _ := w.conversation(t, models.Contact{}, "")
@@ -84,8 +83,7 @@ func TestContactSearch(t *testing.T) {
 }
 
 func TestContactPage(t *testing.T) {
-	ts := newTestServer(t)
-	w := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+	ts, w := acmeInbox(t)
 	ada, first := w.conversation(t, models.Contact{Name: "Ada Lovelace", Email: "ada@example.test", Phone: "+44 1",
 		ExternalID: "u-1", CustomAttributes: map[string]string{"plan": "pro"}, IP: "198.51.100.4", BrowserLanguage: "fr-FR",
 		PageURL: "https://example.test/help", DeviceType: "mobile", Country: "FR"}, "Hi")

@@ -48,3 +48,19 @@ func (ts *testServer) anotherNode(t *testing.T, configure func(*Server)) *testSe
 	t.Cleanup(node.Close)
 	return node
 }
+
+// acmeOwner is a test server and the browser of Olivia, who signed Acme up.
+func acmeOwner(t *testing.T) (*testServer, *browser) {
+	t.Helper()
+	ts := newTestServer(t)
+	owner := ts.browser(t)
+	owner.signup("olivia@acme.test", "Acme")
+	return ts, owner
+}
+
+// acmeInbox is a test server and the inbox of Acme, signed up by Olivia.
+func acmeInbox(t *testing.T) (*testServer, *inboxWorld) {
+	t.Helper()
+	ts := newTestServer(t)
+	return ts, newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+}

@@ -21,8 +21,7 @@ import (
 // visitor text that stays text. (The end-to-end widget-to-inbox test is
 // separate; this one drives the operator side only.)
 func TestInboxInBrowser(t *testing.T) {
-	ts := newTestServer(t)
-	w := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+	ts, w := acmeInbox(t)
 	ada, conv := w.conversation(t, models.Contact{Name: "Ada Lovelace", Email: "ada@example.test"}, "Hello from the widget")
 	ts.db.Create(&models.CannedResponse{OrganizationID: w.org.ID, Shortcut: "thanks", Body: "Thank you for waiting!", CreatedAt: ts.clock(), UpdatedAt: ts.clock()})
 

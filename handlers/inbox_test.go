@@ -143,8 +143,7 @@ func reloadConversation(t *testing.T, ts *testServer, conv *models.Conversation)
 }
 
 func TestInboxListAndConversation(t *testing.T) {
-	ts := newTestServer(t)
-	w := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+	ts, w := acmeInbox(t)
 	seen := ts.now.Add(-time.Hour)
 	ada, conv := w.conversation(t, models.Contact{
 		Name: "Ada Lovelace", Email: "ada@example.test", Phone: "+44 20 7946 0000", ExternalID: "user-42",
@@ -264,8 +263,7 @@ func TestInboxListAndConversation(t *testing.T) {
 }
 
 func TestInboxAssignSnoozeResolveReopen(t *testing.T) {
-	ts := newTestServer(t)
-	w := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+	ts, w := acmeInbox(t)
 	agent := inviteAndJoin(t, ts, w.owner, "adam@acme.test", "agent")
 	inviteAndJoin(t, ts, w.owner, "audrey@acme.test", "auditor")
 	agentID := accountByEmail(t, ts, "adam@acme.test").ID
@@ -392,8 +390,7 @@ func TestInboxAssignSnoozeResolveReopen(t *testing.T) {
 }
 
 func TestInboxAttachments(t *testing.T) {
-	ts := newTestServer(t)
-	w := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+	ts, w := acmeInbox(t)
 	_, conv := w.conversation(t, models.Contact{Name: "Ada"}, "Here is my receipt")
 	w.owner.get(convPath(conv, ""))
 
@@ -451,8 +448,7 @@ func TestInboxAttachments(t *testing.T) {
 }
 
 func TestInboxRendersMessagesSafely(t *testing.T) {
-	ts := newTestServer(t)
-	w := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+	_, w := acmeInbox(t)
 	const evil = `<script>alert(1)</script><img src=x onerror=alert(2)>"'&`
 	_, conv := w.conversation(t, models.Contact{Name: `<img src=x onerror=alert(3)>`, Email: "x@example.test",
 		CustomAttributes: map[string]string{"<b>k</b>": `<svg onload=alert(4)>`}, PageURL: `javascript:alert(5)`}, evil)
@@ -524,8 +520,7 @@ func TestInboxScriptNeverParsesMarkup(t *testing.T) {
 }
 
 func TestInboxRoles(t *testing.T) {
-	ts := newTestServer(t)
-	w := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+	ts, w := acmeInbox(t)
 	agent := inviteAndJoin(t, ts, w.owner, "adam@acme.test", "agent")
 	auditor := inviteAndJoin(t, ts, w.owner, "audrey@acme.test", "auditor")
 	ct, conv := w.conversation(t, models.Contact{Name: "Ada"}, "Hello")
@@ -580,8 +575,7 @@ func TestInboxRoles(t *testing.T) {
 // Invariant 5: every inbox route with an identifier answers 404 to an
 // operator of another organization, and changes nothing.
 func TestInboxTenantIsolation(t *testing.T) {
-	ts := newTestServer(t)
-	a := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+	ts, a := acmeInbox(t)
 	ct, conv := a.conversation(t, models.Contact{Name: "Ada Lovelace", Email: "ada@example.test"}, "Private matters")
 	a.owner.get(convPath(conv, ""))
 	sent := decodeJSON[struct{ Message realtime.MessageView }](t, a.owner.upload(convPath(conv, "/reply"), map[string]string{"body": "file"}, "a.txt", []byte("secret file")))
@@ -724,8 +718,7 @@ func readEvent(t *testing.T, conn *websocket.Conn) realtime.LiveEvent {
 }
 
 func TestInboxWebSocket(t *testing.T) {
-	ts := newTestServer(t)
-	w := newInboxWorld(t, ts, "olivia@acme.test", "Acme")
+	ts, w := acmeInbox(t)
 	ct, conv := w.conversation(t, models.Contact{Name: "Ada"}, "")
 	other := newInboxWorld(t, ts, "boris@other.test", "Other")
 	_, foreign := other.conversation(t, models.Contact{Name: "Bea"}, "")

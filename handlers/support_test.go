@@ -13,9 +13,7 @@ import (
 // it; the close starts its two years (closed_at). Correspondence is
 // sealed; another organization gets 404; agents may not.
 func TestSupportTickets(t *testing.T) {
-	ts := newTestServer(t)
-	owner := ts.browser(t)
-	owner.signup("olivia@acme.test", "Acme")
+	ts, owner := acmeOwner(t)
 	owner.get("/support")
 	if r := owner.post("/support", url.Values{"subject": {""}, "body": {"x"}}); r.status != http.StatusUnprocessableEntity {
 		t.Fatalf("no subject: %d", r.status)

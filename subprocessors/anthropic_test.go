@@ -65,11 +65,7 @@ func TestAnthropicAllowed(t *testing.T) {
 			if got != "the answer" {
 				t.Errorf("answer = %q", got)
 			}
-			reqs := up.recorded()
-			if len(reqs) != 1 {
-				t.Fatalf("upstream got %d requests, want 1", len(reqs))
-			}
-			r := reqs[0]
+			r := onlyRequest(t, up.recorded())
 			if r.method != http.MethodPost || r.path != "/v1/messages" || r.header.Get("Authorization") != "Bearer test-key" {
 				t.Errorf("request %s %s, authorization %q", r.method, r.path, r.header.Get("Authorization"))
 			}

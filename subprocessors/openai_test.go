@@ -84,11 +84,7 @@ func TestOpenAIAllowed(t *testing.T) {
 					t.Errorf("embedding = %v", v)
 				}
 			}
-			reqs := up.recorded()
-			if len(reqs) != 1 {
-				t.Fatalf("upstream got %d requests, want 1", len(reqs))
-			}
-			r := reqs[0]
+			r := onlyRequest(t, up.recorded())
 			if r.method != http.MethodPost || r.path != c.path || r.header.Get("Authorization") != "Bearer test-key" {
 				t.Errorf("request %s %s, authorization %q", r.method, r.path, r.header.Get("Authorization"))
 			}

@@ -20,19 +20,16 @@ func TestPostmarkMailSenderUsesEachMessagesContext(t *testing.T) {
 	if err := s.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	reqs := rec.Requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests", len(reqs))
-	}
+	r := onlyRequest(t, rec.Requests())
 	var body struct {
 		Headers       []postmarkHeader
 		MessageStream string
 	}
-	if err := json.Unmarshal([]byte(reqs[0].Body), &body); err != nil {
+	if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
 		t.Fatal(err)
 	}
 	if body.MessageStream != "outbound" || len(body.Headers) != 3 {
-		t.Fatalf("%s", reqs[0].Body)
+		t.Fatalf("%s", r.Body)
 	}
 	// No organization in the message: the gate refuses, nothing leaves.
 	m.Org = policies.OrgContext{}

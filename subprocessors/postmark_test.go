@@ -70,11 +70,7 @@ func TestPostmarkSend(t *testing.T) {
 	if id != "0a129aee-e1cd-480d-b08d-4f48548ff48d" {
 		t.Fatalf("message ID %q", id)
 	}
-	reqs := rec.Requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests", len(reqs))
-	}
-	r := reqs[0]
+	r := onlyRequest(t, rec.Requests())
 	if r.Method != http.MethodPost || r.Path != "/email" {
 		t.Fatalf("%s %s", r.Method, r.Path)
 	}

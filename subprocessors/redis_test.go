@@ -98,14 +98,22 @@ func TestRedisDeniedPublishSendsNothing(t *testing.T) {
 	}
 }
 
-func TestRedisRoundTrip(t *testing.T) {
+// euRedisFanout is a fan-out of the EU region on the Redis at REDIS_URL,
+// closed when the test ends, and the log of its gate's decisions.
+func euRedisFanout(t *testing.T) (*RedisFanout, *policies.MemoryLog) {
+	t.Helper()
 	url := testenv.Require(t, "REDIS_URL")
-	g, _ := mustEgressGate(t)
+	g, log := mustEgressGate(t)
 	f, err := NewRedisFanout(g, RedisConfig{URL: url, Region: "eu"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = f.Close() }()
+	t.Cleanup(func() { _ = f.Close() })
+	return f, log
+}
+
+func TestRedisRoundTrip(t *testing.T) {
+	f, _ := euRedisFanout(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	channel := fmt.Sprintf("convot-test:%d:conversation:1", time.Now().UnixNano())
@@ -138,13 +146,7 @@ func TestRedisRoundTrip(t *testing.T) {
 // One event for an organization's operators and a conversation's visitor
 // is one flow: one decision, and both channels receive it.
 func TestRedisPublishEachIsOneDecision(t *testing.T) {
-	url := testenv.Require(t, "REDIS_URL")
-	g, log := mustEgressGate(t)
-	f, err := NewRedisFanout(g, RedisConfig{URL: url, Region: "eu"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
+	f, log := euRedisFanout(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	base := fmt.Sprintf("convot-test:%d:", time.Now().UnixNano())

@@ -144,20 +144,10 @@ func TestSentryBeforeSendScrubsEverything(t *testing.T) {
 	}
 }
 
-// sentryTestGate answers every flow the same way.
-type sentryTestGate struct {
-	d   policies.Decision
-	err error
-}
-
-func (g sentryTestGate) Authorize(context.Context, policies.Flow) (policies.Decision, error) {
-	return g.d, g.err
-}
-
 // A denied event, or one the gate could not decide on, is dropped. A gate
 // that allowed personal data would still not get the stripped parts out.
 func TestSentryBeforeSendFollowsGate(t *testing.T) {
-	for name, g := range map[string]sentryTestGate{
+	for name, g := range map[string]stubDecisionGate{
 		"denied":       {d: policies.Decision{Reason: "no"}},
 		"gate failure": {d: policies.Decision{Allow: true}, err: errors.New("decision log down")},
 	} {
@@ -172,7 +162,7 @@ func TestSentryBeforeSendFollowsGate(t *testing.T) {
 
 	// A (wrong) gate that lets everything through: the unconditional strip
 	// and the patterns still hold.
-	all := sentryTestGate{d: policies.Decision{Allow: true, Categories: []string{"user", "system"}}}
+	all := stubDecisionGate{d: policies.Decision{Allow: true, Categories: []string{"user", "system"}}}
 	ev := (&sentryScrubber{gate: all}).beforeSend(sentryTestFullEvent(), nil)
 	if ev == nil {
 		t.Fatal("dropped")

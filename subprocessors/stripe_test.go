@@ -57,11 +57,7 @@ func TestStripeCreateCustomer(t *testing.T) {
 	if id != "cus_123" {
 		t.Fatalf("customer ID %q", id)
 	}
-	reqs := rec.Requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests, want 1", len(reqs))
-	}
-	r := reqs[0]
+	r := onlyRequest(t, rec.Requests())
 	form, err := url.ParseQuery(r.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +81,7 @@ func TestStripeCreateCustomer(t *testing.T) {
 	if _, err := s.CreateCustomer(ctx, billingOrg, policies.SubjectContext{Kind: "customer"}, "Ada Lovelace", "ada@example.org"); err != nil {
 		t.Fatal(err)
 	}
-	reqs = rec.Requests()
+	reqs := rec.Requests()
 	if reqs[1].Header.Get("Idempotency-Key") != key || reqs[2].Header.Get("Idempotency-Key") == key {
 		t.Fatalf("idempotency keys %q %q %q", key, reqs[1].Header.Get("Idempotency-Key"), reqs[2].Header.Get("Idempotency-Key"))
 	}

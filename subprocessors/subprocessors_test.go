@@ -92,6 +92,17 @@ func requireDeniedWithReason(t *testing.T, err error, reasonPart string) {
 	}
 }
 
+// onlyRequest returns the one request an upstream fake got, failing the
+// test when it got another number.
+func onlyRequest[R any](t *testing.T, reqs []R) R {
+	t.Helper()
+	if len(reqs) != 1 {
+		t.Fatalf("upstream got %d requests, want 1", len(reqs))
+	}
+	return reqs[0]
+}
+
+// stubDecisionGate answers every flow the same way.
 type stubDecisionGate struct {
 	d   policies.Decision
 	err error

@@ -129,53 +129,50 @@ func allowed(src string, from int, dst string, to int) error {
 }
 
 func TestTransportsAndDomainsBuildNoQueries(t *testing.T) {
-	storage := -1
-	for i, l := range layers {
-		if l.name == "storage" {
-			storage = i
-		}
-	}
-	var bad []string
-	for _, p := range listPackages(t) {
-		if layerOf(p.path) <= storage {
-			continue
-		}
-		for _, imp := range p.imports {
-			for _, q := range queryBuilders {
-				if imp == q {
-					bad = append(bad, p.path+" imports "+imp)
-				}
-			}
-		}
-	}
-	sort.Strings(bad)
+	storage := layerIndex(t, "storage")
+	bad := importsOf(t, func(layer int) bool { return layer > storage }, queryBuilders)
 	if len(bad) > 0 {
 		t.Fatalf("above the storage layer nothing builds a query; call a store method instead:\n  %s", strings.Join(bad, "\n  "))
 	}
 }
 
 func TestDomainsSpeakNoHTTP(t *testing.T) {
-	domain := -1
+	domain := layerIndex(t, "domain")
+	bad := importsOf(t, func(layer int) bool { return layer == domain }, httpFrameworks)
+	if len(bad) > 0 {
+		t.Fatalf("a domain package takes contexts and domain values, not requests; the transport translates:\n  %s", strings.Join(bad, "\n  "))
+	}
+}
+
+// layerIndex is the index in layers of the layer called name.
+func layerIndex(t *testing.T, name string) int {
+	t.Helper()
 	for i, l := range layers {
-		if l.name == "domain" {
-			domain = i
+		if l.name == name {
+			return i
 		}
 	}
-	var bad []string
+	t.Fatalf("no layer %q", name)
+	return -1
+}
+
+// importsOf lists, sorted, "p imports m" for every package p of a layer in
+// in and every import m that is one of modules or a package below one.
+func importsOf(t *testing.T, in func(layer int) bool, modules []string) []string {
+	t.Helper()
+	var out []string
 	for _, p := range listPackages(t) {
-		if layerOf(p.path) != domain {
+		if !in(layerOf(p.path)) {
 			continue
 		}
 		for _, imp := range p.imports {
-			for _, f := range httpFrameworks {
-				if imp == f || strings.HasPrefix(imp, f+"/") {
-					bad = append(bad, p.path+" imports "+imp)
+			for _, m := range modules {
+				if imp == m || strings.HasPrefix(imp, m+"/") {
+					out = append(out, p.path+" imports "+imp)
 				}
 			}
 		}
 	}
-	sort.Strings(bad)
-	if len(bad) > 0 {
-		t.Fatalf("a domain package takes contexts and domain values, not requests; the transport translates:\n  %s", strings.Join(bad, "\n  "))
-	}
+	sort.Strings(out)
+	return out
 }
