@@ -19,10 +19,7 @@ import (
 
 // runDev runs everything on one machine with embedded defaults.
 func runDev(ctx context.Context, args []string, out io.Writer) error {
-	if err := flags("dev", args, nil); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, true, out)
+	a, err := openCommand(ctx, "dev", args, true, out)
 	if err != nil {
 		return err
 	}
