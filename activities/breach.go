@@ -21,10 +21,7 @@ import (
 // incident loads an incident; a missing one is a non-retryable error.
 func (a *Activities) incident(ctx context.Context, id uint64) (*models.Incident, error) {
 	inc, err := a.Store.IncidentByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("incident %d not found", id), "NotFound", nil)
-	}
-	return inc, err
+	return found(inc, err, "incident", id)
 }
 
 // RecordIncidentStep writes one step into the incident's trail and the
@@ -77,7 +74,7 @@ func (a *Activities) officers(ctx context.Context, orgID uint64) ([]models.Accou
 // is not sent yet (or overdue), and records the escalation, once per stage.
 func (a *Activities) EscalateIncident(ctx context.Context, in workflows.EscalationInput) error {
 	if a.Mail == nil {
-		return temporal.NewNonRetryableApplicationError("no mail sender configured", "NoMail", nil)
+		return errNoMail()
 	}
 	inc, err := a.incident(ctx, in.IncidentID)
 	if err != nil {
@@ -280,7 +277,7 @@ type recipient struct {
 // retried; it returns how many were told.
 func (a *Activities) NotifyAffectedUsers(ctx context.Context, incidentID uint64) (int64, error) {
 	if a.Mail == nil {
-		return 0, temporal.NewNonRetryableApplicationError("no mail sender configured", "NoMail", nil)
+		return 0, errNoMail()
 	}
 	inc, err := a.incident(ctx, incidentID)
 	if err != nil {

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,7 +64,7 @@ func (a *Activities) ReactivateOrganization(ctx context.Context, ch workflows.Ca
 // transactional mail (policy §4).
 func (a *Activities) SendCancellationNotice(ctx context.Context, n workflows.CancellationNotice) error {
 	if a.Mail == nil {
-		return temporal.NewNonRetryableApplicationError("no mail sender configured", "NoMail", nil)
+		return errNoMail()
 	}
 	org, err := a.organization(ctx, n.OrganizationID)
 	if err != nil {
@@ -125,7 +126,7 @@ func cancellationMail(n workflows.CancellationNotice, company, billingURL string
 // the data) in an audit event.
 func (a *Activities) DeleteOrganizationData(ctx context.Context, req workflows.DeletionRequest) (workflows.DeletionReport, error) {
 	if a.Keys == nil {
-		return workflows.DeletionReport{}, temporal.NewNonRetryableApplicationError("no key store configured", "NoKeys", nil)
+		return workflows.DeletionReport{}, errNoKeys()
 	}
 	org, err := a.organization(ctx, req.OrganizationID)
 	if err != nil {
@@ -216,11 +217,7 @@ func formatCounts(m map[string]int64) string {
 	if len(m) == 0 {
 		return "nothing"
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
@@ -232,10 +229,7 @@ func formatCounts(m map[string]int64) string {
 // missing one is a non-retryable error.
 func (a *Activities) organization(ctx context.Context, id uint64) (*models.Organization, error) {
 	org, err := a.Store.Organization(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("organization %d not found", id), "NotFound", nil)
-	}
-	return org, err
+	return found(org, err, "organization", id)
 }
 
 // systemAudit records an audit event of a workflow (no request: no IP or

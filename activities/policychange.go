@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
@@ -25,13 +24,10 @@ const policyNoticeBatch = 200
 // it is retried; it returns how many accounts were told.
 func (a *Activities) SendPolicyNotices(ctx context.Context, version int) (int64, error) {
 	if a.Mail == nil {
-		return 0, temporal.NewNonRetryableApplicationError("no mail sender configured", "NoMail", nil)
+		return 0, errNoMail()
 	}
 	v, err := a.Store.PolicyByVersion(ctx, version)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, temporal.NewNonRetryableApplicationError(fmt.Sprintf("policy version %d not found", version), "NotFound", nil)
-	}
-	if err != nil {
+	if v, err = found(v, err, "policy version", version); err != nil {
 		return 0, err
 	}
 	var after uint64

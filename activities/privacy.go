@@ -79,10 +79,7 @@ func (a *Activities) engine() dsr.Engine { return dsr.Engine{Store: a.Store} }
 
 func (a *Activities) privacyRequest(ctx context.Context, id uint64) (*models.PrivacyRequest, error) {
 	r, err := a.Store.PrivacyRequestByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("privacy request %d not found", id), "NotFound", nil)
-	}
-	return r, err
+	return found(r, err, "privacy request", id)
 }
 
 func (a *Activities) updateRequest(ctx context.Context, id uint64, updates map[string]any) error {
@@ -199,7 +196,7 @@ func jsonIDs(v []uint64) string {
 // it tells open live views, and records what it did in counts.
 func (a *Activities) ErasePrivacySubject(ctx context.Context, ref workflows.DsrRef) (workflows.DsrOutcome, error) {
 	if a.Keys == nil {
-		return workflows.DsrOutcome{}, temporal.NewNonRetryableApplicationError("no key store configured", "NoKeys", nil)
+		return workflows.DsrOutcome{}, errNoKeys()
 	}
 	r, err := a.privacyRequest(ctx, ref.RequestID)
 	if err != nil {
@@ -608,7 +605,7 @@ func (a *Activities) ExpirePrivacyExports(ctx context.Context, ref workflows.Dsr
 // The mail names the request and the deadline, never the requester.
 func (a *Activities) NotifyPrivacyOfficer(ctx context.Context, n workflows.DsrNotice) error {
 	if a.Mail == nil {
-		return temporal.NewNonRetryableApplicationError("no mail sender configured", "NoMail", nil)
+		return errNoMail()
 	}
 	r, err := a.privacyRequest(ctx, n.RequestID)
 	if err != nil {
@@ -701,7 +698,7 @@ func officerMail(r *models.PrivacyRequest, n workflows.DsrNotice, baseURL, workf
 // outcome's detail is what the request's history shows for the step.
 func (a *Activities) NotifyPrivacyRequester(ctx context.Context, n workflows.DsrNotice) (workflows.DsrOutcome, error) {
 	if a.Mail == nil {
-		return workflows.DsrOutcome{}, temporal.NewNonRetryableApplicationError("no mail sender configured", "NoMail", nil)
+		return workflows.DsrOutcome{}, errNoMail()
 	}
 	r, err := a.privacyRequest(ctx, n.RequestID)
 	if err != nil {

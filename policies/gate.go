@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -144,7 +145,7 @@ func newGate(ctx context.Context, log DecisionLog, cfg gateConfig) (*Gate, error
 		rego.Store(inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))),
 		rego.StrictBuiltinErrors(true),
 	}
-	for _, name := range sortedKeys(cfg.modules) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.modules)) {
 		m, err := ast.ParseModuleWithOpts(name, cfg.modules[name], ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
 			return nil, fmt.Errorf("policies: %w", err)
@@ -350,13 +351,4 @@ func stringArray(ss []string) *ast.Term {
 		terms[i] = ast.StringTerm(s)
 	}
 	return ast.ArrayTerm(terms...)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -222,14 +222,10 @@ func (b *breach) run(ctx workflow.Context) (BreachState, error) {
 				}
 			})
 		}
-		s.AddReceive(b.assess, func(ch workflow.ReceiveChannel, _ bool) {
-			var sig BreachAssessSignal
-			ch.Receive(ctx, &sig)
+		onSignal(ctx, s, b.assess, func(sig BreachAssessSignal) {
 			b.onAssess(ctx, sig)
 		})
-		s.AddReceive(b.sent, func(ch workflow.ReceiveChannel, _ bool) {
-			var sig BreachNoticeSentSignal
-			ch.Receive(ctx, &sig)
+		onSignal(ctx, s, b.sent, func(sig BreachNoticeSentSignal) {
 			b.onSent(ctx, sig)
 		})
 		s.Select(ctx)

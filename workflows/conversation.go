@@ -323,40 +323,31 @@ func (c *conversation) run(ctx workflow.Context) error {
 // selector waits for any signal and for the running timer.
 func (c *conversation) selector(ctx workflow.Context) workflow.Selector {
 	s := workflow.NewSelector(ctx)
-	s.AddReceive(c.message, func(ch workflow.ReceiveChannel, _ bool) {
-		var m MessageSignal
-		ch.Receive(ctx, &m)
+	onSignal(ctx, s, c.message, func(m MessageSignal) {
 		c.signals++
 		c.onMessage(ctx, m)
 	})
-	s.AddReceive(c.assign, func(ch workflow.ReceiveChannel, _ bool) {
-		var a AssignSignal
-		ch.Receive(ctx, &a)
+	onSignal(ctx, s, c.assign, func(a AssignSignal) {
 		c.signals++
 		c.onAssign(ctx, a)
 	})
-	s.AddReceive(c.snooze, func(ch workflow.ReceiveChannel, _ bool) {
-		var sn SnoozeSignal
-		ch.Receive(ctx, &sn)
+	onSignal(ctx, s, c.snooze, func(sn SnoozeSignal) {
 		c.signals++
 		c.onSnooze(ctx, sn)
 	})
-	s.AddReceive(c.resolve, func(ch workflow.ReceiveChannel, _ bool) {
-		ch.Receive(ctx, nil)
+	onBareSignal(ctx, s, c.resolve, func() {
 		c.signals++
 		if c.state.Status != ConversationResolved {
 			c.transition(ctx, ConversationResolved, CauseResolved)
 		}
 	})
-	s.AddReceive(c.reopen, func(ch workflow.ReceiveChannel, _ bool) {
-		ch.Receive(ctx, nil)
+	onBareSignal(ctx, s, c.reopen, func() {
 		c.signals++
 		if c.state.Status != ConversationOpen {
 			c.transition(ctx, ConversationOpen, CauseReopened)
 		}
 	})
-	s.AddReceive(c.pending, func(ch workflow.ReceiveChannel, _ bool) {
-		ch.Receive(ctx, nil)
+	onBareSignal(ctx, s, c.pending, func() {
 		c.signals++
 		if c.state.Status != ConversationPending {
 			c.transition(ctx, ConversationPending, CauseMarkedPending)

@@ -559,35 +559,26 @@ func (r *privacyRequest) waitUntil(ctx workflow.Context, done func() bool, until
 }
 
 func (r *privacyRequest) addSignals(ctx workflow.Context, s workflow.Selector) {
-	s.AddReceive(r.verified, func(ch workflow.ReceiveChannel, _ bool) {
-		var v DsrVerifiedSignal
-		ch.Receive(ctx, &v)
+	onSignal(ctx, s, r.verified, func(DsrVerifiedSignal) {
 		if r.p.Status == obligations.DsrAwaitingVerification {
 			r.isVerified = true
 		}
 	})
-	s.AddReceive(r.approve, func(ch workflow.ReceiveChannel, _ bool) {
-		var d DsrDecisionSignal
-		ch.Receive(ctx, &d)
+	onSignal(ctx, s, r.approve, func(d DsrDecisionSignal) {
 		if r.p.Status == obligations.DsrAwaitingApproval {
 			r.approved, r.decidedBy = true, d.ByAccountID
 		} else {
 			r.event(ctx, "approve", StepSkipped, "an approval arrived while the request was "+r.p.Status+": ignored")
 		}
 	})
-	s.AddReceive(r.reject, func(ch workflow.ReceiveChannel, _ bool) {
-		var d DsrDecisionSignal
-		ch.Receive(ctx, &d)
+	onSignal(ctx, s, r.reject, func(d DsrDecisionSignal) {
 		r.rejected, r.decidedBy = true, d.ByAccountID
 		r.p.RejectionReason = truncateReason(d.Reason)
 	})
-	s.AddReceive(r.extend, func(ch workflow.ReceiveChannel, _ bool) {
-		var e DsrExtendSignal
-		ch.Receive(ctx, &e)
+	onSignal(ctx, s, r.extend, func(e DsrExtendSignal) {
 		r.onExtend(ctx, e)
 	})
-	s.AddReceive(r.retry, func(ch workflow.ReceiveChannel, _ bool) {
-		ch.Receive(ctx, nil)
+	onBareSignal(ctx, s, r.retry, func() {
 		r.retryAsked = true
 	})
 }

@@ -69,6 +69,15 @@ type app struct {
 	backupStore *backup.Backups
 }
 
+// openCommand opens the app (see openApp) for command name, which takes
+// no flags: args must be empty.
+func openCommand(ctx context.Context, name string, args []string, dev bool, out io.Writer) (*app, error) {
+	if err := flags(name, args, nil); err != nil {
+		return nil, err
+	}
+	return openApp(ctx, dev, out)
+}
+
 // openApp reads the configuration, the master key and the database, and
 // applies migrations.
 func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {

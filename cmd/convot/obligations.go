@@ -48,8 +48,12 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 // openTool opens the app for a one-off command: CONVOT_MASTER_KEY, or the
 // development key in CONVOT_DATA_DIR when it is not set.
 func openTool(ctx context.Context, out io.Writer) (*app, error) {
-	return openApp(ctx, os.Getenv("CONVOT_MASTER_KEY") == "", out)
+	return openApp(ctx, noMasterKey(), out)
 }
+
+// noMasterKey is a one-off command run without CONVOT_MASTER_KEY, which
+// then uses the development key in CONVOT_DATA_DIR.
+func noMasterKey() bool { return os.Getenv("CONVOT_MASTER_KEY") == "" }
 
 func runBackup(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
@@ -57,10 +61,7 @@ func runBackup(ctx context.Context, args []string, out io.Writer) error {
 	}
 	switch args[0] {
 	case "list":
-		if err := flags("backup list", args[1:], nil); err != nil {
-			return err
-		}
-		a, err := openTool(ctx, out)
+		a, err := openCommand(ctx, "backup list", args[1:], noMasterKey(), out)
 		if err != nil {
 			return err
 		}
@@ -108,7 +109,7 @@ func restoreBackup(ctx context.Context, id uint64, out io.Writer) (retErr error)
 	if err != nil {
 		return err
 	}
-	cfg.Dev = os.Getenv("CONVOT_MASTER_KEY") == ""
+	cfg.Dev = noMasterKey()
 	master, err := loadMasterKeys(cfg, out)
 	if err != nil {
 		return err
@@ -270,10 +271,7 @@ func readPublication(file, effective, summary string, material bool) (policyPubl
 }
 
 func runPolicyVersions(ctx context.Context, args []string, out io.Writer) error {
-	if err := flags("policy versions", args, nil); err != nil {
-		return err
-	}
-	a, err := openTool(ctx, out)
+	a, err := openCommand(ctx, "policy versions", args, noMasterKey(), out)
 	if err != nil {
 		return err
 	}

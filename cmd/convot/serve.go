@@ -12,10 +12,7 @@ import (
 // runServe runs the HTTP server only: web nodes are stateless and scale
 // horizontally behind a load balancer.
 func runServe(ctx context.Context, args []string, out io.Writer) error {
-	if err := flags("serve", args, nil); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, false, out)
+	a, err := openCommand(ctx, "serve", args, false, out)
 	if err != nil {
 		return err
 	}
@@ -46,10 +43,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 
 // runWorker runs the Temporal workers only.
 func runWorker(ctx context.Context, args []string, out io.Writer) error {
-	if err := flags("worker", args, nil); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, false, out)
+	a, err := openCommand(ctx, "worker", args, false, out)
 	if err != nil {
 		return err
 	}

@@ -98,10 +98,7 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		_, err := fmt.Fprintln(out, crypto.GenerateMasterKey(uint32(version)))
 		return err
 	case "rotate":
-		if err := flags("keys rotate", args[1:], nil); err != nil {
-			return err
-		}
-		a, err := openApp(ctx, false, out)
+		a, err := openCommand(ctx, "keys rotate", args[1:], false, out)
 		if err != nil {
 			return err
 		}

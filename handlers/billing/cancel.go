@@ -6,7 +6,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/handlers/site"
-	"github.com/convot/convot/subscriptions"
 )
 
 // cancelAtPeriodEnd ends the subscription with its paid period; when it
@@ -18,16 +17,11 @@ func (h *Handler) cancelAtPeriodEnd(c *gin.Context) { h.setCancelAtPeriodEnd(c, 
 func (h *Handler) resume(c *gin.Context) { h.setCancelAtPeriodEnd(c, false) }
 
 func (h *Handler) setCancelAtPeriodEnd(c *gin.Context, cancel bool) {
-	stripe := h.requireStripe(c)
-	if stripe == nil {
+	stripe, sub, ok := h.subscription(c)
+	if !ok {
 		return
 	}
 	org := site.CurrentOrg(c)
-	sub, err := subscriptions.Of(c, h.Store, org.ID)
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
 	if !sub.Paying() {
 		h.pageWithError(c, http.StatusConflict, "There is no paid subscription to change.")
 		return
@@ -41,9 +35,5 @@ func (h *Handler) setCancelAtPeriodEnd(c *gin.Context, cancel bool) {
 	if !cancel {
 		action, flash = "billing.resumed", "resumed"
 	}
-	if err := h.recordSubscriptionChange(c, sub, updated, action, ""); err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/billing", flash)
+	h.Finish(c, h.recordSubscriptionChange(c, sub, updated, action, ""), "/billing", flash)
 }

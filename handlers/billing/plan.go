@@ -79,9 +79,5 @@ func (h *Handler) choosePlan(c *gin.Context) {
 	if updated.PlanID == "" {
 		updated.PlanID = plan.ID
 	}
-	if err := h.recordSubscriptionChange(c, sub, updated, "billing.plan_changed", plan.ID); err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/billing", flash)
+	h.Finish(c, h.recordSubscriptionChange(c, sub, updated, "billing.plan_changed", plan.ID), "/billing", flash)
 }

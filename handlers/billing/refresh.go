@@ -6,24 +6,35 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/handlers/site"
+	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/subscriptions"
 )
 
+// subscription is the Stripe client and the organization's subscription
+// row (nil before it has one); false when it answered.
+func (h *Handler) subscription(c *gin.Context) (*subprocessors.Stripe, *models.Subscription, bool) {
+	stripe := h.requireStripe(c)
+	if stripe == nil {
+		return nil, nil, false
+	}
+	sub, err := subscriptions.Of(c, h.Store, site.CurrentOrg(c).ID)
+	if err != nil {
+		h.Internal(c, err)
+		return nil, nil, false
+	}
+	return stripe, sub, true
+}
+
 // refresh reads the subscription, the cards and the invoices from Stripe
 // into the local copy (the webhooks keep it current otherwise).
 func (h *Handler) refresh(c *gin.Context) {
-	stripe := h.requireStripe(c)
-	if stripe == nil {
+	stripe, sub, ok := h.subscription(c)
+	if !ok {
 		return
 	}
 	org := site.CurrentOrg(c)
-	sub, err := subscriptions.Of(c, h.Store, org.ID)
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
 	if sub == nil || sub.StripeCustomerID == "" {
 		h.RedirectWithFlash(c, "/billing", "refreshed")
 		return

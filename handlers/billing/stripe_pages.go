@@ -6,21 +6,33 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/handlers/site"
+	"github.com/convot/convot/models"
 	"github.com/convot/convot/subprocessors"
 )
 
-// updateCard sends the owner to Stripe Checkout in setup mode (a
-// SetupIntent) to add a card; the payment_method.attached webhook records
-// its brand and last four and makes it the default.
-func (h *Handler) updateCard(c *gin.Context) {
+// customer is what a trip to a Stripe page needs: the client, the
+// organization's subscription row with its Stripe customer (created first
+// if needed) and the request's idempotency key. False when it answered.
+func (h *Handler) customer(c *gin.Context) (*subprocessors.Stripe, *models.Subscription, string, bool) {
 	stripe := h.requireStripe(c)
 	if stripe == nil {
-		return
+		return nil, nil, "", false
 	}
 	key := requestKey(c)
 	sub, err := h.ensureCustomer(c, stripe)
 	if err != nil {
 		h.stripeFailed(c, err)
+		return nil, nil, "", false
+	}
+	return stripe, sub, key, true
+}
+
+// updateCard sends the owner to Stripe Checkout in setup mode (a
+// SetupIntent) to add a card; the payment_method.attached webhook records
+// its brand and last four and makes it the default.
+func (h *Handler) updateCard(c *gin.Context) {
+	stripe, sub, key, ok := h.customer(c)
+	if !ok {
 		return
 	}
 	cs, err := stripe.CreateCheckoutSession(c, site.CurrentOrg(c).GateContext(), subprocessors.CheckoutRequest{
@@ -35,14 +47,8 @@ func (h *Handler) updateCard(c *gin.Context) {
 
 // portal sends the owner to Stripe's Billing Portal (invoices, cards).
 func (h *Handler) portal(c *gin.Context) {
-	stripe := h.requireStripe(c)
-	if stripe == nil {
-		return
-	}
-	key := requestKey(c)
-	sub, err := h.ensureCustomer(c, stripe)
-	if err != nil {
-		h.stripeFailed(c, err)
+	stripe, sub, key, ok := h.customer(c)
+	if !ok {
 		return
 	}
 	url, err := stripe.CreatePortalSession(c, site.CurrentOrg(c).GateContext(), sub.StripeCustomerID, h.pageURL(""), key)

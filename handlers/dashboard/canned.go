@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
-	"github.com/convot/convot/store"
 )
 
 // Canned responses: replies the organization's operators reuse. Everyone
@@ -38,21 +36,7 @@ func (h *Handler) cannedPage(c *gin.Context) {
 // cannedOf loads a canned response of the operator's organization; another
 // organization's is 404.
 func (h *Handler) cannedOf(c *gin.Context) (*models.CannedResponse, bool) {
-	id, ok := inboxPathID(c, "id")
-	var cr *models.CannedResponse
-	err := store.ErrNotFound
-	if ok {
-		cr, err = h.Store.CannedResponse(c, site.CurrentOrg(c).ID, id)
-	}
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		h.Fail(c, http.StatusNotFound, "Not found", "There is no such canned response.")
-		return nil, false
-	case err != nil:
-		h.Internal(c, err)
-		return nil, false
-	}
-	return cr, true
+	return site.OwnRow(h.Site, c, "canned response", h.Store.CannedResponse)
 }
 
 func (h *Handler) cannedEditPage(c *gin.Context) {
@@ -98,11 +82,7 @@ func (h *Handler) createCanned(c *gin.Context) {
 	}
 	now := h.Now().UTC()
 	cr := models.CannedResponse{OrganizationID: site.CurrentOrg(c).ID, Shortcut: shortcut, Body: body, CreatedAt: now, UpdatedAt: now}
-	if err := h.Store.CreateCannedResponse(c, &cr); err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/inbox/canned", "saved")
+	h.Finish(c, h.Store.CreateCannedResponse(c, &cr), "/inbox/canned", "saved")
 }
 
 func (h *Handler) updateCanned(c *gin.Context) {
@@ -114,11 +94,7 @@ func (h *Handler) updateCanned(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := h.Store.UpdateCannedResponse(c, cr.OrganizationID, cr.ID, shortcut, body, h.Now().UTC()); err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/inbox/canned", "saved")
+	h.Finish(c, h.Store.UpdateCannedResponse(c, cr.OrganizationID, cr.ID, shortcut, body, h.Now().UTC()), "/inbox/canned", "saved")
 }
 
 func (h *Handler) deleteCanned(c *gin.Context) {
@@ -126,9 +102,5 @@ func (h *Handler) deleteCanned(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := h.Store.DeleteCannedResponse(c, cr.OrganizationID, cr.ID); err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/inbox/canned", "saved")
+	h.Finish(c, h.Store.DeleteCannedResponse(c, cr.OrganizationID, cr.ID), "/inbox/canned", "saved")
 }

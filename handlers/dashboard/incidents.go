@@ -241,21 +241,7 @@ func (h *Handler) startBreach(c *gin.Context, inc *models.Incident) error {
 // incident loads one of the current organization's incidents; another
 // organization's is not found.
 func (h *Handler) incident(c *gin.Context) (*models.Incident, bool) {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	if err != nil {
-		h.Fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
-		return nil, false
-	}
-	inc, err := h.Store.Incident(c, site.CurrentOrg(c).ID, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		h.Fail(c, http.StatusNotFound, "Not found", "There is no such incident.")
-		return nil, false
-	case err != nil:
-		h.Internal(c, err)
-		return nil, false
-	}
-	return inc, true
+	return site.OwnRow(h.Site, c, "incident", h.Store.Incident)
 }
 
 func (h *Handler) incidentPage(c *gin.Context) {

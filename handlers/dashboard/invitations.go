@@ -94,9 +94,5 @@ func (h *Handler) accept(c *gin.Context) {
 		h.Internal(c, err)
 		return
 	}
-	if err := h.startSession(c, &account, false); err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/", "welcome")
+	h.Finish(c, h.startSession(c, &account, false), "/", "welcome")
 }

@@ -64,9 +64,5 @@ func (h *Handler) saveProfile(c *gin.Context) {
 	if a.DisplayName == "" {
 		a.DisplayName = firstName(a.FullName)
 	}
-	if err := h.Store.SaveProfile(c, a.OrganizationID, &a); err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/settings/profile", "saved")
+	h.Finish(c, h.Store.SaveProfile(c, a.OrganizationID, &a), "/settings/profile", "saved")
 }

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/convot/convot/handlers/site"
+	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 )
 
@@ -53,6 +54,23 @@ func (h *Handler) securityError(c *gin.Context, status int, msg string) {
 	h.Fail(c, status, "Security", msg)
 }
 
+// changeOwnAccount applies change to the signed-in account a and records
+// the audit event action about it in one transaction; false when it
+// answered.
+func (h *Handler) changeOwnAccount(c *gin.Context, a *models.Account, action string, change func(tx *store.Store) error) bool {
+	err := h.Store.Tx(c, func(tx *store.Store) error {
+		if err := change(tx); err != nil {
+			return err
+		}
+		return h.Audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, action, site.Target("account", a.ID), "")
+	})
+	if err != nil {
+		h.Internal(c, err)
+		return false
+	}
+	return true
+}
+
 func (h *Handler) enableMFA(c *gin.Context) {
 	a := site.CurrentAccount(c)
 	if a.TOTPEnabled {
@@ -65,17 +83,12 @@ func (h *Handler) enableMFA(c *gin.Context) {
 		return
 	}
 	codes, hashes := newRecoveryCodes()
-	err := h.Store.Tx(c, func(tx *store.Store) error {
+	if !h.changeOwnAccount(c, a, "auth.mfa_enabled", func(tx *store.Store) error {
 		if err := tx.EnableTOTP(c, a.OrganizationID, a.ID, step); err != nil {
 			return err
 		}
-		if err := tx.ReplaceRecoveryCodes(c, a.OrganizationID, a.ID, hashes, h.Now()); err != nil {
-			return err
-		}
-		return h.Audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.mfa_enabled", site.Target("account", a.ID), "")
-	})
-	if err != nil {
-		h.Internal(c, err)
+		return tx.ReplaceRecoveryCodes(c, a.OrganizationID, a.ID, hashes, h.Now())
+	}) {
 		return
 	}
 	h.sendSecurityAlert(c, a, "Two-factor authentication turned on", "Two-factor authentication is now on for your Convot account. If this was not you, contact support@convot.io at once.")
@@ -104,17 +117,12 @@ func (h *Handler) disableMFA(c *gin.Context) {
 		h.securityError(c, http.StatusUnauthorized, "That code is not valid.")
 		return
 	}
-	err := h.Store.Tx(c, func(tx *store.Store) error {
+	if !h.changeOwnAccount(c, a, "auth.mfa_disabled", func(tx *store.Store) error {
 		if err := tx.DisableTOTP(c, a.OrganizationID, a.ID); err != nil {
 			return err
 		}
-		if err := tx.DeleteRecoveryCodes(c, a.OrganizationID, a.ID); err != nil {
-			return err
-		}
-		return h.Audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.mfa_disabled", site.Target("account", a.ID), "")
-	})
-	if err != nil {
-		h.Internal(c, err)
+		return tx.DeleteRecoveryCodes(c, a.OrganizationID, a.ID)
+	}) {
 		return
 	}
 	h.sendSecurityAlert(c, a, "Two-factor authentication turned off", "Two-factor authentication is now off for your Convot account. If this was not you, reset your password and contact support@convot.io at once.")
@@ -132,14 +140,9 @@ func (h *Handler) regenerateRecoveryCodes(c *gin.Context) {
 		return
 	}
 	codes, hashes := newRecoveryCodes()
-	err := h.Store.Tx(c, func(tx *store.Store) error {
-		if err := tx.ReplaceRecoveryCodes(c, a.OrganizationID, a.ID, hashes, h.Now()); err != nil {
-			return err
-		}
-		return h.Audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.recovery_codes_regenerated", site.Target("account", a.ID), "")
-	})
-	if err != nil {
-		h.Internal(c, err)
+	if !h.changeOwnAccount(c, a, "auth.recovery_codes_regenerated", func(tx *store.Store) error {
+		return tx.ReplaceRecoveryCodes(c, a.OrganizationID, a.ID, hashes, h.Now())
+	}) {
 		return
 	}
 	h.Render(c, http.StatusOK, "recovery", h.Page(c, "Recovery codes", "security", codes))
@@ -162,18 +165,13 @@ func (h *Handler) changePassword(c *gin.Context) {
 		return
 	}
 	sess := site.CurrentSession(c)
-	err = h.Store.Tx(c, func(tx *store.Store) error {
+	if !h.changeOwnAccount(c, a, "auth.password_changed", func(tx *store.Store) error {
 		if err := tx.SetPasswordHash(c, a.OrganizationID, a.ID, hash); err != nil {
 			return err
 		}
 		// Other browsers must sign in again; this one stays.
-		if err := tx.DeleteOtherSessions(c, a.OrganizationID, a.ID, sess.ID); err != nil {
-			return err
-		}
-		return h.Audit(tx, c, a.OrganizationID, a.ID, a.DataKeyID, "auth.password_changed", site.Target("account", a.ID), "")
-	})
-	if err != nil {
-		h.Internal(c, err)
+		return tx.DeleteOtherSessions(c, a.OrganizationID, a.ID, sess.ID)
+	}) {
 		return
 	}
 	h.sendSecurityAlert(c, a, "Your Convot password was changed", "The password of your Convot account was just changed. If this was not you, reset it now and contact support@convot.io.")

@@ -106,11 +106,7 @@ func (h *Handler) signup(c *gin.Context) {
 		h.Internal(c, err)
 		return
 	}
-	if err := h.startSession(c, &account, false); err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/", "welcome")
+	h.Finish(c, h.startSession(c, &account, false), "/", "welcome")
 }
 
 var errDuplicateEmail = errors.New("duplicate email")

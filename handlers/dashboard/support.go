@@ -1,10 +1,8 @@
 package dashboard
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -70,21 +68,7 @@ func (h *Handler) openTicket(c *gin.Context) {
 // ticket loads one of the current organization's tickets; another's is
 // not found.
 func (h *Handler) ticket(c *gin.Context) (*models.SupportTicket, bool) {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	if err != nil {
-		h.Fail(c, http.StatusNotFound, "Not found", "There is no such ticket.")
-		return nil, false
-	}
-	t, err := h.Store.SupportTicket(c, site.CurrentOrg(c).ID, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		h.Fail(c, http.StatusNotFound, "Not found", "There is no such ticket.")
-		return nil, false
-	case err != nil:
-		h.Internal(c, err)
-		return nil, false
-	}
-	return t, true
+	return site.OwnRow(h.Site, c, "ticket", h.Store.SupportTicket)
 }
 
 func (h *Handler) ticketPage(c *gin.Context) {

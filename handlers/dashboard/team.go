@@ -1,10 +1,8 @@
 package dashboard
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -124,21 +122,7 @@ func (h *Handler) invite(c *gin.Context) {
 // member loads an account of the current organization; another
 // organization's account is 404, never a hint that it exists.
 func (h *Handler) member(c *gin.Context) (*models.Account, bool) {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	if err != nil {
-		h.Fail(c, http.StatusNotFound, "Not found", "There is no such member.")
-		return nil, false
-	}
-	m, err := h.Store.ActiveAccount(c, site.CurrentOrg(c).ID, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		h.Fail(c, http.StatusNotFound, "Not found", "There is no such member.")
-		return nil, false
-	case err != nil:
-		h.Internal(c, err)
-		return nil, false
-	}
-	return m, true
+	return site.OwnRow(h.Site, c, "member", h.Store.ActiveAccount)
 }
 
 func (h *Handler) changeRole(c *gin.Context) {

@@ -1,10 +1,8 @@
 package privacy
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -23,22 +21,7 @@ import (
 // sidebarContact loads the contact the path names, of the signed-in
 // operator's organization; false when it answered the request.
 func (h *Handler) sidebarContact(c *gin.Context) (*models.Contact, bool) {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	var ct *models.Contact
-	if err == nil {
-		ct, err = h.Store.Contact(c, site.CurrentOrg(c).ID, id)
-	} else {
-		err = store.ErrNotFound
-	}
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		h.Fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
-		return nil, false
-	case err != nil:
-		h.Internal(c, err)
-		return nil, false
-	}
-	return ct, true
+	return site.OwnRow(h.Site, c, "contact", h.Store.Contact)
 }
 
 // contactPageData is the sidebar's form with the contact's requests.

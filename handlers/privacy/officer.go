@@ -123,21 +123,7 @@ func urlQuery(s string) string {
 // officerRequest loads a request of the signed-in officer's organization;
 // another organization's (or Convot's own) is not found.
 func (h *Handler) officerRequest(c *gin.Context) (*models.PrivacyRequest, bool) {
-	id, ok := requestID(c)
-	var r *models.PrivacyRequest
-	err := store.ErrNotFound
-	if ok {
-		r, err = h.Store.OrganizationPrivacyRequest(c, site.CurrentOrg(c).ID, id)
-	}
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		h.Fail(c, http.StatusNotFound, "Not found", "There is no such privacy request.")
-		return nil, false
-	case err != nil:
-		h.Internal(c, err)
-		return nil, false
-	}
-	return r, true
+	return site.OwnRow(h.Site, c, "privacy request", h.Store.OrganizationPrivacyRequest)
 }
 
 // requestDetail is the page of one request.

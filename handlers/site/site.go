@@ -113,3 +113,13 @@ func (s *Site) RedirectWithFlash(c *gin.Context, to, flash string) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: FlashCookie, Value: flash, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.Config.TLS(), MaxAge: 60})
 	c.Redirect(http.StatusSeeOther, to)
 }
+
+// Finish ends a form action whose last step returned err: the browser goes
+// to `to` with flash, or sees an internal error when the step failed.
+func (s *Site) Finish(c *gin.Context, err error, to, flash string) {
+	if err != nil {
+		s.Internal(c, err)
+		return
+	}
+	s.RedirectWithFlash(c, to, flash)
+}
