@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/convot/convot/contacts"
 	"github.com/convot/convot/models"
 )
@@ -221,4 +223,33 @@ func TestParallelIdentifiesMakeOneContact(t *testing.T) {
 	if claimants != visitors-1 {
 		t.Fatalf("%d visitors claim the address, want %d", claimants, visitors-1)
 	}
+}
+
+// In Chromium: a visitor naming a known address sees no history, is told
+// to get a code by mail, enters it, and sees the history.
+func TestWidgetAsksForTheMailedCodeInBrowser(t *testing.T) {
+	w := newWidgetWorld(t)
+	_, _, convID := victimWithHistory(t, w, "victor@example.com")
+	host := hostPage(t, w.ts.URL, w.org.PublicKey)
+	w.ts.db.Model(&models.Organization{}).Where("id = ?", w.org.ID).Update("allowed_origins", host.URL)
+	w.ts.srv.widget.ForgetOrganization(w.org.PublicKey)
+
+	page := pageDriver{t, newBrowserContext(t, chromium(t))}
+	in := func(id string) chromedp.JSPath { return chromedp.JSPath(inShadow(id)) }
+	page.run("load the page", chromedp.Navigate(host.URL+"/"))
+	page.waitJS("session", `window.ConvotWidget && ConvotWidget.state().contact && ConvotWidget.state().contact.id > 0`)
+	page.run("open", chromedp.Click(in("convot-launcher")))
+	if got := page.eval("identify", `ConvotWidget.identify({email: "victor@example.com"}).then(() => String(ConvotWidget.state().conversationId))`); got != "0" {
+		t.Fatalf("a conversation shown before the proof: %s", got)
+	}
+	page.waitJS("proof asked", `!`+inShadow("convot-proof")+`.hidden && `+inShadow("convot-proof-form")+`.hidden`)
+	page.run("ask for a code", chromedp.Click(in("convot-proof-send")))
+	page.waitJS("code form", `!`+inShadow("convot-proof-form")+`.hidden && `+inShadow("convot-proof-status")+`.textContent.includes("Check your mail")`)
+	code := claimCodeInMail.FindStringSubmatch(w.ts.lastMail(t, "victor@example.com", "identity_claim_code").Text)
+	if code == nil {
+		t.Fatal("no code in the mail")
+	}
+	page.run("enter the code", chromedp.SendKeys(in("convot-proof-code"), code[1]), chromedp.Click(in("convot-proof-submit")))
+	page.waitJS("history shown", `ConvotWidget.state().conversationId === `+strconv.FormatUint(convID, 10)+` && `+inShadow("convot-proof")+`.hidden`)
+	page.waitJS("reply shown", `[...ConvotWidget.root.querySelectorAll('[data-testid="convot-message-body"]')].some(e => e.textContent.includes("resend it"))`)
 }
