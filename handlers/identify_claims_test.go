@@ -160,6 +160,12 @@ func TestOperatorMergesAClaimant(t *testing.T) {
 		t.Fatalf("contact page: %d %s", page.status, excerpt(page.body))
 	}
 	path := fmt.Sprintf("/inbox/contacts/%d/merge", victim.ID)
+	// An auditor reads but does not manage contacts.
+	auditor := inviteAndJoin(t, w.ts, w.owner, "audrey@acme.test", models.RoleAuditor)
+	auditor.get("/")
+	if r := auditor.post(path, url.Values{"claimant": {itoa(claimantContact.ID)}}); r.status != http.StatusForbidden {
+		t.Fatalf("merge by an auditor: %d", r.status)
+	}
 	if r := w.owner.postRaw(path, url.Values{"claimant": {itoa(claimantContact.ID)}}); r.status != http.StatusForbidden {
 		t.Fatalf("merge without CSRF: %d", r.status)
 	}
@@ -179,8 +185,7 @@ func TestOperatorMergesAClaimant(t *testing.T) {
 	if m := claimant.messages(convID, 0); len(m) != 2 {
 		t.Fatalf("the history after the merge: %v", m)
 	}
-	// An agent may merge too (managing contacts is part of the inbox); a
-	// signed-out browser may not.
+	// A signed-out browser may not merge.
 	anonymous := w.ts.browser(t)
 	anonymous.get("/login")
 	if r := anonymous.post(path, url.Values{"claimant": {"1"}}); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login") {

@@ -1145,6 +1145,11 @@ func TestWidgetSettingsPage(t *testing.T) {
 	if page.status != http.StatusOK || !strings.Contains(page.body, snippet) {
 		t.Fatalf("settings page: %d, snippet %s missing", page.status, snippet)
 	}
+	// The trade-off of identity verification is explained, and it is
+	// recommended.
+	if !strings.Contains(page.body, `data-testid="widget-verification-tradeoff"`) || !strings.Contains(page.body, "We recommend turning it on") {
+		t.Error("the settings page does not explain identity verification's trade-off")
+	}
 	if !strings.Contains(w.owner.get("/").body, `href="/settings/widget"`) {
 		t.Error("no Widget link in the navigation")
 	}
