@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/convot/convot/closure"
+	"github.com/convot/convot/contacts"
 	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/handlers/billing"
@@ -108,6 +109,9 @@ type Server struct {
 	// dashboard is the operator dashboard New mounted: tests send
 	// marketing through it.
 	dashboard *dashboard.Handler
+	// contacts merges contacts and proves claimed addresses, for the
+	// widget (identify) and the dashboard (an operator's merge).
+	contacts *contacts.Service
 }
 
 // Close delivers the lifecycle signals still queued, until ctx ends. Call
@@ -157,6 +161,8 @@ func New(s *Server) (http.Handler, error) {
 		Mail: s.Mail, MailFrom: s.Config.MailFrom, BillingURL: func() string { return s.billingURL() }}
 	s.Conversations = &conversation.Service{Store: s.Store, Keys: s.Keys, Hub: s.Hub, Blobs: s.Blobs,
 		Lifecycles: s.Lifecycles, Plans: s.Plans, Now: clock}
+	s.contacts = &contacts.Service{Store: s.Store, Keys: s.Keys, Blobs: s.Blobs, Conversations: s.Conversations,
+		Mail: s.Mail, From: s.Config.MailFrom, Now: clock}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Errors reach Sentry scrubbed by the egress gate (only when SENTRY_DSN
@@ -266,7 +272,7 @@ func (s *Server) widgetSurface() *widget.Handler {
 	if s.WidgetLimits != nil {
 		limits = *s.WidgetLimits
 	}
-	return &widget.Handler{Site: s.Site, Conversations: s.Conversations, Plans: s.Plans, Keys: s.Keys, Blobs: s.Blobs,
+	return &widget.Handler{Site: s.Site, Conversations: s.Conversations, Plans: s.Plans, Contacts: s.contacts,
 		Hub:      func() realtime.Hub { return s.Hub },
 		GeoIP:    func() *geoip.DB { return s.GeoIP },
 		Limiters: widget.NewLimiters(s.RateLimits, limits)}
@@ -276,7 +282,7 @@ func (s *Server) widgetSurface() *widget.Handler {
 // hub and the breach workflows are read through s at each request: a test
 // may set them after New.
 func (s *Server) dashboardSurface() *dashboard.Handler {
-	return &dashboard.Handler{Site: s.Site, Conversations: s.Conversations, Plans: s.Plans, Keys: s.Keys,
+	return &dashboard.Handler{Site: s.Site, Conversations: s.Conversations, Plans: s.Plans, Keys: s.Keys, Contacts: s.contacts,
 		Hub:                func() realtime.Hub { return s.Hub },
 		Breaches:           s.breaches,
 		TemporalUIURL:      s.TemporalUIURL,

@@ -716,13 +716,16 @@ func TestWidgetAttachments(t *testing.T) {
 	}
 }
 
+// With identity verification on, a signed identity joins its history at
+// once (without it, see TestIdentifyWithoutVerificationNeverRevealsHistory).
 func TestWidgetIdentifyMergesAnonymousVisitorIntoKnownContact(t *testing.T) {
 	w := newWidgetWorld(t)
+	secret := w.verifyIdentities(t)
 	// Ann, identified by the shop, has a conversation.
 	ann := w.visitor(t)
 	ann.boot(widgetSite + "/account")
 	r := ann.call(http.MethodPost, "/identify", map[string]any{"external_id": "user-42", "email": "Ann@Example.com", "name": "Ann Smith",
-		"phone": "+49 30 1234", "custom_attributes": map[string]any{"plan": "pro", "seats": 5, "beta": true}})
+		"phone": "+49 30 1234", "custom_attributes": map[string]any{"plan": "pro", "seats": 5, "beta": true}, "user_hash": widget.IdentityHash(secret, "user-42")})
 	if r.status != http.StatusOK || r.json(t)["merged"] == true {
 		t.Fatalf("identify: %d %s", r.status, r.body)
 	}
@@ -747,7 +750,7 @@ func TestWidgetIdentifyMergesAnonymousVisitorIntoKnownContact(t *testing.T) {
 	var before models.Attachment
 	w.ts.db.First(&before, attID)
 
-	r = anon.call(http.MethodPost, "/identify", map[string]any{"external_id": "user-42", "custom_attributes": map[string]any{"plan": "enterprise", "beta": nil}})
+	r = anon.call(http.MethodPost, "/identify", map[string]any{"external_id": "user-42", "custom_attributes": map[string]any{"plan": "enterprise", "beta": nil}, "user_hash": widget.IdentityHash(secret, "user-42")})
 	if r.status != http.StatusOK {
 		t.Fatalf("identify anonymous: %d %s", r.status, r.body)
 	}
@@ -812,7 +815,7 @@ func TestWidgetIdentifyMergesAnonymousVisitorIntoKnownContact(t *testing.T) {
 	}
 
 	// Someone else signing in on Ann's browser does not get Ann's history.
-	r = ann.call(http.MethodPost, "/identify", map[string]any{"external_id": "user-77", "email": "bob@example.com"})
+	r = ann.call(http.MethodPost, "/identify", map[string]any{"external_id": "user-77", "email": "bob@example.com", "user_hash": widget.IdentityHash(secret, "user-77")})
 	if r.status != http.StatusOK || r.json(t)["merged"] == true || len(r.json(t)["conversations"].([]any)) != 0 {
 		t.Fatalf("another user on the same browser: %s", r.body)
 	}
@@ -856,6 +859,20 @@ func (w *widgetWorld) saveSettings(t *testing.T, b *browser, fields url.Values) 
 }
 
 var identitySecretShown = regexp.MustCompile(`data-testid="widget-identity-secret">([A-Za-z0-9_-]+)<`)
+
+// verifyIdentities turns identity verification on and returns the
+// identity secret.
+func (w *widgetWorld) verifyIdentities(t *testing.T) string {
+	t.Helper()
+	if r := w.saveSettings(t, w.owner, url.Values{"identity_verification": {"1"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("turn on verification: %d %s", r.status, excerpt(r.body))
+	}
+	m := identitySecretShown.FindStringSubmatch(w.owner.get("/settings/widget").body)
+	if m == nil {
+		t.Fatalf("no identity secret on the settings page")
+	}
+	return m[1]
+}
 
 func TestWidgetIdentityVerification(t *testing.T) {
 	w := newWidgetWorld(t)
@@ -1095,6 +1112,11 @@ func TestWidgetSettingsPage(t *testing.T) {
 	snippet := fmt.Sprintf(`&lt;script src=&#34;%s/widget.js&#34; data-org=&#34;%s&#34; async&gt;&lt;/script&gt;`, w.ts.URL, w.org.PublicKey)
 	if page.status != http.StatusOK || !strings.Contains(page.body, snippet) {
 		t.Fatalf("settings page: %d, snippet %s missing", page.status, snippet)
+	}
+	// The trade-off of identity verification is explained, and it is
+	// recommended.
+	if !strings.Contains(page.body, `data-testid="widget-verification-tradeoff"`) || !strings.Contains(page.body, "We recommend turning it on") {
+		t.Error("the settings page does not explain identity verification's trade-off")
 	}
 	if !strings.Contains(w.owner.get("/").body, `href="/settings/widget"`) {
 		t.Error("no Widget link in the navigation")

@@ -28,6 +28,20 @@ type Contact struct {
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	LastSeenAt       *time.Time
+
+	// ClaimedContactID is the contact this one says it is without proof
+	// (identify naming another contact's address while identity
+	// verification is off); 0 when none. The two are merged only after
+	// the address is proven with ClaimCode or an operator merges them.
+	ClaimedContactID uint64 `gorm:"index"`
+	// ClaimCodeHash is the hash of the code last mailed to the claimed
+	// address; it is good until ClaimCodeExpiresAt, for ClaimMaxAttempts
+	// tries, and another is sent no sooner than a minute after
+	// ClaimCodeSentAt.
+	ClaimCodeHash      string `privacy:"category=user.authorization.credentials subject=end_user retention=account purpose=essential.service form=hash"`
+	ClaimCodeSentAt    *time.Time
+	ClaimCodeExpiresAt *time.Time
+	ClaimCodeAttempts  int
 }
 
 // BeforeCreate gives a new contact its data key: erasing the contact

@@ -16,14 +16,14 @@ func (s *Store) Contact(ctx context.Context, orgID, id uint64) (*models.Contact,
 // CreateContact writes a new contact (its data key is made with it); its
 // OrganizationID says whose it is.
 func (s *Store) CreateContact(ctx context.Context, ct *models.Contact) error {
-	return s.with(ctx).Create(ct).Error
+	return contactWriteError(s.with(ctx).Create(ct).Error)
 }
 
 // SaveContactFields writes the named columns of one of the organization's
 // contacts from ct (the blind indexes follow the sealed fields they
 // index).
 func (s *Store) SaveContactFields(ctx context.Context, orgID uint64, ct *models.Contact, columns ...string) error {
-	return s.with(ctx).Where("organization_id = ?", orgID).Select(columns).Save(ct).Error
+	return contactWriteError(s.with(ctx).Where("organization_id = ?", orgID).Select(columns).Save(ct).Error)
 }
 
 // TouchContact records when one of the organization's contacts was last

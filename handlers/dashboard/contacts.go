@@ -169,6 +169,53 @@ func (h *Handler) contactPage(c *gin.Context) {
 		h.Internal(c, err)
 		return
 	}
+	claimants, err := h.Store.ContactClaimants(c, org.ID, ct.ID)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	rows := make([]contactRow, 0, len(claimants))
+	for i := range claimants {
+		rows = append(rows, newContactRow(&claimants[i]))
+	}
 	v := newInboxContactView(ct)
-	h.Render(c, http.StatusOK, "contact", h.Page(c, v.Label, "contacts", gin.H{"Contact": v, "Conversations": convs}))
+	h.Render(c, http.StatusOK, "contact", h.Page(c, v.Label, "contacts", gin.H{"Contact": v, "Conversations": convs, "Claimants": rows}))
+}
+
+// mergeClaimant merges a visitor claiming to be this contact (named its
+// address without identity verification, and did not prove it) into it,
+// on the operator's word: the visitor then sees the contact's history.
+func (h *Handler) mergeClaimant(c *gin.Context) {
+	org, a := site.CurrentOrg(c), site.CurrentAccount(c)
+	id, ok := inboxPathID(c, "id")
+	claimantID, err := strconv.ParseUint(c.PostForm("claimant"), 10, 64)
+	if !ok || err != nil {
+		h.Fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
+		return
+	}
+	holder, err := h.inboxContactOf(c, org.ID, id)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	claimant, err := h.inboxContactOf(c, org.ID, claimantID)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	// Only a claim the visitor made can be merged here: an operator cannot
+	// join two arbitrary contacts' histories by editing the form.
+	if holder == nil || claimant == nil || claimant.ClaimedContactID != holder.ID {
+		h.Fail(c, http.StatusNotFound, "Not found", "This visitor does not claim to be this contact.")
+		return
+	}
+	if err := h.Contacts.Merge(c, org, claimant, holder); err != nil {
+		h.Internal(c, err)
+		return
+	}
+	if err := h.Audit(h.Store, c, org.ID, a.ID, a.DataKeyID, "contact.claim_merged", site.Target("contact", holder.ID), site.Target("contact", claimant.ID)); err != nil {
+		h.Internal(c, err)
+		return
+	}
+	h.RedirectWithFlash(c, "/inbox/contacts/"+strconv.FormatUint(holder.ID, 10), "contacts_merged")
 }

@@ -10,6 +10,7 @@ package dashboard
 import (
 	"context"
 
+	"github.com/convot/convot/contacts"
 	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/mail"
@@ -31,6 +32,9 @@ type Handler struct {
 	// Keys seals and indexes personal data (blind indexes of addresses,
 	// the system key of audit events about unknown accounts).
 	Keys *models.KeyStore
+	// Contacts merges a contact claiming another into it, on an
+	// operator's decision.
+	Contacts *contacts.Service
 	// Hub carries live events to the inbox's sockets.
 	Hub func() realtime.Hub
 	// Breaches returns what starts and signals incident workflows, or nil

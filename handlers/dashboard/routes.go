@@ -113,6 +113,7 @@ func (h *Handler) contactRoutes(g *gin.RouterGroup) {
 	pages := g.Group("/contacts", h.RecordUsage)
 	pages.GET("", h.contactsPage)
 	pages.GET("/:id", h.contactPage)
+	pages.POST("/:id/merge", h.mergeClaimant)
 }
 
 func (h *Handler) cannedRoutes(g *gin.RouterGroup) {

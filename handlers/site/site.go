@@ -107,6 +107,7 @@ var FlashMessages = map[string]string{
 	"password_reset":   "Your password was reset. Sign in with the new one.",
 	"welcome":          "Welcome to Convot.",
 	"signed_out":       "You are signed out.",
+	"contacts_merged":  "The visitor now shares this contact's history.",
 }
 
 func (s *Site) RedirectWithFlash(c *gin.Context, to, flash string) {

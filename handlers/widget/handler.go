@@ -12,9 +12,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/contacts"
 	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/handlers/site"
-	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/geoip"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
@@ -29,10 +29,9 @@ type Handler struct {
 	// the visitors' messages; Plans says whether new ones are accepted.
 	Conversations *conversation.Service
 	Plans         *plans.Limits
-	// Keys and Blobs re-seal and move attachments when identify merges an
-	// anonymous visitor into a known contact.
-	Keys  *models.KeyStore
-	Blobs blob.Store
+	// Contacts merges a visitor into a known contact and proves claimed
+	// addresses (identify).
+	Contacts *contacts.Service
 	// Hub carries the live events to the visitors' sockets; GeoIP gives
 	// visitors a country (a nil *geoip.DB: none). Both are read at each
 	// request, so a test may swap them on the Server after New.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,8 +14,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/contacts"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/models"
 )
 
 // Identify: the Customer's site tells the widget who the visitor is (name,
@@ -25,6 +28,14 @@ import (
 // from the browser console.
 //
 // Who the visitor becomes:
+//   - without identity verification, naming a known contact (same
+//     external ID, else same email) is only a claim (package contacts):
+//     the visitor keeps a contact of its own (a new one if it was someone
+//     else), which records the claim and takes the name, phone and
+//     attributes sent but not the address or ID; the known contact's
+//     history is joined only once the visitor enters the code mailed to
+//     its address (POST /identify/code, /identify/confirm) or an operator
+//     merges the two. With verification on:
 //   - an anonymous visitor (no external ID) naming a known contact (same
 //     external ID, else same email) is merged into it: conversations,
 //     messages, attachments and tokens move, re-sealed under the known
@@ -87,7 +98,7 @@ func (h *Handler) identify(c *gin.Context) {
 		apiError(c, http.StatusUnauthorized, badVisitorToken)
 		return
 	}
-	result, merged, err := h.identifyVisitor(c, org, vt, current, id)
+	result, outcome, err := h.identifyVisitor(c, org, vt, current, id)
 	if err != nil {
 		apiInternal(c, err)
 		return
@@ -97,7 +108,85 @@ func (h *Handler) identify(c *gin.Context) {
 		apiInternal(c, err)
 		return
 	}
-	view.Merged = merged
+	view.Merged = outcome.merged
+	c.JSON(http.StatusOK, view)
+}
+
+// identifyCode mails a code to the address the visitor claimed (see
+// package contacts).
+func (h *Handler) identifyCode(c *gin.Context) {
+	org, vt := orgOf(c), visitorOf(c)
+	current, err := h.visitorContact(c, org, vt)
+	if err != nil {
+		apiInternal(c, err)
+		return
+	}
+	if current == nil {
+		apiError(c, http.StatusUnauthorized, badVisitorToken)
+		return
+	}
+	switch err := h.Contacts.SendClaimCode(c, org, current.ID); {
+	case err == nil:
+		c.JSON(http.StatusOK, gin.H{"sent": true, "expires_in": int(contacts.ClaimCodeLifetime.Seconds())})
+	case errors.Is(err, contacts.ErrNoClaim):
+		apiError(c, http.StatusConflict, "There is nothing to confirm: identify with your email address first.")
+	case errors.Is(err, contacts.ErrNoAddress):
+		apiError(c, http.StatusConflict, "No email address is known for this person; the team can link your conversations instead.")
+	case errors.Is(err, contacts.ErrCodeTooSoon):
+		c.Header("Retry-After", strconv.Itoa(int(contacts.ClaimResendAfter.Seconds())))
+		apiError(c, http.StatusTooManyRequests, "A code was sent less than a minute ago. Check your mail, or ask again in a minute.")
+	default:
+		apiInternal(c, err)
+	}
+}
+
+type confirmRequest struct {
+	Code string `json:"code"`
+}
+
+// identifyConfirm checks the mailed code and, when it is right, joins the
+// visitor to the history of the address they proved.
+func (h *Handler) identifyConfirm(c *gin.Context) {
+	org, vt := orgOf(c), visitorOf(c)
+	var req confirmRequest
+	if !h.readJSON(c, &req, false) {
+		return
+	}
+	code := strings.TrimSpace(req.Code)
+	if len(code) == 0 || len(code) > 20 || !site.Printable(code) {
+		apiError(c, http.StatusUnprocessableEntity, "Enter the code from the mail.")
+		return
+	}
+	current, err := h.visitorContact(c, org, vt)
+	if err != nil {
+		apiInternal(c, err)
+		return
+	}
+	if current == nil {
+		apiError(c, http.StatusUnauthorized, badVisitorToken)
+		return
+	}
+	holder, err := h.Contacts.ConfirmClaim(c, org, current, code, func(into *models.Contact) { copyTechnical(current, into) }, technicalColumns...)
+	switch {
+	case errors.Is(err, contacts.ErrNoClaim):
+		apiError(c, http.StatusConflict, "There is nothing to confirm: identify with your email address first.")
+		return
+	case errors.Is(err, contacts.ErrWrongCode):
+		apiError(c, http.StatusUnprocessableEntity, "That code is not right. Check the mail and try again.")
+		return
+	case errors.Is(err, contacts.ErrNoLiveCode):
+		apiError(c, http.StatusGone, "That code has expired or was tried too often. Ask for a new one.")
+		return
+	case err != nil:
+		apiInternal(c, err)
+		return
+	}
+	view, err := h.sessionOf(c, org, holder)
+	if err != nil {
+		apiInternal(c, err)
+		return
+	}
+	view.Merged = true
 	c.JSON(http.StatusOK, view)
 }
 

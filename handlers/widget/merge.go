@@ -3,35 +3,55 @@ package widget
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/convot/convot/conversation"
-	"github.com/convot/convot/internal/blob"
-	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/contacts"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 )
 
 // identifyVisitor applies an identity to the visitor (see "Who the
 // visitor becomes" in identify.go) and returns the contact the visitor
-// now is.
-func (h *Handler) identifyVisitor(ctx context.Context, org *models.Organization, vt *models.VisitorToken, current *models.Contact, id identity) (*models.Contact, bool, error) {
+// now is, whether it joined a known contact's history, and whether it
+// only claims one (contacts.ProofNeeded).
+func (h *Handler) identifyVisitor(ctx context.Context, org *models.Organization, vt *models.VisitorToken, current *models.Contact, id identity) (*models.Contact, identifyOutcome, error) {
+	ct, outcome, err := h.applyIdentityOnce(ctx, org, vt, current, id)
+	if errors.Is(err, store.ErrContactEmailHeld) {
+		// A parallel identify took the address first: it is now a known
+		// contact, and this one is decided again against it.
+		ct, outcome, err = h.applyIdentityOnce(ctx, org, vt, current, id)
+	}
+	return ct, outcome, err
+}
+
+// identifyOutcome is what identify did besides updating the contact.
+type identifyOutcome struct {
+	merged bool // the visitor joined a known contact's history
+	// claimed: the identity named a known contact without proof; the
+	// visitor's own contact records the claim (contacts.Service.Claim).
+	claimed bool
+}
+
+func (h *Handler) applyIdentityOnce(ctx context.Context, org *models.Organization, vt *models.VisitorToken, current *models.Contact, id identity) (*models.Contact, identifyOutcome, error) {
 	target, err := h.knownContact(ctx, org, current, id)
 	if err != nil {
-		return nil, false, err
+		return nil, identifyOutcome{}, err
 	}
 	compatible := (current.ExternalID == "" || id.externalID == "" || current.ExternalID == id.externalID) &&
 		(current.Email == "" || id.email == "" || strings.EqualFold(current.Email, id.email))
 	now := h.Now().UTC()
 	switch {
+	case target != nil && contacts.ProofNeeded(org):
+		claimant, err := h.claimIdentity(ctx, org, vt, current, target, id, now)
+		return claimant, identifyOutcome{claimed: err == nil}, err
 	case target != nil && current.ExternalID == "" && compatible:
-		if err := h.mergeVisitor(ctx, org, current, target, id); err != nil {
-			return nil, false, err
+		copyTechnical(current, target)
+		applyIdentity(target, id, now)
+		if err := h.Contacts.Merge(ctx, org, current, target, identityColumns...); err != nil {
+			return nil, identifyOutcome{}, err
 		}
-		return target, true, nil
+		return target, identifyOutcome{merged: true}, nil
 	case target != nil:
 		copyTechnical(current, target)
 		applyIdentity(target, id, now)
@@ -41,10 +61,10 @@ func (h *Handler) identifyVisitor(ctx context.Context, org *models.Organization,
 			}
 			return tx.MoveVisitorToken(ctx, org.ID, vt.ID, target.ID)
 		})
-		return target, false, err
+		return target, identifyOutcome{}, err
 	case compatible:
 		applyIdentity(current, id, now)
-		return current, false, saveIdentity(ctx, h.Store, org, current)
+		return current, identifyOutcome{}, saveIdentity(ctx, h.Store, org, current)
 	default:
 		fresh := &models.Contact{OrganizationID: org.ID}
 		copyTechnical(current, fresh)
@@ -55,8 +75,42 @@ func (h *Handler) identifyVisitor(ctx context.Context, org *models.Organization,
 			}
 			return tx.MoveVisitorToken(ctx, org.ID, vt.ID, fresh.ID)
 		})
-		return fresh, false, err
+		return fresh, identifyOutcome{}, err
 	}
+}
+
+// claimIdentity records, without merging, that the visitor says it is
+// target: the visitor's contact takes the name, phone and attributes sent
+// but not the address or external ID it cannot prove. A visitor already
+// known as someone else gets a new contact for this browser.
+func (h *Handler) claimIdentity(ctx context.Context, org *models.Organization, vt *models.VisitorToken, current, target *models.Contact, id identity, now time.Time) (*models.Contact, error) {
+	unproven := id
+	unproven.email, unproven.externalID = "", ""
+	if current.Email == "" && current.ExternalID == "" {
+		applyIdentity(current, unproven, now)
+		err := h.Store.Tx(ctx, func(tx *store.Store) error {
+			if err := saveIdentity(ctx, tx, org, current); err != nil {
+				return err
+			}
+			return tx.RecordContactClaim(ctx, org.ID, current.ID, target.ID)
+		})
+		current.ClaimedContactID = target.ID
+		return current, err
+	}
+	fresh := &models.Contact{OrganizationID: org.ID}
+	copyTechnical(current, fresh)
+	applyIdentity(fresh, unproven, now)
+	err := h.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateContact(ctx, fresh); err != nil {
+			return err
+		}
+		if err := tx.RecordContactClaim(ctx, org.ID, fresh.ID, target.ID); err != nil {
+			return err
+		}
+		return tx.MoveVisitorToken(ctx, org.ID, vt.ID, fresh.ID)
+	})
+	fresh.ClaimedContactID = target.ID
+	return fresh, err
 }
 
 // knownContact finds another contact of the organization with the same
@@ -135,75 +189,4 @@ var identityColumns = append([]string{"name", "email", "email_index", "phone", "
 // on st (the Store or a transaction).
 func saveIdentity(ctx context.Context, st *store.Store, org *models.Organization, ct *models.Contact) error {
 	return st.SaveContactFields(ctx, org.ID, ct, identityColumns...)
-}
-
-// mergeVisitor merges the anonymous visitor's contact into the known one
-// in one transaction, then removes the blobs the merge replaced.
-func (h *Handler) mergeVisitor(ctx context.Context, org *models.Organization, from, into *models.Contact, id identity) error {
-	// Both data keys are read inside the transaction: load them first.
-	for _, keyID := range []uint64{from.DataKeyID, into.DataKeyID} {
-		if _, err := h.Keys.Seal(ctx, keyID, "merge", nil); err != nil {
-			return err
-		}
-	}
-	copyTechnical(from, into)
-	applyIdentity(into, id, h.Now().UTC())
-	var res *models.MergeResult
-	err := h.Store.Tx(ctx, func(tx *store.Store) error {
-		var err error
-		if res, err = tx.MergeContacts(ctx, from, into, h.attachmentBlobMover(org)); err != nil {
-			return err
-		}
-		return saveIdentity(ctx, tx, org, into)
-	})
-	cleanup := context.WithoutCancel(ctx)
-	if err != nil {
-		if res != nil {
-			h.deleteBlobs(cleanup, org, res.NewBlobKeys)
-		}
-		return err
-	}
-	h.deleteBlobs(cleanup, org, res.OldBlobKeys)
-	// Operators see the conversations under their new contact.
-	for _, convID := range res.Conversations {
-		if conv, err := h.Store.Conversation(cleanup, org.ID, convID); err == nil {
-			h.Conversations.PublishConversation(cleanup, org, conv)
-		}
-	}
-	return nil
-}
-
-// attachmentBlobMover re-seals an attachment's bytes under another data
-// key, in a new blob.
-func (h *Handler) attachmentBlobMover(org *models.Organization) models.BlobMover {
-	return func(ctx context.Context, att *models.Attachment, toKeyID uint64) (string, error) {
-		sealed, err := h.Blobs.Get(ctx, conversation.AttachmentStorage(org), att.BlobKey)
-		if errors.Is(err, blob.ErrNotFound) {
-			return att.BlobKey, nil // already gone: nothing to move
-		}
-		if err != nil {
-			return "", err
-		}
-		data, err := h.Keys.Open(ctx, conversation.AttachmentColumn, string(sealed))
-		if err != nil {
-			return "", err
-		}
-		resealed, err := h.Keys.Seal(ctx, toKeyID, conversation.AttachmentColumn, data)
-		if err != nil {
-			return "", err
-		}
-		key := "attachments/" + strconv.FormatUint(org.ID, 10) + "/" + crypto.RandomToken(24)
-		if err := h.Blobs.Put(ctx, conversation.AttachmentStorage(org), key, []byte(resealed)); err != nil {
-			return "", err
-		}
-		return key, nil
-	}
-}
-
-func (h *Handler) deleteBlobs(ctx context.Context, org *models.Organization, keys []string) {
-	for _, k := range keys {
-		if err := h.Blobs.Delete(ctx, conversation.AttachmentStorage(org), k); err != nil && !errors.Is(err, blob.ErrNotFound) {
-			slog.Warn("blob not removed after merge", "err", err)
-		}
-	}
 }

@@ -58,6 +58,13 @@
 //	                           "user_hash"} → 200 {"contact", "conversations", "merged": bool}
 //	                     user_hash = hex(HMAC-SHA256(identity secret, external_id, or email when
 //	                     there is no external_id)); required when identity verification is on.
+//	                     Without identity verification, an identity naming a known contact is
+//	                     only claimed: "proof_needed": true, and no history is listed until
+//	POST /identify/code  → 200 {"sent": true, "expires_in": seconds} mails a 6-digit code to the
+//	                     claimed address (409 nothing claimed or no address; 429 within a minute
+//	                     of the last), and
+//	POST /identify/confirm body {"code"} → 200 as identify, "merged": true (422 wrong code; 410
+//	                     expired or 5 wrong tries: ask again; 409 nothing claimed).
 //	POST /email          body {"email"} (offline email capture; never merges) → 200 {"contact"}
 //	GET  /conversations  → 200 {"conversations": [Conversation]} (most recent first)
 //	POST /conversations  JSON {"body"} or multipart/form-data (file, body) → 201 {"conversation", "message"}
@@ -100,6 +107,8 @@ func (h *Handler) Routes(r *gin.Engine) {
 	api.GET("/status", h.status)
 	v := api.Group("", h.requireVisitor)
 	v.POST("/identify", h.identify)
+	v.POST("/identify/code", h.identifyCode)
+	v.POST("/identify/confirm", h.identifyConfirm)
 	v.POST("/email", h.email)
 	v.GET("/conversations", h.conversationList)
 	v.POST("/conversations", h.start)

@@ -53,6 +53,10 @@ type sessionView struct {
 	AcceptingConversations bool                        `json:"accepting_conversations"`
 	Conversations          []realtime.ConversationView `json:"conversations"`
 	Merged                 bool                        `json:"merged,omitempty"`
+	// ProofNeeded: the visitor named an address or ID another contact
+	// holds, without identity verification; its history is shown after
+	// the code mailed to it is entered (POST /identify/code, /confirm).
+	ProofNeeded bool `json:"proof_needed,omitempty"`
 }
 
 func newContactView(ct *models.Contact) contactView {
@@ -82,7 +86,7 @@ func (h *Handler) sessionOf(ctx context.Context, org *models.Organization, ct *m
 		return nil, err
 	}
 	return &sessionView{Contact: newContactView(ct), Settings: settingsOf(org), OperatorsOnline: online,
-		AcceptingConversations: accepting, Conversations: convs}, nil
+		AcceptingConversations: accepting, Conversations: convs, ProofNeeded: ct.ClaimedContactID != 0}, nil
 }
 
 // operatorsOnline: an operator's inbox socket reported in within a minute.
@@ -282,11 +286,29 @@ func (h *Handler) email(c *gin.Context) {
 		apiError(c, http.StatusConflict, "This visitor is signed in on this site; their email address comes from there.")
 		return
 	}
+	previous := contact.Email
 	contact.Email = email
 	contact.UpdatedAt = h.Now().UTC()
-	if err := h.Store.SaveContactFields(c, org.ID, contact, "email", "email_index", "updated_at"); err != nil {
+	err = h.Store.SaveContactFields(c, org.ID, contact, "email", "email_index", "updated_at")
+	if errors.Is(err, store.ErrContactEmailHeld) {
+		// Another contact holds the address: like identify, this is only
+		// a claim until the address is proven.
+		contact.Email = previous
+		err = h.claimHeldAddress(c, org, contact, email)
+	}
+	if err != nil {
 		apiInternal(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"contact": newContactView(contact)})
+	c.JSON(http.StatusOK, gin.H{"contact": newContactView(contact), "proof_needed": contact.ClaimedContactID != 0})
+}
+
+// claimHeldAddress records that the visitor's contact claims the contact
+// holding email.
+func (h *Handler) claimHeldAddress(ctx context.Context, org *models.Organization, contact *models.Contact, email string) error {
+	holder, err := h.Store.ContactByEmail(ctx, org.ID, email, contact.ID, true)
+	if err != nil {
+		return err
+	}
+	return h.Contacts.Claim(ctx, org, contact, holder)
 }

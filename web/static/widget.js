@@ -38,7 +38,11 @@
  * conversation while the team takes no new ones; the composer is then
  * disabled), convot-error, convot-composer, convot-file (the file
  * input; choosing a file uploads it), convot-attach, convot-input,
- * convot-send.
+ * convot-send; convot-proof (shown while the visitor named an address
+ * another contact has, without identity verification: their earlier
+ * conversations show once they enter the code mailed to it) with
+ * convot-proof-send, convot-proof-form, convot-proof-code,
+ * convot-proof-submit and convot-proof-status.
  */
 (function () {
   "use strict";
@@ -68,6 +72,7 @@
     settings: { color: "#2f6f4f", greeting: "", identity_verification: false },
     online: true,
     accepting: true, // the team takes new conversations
+    proofNeeded: false, // the visitor claims an address it has not proven
     conv: null,
     messages: {}, // id → {view, el}
     lastId: 0,
@@ -231,6 +236,33 @@
   offline.appendChild(emailSaved);
   show(offline, false);
 
+  // The proof of a claimed address: the history of an address shows only
+  // after the code mailed to it is entered here.
+  var proof = el("div", "convot-proof", "offline");
+  var proofText = el("div", null, null, "We have earlier conversations for this email address. To see them here, get a code by email and enter it.");
+  var proofSend = el("button", "convot-proof-send", null, "Email me a code");
+  proofSend.type = "button";
+  var proofForm = el("form", "convot-proof-form");
+  var proofCode = el("input", "convot-proof-code");
+  proofCode.inputMode = "numeric";
+  proofCode.autocomplete = "one-time-code";
+  proofCode.placeholder = "123456";
+  proofCode.setAttribute("aria-label", "Code from the email");
+  proofCode.maxLength = 20;
+  proofCode.required = true;
+  var proofSubmit = el("button", "convot-proof-submit", null, "Confirm");
+  proofSubmit.type = "submit";
+  proofForm.appendChild(proofCode);
+  proofForm.appendChild(proofSubmit);
+  var proofStatus = el("div", "convot-proof-status");
+  proofStatus.setAttribute("role", "status");
+  proof.appendChild(proofText);
+  proof.appendChild(proofSend);
+  proof.appendChild(proofForm);
+  proof.appendChild(proofStatus);
+  show(proofForm, false);
+  show(proof, false);
+
   var limitLine = el("div", "convot-limit", "offline", "This team can't take new chat conversations at the moment. Please try again later or reach them another way.");
   limitLine.setAttribute("role", "status");
   show(limitLine, false);
@@ -262,6 +294,7 @@
   panel.appendChild(list);
   panel.appendChild(typing);
   panel.appendChild(offline);
+  panel.appendChild(proof);
   panel.appendChild(limitLine);
   panel.appendChild(errorLine);
   panel.appendChild(composer);
@@ -387,6 +420,8 @@
     }
     state.online = !!data.operators_online;
     state.accepting = data.accepting_conversations !== false;
+    state.proofNeeded = !!data.proof_needed;
+    renderProof();
     applySettings();
     renderPresence();
     var convs = data.conversations || [];
@@ -419,6 +454,14 @@
     host.style.setProperty("--convot-accent", color);
     greeting.textContent = state.settings.greeting || "";
     show(greeting, !!state.settings.greeting);
+  }
+
+  function renderProof() {
+    show(proof, !!state.proofNeeded);
+    if (!state.proofNeeded) {
+      show(proofForm, false);
+      proofStatus.textContent = "";
+    }
   }
 
   function renderPresence() {
@@ -933,7 +976,35 @@
       return request("POST", "/email", { email: email });
     }).then(function (d) {
       state.contact = d.contact;
+      state.proofNeeded = !!d.proof_needed;
       renderPresence();
+      renderProof();
+    }, showError);
+  });
+  proofSend.addEventListener("click", function () {
+    session().then(function () {
+      return request("POST", "/identify/code");
+    }).then(function () {
+      proofStatus.textContent = "Check your mail and enter the code we sent. It works for 15 minutes.";
+      show(proofForm, true);
+      proofCode.focus();
+    }, function (err) {
+      if (err.status === 429) {
+        // A code is on its way already: let the visitor enter it.
+        show(proofForm, true);
+      }
+      showError(err);
+    });
+  });
+  proofForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var code = proofCode.value.trim();
+    if (!code) {
+      return;
+    }
+    request("POST", "/identify/confirm", { code: code }).then(function (d) {
+      proofCode.value = "";
+      applySession(d);
     }, showError);
   });
 
