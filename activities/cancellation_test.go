@@ -110,28 +110,19 @@ func cxlFillRow(t *testing.T, model any, tn *cxlTenant) any {
 	v := reflect.New(typ)
 	e := v.Elem()
 	token := strings.ToLower(crypto.RandomToken(8))
+	// The references to the tenant's rows, by field name.
+	refs := map[string]uint64{"OrganizationID": tn.org.ID, "AccountID": tn.owner.ID, "ActorID": tn.owner.ID, "AuthorID": tn.owner.ID,
+		"InvitedByID": tn.owner.ID, "ContactID": tn.contact.ID, "ConversationID": tn.conv.ID, "DataKeyID": tn.contact.DataKeyID}
 	for i := 0; i < typ.NumField(); i++ {
 		f, sf := e.Field(i), typ.Field(i)
 		if !sf.IsExported() || sf.Name == "ID" {
 			continue
 		}
-		switch sf.Name {
-		case "OrganizationID":
-			f.SetUint(tn.org.ID)
+		if id, ok := refs[sf.Name]; ok {
+			f.SetUint(id)
 			continue
-		case "AccountID", "ActorID", "AuthorID", "InvitedByID":
-			f.SetUint(tn.owner.ID)
-			continue
-		case "ContactID":
-			f.SetUint(tn.contact.ID)
-			continue
-		case "ConversationID":
-			f.SetUint(tn.conv.ID)
-			continue
-		case "DataKeyID":
-			f.SetUint(tn.contact.DataKeyID)
-			continue
-		case "BlobKey":
+		}
+		if sf.Name == "BlobKey" {
 			f.SetString("test/" + token)
 			continue
 		}
@@ -224,6 +215,30 @@ func (f *cancellationFixture) runCancellation(t *testing.T, reactivateAfter time
 	return st
 }
 
+// checkBlobs reports each of keys the blob store answers with other than
+// want (nil: it has the blob); whose says whose blobs they are.
+func (f *cancellationFixture) checkBlobs(t *testing.T, keys []string, want error, whose string) {
+	t.Helper()
+	for _, k := range keys {
+		if _, err := f.blobs.Get(context.Background(), subprocessors.StorageContext{}, k); !errors.Is(err, want) {
+			t.Errorf("blob %s%s: %v", k, whose, err)
+		}
+	}
+}
+
+// rowCounts returns the organization tables and how many rows of orgID
+// each holds.
+func (f *cancellationFixture) rowCounts(t *testing.T, orgID uint64) ([]models.OrgTable, map[string]int64) {
+	t.Helper()
+	tables, err := models.OrganizationTables(models.All())
+	cxlMust(t, err)
+	counts := map[string]int64{}
+	for _, ot := range tables {
+		counts[ot.Table] = cxlCount(t, f.db, ot, orgID)
+	}
+	return tables, counts
+}
+
 func (f *cancellationFixture) mailTags(t *testing.T, to string) []string {
 	t.Helper()
 	msgs, err := f.outbox.List()
@@ -244,12 +259,7 @@ func (f *cancellationFixture) mailTags(t *testing.T, to string) []string {
 // days before.
 func TestCancelledOrganizationIsDeletedAfterGraceExceptBillingRecords(t *testing.T) {
 	f := newCancellationFixture(t)
-	tables, err := models.OrganizationTables(models.All())
-	cxlMust(t, err)
-	before := map[string]int64{}
-	for _, ot := range tables {
-		before[ot.Table] = cxlCount(t, f.db, ot, f.other.org.ID)
-	}
+	tables, before := f.rowCounts(t, f.other.org.ID)
 
 	st := f.runCancellation(t, 0)
 	if st.Status != workflows.CancellationDeleted || st.Report == nil {
@@ -293,16 +303,8 @@ func TestCancelledOrganizationIsDeletedAfterGraceExceptBillingRecords(t *testing
 		t.Errorf("invoice after deletion %+v", inv)
 	}
 	// Blobs.
-	for _, k := range f.victim.blobKeys {
-		if _, err := f.blobs.Get(context.Background(), subprocessors.StorageContext{}, k); !errors.Is(err, blob.ErrNotFound) {
-			t.Errorf("blob %s of the deleted organization: %v", k, err)
-		}
-	}
-	for _, k := range f.other.blobKeys {
-		if _, err := f.blobs.Get(context.Background(), subprocessors.StorageContext{}, k); err != nil {
-			t.Errorf("blob %s of the other organization: %v", k, err)
-		}
-	}
+	f.checkBlobs(t, f.victim.blobKeys, blob.ErrNotFound, " of the deleted organization")
+	f.checkBlobs(t, f.other.blobKeys, nil, " of the other organization")
 	// Notices: at cancellation and three days before deletion.
 	tags := f.mailTags(t, f.victim.email)
 	if strings.Join(tags, ",") != "cancellation_reminder,cancellation_notice" {
@@ -332,12 +334,7 @@ func TestCancelledOrganizationIsDeletedAfterGraceExceptBillingRecords(t *testing
 // key, every blob; the organization is active again.
 func TestReactivationWithinGraceKeepsEverything(t *testing.T) {
 	f := newCancellationFixture(t)
-	tables, err := models.OrganizationTables(models.All())
-	cxlMust(t, err)
-	before := map[string]int64{}
-	for _, ot := range tables {
-		before[ot.Table] = cxlCount(t, f.db, ot, f.victim.org.ID)
-	}
+	tables, before := f.rowCounts(t, f.victim.org.ID)
 
 	st := f.runCancellation(t, 28*24*time.Hour) // after the reminder
 	if st.Status != workflows.CancellationReactivated {
@@ -359,11 +356,7 @@ func TestReactivationWithinGraceKeepsEverything(t *testing.T) {
 			t.Errorf("%s no longer opens: %v", what, err)
 		}
 	}
-	for _, k := range f.victim.blobKeys {
-		if _, err := f.blobs.Get(context.Background(), subprocessors.StorageContext{}, k); err != nil {
-			t.Errorf("blob %s: %v", k, err)
-		}
-	}
+	f.checkBlobs(t, f.victim.blobKeys, nil, "")
 	tags := f.mailTags(t, f.victim.email)
 	if strings.Join(tags, ",") != "cancellation_reactivated,cancellation_reminder,cancellation_notice" {
 		t.Errorf("mail to the owner: %v", tags)

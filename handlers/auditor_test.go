@@ -74,12 +74,8 @@ func TestAuditorSurface(t *testing.T) {
 			t.Errorf("%s: %d rows (%v), want %d", query, len(rows)-1, err, want)
 		}
 	}
-	if r := auditor.get("/auditor/decisions?from=yesterday"); r.status != http.StatusBadRequest {
-		t.Errorf("bad date: %d", r.status)
-	}
-	if r := auditor.get("/auditor/processing?format=xml"); r.status != http.StatusBadRequest {
-		t.Errorf("unknown format: %d", r.status)
-	}
+	wantGet(t, auditor, "/auditor/decisions?from=yesterday", http.StatusBadRequest, "bad date")
+	wantGet(t, auditor, "/auditor/processing?format=xml", http.StatusBadRequest, "unknown format")
 	// Downloads of the record of processing and the ledger.
 	rows, err := csv.NewReader(strings.NewReader(auditor.get("/auditor/processing?format=csv").body)).ReadAll()
 	if err != nil || len(rows) < 30 || rows[0][0] != "Data subject" {

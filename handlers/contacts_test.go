@@ -71,15 +71,9 @@ func TestContactSearch(t *testing.T) {
 	}
 
 	// Bad input.
-	if r := w.owner.get("/inbox/contacts?q=" + strings.Repeat("a", 201)); r.status != http.StatusBadRequest {
-		t.Errorf("long search: %d", r.status)
-	}
-	if r := w.owner.get("/inbox/contacts?page=-1"); r.status != http.StatusBadRequest {
-		t.Errorf("negative page: %d", r.status)
-	}
-	if r := w.owner.get("/inbox/contacts/abc"); r.status != http.StatusNotFound {
-		t.Errorf("malformed contact ID: %d", r.status)
-	}
+	wantGet(t, w.owner, "/inbox/contacts?q="+strings.Repeat("a", 201), http.StatusBadRequest, "long search")
+	wantGet(t, w.owner, "/inbox/contacts?page=-1", http.StatusBadRequest, "negative page")
+	wantGet(t, w.owner, "/inbox/contacts/abc", http.StatusNotFound, "malformed contact ID")
 }
 
 func TestContactPage(t *testing.T) {
@@ -108,7 +102,5 @@ func TestContactPage(t *testing.T) {
 	if !strings.Contains(page.body, `href="/inbox/conversations/`+itoa(second.ID)+`?`) {
 		t.Error("the sidebar does not list the contact's other conversation")
 	}
-	if r := w.owner.get("/inbox/contacts/999999"); r.status != http.StatusNotFound {
-		t.Errorf("unknown contact: %d", r.status)
-	}
+	wantGet(t, w.owner, "/inbox/contacts/999999", http.StatusNotFound, "unknown contact")
 }

@@ -64,3 +64,12 @@ func acmeInbox(t *testing.T) (*testServer, *inboxWorld) {
 	ts := newTestServer(t)
 	return ts, newInboxWorld(t, ts, "olivia@acme.test", "Acme")
 }
+
+// wantGet has b fetch path and, when the status is not want, reports what
+// was answered wrongly and the status it got.
+func wantGet(t *testing.T, b *browser, path string, want int, what string) {
+	t.Helper()
+	if r := b.get(path); r.status != want {
+		t.Errorf("%s: %d", what, r.status)
+	}
+}

@@ -240,12 +240,8 @@ func TestInboxListAndConversation(t *testing.T) {
 	}
 
 	// Filters: unknown values are refused; the JSON list honours them.
-	if r := w.owner.get("/inbox?status=archived"); r.status != http.StatusBadRequest {
-		t.Errorf("unknown status: %d", r.status)
-	}
-	if r := w.owner.get("/inbox?assignment=theirs"); r.status != http.StatusBadRequest {
-		t.Errorf("unknown assignment: %d", r.status)
-	}
+	wantGet(t, w.owner, "/inbox?status=archived", http.StatusBadRequest, "unknown status")
+	wantGet(t, w.owner, "/inbox?assignment=theirs", http.StatusBadRequest, "unknown assignment")
 	mine := decodeJSON[struct{ Conversations []dashboard.InboxItem }](t, w.owner.fetch(http.MethodGet, "/inbox/conversations?status=open&assignment=mine", "", nil))
 	if len(mine.Conversations) != 0 {
 		t.Fatalf("mine before assigning: %+v", mine.Conversations)
@@ -254,12 +250,8 @@ func TestInboxListAndConversation(t *testing.T) {
 	if len(all.Conversations) != 2 || all.Conversations[0].ID != conv.ID {
 		t.Fatalf("all open, newest first: %+v", all.Conversations)
 	}
-	if r := w.owner.get("/inbox/conversations/999999"); r.status != http.StatusNotFound {
-		t.Errorf("unknown conversation: %d", r.status)
-	}
-	if r := w.owner.get("/inbox/conversations/abc"); r.status != http.StatusNotFound {
-		t.Errorf("malformed conversation ID: %d", r.status)
-	}
+	wantGet(t, w.owner, "/inbox/conversations/999999", http.StatusNotFound, "unknown conversation")
+	wantGet(t, w.owner, "/inbox/conversations/abc", http.StatusNotFound, "malformed conversation ID")
 }
 
 func TestInboxAssignSnoozeResolveReopen(t *testing.T) {
@@ -567,9 +559,7 @@ func TestInboxRoles(t *testing.T) {
 			t.Errorf("agent POST %s: %d, want 403", p, r.status)
 		}
 	}
-	if r := agent.get("/inbox/canned/" + itoa(canned.ID)); r.status != http.StatusForbidden {
-		t.Errorf("agent canned edit page: %d", r.status)
-	}
+	wantGet(t, agent, "/inbox/canned/"+itoa(canned.ID), http.StatusForbidden, "agent canned edit page")
 }
 
 // Invariant 5: every inbox route with an identifier answers 404 to an
