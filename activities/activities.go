@@ -52,14 +52,19 @@ type Activities struct {
 
 // Register registers every activity under the names the workflows call.
 func Register(w worker.Registry, a *Activities) {
-	w.RegisterActivityWithOptions(a.RecordConversationStatus, activity.RegisterOptions{Name: workflows.ActivityRecordConversationStatus})
-	w.RegisterActivityWithOptions(a.MarkOrganizationCancelled, activity.RegisterOptions{Name: workflows.ActivityMarkOrganizationCancelled})
-	w.RegisterActivityWithOptions(a.SendCancellationNotice, activity.RegisterOptions{Name: workflows.ActivitySendCancellationNotice})
-	w.RegisterActivityWithOptions(a.ReactivateOrganization, activity.RegisterOptions{Name: workflows.ActivityReactivateOrganization})
-	w.RegisterActivityWithOptions(a.DeleteOrganizationData, activity.RegisterOptions{Name: workflows.ActivityDeleteOrganizationData})
-	registerRetention(w, a)
-	registerPrivacy(w, a)
-	w.RegisterActivityWithOptions(a.NotifyContactOfReplies, activity.RegisterOptions{Name: workflows.ActivityNotifyContactOfReplies})
+	conversationsAndAccounts := map[string]any{
+		workflows.ActivityRecordConversationStatus:  a.RecordConversationStatus,
+		workflows.ActivityMarkOrganizationCancelled: a.MarkOrganizationCancelled,
+		workflows.ActivitySendCancellationNotice:    a.SendCancellationNotice,
+		workflows.ActivityReactivateOrganization:    a.ReactivateOrganization,
+		workflows.ActivityDeleteOrganizationData:    a.DeleteOrganizationData,
+		workflows.ActivityNotifyContactOfReplies:    a.NotifyContactOfReplies,
+	}
+	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a)} {
+		for name, fn := range byName {
+			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+		}
+	}
 }
 
 // RecordConversationStatus persists a state change of the conversation

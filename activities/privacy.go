@@ -10,9 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/blob"
@@ -56,8 +54,10 @@ const DefaultPrivacyOfficer = "privacy@convot.io"
 // workflow deletes the file after it.
 const DefaultExportLifetime = obligations.DsrExportLifetime
 
-func registerPrivacy(w worker.ActivityRegistry, a *Activities) {
-	for name, fn := range map[string]any{
+// privacyActivities are the activities of the data-subject request
+// workflow, by name.
+func privacyActivities(a *Activities) map[string]any {
+	return map[string]any{
 		workflows.ActivityRecordPrivacyStatus:     a.RecordPrivacyStatus,
 		workflows.ActivityNotifyPrivacyOfficer:    a.NotifyPrivacyOfficer,
 		workflows.ActivityNotifyPrivacyRequester:  a.NotifyPrivacyRequester,
@@ -69,8 +69,6 @@ func registerPrivacy(w worker.ActivityRegistry, a *Activities) {
 		workflows.ActivityRecordPrivacyPreference: a.RecordPrivacyPreference,
 		workflows.ActivityFinishPrivacyRequest:    a.FinishPrivacyRequest,
 		workflows.ActivityExpirePrivacyExports:    a.ExpirePrivacyExports,
-	} {
-		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/convot/convot/internal/backup"
 	"github.com/convot/convot/internal/obligations"
@@ -18,10 +17,10 @@ import (
 	"github.com/convot/convot/workflows"
 )
 
-// registerRetention registers the activities of issue #6's obligations:
-// backups, retention sweeps, breach notification and policy changes.
-func registerRetention(w worker.ActivityRegistry, a *Activities) {
-	for name, fn := range map[string]any{
+// retentionActivities are the activities of issue #6's obligations, by
+// name: backups, retention sweeps, breach notification and policy changes.
+func retentionActivities(a *Activities) map[string]any {
+	return map[string]any{
 		workflows.ActivitySweepRetention:       a.SweepRetention,
 		workflows.ActivityRecordRetentionSweep: a.RecordRetentionSweep,
 		workflows.ActivityTakeBackup:           a.TakeBackup,
@@ -34,8 +33,6 @@ func registerRetention(w worker.ActivityRegistry, a *Activities) {
 		workflows.ActivityNotifyAffectedUsers:  a.NotifyAffectedUsers,
 		workflows.ActivitySendPolicyNotices:    a.SendPolicyNotices,
 		workflows.ActivityRecordPolicyStep:     a.RecordPolicyStep,
-	} {
-		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
 }
 

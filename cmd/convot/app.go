@@ -78,15 +78,26 @@ func openCommand(ctx context.Context, name string, args []string, dev bool, out 
 	return openApp(ctx, dev, out)
 }
 
-// openApp reads the configuration, the master key and the database, and
-// applies migrations.
-func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
+// loadConfig reads the configuration and the master keys; dev (cfg.Dev)
+// allows the development key in CONVOT_DATA_DIR when CONVOT_MASTER_KEY is
+// not set.
+func loadConfig(dev bool, out io.Writer) (*config.Config, *crypto.MasterKeys, error) {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.Dev = dev
 	master, err := loadMasterKeys(cfg, out)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, master, nil
+}
+
+// openApp reads the configuration, the master key and the database, and
+// applies migrations.
+func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
+	cfg, master, err := loadConfig(dev, out)
 	if err != nil {
 		return nil, err
 	}

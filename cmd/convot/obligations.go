@@ -18,7 +18,6 @@ import (
 
 	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/internal/backup"
-	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/store"
@@ -105,12 +104,7 @@ func listBackups(ctx context.Context, st *store.Store, out io.Writer) error {
 // migrated database. The key store is not started before the restore (it
 // would create keys of its own); the backup brings the deployment's.
 func restoreBackup(ctx context.Context, id uint64, out io.Writer) (retErr error) {
-	cfg, err := config.Load(os.Getenv)
-	if err != nil {
-		return err
-	}
-	cfg.Dev = noMasterKey()
-	master, err := loadMasterKeys(cfg, out)
+	cfg, master, err := loadConfig(noMasterKey(), out)
 	if err != nil {
 		return err
 	}

@@ -7,11 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/workflows"
@@ -21,11 +19,7 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 	if err := flags("migrate", args, nil); err != nil {
 		return err
 	}
-	cfg, err := config.Load(os.Getenv)
-	if err != nil {
-		return err
-	}
-	master, err := loadMasterKeys(cfg, out)
+	cfg, master, err := loadConfig(false, out)
 	if err != nil {
 		return err
 	}

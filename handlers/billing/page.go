@@ -116,8 +116,6 @@ func (h *Handler) pageWithError(c *gin.Context, status int, msg string) {
 		h.Internal(c, err)
 		return
 	}
-	p := h.Page(c, "Billing", "billing", v)
-	p.Error = msg
-	h.Render(c, status, "billing", p)
+	h.RenderForm(c, status, "billing", "Billing", "billing", v, msg)
 	c.Abort()
 }

@@ -77,9 +77,5 @@ func (h *Handler) refresh(c *gin.Context) {
 		}
 		return nil
 	})
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/billing", "refreshed")
+	h.Finish(c, err, "/billing", "refreshed")
 }

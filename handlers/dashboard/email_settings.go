@@ -73,11 +73,7 @@ func (h *Handler) saveEmailSettings(c *gin.Context) {
 		refuse(http.StatusConflict, "Another organization uses this support address already.")
 		return
 	}
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/settings/email", "saved")
+	h.Finish(c, err, "/settings/email", "saved")
 }
 
 var errAddressTaken = errors.New("support address taken")

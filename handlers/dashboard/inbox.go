@@ -29,5 +29,6 @@ func (h *Handler) inboxConversation(c *gin.Context) (*models.Conversation, bool)
 }
 
 func (h *Handler) inboxConversationByID(c *gin.Context, id uint64) (*models.Conversation, bool) {
-	return site.Found(h.Site, c, "conversation", id, h.Store.Conversation)
+	conv, err := h.Store.Conversation(c, site.CurrentOrg(c).ID, id)
+	return site.Found(h.Site, c, "conversation", conv, err)
 }

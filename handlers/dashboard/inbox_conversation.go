@@ -205,12 +205,7 @@ func (h *Handler) inboxAttachment(c *gin.Context) {
 		return
 	}
 	att, err := h.Store.Attachment(c, org.ID, conv.ID, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		h.Fail(c, http.StatusNotFound, "Not found", "There is no such file.")
-		return
-	case err != nil:
-		h.Internal(c, err)
+	if att, ok = site.Found(h.Site, c, "file", att, err); !ok {
 		return
 	}
 	h.ServeAttachment(c, h.Conversations, org, att)

@@ -16,14 +16,14 @@ import (
 
 func (h *Handler) findInvitation(c *gin.Context, token string) (*models.Invitation, bool) {
 	return findLiveToken(h, c, token, h.Store.InvitationByTokenHash,
-		func(i *models.Invitation) (bool, time.Time) { return i.AcceptedAt != nil, i.ExpiresAt })
+		func(i *models.Invitation) (bool, time.Time) { return i.AcceptedAt != nil, i.ExpiresAt },
+		"Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
 }
 
 func (h *Handler) acceptPage(c *gin.Context) {
 	token := c.Query("token")
 	inv, ok := h.findInvitation(c, token)
 	if !ok {
-		h.Fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
 		return
 	}
 	org, err := h.Store.Organization(c, inv.OrganizationID)
@@ -38,7 +38,6 @@ func (h *Handler) accept(c *gin.Context) {
 	token := c.PostForm("token")
 	inv, ok := h.findInvitation(c, token)
 	if !ok {
-		h.Fail(c, http.StatusGone, "Invitation expired", "This invitation is invalid, used or expired. Ask for a new one.")
 		return
 	}
 	fullName := strings.TrimSpace(c.PostForm("full_name"))

@@ -63,11 +63,7 @@ func (h *Handler) saveMarketing(c *gin.Context) {
 	if err == nil {
 		err = h.Audit(h.Store, c, org.ID, a.ID, a.DataKeyID, action, site.Target("account", a.ID), models.MarketingWordingVersion)
 	}
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/settings/marketing", "saved")
+	h.Finish(c, err, "/settings/marketing", "saved")
 }
 
 // Campaign is one marketing mail to every account with current consent.

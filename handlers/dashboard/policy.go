@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/web"
@@ -43,12 +43,8 @@ func (h *Handler) servePolicy(c *gin.Context) {
 	} else {
 		v, err = h.Store.CurrentPolicy(c, now)
 	}
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		h.Fail(c, http.StatusNotFound, "Not found", "There is no such version of the privacy policy.")
-		return
-	case err != nil:
-		h.Internal(c, err)
+	v, ok := site.Found(h.Site, c, "version of the privacy policy", v, err)
+	if !ok {
 		return
 	}
 	head := "Last updated: " + v.EffectiveAt.UTC().Format("2 January 2006") + " (version " + strconv.Itoa(v.Version) + ")\n\n"

@@ -25,9 +25,7 @@ func (h *Handler) forgotPage(c *gin.Context) {
 func (h *Handler) forgot(c *gin.Context) {
 	email, err := validEmail(c.PostForm("email"))
 	if err != nil {
-		p := h.Page(c, "Reset your password", "", nil)
-		p.Error = err.Error()
-		h.Render(c, http.StatusUnprocessableEntity, "forgot", p)
+		h.RenderForm(c, http.StatusUnprocessableEntity, "forgot", "Reset your password", "", nil, err.Error())
 		return
 	}
 	if !h.AllowAttempt(c, "reset:"+c.ClientIP()) {
@@ -57,7 +55,8 @@ func (h *Handler) forgot(c *gin.Context) {
 
 func (h *Handler) findReset(c *gin.Context, token string) (*models.PasswordReset, bool) {
 	return findLiveToken(h, c, token, h.Store.PasswordResetByTokenHash,
-		func(r *models.PasswordReset) (bool, time.Time) { return r.UsedAt != nil, r.ExpiresAt })
+		func(r *models.PasswordReset) (bool, time.Time) { return r.UsedAt != nil, r.ExpiresAt },
+		"Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
 }
 
 // claimed turns a single-use row's claim into errBadCode when it was used
@@ -70,26 +69,23 @@ func claimed(ok bool, err error) error {
 }
 
 // findLiveToken loads the row whose token hash matches a single-use link's
-// token, unless it was used or has expired.
-func findLiveToken[T any](h *Handler, c *gin.Context, token string, byHash func(context.Context, string) (*T, error), state func(*T) (used bool, expires time.Time)) (*T, bool) {
-	if token == "" {
-		return nil, false
+// token. A link that matches none, was used or has expired is answered
+// 410 with title and message; false then.
+func findLiveToken[T any](h *Handler, c *gin.Context, token string, byHash func(context.Context, string) (*T, error), state func(*T) (used bool, expires time.Time), title, message string) (*T, bool) {
+	if token != "" {
+		if row, err := byHash(c, crypto.HashToken(token)); err == nil {
+			if used, expires := state(row); !used && !h.Now().After(expires) {
+				return row, true
+			}
+		}
 	}
-	row, err := byHash(c, crypto.HashToken(token))
-	if err != nil {
-		return nil, false
-	}
-	used, expires := state(row)
-	if used || h.Now().After(expires) {
-		return nil, false
-	}
-	return row, true
+	h.Fail(c, http.StatusGone, title, message)
+	return nil, false
 }
 
 func (h *Handler) resetPage(c *gin.Context) {
 	token := c.Query("token")
 	if _, ok := h.findReset(c, token); !ok {
-		h.Fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
 		return
 	}
 	h.Render(c, http.StatusOK, "reset", h.Page(c, "Choose a new password", "", gin.H{"Token": token}))
@@ -99,14 +95,11 @@ func (h *Handler) reset(c *gin.Context) {
 	token := c.PostForm("token")
 	reset, ok := h.findReset(c, token)
 	if !ok {
-		h.Fail(c, http.StatusGone, "Link expired", "This reset link is invalid, used or expired. Ask for a new one.")
 		return
 	}
 	password := c.PostForm("password")
 	if msg := checkPassword(password); msg != "" {
-		p := h.Page(c, "Choose a new password", "", gin.H{"Token": token})
-		p.Error = msg
-		h.Render(c, http.StatusUnprocessableEntity, "reset", p)
+		h.RenderForm(c, http.StatusUnprocessableEntity, "reset", "Choose a new password", "", gin.H{"Token": token}, msg)
 		return
 	}
 	hash, err := HashPassword(password)

@@ -42,9 +42,7 @@ func (h *Handler) saveOrganization(c *gin.Context) {
 	}
 	o.TeamSize = teamSize
 	if msg != "" {
-		p := h.Page(c, "Organization", "organization", h.organizationData(&o))
-		p.Error = msg
-		h.Render(c, http.StatusUnprocessableEntity, "organization", p)
+		h.RenderForm(c, http.StatusUnprocessableEntity, "organization", "Organization", "organization", h.organizationData(&o), msg)
 		return
 	}
 	err = h.Store.Tx(c, func(tx *store.Store) error {
@@ -53,11 +51,7 @@ func (h *Handler) saveOrganization(c *gin.Context) {
 		}
 		return h.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.updated", site.Target("organization", o.ID), "")
 	})
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/settings/organization", "saved")
+	h.Finish(c, err, "/settings/organization", "saved")
 }
 
 func (h *Handler) saveOrganizationMFA(c *gin.Context) {
@@ -73,9 +67,5 @@ func (h *Handler) saveOrganizationMFA(c *gin.Context) {
 		}
 		return h.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.mfa_required", site.Target("organization", o.ID), strconv.FormatBool(require))
 	})
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/settings/organization", "saved")
+	h.Finish(c, err, "/settings/organization", "saved")
 }

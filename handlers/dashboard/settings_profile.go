@@ -56,9 +56,7 @@ func (h *Handler) saveProfile(c *gin.Context) {
 		msg = "Choose one of the offered languages."
 	}
 	if msg != "" {
-		p := h.Page(c, "Profile", "profile", h.profileData(&a))
-		p.Error = msg
-		h.Render(c, http.StatusUnprocessableEntity, "profile", p)
+		h.RenderForm(c, http.StatusUnprocessableEntity, "profile", "Profile", "profile", h.profileData(&a), msg)
 		return
 	}
 	if a.DisplayName == "" {

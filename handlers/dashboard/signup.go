@@ -97,9 +97,7 @@ func (h *Handler) signup(c *gin.Context) {
 			c.JSON(http.StatusConflict, gin.H{"error": "An account with this email already exists."})
 			return
 		}
-		p := h.Page(c, "Sign up", "", f)
-		p.Error = "An account with this email already exists. Sign in instead."
-		h.Render(c, http.StatusConflict, "signup", p)
+		h.RenderForm(c, http.StatusConflict, "signup", "Sign up", "", f, "An account with this email already exists. Sign in instead.")
 		return
 	}
 	if err != nil {

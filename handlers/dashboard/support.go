@@ -29,9 +29,7 @@ func (h *Handler) renderSupport(c *gin.Context, status int, subject, body, probl
 		h.Internal(c, err)
 		return
 	}
-	p := h.Page(c, "Support", "support", gin.H{"Tickets": tickets, "Subject": subject, "Body": body})
-	p.Error = problem
-	h.Render(c, status, "support", p)
+	h.RenderForm(c, status, "support", "Support", "support", gin.H{"Tickets": tickets, "Subject": subject, "Body": body}, problem)
 }
 
 func (h *Handler) openTicket(c *gin.Context) {
@@ -58,11 +56,7 @@ func (h *Handler) openTicket(c *gin.Context) {
 		}
 		return h.Audit(tx, c, org.ID, a.ID, a.DataKeyID, "support.ticket_opened", site.Target("support_ticket", t.ID), "")
 	})
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/support/%d", t.ID))
+	h.Finish(c, err, fmt.Sprintf("/support/%d", t.ID), "")
 }
 
 // ticket loads one of the current organization's tickets; another's is
@@ -85,9 +79,7 @@ func (h *Handler) renderTicket(c *gin.Context, status int, t *models.SupportTick
 		h.Internal(c, err)
 		return
 	}
-	p := h.Page(c, "Support ticket", "support", gin.H{"Ticket": t, "Messages": msgs, "Body": body})
-	p.Error = problem
-	h.Render(c, status, "ticket", p)
+	h.RenderForm(c, status, "ticket", "Support ticket", "support", gin.H{"Ticket": t, "Messages": msgs, "Body": body}, problem)
 }
 
 func (h *Handler) postTicketMessage(c *gin.Context) {
@@ -111,11 +103,7 @@ func (h *Handler) postTicketMessage(c *gin.Context) {
 		// when it closes again.
 		return tx.ReopenSupportTicket(c, t.OrganizationID, t.ID, now)
 	})
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/support/%d", t.ID))
+	h.Finish(c, err, fmt.Sprintf("/support/%d", t.ID), "")
 }
 
 func (h *Handler) closeTicket(c *gin.Context) {
@@ -135,9 +123,5 @@ func (h *Handler) closeTicket(c *gin.Context) {
 		}
 		return h.Audit(tx, c, t.OrganizationID, a.ID, a.DataKeyID, "support.ticket_closed", site.Target("support_ticket", t.ID), "")
 	})
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/support/%d", t.ID))
+	h.Finish(c, err, fmt.Sprintf("/support/%d", t.ID), "")
 }

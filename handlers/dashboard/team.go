@@ -166,11 +166,7 @@ func (h *Handler) changeRole(c *gin.Context) {
 		h.Fail(c, http.StatusPaymentRequired, "No seat left", msg)
 		return
 	}
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/settings/team", "role_changed")
+	h.Finish(c, err, "/settings/team", "role_changed")
 }
 
 func (h *Handler) removeMember(c *gin.Context) {
@@ -192,11 +188,7 @@ func (h *Handler) removeMember(c *gin.Context) {
 		}
 		return h.Audit(tx, c, m.OrganizationID, a.ID, a.DataKeyID, "team.removed", site.Target("account", m.ID), m.Role)
 	})
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	h.RedirectWithFlash(c, "/settings/team", "removed")
+	h.Finish(c, err, "/settings/team", "removed")
 }
 
 func (h *Handler) auditLog(c *gin.Context) {

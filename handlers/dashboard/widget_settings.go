@@ -114,9 +114,7 @@ func (h *Handler) saveWidgetSettings(c *gin.Context) {
 		msg = fmt.Sprintf("The greeting must be text of at most %d characters.", MaxGreeting)
 	}
 	if msg != "" {
-		p := h.Page(c, "Widget", "widget", h.widgetSettingsData(&o, f))
-		p.Error = msg
-		h.Render(c, http.StatusUnprocessableEntity, "widget_settings", p)
+		h.RenderForm(c, http.StatusUnprocessableEntity, "widget_settings", "Widget", "widget", h.widgetSettingsData(&o, f), msg)
 		return
 	}
 	changedVerification := o.IdentityVerification != f.IdentityVerification

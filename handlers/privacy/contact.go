@@ -76,9 +76,7 @@ func (h *Handler) contactLog(c *gin.Context) {
 			h.Internal(c, err)
 			return
 		}
-		p := h.Page(c, "Privacy request for a contact", "contacts", d)
-		p.Error = msg
-		h.Render(c, status, "privacy_contact", p)
+		h.RenderForm(c, status, "privacy_contact", "Privacy request for a contact", "contacts", d, msg)
 	}
 	if c.PostForm("attest") != "on" {
 		refuse(http.StatusBadRequest, "Confirm that you verified the person's identity (for example, they wrote from the identified chat or answered from the address on file).")

@@ -138,9 +138,7 @@ func (h *Handler) requestForm(c *gin.Context, key string) {
 	}
 	res, err := h.Intake.Receive(c, in)
 	if status, msg, ok := refusal(err); ok {
-		p := h.Page(c, "Privacy request", "", newRequestFormPage(org, key))
-		p.Error = msg
-		h.Render(c, status, "privacy_request_form", p)
+		h.RenderForm(c, status, "privacy_request_form", "Privacy request", "", newRequestFormPage(org, key), msg)
 		return
 	}
 	if h.failed(c, err) {

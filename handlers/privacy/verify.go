@@ -99,9 +99,7 @@ func (h *Handler) verifyForm(c *gin.Context) {
 // is nil.
 func (h *Handler) verifyFormFailed(c *gin.Context, id uint64, err error) bool {
 	if status, msg, ok := refusal(err); ok && !errors.Is(err, dsr.ErrNotFound) {
-		p := h.Page(c, "Confirm your privacy request", "", verifyPageData{ID: id, Request: workflows.PrivacyRequestWorkflowID(id)})
-		p.Error = msg
-		h.Render(c, status, "privacy_verify", p)
+		h.RenderForm(c, status, "privacy_verify", "Confirm your privacy request", "", verifyPageData{ID: id, Request: workflows.PrivacyRequestWorkflowID(id)}, msg)
 		return true
 	}
 	return h.failed(c, err)

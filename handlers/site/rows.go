@@ -27,12 +27,14 @@ func OwnRow[T any](s *Site, c *gin.Context, what string, load func(ctx context.C
 		s.Fail(c, http.StatusNotFound, "Not found", "There is no such "+what+".")
 		return nil, false
 	}
-	return Found(s, c, what, id, load)
+	row, err := load(c, CurrentOrg(c).ID, id)
+	return Found(s, c, what, row, err)
 }
 
-// Found is OwnRow for an id read elsewhere than the path's :id.
-func Found[T any](s *Site, c *gin.Context, what string, id uint64, load func(ctx context.Context, orgID, id uint64) (*T, error)) (*T, bool) {
-	row, err := load(c, CurrentOrg(c).ID, id)
+// Found answers the lookup of a what that returned row and err:
+// store.ErrNotFound is 404 "There is no such <what>.", another error 500.
+// False when it answered the request.
+func Found[T any](s *Site, c *gin.Context, what string, row *T, err error) (*T, bool) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.Fail(c, http.StatusNotFound, "Not found", "There is no such "+what+".")

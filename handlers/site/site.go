@@ -116,11 +116,23 @@ func (s *Site) RedirectWithFlash(c *gin.Context, to, flash string) {
 }
 
 // Finish ends a form action whose last step returned err: the browser goes
-// to `to` with flash, or sees an internal error when the step failed.
+// to `to` with flash (none when ""), or sees an internal error when the
+// step failed.
 func (s *Site) Finish(c *gin.Context, err error, to, flash string) {
-	if err != nil {
+	switch {
+	case err != nil:
 		s.Internal(c, err)
-		return
+	case flash == "":
+		c.Redirect(http.StatusSeeOther, to)
+	default:
+		s.RedirectWithFlash(c, to, flash)
 	}
-	s.RedirectWithFlash(c, to, flash)
+}
+
+// RenderForm renders the page name (titled title, under nav, showing data)
+// with problem, what to correct in its form ("" for none).
+func (s *Site) RenderForm(c *gin.Context, status int, name, title, nav string, data any, problem string) {
+	p := s.Page(c, title, nav, data)
+	p.Error = problem
+	s.Render(c, status, name, p)
 }

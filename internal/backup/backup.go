@@ -48,6 +48,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"sort"
 	"strconv"
 	"strings"
@@ -788,12 +789,7 @@ func insertRows(tx *gorm.DB, h header, dec *json.Decoder) (int64, error) {
 		batch, rowsInBatch = batch[:0], 0
 		return nil
 	}
-	for {
-		var row []any
-		err := dec.Decode(&row)
-		if err == io.EOF {
-			break
-		}
+	for row, err := range rowsOf(dec) {
 		if err != nil {
 			return n, err
 		}
@@ -816,6 +812,20 @@ func insertRows(tx *gorm.DB, h header, dec *json.Decoder) (int64, error) {
 		}
 	}
 	return n, flush()
+}
+
+// rowsOf yields the rows of a part, one JSON array each, to its end; a
+// row that cannot be decoded is yielded as its error, the last.
+func rowsOf(dec *json.Decoder) iter.Seq2[[]any, error] {
+	return func(yield func([]any, error) bool) {
+		for {
+			var row []any
+			err := dec.Decode(&row)
+			if err == io.EOF || !yield(row, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // recreateRecords writes the backup records a restored database needs:
@@ -936,12 +946,7 @@ func (b *Backups) shredPart(ctx context.Context, h header, dec *json.Decoder) (i
 	}
 	var rows [][]any
 	var live []uint64
-	for {
-		var row []any
-		err := dec.Decode(&row)
-		if err == io.EOF {
-			break
-		}
+	for row, err := range rowsOf(dec) {
 		if err != nil {
 			return 0, nil, err
 		}
