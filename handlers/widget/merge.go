@@ -48,7 +48,7 @@ func (h *Handler) applyIdentityOnce(ctx context.Context, org *models.Organizatio
 	case target != nil && current.ExternalID == "" && compatible:
 		copyTechnical(current, target)
 		applyIdentity(target, id, now)
-		if err := h.Contacts.Merge(ctx, org, current, target, identityColumns...); err != nil {
+		if err := h.Contacts.Merge(ctx, org, current, target, nil, identityColumns...); err != nil {
 			return nil, identifyOutcome{}, err
 		}
 		return target, identifyOutcome{merged: true}, nil
