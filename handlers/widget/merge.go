@@ -64,7 +64,18 @@ func (h *Handler) applyIdentityOnce(ctx context.Context, org *models.Organizatio
 		return target, identifyOutcome{}, err
 	case compatible:
 		applyIdentity(current, id, now)
-		return current, identifyOutcome{}, saveIdentity(ctx, h.Store, org, current)
+		if current.ClaimedContactID == 0 || id.email == "" {
+			return current, identifyOutcome{}, saveIdentity(ctx, h.Store, org, current)
+		}
+		// An address nobody else has: the earlier claim no longer stands.
+		err := h.Store.Tx(ctx, func(tx *store.Store) error {
+			if err := saveIdentity(ctx, tx, org, current); err != nil {
+				return err
+			}
+			return tx.RecordContactClaim(ctx, org.ID, current.ID, 0)
+		})
+		current.ClaimedContactID = 0
+		return current, identifyOutcome{}, err
 	default:
 		fresh := &models.Contact{OrganizationID: org.ID}
 		copyTechnical(current, fresh)
