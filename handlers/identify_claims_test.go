@@ -235,6 +235,17 @@ func TestParallelIdentifiesMakeOneContact(t *testing.T) {
 	if claimants != visitors-1 {
 		t.Fatalf("%d visitors claim the address, want %d", claimants, visitors-1)
 	}
+	// Each visitor kept its own contact: none was replaced by a new one.
+	for _, v := range vs {
+		if ct := v.contact(); ct.ID != holders[0].ID && ct.ClaimedContactID != holders[0].ID {
+			t.Fatalf("visitor's contact after the race: %+v", ct)
+		}
+	}
+	var all int64
+	w.ts.db.Model(&models.Contact{}).Where("organization_id = ?", w.org.ID).Count(&all)
+	if all != visitors {
+		t.Fatalf("%d contacts for %d visitors", all, visitors)
+	}
 }
 
 // In Chromium: a visitor naming a known address sees no history, is told

@@ -16,10 +16,13 @@ import (
 // now is, whether it joined a known contact's history, and whether it
 // only claims one (contacts.ProofNeeded).
 func (h *Handler) identifyVisitor(ctx context.Context, org *models.Organization, vt *models.VisitorToken, current *models.Contact, id identity) (*models.Contact, identifyOutcome, error) {
+	before := *current
 	ct, outcome, err := h.applyIdentityOnce(ctx, org, vt, current, id)
 	if errors.Is(err, store.ErrContactEmailHeld) {
 		// A parallel identify took the address first: it is now a known
-		// contact, and this one is decided again against it.
+		// contact, and this one is decided again against it, from the
+		// contact as it was (nothing of the failed attempt was saved).
+		*current = before
 		ct, outcome, err = h.applyIdentityOnce(ctx, org, vt, current, id)
 	}
 	return ct, outcome, err
