@@ -156,7 +156,7 @@ func (s *Service) ConfirmClaim(ctx context.Context, org *models.Organization, cl
 	if prepare != nil {
 		prepare(holder)
 	}
-	if err := s.Merge(ctx, org, claimant, holder, columns...); err != nil {
+	if err := s.Merge(ctx, org, claimant, holder, nil, columns...); err != nil {
 		return nil, err
 	}
 	return holder, nil
@@ -173,9 +173,11 @@ func newClaimCode() (string, error) {
 // Merge moves the contact from into the contact into (same organization)
 // in one transaction: conversations, messages, attachments and visitor
 // tokens move, re-sealed under into's data key; from's key is destroyed.
-// The named columns of into are saved in the same transaction. The blobs
-// the merge replaced are removed after it.
-func (s *Service) Merge(ctx context.Context, org *models.Organization, from, into *models.Contact, columns ...string) error {
+// The named columns of into are saved in the same transaction, and also
+// (when not nil) runs in it: the audit event of an operator's merge
+// commits with the merge. The blobs the merge replaced are removed after
+// it.
+func (s *Service) Merge(ctx context.Context, org *models.Organization, from, into *models.Contact, also func(tx *store.Store) error, columns ...string) error {
 	if from.ID == into.ID || from.OrganizationID != org.ID || into.OrganizationID != org.ID {
 		return ErrNotMergeable
 	}
@@ -193,7 +195,13 @@ func (s *Service) Merge(ctx context.Context, org *models.Organization, from, int
 		if res, err = tx.MergeContacts(ctx, from, into, s.attachmentBlobMover(org)); err != nil {
 			return err
 		}
-		return tx.SaveContactFields(ctx, org.ID, into, columns...)
+		if err := tx.SaveContactFields(ctx, org.ID, into, columns...); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(tx)
+		}
+		return nil
 	})
 	cleanup := context.WithoutCancel(ctx)
 	if err != nil {

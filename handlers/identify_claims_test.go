@@ -67,7 +67,7 @@ func TestIdentifyWithoutVerificationNeverRevealsHistory(t *testing.T) {
 	if s := mallory.boot(widgetSite + "/"); s["proof_needed"] != true || len(s["conversations"].([]any)) != 0 {
 		t.Fatalf("session after the claim: %v", s)
 	}
-	// By external ID too: without verification it proves nothing.
+	// An external ID of its own proves nothing of the address: the claim stands.
 	if r := mallory.call(http.MethodPost, "/identify", map[string]any{"external_id": "victor-1"}); r.status != http.StatusOK {
 		t.Fatalf("identify with an ID: %d %s", r.status, r.body)
 	}
@@ -100,6 +100,13 @@ func TestIdentifyWithoutVerificationNeverRevealsHistory(t *testing.T) {
 	claimFails(t, mallory, victim, convID, "after guessing")
 	if r := mallory.call(http.MethodPost, "/identify/confirm", map[string]string{"code": ""}); r.status != http.StatusUnprocessableEntity {
 		t.Fatalf("empty code: %d", r.status)
+	}
+	// Giving an address nobody has ends the claim.
+	if r := mallory.call(http.MethodPost, "/identify", map[string]any{"email": "mallory@example.com"}); r.status != http.StatusOK || r.json(t)["proof_needed"] == true {
+		t.Fatalf("identify with an address of one's own: %d %s", r.status, r.body)
+	}
+	if ct := mallory.contact(); ct.ClaimedContactID != 0 || ct.Email != "mallory@example.com" {
+		t.Fatalf("after identifying with an own address: %+v", ct)
 	}
 }
 
@@ -227,6 +234,17 @@ func TestParallelIdentifiesMakeOneContact(t *testing.T) {
 	w.ts.db.Model(&models.Contact{}).Where("organization_id = ? AND claimed_contact_id = ?", w.org.ID, holders[0].ID).Count(&claimants)
 	if claimants != visitors-1 {
 		t.Fatalf("%d visitors claim the address, want %d", claimants, visitors-1)
+	}
+	// Each visitor kept its own contact: none was replaced by a new one.
+	for _, v := range vs {
+		if ct := v.contact(); ct.ID != holders[0].ID && ct.ClaimedContactID != holders[0].ID {
+			t.Fatalf("visitor's contact after the race: %+v", ct)
+		}
+	}
+	var all int64
+	w.ts.db.Model(&models.Contact{}).Where("organization_id = ?", w.org.ID).Count(&all)
+	if all != visitors {
+		t.Fatalf("%d contacts for %d visitors", all, visitors)
 	}
 }
 

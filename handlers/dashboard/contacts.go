@@ -12,6 +12,7 @@ import (
 
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 )
 
 // The contact list and contact pages of the inbox. Names and emails are
@@ -209,11 +210,10 @@ func (h *Handler) mergeClaimant(c *gin.Context) {
 		h.Fail(c, http.StatusNotFound, "Not found", "This visitor does not claim to be this contact.")
 		return
 	}
-	if err := h.Contacts.Merge(c, org, claimant, holder); err != nil {
-		h.Internal(c, err)
-		return
+	audit := func(tx *store.Store) error {
+		return h.Audit(tx, c, org.ID, a.ID, a.DataKeyID, "contact.claim_merged", site.Target("contact", holder.ID), site.Target("contact", claimant.ID))
 	}
-	if err := h.Audit(h.Store, c, org.ID, a.ID, a.DataKeyID, "contact.claim_merged", site.Target("contact", holder.ID), site.Target("contact", claimant.ID)); err != nil {
+	if err := h.Contacts.Merge(c, org, claimant, holder, audit); err != nil {
 		h.Internal(c, err)
 		return
 	}

@@ -16,10 +16,13 @@ import (
 // now is, whether it joined a known contact's history, and whether it
 // only claims one (contacts.ProofNeeded).
 func (h *Handler) identifyVisitor(ctx context.Context, org *models.Organization, vt *models.VisitorToken, current *models.Contact, id identity) (*models.Contact, identifyOutcome, error) {
+	before := *current
 	ct, outcome, err := h.applyIdentityOnce(ctx, org, vt, current, id)
 	if errors.Is(err, store.ErrContactEmailHeld) {
 		// A parallel identify took the address first: it is now a known
-		// contact, and this one is decided again against it.
+		// contact, and this one is decided again against it, from the
+		// contact as it was (nothing of the failed attempt was saved).
+		*current = before
 		ct, outcome, err = h.applyIdentityOnce(ctx, org, vt, current, id)
 	}
 	return ct, outcome, err
@@ -48,7 +51,7 @@ func (h *Handler) applyIdentityOnce(ctx context.Context, org *models.Organizatio
 	case target != nil && current.ExternalID == "" && compatible:
 		copyTechnical(current, target)
 		applyIdentity(target, id, now)
-		if err := h.Contacts.Merge(ctx, org, current, target, identityColumns...); err != nil {
+		if err := h.Contacts.Merge(ctx, org, current, target, nil, identityColumns...); err != nil {
 			return nil, identifyOutcome{}, err
 		}
 		return target, identifyOutcome{merged: true}, nil
@@ -64,7 +67,18 @@ func (h *Handler) applyIdentityOnce(ctx context.Context, org *models.Organizatio
 		return target, identifyOutcome{}, err
 	case compatible:
 		applyIdentity(current, id, now)
-		return current, identifyOutcome{}, saveIdentity(ctx, h.Store, org, current)
+		if current.ClaimedContactID == 0 || id.email == "" {
+			return current, identifyOutcome{}, saveIdentity(ctx, h.Store, org, current)
+		}
+		// An address nobody else has: the earlier claim no longer stands.
+		err := h.Store.Tx(ctx, func(tx *store.Store) error {
+			if err := saveIdentity(ctx, tx, org, current); err != nil {
+				return err
+			}
+			return tx.RecordContactClaim(ctx, org.ID, current.ID, 0)
+		})
+		current.ClaimedContactID = 0
+		return current, identifyOutcome{}, err
 	default:
 		fresh := &models.Contact{OrganizationID: org.ID}
 		copyTechnical(current, fresh)
