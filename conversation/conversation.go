@@ -66,8 +66,8 @@ func (e ErrBadMessage) Error() string { return e.Msg }
 // number of files sent with it (a message of files alone may be empty).
 func CleanBody(body string, attachments int) (string, error) {
 	body = strings.TrimSpace(body)
-	if !utf8.ValidString(body) {
-		return "", ErrBadMessage{"The message is not valid UTF-8 text."}
+	if !utf8.ValidString(body) || strings.ContainsRune(body, 0) {
+		return "", ErrBadMessage{"The message is not valid UTF-8 text, or holds a NUL character."}
 	}
 	if body == "" && attachments == 0 {
 		return "", ErrBadMessage{"The message is empty."}

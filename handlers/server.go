@@ -142,7 +142,7 @@ func New(s *Server) (http.Handler, error) {
 		s.now = time.Now
 	}
 	s.Site = &site.Site{Store: s.Store, Config: s.Config, Mail: s.Mail, Pages: pages, Now: s.now, Dev: s.Outbox != nil,
-		LargeBodies: map[string]bool{}, Throttle: s.RateLimits.Limiter("attempts", site.AttemptRate)}
+		BodyLimits: map[string]int64{}, RawBodies: map[string]bool{}, Throttle: s.RateLimits.Limiter("attempts", site.AttemptRate)}
 	if s.Lifecycles == nil && s.Temporal != nil {
 		s.ownLifecycles = conversation.NewTemporalLifecycles(s.Temporal)
 		s.Lifecycles = s.ownLifecycles
@@ -172,7 +172,7 @@ func New(s *Server) (http.Handler, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	r.Use(s.SecurityHeaders, s.LimitBody)
+	r.Use(s.SecurityHeaders, s.LimitBody, s.CheckText)
 	r.StaticFS("/static", web.Static())
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)

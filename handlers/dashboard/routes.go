@@ -3,6 +3,7 @@ package dashboard
 import (
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/workflows"
 )
 
@@ -101,10 +102,10 @@ func (h *Handler) inboxRoutes(r *gin.RouterGroup) {
 	g.POST("/conversations/:id/reopen", func(c *gin.Context) { h.inboxSetState(c, workflows.SignalReopen, nil) })
 	g.POST("/conversations/:id/pending", func(c *gin.Context) { h.inboxSetState(c, workflows.SignalPending, nil) })
 	g.GET("/ws", h.inboxSocket)
-	// Replies and notes may carry a file: they apply the attachment limit
-	// themselves (site.ReadUpload), not the dashboard's body limit.
-	h.LargeBodies["/inbox/conversations/:id/reply"] = true
-	h.LargeBodies["/inbox/conversations/:id/note"] = true
+	// Replies and notes may carry a file: the attachment limit, not the
+	// dashboard's body limit.
+	h.BodyLimits["/inbox/conversations/:id/reply"] = site.UploadBodyLimit
+	h.BodyLimits["/inbox/conversations/:id/note"] = site.UploadBodyLimit
 	h.contactRoutes(g)
 	h.cannedRoutes(g)
 }

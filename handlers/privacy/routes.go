@@ -1,6 +1,10 @@
 package privacy
 
-import "github.com/gin-gonic/gin"
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/handlers/site"
+)
 
 // Routes mounts every privacy route. Requests are answered while an
 // organization is closed too (the grace period), so none is behind the
@@ -14,6 +18,7 @@ func (h *Handler) Routes(r *gin.Engine) {
 	api.POST("/privacy-verification/:id", h.verifyAPI)
 	api.POST("/privacy-verification/:id/resend", h.resendAPI)
 	api.POST("/privacy-downloads/:token", h.download)
+	h.LimitBodies(r, "/api/privacy-", site.APIBodyLimit)
 
 	// Pages: the double-submit CSRF cookie protects their forms.
 	pages := r.Group("/", h.CSRF, h.LoadSession)

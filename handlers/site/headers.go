@@ -21,20 +21,6 @@ func (s *Site) SecurityHeaders(c *gin.Context) {
 	c.Next()
 }
 
-// LimitBody refuses bodies over the configured size with 413.
-func (s *Site) LimitBody(c *gin.Context) {
-	if s.LargeBodies[c.FullPath()] {
-		c.Next() // the upload handler limits the body itself
-		return
-	}
-	if c.Request.ContentLength > s.Config.MaxBodyBytes {
-		s.Fail(c, http.StatusRequestEntityTooLarge, "Too large", "The request body is too large.")
-		return
-	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.Config.MaxBodyBytes)
-	c.Next()
-}
-
 // form reads a form field, answering 413 or 400 when the body cannot be
 // read; ok is false when the request has been answered.
 func (s *Site) ParseForm(c *gin.Context) bool {

@@ -31,8 +31,11 @@ type Site struct {
 	Now    func() time.Time
 	// Dev is set in the embedded default, whose pages link the dev mailbox.
 	Dev bool
-	// LargeBodies are routes (uploads) that apply their own, larger limit.
-	LargeBodies map[string]bool
+	// BodyLimits are the body limits of routes whose bodies are not the
+	// dashboard's (LimitBody); RawBodies are routes whose bodies CheckText
+	// leaves to their handler. Surfaces fill both as they mount routes.
+	BodyLimits map[string]int64
+	RawBodies  map[string]bool
 	// Throttle counts sign-in, reset, MFA and privacy-request attempts.
 	Throttle ratelimit.Limiter
 }

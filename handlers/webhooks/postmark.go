@@ -21,9 +21,12 @@ import (
 // constant time before the body is read.
 
 const (
-	// MaxInboundBytes bounds one inbound webhook (Postmark's limit is
-	// about 35 MB of JSON with base64 attachments).
-	MaxInboundBytes = 30 << 20
+	// MaxInboundBytes bounds one inbound webhook: a little above the
+	// 10 MB Postmark accepts of a mail (attachments in base64), for the
+	// JSON around it.
+	MaxInboundBytes = 11 << 20
+	// maxStripeEventBytes bounds one Stripe event (tens of KB at most).
+	maxStripeEventBytes = 256 << 10
 	// maxInboundAttachments bounds the files one mail may bring.
 	maxInboundAttachments = 20
 )

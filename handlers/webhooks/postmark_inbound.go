@@ -60,7 +60,7 @@ func (h *Handler) postmarkInbound(c *gin.Context) {
 			return
 		}
 		err := intake(ctx, dsr.InboundMail{MessageID: messageID, FromAddress: from, FromName: fromName,
-			Subject: site.Truncate(in.Subject, 500), Text: in.text(), ReceivedAt: h.Now().UTC()})
+			Subject: site.TruncateRunes(cleanMailText(in.Subject), 500), Text: in.text(), ReceivedAt: h.Now().UTC()})
 		if err != nil {
 			h.Internal(c, err)
 			return
@@ -174,7 +174,7 @@ func (h *Handler) takeInbound(ctx context.Context, in *postmarkInboundMail, org 
 			return errMailTaken
 		}
 		if conv == nil {
-			subject := site.Truncate(strings.TrimSpace(strings.ToValidUTF8(in.Subject, "")), 500)
+			subject := site.TruncateRunes(strings.TrimSpace(cleanMailText(in.Subject)), 500)
 			if taken.conv, err = h.Conversations.Start(ctx, tx, org, contact, "email"); err != nil {
 				return err
 			}

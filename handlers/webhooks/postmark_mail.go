@@ -75,7 +75,14 @@ func (m *postmarkInboundMail) sender() (string, string, bool) {
 	if err != nil {
 		return "", "", false
 	}
-	return addr, site.Truncate(strings.TrimSpace(name), 200), true
+	return addr, site.TruncateRunes(strings.TrimSpace(cleanMailText(name)), 200), true
+}
+
+// cleanMailText makes a mail's text storable: mail clients send what they
+// like, and a mail refused is a mail lost, so invalid UTF-8 becomes U+FFFD
+// and NUL characters are dropped rather than the mail refused.
+func cleanMailText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 // recipients are the addresses the mail was sent to, lowercased, each
@@ -128,7 +135,7 @@ func (m *postmarkInboundMail) text() string {
 	if text == "" && m.HtmlBody != "" {
 		text = mail.HTMLToText(m.HtmlBody)
 	}
-	text = strings.ToValidUTF8(strings.ReplaceAll(text, "\r\n", "\n"), "\uFFFD")
+	text = cleanMailText(strings.ReplaceAll(text, "\r\n", "\n"))
 	if utf8.RuneCountInString(text) > conversation.MaxMessageRunes {
 		const note = "\n\n[The rest of this email was cut: it is longer than a message may be.]"
 		r := []rune(text)

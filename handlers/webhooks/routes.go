@@ -12,7 +12,13 @@ func (h *Handler) Routes(r *gin.Engine) {
 	hooks := r.Group("/webhooks/postmark", h.postmarkAuth)
 	hooks.POST("/inbound", h.postmarkInbound)
 	hooks.POST("/events", h.postmarkEvents)
-	h.LargeBodies["/webhooks/postmark/inbound"] = true
+	// A mail may be large, a Stripe event is not. Both are read as they
+	// came: Stripe's is signed, and a mail is cleaned (NUL, invalid
+	// UTF-8), not refused, lest it be lost.
+	h.BodyLimits["/webhooks/postmark/inbound"] = MaxInboundBytes
+	h.BodyLimits["/webhooks/stripe"] = maxStripeEventBytes
+	h.RawBodies["/webhooks/postmark/inbound"] = true
+	h.RawBodies["/webhooks/stripe"] = true
 
 	r.GET("/unsubscribe/:token", h.unsubscribePage)
 	r.POST("/unsubscribe/:token", h.unsubscribe)

@@ -82,11 +82,11 @@ func apiInternal(c *gin.Context, err error) {
 // readJSON decodes a JSON body within the body limit; optional accepts an
 // empty body. It answers 400 or 413 itself.
 func (h *Handler) readJSON(c *gin.Context, v any, optional bool) bool {
-	if c.Request.ContentLength > h.Config.MaxBodyBytes {
+	if c.Request.ContentLength > site.APIBodyLimit {
 		apiError(c, http.StatusRequestEntityTooLarge, "The request body is too large.")
 		return false
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.Config.MaxBodyBytes)
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, site.APIBodyLimit)
 	err := json.NewDecoder(c.Request.Body).Decode(v)
 	var tooLarge *http.MaxBytesError
 	var typeErr *json.UnmarshalTypeError

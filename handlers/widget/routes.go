@@ -90,7 +90,11 @@
 // of its elements) is described at the top of web/static/widget.js.
 package widget
 
-import "github.com/gin-gonic/gin"
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/handlers/site"
+)
 
 // apiPath is where the API of one organization's widget lives; :org is
 // its Organization.PublicKey.
@@ -120,8 +124,9 @@ func (h *Handler) Routes(r *gin.Engine) {
 	conv.POST("/typing", h.typing)
 	conv.POST("/read", h.read)
 	conv.GET("/socket", h.socket)
-	// Uploads apply their own limit (site.ReadUpload); JSON bodies on the
-	// same route are limited by readJSON.
-	h.LargeBodies[apiPath+"/conversations"] = true
-	h.LargeBodies[apiPath+"/conversations/:id/attachments"] = true
+	// The routes that take a file allow one (site.UploadBodyLimit; JSON on
+	// them is limited by readJSON); the rest of the API's JSON is small.
+	h.BodyLimits[apiPath+"/conversations"] = site.UploadBodyLimit
+	h.BodyLimits[apiPath+"/conversations/:id/attachments"] = site.UploadBodyLimit
+	h.LimitBodies(r, apiPath, site.APIBodyLimit)
 }
