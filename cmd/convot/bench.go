@@ -38,6 +38,7 @@ import (
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
+	"github.com/convot/convot/workflows"
 )
 
 // runBench runs a load test. `convot bench messages` sends widget messages
@@ -139,6 +140,10 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 			return err
 		}
 		defer temporal.Close()
+		// Signal-with-start sets the lifecycle's search attributes.
+		if err := workflows.RegisterSearchAttributes(ctx, temporal, cfg.TemporalNamespace); err != nil {
+			return fmt.Errorf("register search attributes: %w", err)
+		}
 	}
 	hubName := "in-process hub"
 	var local realtime.Hub = realtime.NewLocal()

@@ -58,7 +58,7 @@ func init() {
 		{"policy", "the egress policies: `test` runs the Rego tests, `eval` prints one decision for auditors; the privacy policy's versions: `publish`, `versions`", "convot policy test | convot policy eval --input flow.json | convot policy publish --file policy.txt --effective YYYY-MM-DD [--material --summary TEXT] | convot policy versions", runPolicy},
 		{"backup", "encrypted backups: `list` them, `restore` one into an empty database", "convot backup list | convot backup restore <id>", runBackup},
 		{"support", "Convot's side of customers' support tickets", "convot support list | show <id> | reply <id> --message TEXT | close <id>", runSupport},
-		{"bench", "load tests: `messages` times widget messages until they reach an operator's socket on another web node", "convot bench messages [-messages N] [-rate N] [-visitors N] [-workers N] [-nodes N]", runBench},
+		{"bench", "load tests: `messages` times widget messages until they reach an operator's socket on another web node", "convot bench messages [-messages N] [-rate N] [-visitors N] [-workers N] [-nodes N] [-lifecycles]", runBench},
 		{"audit", "for auditors: `promises` prints the promise ledger with each promise's state", "convot audit promises [-json]", runAudit},
 	}
 }
