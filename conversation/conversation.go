@@ -35,9 +35,13 @@ type Service struct {
 	Hub realtime.Hub
 	// Blobs keeps sealed attachments (disk or S3).
 	Blobs blob.Store
-	// Lifecycles signals conversation workflows; nil signals nothing
-	// (tests without Temporal).
+	// Lifecycles signals conversation workflows after each commit; nil
+	// signals nothing (tests without Temporal).
 	Lifecycles Lifecycles
+	// LifecycleOutbox writes the signals to the lifecycle outbox in the
+	// change's own transaction instead (outbox.go); an OutboxDrainer
+	// delivers them.
+	LifecycleOutbox bool
 	// Plans counts widget conversations against the plan; nil applies no
 	// limit.
 	Plans *plans.Limits
@@ -152,22 +156,32 @@ func (s *Service) PostIn(ctx context.Context, st *store.Store, org *models.Organ
 	// workflow records the same when it hears of it.
 	reopened := by.Kind == workflows.AuthorContact && conv.Status != models.ConversationOpen
 	var atts []models.Attachment
-	if len(attachmentIDs) == 0 {
+	signal := func(tx *store.Store) error {
+		if private {
+			return nil
+		}
+		return s.recordLifecycle(ctx, tx, org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now})
+	}
+	if len(attachmentIDs) == 0 && (private || !s.LifecycleOutbox) {
 		err = st.InsertMessage(ctx, msg, reopened)
 	} else {
 		err = st.Tx(ctx, func(tx *store.Store) error {
 			if err := tx.InsertMessage(ctx, msg, reopened); err != nil {
 				return err
 			}
-			linked, err := tx.AttachToMessage(ctx, org.ID, conv.ID, msg.ID, attachmentIDs)
-			if err != nil {
-				return err
+			if len(attachmentIDs) > 0 {
+				linked, err := tx.AttachToMessage(ctx, org.ID, conv.ID, msg.ID, attachmentIDs)
+				if err != nil {
+					return err
+				}
+				if int(linked) != len(attachmentIDs) {
+					return ErrBadMessage{"An attachment is unknown or already sent."}
+				}
+				if atts, err = tx.MessageAttachments(ctx, org.ID, msg.ID); err != nil {
+					return err
+				}
 			}
-			if int(linked) != len(attachmentIDs) {
-				return ErrBadMessage{"An attachment is unknown or already sent."}
-			}
-			atts, err = tx.MessageAttachments(ctx, org.ID, msg.ID)
-			return err
+			return signal(tx)
 		})
 	}
 	if err != nil {
@@ -192,21 +206,27 @@ func (s *Service) PostIn(ctx context.Context, st *store.Store, org *models.Organ
 
 // notifyLifecycle signals the conversation's workflow, starting it if
 // needed. Signals queue per conversation, in order, off the request path.
+// With the outbox, the transaction wrote the signal: nothing to do here.
 func (s *Service) notifyLifecycle(org *models.Organization, conv *models.Conversation, signal string, arg any) {
-	if s.Lifecycles == nil {
+	if s.Lifecycles == nil || s.LifecycleOutbox {
 		return
-	}
-	hours := org.InactivityHours
-	if hours <= 0 {
-		hours = models.DefaultInactivityHours
 	}
 	s.Lifecycles.Notify(LifecycleSignal{
 		Input: workflows.ConversationInput{
 			ConversationID: conv.ID, OrganizationID: org.ID,
-			InactivityPeriod: time.Duration(hours) * time.Hour,
+			InactivityPeriod: time.Duration(inactivityHours(org)) * time.Hour,
 		},
 		Name: signal, Arg: arg,
 	})
+}
+
+// inactivityHours is the organization's inactivity period, its default
+// applied.
+func inactivityHours(org *models.Organization) int {
+	if org.InactivityHours <= 0 {
+		return models.DefaultInactivityHours
+	}
+	return int(org.InactivityHours)
 }
 
 // MarkRead records that a reader (workflows.AuthorContact or
@@ -251,7 +271,13 @@ func (s *Service) SetState(ctx context.Context, org *models.Organization, conv *
 	default:
 		return fmt.Errorf("unknown conversation signal %q", signal)
 	}
-	if err := s.Store.UpdateConversation(ctx, org.ID, conv.ID, updates); err != nil {
+	err := s.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.UpdateConversation(ctx, org.ID, conv.ID, updates); err != nil {
+			return err
+		}
+		return s.recordLifecycle(ctx, tx, org, conv, signal, arg)
+	})
+	if err != nil {
 		return err
 	}
 	// Read into a fresh row: scanning into conv would leave a field the

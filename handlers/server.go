@@ -96,8 +96,11 @@ type Server struct {
 	Conversations *conversation.Service
 	Plans         *plans.Limits
 
-	// ownLifecycles are the lifecycle senders New started; Close drains them.
-	ownLifecycles *conversation.TemporalLifecycles
+	// Drainer delivers the lifecycle outbox to Temporal: New starts it
+	// when given a Temporal client and no Lifecycles; Close stops it.
+	Drainer   *conversation.OutboxDrainer
+	stopDrain context.CancelFunc
+	drained   chan struct{}
 
 	// Site is the frame every surface shares (pages, sessions, CSRF,
 	// audit, mail), built by New from the fields above.
@@ -114,12 +117,17 @@ type Server struct {
 	contacts *contacts.Service
 }
 
-// Close delivers the lifecycle signals still queued, until ctx ends. Call
-// it after the HTTP server has shut down: a message acknowledged just
-// before still reaches its conversation's workflow.
+// Close stops the outbox drain, waiting for its batch until ctx ends. What
+// is left in the outbox stays there for the other nodes, or for this one
+// when it starts again: a signal is lost neither way.
 func (s *Server) Close(ctx context.Context) {
-	if s.ownLifecycles != nil {
-		s.ownLifecycles.Close(ctx)
+	if s.stopDrain == nil {
+		return
+	}
+	s.stopDrain()
+	select {
+	case <-s.drained:
+	case <-ctx.Done():
 	}
 }
 
@@ -143,10 +151,9 @@ func New(s *Server) (http.Handler, error) {
 	}
 	s.Site = &site.Site{Store: s.Store, Config: s.Config, Mail: s.Mail, Pages: pages, Now: s.now, Dev: s.Outbox != nil,
 		BodyLimits: map[string]int64{}, RawBodies: map[string]bool{}, Throttle: s.RateLimits.Limiter("attempts", site.AttemptRate)}
-	if s.Lifecycles == nil && s.Temporal != nil {
-		s.ownLifecycles = conversation.NewTemporalLifecycles(s.Temporal)
-		s.Lifecycles = s.ownLifecycles
-	}
+	// Lifecycle signals go through the outbox whenever there is a
+	// Temporal to drain it to; tests without one record them.
+	outbox := s.Lifecycles == nil && s.Temporal != nil
 	if s.Hub == nil {
 		s.Hub = realtime.NewLocal()
 	}
@@ -160,9 +167,18 @@ func New(s *Server) (http.Handler, error) {
 	s.Plans = &plans.Limits{Store: s.Store, Apply: s.Stripe != nil, Now: clock,
 		Mail: s.Mail, MailFrom: s.Config.MailFrom, BillingURL: func() string { return s.billingURL() }}
 	s.Conversations = &conversation.Service{Store: s.Store, Keys: s.Keys, Hub: s.Hub, Blobs: s.Blobs,
-		Lifecycles: s.Lifecycles, Plans: s.Plans, Now: clock}
+		Lifecycles: s.Lifecycles, LifecycleOutbox: outbox, Plans: s.Plans, Now: clock}
 	s.contacts = &contacts.Service{Store: s.Store, Keys: s.Keys, Blobs: s.Blobs, Conversations: s.Conversations,
 		Mail: s.Mail, From: s.Config.MailFrom, Now: clock}
+	if outbox {
+		s.Drainer = &conversation.OutboxDrainer{Store: s.Store, Temporal: s.Temporal}
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopDrain, s.drained = cancel, make(chan struct{})
+		go func() {
+			defer close(s.drained)
+			s.Drainer.Run(ctx)
+		}()
+	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Errors reach Sentry scrubbed by the egress gate (only when SENTRY_DSN

@@ -22,6 +22,7 @@ func All() []any {
 		&PolicyVersion{}, &PolicyNotice{},
 		&PrivacyRequest{}, &PrivacyExport{}, &SubjectPreference{},
 		&EmailThread{}, &EmailMessage{}, &EmailSuppression{}, &UnsubscribeToken{},
+		&LifecycleSignal{},
 	}
 }
 

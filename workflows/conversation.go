@@ -123,16 +123,19 @@ type MessageSignal struct {
 	AuthorKind string // AuthorContact, AuthorOperator or AuthorSystem
 	MessageID  uint64
 	At         time.Time // when it was posted; the signal's arrival when zero
+	OutboxID   uint64    `json:",omitempty"` // conversation_outbox.go
 }
 
 // AssignSignal assigns the conversation to an operator.
 type AssignSignal struct {
 	AssigneeID uint64 // the operator's account ID; 0 unassigns
+	OutboxID   uint64 `json:",omitempty"` // conversation_outbox.go
 }
 
 // SnoozeSignal snoozes the conversation until a time, when it opens again.
 type SnoozeSignal struct {
-	Until time.Time
+	Until    time.Time
+	OutboxID uint64 `json:",omitempty"` // conversation_outbox.go
 }
 
 // ConversationState is the answer to QueryStatus, and what a run hands to
@@ -162,6 +165,9 @@ type ConversationState struct {
 	// counts the older ones left out to keep the state small.
 	History        []ConversationTransition
 	HistoryDropped int `json:",omitempty"`
+	// DeliveredOutboxIDs are the latest outbox rows applied, to ignore a
+	// second delivery (conversation_outbox.go).
+	DeliveredOutboxIDs []uint64 `json:",omitempty"`
 }
 
 // ConversationTransition is one change of status or assignee.
@@ -325,31 +331,37 @@ func (c *conversation) selector(ctx workflow.Context) workflow.Selector {
 	s := workflow.NewSelector(ctx)
 	onSignal(ctx, s, c.message, func(m MessageSignal) {
 		c.signals++
-		c.onMessage(ctx, m)
+		if !c.delivered(ctx, m.OutboxID) {
+			c.onMessage(ctx, m)
+		}
 	})
 	onSignal(ctx, s, c.assign, func(a AssignSignal) {
 		c.signals++
-		c.onAssign(ctx, a)
+		if !c.delivered(ctx, a.OutboxID) {
+			c.onAssign(ctx, a)
+		}
 	})
 	onSignal(ctx, s, c.snooze, func(sn SnoozeSignal) {
 		c.signals++
-		c.onSnooze(ctx, sn)
+		if !c.delivered(ctx, sn.OutboxID) {
+			c.onSnooze(ctx, sn)
+		}
 	})
-	onBareSignal(ctx, s, c.resolve, func() {
+	onSignal(ctx, s, c.resolve, func(sig StateSignal) {
 		c.signals++
-		if c.state.Status != ConversationResolved {
+		if !c.delivered(ctx, sig.OutboxID) && c.state.Status != ConversationResolved {
 			c.transition(ctx, ConversationResolved, CauseResolved)
 		}
 	})
-	onBareSignal(ctx, s, c.reopen, func() {
+	onSignal(ctx, s, c.reopen, func(sig StateSignal) {
 		c.signals++
-		if c.state.Status != ConversationOpen {
+		if !c.delivered(ctx, sig.OutboxID) && c.state.Status != ConversationOpen {
 			c.transition(ctx, ConversationOpen, CauseReopened)
 		}
 	})
-	onBareSignal(ctx, s, c.pending, func() {
+	onSignal(ctx, s, c.pending, func(sig StateSignal) {
 		c.signals++
-		if c.state.Status != ConversationPending {
+		if !c.delivered(ctx, sig.OutboxID) && c.state.Status != ConversationPending {
 			c.transition(ctx, ConversationPending, CauseMarkedPending)
 		}
 	})
@@ -547,6 +559,7 @@ func (c *conversation) armTimer(ctx workflow.Context) {
 func (c *conversation) snapshot() ConversationState {
 	s := c.state
 	s.History = append([]ConversationTransition(nil), c.state.History...)
+	s.DeliveredOutboxIDs = append([]uint64(nil), c.state.DeliveredOutboxIDs...)
 	s.AutoResolveAt = time.Time{}
 	if s.Status == ConversationOpen || s.Status == ConversationPending {
 		s.AutoResolveAt = s.LastActivityAt.Add(s.InactivityPeriod)

@@ -77,3 +77,46 @@ func TestShredBackupKeysAfterErasureVersions(t *testing.T) {
 		})
 	}
 }
+
+// The outbox delivers at least once: a contact's message, a resolve, then
+// both again (a node died before deleting the rows). A lifecycle from
+// before the dedupe applies the second delivery (the old message reopens
+// the resolved conversation, the old resolve closes it again: two changes
+// that never happened); a new one ignores both repeats.
+func TestOutboxDedupeVersions(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		old    bool
+		status string
+		causes []string
+	}{
+		{name: "DefaultVersion", old: true, status: ConversationResolved, causes: []string{CauseResolved, CauseContactMessage, CauseResolved}},
+		{name: "version 1", status: ConversationResolved, causes: []string{CauseResolved}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, rec := newEnv(t)
+			if tc.old {
+				env.OnGetVersion(outboxDedupeChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			deliver := func() {
+				env.SignalWorkflow(SignalMessage, MessageSignal{AuthorKind: AuthorContact, MessageID: 7, OutboxID: 1})
+				env.SignalWorkflow(SignalResolve, StateSignal{OutboxID: 2})
+			}
+			at(env, time.Hour, deliver)
+			at(env, 2*time.Hour, deliver)
+			at(env, 2*time.Hour+time.Minute, func() {
+				s := queryState(t, env)
+				require.Equal(t, tc.status, s.Status)
+				if !tc.old {
+					require.Equal(t, []uint64{1, 2}, s.DeliveredOutboxIDs)
+				}
+			})
+			execute(t, env, input(0), 3*time.Hour)
+			var got []string
+			for _, ch := range rec.recorded() {
+				got = append(got, ch.Cause)
+			}
+			require.Equal(t, tc.causes, got)
+		})
+	}
+}

@@ -24,7 +24,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"go.temporal.io/sdk/client"
 
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/handlers"
 	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/internal/blob"
@@ -36,6 +38,7 @@ import (
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
+	"github.com/convot/convot/workflows"
 )
 
 // runBench runs a load test. `convot bench messages` sends widget messages
@@ -54,6 +57,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		fs.IntVar(&o.workers, "workers", 128, "concurrent senders")
 		fs.IntVar(&o.nodes, "nodes", 2, "web nodes (two need REDIS_URL)")
 		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+		fs.BoolVar(&o.lifecycles, "lifecycles", false, "signal each conversation's lifecycle workflow through the outbox, on the Temporal at TEMPORAL_ADDRESS, and measure the lag")
 	})
 	if err != nil {
 		return err
@@ -64,6 +68,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 type benchOptions struct {
 	messages, rate, visitors, workers, nodes int
 	cpuProfile                               string
+	lifecycles                               bool
 }
 
 func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr error) {
@@ -126,9 +131,24 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	if dbURL != "" {
 		database = "PostgreSQL"
 	}
+	var temporal client.Client
+	if o.lifecycles {
+		if cfg.TemporalAddress == "" {
+			return errors.New("-lifecycles: set TEMPORAL_ADDRESS to a Temporal server (e.g. `temporal server start-dev`)")
+		}
+		if temporal, err = dialTemporalAt(ctx, cfg, master, cfg.TemporalAddress); err != nil {
+			return err
+		}
+		defer temporal.Close()
+		// Signal-with-start sets the lifecycle's search attributes.
+		if err := workflows.RegisterSearchAttributes(ctx, temporal, cfg.TemporalNamespace); err != nil {
+			return fmt.Errorf("register search attributes: %w", err)
+		}
+	}
 	hubName := "in-process hub"
 	var local realtime.Hub = realtime.NewLocal()
 	bases := make([]string, o.nodes)
+	var drainers []*conversation.OutboxDrainer
 	for i := range o.nodes {
 		hub := local
 		if cfg.RedisURL != "" {
@@ -140,9 +160,14 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 			defer func() { _ = hub.Close() }() // after the measurements: nothing left to lose
 		}
 		nodeCfg := *cfg
-		h, err := handlers.New(&handlers.Server{Store: st, Config: &nodeCfg, Mail: outbox, Hub: hub, Blobs: blobs})
+		node := &handlers.Server{Store: st, Config: &nodeCfg, Mail: outbox, Hub: hub, Blobs: blobs, Temporal: temporal}
+		h, err := handlers.New(node)
 		if err != nil {
 			return err
+		}
+		defer node.Close(context.Background())
+		if node.Drainer != nil {
+			drainers = append(drainers, node.Drainer)
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -160,7 +185,11 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	}
 	_, _ = fmt.Fprintf(out, "bench messages: %d messages at %s/s offered, %d visitors, %d senders, %d web node(s), %s, %s\n",
 		o.messages, rateText(o.rate), o.visitors, o.workers, o.nodes, database, hubName)
-	_, _ = fmt.Fprintln(out, "conversation lifecycle signals: not sent (they leave the request path for a queue to Temporal)")
+	if temporal == nil {
+		_, _ = fmt.Fprintln(out, "conversation lifecycle signals: not sent (-lifecycles sends them)")
+	} else {
+		_, _ = fmt.Fprintf(out, "conversation lifecycle signals: through the outbox to Temporal at %s, drained by every node\n", cfg.TemporalAddress)
+	}
 
 	orgKey, cookies, err := benchOrganization(ctx, st, bases[len(bases)-1])
 	if err != nil {
@@ -309,6 +338,10 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	case <-time.After(10 * time.Second):
 	}
 	total := time.Since(began)
+	if temporal != nil {
+		lag, drainedIn, left := benchSignalLag(ctx, st, drainers)
+		_, _ = fmt.Fprintf(out, "lifecycle signals: longest wait in the outbox %s; outbox empty %.2fs after the last send; %d left\n", lag.Round(time.Millisecond), drainedIn.Seconds(), left)
+	}
 	// Everything is measured: a failed closing handshake changes nothing.
 	_ = conn.Close(websocket.StatusNormalClosure, "")
 
@@ -327,6 +360,27 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 		return fmt.Errorf("%d messages failed and %d never reached the operator", failures.Load(), lost)
 	}
 	return nil
+}
+
+// benchSignalLag waits (up to a minute) for the outbox to empty and returns
+// the longest any signal waited in it, how long the emptying took from now,
+// and what was left.
+func benchSignalLag(ctx context.Context, st *store.Store, drainers []*conversation.OutboxDrainer) (lag, drainedIn time.Duration, left int64) {
+	start := time.Now()
+	for time.Since(start) < time.Minute {
+		n, err := st.PendingLifecycleSignals(ctx)
+		if err != nil || n == 0 {
+			left = n
+			break
+		}
+		left = n
+		time.Sleep(50 * time.Millisecond)
+	}
+	drainedIn = time.Since(start)
+	for _, d := range drainers {
+		lag = max(lag, d.TakeMaxLag())
+	}
+	return lag, drainedIn, left
 }
 
 func rateText(rate int) string {
