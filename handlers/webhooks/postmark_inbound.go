@@ -228,7 +228,7 @@ func (h *Handler) contactByEmail(ctx context.Context, tx *store.Store, org *mode
 	// In a savepoint: should a unique index refuse a contact created
 	// meanwhile, the transaction goes on with that one.
 	err = tx.Tx(ctx, func(sp *store.Store) error { return sp.CreateContact(ctx, contact) })
-	if store.IsDuplicate(err) {
+	if errors.Is(err, store.ErrContactEmailHeld) {
 		return tx.ContactByEmailIndex(ctx, org.ID, index)
 	}
 	if err != nil {
