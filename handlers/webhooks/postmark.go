@@ -21,9 +21,10 @@ import (
 // constant time before the body is read.
 
 const (
-	// MaxInboundBytes bounds one inbound webhook: a little above the
-	// 10 MB Postmark accepts of a mail (attachments in base64), for the
-	// JSON around it.
+	// MaxInboundBytes bounds one inbound webhook: one attachment of the
+	// 10 MB a conversation keeps (base64 in JSON) and the mail around it.
+	// Postmark would deliver up to 35 MB of attachments; a larger delivery
+	// is refused with 413 (never acknowledged), so Postmark reports it.
 	MaxInboundBytes = 11 << 20
 	// maxStripeEventBytes bounds one Stripe event (tens of KB at most).
 	maxStripeEventBytes = 256 << 10
