@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/handlers/webhooks"
 	"github.com/convot/convot/models"
 )
 
@@ -151,7 +152,8 @@ func (c *countingBody) Read(p []byte) (int, error) {
 
 func (c *countingBody) Close() error { return nil }
 
-// Each route takes bodies of its own size: a 12 MiB mail is refused with
+// Each route takes bodies of its own size: a mail 1 MiB over the inbound
+// limit (room for the largest attachment a conversation keeps) is refused with
 // 413 before it is read (by its Content-Length, or after the limit when
 // it comes chunked), Stripe's events and the widget's and privacy API's
 // JSON are small, whatever the dashboard's limit.
@@ -159,11 +161,11 @@ func TestBodyLimitsPerRoute(t *testing.T) {
 	ts := newConfiguredTestServer(t, func(s *Server) { s.Config.MaxBodyBytes = 1 << 20 })
 	cfg := ts.srv.Config
 	cfg.InboundDomain, cfg.PostmarkInboundUser, cfg.PostmarkInboundPassword = testInbound, postmarkUser, postmarkPassword
-	const twelveMiB = 12 << 20
+	const tooLarge = webhooks.MaxInboundBytes + 1<<20
 	for _, chunked := range []bool{false, true} {
-		body := &countingBody{r: io.LimitReader(zeros{}, twelveMiB)}
+		body := &countingBody{r: io.LimitReader(zeros{}, tooLarge)}
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/postmark/inbound", nil)
-		req.Body, req.ContentLength = body, twelveMiB
+		req.Body, req.ContentLength = body, tooLarge
 		if chunked {
 			req.ContentLength = -1
 		}
@@ -172,10 +174,10 @@ func TestBodyLimitsPerRoute(t *testing.T) {
 		rec := httptest.NewRecorder()
 		ts.Config.Handler.ServeHTTP(rec, req)
 		if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "MB") {
-			t.Fatalf("12 MiB mail (chunked %v): %d %s", chunked, rec.Code, rec.Body.String())
+			t.Fatalf("%d-byte mail (chunked %v): %d %s", tooLarge, chunked, rec.Code, rec.Body.String())
 		}
-		if read := body.read.Load(); read > 11<<20+64<<10 {
-			t.Fatalf("12 MiB mail (chunked %v): %d bytes read before refusing it", chunked, read)
+		if read := body.read.Load(); read > webhooks.MaxInboundBytes+64<<10 {
+			t.Fatalf("%d-byte mail (chunked %v): %d bytes read before refusing it", tooLarge, chunked, read)
 		}
 	}
 

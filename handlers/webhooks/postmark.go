@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/convot/convot/conversation"
 	"github.com/gin-gonic/gin"
 )
 
@@ -21,11 +22,12 @@ import (
 // constant time before the body is read.
 
 const (
-	// MaxInboundBytes bounds one inbound webhook: one attachment of the
-	// 10 MB a conversation keeps (base64 in JSON) and the mail around it.
-	// Postmark would deliver up to 35 MB of attachments; a larger delivery
-	// is refused with 413 (never acknowledged), so Postmark reports it.
-	MaxInboundBytes = 11 << 20
+	// MaxInboundBytes bounds one inbound webhook: the largest attachment a
+	// conversation keeps (10 MB, 13.4 MB in base64) and the mail around
+	// it. Postmark would deliver up to 35 MB of attachments; a larger
+	// delivery is refused with 413 (never acknowledged), so Postmark
+	// reports it as failed.
+	MaxInboundBytes = conversation.MaxAttachmentBytes/3*4 + 1<<20
 	// maxStripeEventBytes bounds one Stripe event (tens of KB at most).
 	maxStripeEventBytes = 256 << 10
 	// maxInboundAttachments bounds the files one mail may bring.
