@@ -60,13 +60,8 @@ func (h *Handler) start(c *gin.Context) {
 		messageError(c, err)
 		return
 	}
-	contact, err := h.visitorContact(c, org, vt)
-	if err != nil {
-		apiInternal(c, err)
-		return
-	}
-	if contact == nil {
-		apiError(c, http.StatusUnauthorized, badVisitorToken)
+	contact, ok := h.visitorContact(c, org, vt)
+	if !ok {
 		return
 	}
 	conv, err := h.Conversations.Start(c, h.Store, org, contact, "widget")

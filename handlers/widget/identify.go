@@ -89,13 +89,8 @@ func (h *Handler) identify(c *gin.Context) {
 		apiError(c, http.StatusUnauthorized, "Identity verification failed: user_hash must be the hex HMAC-SHA256 of the user's external_id (or email, without one) under this widget's identity secret.")
 		return
 	}
-	current, err := h.visitorContact(c, org, vt)
-	if err != nil {
-		apiInternal(c, err)
-		return
-	}
-	if current == nil {
-		apiError(c, http.StatusUnauthorized, badVisitorToken)
+	current, ok := h.visitorContact(c, org, vt)
+	if !ok {
 		return
 	}
 	result, outcome, err := h.identifyVisitor(c, org, vt, current, id)
@@ -116,13 +111,8 @@ func (h *Handler) identify(c *gin.Context) {
 // package contacts).
 func (h *Handler) identifyCode(c *gin.Context) {
 	org, vt := orgOf(c), visitorOf(c)
-	current, err := h.visitorContact(c, org, vt)
-	if err != nil {
-		apiInternal(c, err)
-		return
-	}
-	if current == nil {
-		apiError(c, http.StatusUnauthorized, badVisitorToken)
+	current, ok := h.visitorContact(c, org, vt)
+	if !ok {
 		return
 	}
 	switch err := h.Contacts.SendClaimCode(c, org, current.ID); {
@@ -157,13 +147,8 @@ func (h *Handler) identifyConfirm(c *gin.Context) {
 		apiError(c, http.StatusUnprocessableEntity, "Enter the code from the mail.")
 		return
 	}
-	current, err := h.visitorContact(c, org, vt)
-	if err != nil {
-		apiInternal(c, err)
-		return
-	}
-	if current == nil {
-		apiError(c, http.StatusUnauthorized, badVisitorToken)
+	current, ok := h.visitorContact(c, org, vt)
+	if !ok {
 		return
 	}
 	holder, err := h.Contacts.ConfirmClaim(c, org, current, code, func(into *models.Contact) { copyTechnical(current, into) }, technicalColumns...)

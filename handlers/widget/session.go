@@ -273,13 +273,8 @@ func (h *Handler) email(c *gin.Context) {
 		apiError(c, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	contact, err := h.visitorContact(c, org, vt)
-	if err != nil {
-		apiInternal(c, err)
-		return
-	}
-	if contact == nil {
-		apiError(c, http.StatusUnauthorized, badVisitorToken)
+	contact, ok := h.visitorContact(c, org, vt)
+	if !ok {
 		return
 	}
 	if contact.ExternalID != "" && contact.Email != "" && !strings.EqualFold(contact.Email, email) {

@@ -120,11 +120,17 @@ func (h *Handler) requireConversation(c *gin.Context) {
 	c.Next()
 }
 
-// visitorContact loads the visitor's contact row, or nil when it is gone.
-func (h *Handler) visitorContact(ctx context.Context, org *models.Organization, vt *models.VisitorToken) (*models.Contact, error) {
-	ct, err := h.Store.Contact(ctx, org.ID, vt.ContactID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+// visitorContact loads the visitor's contact row; when it is gone (401)
+// or cannot be read (500) it answers, and ok is false.
+func (h *Handler) visitorContact(c *gin.Context, org *models.Organization, vt *models.VisitorToken) (contact *models.Contact, ok bool) {
+	ct, err := h.Store.Contact(c, org.ID, vt.ContactID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		apiError(c, http.StatusUnauthorized, badVisitorToken)
+		return nil, false
+	case err != nil:
+		apiInternal(c, err)
+		return nil, false
 	}
-	return ct, err
+	return ct, true
 }
