@@ -115,19 +115,18 @@ func (d *OutboxDrainer) Drain(ctx context.Context) (int, error) {
 		var wg sync.WaitGroup
 		for _, id := range order {
 			wg.Go(func() {
-				// In order; the first failure stops this conversation's
-				// batch, the rest waits for the next drain.
-				for _, r := range byConv[id] {
-					if err := d.deliver(ctx, r); err != nil {
-						slog.Warn("lifecycle signal not delivered; retried by the next drain", "conversation", r.ConversationID, "signal", r.Signal, "err", err)
-						subprocessors.CaptureWorkerError(ctx, err, workflows.ConversationWorkflowType)
-						return
-					}
-					mu.Lock()
-					done = append(done, r.ID)
-					mu.Unlock()
-					d.noteLag(time.Since(r.CreatedAt))
+				rows := byConv[id]
+				if err := d.deliver(ctx, rows); err != nil {
+					slog.Warn("lifecycle signals not delivered; retried by the next drain", "conversation", id, "signals", len(rows), "err", err)
+					subprocessors.CaptureWorkerError(ctx, err, workflows.ConversationWorkflowType)
+					return
 				}
+				mu.Lock()
+				for _, r := range rows {
+					done = append(done, r.ID)
+				}
+				mu.Unlock()
+				d.noteLag(time.Since(rows[0].CreatedAt))
 			})
 		}
 		wg.Wait()
@@ -135,48 +134,53 @@ func (d *OutboxDrainer) Drain(ctx context.Context) (int, error) {
 	})
 }
 
-// deliver signals the row's workflow, starting it if needed, with the row
-// ID in the argument.
-func (d *OutboxDrainer) deliver(ctx context.Context, r models.LifecycleSignal) error {
-	arg, err := outboxArg(r)
-	if err != nil {
-		return err
+// deliver sends one conversation's signals (oldest first) in one
+// OutboxBatch signal, starting its workflow if needed: one round trip to
+// Temporal for the batch instead of one a row.
+func (d *OutboxDrainer) deliver(ctx context.Context, rows []models.LifecycleSignal) error {
+	batch := workflows.OutboxBatch{Signals: make([]workflows.OutboxSignal, 0, len(rows))}
+	for _, r := range rows {
+		sig, err := outboxSignal(r)
+		if err != nil {
+			return err
+		}
+		batch.Signals = append(batch.Signals, sig)
 	}
+	r := rows[len(rows)-1] // the newest row's settings start the workflow
 	in := workflows.ConversationInput{
 		ConversationID: r.ConversationID, OrganizationID: r.OrganizationID,
 		InactivityPeriod: time.Duration(r.InactivityHours) * time.Hour,
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err = d.Temporal.SignalWithStartWorkflow(ctx, workflows.ConversationWorkflowID(r.ConversationID),
-		r.Signal, arg, workflows.ConversationStartOptions(in), workflows.ConversationWorkflowType, in)
+	_, err := d.Temporal.SignalWithStartWorkflow(ctx, workflows.ConversationWorkflowID(r.ConversationID),
+		workflows.SignalOutboxBatch, batch, workflows.ConversationStartOptions(in), workflows.ConversationWorkflowType, in)
 	return err
 }
 
-// outboxArg decodes a row's argument into its signal's type and sets the
-// row's ID in it.
-func outboxArg(r models.LifecycleSignal) (any, error) {
+// outboxSignal is a row as the signal of a batch, with its outbox ID.
+func outboxSignal(r models.LifecycleSignal) (workflows.OutboxSignal, error) {
+	sig := workflows.OutboxSignal{Name: r.Signal}
 	var err error
 	switch r.Signal {
 	case workflows.SignalMessage:
-		var m workflows.MessageSignal
-		err = json.Unmarshal([]byte(r.Arg), &m)
-		m.OutboxID = r.ID
-		return m, err
+		sig.Message = &workflows.MessageSignal{}
+		err = json.Unmarshal([]byte(r.Arg), sig.Message)
+		sig.Message.OutboxID = r.ID
 	case workflows.SignalAssign:
-		var a workflows.AssignSignal
-		err = json.Unmarshal([]byte(r.Arg), &a)
-		a.OutboxID = r.ID
-		return a, err
+		sig.Assign = &workflows.AssignSignal{}
+		err = json.Unmarshal([]byte(r.Arg), sig.Assign)
+		sig.Assign.OutboxID = r.ID
 	case workflows.SignalSnooze:
-		var sn workflows.SnoozeSignal
-		err = json.Unmarshal([]byte(r.Arg), &sn)
-		sn.OutboxID = r.ID
-		return sn, err
+		sig.Snooze = &workflows.SnoozeSignal{}
+		err = json.Unmarshal([]byte(r.Arg), sig.Snooze)
+		sig.Snooze.OutboxID = r.ID
 	case workflows.SignalResolve, workflows.SignalReopen, workflows.SignalPending:
-		return workflows.StateSignal{OutboxID: r.ID}, nil
+		sig.State = &workflows.StateSignal{OutboxID: r.ID}
+	default:
+		err = fmt.Errorf("lifecycle outbox: unknown signal %q", r.Signal)
 	}
-	return nil, fmt.Errorf("lifecycle outbox: unknown signal %q", r.Signal)
+	return sig, err
 }
 
 func (d *OutboxDrainer) noteLag(lag time.Duration) {

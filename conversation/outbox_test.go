@@ -17,8 +17,9 @@ import (
 	"github.com/convot/convot/workflows"
 )
 
-// fakeTemporal records the signals it takes, per workflow, and refuses
-// every call while down is set.
+// fakeTemporal records the signals it takes, per workflow (each signal of
+// a batch as if it had come alone), and refuses every call while down is
+// set.
 type fakeTemporal struct {
 	mu   sync.Mutex
 	got  map[string][]any
@@ -34,7 +35,20 @@ func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, workflowID, _ 
 	if f.got == nil {
 		f.got = map[string][]any{}
 	}
-	f.got[workflowID] = append(f.got[workflowID], arg)
+	for _, sig := range arg.(workflows.OutboxBatch).Signals {
+		var one any
+		switch {
+		case sig.Message != nil:
+			one = *sig.Message
+		case sig.Assign != nil:
+			one = *sig.Assign
+		case sig.Snooze != nil:
+			one = *sig.Snooze
+		case sig.State != nil:
+			one = *sig.State
+		}
+		f.got[workflowID] = append(f.got[workflowID], one)
+	}
 	return nil, nil
 }
 

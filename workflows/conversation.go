@@ -54,7 +54,11 @@ const (
 	// SignalPending: an operator waits on the contact (no payload); the
 	// contact's next message opens the conversation again.
 	SignalPending = "pending"
-	QueryStatus   = "status" // returns ConversationState
+	// SignalOutboxBatch carries several of the conversation's outbox
+	// signals, in order (OutboxBatch): the drain sends one per
+	// conversation and batch instead of one per row.
+	SignalOutboxBatch = "outbox-batch"
+	QueryStatus       = "status" // returns ConversationState
 )
 
 // Message author kinds, as stored in models.Message.AuthorType.
@@ -224,7 +228,7 @@ type conversation struct {
 	state   ConversationState
 	signals int // handled in this run
 
-	message, assign, snooze, resolve, reopen, pending workflow.ReceiveChannel
+	message, assign, snooze, resolve, reopen, pending, outboxBatch workflow.ReceiveChannel
 
 	timer       workflow.Future // fires at timerAt; nil when none is running
 	timerAt     time.Time
@@ -284,6 +288,7 @@ func (c *conversation) setup(ctx workflow.Context, in ConversationInput) error {
 	c.resolve = workflow.GetSignalChannel(ctx, SignalResolve)
 	c.reopen = workflow.GetSignalChannel(ctx, SignalReopen)
 	c.pending = workflow.GetSignalChannel(ctx, SignalPending)
+	c.outboxBatch = workflow.GetSignalChannel(ctx, SignalOutboxBatch)
 	c.upsertSearchAttributes(ctx)
 	return nil
 }
@@ -329,40 +334,15 @@ func (c *conversation) run(ctx workflow.Context) error {
 // selector waits for any signal and for the running timer.
 func (c *conversation) selector(ctx workflow.Context) workflow.Selector {
 	s := workflow.NewSelector(ctx)
-	onSignal(ctx, s, c.message, func(m MessageSignal) {
-		c.signals++
-		if !c.delivered(ctx, m.OutboxID) {
-			c.onMessage(ctx, m)
-		}
-	})
-	onSignal(ctx, s, c.assign, func(a AssignSignal) {
-		c.signals++
-		if !c.delivered(ctx, a.OutboxID) {
-			c.onAssign(ctx, a)
-		}
-	})
-	onSignal(ctx, s, c.snooze, func(sn SnoozeSignal) {
-		c.signals++
-		if !c.delivered(ctx, sn.OutboxID) {
-			c.onSnooze(ctx, sn)
-		}
-	})
-	onSignal(ctx, s, c.resolve, func(sig StateSignal) {
-		c.signals++
-		if !c.delivered(ctx, sig.OutboxID) && c.state.Status != ConversationResolved {
-			c.transition(ctx, ConversationResolved, CauseResolved)
-		}
-	})
-	onSignal(ctx, s, c.reopen, func(sig StateSignal) {
-		c.signals++
-		if !c.delivered(ctx, sig.OutboxID) && c.state.Status != ConversationOpen {
-			c.transition(ctx, ConversationOpen, CauseReopened)
-		}
-	})
-	onSignal(ctx, s, c.pending, func(sig StateSignal) {
-		c.signals++
-		if !c.delivered(ctx, sig.OutboxID) && c.state.Status != ConversationPending {
-			c.transition(ctx, ConversationPending, CauseMarkedPending)
+	onSignal(ctx, s, c.message, func(m MessageSignal) { c.applyMessage(ctx, m) })
+	onSignal(ctx, s, c.assign, func(a AssignSignal) { c.applyAssign(ctx, a) })
+	onSignal(ctx, s, c.snooze, func(sn SnoozeSignal) { c.applySnooze(ctx, sn) })
+	onSignal(ctx, s, c.resolve, func(sig StateSignal) { c.applyState(ctx, sig, ConversationResolved, CauseResolved) })
+	onSignal(ctx, s, c.reopen, func(sig StateSignal) { c.applyState(ctx, sig, ConversationOpen, CauseReopened) })
+	onSignal(ctx, s, c.pending, func(sig StateSignal) { c.applyState(ctx, sig, ConversationPending, CauseMarkedPending) })
+	onSignal(ctx, s, c.outboxBatch, func(b OutboxBatch) {
+		for _, sig := range b.Signals {
+			c.applyOutbox(ctx, sig)
 		}
 	})
 	if c.timer != nil {

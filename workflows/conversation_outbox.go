@@ -51,3 +51,69 @@ func (c *conversation) delivered(ctx workflow.Context, id uint64) bool {
 	}
 	return false
 }
+
+// OutboxBatch is the argument of SignalOutboxBatch: one conversation's
+// outbox signals, oldest first.
+type OutboxBatch struct {
+	Signals []OutboxSignal
+}
+
+// OutboxSignal is one signal of a batch: its name and the argument that
+// signal takes (the state signals' StateSignal holds only the outbox ID).
+type OutboxSignal struct {
+	Name    string
+	Message *MessageSignal `json:",omitempty"`
+	Assign  *AssignSignal  `json:",omitempty"`
+	Snooze  *SnoozeSignal  `json:",omitempty"`
+	State   *StateSignal   `json:",omitempty"`
+}
+
+// applyOutbox applies one signal of a batch as if it had come alone.
+func (c *conversation) applyOutbox(ctx workflow.Context, sig OutboxSignal) {
+	switch {
+	case sig.Name == SignalMessage && sig.Message != nil:
+		c.applyMessage(ctx, *sig.Message)
+	case sig.Name == SignalAssign && sig.Assign != nil:
+		c.applyAssign(ctx, *sig.Assign)
+	case sig.Name == SignalSnooze && sig.Snooze != nil:
+		c.applySnooze(ctx, *sig.Snooze)
+	case sig.Name == SignalResolve && sig.State != nil:
+		c.applyState(ctx, *sig.State, ConversationResolved, CauseResolved)
+	case sig.Name == SignalReopen && sig.State != nil:
+		c.applyState(ctx, *sig.State, ConversationOpen, CauseReopened)
+	case sig.Name == SignalPending && sig.State != nil:
+		c.applyState(ctx, *sig.State, ConversationPending, CauseMarkedPending)
+	default:
+		workflow.GetLogger(ctx).Warn("unknown signal in an outbox batch ignored", "Signal", sig.Name)
+	}
+}
+
+func (c *conversation) applyMessage(ctx workflow.Context, m MessageSignal) {
+	c.signals++
+	if !c.delivered(ctx, m.OutboxID) {
+		c.onMessage(ctx, m)
+	}
+}
+
+func (c *conversation) applyAssign(ctx workflow.Context, a AssignSignal) {
+	c.signals++
+	if !c.delivered(ctx, a.OutboxID) {
+		c.onAssign(ctx, a)
+	}
+}
+
+func (c *conversation) applySnooze(ctx workflow.Context, sn SnoozeSignal) {
+	c.signals++
+	if !c.delivered(ctx, sn.OutboxID) {
+		c.onSnooze(ctx, sn)
+	}
+}
+
+// applyState moves the conversation to status (resolve, reopen, pending)
+// unless it is there already.
+func (c *conversation) applyState(ctx workflow.Context, sig StateSignal, status, cause string) {
+	c.signals++
+	if !c.delivered(ctx, sig.OutboxID) && c.state.Status != status {
+		c.transition(ctx, status, cause)
+	}
+}

@@ -120,3 +120,28 @@ func TestOutboxDedupeVersions(t *testing.T) {
 		})
 	}
 }
+
+// A batch from the outbox is applied signal by signal, in order, as if
+// each had come alone; delivered again, it changes nothing.
+func TestOutboxBatchAppliesEachSignalOnce(t *testing.T) {
+	env, rec := newEnv(t)
+	batch := OutboxBatch{Signals: []OutboxSignal{
+		{Name: SignalResolve, State: &StateSignal{OutboxID: 1}},
+		{Name: SignalMessage, Message: &MessageSignal{AuthorKind: AuthorContact, MessageID: 7, OutboxID: 2}},
+		{Name: SignalPending, State: &StateSignal{OutboxID: 3}},
+	}}
+	deliver := func() { env.SignalWorkflow(SignalOutboxBatch, batch) }
+	at(env, time.Hour, deliver)
+	at(env, 2*time.Hour, deliver)
+	at(env, 2*time.Hour+time.Minute, func() {
+		s := queryState(t, env)
+		require.Equal(t, ConversationPending, s.Status)
+		require.Equal(t, []uint64{1, 2, 3}, s.DeliveredOutboxIDs)
+	})
+	execute(t, env, input(0), 3*time.Hour)
+	var got []string
+	for _, ch := range rec.recorded() {
+		got = append(got, ch.Cause)
+	}
+	require.Equal(t, []string{CauseResolved, CauseContactMessage, CauseMarkedPending}, got)
+}
