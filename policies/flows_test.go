@@ -97,7 +97,18 @@ func orderLookupFlow() Flow {
 
 func realisticFlows() []Flow {
 	return []Flow{summaryFlow(), embeddingsFlow(), attachmentFlow(), invoiceFlow(),
-		securityAlertFlow(), errorEventFlow(), realtimeFlow(), orderLookupFlow()}
+		securityAlertFlow(), errorEventFlow(), realtimeFlow(), orderLookupFlow(), deploymentMailFlow()}
+}
+
+// deploymentMailFlow: Convot itself, controller of its own records (policy
+// §1), mails a person who made a privacy request to Convot the code that
+// verifies it.
+func deploymentMailFlow() Flow {
+	return Flow{
+		Subprocessor: "postmark", Purpose: "essential.service.notifications.email",
+		Categories:   []string{"user.contact.email"},
+		Organization: OrgContext{Region: "eu", Deployment: true}, Subject: endUser(),
+	}
 }
 
 // countLog counts decisions and keeps none (benchmarks).

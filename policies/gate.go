@@ -310,12 +310,16 @@ func (f Flow) input() ast.Value {
 	)
 	if !f.Organization.IsZero() {
 		o := f.Organization
-		items = append(items, ast.Item(ast.InternedTerm("organization"), ast.NewTerm(ast.NewObject(
+		org := ast.NewObject(
 			ast.Item(ast.InternedTerm("id"), ast.UIntNumberTerm(o.ID)),
 			ast.Item(ast.InternedTerm("region"), ast.StringTerm(o.Region)),
 			ast.Item(ast.InternedTerm("ai_features"), stringArray(o.AIFeatures)),
 			ast.Item(ast.InternedTerm("shopify_scopes"), stringArray(o.ShopifyScopes)),
-		))))
+		)
+		if o.Deployment { // omitted when false, as in the JSON form
+			org.Insert(ast.InternedTerm("deployment"), ast.InternedTerm(true))
+		}
+		items = append(items, ast.Item(ast.InternedTerm("organization"), ast.NewTerm(org)))
 	}
 	s := f.Subject
 	subject := ast.NewObject(
@@ -338,7 +342,7 @@ func (f Flow) input() ast.Value {
 
 // IsZero reports a missing organization (the JSON form omits it).
 func (o OrgContext) IsZero() bool {
-	return o.ID == 0 && o.Region == "" && len(o.AIFeatures) == 0 && len(o.ShopifyScopes) == 0
+	return o.ID == 0 && o.Region == "" && len(o.AIFeatures) == 0 && len(o.ShopifyScopes) == 0 && !o.Deployment
 }
 
 // stringArray is ss as an array term; nil is null, as in the JSON form.

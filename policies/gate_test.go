@@ -70,6 +70,7 @@ func TestAuthorizeRealisticFlowsAllowed(t *testing.T) {
 			redact: []string{}},
 		{name: "redis in the organization's region", flow: realtimeFlow(), allow: true, reason: "redis may receive"},
 		{name: "shopify within authorized scope", flow: orderLookupFlow(), allow: true, reason: "shopify may receive user.contact.email"},
+		{name: "postmark mail from Convot as controller", flow: deploymentMailFlow(), allow: true, reason: "postmark may receive"},
 	})
 }
 
