@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"mime/multipart"
+	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
+
+	"github.com/convot/convot/internal/realtime"
 )
 
 // multipartForm encodes fields and, when fileName is set, data as the form's
@@ -72,4 +76,19 @@ func wantGet(t *testing.T, b *browser, path string, want int, what string) {
 	if r := b.get(path); r.status != want {
 		t.Errorf("%s: %d", what, r.status)
 	}
+}
+
+// widgetStart opens a visitor session on the widget API at api and starts
+// a conversation with body: the visitor's token and the conversation.
+func widgetStart(t *testing.T, api, body string) (string, realtime.ConversationView) {
+	t.Helper()
+	var session struct {
+		Token string `json:"token"`
+	}
+	widgetCall(t, http.MethodPost, api+"/session", "", `{"page_url":"https://shop.example/"}`, http.StatusOK, &session)
+	var started struct {
+		Conversation realtime.ConversationView `json:"conversation"`
+	}
+	widgetCall(t, http.MethodPost, api+"/conversations", session.Token, `{"body":`+strconv.Quote(body)+`}`, http.StatusCreated, &started)
+	return session.Token, started.Conversation
 }

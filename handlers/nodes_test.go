@@ -64,22 +64,15 @@ func TestMessagesCrossWebNodesThroughRedis(t *testing.T) {
 
 	// The visitor talks to node A.
 	api := nodeA.URL + "/widget/v1/" + w.org.PublicKey
-	var session struct {
-		Token string `json:"token"`
-	}
-	widgetCall(t, http.MethodPost, api+"/session", "", `{"page_url":"https://shop.example/"}`, http.StatusOK, &session)
-	var started struct {
-		Conversation realtime.ConversationView `json:"conversation"`
-	}
-	widgetCall(t, http.MethodPost, api+"/conversations", session.Token, `{"body":"hello from node A"}`, http.StatusCreated, &started)
+	token, conv := widgetStart(t, api, "hello from node A")
 	if e := readEventOfType(t, opConn, realtime.TypeMessage); e.Message.Body != "hello from node A" {
 		t.Fatalf("operator on node B got %q", e.Message.Body)
 	}
 
 	// And back: the visitor's socket on node A hears the reply posted on B.
-	visitorConn := dialVisitor(t, nodeA, w.org.PublicKey, started.Conversation.ID, session.Token)
-	operator.get("/inbox/conversations/" + idText(started.Conversation.ID))
-	if r := operator.post("/inbox/conversations/"+idText(started.Conversation.ID)+"/reply", url.Values{"body": {"hello from node B"}}); r.status != http.StatusSeeOther {
+	visitorConn := dialVisitor(t, nodeA, w.org.PublicKey, conv.ID, token)
+	operator.get("/inbox/conversations/" + idText(conv.ID))
+	if r := operator.post("/inbox/conversations/"+idText(conv.ID)+"/reply", url.Values{"body": {"hello from node B"}}); r.status != http.StatusSeeOther {
 		t.Fatalf("reply on node B: %d %s", r.status, excerpt(r.body))
 	}
 	if e := readEventOfType(t, visitorConn, realtime.TypeMessage); e.Message.Body != "hello from node B" {

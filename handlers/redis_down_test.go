@@ -43,19 +43,12 @@ func TestRedisUnreachableDegradesInsteadOfFailing(t *testing.T) {
 	w := newInboxWorld(t, ts, "olivia@redisdown.test", "RedisDown") // region eu, as the Redis deployment
 
 	api := ts.URL + "/widget/v1/" + w.org.PublicKey
-	var session struct {
-		Token string `json:"token"`
-	}
-	widgetCall(t, http.MethodPost, api+"/session", "", `{"page_url":"https://shop.example/"}`, http.StatusOK, &session)
-	var started struct {
-		Conversation realtime.ConversationView `json:"conversation"`
-	}
-	widgetCall(t, http.MethodPost, api+"/conversations", session.Token, `{"body":"hello"}`, http.StatusCreated, &started)
-	msgs := api + "/conversations/" + idText(started.Conversation.ID) + "/messages"
+	token, conv := widgetStart(t, api, "hello")
+	msgs := api + "/conversations/" + idText(conv.ID) + "/messages"
 	var took []time.Duration
 	for range 8 {
 		start := time.Now()
-		widgetCall(t, http.MethodPost, msgs, session.Token, `{"body":"still there?"}`, http.StatusCreated, nil)
+		widgetCall(t, http.MethodPost, msgs, token, `{"body":"still there?"}`, http.StatusCreated, nil)
 		took = append(took, time.Since(start))
 	}
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
@@ -90,8 +83,8 @@ func TestRedisUnreachableDegradesInsteadOfFailing(t *testing.T) {
 	// The socket opens, says to poll, and closes with "try again later".
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	u := "ws" + strings.TrimPrefix(api, "http") + "/conversations/" + idText(started.Conversation.ID) + "/socket"
-	conn, hresp, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"convot.v1", "token." + session.Token}})
+	u := "ws" + strings.TrimPrefix(api, "http") + "/conversations/" + idText(conv.ID) + "/socket"
+	conn, hresp, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"convot.v1", "token." + token}})
 	if err != nil {
 		status := 0
 		if hresp != nil {
