@@ -45,6 +45,9 @@ type Page struct {
 	// (*handlers.PolicyNotice), from its publication until shortly after
 	// it takes effect; nil otherwise.
 	PolicyNotice any
+	// Staff says the account is one of Convot's own staff: the layout
+	// links the staff console.
+	Staff bool
 }
 
 // Templates renders named pages inside the layout.

@@ -58,7 +58,8 @@ func init() {
 		{"policy", "the egress policies: `test` runs the Rego tests, `eval` prints one decision for auditors; the privacy policy's versions: `publish`, `versions`", "convot policy test | convot policy eval --input flow.json | convot policy publish --file policy.txt --effective YYYY-MM-DD [--material --summary TEXT] | convot policy versions", runPolicy},
 		{"backup", "encrypted backups: `list` them, `restore` one into an empty database", "convot backup list | convot backup restore <id>", runBackup},
 		{"billing", "Stripe events that named no known organization, kept for review", "convot billing unmatched", runBilling},
-		{"support", "Convot's side of customers' support tickets", "convot support list | show <id> | reply <id> --message TEXT | close <id>", runSupport},
+		{"support", "Convot's side of customers' support tickets; replies and closures name the staff member acting (--staff)", "convot support list | show <id> | reply <id> --staff EMAIL --message TEXT | close <id> --staff EMAIL", runSupport},
+		{"staff", "Convot's own staff: the accounts that may use the staff console (with two-factor authentication)", "convot staff list | add <email> | remove <email>", runStaff},
 		{"bench", "load tests: `messages` times widget messages until they reach an operator's socket on another web node", "convot bench messages [-messages N] [-rate N] [-visitors N] [-workers N] [-nodes N] [-lifecycles]", runBench},
 		{"audit", "for auditors: `promises` prints the promise ledger with each promise's state", "convot audit promises [-json]", runAudit},
 	}

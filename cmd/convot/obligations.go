@@ -299,14 +299,24 @@ func runSupport(ctx context.Context, args []string, out io.Writer) error {
 		}
 		rest = rest[1:]
 	}
-	var message string
+	var message, staff string
+	staffFlag := func(fs *flag.FlagSet) {
+		fs.StringVar(&staff, "staff", os.Getenv("CONVOT_STAFF"), "the email of your staff account (default $CONVOT_STAFF): the audit log records who acted")
+	}
 	switch cmd {
-	case "list", "show", "close":
+	case "list", "show":
 		if err := flags("support "+cmd, rest, nil); err != nil {
 			return err
 		}
+	case "close":
+		if err := flags("support close", rest, staffFlag); err != nil {
+			return err
+		}
 	case "reply":
-		if err := flags("support reply", rest, func(fs *flag.FlagSet) { fs.StringVar(&message, "message", "", "the reply") }); err != nil {
+		if err := flags("support reply", rest, func(fs *flag.FlagSet) {
+			fs.StringVar(&message, "message", "", "the reply")
+			staffFlag(fs)
+		}); err != nil {
 			return err
 		}
 		if message = strings.TrimSpace(message); message == "" || len(message) > 10000 {
@@ -320,8 +330,20 @@ func runSupport(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
-	st := a.store
-	if cmd == "list" {
+	return supportCommand(ctx, a.store, supportAction{cmd: cmd, ticket: id, staff: staff, message: message}, time.Now().UTC(), out)
+}
+
+// supportAction is one `convot support` command, its flags parsed.
+type supportAction struct {
+	cmd            string
+	ticket         uint64
+	staff, message string
+}
+
+// supportCommand carries out a support command; a reply or a closure is
+// made by the staff member --staff names, in the audit log with its name.
+func supportCommand(ctx context.Context, st *store.Store, act supportAction, now time.Time, out io.Writer) error {
+	if act.cmd == "list" {
 		list, err := st.RecentSupportTickets(ctx, 500)
 		if err != nil {
 			return err
@@ -333,15 +355,22 @@ func runSupport(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return tw.Flush()
 	}
-	t, err := st.SupportTicketByID(ctx, id)
+	var actor *models.Account
+	if act.cmd == "reply" || act.cmd == "close" {
+		var err error
+		if actor, err = staffActor(ctx, st, act.staff); err != nil {
+			return err
+		}
+	}
+	t, err := st.SupportTicketByID(ctx, act.ticket)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no support ticket %d", id)
+		return fmt.Errorf("no support ticket %d", act.ticket)
 	}
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC()
-	switch cmd {
+	target, detail := fmt.Sprintf("support_ticket:%d", t.ID), fmt.Sprintf("organization %d, by CLI", t.OrganizationID)
+	switch act.cmd {
 	case "show":
 		msgs, err := st.SupportMessagesByTicketID(ctx, t.ID)
 		if err != nil {
@@ -354,13 +383,21 @@ func runSupport(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	case "reply":
 		return st.Tx(ctx, func(tx *store.Store) error {
-			m := models.SupportMessage{TicketID: t.ID, OrganizationID: t.OrganizationID, DataKeyID: t.DataKeyID, AuthorType: models.SupportAuthorSupport, Body: message, CreatedAt: now}
+			m := models.SupportMessage{TicketID: t.ID, OrganizationID: t.OrganizationID, DataKeyID: t.DataKeyID, AuthorType: models.SupportAuthorSupport, AuthorID: actor.ID, Body: act.message, CreatedAt: now}
 			if err := tx.CreateSupportMessage(ctx, &m); err != nil {
 				return err
 			}
-			return tx.AnswerSupportTicketByID(ctx, t.ID, now)
+			if err := tx.AnswerSupportTicketByID(ctx, t.ID, now); err != nil {
+				return err
+			}
+			return staffAudit(ctx, tx, actor, "staff.support_replied", target, detail, now)
 		})
 	default: // close
-		return st.CloseSupportTicketByID(ctx, t.ID, now)
+		return st.Tx(ctx, func(tx *store.Store) error {
+			if err := tx.CloseSupportTicketByID(ctx, t.ID, now); err != nil {
+				return err
+			}
+			return staffAudit(ctx, tx, actor, "staff.support_closed", target, detail, now)
+		})
 	}
 }

@@ -24,6 +24,7 @@ const (
 	ctxCSRF    = "convot.csrf"
 	ctxAccount = "convot.account"
 	ctxOrg     = "convot.org"
+	ctxStaff   = "convot.staff"
 	CtxSession = "convot.session"
 
 	SessionLifetime = 7 * 24 * time.Hour
@@ -182,4 +183,38 @@ func (s *Site) Require(permission string) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// RequireStaff lets through Convot's own staff only (models.StaffMember),
+// after RequireAccount. Policy §10 requires multi-factor authentication of
+// all support and engineering staff: a staff account without TOTP is sent
+// to set it up and sees nothing of the console before.
+func (s *Site) RequireStaff(c *gin.Context) {
+	a := CurrentAccount(c)
+	if a == nil {
+		s.Fail(c, http.StatusForbidden, "Forbidden", "The staff console is for Convot's staff.")
+		return
+	}
+	m, err := s.Store.ActiveStaffMember(c, a.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.Fail(c, http.StatusForbidden, "Forbidden", "The staff console is for Convot's staff.")
+		return
+	}
+	if err != nil {
+		s.Internal(c, err)
+		c.Abort()
+		return
+	}
+	if !a.TOTPEnabled {
+		s.Fail(c, http.StatusForbidden, "Two-factor authentication required",
+			"Convot's staff must sign in with two-factor authentication (privacy policy §10). Turn it on in Settings → Security, then come back.")
+		return
+	}
+	c.Set(ctxStaff, m)
+	c.Next()
+}
+
+// CurrentStaff is the staff membership RequireStaff found, or nil.
+func CurrentStaff(c *gin.Context) *models.StaffMember {
+	return Loaded[models.StaffMember](c, ctxStaff)
 }

@@ -46,6 +46,9 @@ func (s *Site) Page(c *gin.Context, title, nav string, data any) web.Page {
 	if a := CurrentAccount(c); a != nil {
 		p.Account, p.Role, p.Can = a, a.Role, PermissionsOf(a.Role)
 		p.Org = CurrentOrg(c)
+		if _, err := s.Store.ActiveStaffMember(c, a.ID); err == nil {
+			p.Staff = true
+		}
 		if n := s.PolicyNotice(c); n != nil {
 			p.PolicyNotice = n
 		}
