@@ -59,7 +59,7 @@ func init() {
 		{"backup", "encrypted backups: `list` them, `restore` one into an empty database", "convot backup list | convot backup restore <id>", runBackup},
 		{"billing", "Stripe events that named no known organization, kept for review", "convot billing unmatched", runBilling},
 		{"support", "Convot's side of customers' support tickets", "convot support list | show <id> | reply <id> --message TEXT | close <id>", runSupport},
-		{"bench", "load tests: `messages` times widget messages until they reach an operator's socket on another web node", "convot bench messages [-messages N] [-rate N] [-visitors N] [-workers N] [-nodes N] [-lifecycles]", runBench},
+		{"bench", "load tests: `messages` times widget messages until they reach an operator's socket on another web node; `ai` measures the local AI provider on the labelled data in assist/testdata", "convot bench messages [-messages N] [-rate N] [-visitors N] [-workers N] [-nodes N] [-lifecycles] | convot bench ai [-data DIR]", runBench},
 		{"audit", "for auditors: `promises` prints the promise ledger with each promise's state", "convot audit promises [-json]", runAudit},
 	}
 }

@@ -20,6 +20,7 @@ func (h *Handler) Routes(dash *gin.RouterGroup) {
 	h.emailSettingsRoutes(dash)
 	h.incidentRoutes(dash)
 	h.supportRoutes(dash)
+	h.aiRoutes(dash)
 	if h.Outbox != nil {
 		h.devMailRoutes(dash)
 	}
