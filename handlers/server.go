@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/convot/convot/assist"
 	"github.com/convot/convot/closure"
 	"github.com/convot/convot/contacts"
 	"github.com/convot/convot/conversation"
@@ -89,6 +90,11 @@ type Server struct {
 	// Breaches starts and signals incident workflows (breach-<id>); on
 	// Temporal when nil and Temporal is set (handlers/dashboard/incidents.go).
 	Breaches dashboard.BreachWorkflows
+
+	// AI is the AI providers this deployment configured (assist.Configure);
+	// nil is the local provider only. Assist runs them, built by New.
+	AI     assist.Catalog
+	Assist *assist.Service
 
 	// Conversations and Plans are the domain the surfaces call, built by
 	// New from the fields above. A test that swaps a field after New (Hub,
@@ -168,6 +174,7 @@ func New(s *Server) (http.Handler, error) {
 		Mail: s.Mail, MailFrom: s.Config.MailFrom, BillingURL: func() string { return s.billingURL() }}
 	s.Conversations = &conversation.Service{Store: s.Store, Keys: s.Keys, Hub: s.Hub, Blobs: s.Blobs,
 		Lifecycles: s.Lifecycles, LifecycleOutbox: outbox, Plans: s.Plans, Now: clock}
+	s.Assist = assist.NewService(s.Store, s.AI)
 	s.contacts = &contacts.Service{Store: s.Store, Keys: s.Keys, Blobs: s.Blobs, Conversations: s.Conversations,
 		Mail: s.Mail, From: s.Config.MailFrom, Now: clock}
 	if outbox {
@@ -299,6 +306,7 @@ func (s *Server) widgetSurface() *widget.Handler {
 // may set them after New.
 func (s *Server) dashboardSurface() *dashboard.Handler {
 	return &dashboard.Handler{Site: s.Site, Conversations: s.Conversations, Plans: s.Plans, Keys: s.Keys, Contacts: s.contacts,
+		Assist:             s.Assist,
 		Hub:                func() realtime.Hub { return s.Hub },
 		Breaches:           s.breaches,
 		TemporalUIURL:      s.TemporalUIURL,

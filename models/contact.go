@@ -29,6 +29,10 @@ type Contact struct {
 	UpdatedAt        time.Time
 	LastSeenAt       *time.Time
 
+	// Language is the BCP 47 tag detected from the contact's messages
+	// (AI language detection), empty until detected.
+	Language string `gorm:"serializer:sealed" privacy:"category=user.account.settings subject=end_user retention=account purpose=functional.ai.language_detection,functional.ai.translation"`
+
 	// ClaimedContactID is the contact this one says it is without proof
 	// (identify naming another contact's address while identity
 	// verification is off); 0 when none. The two are merged only after

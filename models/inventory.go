@@ -24,6 +24,7 @@ func All() []any {
 		&EmailThread{}, &EmailMessage{}, &EmailSuppression{}, &UnsubscribeToken{},
 		&LifecycleSignal{},
 		&StaffMember{},
+		&AIOutput{}, &AIEmbedding{}, &HelpArticle{},
 	}
 }
 
@@ -78,6 +79,10 @@ var Purposes = map[string]string{
 	"functional.service.improve":             "legitimate_interests",
 	"analytics.reporting.system.performance": "legitimate_interests",
 	"marketing.communications.email":         "consent",
+	"functional.ai.summary":                  "contract",
+	"functional.ai.translation":              "contract",
+	"functional.ai.language_detection":       "contract",
+	"functional.ai.embeddings":               "contract",
 }
 
 // RetentionClass is how long a kind of data is kept (policy §8).

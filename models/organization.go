@@ -39,6 +39,10 @@ type Organization struct {
 	SupportAddressIndex string `privacy:"category=user.contact.email subject=customer retention=account purpose=essential.service form=index"`
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
+
+	// AISettings names the provider of each AI feature the organization
+	// turned on ("summary=local;translation=openai"); see AIFeatureProviders.
+	AISettings string `privacy:"none"`
 }
 
 // Organization statuses.
@@ -70,5 +74,5 @@ func ensureDataKey(tx *gorm.DB, id *uint64, subject string) error {
 
 // GateContext is what the egress gate needs to know of the organization.
 func (o *Organization) GateContext() policies.OrgContext {
-	return policies.OrgContext{ID: o.ID, Region: o.Region}
+	return policies.OrgContext{ID: o.ID, Region: o.Region, AIFeatures: AIFeaturesOn(o.AISettings)}
 }

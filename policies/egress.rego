@@ -21,8 +21,21 @@ import data.convot.registry
 
 # --- the flow as declared ----------------------------------------------------
 
-# sub is the registry entry of the named subprocessor.
+# sub is the registry entry of the named subprocessor, or of an endpoint on
+# Convot's own infrastructure (self_hosted), which no subprocessor shares a
+# name with.
 sub := registry.subprocessors[input.subprocessor]
+
+sub := registry.own_infrastructure[input.subprocessor]
+
+# own_infrastructure: the flow goes to an endpoint Convot runs itself; no
+# data leaves Convot, so no DPA or SCCs apply, but every other rule does.
+own_infrastructure if registry.own_infrastructure[input.subprocessor]
+
+# dpa_in_place: a DPA is signed, or no third party is involved.
+dpa_in_place if sub.dpa_signed == true
+
+dpa_in_place if own_infrastructure
 
 # purpose is the registry entry of the declared purpose.
 purpose := registry.purposes[input.purpose]
@@ -78,6 +91,8 @@ destination := input.destination_region if {
 	input.destination_region != ""
 } else := sub.locations[0] if {
 	count(sub.locations) == 1
+} else := organization.region if {
+	own_infrastructure
 }
 
 # --- categories --------------------------------------------------------------------
@@ -181,7 +196,7 @@ deny contains sprintf("unknown subprocessor %s", [subprocessor_name]) if not sub
 
 deny contains sprintf("no data processing agreement is recorded for %s", [input.subprocessor]) if {
 	sub
-	not sub.dpa_signed == true
+	not dpa_in_place
 }
 
 deny contains sprintf("unknown purpose %s", [purpose_name]) if not purpose
@@ -318,7 +333,7 @@ default allow := false
 # facts of an allowed flow.
 allow if {
 	count(deny) == 0
-	sub.dpa_signed == true
+	dpa_in_place
 	purpose_registered
 	organization_region_known
 	registry.subject_kinds[subject_kind]
@@ -338,6 +353,8 @@ reasons := array.concat([allowed_reason], sort(notes)) if {
 allowed_reason := sprintf("%s may receive %s for %s", [input.subprocessor, concat(", ", sort(categories - drop)), input.purpose])
 
 notes contains sprintf("scrubbed before sending: %s", [concat(", ", sort(drop))]) if count(drop) > 0
+
+notes contains sprintf("%s is Convot's own infrastructure, not a subprocessor: nothing leaves Convot", [input.subprocessor]) if own_infrastructure
 
 notes contains sprintf("redacted before sending: %s", [concat(", ", sort(redact))]) if count(redact) > 0
 

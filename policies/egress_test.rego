@@ -574,3 +574,32 @@ test_registry_sccs_for_every_location_outside_the_eea if {
 transfer_safeguarded(_, l) if data.convot.registry.regions[l].eea == true
 
 transfer_safeguarded(s, l) if l in s.sccs
+
+# --- Convot's own infrastructure (self-hosted AI endpoint) -------------------
+
+self_hosted_summary := with_flow(summary, {"subprocessor": "self_hosted", "feature": "summary"})
+
+test_self_hosted_allowed_as_own_infrastructure if {
+	d := egress.decision with input as self_hosted_summary
+	d.allow
+	"self_hosted is Convot's own infrastructure, not a subprocessor: nothing leaves Convot" in d.reasons
+	d.redact == ["user.contact.email"]
+	# no destination declared: it is the organization's region, no SCCs needed
+	egress.destination == "eu" with input as self_hosted_summary
+}
+
+test_self_hosted_keeps_ai_switches_and_objections if {
+	"the organization has not turned on the AI feature summary" in egress.deny with input as self_hosted_summary
+		with input.organization.ai_features as []
+	not egress.allow with input as self_hosted_summary with input.organization.ai_features as []
+	objecting := with_flow(self_hosted_summary, {"subject": object.union(end_user, {"objections": ["automated_decisions"]})})
+	"the data subject objected to automated_decisions" in egress.deny with input as objecting
+	restricted := with_flow(self_hosted_summary, {"subject": restricted_user})
+	"processing of the data subject is restricted: stored, nothing more" in egress.deny with input as restricted
+}
+
+test_subprocessor_not_own_infrastructure if {
+	d := egress.decision with input as summary
+	not "anthropic is Convot's own infrastructure, not a subprocessor: nothing leaves Convot" in d.reasons
+	not egress.own_infrastructure with input as summary
+}

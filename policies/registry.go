@@ -21,6 +21,10 @@ type Registry struct {
 	Categories map[string]string `json:"categories"`
 	// Subprocessors are the subprocessors of policy §6, by short name.
 	Subprocessors map[string]Subprocessor `json:"subprocessors"`
+	// OwnInfrastructure are AI endpoints Convot runs itself (self_hosted):
+	// not subprocessors, no data leaves Convot, but their flows pass the
+	// gate and are recorded like a subprocessor's.
+	OwnInfrastructure map[string]Subprocessor `json:"own_infrastructure,omitempty"`
 }
 
 // Region is a processing location.

@@ -81,7 +81,7 @@ func (s *Store) LiveOrganizationByPublicKey(ctx context.Context, publicKey strin
 // ErrNotFound.
 func (s *Store) OrganizationGateContext(ctx context.Context, orgID uint64) (policies.OrgContext, error) {
 	var org models.Organization
-	res := s.with(ctx).Select("id", "region", "status").Where("id = ?", orgID).Limit(1).Find(&org)
+	res := s.with(ctx).Select("id", "region", "status", "ai_settings").Where("id = ?", orgID).Limit(1).Find(&org)
 	if err := found(res.RowsAffected, res.Error); err != nil {
 		return policies.OrgContext{}, err
 	}

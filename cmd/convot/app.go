@@ -16,6 +16,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/convot/convot/assist"
 	"github.com/convot/convot/handlers"
 	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/internal/backup"
@@ -130,6 +131,13 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	// The raw database goes where it is opened to the two that still take
 	// it: the HTTP handlers and the backups (which copy whole tables).
 	a.handlers = &handlers.Server{Store: st}
+	if a.handlers.AI, err = assist.Configure(gate, assist.Options{
+		AnthropicAPIKey: cfg.AnthropicAPIKey, OpenAIAPIKey: cfg.OpenAIAPIKey, Models: assist.ParseModels(cfg.AIModels),
+		SelfHostedURL: cfg.AIBaseURL, SelfHostedAPIKey: cfg.AIAPIKey, SelfHostedModel: cfg.AIModel,
+		SelfHostedModels: assist.ParseModels(cfg.AIFeatureModels),
+	}); err != nil {
+		return nil, err
+	}
 	a.backupStore = &backup.Backups{DB: db, Blobs: a.blobs, Master: master, Context: backup.StorageContext(cfg.Region)}
 	if a.hub, err = openHub(cfg, gate); err != nil {
 		return nil, err

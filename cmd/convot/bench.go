@@ -46,8 +46,11 @@ import (
 // WebSocket connected to another node (through Redis when REDIS_URL is
 // set), the way a visitor and an operator meet in production.
 func runBench(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "ai" {
+		return benchAI(args[1:], out)
+	}
 	if len(args) == 0 || args[0] != "messages" {
-		return errors.New("want `convot bench messages` (see `convot bench --help`)")
+		return errors.New("want `convot bench messages` or `convot bench ai` (see `convot bench --help`)")
 	}
 	var o benchOptions
 	err := flags("bench", args[1:], func(fs *flag.FlagSet) {

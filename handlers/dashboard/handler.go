@@ -10,6 +10,7 @@ package dashboard
 import (
 	"context"
 
+	"github.com/convot/convot/assist"
 	"github.com/convot/convot/contacts"
 	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/handlers/site"
@@ -35,6 +36,8 @@ type Handler struct {
 	// Contacts merges a contact claiming another into it, on an
 	// operator's decision.
 	Contacts *contacts.Service
+	// Assist runs the AI features (Settings → AI, Summarize, Suggest).
+	Assist *assist.Service
 	// Hub carries live events to the inbox's sockets.
 	Hub func() realtime.Hub
 	// Breaches returns what starts and signals incident workflows, or nil

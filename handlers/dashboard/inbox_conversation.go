@@ -144,8 +144,18 @@ func (h *Handler) inboxConversationPage(c *gin.Context) {
 		h.Internal(c, err)
 		return
 	}
+	summary, err := h.latestSummary(c, org.ID, conv.ID)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	translations, err := h.translations(c, org.ID, conv.ID)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
 	contact := newInboxContactView(ct)
-	h.Render(c, http.StatusOK, "inbox", h.Page(c, contact.Label, "inbox", gin.H{
+	h.Render(c, http.StatusOK, "inbox", h.Page(c, contact.Label, "inbox", gin.H{"Summary": summary, "Translations": translations,
 		"List": list, "Teammates": team, "Conversation": items[0], "Messages": msgs, "Earlier": earlier,
 		"Contact": contact, "Others": others, "Canned": canned, "SelfID": a.ID,
 		"LimitNotice": h.Plans.ConversationLimitNotice(c, site.CurrentOrg(c)),

@@ -21,6 +21,7 @@ func (h *Handler) Routes(dash *gin.RouterGroup) {
 	h.incidentRoutes(dash)
 	h.supportRoutes(dash)
 	h.staffRoutes(dash)
+	h.aiRoutes(dash)
 	if h.Outbox != nil {
 		h.devMailRoutes(dash)
 	}

@@ -64,6 +64,11 @@ var Settings = []Setting{
 	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key; empty means the Shopify app is off"},
 	{Name: "ANTHROPIC_API_KEY", Usage: "Anthropic API key for AI features; empty means the local deterministic provider"},
 	{Name: "OPENAI_API_KEY", Usage: "OpenAI API key for language detection, translation and embeddings; empty means the local provider"},
+	{Name: "CONVOT_AI_MODELS", Default: "anthropic=claude-sonnet-4-5,openai_chat=gpt-4o-mini,openai_embeddings=text-embedding-3-small", Usage: "models of the AI subprocessors: anthropic=…,openai_chat=…,openai_embeddings=…"},
+	{Name: "CONVOT_AI_BASE_URL", Usage: "self-hosted OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server), e.g. http://ollama:11434/v1/; Convot's own infrastructure, not a subprocessor"},
+	{Name: "CONVOT_AI_API_KEY", Usage: "bearer token of the self-hosted endpoint, if it wants one"},
+	{Name: "CONVOT_AI_MODEL", Usage: "the self-hosted endpoint's model for every chat feature (summary, suggested_reply, automated_answer, translation, language_detection)"},
+	{Name: "CONVOT_AI_FEATURE_MODELS", Usage: "the self-hosted endpoint's model per feature, overriding CONVOT_AI_MODEL: summary=…,embeddings=nomic-embed-text,…"},
 	{Name: "SENTRY_DSN", Usage: "Sentry DSN; empty means errors are not sent anywhere"},
 	{Name: "CONVOT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
 }
@@ -103,6 +108,9 @@ type Config struct {
 	SentryDSN                                       string
 	StripeWebhookSecret, StripeAPIURL, StripeRegion string
 	LogLevel                                        string
+
+	// AI models and the self-hosted endpoint (CONVOT_AI_*).
+	AIModels, AIBaseURL, AIAPIKey, AIModel, AIFeatureModels string
 	// Dev is true under `convot dev`: secure cookies follow TLS, the dev
 	// mailbox is served, and a missing master key is generated.
 	Dev bool
@@ -157,6 +165,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		ShopifyAPIKey:           get("SHOPIFY_API_KEY"),
 		AnthropicAPIKey:         get("ANTHROPIC_API_KEY"),
 		OpenAIAPIKey:            get("OPENAI_API_KEY"),
+		AIModels:                get("CONVOT_AI_MODELS"),
+		AIBaseURL:               get("CONVOT_AI_BASE_URL"),
+		AIAPIKey:                get("CONVOT_AI_API_KEY"),
+		AIModel:                 get("CONVOT_AI_MODEL"),
+		AIFeatureModels:         get("CONVOT_AI_FEATURE_MODELS"),
 		SentryDSN:               get("SENTRY_DSN"),
 		LogLevel:                get("CONVOT_LOG_LEVEL"),
 	}
