@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/convot/convot/activities"
@@ -918,5 +920,58 @@ func TestDevMailboxIsForAnOwnerAndTheirOrganizationsMail(t *testing.T) {
 	}
 	if r := acme.get("/dev/mailbox/" + acmeReset.ID); r.status != http.StatusOK || !strings.Contains(r.body, "token=") {
 		t.Fatalf("own mail: %d", r.status)
+	}
+}
+
+// Mail to Convot's support address (policy §14) opens a support ticket of
+// the account that sent it, once however often Postmark delivers it, shown
+// on that organization's Support page; mail from an address no account
+// has is refused with a 422 that says why.
+func TestInboundSupportAddressOpensATicket(t *testing.T) {
+	ts := newEmailServer(t, nil)
+	ts.srv.Config.SupportAddress = "help@convot.test"
+	owner, org := ts.customer(t, "owner@acme.test", "Acme", "support@acme.test")
+	mailFrom := func(from string) string {
+		body := strings.ReplaceAll(fixture(t, "privacy.json", nil), "privacy@convot.io", "help@convot.test")
+		body = strings.ReplaceAll(body, "carol@example.net", from)
+		return strings.ReplaceAll(body, "Please delete my data", "Invoice question")
+	}
+	if r := ts.inbound(t, mailFrom("stranger@example.net")); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "support address") {
+		t.Fatalf("from a stranger: %d %s", r.status, r.body)
+	}
+	body := mailFrom("owner@acme.test")
+	var wg sync.WaitGroup
+	statuses := make([]string, 3)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = ts.inbound(t, body).body
+		}()
+	}
+	wg.Wait()
+	opened := 0
+	for _, s := range statuses {
+		if strings.Contains(s, `"support_ticket"`) {
+			opened++
+		} else if !strings.Contains(s, "duplicate") {
+			t.Fatalf("a delivery answered %s", s)
+		}
+	}
+	var tickets []models.SupportTicket
+	ts.db.Where("organization_id = ?", org.ID).Find(&tickets)
+	if opened != 1 || len(tickets) != 1 || tickets[0].Status != models.TicketOpen {
+		t.Fatalf("%d opened, %d tickets", opened, len(tickets))
+	}
+	page := owner.get("/support")
+	if page.status != http.StatusOK || !strings.Contains(page.body, "Invoice question") {
+		t.Fatalf("/support does not list the mailed ticket: %d", page.status)
+	}
+	ticket := owner.get(fmt.Sprintf("/support/%d", tickets[0].ID))
+	if !strings.Contains(ticket.body, "Please erase everything you hold about me.") {
+		t.Fatal("the ticket lacks the mail's text")
+	}
+	if n := len(ts.conversations(t, org.ID)); n != 0 {
+		t.Fatal("mail to Convot's support address became a conversation")
 	}
 }

@@ -3,6 +3,9 @@ package models
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -55,6 +58,46 @@ func CheckPolicyEffective(material bool, publishedAt, effectiveAt time.Time) err
 	}
 	if effectiveAt.Before(publishedAt.Add(-time.Minute)) {
 		return errors.New("the effective date is in the past")
+	}
+	return nil
+}
+
+// PolicyArtefact is what an e-mail-obfuscating web page leaves where an
+// address was: a policy text holding it tells readers no address at all.
+const PolicyArtefact = "[email protected]"
+
+// ContactAddresses are the addresses the policy names (§9, §10, §12, §14),
+// from settings. A policy text names them by placeholder:
+// {{privacy_address}}, {{security_address}}, {{support_address}}.
+type ContactAddresses struct {
+	Privacy, Security, Support string
+}
+
+// policyPlaceholder matches any {{word}} of a policy text.
+var policyPlaceholder = regexp.MustCompile(`\{\{\s*([a-zA-Z0-9_]*)\s*\}\}`)
+
+// FillPolicy is text with its placeholders replaced by the addresses.
+func FillPolicy(text string, a ContactAddresses) string {
+	return strings.NewReplacer(
+		"{{privacy_address}}", a.Privacy,
+		"{{security_address}}", a.Security,
+		"{{support_address}}", a.Support,
+	).Replace(text)
+}
+
+// CheckPolicyText refuses a policy text that would be served without its
+// addresses: one holding PolicyArtefact, or a placeholder FillPolicy does
+// not know.
+func CheckPolicyText(text string) error {
+	if n := strings.Count(text, PolicyArtefact); n > 0 {
+		return fmt.Errorf("the text holds %q %d times, an e-mail-obfuscation artefact where an address belongs: write {{privacy_address}}, {{security_address}} or {{support_address}} instead", PolicyArtefact, n)
+	}
+	for _, m := range policyPlaceholder.FindAllStringSubmatch(text, -1) {
+		switch m[1] {
+		case "privacy_address", "security_address", "support_address":
+		default:
+			return fmt.Errorf("the text holds the unknown placeholder %q: say {{privacy_address}}, {{security_address}} or {{support_address}}", m[0])
+		}
 	}
 	return nil
 }

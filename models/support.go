@@ -13,9 +13,13 @@ type SupportTicket struct {
 	DataKeyID      uint64 // the opening account's: erasing them shreds the ticket
 	Subject        string `gorm:"serializer:sealed" privacy:"category=user.content.support_request subject=customer retention=support purpose=essential.service.operations.support"`
 	Status         string `privacy:"none"` // open, answered, closed
-	ClosedAt       *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// MailIndex is the blind index of the Message-ID of the mail to
+	// Convot's support address that opened the ticket (nil for one opened
+	// in the dashboard): unique, so a mail delivered twice opens one.
+	MailIndex *string `gorm:"uniqueIndex" privacy:"category=user.content.support_request subject=customer retention=support purpose=essential.service.operations.support form=index"`
+	ClosedAt  *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Support ticket statuses.

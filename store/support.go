@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/convot/convot/models"
+	"gorm.io/gorm"
 )
 
 // SupportTickets lists the organization's latest support tickets, most
@@ -24,6 +26,27 @@ func (s *Store) SupportTicket(ctx context.Context, orgID, id uint64) (*models.Su
 // CreateSupportTicket writes a new ticket; its OrganizationID says whose.
 func (s *Store) CreateSupportTicket(ctx context.Context, t *models.SupportTicket) error {
 	return s.with(ctx).Create(t).Error
+}
+
+// OpenSupportTicketByMail writes a ticket and its first message from a
+// mail to Convot's support address (t.OrganizationID and m say whose),
+// once per mail: the blind index of messageID is unique, so a mail
+// delivered again, even at the same moment, opens nothing and opened is
+// false.
+func (s *Store) OpenSupportTicketByMail(ctx context.Context, t *models.SupportTicket, m *models.SupportMessage, messageID string) (opened bool, err error) {
+	index := s.keys.BlindIndex("support-mail\x00" + messageID)
+	t.MailIndex = &index
+	err = s.Tx(ctx, func(tx *Store) error {
+		if err := tx.with(ctx).Create(t).Error; err != nil {
+			return err
+		}
+		m.TicketID, m.OrganizationID, m.DataKeyID = t.ID, t.OrganizationID, t.DataKeyID
+		return tx.with(ctx).Create(m).Error
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // CreateSupportMessage writes a message of a ticket; its OrganizationID

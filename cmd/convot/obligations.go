@@ -164,6 +164,9 @@ func publishPolicy(ctx context.Context, st *store.Store, p policyPublication, no
 	if err := models.CheckPolicyEffective(p.Material, now, p.Effective); err != nil {
 		return nil, err
 	}
+	if err := models.CheckPolicyText(p.Text); err != nil {
+		return nil, fmt.Errorf("--file: %w", err)
+	}
 	embedded, err := dashboard.EmbeddedPolicy()
 	if err != nil {
 		return nil, err

@@ -69,6 +69,23 @@ func TestPolicyPublishRefusesLessThan30Days(t *testing.T) {
 		t.Fatalf("non-material change: %v", err)
 	}
 
+	// A text still holding the e-mail-obfuscation artefact where an
+	// address belongs, or a placeholder nothing fills, is refused.
+	for _, text := range []string{"Write to " + models.PolicyArtefact + ".", "Write to {{dpo_address}}."} {
+		p.Text = text
+		if _, err := publishPolicy(ctx, store.New(db.DB, db.Keys), p, now, failing); err == nil || !strings.Contains(err.Error(), "--file") {
+			t.Fatalf("published %q: %v", text, err)
+		}
+	}
+	db.Model(&models.PolicyVersion{}).Count(&n)
+	if n != 3 {
+		t.Fatalf("%d versions after refused texts, want 3", n)
+	}
+	p.Text = "Write to {{privacy_address}}."
+	if v, err := publishPolicy(ctx, store.New(db.DB, db.Keys), p, now, failing); err != nil || v.Version != 4 {
+		t.Fatalf("a text with placeholders: %v", err)
+	}
+
 	// The command's own checks.
 	dir := t.TempDir()
 	file := filepath.Join(dir, "policy.txt")

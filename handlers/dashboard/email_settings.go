@@ -45,7 +45,7 @@ func (h *Handler) saveEmailSettings(c *gin.Context) {
 			return
 		}
 		domain := address[strings.LastIndexByte(address, '@')+1:]
-		if domain == h.Config.InboundDomain || strings.HasSuffix(domain, "."+h.Config.InboundDomain) || address == h.Config.PrivacyAddress {
+		if domain == h.Config.InboundDomain || strings.HasSuffix(domain, "."+h.Config.InboundDomain) || address == h.Config.PrivacyAddress || address == h.Config.SecurityAddress || address == h.Config.SupportAddress {
 			refuse(http.StatusUnprocessableEntity, "Use your own support address; addresses at Convot's inbound domain and the privacy address are reserved.")
 			return
 		}

@@ -22,7 +22,8 @@ import (
 )
 
 // postmarkInbound takes one mail Postmark received: to the privacy
-// address a data-subject request, to an unsubscribe+TOKEN@ address a
+// address a data-subject request, to Convot's support address a support
+// ticket (supportMail), to an unsubscribe+TOKEN@ address a
 // withdrawal, else a message of the conversation it continues or of a new
 // one (routeInbound), with its attachments; each mail once.
 func (h *Handler) postmarkInbound(c *gin.Context) {
@@ -66,6 +67,11 @@ func (h *Handler) postmarkInbound(c *gin.Context) {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "privacy_request"})
+		return
+	}
+	// Convot's support address: a support ticket of the sender's account.
+	if slices.Contains(recipients, h.Config.SupportAddress) {
+		h.supportMail(c, &in, from, messageID)
 		return
 	}
 	// unsubscribe+TOKEN@: the mailto: of a marketing mail's List-Unsubscribe.
@@ -130,6 +136,49 @@ func (h *Handler) postmarkInbound(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "received", "conversation_id": taken.conv.ID, "message_id": taken.msg.ID})
 }
+
+// supportMail takes a mail to Convot's support address (policy §14): a
+// support ticket of the account whose address sent it, shown on that
+// organization's Support page and to Convot's support team (`convot
+// support`), once per mail. Only Customers' accounts have tickets: mail
+// from another address is refused with a 422 saying so.
+func (h *Handler) supportMail(c *gin.Context, in *postmarkInboundMail, from, messageID string) {
+	ctx := c.Request.Context()
+	account, err := h.Store.ActiveAccountByEmail(ctx, from)
+	if errors.Is(err, store.ErrNotFound) {
+		h.inboundRefusal(c, http.StatusUnprocessableEntity, "support sender unknown", "The support address takes mail from the address of a Customer's account; privacy requests go to the privacy address.")
+		return
+	}
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	subject := site.TruncateRunes(strings.TrimSpace(cleanMailText(in.Subject)), 500)
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	body := site.Truncate(in.text(), maxSupportMailText)
+	if body == "" {
+		body = "(This email had no text.)"
+	}
+	now := h.Now().UTC()
+	t := &models.SupportTicket{OrganizationID: account.OrganizationID, AccountID: account.ID, DataKeyID: account.DataKeyID, Subject: subject, Status: models.TicketOpen, CreatedAt: now, UpdatedAt: now}
+	m := &models.SupportMessage{AuthorType: models.SupportAuthorCustomer, AuthorID: account.ID, Body: body, CreatedAt: now}
+	opened, err := h.Store.OpenSupportTicketByMail(ctx, t, m, messageID)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	if !opened {
+		c.JSON(http.StatusOK, gin.H{"status": "duplicate"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "support_ticket", "ticket_id": t.ID})
+}
+
+// maxSupportMailText is the longest message a support ticket keeps, as
+// the dashboard's form allows.
+const maxSupportMailText = 10000
 
 // errMailTaken: another delivery of the same mail took it in (or is
 // taking it in, and this one waited for it).

@@ -61,6 +61,8 @@ var Settings = []Setting{
 	{Name: "POSTMARK_INBOUND_PASSWORD", Usage: "HTTP basic-auth password of the Postmark webhooks, at least 16 characters"},
 	{Name: "CONVOT_INBOUND_DOMAIN", Default: "inbound.convot.localhost", Usage: "domain whose mail Postmark receives: conversation mail says Reply-To reply+TOKEN@ this domain"},
 	{Name: "CONVOT_PRIVACY_ADDRESS", Default: "privacy@convot.io", Usage: "address for privacy requests (policy §9, §14): inbound mail to it becomes a data-subject request"},
+	{Name: "CONVOT_SECURITY_ADDRESS", Default: "security@convot.io", Usage: "address for security vulnerability reports (policy §10, §14): inbound mail to it becomes a tracked vulnerability report"},
+	{Name: "CONVOT_SUPPORT_ADDRESS", Default: "support@convot.io", Usage: "Convot's general support address (policy §14): inbound mail to it becomes a support ticket"},
 	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key; empty means the Shopify app is off"},
 	{Name: "ANTHROPIC_API_KEY", Usage: "Anthropic API key for AI features; empty means the local deterministic provider"},
 	{Name: "OPENAI_API_KEY", Usage: "OpenAI API key for language detection, translation and embeddings; empty means the local provider"},
@@ -95,6 +97,8 @@ type Config struct {
 	// webhooks.
 	InboundDomain           string
 	PrivacyAddress          string
+	SecurityAddress         string
+	SupportAddress          string
 	PostmarkInboundUser     string
 	PostmarkInboundPassword string
 	// Subprocessor credentials; an empty one means that subprocessor is
@@ -160,6 +164,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		PostmarkServerToken:     get("POSTMARK_SERVER_TOKEN"),
 		InboundDomain:           strings.ToLower(get("CONVOT_INBOUND_DOMAIN")),
 		PrivacyAddress:          strings.ToLower(get("CONVOT_PRIVACY_ADDRESS")),
+		SecurityAddress:         strings.ToLower(get("CONVOT_SECURITY_ADDRESS")),
+		SupportAddress:          strings.ToLower(get("CONVOT_SUPPORT_ADDRESS")),
 		PostmarkInboundUser:     get("POSTMARK_INBOUND_USER"),
 		PostmarkInboundPassword: get("POSTMARK_INBOUND_PASSWORD"),
 		ShopifyAPIKey:           get("SHOPIFY_API_KEY"),
@@ -232,8 +238,17 @@ func Load(getenv func(string) string) (*Config, error) {
 	if !validDomain(c.InboundDomain) {
 		return nil, errors.New("CONVOT_INBOUND_DOMAIN: want a domain name such as inbound.example.com")
 	}
-	if a, err := mail.ParseAddress(c.PrivacyAddress); err != nil || a.Address != c.PrivacyAddress {
-		return nil, errors.New("CONVOT_PRIVACY_ADDRESS: want an email address such as privacy@example.com")
+	for _, a := range []struct{ name, value, example string }{
+		{"CONVOT_PRIVACY_ADDRESS", c.PrivacyAddress, "privacy@example.com"},
+		{"CONVOT_SECURITY_ADDRESS", c.SecurityAddress, "security@example.com"},
+		{"CONVOT_SUPPORT_ADDRESS", c.SupportAddress, "support@example.com"},
+	} {
+		if parsed, err := mail.ParseAddress(a.value); err != nil || parsed.Address != a.value {
+			return nil, errors.New(a.name + ": want an email address such as " + a.example)
+		}
+	}
+	if c.PrivacyAddress == c.SecurityAddress || c.PrivacyAddress == c.SupportAddress || c.SecurityAddress == c.SupportAddress {
+		return nil, errors.New("CONVOT_PRIVACY_ADDRESS, CONVOT_SECURITY_ADDRESS and CONVOT_SUPPORT_ADDRESS: want three different addresses (mail to each is taken in differently)")
 	}
 	if (c.PostmarkInboundUser == "") != (c.PostmarkInboundPassword == "") {
 		return nil, errors.New("POSTMARK_INBOUND_USER and POSTMARK_INBOUND_PASSWORD: set both or neither")
