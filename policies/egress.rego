@@ -21,8 +21,29 @@ import data.convot.registry
 
 # --- the flow as declared ----------------------------------------------------
 
-# sub is the registry entry of the named subprocessor.
+# sub is the registry entry of the named subprocessor, or of a recipient
+# that is no subprocessor (a Customer's own webhook endpoint).
 sub := registry.subprocessors[input.subprocessor]
+
+sub := registry.recipients[input.subprocessor] if not registry.subprocessors[input.subprocessor]
+
+# own_controller: the recipient is the Customer itself, the controller of the
+# data it receives (its own webhook endpoints): no data processing agreement
+# is needed, but it receives only its own organization's data.
+own_controller if sub.controller == true
+
+# dpa_or_own_controller: a subprocessor with a DPA, or the Customer itself.
+dpa_or_own_controller if sub.dpa_signed == true
+
+dpa_or_own_controller if own_controller
+
+# recipient_is_organization: the Customer receiving the data is the one the
+# data belongs to.
+recipient_is_organization if {
+	is_number(input.recipient_organization)
+	input.recipient_organization == organization.id
+	organization.id > 0
+}
 
 # purpose is the registry entry of the declared purpose.
 purpose := registry.purposes[input.purpose]
@@ -181,7 +202,12 @@ deny contains sprintf("unknown subprocessor %s", [subprocessor_name]) if not sub
 
 deny contains sprintf("no data processing agreement is recorded for %s", [input.subprocessor]) if {
 	sub
-	not sub.dpa_signed == true
+	not dpa_or_own_controller
+}
+
+deny contains "a Customer's endpoint receives only its own organization's data" if {
+	own_controller
+	not recipient_is_organization
 }
 
 deny contains sprintf("unknown purpose %s", [purpose_name]) if not purpose
@@ -318,7 +344,7 @@ default allow := false
 # facts of an allowed flow.
 allow if {
 	count(deny) == 0
-	sub.dpa_signed == true
+	dpa_or_own_controller
 	purpose_registered
 	organization_region_known
 	registry.subject_kinds[subject_kind]
