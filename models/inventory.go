@@ -25,6 +25,7 @@ func All() []any {
 		&LifecycleSignal{},
 		&StaffMember{},
 		&AIOutput{}, &AIEmbedding{}, &HelpArticle{},
+		&WebhookEndpoint{}, &WebhookEvent{}, &WebhookDelivery{}, &WebhookAttempt{},
 	}
 }
 

@@ -21,21 +21,39 @@ import data.convot.registry
 
 # --- the flow as declared ----------------------------------------------------
 
-# sub is the registry entry of the named subprocessor, or of an endpoint on
-# Convot's own infrastructure (self_hosted), which no subprocessor shares a
-# name with.
+# sub is the registry entry of the named subprocessor, of an endpoint on
+# Convot's own infrastructure (self_hosted), or of a recipient that is no
+# subprocessor (a Customer's own webhook endpoint); no two share a name.
 sub := registry.subprocessors[input.subprocessor]
 
 sub := registry.own_infrastructure[input.subprocessor]
+
+sub := registry.recipients[input.subprocessor] if not registry.subprocessors[input.subprocessor]
 
 # own_infrastructure: the flow goes to an endpoint Convot runs itself; no
 # data leaves Convot, so no DPA or SCCs apply, but every other rule does.
 own_infrastructure if registry.own_infrastructure[input.subprocessor]
 
-# dpa_in_place: a DPA is signed, or no third party is involved.
+# own_controller: the recipient is the Customer itself, the controller of the
+# data it receives (its own webhook endpoints): no data processing agreement
+# is needed, but it receives only its own organization's data.
+own_controller if sub.controller == true
+
+# dpa_in_place: a DPA is signed, no third party is involved, or the
+# recipient is the Customer itself.
 dpa_in_place if sub.dpa_signed == true
 
 dpa_in_place if own_infrastructure
+
+dpa_in_place if own_controller
+
+# recipient_is_organization: the Customer receiving the data is the one the
+# data belongs to.
+recipient_is_organization if {
+	is_number(input.recipient_organization)
+	input.recipient_organization == organization.id
+	organization.id > 0
+}
 
 # purpose is the registry entry of the declared purpose.
 purpose := registry.purposes[input.purpose]
@@ -197,6 +215,11 @@ deny contains sprintf("unknown subprocessor %s", [subprocessor_name]) if not sub
 deny contains sprintf("no data processing agreement is recorded for %s", [input.subprocessor]) if {
 	sub
 	not dpa_in_place
+}
+
+deny contains "a Customer's endpoint receives only its own organization's data" if {
+	own_controller
+	not recipient_is_organization
 }
 
 deny contains sprintf("unknown purpose %s", [purpose_name]) if not purpose

@@ -603,3 +603,61 @@ test_subprocessor_not_own_infrastructure if {
 	not "anthropic is Convot's own infrastructure, not a subprocessor: nothing leaves Convot" in d.reasons
 	not egress.own_infrastructure with input as summary
 }
+
+# --- a Customer's own webhook endpoints (the Customer as controller) ---------------
+
+webhook := {
+	"subprocessor": "customer_endpoint",
+	"purpose": "essential.service.webhooks",
+	"categories": ["system.operations", "user.content.message", "user.name"],
+	"organization": org_eu,
+	"subject": end_user,
+	"destination_region": "eu",
+	"recipient_organization": 7,
+}
+
+test_webhook_to_the_organizations_own_endpoint_allowed if {
+	egress.allow with input as webhook
+	count(egress.deny) == 0 with input as webhook
+}
+
+test_webhook_needs_no_dpa_as_the_customer_is_the_controller if {
+	not "no data processing agreement is recorded for customer_endpoint" in egress.deny with input as webhook
+}
+
+test_webhook_to_another_organization_denied if {
+	flow := with_flow(webhook, {"recipient_organization": 8})
+	"a Customer's endpoint receives only its own organization's data" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_webhook_without_recipient_denied if {
+	flow := object.remove(webhook, ["recipient_organization"])
+	"a Customer's endpoint receives only its own organization's data" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_webhook_for_the_deployment_denied if {
+	flow := with_flow(webhook, {"organization": {"id": 0, "region": "eu", "deployment": true}, "recipient_organization": 0})
+	not egress.allow with input as flow
+}
+
+test_webhook_content_of_a_restricted_contact_denied if {
+	flow := with_flow(webhook, {"subject": restricted_user})
+	"processing of the data subject is restricted: stored, nothing more" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_webhook_ids_only_of_a_restricted_contact_allowed if {
+	egress.allow with input as with_flow(webhook, {"subject": restricted_user, "categories": ["system.operations"]})
+}
+
+test_webhook_other_purpose_denied if {
+	flow := with_flow(webhook, {"purpose": "functional.service.improve"})
+	"customer_endpoint is not registered for purpose functional.service.improve" in egress.deny with input as flow
+}
+
+test_subprocessors_cannot_claim_the_controllers_exemption if {
+	flow := with_flow(email, {"recipient_organization": 7})
+	not egress.own_controller with input as flow
+}

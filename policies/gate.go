@@ -36,6 +36,9 @@ type Flow struct {
 	// Feature is the AI feature the flow serves, if any; it must match the
 	// purpose's.
 	Feature string `json:"feature,omitempty"`
+	// RecipientOrganization is the organization whose own endpoint receives
+	// the data (recipient customer_endpoint): it must be Organization.
+	RecipientOrganization uint64 `json:"recipient_organization,omitempty"`
 }
 
 // OrgContext is the organization the data belongs to. A zero OrgContext is
@@ -336,6 +339,9 @@ func (f Flow) input() ast.Value {
 	}
 	if f.Feature != "" {
 		items = append(items, ast.Item(ast.InternedTerm("feature"), ast.StringTerm(f.Feature)))
+	}
+	if f.RecipientOrganization != 0 {
+		items = append(items, ast.Item(ast.InternedTerm("recipient_organization"), ast.UIntNumberTerm(f.RecipientOrganization)))
 	}
 	return ast.NewObject(items...)
 }

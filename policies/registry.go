@@ -25,6 +25,9 @@ type Registry struct {
 	// not subprocessors, no data leaves Convot, but their flows pass the
 	// gate and are recorded like a subprocessor's.
 	OwnInfrastructure map[string]Subprocessor `json:"own_infrastructure,omitempty"`
+	// Recipients receive data without being subprocessors: a Customer's own
+	// webhook endpoints (the Customer is the controller of what they get).
+	Recipients map[string]Subprocessor `json:"recipients"`
 }
 
 // Region is a processing location.
@@ -70,6 +73,9 @@ type Subprocessor struct {
 	// recorded (needed for EU data outside the EEA, policy §7).
 	SCCs      []string `json:"sccs"`
 	DPASigned bool     `json:"dpa_signed"`
+	// Controller marks a recipient that is the Customer itself: it needs no
+	// DPA, and receives only its own organization's data.
+	Controller bool `json:"controller,omitempty"`
 	// AI marks an AI subprocessor (feature switches, objection to automated
 	// processing, identifiers redacted).
 	AI bool `json:"ai,omitempty"`
