@@ -65,7 +65,7 @@ func TestComposeFileIsValid(t *testing.T) {
 		}
 	}
 
-	pinned := regexp.MustCompile(`^[a-z0-9./-]+:(\d+\.\d+\.\d+[\w.-]*|RELEASE\.[0-9TZ-]+)$`)
+	pinned := regexp.MustCompile(`^[a-z0-9./-]+:(\d+\.\d+(\.\d+)?[\w.-]*|RELEASE\.[0-9TZ-]+)$`) // PostgreSQL versions are major.minor
 	var convot []string
 	for name, s := range p.Services {
 		if s.Build != nil {
