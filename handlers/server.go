@@ -222,7 +222,12 @@ func New(s *Server) (http.Handler, error) {
 	dash := r.Group("/", s.CSRF, s.LoadSession, s.ReadOnlyWhenCancelled)
 	s.dashboard.Routes(dash)
 	s.billingSurface().Routes(dash)
-	r.NoRoute(func(c *gin.Context) { s.Fail(c, http.StatusNotFound, "Not found", "There is nothing at this address.") })
+	r.NoRoute(func(c *gin.Context) {
+		if headAsGet(r, c) {
+			return
+		}
+		s.Fail(c, http.StatusNotFound, "Not found", "There is nothing at this address.")
+	})
 	return r, nil
 }
 

@@ -37,6 +37,12 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopAdmin, err := startAdmin(ctx, a.cfg, adminServer{readyz: srv.Handler})
+	if err != nil {
+		_ = ln.Close() // not served: the error above is the one to report
+		return err
+	}
+	defer stopAdmin()
 	slog.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL.String())
 	return a.serveHTTP(ctx, srv, ln)
 }
@@ -62,6 +68,11 @@ func runWorker(ctx context.Context, args []string, out io.Writer) error {
 	if err := ensureSchedules(ctx, c); err != nil {
 		return err
 	}
+	stopAdmin, err := startAdmin(ctx, a.cfg, adminServer{ready: temporalReady(c)})
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	slog.Info("worker running", "temporal", address, "namespace", a.cfg.TemporalNamespace)
 	<-ctx.Done()
 	return nil

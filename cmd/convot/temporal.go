@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -36,12 +41,54 @@ func temporalOptions(cfg *config.Config, master *crypto.MasterKeys, address stri
 	if err != nil {
 		return client.Options{}, err
 	}
-	return client.Options{
+	opts := client.Options{
 		HostPort:      address,
 		Namespace:     cfg.TemporalNamespace,
 		DataConverter: payloads.DataConverter(codec),
 		Logger:        tlog.NewStructuredLogger(slog.Default().With("component", "temporal")),
-	}, nil
+	}
+	if opts.ConnectionOptions.TLS, err = temporalTLS(cfg, address); err != nil {
+		return client.Options{}, err
+	}
+	if cfg.TemporalAPIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalAPIKey)
+	}
+	return opts, nil
+}
+
+// temporalTLS is the TLS configuration of the Temporal client: nil (plain
+// gRPC, the dev server) unless a TEMPORAL_TLS_* setting or an API key is
+// given; then TLS 1.2+, the client certificate for mTLS when given, and
+// the frontend verified against TEMPORAL_TLS_CA or the system roots.
+func temporalTLS(cfg *config.Config, address string) (*tls.Config, error) {
+	if cfg.TemporalTLSCert == "" && cfg.TemporalTLSCA == "" && cfg.TemporalAPIKey == "" && cfg.TemporalTLSServerName == "" {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.TemporalTLSServerName}
+	if t.ServerName == "" {
+		if host, _, err := net.SplitHostPort(address); err == nil {
+			t.ServerName = host
+		}
+	}
+	if cfg.TemporalTLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TemporalTLSCert, cfg.TemporalTLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	if cfg.TemporalTLSCA != "" {
+		pem, err := os.ReadFile(cfg.TemporalTLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("TEMPORAL_TLS_CA: no PEM certificate in the file")
+		}
+		t.RootCAs = pool
+	}
+	return t, nil
 }
 
 // dialTemporal connects to TEMPORAL_ADDRESS, failing at start when it is

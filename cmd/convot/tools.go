@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/models"
@@ -16,23 +18,37 @@ import (
 )
 
 func runMigrate(ctx context.Context, args []string, out io.Writer) error {
-	if err := flags("migrate", args, nil); err != nil {
+	var wait time.Duration
+	if err := flags("migrate", args, func(fs *flag.FlagSet) {
+		fs.DurationVar(&wait, "wait", 0, "keep retrying, with backoff, while PostgreSQL or Temporal is not ready yet, up to this long (e.g. 3m on a cold start); 0 fails at the first error")
+	}); err != nil {
 		return err
 	}
 	cfg, master, err := loadConfig(false, out)
 	if err != nil {
 		return err
 	}
-	db, err := models.Open(cfg.DatabaseURL, cfg.DataDir)
-	if err != nil {
+	deadline := time.Now().Add(wait)
+	// Opening pings the database; migrations and the instance keys are
+	// idempotent, so the whole step is retried.
+	var applied []int
+	err = retryUntil(ctx, deadline, "database", func() error {
+		db, err := models.Open(cfg.DatabaseURL, cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		if applied, err = models.Migrate(ctx, db); err == nil {
+			// The key store creates the instance keys on first use.
+			_, err = models.NewKeyStore(ctx, db, master)
+		}
+		if err != nil {
+			if sqlDB, e := db.DB(); e == nil {
+				_ = sqlDB.Close() // the attempt failed; the next one opens anew
+			}
+		}
 		return err
-	}
-	applied, err := models.Migrate(ctx, db)
+	})
 	if err != nil {
-		return err
-	}
-	// The key store creates the instance keys on first use.
-	if _, err := models.NewKeyStore(ctx, db, master); err != nil {
 		return err
 	}
 	if len(applied) == 0 {
@@ -44,16 +60,50 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 		_, _ = fmt.Fprintln(out, "TEMPORAL_ADDRESS is not set: search attributes not registered")
 		return nil
 	}
-	c, err := dialTemporal(ctx, cfg, master)
+	// A Temporal that answers may still lack its namespace (created by a
+	// job of its own): registering is retried as a whole.
+	err = retryUntil(ctx, deadline, "temporal", func() error {
+		c, err := dialTemporal(ctx, cfg, master)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := workflows.RegisterSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+			return fmt.Errorf("register search attributes: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	if err := workflows.RegisterSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
-		return fmt.Errorf("register search attributes: %w", err)
-	}
 	_, _ = fmt.Fprintf(out, "search attributes registered on namespace %s\n", cfg.TemporalNamespace)
 	return nil
+}
+
+// retryUntil runs step until it succeeds, waiting 250 ms after the first
+// failure and doubling up to 5 s, and gives up with the last error once
+// the next attempt would start after deadline (or ctx ends).
+func retryUntil(ctx context.Context, deadline time.Time, what string, step func() error) error {
+	backoff := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := step()
+		if err == nil {
+			return nil
+		}
+		if time.Now().Add(backoff).After(deadline) {
+			if attempt > 1 {
+				return fmt.Errorf("%s not ready after %d attempts: %w", what, attempt, err)
+			}
+			return err
+		}
+		slog.Info("waiting for a dependency", "dependency", what, "attempt", attempt, "retry_in", backoff.String(), "err", oneLine(err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
 }
 
 func runInventory(_ context.Context, args []string, out io.Writer) error {

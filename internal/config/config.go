@@ -34,11 +34,17 @@ var Settings = []Setting{
 	{Name: "REDIS_URL", Usage: "Redis URL (redis://host:6379/0) for real-time fan-out and rate limits shared across web nodes; empty means in-process"},
 	{Name: "TEMPORAL_ADDRESS", Usage: "Temporal frontend host:port; in dev, empty means start a Temporal dev server as a child process"},
 	{Name: "TEMPORAL_NAMESPACE", Default: "default", Usage: "Temporal namespace"},
+	{Name: "TEMPORAL_TLS_CERT", Usage: "client certificate file (PEM) for mTLS to Temporal (Temporal Cloud, a secured cluster); with TEMPORAL_TLS_KEY", Commands: temporalCommands},
+	{Name: "TEMPORAL_TLS_KEY", Usage: "private key file (PEM) of TEMPORAL_TLS_CERT", Commands: temporalCommands},
+	{Name: "TEMPORAL_TLS_CA", Usage: "CA certificate file (PEM) that signed the Temporal frontend's certificate; empty means the system roots (any TEMPORAL_TLS_* or TEMPORAL_API_KEY turns TLS on)", Commands: temporalCommands},
+	{Name: "TEMPORAL_TLS_SERVER_NAME", Usage: "server name expected in the Temporal frontend's certificate; empty means the host of TEMPORAL_ADDRESS", Commands: temporalCommands},
+	{Name: "TEMPORAL_API_KEY", Usage: "Temporal Cloud API key, sent as a bearer token over TLS", Commands: temporalCommands},
 	{Name: "TEMPORAL_UI_URL", Usage: "Temporal web UI URL shown to privacy officers (dev sets it)"},
 	{Name: "TEMPORAL_CLI", Usage: "path to the Temporal CLI binary used by dev (else PATH, else built once with go install)", Commands: []string{"dev"}},
 	{Name: "CONVOT_MASTER_KEY", Usage: "versioned key-encryption keys, newest first: 'v2:BASE64,v1:BASE64' (32 bytes each); dev generates one into CONVOT_DATA_DIR"},
 	{Name: "CONVOT_BASE_URL", Default: "http://localhost:8080", Usage: "public URL of the dashboard, used in links sent by email"},
 	{Name: "CONVOT_HTTP_ADDR", Default: ":8080", Usage: "listen address of the HTTP server; `convot dev` listens on 127.0.0.1:8080 unless it is set (or --addr)"},
+	{Name: "CONVOT_ADMIN_ADDR", Usage: "listen address of the admin listener of `serve` and `worker` (/healthz, /readyz), kept off the public port; empty means none (`convot healthcheck` then probes CONVOT_HTTP_ADDR)", Commands: []string{"serve", "worker", "healthcheck"}},
 	{Name: "CONVOT_TLS_CERT", Usage: "TLS certificate file; with CONVOT_TLS_KEY the server speaks TLS 1.2+ only"},
 	{Name: "CONVOT_TLS_KEY", Usage: "TLS private key file"},
 	{Name: "CONVOT_TEMPORAL_PORT", Default: "7233", Usage: "gRPC port of the dev Temporal server", Commands: []string{"dev"}},
@@ -75,6 +81,9 @@ var Settings = []Setting{
 	{Name: "CONVOT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
 }
 
+// temporalCommands are the subcommands that dial Temporal.
+var temporalCommands = []string{"dev", "serve", "worker", "migrate", "bench", "backup"}
+
 // Config is the validated configuration.
 type Config struct {
 	DataDir           string
@@ -84,14 +93,19 @@ type Config struct {
 	TemporalNamespace string
 	TemporalUIURL     string
 	TemporalCLI       string
-	MasterKey         string
-	BaseURL           *url.URL
-	HTTPAddr          string
-	TLSCert, TLSKey   string
-	TemporalPort      int
-	TemporalUIPort    int
-	MaxBodyBytes      int64
-	MailFrom          string
+	// Temporal beyond the dev server: mTLS client certificate, CA, server
+	// name and Temporal Cloud API key.
+	TemporalTLSCert, TemporalTLSKey, TemporalTLSCA string
+	TemporalTLSServerName, TemporalAPIKey          string
+	AdminAddr                                      string
+	MasterKey                                      string
+	BaseURL                                        *url.URL
+	HTTPAddr                                       string
+	TLSCert, TLSKey                                string
+	TemporalPort                                   int
+	TemporalUIPort                                 int
+	MaxBodyBytes                                   int64
+	MailFrom                                       string
 	// The email channel: the inbound domain of reply addresses, the
 	// privacy address, and the basic-auth credentials of Postmark's
 	// webhooks.
@@ -145,6 +159,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		TemporalNamespace:       get("TEMPORAL_NAMESPACE"),
 		TemporalUIURL:           get("TEMPORAL_UI_URL"),
 		TemporalCLI:             get("TEMPORAL_CLI"),
+		TemporalTLSCert:         get("TEMPORAL_TLS_CERT"),
+		TemporalTLSKey:          get("TEMPORAL_TLS_KEY"),
+		TemporalTLSCA:           get("TEMPORAL_TLS_CA"),
+		TemporalTLSServerName:   get("TEMPORAL_TLS_SERVER_NAME"),
+		TemporalAPIKey:          get("TEMPORAL_API_KEY"),
+		AdminAddr:               get("CONVOT_ADMIN_ADDR"),
 		MasterKey:               get("CONVOT_MASTER_KEY"),
 		HTTPAddr:                get("CONVOT_HTTP_ADDR"),
 		TLSCert:                 get("CONVOT_TLS_CERT"),
@@ -198,6 +218,21 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.TemporalAddress != "" {
 		if _, _, err := net.SplitHostPort(c.TemporalAddress); err != nil {
 			return nil, errors.New("TEMPORAL_ADDRESS: want host:port, e.g. localhost:7233")
+		}
+	}
+	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
+		return nil, errors.New("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both or neither")
+	}
+	for _, f := range []string{c.TemporalTLSCert, c.TemporalTLSKey, c.TemporalTLSCA} {
+		if f != "" {
+			if _, err := os.Stat(f); err != nil {
+				return nil, fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA: %w", err)
+			}
+		}
+	}
+	if c.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			return nil, errors.New("CONVOT_ADMIN_ADDR: want host:port or :port, e.g. :9090")
 		}
 	}
 	if c.MasterKey != "" {
