@@ -204,7 +204,9 @@ func (h *Handler) session(c *gin.Context) {
 	now := h.Now().UTC()
 	var contact models.Contact
 	newToken := ""
-	if token := visitorTokenFrom(c.Request); token != "" {
+	token := visitorTokenFrom(c.Request)
+	switch {
+	case token != "":
 		vt, ok := h.authenticateVisitor(c, org, token)
 		if !ok {
 			return
@@ -224,7 +226,7 @@ func (h *Handler) session(c *gin.Context) {
 			apiInternal(c, err)
 			return
 		}
-	} else if !req.Create {
+	case !req.Create:
 		// A page view: the team's settings and presence, and nothing of
 		// the visitor is recorded.
 		view, err := h.anonymousSession(c, org)
@@ -234,7 +236,7 @@ func (h *Handler) session(c *gin.Context) {
 		}
 		c.JSON(http.StatusOK, view)
 		return
-	} else {
+	default:
 		if !h.allow(c, h.Limiters.NewVisitors, "ip:"+c.ClientIP()) {
 			return
 		}
