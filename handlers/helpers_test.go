@@ -85,7 +85,7 @@ func widgetStart(t *testing.T, api, body string) (string, realtime.ConversationV
 	var session struct {
 		Token string `json:"token"`
 	}
-	widgetCall(t, http.MethodPost, api+"/session", "", `{"page_url":"https://shop.example/"}`, http.StatusOK, &session)
+	widgetCall(t, http.MethodPost, api+"/session", "", `{"page_url":"https://shop.example/","create":true}`, http.StatusOK, &session)
 	var started struct {
 		Conversation realtime.ConversationView `json:"conversation"`
 	}

@@ -260,7 +260,7 @@ func TestWidgetAsksForTheMailedCodeInBrowser(t *testing.T) {
 	page := pageDriver{t, newBrowserContext(t, chromium(t))}
 	in := func(id string) chromedp.JSPath { return chromedp.JSPath(inShadow(id)) }
 	page.run("load the page", chromedp.Navigate(host.URL+"/"))
-	page.waitJS("session", `window.ConvotWidget && ConvotWidget.state().contact && ConvotWidget.state().contact.id > 0`)
+	page.waitJS("session", `window.ConvotWidget && ConvotWidget.state().started`)
 	page.run("open", chromedp.Click(in("convot-launcher")))
 	if got := page.eval("identify", `ConvotWidget.identify({email: "victor@example.com"}).then(() => String(ConvotWidget.state().conversationId))`); got != "0" {
 		t.Fatalf("a conversation shown before the proof: %s", got)

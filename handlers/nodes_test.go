@@ -156,7 +156,7 @@ func TestRestrictedContactsMessagesStayOffRedis(t *testing.T) {
 				ID uint64 `json:"id"`
 			} `json:"contact"`
 		}
-		widgetCall(t, http.MethodPost, api+"/session", "", `{"page_url":"https://shop.example/"}`, http.StatusOK, &s)
+		widgetCall(t, http.MethodPost, api+"/session", "", `{"page_url":"https://shop.example/","create":true}`, http.StatusOK, &s)
 		return s.Token, s.Contact.ID
 	}
 	restrictedToken, restrictedID := session()

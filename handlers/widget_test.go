@@ -157,7 +157,7 @@ func (v *visitor) upload(path string, fields map[string]string, name string, dat
 // boot starts the visitor's session and keeps the token it hands out.
 func (v *visitor) boot(pageURL string) map[string]any {
 	v.t.Helper()
-	r := v.call(http.MethodPost, "/session", map[string]any{"page_url": pageURL, "language": "fr-FR"})
+	r := v.call(http.MethodPost, "/session", map[string]any{"page_url": pageURL, "language": "fr-FR", "create": true})
 	if r.status != http.StatusOK {
 		v.t.Fatalf("session: %d %s", r.status, r.body)
 	}
@@ -384,6 +384,65 @@ func TestWidgetVisitorTokenIsStoredAsAHashOnly(t *testing.T) {
 	}
 }
 
+// countContacts counts the contacts of the world's organization.
+func countContacts(t *testing.T, w *widgetWorld) int64 {
+	t.Helper()
+	var n int64
+	if err := w.ts.db.Model(&models.Contact{}).Where("organization_id = ?", w.org.ID).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Policy §2.2, minimal collection: a page view with the widget records
+// nothing of the visitor. The session without "create" answers the
+// team's settings and presence, and no contact, token, IP, user agent or
+// page URL is stored; the first message (session with "create") does.
+func TestWidgetPageViewCreatesNoContact(t *testing.T) {
+	w := newWidgetWorld(t)
+	v := w.visitor(t)
+	for i := 0; i < 3; i++ {
+		r := v.call(http.MethodPost, "/session", map[string]any{"page_url": widgetSite + "/pricing", "language": "fr-FR"})
+		if r.status != http.StatusOK {
+			t.Fatalf("page view: %d %s", r.status, r.body)
+		}
+		out := r.json(t)
+		if tok, _ := out["token"].(string); tok != "" {
+			t.Fatal("a page view handed out a visitor token")
+		}
+		if ct, _ := out["contact"].(map[string]any); ct == nil || ct["id"].(float64) != 0 {
+			t.Fatalf("a page view names a contact: %v", out["contact"])
+		}
+		if _, ok := out["settings"].(map[string]any); !ok {
+			t.Fatalf("a page view without the settings: %s", r.body)
+		}
+	}
+	if n := countContacts(t, w); n != 0 {
+		t.Fatalf("page views created %d contacts", n)
+	}
+	var tokens int64
+	w.ts.db.Model(&models.VisitorToken{}).Where("organization_id = ?", w.org.ID).Count(&tokens)
+	if tokens != 0 {
+		t.Fatalf("page views created %d visitor tokens", tokens)
+	}
+	if where := dbContains(t, w.ts, widgetSite+"/pricing"); len(where) > 0 {
+		t.Fatalf("the page URL of a page view is stored in %v", where)
+	}
+	// Without a token, the rest of the API stays closed.
+	if r := v.call(http.MethodPost, "/conversations", map[string]string{"body": "hi"}); r.status != http.StatusUnauthorized {
+		t.Fatalf("writing without a token: %d", r.status)
+	}
+	// The first message: the widget asks for a contact, then writes.
+	v.boot(widgetSite + "/pricing")
+	v.start("Hello")
+	if n := countContacts(t, w); n != 1 {
+		t.Fatalf("%d contacts after the first message, want 1", n)
+	}
+	if ct := v.contact(); ct.PageURL != widgetSite+"/pricing" || ct.IP == "" {
+		t.Fatalf("technical information once the visitor writes: page=%q ip=%q", ct.PageURL, ct.IP)
+	}
+}
+
 // Policy §2.2 technical information: IP, user agent, browser language,
 // page URL, device type; no country without a GeoIP database.
 func TestWidgetRecordsTechnicalInformation(t *testing.T) {
@@ -435,7 +494,7 @@ func TestWidgetCountryFromGeoIP(t *testing.T) {
 func TestWidgetCORS(t *testing.T) {
 	w := newWidgetWorld(t)
 	v := w.visitor(t)
-	r := v.call(http.MethodPost, "/session", nil)
+	r := v.call(http.MethodPost, "/session", map[string]bool{"create": true})
 	if r.status != http.StatusOK || r.header.Get("Access-Control-Allow-Origin") != widgetSite || !strings.Contains(r.header.Get("Vary"), "Origin") {
 		t.Fatalf("allowed origin: %d ACAO=%q Vary=%q", r.status, r.header.Get("Access-Control-Allow-Origin"), r.header.Get("Vary"))
 	}
@@ -451,13 +510,17 @@ func TestWidgetCORS(t *testing.T) {
 		o := w.visitor(t)
 		o.origin = origin
 		o.token = v.token
+		// The refusal is readable by the refused page (CORS headers), so
+		// the widget can say why; it answers nothing else.
 		r := o.call(http.MethodPost, "/session", nil)
-		if r.status != http.StatusForbidden || r.header.Get("Access-Control-Allow-Origin") != "" {
+		if r.status != http.StatusForbidden || r.header.Get("Access-Control-Allow-Origin") != origin {
 			t.Fatalf("origin %s: %d ACAO=%q", origin, r.status, r.header.Get("Access-Control-Allow-Origin"))
 		}
-		r.errorText(t)
-		if r := o.call(http.MethodGet, "/conversations", nil); r.status != http.StatusForbidden {
-			t.Fatalf("origin %s with a valid token: %d", origin, r.status)
+		if msg := r.errorText(t); !strings.Contains(msg, "allowed origins") {
+			t.Fatalf("origin %s: refusal %q does not say why", origin, msg)
+		}
+		if r := o.call(http.MethodGet, "/conversations", nil); r.status != http.StatusForbidden || strings.Contains(string(r.body), "conversations\"") {
+			t.Fatalf("origin %s with a valid token: %d %s", origin, r.status, r.body)
 		}
 	}
 
@@ -479,7 +542,9 @@ func TestWidgetCORS(t *testing.T) {
 		!strings.Contains(p.header.Get("Access-Control-Allow-Headers"), "Authorization") || !strings.Contains(p.header.Get("Access-Control-Allow-Methods"), "POST") {
 		t.Fatalf("preflight: %d %v", p.status, p.header)
 	}
-	if p := preflight("https://evil.example"); p.status != http.StatusForbidden || p.header.Get("Access-Control-Allow-Origin") != "" {
+	// The preflight of a refused origin passes, so that the browser lets
+	// the widget read the 403 that explains the refusal.
+	if p := preflight("https://evil.example"); p.status != http.StatusNoContent || p.header.Get("Access-Control-Allow-Origin") != "https://evil.example" {
 		t.Fatalf("preflight from another site: %d", p.status)
 	}
 	// Server-side clients send no Origin: no CORS check applies.
@@ -1207,14 +1272,14 @@ func TestWidgetInBrowser(t *testing.T) {
 	bodies := `[...ConvotWidget.root.querySelectorAll('[data-testid="convot-message-body"]')].map(e => e.textContent)`
 
 	run("load the page", chromedp.Navigate(site.URL+"/"))
-	waitJS("session", `window.ConvotWidget && ConvotWidget.state().contact && ConvotWidget.state().contact.id > 0`)
+	waitJS("session", `window.ConvotWidget && ConvotWidget.state().started`)
+	// Loading the page records nothing of the visitor: no contact, no token.
 	tokenKey := "convot.visitor." + w.org.PublicKey
-	token := eval("token", `localStorage.getItem(`+widgetJSString(tokenKey)+`) || ""`)
-	if len(token) < 22 {
-		t.Fatalf("visitor token in local storage: %q", token)
+	if tok := eval("no token yet", `localStorage.getItem(`+widgetJSString(tokenKey)+`) || ""`); tok != "" {
+		t.Fatalf("a page view stored a visitor token: %q", tok)
 	}
-	if where := dbContains(t, w.ts, token); len(where) > 0 {
-		t.Fatalf("the raw token is stored in %v", where)
+	if n := countContacts(t, w); n != 0 {
+		t.Fatalf("a page view created %d contacts", n)
 	}
 	// Nobody is online: the offline notice and the email form show.
 	run("open", chromedp.Click(in("convot-launcher")))
@@ -1230,6 +1295,17 @@ func TestWidgetInBrowser(t *testing.T) {
 	w.ts.db.Model(&models.Conversation{}).Where("organization_id = ?", w.org.ID).Select("id").Scan(&convID)
 	if convID == 0 {
 		t.Fatal("no conversation stored")
+	}
+	// The first message created the visitor's contact and token.
+	token := eval("token", `localStorage.getItem(`+widgetJSString(tokenKey)+`) || ""`)
+	if len(token) < 22 {
+		t.Fatalf("visitor token in local storage: %q", token)
+	}
+	if where := dbContains(t, w.ts, token); len(where) > 0 {
+		t.Fatalf("the raw token is stored in %v", where)
+	}
+	if n := countContacts(t, w); n != 1 {
+		t.Fatalf("%d contacts after the first message, want 1", n)
 	}
 	run("email", chromedp.SendKeys(in("convot-email"), "visitor@example.com"), chromedp.Click(in("convot-email-submit")))
 	waitJS("email saved", `!`+q("convot-email-saved")+`.hidden && `+q("convot-email-form")+`.hidden`)
@@ -1314,7 +1390,7 @@ func TestWidgetInBrowser(t *testing.T) {
 	withBilling(t, w.ts)
 	w.ts.db.Model(&models.ConversationUsage{}).Where("organization_id = ?", w.org.ID).Update("started", 100) // this month's, counted since the first conversation
 	run("a new visitor", chromedp.Evaluate[chromedp.Void](`localStorage.clear()`), chromedp.Reload())
-	waitJS("new session", `window.ConvotWidget && ConvotWidget.state().contact && ConvotWidget.state().conversationId === 0`)
+	waitJS("new session", `window.ConvotWidget && ConvotWidget.state().started && ConvotWidget.state().conversationId === 0`)
 	run("open", chromedp.Click(in("convot-launcher")))
 	waitJS("limit shown", `!`+q("convot-limit")+`.hidden && `+q("convot-input")+`.disabled && `+q("convot-send")+`.disabled`)
 }

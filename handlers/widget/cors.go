@@ -43,7 +43,7 @@ func (h *Handler) loadOrganization(c *gin.Context) {
 	}
 	if origin := c.GetHeader("Origin"); origin != "" {
 		if !h.originAllowed(org, origin) {
-			apiError(c, http.StatusForbidden, "This site is not allowed to use this chat widget. Add its origin to the allowed origins in Convot's widget settings.")
+			h.refuseOrigin(c, origin)
 			return
 		}
 		c.Header("Access-Control-Allow-Origin", origin)
@@ -51,6 +51,23 @@ func (h *Handler) loadOrganization(c *gin.Context) {
 	}
 	c.Set(ctxOrg, org)
 	c.Next()
+}
+
+// refusedOrigin is what a site whose origin is not allowed is told.
+const refusedOrigin = "This site is not allowed to use this chat widget. Add its origin to the allowed origins in Convot's widget settings."
+
+// refuseOrigin answers a request from an origin that is not allowed. The
+// refusal carries CORS headers so that the widget can read it and show
+// the explanation instead of the browser's "Failed to fetch": the
+// preflight passes (204) and the request itself gets 403 with the
+// reason. Nothing but that reason is answered to such an origin.
+func (h *Handler) refuseOrigin(c *gin.Context, origin string) {
+	c.Header("Access-Control-Allow-Origin", origin)
+	if c.Request.Method == http.MethodOptions {
+		h.preflight(c)
+		return
+	}
+	apiError(c, http.StatusForbidden, refusedOrigin)
 }
 
 func (h *Handler) preflight(c *gin.Context) {

@@ -13,7 +13,9 @@
 //   - CORS: a request with an Origin header is answered only when that
 //     origin is one of the organization's allowed origins (Settings →
 //     Widget; "https://*.example.com" allows subdomains) or Convot's own;
-//     otherwise 403. Allowed responses echo Access-Control-Allow-Origin,
+//     otherwise 403 with {"error"}: the refusal (and its preflight) carry
+//     Access-Control-Allow-Origin so that the widget can show why, and
+//     nothing else is answered to that origin. Allowed responses echo Access-Control-Allow-Origin,
 //     expose Retry-After, and always carry Vary: Origin. Preflights
 //     (OPTIONS on any API path) get 204 with Allow-Methods GET, POST,
 //     OPTIONS and Allow-Headers Authorization, Content-Type. Requests
@@ -40,8 +42,12 @@
 //
 // Endpoints (paths relative to /widget/v1/:org):
 //
-//	POST /session        body {"page_url": "...", "language": "de-DE"} (both optional)
-//	                     Without an Authorization header: a new contact and its token; with
+//	POST /session        body {"page_url": "...", "language": "de-DE", "create": bool} (all optional)
+//	                     Without an Authorization header and without "create": nothing is
+//	                     recorded (contact {"id": 0}, no token): a page view creates no contact.
+//	                     Without an Authorization header, with "create": true (the widget sends it
+//	                     on the visitor's first message, email or identify): a new contact and
+//	                     its token; with
 //	                     one: that visitor's session (401 if the token is unknown: the widget
 //	                     then forgets it and starts a new session).
 //	                     Records IP, user agent, browser language (Accept-Language, else

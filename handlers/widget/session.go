@@ -89,6 +89,21 @@ func (h *Handler) sessionOf(ctx context.Context, org *models.Organization, ct *m
 		AcceptingConversations: accepting, Conversations: convs, ProofNeeded: ct.ClaimedContactID != 0}, nil
 }
 
+// anonymousSession is what a visitor who has not written yet sees: no
+// contact exists for them.
+func (h *Handler) anonymousSession(ctx context.Context, org *models.Organization) (*sessionView, error) {
+	online, err := h.operatorsOnline(ctx, org.ID)
+	if err != nil {
+		return nil, err
+	}
+	accepting, err := h.Plans.AcceptingConversations(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	return &sessionView{Settings: settingsOf(org), OperatorsOnline: online, AcceptingConversations: accepting,
+		Conversations: []realtime.ConversationView{}}, nil
+}
+
 // operatorsOnline: an operator's inbox socket reported in within a minute.
 func (h *Handler) operatorsOnline(ctx context.Context, orgID uint64) (bool, error) {
 	return h.Store.OperatorsOnline(ctx, orgID, h.Now().UTC().Add(-operatorOnlineFor))
@@ -109,6 +124,11 @@ func (h *Handler) visitorConversations(ctx context.Context, orgID, contactID uin
 type sessionRequest struct {
 	PageURL  string `json:"page_url"`
 	Language string `json:"language"`
+	// Create asks for a contact and its token. The widget sends it only
+	// when the visitor first writes, leaves an email address or is
+	// identified: opening a page with the widget creates nothing (policy
+	// §2.2, minimal collection).
+	Create bool `json:"create"`
 }
 
 // technicalInfo is what policy §2.2 lists of a visitor's browser.
@@ -184,7 +204,9 @@ func (h *Handler) session(c *gin.Context) {
 	now := h.Now().UTC()
 	var contact models.Contact
 	newToken := ""
-	if token := visitorTokenFrom(c.Request); token != "" {
+	token := visitorTokenFrom(c.Request)
+	switch {
+	case token != "":
 		vt, ok := h.authenticateVisitor(c, org, token)
 		if !ok {
 			return
@@ -204,7 +226,17 @@ func (h *Handler) session(c *gin.Context) {
 			apiInternal(c, err)
 			return
 		}
-	} else {
+	case !req.Create:
+		// A page view: the team's settings and presence, and nothing of
+		// the visitor is recorded.
+		view, err := h.anonymousSession(c, org)
+		if err != nil {
+			apiInternal(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, view)
+		return
+	default:
 		if !h.allow(c, h.Limiters.NewVisitors, "ip:"+c.ClientIP()) {
 			return
 		}

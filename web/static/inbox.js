@@ -637,6 +637,12 @@
       jsonFetch(composer.getAttribute("action"), { method: "POST", body: data }).then(function (resp) {
         appendMessage(resp.message);
         textarea.value = "";
+        // What was typed is gone: so are its canned suggestions.
+        hideSuggestions();
+        var picker = byTestID("canned-picker");
+        if (picker) {
+          picker.open = false;
+        }
         if (fileInput) {
           fileInput.value = "";
         }

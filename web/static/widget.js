@@ -9,20 +9,24 @@
  *   from (its own src), over fetch and one WebSocket.
  * - It keeps one entry in the browser's local storage: the visitor token
  *   "convot.visitor.<PUBLIC_KEY>" (policy §5), which binds this browser to
- *   its conversations across page loads and visits.
+ *   its conversations across page loads and visits. The token (and the
+ *   contact with its technical information) is created only when the
+ *   visitor first writes, leaves an address or is identified.
  * - Message text and file names are only ever set with textContent: what
  *   a visitor or an operator writes is shown as text, never as markup.
  *
  * For the page (and tests): window.ConvotWidget = {
  *   root,            the shadow root (elements carry data-testid="convot-...")
- *   ready,           a Promise resolved once the session has started
+ *   ready,           a Promise resolved once the session has started (a page
+ *                    view records nothing: the visitor's contact and token
+ *                    are created on their first message, email or identify)
  *   open(), close(), toggle(), isOpen(),
  *   send(text),      → Promise of the committed message
  *   upload(file),    → Promise of the committed message (a File or Blob)
  *   identify(attrs), → Promise of the contact; attrs: name, email, phone,
  *                      external_id, custom_attributes, user_hash
  *   reset(),         forget this browser's visitor (e.g. on sign-out)
- *   state()          → {conversationId, contact, operatorsOnline, connected, lastMessageId, seenUpTo}
+ *   state()          → {conversationId, contact, operatorsOnline, connected, lastMessageId, seenUpTo, started}
  * }; a "convot:ready" event is dispatched on window when ready.
  *
  * Elements (data-testid, inside the shadow root): convot-widget,
@@ -36,7 +40,8 @@
  * convot-offline, convot-email-form, convot-email, convot-email-submit,
  * convot-email-saved, convot-limit (shown to a visitor without a
  * conversation while the team takes no new ones; the composer is then
- * disabled), convot-error, convot-composer, convot-file (the file
+ * disabled), convot-refused (why a site whose origin is not
+ * allowed cannot use the chat; stays shown), convot-error, convot-composer, convot-file (the file
  * input; choosing a file uploads it), convot-attach, convot-input,
  * convot-send; convot-proof (shown while the visitor named an address
  * another contact has, without identity verification: their earlier
@@ -60,6 +65,7 @@
   var TYPING_SEND_EVERY = 2000;
   var TYPING_SHOW_FOR = 4000;
   var STATUS_EVERY = 60000;
+  var STATUS_AWAY_EVERY = 5000;
   var PAGE = 200;
   // A socket open this long without a "poll" event is live.
   var SOCKET_SETTLE = 3000;
@@ -91,6 +97,7 @@
     statusTimer: 0,
     blobURLs: [],
     sending: false,
+    started: false, // the session has started (with or without a contact)
     generation: 0
   };
 
@@ -136,6 +143,18 @@
   function show(node, visible) {
     node.hidden = !visible;
   }
+  // svgIcon is a 24×24 icon of one path, hidden from screen readers (its
+  // button carries the label).
+  function svgIcon(d) {
+    var svgNS = "http://www.w3.org/2000/svg";
+    var icon = document.createElementNS(svgNS, "svg");
+    icon.setAttribute("viewBox", "0 0 24 24");
+    icon.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(svgNS, "path");
+    path.setAttribute("d", d);
+    icon.appendChild(path);
+    return icon;
+  }
 
   var CSS = [
     ":host { all: initial; }",
@@ -168,7 +187,8 @@
     ".error { padding: 6px 14px; background: #fdecea; color: #8a1f17; font-size: 13px; }",
     ".composer { display: flex; align-items: flex-end; gap: 6px; padding: 8px; border-top: 1px solid #e2e7e4; background: #fff; }",
     ".composer textarea { flex: 1; resize: none; min-height: 36px; max-height: 120px; padding: 8px; border: 1px solid #cfd6d2; border-radius: 8px; font: inherit; box-sizing: border-box; }",
-    ".attach { background: none; border: 1px solid #cfd6d2; border-radius: 8px; width: 36px; height: 36px; font-size: 18px; line-height: 1; color: #5b6660; }",
+    ".attach { background: none; border: 1px solid #cfd6d2; border-radius: 8px; width: 36px; height: 36px; padding: 0; display: flex; align-items: center; justify-content: center; color: #5b6660; }",
+    ".attach svg { width: 20px; height: 20px; fill: currentColor; }",
     ".send { height: 36px; }",
     ".file-input { display: none; }"
   ].join("\n");
@@ -267,6 +287,12 @@
   limitLine.setAttribute("role", "status");
   show(limitLine, false);
 
+  // The refusal of a site whose origin the team has not allowed: stays
+  // visible (the panel opens on it), so the site's owner sees why.
+  var refused = el("div", "convot-refused", "error");
+  refused.setAttribute("role", "alert");
+  show(refused, false);
+
   var errorLine = el("div", "convot-error", "error");
   errorLine.setAttribute("role", "alert");
   show(errorLine, false);
@@ -275,8 +301,9 @@
   var fileInput = el("input", "convot-file", "file-input");
   fileInput.type = "file";
   fileInput.accept = "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,text/csv,application/zip,.csv,.txt,.zip,.pdf";
-  var attachButton = el("button", "convot-attach", "attach", "\uD83D\uDCCE");
+  var attachButton = el("button", "convot-attach", "attach");
   attachButton.type = "button";
+  attachButton.appendChild(svgIcon("M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5h-1.5v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z"));
   attachButton.setAttribute("aria-label", "Attach a file");
   var input = el("textarea", "convot-input");
   input.rows = 1;
@@ -296,20 +323,14 @@
   panel.appendChild(offline);
   panel.appendChild(proof);
   panel.appendChild(limitLine);
+  panel.appendChild(refused);
   panel.appendChild(errorLine);
   panel.appendChild(composer);
 
   var launcher = el("button", "convot-launcher", "launcher");
   launcher.type = "button";
   launcher.setAttribute("aria-label", "Open chat");
-  var svgNS = "http://www.w3.org/2000/svg";
-  var icon = document.createElementNS(svgNS, "svg");
-  icon.setAttribute("viewBox", "0 0 24 24");
-  icon.setAttribute("aria-hidden", "true");
-  var iconPath = document.createElementNS(svgNS, "path");
-  iconPath.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
-  icon.appendChild(iconPath);
-  launcher.appendChild(icon);
+  launcher.appendChild(svgIcon("M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"));
   var badge = el("span", "convot-unread", "badge", "0");
   show(badge, false);
   launcher.appendChild(badge);
@@ -380,6 +401,15 @@
   }
 
   function showError(err) {
+    if (err && err.status === 403) {
+      // This site's origin is not allowed: say so where it stays.
+      refused.textContent = err.message;
+      show(refused, true);
+      input.disabled = true;
+      sendButton.disabled = true;
+      attachButton.disabled = true;
+      return;
+    }
     if (err && err.status === 402) {
       // The month's conversations ran out between the session and this
       // message: say so where it stays, not in a passing error.
@@ -397,9 +427,16 @@
 
   // ---- session -----------------------------------------------------------
 
+  function sessionBody(create) {
+    return { page_url: String(window.location.href), language: navigator.language || "", create: !!create };
+  }
+
+  // boot starts the session. A browser without a visitor token only reads
+  // the team's settings and presence: nothing of the visitor is recorded
+  // until they write, leave an address or are identified (visitor()).
   function boot() {
     state.token = loadToken();
-    var body = { page_url: String(window.location.href), language: navigator.language || "" };
+    var body = sessionBody(false);
     return request("POST", "/session", body).catch(function (err) {
       if (err.status === 401 && state.token) {
         // The token is no longer known (the visitor was erased): start over.
@@ -407,7 +444,10 @@
         return request("POST", "/session", body);
       }
       throw err;
-    }).then(applySession);
+    }).then(applySession).then(function (contact) {
+      state.started = true;
+      return contact;
+    });
   }
 
   function applySession(data) {
@@ -475,11 +515,34 @@
     show(emailSaved, !state.online && hasEmail);
   }
 
+  // operatorPresent: an operator is writing or replying, so the team is
+  // not away, whatever the last status check said.
+  function operatorPresent() {
+    if (!state.online) {
+      state.online = true;
+      renderPresence();
+      scheduleStatus();
+    }
+  }
+
+  // scheduleStatus checks the team's presence while the panel is open:
+  // often while away (an operator coming online shows within seconds),
+  // rarely while online.
+  function scheduleStatus() {
+    clearTimeout(state.statusTimer);
+    if (state.open) {
+      state.statusTimer = setTimeout(function () {
+        refreshStatus();
+      }, state.online ? STATUS_EVERY : STATUS_AWAY_EVERY);
+    }
+  }
+
   function refreshStatus() {
     request("GET", "/status").then(function (d) {
       state.online = !!d.operators_online;
       renderPresence();
-    }, function () {});
+      scheduleStatus();
+    }, scheduleStatus);
   }
 
   // ---- conversation and messages ----------------------------------------
@@ -694,6 +757,27 @@
     }
   }
 
+  // visitor is the started session with a contact of its own: the first
+  // time the visitor writes, leaves an address or is identified, it asks
+  // the server for a contact and its token.
+  var creating = null;
+  function visitor() {
+    return session().then(function () {
+      if (state.token) {
+        return state.contact;
+      }
+      if (!creating) {
+        creating = request("POST", "/session", sessionBody(true)).then(applySession);
+        creating.then(function () {
+          creating = null;
+        }, function () {
+          creating = null;
+        });
+      }
+      return creating;
+    });
+  }
+
   function startedConversation(conv) {
     if (!state.conv || state.conv.id !== conv.id) {
       switchConversation(null);
@@ -707,7 +791,7 @@
     if (!text) {
       return Promise.reject(new Error("The message is empty."));
     }
-    return session().then(function () {
+    return visitor().then(function () {
       if (state.conv) {
         return request("POST", "/conversations/" + state.conv.id + "/messages", { body: text }).then(function (d) {
           addMessage(d.message);
@@ -723,7 +807,7 @@
   }
 
   function upload(file, caption) {
-    return session().then(function () {
+    return visitor().then(function () {
       var form = new FormData();
       form.append("file", file, file.name || "file");
       if (caption) {
@@ -858,9 +942,13 @@
     switch (ev.type) {
       case "message":
         addMessage(ev.message);
+        if (ev.message && ev.message.author_type === "operator") {
+          operatorPresent();
+        }
         break;
       case "typing":
         if (ev.author_type === "operator") {
+          operatorPresent();
           show(typing, true);
           clearTimeout(state.typingTimer);
           state.typingTimer = setTimeout(function () {
@@ -891,8 +979,6 @@
     renderUnread();
     markRead();
     refreshStatus();
-    clearInterval(state.statusTimer);
-    state.statusTimer = setInterval(refreshStatus, STATUS_EVERY);
     input.focus();
   }
 
@@ -900,7 +986,7 @@
     state.open = false;
     show(panel, false);
     launcher.setAttribute("aria-label", "Open chat");
-    clearInterval(state.statusTimer);
+    clearTimeout(state.statusTimer);
     renderUnread();
   }
 
@@ -972,7 +1058,7 @@
     if (!email) {
       return;
     }
-    session().then(function () {
+    visitor().then(function () {
       return request("POST", "/email", { email: email });
     }).then(function (d) {
       state.contact = d.contact;
@@ -1044,7 +1130,7 @@
     send: send,
     upload: upload,
     identify: function (attrs) {
-      return session().then(function () {
+      return visitor().then(function () {
         return request("POST", "/identify", attrs || {});
       }).then(applySession);
     },
@@ -1062,7 +1148,8 @@
         operatorsOnline: state.online,
         connected: state.connected,
         lastMessageId: state.lastId,
-        seenUpTo: state.seenUpTo
+        seenUpTo: state.seenUpTo,
+        started: state.started
       };
     }
   };
