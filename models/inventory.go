@@ -23,6 +23,7 @@ func All() []any {
 		&PrivacyRequest{}, &PrivacyExport{}, &SubjectPreference{},
 		&EmailThread{}, &EmailMessage{}, &EmailSuppression{}, &UnsubscribeToken{},
 		&LifecycleSignal{},
+		&ShopifyInstall{}, &ShopifyOAuthState{}, &ShopifyWebhook{},
 	}
 }
 

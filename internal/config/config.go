@@ -61,7 +61,8 @@ var Settings = []Setting{
 	{Name: "POSTMARK_INBOUND_PASSWORD", Usage: "HTTP basic-auth password of the Postmark webhooks, at least 16 characters"},
 	{Name: "CONVOT_INBOUND_DOMAIN", Default: "inbound.convot.localhost", Usage: "domain whose mail Postmark receives: conversation mail says Reply-To reply+TOKEN@ this domain"},
 	{Name: "CONVOT_PRIVACY_ADDRESS", Default: "privacy@convot.io", Usage: "address for privacy requests (policy §9, §14): inbound mail to it becomes a data-subject request"},
-	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key; empty means the Shopify app is off"},
+	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key (client ID); empty means the Shopify app is off"},
+	{Name: "SHOPIFY_API_SECRET", Usage: "Shopify app API secret: signs installs, OAuth callbacks and webhooks (/webhooks/shopify); the app is off unless both the key and the secret are set"},
 	{Name: "ANTHROPIC_API_KEY", Usage: "Anthropic API key for AI features; empty means the local deterministic provider"},
 	{Name: "OPENAI_API_KEY", Usage: "OpenAI API key for language detection, translation and embeddings; empty means the local provider"},
 	{Name: "SENTRY_DSN", Usage: "Sentry DSN; empty means errors are not sent anywhere"},
@@ -100,6 +101,7 @@ type Config struct {
 	Region                                          string
 	GeoIPDB                                         string
 	ShopifyAPIKey, AnthropicAPIKey, OpenAIAPIKey    string
+	ShopifyAPISecret                                string
 	SentryDSN                                       string
 	StripeWebhookSecret, StripeAPIURL, StripeRegion string
 	LogLevel                                        string
@@ -155,6 +157,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		PostmarkInboundUser:     get("POSTMARK_INBOUND_USER"),
 		PostmarkInboundPassword: get("POSTMARK_INBOUND_PASSWORD"),
 		ShopifyAPIKey:           get("SHOPIFY_API_KEY"),
+		ShopifyAPISecret:        get("SHOPIFY_API_SECRET"),
 		AnthropicAPIKey:         get("ANTHROPIC_API_KEY"),
 		OpenAIAPIKey:            get("OPENAI_API_KEY"),
 		SentryDSN:               get("SENTRY_DSN"),
@@ -285,7 +288,7 @@ func port(s string) (int, error) {
 func (c *Config) Configured() map[string]bool {
 	return map[string]bool{
 		"aws": c.S3Bucket != "", "stripe": c.StripeSecretKey != "", "postmark": c.PostmarkServerToken != "",
-		"sentry": c.SentryDSN != "", "redis": c.RedisURL != "", "shopify": c.ShopifyAPIKey != "",
+		"sentry": c.SentryDSN != "", "redis": c.RedisURL != "", "shopify": c.ShopifyAPIKey != "" && c.ShopifyAPISecret != "",
 		"anthropic": c.AnthropicAPIKey != "", "openai": c.OpenAIAPIKey != "",
 	}
 }
