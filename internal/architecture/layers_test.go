@@ -28,7 +28,7 @@ var layers = []struct {
 	{"subprocessors", []string{"subprocessors", "internal/realtime", "internal/blob"}},
 	{"schema", []string{"models", "internal/testdb"}},
 	{"storage", []string{"store", "internal/backup"}},
-	{"domain", []string{"conversation", "contacts", "plans", "dsr", "retention", "closure", "subscriptions"}},
+	{"domain", []string{"conversation", "contacts", "plans", "dsr", "retention", "closure", "subscriptions", "shopify"}},
 	{"transports", []string{"handlers/...", "activities", "cmd/..."}},
 }
 
