@@ -56,7 +56,10 @@ type Shop struct {
 	APIKey, Secret string
 	// Grant overrides the scopes the token exchange answers (by default,
 	// those asked for at authorization).
-	Grant     string
+	Grant string
+	// Domain is the shop the authorization page answers for (every shop's
+	// URL is the fake's): acme.myshopify.com unless set.
+	Domain    string
 	Customers []Customer
 	Server    *httptest.Server
 
@@ -69,7 +72,7 @@ type Shop struct {
 
 // New starts a fake Shopify; it stops with the test's cleanup.
 func New(t interface{ Cleanup(func()) }, apiKey, secret string) *Shop {
-	s := &Shop{APIKey: apiKey, Secret: secret, codes: map[string]string{}, tokens: map[string]string{}}
+	s := &Shop{APIKey: apiKey, Secret: secret, Domain: "acme.myshopify.com", codes: map[string]string{}, tokens: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/oauth/authorize", s.authorize)
 	mux.HandleFunc("POST /admin/oauth/access_token", s.accessToken)
@@ -151,10 +154,7 @@ func (s *Shop) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad authorization request", http.StatusBadRequest)
 		return
 	}
-	shop := r.Header.Get("X-Fake-Shop")
-	if shop == "" {
-		shop = q.Get("shop")
-	}
+	shop := s.Domain
 	s.mu.Lock()
 	s.nextID++
 	code := fmt.Sprintf("code-%d", s.nextID)
