@@ -33,6 +33,7 @@ import (
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/plans"
+	"github.com/convot/convot/shopify"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/subscriptions"
@@ -90,6 +91,10 @@ type Server struct {
 	// Breaches starts and signals incident workflows (breach-<id>); on
 	// Temporal when nil and Temporal is set (handlers/dashboard/incidents.go).
 	Breaches dashboard.BreachWorkflows
+	// Shopify is the Convot Shopify app (nil: off); read at each request.
+	Shopify *shopify.App
+	// intake takes data-subject requests (built by the privacy surface).
+	intake *dsr.Intake
 
 	// AI is the AI providers this deployment configured (assist.Configure);
 	// nil is the local provider only. Assist runs them, built by New.
@@ -239,6 +244,7 @@ func (s *Server) privacySurface() *privacy.Handler {
 		s.PrivacyWorkflows = dsr.TemporalWorkflows{Client: s.Temporal}
 	}
 	intake := &dsr.Intake{Store: s.Store, Keys: s.Keys, Mail: s.Mail, Workflows: s.PrivacyWorkflows, Now: s.now, Config: s.Config}
+	s.intake = intake
 	if s.PrivacyIntake == nil {
 		s.PrivacyIntake = intake.ReceiveMail
 	}
@@ -267,7 +273,9 @@ func (s *Server) webhooksSurface() *webhooks.Handler {
 	return &webhooks.Handler{Site: s.Site, Conversations: s.Conversations, Keys: s.Keys,
 		Stripe:        func() *subprocessors.Stripe { return s.Stripe },
 		Accounts:      s.accounts,
-		PrivacyIntake: func() webhooks.PrivacyIntake { return s.PrivacyIntake }}
+		PrivacyIntake: func() webhooks.PrivacyIntake { return s.PrivacyIntake },
+		ShopifyApp:    func() *shopify.App { return s.Shopify },
+		ShopifyIntake: func() *dsr.Intake { return s.intake }}
 }
 
 // cancellations is the configured closure.Cancellations: Cancellations,
@@ -317,7 +325,8 @@ func (s *Server) dashboardSurface() *dashboard.Handler {
 		TemporalUIURL:      s.TemporalUIURL,
 		Outbox:             s.Outbox,
 		ForgetOrganization: s.widget.ForgetOrganization,
-		OrgContext:         s.orgContextByID}
+		OrgContext:         s.orgContextByID,
+		ShopifyApp:         func() *shopify.App { return s.Shopify }}
 }
 
 // breaches is the configured dashboard.BreachWorkflows: Breaches, else

@@ -26,6 +26,7 @@ func All() []any {
 		&StaffMember{},
 		&AIOutput{}, &AIEmbedding{}, &HelpArticle{},
 		&WebhookEndpoint{}, &WebhookEvent{}, &WebhookDelivery{}, &WebhookAttempt{},
+		&ShopifyInstall{}, &ShopifyOAuthState{}, &ShopifyWebhook{},
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/shopify"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 )
@@ -283,6 +284,13 @@ func (a *app) httpServer() (*http.Server, error) {
 	s.Config, s.Mail, s.Outbox, s.PayloadCodec = a.cfg, sender, devOutbox(a), codec
 	s.TemporalUIURL, s.Temporal, s.Hub, s.Blobs, s.Stripe, s.GeoIP = a.temporalUI, a.temporal, a.hub, a.blobs, a.stripe, geo
 	s.RateLimits = a.rateLimits
+	if a.cfg.ShopifyAPIKey != "" && a.cfg.ShopifyAPISecret != "" {
+		client, err := subprocessors.NewShopify(a.gate, subprocessors.ShopifyConfig{})
+		if err != nil {
+			return nil, err
+		}
+		s.Shopify = shopify.NewApp(a.store, client, a.cfg.ShopifyAPIKey, a.cfg.ShopifyAPISecret, strings.TrimRight(a.cfg.BaseURL.String(), "/")+"/settings/shopify/callback")
+	}
 	h, err := handlers.New(s)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/plans"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/shopify"
 )
 
 // Handler is what the dashboard needs. The fields a test may swap on the
@@ -56,4 +57,6 @@ type Handler struct {
 	// zero context when it cannot be read), for mail about an account
 	// found outside a session (password resets, security alerts).
 	OrgContext func(ctx context.Context, orgID uint64) policies.OrgContext
+	// ShopifyApp returns the Convot Shopify app (nil or unconfigured: off).
+	ShopifyApp func() *shopify.App
 }

@@ -18,6 +18,7 @@ func (h *Handler) Routes(dash *gin.RouterGroup) {
 	h.inboxRoutes(dash)
 	h.widgetSettingsRoutes(dash)
 	h.emailSettingsRoutes(dash)
+	h.shopifyRoutes(dash)
 	h.incidentRoutes(dash)
 	h.supportRoutes(dash)
 	h.staffRoutes(dash)
@@ -117,6 +118,7 @@ func (h *Handler) contactRoutes(g *gin.RouterGroup) {
 	pages.GET("", h.contactsPage)
 	pages.GET("/:id", h.contactPage)
 	pages.POST("/:id/merge", h.mergeClaimant)
+	g.GET("/contacts/:id/shopify", h.inboxContactShopify)
 }
 
 func (h *Handler) cannedRoutes(g *gin.RouterGroup) {

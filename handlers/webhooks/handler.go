@@ -18,6 +18,7 @@ import (
 	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/shopify"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/subscriptions"
 )
@@ -45,6 +46,10 @@ type Handler struct {
 	// PrivacyIntake returns what takes mail to the privacy address, or
 	// nil: such mail is then refused with 503 and Postmark tries again.
 	PrivacyIntake func() PrivacyIntake
+	// ShopifyApp returns the Convot Shopify app (nil: off) and
+	// ShopifyIntake what turns its privacy webhooks into requests.
+	ShopifyApp    func() *shopify.App
+	ShopifyIntake func() *dsr.Intake
 }
 
 // billingURL is the billing page's address, for mail; read at each call

@@ -1,6 +1,10 @@
 package webhooks
 
-import "github.com/gin-gonic/gin"
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/shopify"
+)
 
 // Routes mounts the webhooks and the unsubscribe links on the engine
 // itself: no session or CSRF cookie applies to them. Stripe signs its
@@ -19,6 +23,9 @@ func (h *Handler) Routes(r *gin.Engine) {
 	h.BodyLimits["/webhooks/stripe"] = maxStripeEventBytes
 	h.RawBodies["/webhooks/postmark/inbound"] = true
 	h.RawBodies["/webhooks/stripe"] = true
+	r.POST("/webhooks/shopify", h.shopifyWebhook)
+	h.BodyLimits["/webhooks/shopify"] = shopify.MaxWebhookBody
+	h.RawBodies["/webhooks/shopify"] = true
 
 	r.GET("/unsubscribe/:token", h.unsubscribePage)
 	r.POST("/unsubscribe/:token", h.unsubscribe)

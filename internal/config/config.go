@@ -69,7 +69,8 @@ var Settings = []Setting{
 	{Name: "CONVOT_PRIVACY_ADDRESS", Default: "privacy@convot.io", Usage: "address for privacy requests (policy §9, §14): inbound mail to it becomes a data-subject request"},
 	{Name: "CONVOT_SECURITY_ADDRESS", Default: "security@convot.io", Usage: "address for security vulnerability reports (policy §10, §14): inbound mail to it becomes a tracked vulnerability report"},
 	{Name: "CONVOT_SUPPORT_ADDRESS", Default: "support@convot.io", Usage: "Convot's general support address (policy §14): inbound mail to it becomes a support ticket"},
-	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key; empty means the Shopify app is off"},
+	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key (client ID); empty means the Shopify app is off"},
+	{Name: "SHOPIFY_API_SECRET", Usage: "Shopify app API secret: signs installs, OAuth callbacks and webhooks (/webhooks/shopify); the app is off unless both the key and the secret are set"},
 	{Name: "ANTHROPIC_API_KEY", Usage: "Anthropic API key for AI features; empty means the local deterministic provider"},
 	{Name: "OPENAI_API_KEY", Usage: "OpenAI API key for language detection, translation and embeddings; empty means the local provider"},
 	{Name: "CONVOT_AI_MODELS", Default: "anthropic=claude-sonnet-4-5,openai_chat=gpt-4o-mini,openai_embeddings=text-embedding-3-small", Usage: "models of the AI subprocessors: anthropic=…,openai_chat=…,openai_embeddings=…"},
@@ -123,6 +124,7 @@ type Config struct {
 	Region                                          string
 	GeoIPDB                                         string
 	ShopifyAPIKey, AnthropicAPIKey, OpenAIAPIKey    string
+	ShopifyAPISecret                                string
 	SentryDSN                                       string
 	StripeWebhookSecret, StripeAPIURL, StripeRegion string
 	LogLevel                                        string
@@ -189,6 +191,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		PostmarkInboundUser:     get("POSTMARK_INBOUND_USER"),
 		PostmarkInboundPassword: get("POSTMARK_INBOUND_PASSWORD"),
 		ShopifyAPIKey:           get("SHOPIFY_API_KEY"),
+		ShopifyAPISecret:        get("SHOPIFY_API_SECRET"),
 		AnthropicAPIKey:         get("ANTHROPIC_API_KEY"),
 		OpenAIAPIKey:            get("OPENAI_API_KEY"),
 		AIModels:                get("CONVOT_AI_MODELS"),
@@ -348,7 +351,7 @@ func port(s string) (int, error) {
 func (c *Config) Configured() map[string]bool {
 	return map[string]bool{
 		"aws": c.S3Bucket != "", "stripe": c.StripeSecretKey != "", "postmark": c.PostmarkServerToken != "",
-		"sentry": c.SentryDSN != "", "redis": c.RedisURL != "", "shopify": c.ShopifyAPIKey != "",
+		"sentry": c.SentryDSN != "", "redis": c.RedisURL != "", "shopify": c.ShopifyAPIKey != "" && c.ShopifyAPISecret != "",
 		"anthropic": c.AnthropicAPIKey != "", "openai": c.OpenAIAPIKey != "",
 	}
 }
