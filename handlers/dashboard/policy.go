@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -53,7 +54,7 @@ func (h *Handler) servePolicy(c *gin.Context) {
 			", takes effect " + v.EffectiveAt.UTC().Format("2 January 2006") + ". Until then the current version at /privacy applies.\n\n"
 	}
 	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(head+v.Text))
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(head+linkDataDeletion(v.Text, h.Config.BaseURL.String())))
 }
 
 var seededPolicy sync.Map // *store.Store → true once version 1 is known to exist
@@ -84,4 +85,10 @@ func EmbeddedPolicy() (string, error) {
 	defer func() { _ = f.Close() }() // embedded and read only: nothing to lose
 	b, err := io.ReadAll(f)
 	return string(b), err
+}
+
+// linkDataDeletion gives the policy's "see our Data Deletion page" its
+// address (the page is /data-deletion).
+func linkDataDeletion(text, base string) string {
+	return strings.ReplaceAll(text, "see our Data Deletion page", "see our Data Deletion page ("+strings.TrimSuffix(base, "/")+"/data-deletion)")
 }
