@@ -152,10 +152,10 @@ func TestErasureRemnantRedactedOnTemporal(t *testing.T) {
 	if m.Body != store.RedactionMarker || m.DataKeyID != bob.DataKeyID {
 		t.Fatalf("the redacted message: %q", m.Body)
 	}
-	var other models.Message
-	must(p.db.First(&other, kept.ID).Error)
-	if other.Body != "Thanks!" {
-		t.Fatalf("another message changed: %q", other.Body)
+	var untouched models.Message
+	must(p.db.First(&untouched, kept.ID).Error)
+	if untouched.Body != "Thanks!" {
+		t.Fatalf("another message changed: %q", untouched.Body)
 	}
 	var ev models.AuditEvent
 	must(p.db.Where("action = ? AND target = ?", "privacy.redacted", fmt.Sprintf("privacy_request:%d", id)).First(&ev).Error)
