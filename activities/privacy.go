@@ -45,6 +45,10 @@ type PrivacySettings struct {
 	Hub realtime.Hub
 	// ExportLifetime is how long a download link works (default 7 days).
 	ExportLifetime time.Duration
+	// Subprocessors are the subprocessors this deployment is configured to
+	// use (config.Config.Configured): the access report names only these
+	// as recipients.
+	Subprocessors map[string]bool
 }
 
 // DefaultPrivacyOfficer is the privacy address of policy §9 and §14.

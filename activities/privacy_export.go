@@ -150,7 +150,7 @@ func (a *Activities) BuildExport(ctx context.Context, s *models.Subject, format 
 	}
 	sort.Strings(cats)
 	stats.Categories = len(cats)
-	info, err := dsr.DescribeCategories(s.Kind, cats)
+	info, err := dsr.DescribeCategories(s.Kind, cats, a.Privacy.Subprocessors)
 	if err != nil {
 		return nil, stats, err
 	}
@@ -311,17 +311,18 @@ type reportData struct {
 }
 
 var accessReport = template.Must(template.New("report").Funcs(template.FuncMap{
-	"join": strings.Join,
-	"date": func(t time.Time) string { return t.UTC().Format("2 January 2006 15:04 UTC") },
-	"human": func(s string) string {
-		return strings.ReplaceAll(s, "_", " ")
-	},
+	"join":    strings.Join,
+	"date":    func(t time.Time) string { return t.UTC().Format("2 January 2006 15:04 UTC") },
+	"label":   columnLabel,
+	"wide":    func(t *store.ExportTable) bool { return len(t.Columns) > maxReportColumns },
+	"at":      func(row []string, i int) string { return row[i] },
 	"purpose": purposeDescription,
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Your personal data · {{.Header.Request}}</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#1d2b24}
-table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;font-size:13px}th,td{border:1px solid #cdd6d0;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#eef3f0}td{white-space:pre-wrap;word-break:break-word}h2{margin-top:2rem}</style></head>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;color:#1d2b24}
+table{border-collapse:collapse;width:100%;table-layout:fixed;margin:.5rem 0 1.5rem;font-size:13px}th,td{border:1px solid #cdd6d0;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{background:#eef3f0}td{white-space:pre-wrap}h2{margin-top:2rem}table.record th{width:35%}
+@page{size:A4;margin:15mm}@media print{body{max-width:none;margin:0;font-size:11pt}table{font-size:9pt;page-break-inside:auto}tr{page-break-inside:avoid}}</style></head>
 <body>
 <h1>Your personal data</h1>
 <p>Request {{.Header.Request}}, answered on {{date .Header.Generated}} by {{.Header.Controller}}.
@@ -337,14 +338,38 @@ th{background:#eef3f0}td{white-space:pre-wrap;word-break:break-word}h2{margin-to
 <p>You may ask for this data to be corrected or erased, restrict or object to its processing, withdraw a consent, receive it in a machine-readable archive, and lodge a complaint with your data-protection authority (privacy policy §9).</p>
 <h2>The data</h2>
 {{range .Tables}}<h3>{{.Model}} <small>({{len .Rows}})</small></h3>
-<table><thead><tr>{{range .Columns}}<th>{{human .Column}}{{if .Category}}<br><small>{{.Category}}</small>{{end}}</th>{{end}}</tr></thead><tbody>
+{{if wide .}}{{$t := .}}{{range $row := .Rows}}
+<table class="record"><caption>{{$t.Model}}</caption><tbody>{{range $i, $c := $t.Columns}}<tr><th>{{label $c}}</th><td>{{at $row $i}}</td></tr>{{end}}</tbody></table>
+{{end}}{{else}}
+<table><thead><tr>{{range .Columns}}<th>{{label .}}</th>{{end}}</tr></thead><tbody>
 {{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</tbody></table>
-{{end}}
+{{end}}{{end}}
 {{if .Files}}<h2>Files</h2><ul>{{range .Files}}<li>{{if .Path}}<a href="{{.Path}}">{{.Name}}</a> ({{.Size}} bytes){{else}}{{.Name}}: {{.Missing}}{{end}}</li>{{end}}</ul>{{end}}
 {{end}}
 </body></html>
 `))
+
+// maxReportColumns is the widest table the access report prints as a
+// table; a model with more columns is printed one record at a time (field
+// and value), so that the report fits the width of a page.
+const maxReportColumns = 5
+
+// columnLabel is a column as the access report names it: the data
+// inventory's human label of its category (models.Categories), else the
+// column's name in words ("created at").
+func columnLabel(c store.ExportColumn) string {
+	if l := models.Categories[c.Category]; l != "" {
+		switch c.Form {
+		case models.FormIndex:
+			return l + " (keyed lookup index, not the value)"
+		case models.FormHash:
+			return l + " (one-way hash, not the value)"
+		}
+		return l
+	}
+	return strings.ReplaceAll(c.Column, "_", " ")
+}
 
 // purposeDescription says what a purpose means, from the registry.
 func purposeDescription(name string) string {

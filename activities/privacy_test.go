@@ -52,7 +52,8 @@ func newPrivacyWorld(tb testing.TB, messages, attachments int) *privacyWorld {
 		tb.Fatal(err)
 	}
 	w := &privacyWorld{db: db, blobs: blobs, outbox: outbox}
-	w.a = &Activities{Store: store.New(db.DB, db.Keys), Keys: db.Keys, Mail: outbox, MailFrom: "Convot <no-reply@convot.io>", BaseURL: "https://convot.example", Blobs: blobs}
+	w.a = &Activities{Store: store.New(db.DB, db.Keys), Keys: db.Keys, Mail: outbox, MailFrom: "Convot <no-reply@convot.io>", BaseURL: "https://convot.example", Blobs: blobs,
+		Privacy: PrivacySettings{Subprocessors: map[string]bool{"anthropic": true, "postmark": true, "aws": true}}}
 	w.org = &models.Organization{PublicKey: crypto.RandomToken(12), CompanyName: "Acme GmbH", Region: "eu", Status: models.OrgActive}
 	pmust(tb, db.Create(w.org).Error)
 	pmust(tb, db.Create(&models.Account{OrganizationID: w.org.ID, FullName: "Olivia Owner", Email: "olivia@acme.example", Role: models.RoleOwner, Status: "active"}).Error)
@@ -450,5 +451,47 @@ func TestExpiredExportsAreDeleted(t *testing.T) {
 	}
 	if _, err := w.blobs.Get(ctx, subprocessors.StorageContext{}, e.BlobKey); !errors.Is(err, blob.ErrNotFound) {
 		t.Fatalf("the expired export's file: %v", err)
+	}
+}
+
+// Issue 15 item 11: the access report names columns by the inventory's
+// human labels, prints no table wider than a page holds (a wide model is
+// printed record by record), and lists as recipients only the
+// subprocessors this deployment is configured to use.
+func TestAccessReportReadableAndNamesOnlyConfiguredRecipients(t *testing.T) {
+	ctx := context.Background()
+	w := newPrivacyWorld(t, 2, 0)
+	w.a.Privacy.Subprocessors = map[string]bool{"postmark": true}
+	_, err := w.a.LocatePrivacySubject(ctx, w.ref())
+	pmust(t, err)
+	_, err = w.a.ExportPrivacySubject(ctx, w.ref())
+	pmust(t, err)
+	_, err = w.a.NotifyPrivacyRequester(ctx, workflows.DsrNotice{RequestID: w.req.ID, Kind: workflows.NoticeCompleted})
+	pmust(t, err)
+	report := readZip(t, w.download(t), "report.html")
+	for _, absent := range []string{"Anthropic", "OpenAI", "Stripe, Inc", "Functional Software", "Amazon Web Services", "Shopify"} {
+		if strings.Contains(report, absent) {
+			t.Errorf("the report names %q, which this deployment does not use", absent)
+		}
+	}
+	if !strings.Contains(report, "Postmark") && !strings.Contains(report, "ActiveCampaign") {
+		t.Error("the report does not name the configured mail provider")
+	}
+	for _, want := range []string{"<th>email address</th>", "<th>phone number</th>", "<th>IP address</th>", "@page"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	for _, raw := range []string{"<th>email_index", "<th>data_key_id", "<th>user_agent", "<th>ip<"} {
+		if strings.Contains(report, raw) {
+			t.Errorf("the report names a column by its raw name %q", raw)
+		}
+	}
+	// No table wider than maxReportColumns columns.
+	for _, head := range strings.Split(report, "<thead>")[1:] {
+		head = head[:strings.Index(head, "</thead>")]
+		if n := strings.Count(head, "<th>"); n > maxReportColumns {
+			t.Errorf("a table of %d columns: %s", n, head)
+		}
 	}
 }

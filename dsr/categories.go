@@ -29,8 +29,9 @@ type CategoryInfo struct {
 
 // DescribeCategories derives the report's explanations from the inventory
 // (purposes, legal bases, retention) and the subprocessor registry
-// (recipients) for the categories of a subject kind.
-func DescribeCategories(kind string, categories []string) ([]CategoryInfo, error) {
+// (recipients: only the subprocessors this deployment is configured to
+// use, configured[name]) for the categories of a subject kind.
+func DescribeCategories(kind string, categories []string, configured map[string]bool) ([]CategoryInfo, error) {
 	reg, err := policies.LoadRegistry()
 	if err != nil {
 		return nil, err
@@ -54,7 +55,7 @@ func DescribeCategories(kind string, categories []string) ([]CategoryInfo, error
 		ci.Purposes, ci.LegalBases, ci.Retention = sortedSet(purposes), sortedSet(bases), sortedSet(retention)
 		for _, name := range reg.SubprocessorNames() {
 			sp := reg.Subprocessors[name]
-			if !slices.Contains(sp.Subjects, kind) || sp.ScrubPersonalData {
+			if !configured[name] || !slices.Contains(sp.Subjects, kind) || sp.ScrubPersonalData {
 				continue
 			}
 			for _, allowed := range sp.Categories {

@@ -48,10 +48,10 @@ func (d *Intake) mailCode(ctx context.Context, r *models.PrivacyRequest, org *mo
 		who, oc = org.CompanyName, org.GateContext()
 	}
 	link := fmt.Sprintf("%s/privacy-verification/%d", strings.TrimSuffix(d.Config.BaseURL.String(), "/"), r.ID)
-	text := fmt.Sprintf("We received a %s request (%s) for the personal data %s holds about this address.\n\n"+
+	text := fmt.Sprintf("We received %s (%s) for the personal data %s holds about this address.\n\n"+
 		"To confirm it is you, enter this code within 24 hours:\n\n    %s\n\nat %s\n\n"+
 		"Without confirmation the request expires in 7 days and nothing is done. If you did not ask for this, ignore this mail.\n",
-		strings.ReplaceAll(r.Type, "_", " "), r.WorkflowID(), who, code, link)
+		RequestPhrase(r.Type), r.WorkflowID(), who, code, link)
 	if r.ForChild {
 		text = "You asked, as a parent or guardian, for the erasure of your child's data.\n\n" + text
 	}
@@ -94,7 +94,7 @@ func (d *Intake) Verify(ctx context.Context, id uint64, code string) (*models.Pr
 		if left <= 0 {
 			return r, refuse(ErrLimitReached, "Wrong code, and no attempts are left. Ask for a new code.")
 		}
-		return r, refuse(ErrInvalid, "Wrong code. %d attempts left.", left)
+		return r, refuse(ErrInvalid, "Wrong code. %s left.", AttemptsLeft(left))
 	}
 	// The conditional update makes the code single-use under races.
 	claimed, err := d.Store.ClaimDsrCode(ctx, r.ID, r.CodeHash, now)
@@ -158,4 +158,22 @@ func (d *Intake) ReissueCode(ctx context.Context, id uint64) (*models.PrivacyReq
 	}
 	d.mailCode(ctx, r, org, code)
 	return r, nil
+}
+
+// RequestPhrase names a request of a type with its article: "an access
+// request", "a rectification request", "an erasure request".
+func RequestPhrase(typ string) string {
+	words := strings.ReplaceAll(typ, "_", " ")
+	if words != "" && strings.ContainsRune("aeiou", rune(words[0])) {
+		return "an " + words + " request"
+	}
+	return "a " + words + " request"
+}
+
+// AttemptsLeft says how many attempts are left: "1 attempt", "4 attempts".
+func AttemptsLeft(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }

@@ -224,6 +224,9 @@ func TestInboxListAndConversation(t *testing.T) {
 	if !strings.Contains(page.body, `data-private="true"`) || !strings.Contains(page.body, `data-testid="message-note-badge">Private note<`) {
 		t.Error("private notes are not marked")
 	}
+	if !strings.Contains(page.body, "Private note (hidden from the contact, but disclosed to them if they ask for a copy of their data)") {
+		t.Error("the private-note label does not warn that notes are disclosed on access requests")
+	}
 
 	// Messages after an ID, as JSON (the live view's catch-up).
 	got := decodeJSON[struct {

@@ -398,7 +398,13 @@ func TestPrivacyOfficerDecides(t *testing.T) {
 	}
 	p.db.Model(&models.PrivacyRequest{}).Where("id = ?", id).Update("status", obligations.DsrAwaitingApproval)
 	p.owner.get(detailPath)
-	if r := p.owner.post(detailPath+"/approve", nil); r.status != http.StatusSeeOther {
+	if r := p.owner.post(detailPath+"/approve", nil); r.status != http.StatusBadRequest {
+		t.Fatalf("approve without the confirmation: %d", r.status)
+	}
+	if r := p.owner.get(detailPath + "/approve"); r.status != http.StatusOK || !strings.Contains(r.body, "cannot be undone") {
+		t.Fatalf("confirmation page: %d %s", r.status, excerpt(r.body))
+	}
+	if r := p.owner.post(detailPath+"/approve", url.Values{"confirm": {"yes"}}); r.status != http.StatusSeeOther {
 		t.Fatalf("approve: %d %s", r.status, excerpt(r.body))
 	}
 	if s := p.flows.signalled(workflows.SignalDsrApprove); len(s) != 1 || s[0].Arg.(workflows.DsrDecisionSignal).ByAccountID == 0 {
@@ -423,6 +429,12 @@ func TestPrivacyOfficerDecides(t *testing.T) {
 	if r := p.owner.post(detailPath+"/reject", nil); r.status != http.StatusBadRequest {
 		t.Fatalf("reject without reason: %d", r.status)
 	}
+	if r := p.owner.post(detailPath+"/retry", nil); r.status != http.StatusConflict {
+		t.Fatalf("retry with no failed step: %d", r.status)
+	}
+	p.flows.mu.Lock()
+	p.flows.progress.AwaitingRetry = true
+	p.flows.mu.Unlock()
 	if r := p.owner.post(detailPath+"/retry", nil); r.status != http.StatusSeeOther {
 		t.Fatalf("retry: %d", r.status)
 	}

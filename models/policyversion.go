@@ -168,3 +168,126 @@ func NextPolicyVersion(ctx context.Context, db *gorm.DB) (int, error) {
 	}
 	return *max + 1, nil
 }
+
+// materialSections name, by words of their headings, the sections of the
+// policy whose change is material whatever the publisher says (issue 15,
+// policy §13): the data collected, the purposes and legal bases, sharing
+// and subprocessors, international transfers, and retention.
+var materialSections = []string{"data we collect", "legal basis", "how we use", "subprocessor", "sharing", "transfer", "retention"}
+
+// MaterialSectionsChanged lists the headings of the sections of the new
+// text, among materialSections, in which any sentence differs from the
+// previous text (a sentence added, removed or reworded; whitespace aside),
+// and of such sections added or removed. A change there is material.
+func MaterialSectionsChanged(previous, next string) []string {
+	before, after := policySections(previous), policySections(next)
+	var changed []string
+	seen := map[string]bool{}
+	check := func(key, heading string) {
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		if !sameSentences(before[key], after[key]) {
+			changed = append(changed, heading)
+		}
+	}
+	for _, s := range orderedSections(next) {
+		check(s.key, s.heading)
+	}
+	for _, s := range orderedSections(previous) {
+		check(s.key, s.heading)
+	}
+	return changed
+}
+
+type policySection struct{ key, heading, body string }
+
+// orderedSections splits a policy into its top-level numbered sections
+// ("6. Subprocessors and data sharing") that are material, in order.
+func orderedSections(text string) []policySection {
+	var out []policySection
+	var cur *policySection
+	for _, line := range strings.Split(text, "\n") {
+		if h, ok := sectionHeading(line); ok {
+			out = append(out, policySection{heading: h})
+			cur = &out[len(out)-1]
+			cur.key = materialKey(h)
+			continue
+		}
+		if cur != nil {
+			cur.body += line + "\n"
+		}
+	}
+	kept := out[:0]
+	for _, s := range out {
+		if s.key != "" {
+			kept = append(kept, s)
+		}
+	}
+	return kept
+}
+
+func policySections(text string) map[string]string {
+	m := map[string]string{}
+	for _, s := range orderedSections(text) {
+		m[s.key] += s.body
+	}
+	return m
+}
+
+// sectionHeading recognizes a top-level heading: a number, a dot, a space
+// and a title ("8. Data retention"), not a subsection ("2.1 From ...").
+func sectionHeading(line string) (string, bool) {
+	line = strings.TrimSpace(line)
+	i := 0
+	for i < len(line) && line[i] >= '0' && line[i] <= '9' {
+		i++
+	}
+	if i == 0 || i+1 >= len(line) || line[i] != '.' || line[i+1] != ' ' || len(line) > 100 {
+		return "", false
+	}
+	return strings.TrimSpace(line[i+2:]), true
+}
+
+func materialKey(heading string) string {
+	h := strings.ToLower(heading)
+	for _, k := range materialSections {
+		if strings.Contains(h, k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// sameSentences compares two texts sentence by sentence, whitespace
+// normalized.
+func sameSentences(a, b string) bool {
+	sa, sb := sentences(a), sentences(b)
+	if len(sa) != len(sb) {
+		return false
+	}
+	for i := range sa {
+		if sa[i] != sb[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sentences(text string) []string {
+	words := strings.Fields(text)
+	var out []string
+	var cur []string
+	for _, w := range words {
+		cur = append(cur, w)
+		if strings.HasSuffix(w, ".") || strings.HasSuffix(w, "!") || strings.HasSuffix(w, "?") || strings.HasSuffix(w, ":") {
+			out = append(out, strings.Join(cur, " "))
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, strings.Join(cur, " "))
+	}
+	return out
+}

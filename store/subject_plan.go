@@ -27,7 +27,26 @@ type ErasurePlan struct {
 	StripeCustomerIDs []string
 	ConversationIDs   []uint64
 	Terms             []string
+	// Counts says, per model, how many of the subject's rows erasure
+	// deletes, anonymizes or keeps, and the categories of data they hold:
+	// what the officer confirms before approving.
+	Counts []PlanCount
 }
+
+// PlanCount is what erasure does to the subject's rows of one model.
+type PlanCount struct {
+	Model      string   // e.g. Message
+	Categories []string // the data categories of its personal fields (fideslang names)
+	Rows       int64
+	Action     string // PlanDelete, PlanAnonymize or PlanKeep
+}
+
+// What erasure does to a located row.
+const (
+	PlanDelete    = "deleted"
+	PlanAnonymize = "anonymized (the row stays, its personal fields are emptied)"
+	PlanKeep      = "kept by law (billing records, seven years)"
+)
 
 // PlanErasure reads what erasure needs before anything is deleted: the
 // files and Stripe customers to delete, the conversations to announce,
@@ -60,6 +79,28 @@ func planErasure(ctx context.Context, db *gorm.DB, s *models.Subject) (*ErasureP
 				return nil, err
 			}
 			p.StripeCustomerIDs = append(p.StripeCustomerIDs, found...)
+		}
+		if len(m.fields) > 0 {
+			var n int64
+			if err := db.Table(m.table).Where(where, args...).Count(&n).Error; err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				c := PlanCount{Model: m.name, Rows: n, Action: PlanDelete}
+				switch {
+				case m.retained:
+					c.Action = PlanKeep
+				case m.anonymize:
+					c.Action = PlanAnonymize
+				}
+				for _, f := range m.fields {
+					if f.Subject == s.Kind && !slices.Contains(c.Categories, f.Category) {
+						c.Categories = append(c.Categories, f.Category)
+					}
+				}
+				sort.Strings(c.Categories)
+				p.Counts = append(p.Counts, c)
+			}
 		}
 		if m.retained {
 			continue

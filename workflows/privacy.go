@@ -209,6 +209,9 @@ type DsrProgress struct {
 	RejectionReason string   `json:",omitempty"`
 	NoticesSent     []string `json:",omitempty"`
 	Steps           []DsrStep
+	// AwaitingRetry: a step failed (or the scanner found remnants) and the
+	// workflow waits for the officer's retry signal.
+	AwaitingRetry bool `json:",omitempty"`
 }
 
 // Step statuses.
@@ -509,7 +512,9 @@ func (r *privacyRequest) step(ctx workflow.Context, name, activityName string, a
 
 func (r *privacyRequest) waitRetry(ctx workflow.Context) error {
 	r.retryAsked = false
+	r.p.AwaitingRetry = true
 	r.waitUntil(ctx, func() bool { return r.retryAsked || r.rejected }, time.Time{})
+	r.p.AwaitingRetry = false
 	if r.rejected {
 		return errDsrRejected
 	}

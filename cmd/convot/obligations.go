@@ -178,6 +178,24 @@ func publishPolicy(ctx context.Context, st *store.Store, p policyPublication, no
 	if err != nil {
 		return nil, err
 	}
+	// Materiality is not the publisher's word alone: a change of any
+	// sentence of the sections on data collected, purposes, sharing,
+	// transfers or retention is material (notice mailed, 30 days ahead).
+	if !p.Material && n > 1 {
+		prev, err := st.PolicyByVersion(ctx, n-1)
+		if err != nil {
+			return nil, err
+		}
+		if changed := models.MaterialSectionsChanged(prev.Text, p.Text); len(changed) > 0 {
+			p.Material = true
+			if err := models.CheckPolicyEffective(true, now, p.Effective); err != nil {
+				return nil, fmt.Errorf("published as non-material, but it changes %s: a material change (policy §13): %w", strings.Join(changed, ", "), err)
+			}
+			if p.Summary == "" {
+				p.Summary = "Changes to: " + strings.Join(changed, ", ") + "."
+			}
+		}
+	}
 	v := &models.PolicyVersion{Version: n, Text: p.Text, Summary: p.Summary, Material: p.Material, PublishedAt: now, EffectiveAt: p.Effective, CreatedAt: now}
 	if err := st.CreatePolicyVersion(ctx, v); err != nil {
 		return nil, err
@@ -218,14 +236,18 @@ func runPolicyPublish(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer a.close()
 	var c client.Client
-	if p.Material {
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	v, err := publishPolicy(ctx, a.store, p, time.Now().UTC(), func(in workflows.PolicyChangeInput) error {
+		// Dialled only for a material change (declared, or found so).
+		var err error
 		if c, err = dialTemporalAt(ctx, a.cfg, a.master, a.temporalAddress()); err != nil {
 			return err
 		}
-		defer c.Close()
-	}
-	v, err := publishPolicy(ctx, a.store, p, time.Now().UTC(), func(in workflows.PolicyChangeInput) error {
-		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID: workflows.PolicyChangeWorkflowID(in.Version), TaskQueue: workflows.TaskQueue,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		}, workflows.PolicyChangeWorkflowType, in)
@@ -235,7 +257,9 @@ func runPolicyPublish(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	kind := "a non-material change: no notice mailed"
-	if v.Material {
+	if v.Material && !p.Material {
+		kind = "published as non-material, but it changes what §13 makes material: every customer account is mailed (workflow " + workflows.PolicyChangeWorkflowID(v.Version) + "), the dashboard shows a banner"
+	} else if v.Material {
 		kind = "a material change: every customer account is mailed (workflow " + workflows.PolicyChangeWorkflowID(v.Version) + "), the dashboard shows a banner"
 	}
 	_, _ = fmt.Fprintf(out, "published privacy policy version %d, effective %s; %s\n", v.Version, v.EffectiveAt.Format(time.DateOnly), kind)

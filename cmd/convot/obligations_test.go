@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/handlers/dashboard"
 	"github.com/convot/convot/internal/backup"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/crypto"
@@ -174,5 +175,63 @@ func TestBackupCommands(t *testing.T) {
 		if err := runBackup(ctx, args, &bytes.Buffer{}); err == nil {
 			t.Errorf("convot backup %v: accepted", args)
 		}
+	}
+}
+
+// Issue 15 item 10 (policy §13): materiality is not the publisher's word
+// alone. A text published as non-material that changes a sentence of the
+// sections on data collected, purposes, sharing, transfers or retention
+// is material: its notice starts and it cannot take effect within 30
+// days. A change elsewhere (the contact section) stays non-material.
+func TestPolicyChangeOfDataSectionsIsMaterialWhateverThePublisherSays(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	st := store.New(db.DB, db.Keys)
+	now := time.Date(2027, 1, 10, 12, 0, 0, 0, time.UTC)
+	var started []workflows.PolicyChangeInput
+	start := func(in workflows.PolicyChangeInput) error { started = append(started, in); return nil }
+	embedded, err := dashboard.EmbeddedPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SeedPolicy(ctx, embedded, now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	const retention = "retained for thirty (30) days after cancellation"
+	if !strings.Contains(embedded, retention) {
+		t.Fatalf("the policy no longer says %q", retention)
+	}
+	longer := strings.Replace(embedded, retention, "retained for ninety (90) days after cancellation", 1)
+
+	// Too soon for a material change: refused, nothing recorded.
+	p := policyPublication{Text: longer, Material: false, Effective: now.Add(24 * time.Hour)}
+	if _, err := publishPolicy(ctx, st, p, now, start); !errors.Is(err, models.ErrNoticeTooShort) || !strings.Contains(err.Error(), "retention") {
+		t.Fatalf("a retention change published as non-material, effective tomorrow: %v", err)
+	}
+	if len(started) != 0 {
+		t.Fatal("a refused publication started a notice")
+	}
+	p.Effective = now.Add(31 * 24 * time.Hour)
+	v, err := publishPolicy(ctx, st, p, now, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Material || len(started) != 1 || !started[0].Material || v.Summary == "" {
+		t.Fatalf("a retention change published as non-material: %+v, notices %+v", v, started)
+	}
+
+	// Sharing: one more recipient is material too.
+	shared := strings.Replace(longer, "6. Subprocessors and data sharing\n", "6. Subprocessors and data sharing\nWe also share contact details with our marketing partners.\n", 1)
+	if shared == longer {
+		t.Fatal("no section 6 heading to change")
+	}
+	if v, err = publishPolicy(ctx, st, policyPublication{Text: shared, Effective: now.Add(40 * 24 * time.Hour)}, now, start); err != nil || !v.Material || len(started) != 2 {
+		t.Fatalf("a sharing change: %v %+v", err, v)
+	}
+
+	// A change of the contact section alone: non-material, no notice.
+	contact := strings.Replace(shared, "14. Contact us", "14. Contact us\nWrite to us any time.", 1)
+	if v, err = publishPolicy(ctx, st, policyPublication{Text: contact, Effective: now.Add(24 * time.Hour)}, now, start); err != nil || v.Material || len(started) != 2 {
+		t.Fatalf("a contact-section change: %v %+v", err, v)
 	}
 }

@@ -128,7 +128,8 @@ func newWorker(c client.Client, a *app) worker.Worker {
 	if ui == "" {
 		ui = a.cfg.TemporalUIURL
 	}
-	acts.Privacy = activities.PrivacySettings{Officer: a.cfg.PrivacyAddress, TemporalUIURL: ui, Namespace: a.cfg.TemporalNamespace, Hub: a.hub}
+	acts.Privacy = activities.PrivacySettings{Officer: a.cfg.PrivacyAddress, TemporalUIURL: ui, Namespace: a.cfg.TemporalNamespace, Hub: a.hub,
+		Subprocessors: a.cfg.Configured()}
 	activities.Register(w, acts)
 	return w
 }

@@ -58,7 +58,7 @@ func (h *Handler) servePolicy(c *gin.Context) {
 		head = "Version " + strconv.Itoa(v.Version) + ", published " + v.PublishedAt.UTC().Format("2 January 2006") +
 			", takes effect " + v.EffectiveAt.UTC().Format("2 January 2006") + ". Until then the current version at /privacy applies.\n\n"
 	}
-	text := models.FillPolicy(v.Text, models.ContactAddresses{Privacy: h.Config.PrivacyAddress, Security: h.Config.SecurityAddress, Support: h.Config.SupportAddress})
+	text := linkDataDeletion(models.FillPolicy(v.Text, models.ContactAddresses{Privacy: h.Config.PrivacyAddress, Security: h.Config.SecurityAddress, Support: h.Config.SupportAddress}), h.Config.BaseURL.String())
 	c.Header("Cache-Control", "no-cache")
 	c.Header("Vary", "Accept")
 	if wantsPlainText(c) {
@@ -168,4 +168,10 @@ func EmbeddedPolicy() (string, error) {
 	defer func() { _ = f.Close() }() // embedded and read only: nothing to lose
 	b, err := io.ReadAll(f)
 	return string(b), err
+}
+
+// linkDataDeletion gives the policy's "see our Data Deletion page" its
+// address (the page is /data-deletion).
+func linkDataDeletion(text, base string) string {
+	return strings.ReplaceAll(text, "see our Data Deletion page", "see our Data Deletion page ("+strings.TrimSuffix(base, "/")+"/data-deletion)")
 }

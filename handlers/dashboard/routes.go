@@ -35,6 +35,7 @@ func (h *Handler) PublicRoutes(r *gin.Engine) {
 }
 
 func (h *Handler) authRoutes(r *gin.RouterGroup) {
+	r.GET("/data-deletion", h.dataDeletionPage)
 	r.GET("/signup", h.signupPage)
 	r.POST("/signup", h.signup)
 	r.GET("/login", h.loginPage)

@@ -137,6 +137,9 @@ type requestDetail struct {
 	Contact     *models.Contact
 	Done        string
 	NeedsAnswer bool // an operator-logged request without an address: the officer hands over the answer
+	Remnants    []remnantRow
+	// CanRetry: a step failed and the workflow waits for a retry.
+	CanRetry bool
 }
 
 // decisionDone is what the request page says after a decision.
@@ -145,6 +148,7 @@ var decisionDone = map[string]string{
 	"rejected": "Rejected: the requester is told why.",
 	"extended": "The deadline is extended; the requester is told.",
 	"retried":  "The step runs again.",
+	"redacted": "Redacted: the text is replaced by a marker, and the redaction is recorded. Retry the scan once every remnant is dealt with.",
 }
 
 func (h *Handler) requestDetail(c *gin.Context) {
@@ -156,6 +160,7 @@ func (h *Handler) requestDetail(c *gin.Context) {
 	if h.Workflows != nil {
 		if p, err := h.Workflows.Progress(c, r.ID); err == nil {
 			d.Progress = &p
+			d.CanRetry = p.AwaitingRetry
 		} else {
 			d.ProgressErr = "The workflow's progress cannot be read at the moment; the status below is the last one recorded."
 		}
@@ -167,6 +172,12 @@ func (h *Handler) requestDetail(c *gin.Context) {
 		}
 	}
 	var err error
+	if d.Evidence != nil && !d.Evidence.Clean && r.Open() {
+		if d.Remnants, err = h.remnants(c, r, d.Evidence); err != nil {
+			h.Internal(c, err)
+			return
+		}
+	}
 	if d.Exports, err = h.Store.PrivacyExports(c, r.OrganizationID, r.ID); err != nil {
 		h.Internal(c, err)
 		return
@@ -209,13 +220,72 @@ func (h *Handler) decide(c *gin.Context, r *models.PrivacyRequest, signal string
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/privacy/requests/%d?done=%s", r.ID, done))
 }
 
-func (h *Handler) approve(c *gin.Context) {
+// approvalPage is the confirmation shown before an approval: for an
+// erasure, what will be erased (rows per kind of record, with the
+// categories of data they hold, from the store's plan).
+type approvalPage struct {
+	R      *models.PrivacyRequest
+	Counts []approvalCount
+	Rows   int64
+}
+
+type approvalCount struct {
+	store.PlanCount
+	Labels []string // the categories' human labels (models.Categories)
+}
+
+func (h *Handler) awaitingApproval(c *gin.Context) (*models.PrivacyRequest, bool) {
 	r, ok := h.officerRequest(c)
 	if !ok {
-		return
+		return nil, false
 	}
 	if r.Status != obligations.DsrAwaitingApproval {
 		h.Fail(c, http.StatusConflict, "Not awaiting a decision", "This request does not wait for approval (it is "+strings.ReplaceAll(r.Status, "_", " ")+").")
+		return nil, false
+	}
+	return r, true
+}
+
+// approveConfirm shows what approving will do, with the form that does it.
+func (h *Handler) approveConfirm(c *gin.Context) {
+	r, ok := h.awaitingApproval(c)
+	if !ok {
+		return
+	}
+	page := approvalPage{R: r}
+	if r.Type == obligations.DsrErasure {
+		plan, err := h.Store.PlanErasure(c, r.OrganizationID, r.Subject())
+		if err != nil {
+			h.Internal(c, err)
+			return
+		}
+		for _, pc := range plan.Counts {
+			ac := approvalCount{PlanCount: pc}
+			for _, cat := range pc.Categories {
+				label := models.Categories[cat]
+				if label == "" {
+					label = cat
+				}
+				ac.Labels = append(ac.Labels, label)
+			}
+			page.Counts = append(page.Counts, ac)
+			page.Rows += pc.Rows
+		}
+	}
+	if site.WantsJSON(c) {
+		c.JSON(http.StatusOK, gin.H{"id": r.ID, "request": r.WorkflowID(), "type": r.Type, "plan": page.Counts})
+		return
+	}
+	h.Render(c, http.StatusOK, "privacy_approve", h.Page(c, "Approve "+r.WorkflowID(), "privacy", page))
+}
+
+func (h *Handler) approve(c *gin.Context) {
+	r, ok := h.awaitingApproval(c)
+	if !ok {
+		return
+	}
+	if c.PostForm("confirm") != "yes" {
+		h.Fail(c, http.StatusBadRequest, "Confirm first", fmt.Sprintf("Review what approving does at /privacy/requests/%d/approve, and confirm there.", r.ID))
 		return
 	}
 	h.decide(c, r, workflows.SignalDsrApprove, workflows.DsrDecisionSignal{ByAccountID: site.CurrentAccount(c).ID}, "privacy.approved", r.Type, "approved")
@@ -272,6 +342,13 @@ func (h *Handler) retry(c *gin.Context) {
 		h.Fail(c, http.StatusConflict, "Closed", "This request is closed already.")
 		return
 	}
+	if h.Workflows != nil {
+		p, err := h.Workflows.Progress(c, r.ID)
+		if err == nil && !p.AwaitingRetry {
+			h.Fail(c, http.StatusConflict, "Nothing to retry", "No step of this request has failed: there is nothing to retry.")
+			return
+		}
+	}
 	h.decide(c, r, workflows.SignalDsrRetry, workflows.DsrDecisionSignal{ByAccountID: site.CurrentAccount(c).ID}, "privacy.retried", r.Step, "retried")
 }
 
@@ -302,4 +379,91 @@ func (h *Handler) officerDownload(c *gin.Context) {
 		return
 	}
 	h.serveExport(c, e)
+}
+
+// remnantRow is a remnant the scanner found, as the request page shows it:
+// the finding, its text (when it is free text the officer can redact) and
+// whether it was redacted already.
+type remnantRow struct {
+	store.ScanFinding
+	Text       string
+	Redactable bool
+	Redacted   bool
+}
+
+// redactionDetail names a redacted field in the audit record: table,
+// column and row, never the text.
+func redactionDetail(f store.ScanFinding) string {
+	return fmt.Sprintf("%s.%s row %d", f.Model, f.Column, f.RowID)
+}
+
+// remnants lists the scanner's findings of an erasure with what the
+// officer needs to redact them.
+func (h *Handler) remnants(c *gin.Context, r *models.PrivacyRequest, rep *store.ScanReport) ([]remnantRow, error) {
+	var out []remnantRow
+	for _, f := range rep.Findings {
+		row := remnantRow{ScanFinding: f}
+		if f.Kind == "identifier_found" {
+			done, err := h.Store.AuditRecordedWithDetail(c, "privacy.redacted", fmt.Sprintf("privacy_request:%d", r.ID), redactionDetail(f))
+			if err != nil {
+				return nil, err
+			}
+			row.Redacted = done
+			text, err := h.Store.RemnantText(c, r.OrganizationID, f.Model, f.Column, f.RowID)
+			switch {
+			case err == nil:
+				row.Text, row.Redactable = text, !done && text != store.RedactionMarker
+			case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotRedactable):
+			default:
+				return nil, err
+			}
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// redact replaces the text of a remnant the scanner found (a field of a
+// row of the organization, listed in the request's evidence) with a
+// marker, and records who redacted what and when; the officer then
+// retries the scan, and the request completes.
+func (h *Handler) redact(c *gin.Context) {
+	r, ok := h.officerRequest(c)
+	if !ok {
+		return
+	}
+	if !r.Open() || r.Type != obligations.DsrErasure {
+		h.Fail(c, http.StatusConflict, "Nothing to redact", "Only an open erasure request's remnants can be redacted.")
+		return
+	}
+	rowID, _ := strconv.ParseUint(c.PostForm("row"), 10, 64)
+	f := store.ScanFinding{Kind: "identifier_found", Model: c.PostForm("model"), Column: c.PostForm("column"), RowID: rowID}
+	var rep store.ScanReport
+	if r.Evidence == "" || json.Unmarshal([]byte(r.Evidence), &rep) != nil || !slices.Contains(rep.Findings, f) {
+		h.Fail(c, http.StatusBadRequest, "Not a remnant", "Only a remnant the completeness scanner found in this request can be redacted.")
+		return
+	}
+	a := site.CurrentAccount(c)
+	err := h.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.RedactRemnant(c, r.OrganizationID, f.Model, f.Column, f.RowID); err != nil {
+			return err
+		}
+		return h.Intake.AuditRequest(c, tx, r, a.ID, "privacy.redacted", redactionDetail(f))
+	})
+	switch {
+	case errors.Is(err, store.ErrNotRedactable):
+		h.Fail(c, http.StatusUnprocessableEntity, "Not redactable here", "This remnant is not free text of this organization: it cannot be redacted in the product.")
+		return
+	case errors.Is(err, store.ErrNotFound):
+		h.Fail(c, http.StatusNotFound, "Gone", "This row no longer exists: retry the scan.")
+		return
+	case err != nil:
+		h.Internal(c, err)
+		return
+	}
+	if site.WantsJSON(c) {
+		c.JSON(http.StatusOK, gin.H{"id": r.ID, "request": r.WorkflowID(), "redacted": redactionDetail(f)})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/privacy/requests/%d?done=redacted", r.ID))
 }
