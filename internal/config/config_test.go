@@ -45,3 +45,17 @@ func TestMalformedSettingsNameTheSetting(t *testing.T) {
 		}
 	}
 }
+
+// Policy §7 names the EEA, the United Kingdom and Switzerland: a deployment
+// may run in each of them (and in the US); another region is refused.
+func TestRegions(t *testing.T) {
+	for _, r := range []string{"us", "eu", "uk", "ch"} {
+		c, err := Load(env("CONVOT_REGION", r))
+		if err != nil || c.Region != r {
+			t.Errorf("CONVOT_REGION=%s: %v", r, err)
+		}
+	}
+	if _, err := Load(env("CONVOT_REGION", "mars")); err == nil || !strings.Contains(err.Error(), "CONVOT_REGION") {
+		t.Errorf("CONVOT_REGION=mars: %v", err)
+	}
+}
