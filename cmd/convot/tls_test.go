@@ -42,9 +42,11 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 // With a certificate the server speaks TLS 1.2 or newer only, sends HSTS
 // and marks its cookies Secure. Go servers have defaulted to TLS 1.2 since
 // Go 1.22, so a handshake alone would pass without Convot's setting: the
-// test also runs with GODEBUG=tls10server=1 (Go's switch back to a TLS 1.0
-// default), under which only an explicit MinVersion refuses TLS 1.1, and it
-// offers CBC suites (in Go's default list) that Convot's list excludes.
+// test checks the config's explicit MinVersion and suites, then runs with
+// GODEBUG=tls10server=1 (Go's switch back to a TLS 1.0 default), under which
+// only Convot's own settings (MinVersion, and AEAD suites that TLS 1.1
+// cannot use) refuse TLS 1.1; it also offers CBC suites (in Go's default
+// list) that Convot's list excludes.
 func TestTLSOnlyFromVersion12(t *testing.T) {
 	cfg := serverTLSConfig()
 	if cfg.MinVersion != tls.VersionTLS12 {
