@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"encoding/csv"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -38,8 +39,10 @@ type auditLogView struct {
 	Rows    []auditLogRow
 	Members []models.Account
 	Filters map[string]string
-	Query   string // the filters, for the download links
-	Next    string // the query of the next (older) page, when there is one
+	// Downloads and Next are links: to the filtered log as CSV and JSON, and
+	// to the next (older) page when there is one. They are built from
+	// url.Values.Encode, so only the query string's own characters appear.
+	CSV, JSON, Next template.URL
 }
 
 // auditLog shows the organization's audit log filtered by actor, action and
@@ -125,10 +128,15 @@ func (h *Handler) auditLog(c *gin.Context) {
 		}
 		return
 	}
-	v := auditLogView{Members: members, Filters: filters, Query: query}
+	sep := "?"
+	if query != "" {
+		sep = "?" + query + "&"
+	}
+	v := auditLogView{Members: members, Filters: filters,
+		CSV: template.URL(sep + "format=csv"), JSON: template.URL(sep + "format=json")} // #nosec G203 -- an encoded query string
 	if len(rows) > auditLogPage {
 		rows = rows[:auditLogPage]
-		v.Next = auditLogQuery(filters, rows[len(rows)-1].ID)
+		v.Next = template.URL("?" + auditLogQuery(filters, rows[len(rows)-1].ID)) // #nosec G203 -- an encoded query string
 	}
 	v.Rows = rows
 	h.Render(c, http.StatusOK, "audit", h.Page(c, "Audit log", "audit", v))
