@@ -2,6 +2,8 @@ module github.com/convot/convot
 
 go 1.26.8
 
+toolchain go1.26.10
+
 require (
 	github.com/anthropics/anthropic-sdk-go/v2 v2.15.0
 	github.com/aws/aws-sdk-go-v2 v1.48.0

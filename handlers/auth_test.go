@@ -135,7 +135,7 @@ func TestBadSignupInput(t *testing.T) {
 	}{
 		{"bad email", func(v url.Values) { v.Set("email", "not-an-email") }, 422, "valid email"},
 		{"short password", func(v url.Values) { v.Set("password", "short") }, 422, "at least 10"},
-		{"unknown region", func(v url.Values) { v.Set("region", "mars") }, 422, "us or eu"},
+		{"unknown region", func(v url.Values) { v.Set("region", "mars") }, 422, "us, eu, uk or ch"},
 		{"no name", func(v url.Values) { v.Set("full_name", " ") }, 422, "full name"},
 		{"duplicate email", func(v url.Values) { v.Set("email", "Taken@acme.test") }, 409, "already exists"},
 	}

@@ -52,7 +52,7 @@ const (
 )
 
 // Regions an organization may choose.
-var Regions = []string{"us", "eu"}
+var Regions = []string{"us", "eu", "uk", "ch"}
 
 // BeforeCreate gives a new organization its data key.
 func (o *Organization) BeforeCreate(tx *gorm.DB) error {

@@ -100,5 +100,6 @@ func (f Flow) cacheKey() string {
 	flag(s.Restricted)
 	list(s.Objections)
 	list(s.Consents)
+	str(s.Country)
 	return b.String()
 }

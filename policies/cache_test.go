@@ -33,15 +33,16 @@ func corpus() []Flow {
 		endUser(), customer(), {Kind: "none"},
 		{Kind: "end_user", Restricted: true},
 		{Kind: "customer", Objections: []string{"automated_decisions", "legitimate_interests"}, Consents: []string{"marketing_email"}},
+		{Kind: "end_user", Country: "DE"}, {Kind: "end_user", Country: "US"}, {Kind: "customer", Country: "GB"}, {Kind: "end_user", Country: "xx1"},
 	}
-	orgs := []OrgContext{euOrg(), usOrg(), {}}
+	orgs := []OrgContext{euOrg(), usOrg(), {}, {ID: 44, Region: "uk"}, {ID: 45, Region: "ch"}}
 	var flows []Flow
 	for _, sp := range append(reg.SubprocessorNames(), "unknown") {
 		for _, p := range purposes {
 			for _, cs := range categorySets {
 				for i, s := range subjects {
 					o := orgs[i%len(orgs)]
-					flows = append(flows, Flow{Subprocessor: sp, Purpose: p, Categories: cs, Subject: s, Organization: o, DestinationRegion: []string{"", "eu", "us"}[len(flows)%3]})
+					flows = append(flows, Flow{Subprocessor: sp, Purpose: p, Categories: cs, Subject: s, Organization: o, DestinationRegion: []string{"", "eu", "us", "uk", "ch"}[len(flows)%5]})
 				}
 			}
 		}
@@ -106,6 +107,7 @@ func TestDecisionCacheKeyCoversEveryField(t *testing.T) {
 		"restricted":        func(f *Flow) { f.Subject.Restricted = true },
 		"objections":        func(f *Flow) { f.Subject.Objections = []string{"automated_decisions"} },
 		"consents":          func(f *Flow) { f.Subject.Consents = []string{"marketing_email"} },
+		"subject country":   func(f *Flow) { f.Subject.Country = "CH" },
 		"string boundaries": func(f *Flow) { f.Subprocessor, f.Purpose = "anthropicf", "unctional.ai.summary" },
 	}
 	seen := map[string]string{base.cacheKey(): "base"}

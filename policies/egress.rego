@@ -8,7 +8,7 @@
 #
 #   Input: subprocessor, purpose, categories, organization {id, region,
 #   ai_features, shopify_scopes}, subject {kind, restricted, objections,
-#   consents}, destination_region, feature.
+#   consents, country}, destination_region, feature.
 #   Output: decision {allow, reasons, drop, redact}: reasons say why;
 #   drop lists categories removed before sending, redact those whose values
 #   are replaced. Sentry receives no personal data: its flows are allowed
@@ -181,11 +181,63 @@ subject_kind_served if subject_kind in sub.subjects
 
 destination_served if destination in sub.locations
 
-sccs_recorded if destination in sub.sccs
+# --- international transfers (policy §7) ---------------------------------------
+# The origin of a transfer is where the data subject is, when known (the
+# contact's country, ISO 3166-1 alpha-2, e.g. from GeoIP), else the
+# organization's region. Data leaving a region whose law requires safeguards
+# (EEA, United Kingdom, Switzerland) for another region needs a mechanism
+# recorded for that subprocessor: Standard Contractual Clauses (module,
+# version, date) or an adequacy decision.
 
-destination_outside_eea if {
+subject_country := upper(input.subject.country) if {
+	is_string(input.subject.country)
+	input.subject.country != ""
+}
+
+country_code_valid if regex.match(`^[A-Z]{2}$`, subject_country)
+
+origin := registry.countries[subject_country] if {
+	country_code_valid
+} else := "elsewhere" if {
+	country_code_valid
+} else := organization.region
+
+origin_name := registry.regions[origin].name if registry.regions[origin].name
+
+default origin_name := "(unknown)"
+
+transfer_safeguards_required if registry.regions[origin].transfer_safeguards == true
+
+# a mechanism is recorded with every field it needs
+transfer_mechanism_valid(t) if {
+	t.mechanism == "scc"
+	is_string(t.module)
+	t.module != ""
+	is_string(t.version)
+	t.version != ""
+	is_string(t.date)
+	t.date != ""
+}
+
+transfer_mechanism_valid(t) if {
+	t.mechanism == "adequacy"
+	is_string(t.decision)
+	t.decision != ""
+	is_string(t.date)
+	t.date != ""
+}
+
+transfer_recorded if {
+	some t in sub.transfers
+	t.from == origin
+	t.to == destination
+	transfer_mechanism_valid(t)
+}
+
+restricted_transfer if {
+	transfer_safeguards_required
 	destination
-	not registry.regions[destination].eea
+	destination != origin
 }
 
 ai_feature_on if purpose.ai_feature in organization.ai_features
@@ -282,10 +334,14 @@ deny contains sprintf("%s does not process data in region %v", [input.subprocess
 	not destination_served
 }
 
-deny contains sprintf("no Standard Contractual Clauses recorded for transfers of EU data to %s in %v", [input.subprocessor, destination]) if {
-	registry.regions[organization.region].eea == true
-	destination_outside_eea
-	not sccs_recorded
+deny contains sprintf("no transfer mechanism (SCCs or adequacy decision) recorded for transfers of %s data to %s in %v", [origin_name, input.subprocessor, destination]) if {
+	restricted_transfer
+	not transfer_recorded
+}
+
+deny contains sprintf("data subject country %v is not an ISO 3166-1 alpha-2 code", [input.subject.country]) if {
+	input.subject.country != ""
+	not country_code_valid
 }
 
 deny contains sprintf("%s traffic must stay in the organization's region %v, not %v", [input.subprocessor, organization.region, destination]) if {

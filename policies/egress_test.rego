@@ -173,10 +173,10 @@ test_malformed_registry_entry_denies if {
 		entry := object.union(aws, {field: null})
 		not egress.allow with input as storage with data.convot.registry.subprocessors.aws as entry
 	}
-	no_sccs := object.union(aws, {"sccs": null})
+	no_transfers := object.union(aws, {"transfers": null})
 	us_storage := with_flow(storage, {"destination_region": "us"})
-	"no Standard Contractual Clauses recorded for transfers of EU data to aws in us" in egress.deny with input as us_storage
-		with data.convot.registry.subprocessors.aws as no_sccs
+	"no transfer mechanism (SCCs or adequacy decision) recorded for transfers of European Union (EEA) data to aws in us" in egress.deny with input as us_storage
+		with data.convot.registry.subprocessors.aws as no_transfers
 }
 
 test_missing_input_denies if {
@@ -299,7 +299,7 @@ test_unknown_objection if {
 
 test_destination_required if {
 	flow := object.remove(storage, ["destination_region"])
-	"destination region required: aws processes data in [\"us\", \"eu\"]" in egress.deny with input as flow
+	"destination region required: aws processes data in [\"us\", \"eu\", \"uk\", \"ch\"]" in egress.deny with input as flow
 	not egress.allow with input as flow
 }
 
@@ -320,21 +320,105 @@ test_destination_not_registered if {
 	not egress.allow with input as flow
 }
 
+no_eu_us := [t | some t in data.convot.registry.subprocessors.aws.transfers; not eu_us(t)]
+
+eu_us(t) if {
+	t.from == "eu"
+	t.to == "us"
+}
+
+eu_transfer_denied := "no transfer mechanism (SCCs or adequacy decision) recorded for transfers of European Union (EEA) data to aws in us"
+
 test_eu_to_us_needs_sccs if {
 	us_storage := with_flow(storage, {"destination_region": "us"})
 	egress.allow with input as us_storage
-	"no Standard Contractual Clauses recorded for transfers of EU data to aws in us" in egress.deny with input as us_storage
-		with data.convot.registry.subprocessors.aws.sccs as []
-	not egress.allow with input as us_storage with data.convot.registry.subprocessors.aws.sccs as []
+	eu_transfer_denied in egress.deny with input as us_storage
+		with data.convot.registry.subprocessors.aws.transfers as no_eu_us
+	not egress.allow with input as us_storage with data.convot.registry.subprocessors.aws.transfers as no_eu_us
 }
 
 test_us_org_needs_no_sccs if {
 	flow := with_flow(storage, {"destination_region": "us", "organization": org_us})
-	egress.allow with input as flow with data.convot.registry.subprocessors.aws.sccs as []
+	egress.allow with input as flow with data.convot.registry.subprocessors.aws.transfers as []
 }
 
 test_eu_to_eu_needs_no_sccs if {
-	egress.allow with input as storage with data.convot.registry.subprocessors.aws.sccs as []
+	egress.allow with input as storage with data.convot.registry.subprocessors.aws.transfers as []
+}
+
+# An SCC record needs its module, version and date; an adequacy record its
+# decision and date.
+test_incomplete_transfer_record_denies if {
+	us_storage := with_flow(storage, {"destination_region": "us"})
+	every field in ["module", "version", "date"] {
+		broken := [u |
+			some t in data.convot.registry.subprocessors.aws.transfers
+			u := object.union(t, {field: ""})
+		]
+		eu_transfer_denied in egress.deny with input as us_storage with data.convot.registry.subprocessors.aws.transfers as broken
+	}
+	uk_to_eu := with_flow(storage, {"organization": org_uk})
+	egress.allow with input as uk_to_eu
+	no_decision := [u |
+		some t in data.convot.registry.subprocessors.aws.transfers
+		u := object.union(t, {"decision": ""})
+	]
+	"no transfer mechanism (SCCs or adequacy decision) recorded for transfers of United Kingdom data to aws in eu" in egress.deny with input as uk_to_eu
+		with data.convot.registry.subprocessors.aws.transfers as no_decision
+}
+
+org_uk := object.union(org_eu, {"id": 9, "region": "uk"})
+
+org_ch := object.union(org_eu, {"id": 10, "region": "ch"})
+
+# United Kingdom and Swiss organizations are served (policy §7 names them);
+# their data leaves only under a recorded mechanism.
+test_uk_and_ch_organizations if {
+	every org in [org_uk, org_ch] {
+		egress.allow with input as with_flow(storage, {"organization": org, "destination_region": org.region})
+		egress.allow with input as with_flow(storage, {"organization": org, "destination_region": "us"})
+		egress.allow with input as with_flow(email, {"organization": org})
+		not egress.allow with input as with_flow(storage, {"organization": org, "destination_region": "us"})
+			with data.convot.registry.subprocessors.aws.transfers as []
+	}
+	"no transfer mechanism (SCCs or adequacy decision) recorded for transfers of Switzerland data to postmark in us" in egress.deny with input as with_flow(email, {"organization": org_ch})
+		with data.convot.registry.subprocessors.postmark.transfers as []
+}
+
+# The data subject's country, when known, is the origin of the transfer;
+# else the organization's region is.
+test_subject_location_decides_origin if {
+	us_storage := with_flow(storage, {"destination_region": "us"})
+	us_org_storage := with_flow(us_storage, {"organization": org_us})
+
+	# a US organization's contact in Germany: EU data, SCCs needed
+	egress.origin == "eu" with input as with_flow(us_org_storage, {"subject": {"country": "DE"}})
+	eu_transfer_denied in egress.deny with input as with_flow(us_org_storage, {"subject": {"country": "de"}})
+		with data.convot.registry.subprocessors.aws.transfers as no_eu_us
+
+	# an EU organization's contact in the United States: no restricted transfer
+	egress.origin == "us" with input as with_flow(us_storage, {"subject": {"country": "US"}})
+	egress.allow with input as with_flow(us_storage, {"subject": {"country": "US"}})
+		with data.convot.registry.subprocessors.aws.transfers as []
+
+	# a country outside the registered regions is not a protected origin
+	egress.origin == "elsewhere" with input as with_flow(us_storage, {"subject": {"country": "JP"}})
+
+	# a contact in Switzerland of a US organization
+	"no transfer mechanism (SCCs or adequacy decision) recorded for transfers of Switzerland data to aws in us" in egress.deny with input as with_flow(us_org_storage, {"subject": {"country": "CH"}})
+		with data.convot.registry.subprocessors.aws.transfers as []
+
+	# unknown location: the organization's region
+	egress.origin == "eu" with input as us_storage
+	egress.origin == "eu" with input as with_flow(us_storage, {"subject": {"country": ""}})
+	egress.origin == "us" with input as us_org_storage
+}
+
+test_subject_country_malformed if {
+	flow := with_flow(storage, {"subject": {"country": "Germany"}})
+	"data subject country Germany is not an ISO 3166-1 alpha-2 code" in egress.deny with input as flow
+	not egress.allow with input as flow
+	"data subject country 5 is not an ISO 3166-1 alpha-2 code" in egress.deny with input as with_flow(storage, {"subject": {"country": 5}})
 }
 
 test_redis_region_pinned if {
@@ -562,18 +646,29 @@ test_registry_purposes_and_categories_known if {
 	}
 }
 
-test_registry_sccs_for_every_location_outside_the_eea if {
+# Every protected region's data may reach every location of every
+# subprocessor only under a complete recorded mechanism (policy §7).
+test_registry_transfer_mechanism_for_every_protected_region_and_location if {
 	every _, s in data.convot.registry.subprocessors {
 		every l in s.locations {
 			data.convot.registry.regions[l]
-			transfer_safeguarded(s, l)
+			every from, r in data.convot.registry.regions {
+				transfer_safeguarded(s, from, r, l)
+			}
 		}
 	}
 }
 
-transfer_safeguarded(_, l) if data.convot.registry.regions[l].eea == true
+transfer_safeguarded(_, _, r, _) if not r.transfer_safeguards
 
-transfer_safeguarded(s, l) if l in s.sccs
+transfer_safeguarded(_, from, _, l) if from == l
+
+transfer_safeguarded(s, from, _, l) if {
+	some t in s.transfers
+	t.from == from
+	t.to == l
+	egress.transfer_mechanism_valid(t)
+}
 
 # --- Convot's own infrastructure (self-hosted AI endpoint) -------------------
 

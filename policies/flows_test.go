@@ -18,6 +18,8 @@ func euOrg() OrgContext {
 }
 
 func usOrg() OrgContext { return OrgContext{ID: 43, Region: "us"} }
+func ukOrg() OrgContext { return OrgContext{ID: 46, Region: "uk"} }
+func chOrg() OrgContext { return OrgContext{ID: 47, Region: "ch"} }
 
 func endUser() SubjectContext  { return SubjectContext{Kind: "end_user"} }
 func customer() SubjectContext { return SubjectContext{Kind: "customer"} }

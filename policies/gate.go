@@ -69,6 +69,10 @@ type SubjectContext struct {
 	Objections []string `json:"objections"`
 	// Consents the subject gave, e.g. marketing_email.
 	Consents []string `json:"consents"`
+	// Country is where the subject is, when known (ISO 3166-1 alpha-2, e.g.
+	// the contact's country from GeoIP): the origin of a transfer (policy
+	// §7); else the organization's region is.
+	Country string `json:"country,omitempty"`
 }
 
 // Decision is the gate's answer for one flow.
@@ -332,6 +336,9 @@ func (f Flow) input() ast.Value {
 	)
 	if s.Kind != "" {
 		subject.Insert(ast.InternedTerm("kind"), ast.StringTerm(s.Kind))
+	}
+	if s.Country != "" { // omitted when empty, as in the JSON form
+		subject.Insert(ast.InternedTerm("country"), ast.StringTerm(s.Country))
 	}
 	items = append(items, ast.Item(ast.InternedTerm("subject"), ast.NewTerm(subject)))
 	if f.DestinationRegion != "" {

@@ -165,6 +165,21 @@ func TestAuthorizeRules(t *testing.T) {
 		{name: "redis outside the organization's region", allow: false,
 			flow:   with(realtimeFlow(), func(f *Flow) { f.DestinationRegion = "us" }),
 			reason: "redis traffic must stay in the organization's region eu, not us"},
+		{name: "UK organization's data in the EU under an adequacy decision", allow: true,
+			flow:   with(attachmentFlow(), func(f *Flow) { f.Organization = ukOrg() }),
+			reason: "aws may receive"},
+		{name: "UK organization's data to the US under the UK Addendum", allow: true,
+			flow:   with(attachmentFlow(), func(f *Flow) { f.Organization, f.DestinationRegion = ukOrg(), "us" }),
+			reason: "aws may receive"},
+		{name: "Swiss organization's mail through postmark in the US", allow: true,
+			flow:   with(securityAlertFlow(), func(f *Flow) { f.Organization = chOrg() }),
+			reason: "postmark may receive"},
+		{name: "redis for a Swiss organization in Switzerland", allow: true,
+			flow:   with(realtimeFlow(), func(f *Flow) { f.Organization, f.DestinationRegion = chOrg(), "ch" }),
+			reason: "redis may receive"},
+		{name: "malformed subject country", allow: false,
+			flow:   with(attachmentFlow(), func(f *Flow) { f.Subject.Country = "Germany" }),
+			reason: "data subject country Germany is not an ISO 3166-1 alpha-2 code"},
 		{name: "redis for a US organization in the US", allow: true,
 			flow:   with(realtimeFlow(), func(f *Flow) { f.DestinationRegion, f.Organization = "us", usOrg() }),
 			reason: "redis may receive"},
@@ -211,7 +226,14 @@ func TestAuthorizeRulesOnEditedRegistry(t *testing.T) {
 	g, _ := gateWithRegistry(t, func(reg map[string]any) {
 		pm := subprocessorEntry(reg, "postmark")
 		pm["purposes"] = append(pm["purposes"].([]any), "marketing.communications.email", "functional.service.improve")
-		subprocessorEntry(reg, "aws")["sccs"] = []any{}
+		subprocessorEntry(reg, "aws")["transfers"] = []any{}
+		var noSwiss []any // postmark keeps every mechanism but Switzerland's
+		for _, tr := range pm["transfers"].([]any) {
+			if tr.(map[string]any)["from"] != "ch" {
+				noSwiss = append(noSwiss, tr)
+			}
+		}
+		pm["transfers"] = noSwiss
 		subprocessorEntry(reg, "stripe")["dpa_signed"] = false
 		reg["purposes"].(map[string]any)["functional.ai.summary"].(map[string]any)["needs_identifiers"] = []any{"user.contact.email"}
 	})
@@ -238,7 +260,22 @@ func TestAuthorizeRulesOnEditedRegistry(t *testing.T) {
 			reason: "postmark may receive"},
 		{name: "EU data to the US without SCCs", allow: false,
 			flow:   with(attachmentFlow(), func(f *Flow) { f.DestinationRegion = "us" }),
-			reason: "no Standard Contractual Clauses recorded for transfers of EU data to aws in us"},
+			reason: "no transfer mechanism (SCCs or adequacy decision) recorded for transfers of European Union (EEA) data to aws in us"},
+		{name: "UK data in the EU without an adequacy record", allow: false,
+			flow:   with(attachmentFlow(), func(f *Flow) { f.Organization = ukOrg() }),
+			reason: "no transfer mechanism (SCCs or adequacy decision) recorded for transfers of United Kingdom data to aws in eu"},
+		{name: "a US organization's contact in Switzerland: Swiss data needs a mechanism", allow: false,
+			flow: with(securityAlertFlow(), func(f *Flow) {
+				f.Organization, f.Subject.Country = usOrg(), "CH"
+				f.Subject.Kind = "end_user"
+			}),
+			reason: "no transfer mechanism (SCCs or adequacy decision) recorded for transfers of Switzerland data to postmark in us"},
+		{name: "an EU organization's contact in the US: no restricted transfer", allow: true,
+			flow:   with(attachmentFlow(), func(f *Flow) { f.DestinationRegion, f.Subject.Country = "us", "US" }),
+			reason: "aws may receive"},
+		{name: "a US organization with no subject location: no restricted transfer", allow: true,
+			flow:   with(securityAlertFlow(), func(f *Flow) { f.Organization = usOrg() }),
+			reason: "postmark may receive"},
 		{name: "US data to the US needs no SCCs", allow: true,
 			flow:   with(attachmentFlow(), func(f *Flow) { f.DestinationRegion, f.Organization = "us", usOrg() }),
 			reason: "aws may receive"},
@@ -481,7 +518,8 @@ func TestAuthorizeConcurrent(t *testing.T) {
 // The JSON form of a Flow is the policy input: `convot policy eval` and
 // `opa eval -i` see the same decision as Authorize.
 func TestFlowJSONIsPolicyInput(t *testing.T) {
-	for _, f := range append(realisticFlows(), Flow{}, with(summaryFlow(), func(f *Flow) { f.Subject = SubjectContext{} })) {
+	for _, f := range append(realisticFlows(), Flow{}, with(summaryFlow(), func(f *Flow) { f.Subject = SubjectContext{} }),
+		with(attachmentFlow(), func(f *Flow) { f.Subject.Country = "CH" })) {
 		b, err := jsonMarshal(f)
 		if err != nil {
 			t.Fatal(err)

@@ -150,12 +150,28 @@ func TestRegistry(t *testing.T) {
 			}
 		}
 		for _, l := range s.Locations {
-			region, ok := reg.Regions[l]
+			_, ok := reg.Regions[l]
 			if !ok {
 				t.Errorf("%s: unknown location %s", name, l)
 			}
-			if !region.EEA && !slices.Contains(s.SCCs, l) {
-				t.Errorf("%s: no SCCs recorded for %s (policy §7)", name, l)
+			// every protected region's data may reach every location
+			// only under a complete recorded mechanism (policy §7)
+			for from, fr := range reg.Regions {
+				if !fr.TransferSafeguards || from == l || !ok {
+					continue
+				}
+				i := slices.IndexFunc(s.Transfers, func(tr Transfer) bool { return tr.From == from && tr.To == l })
+				if i < 0 {
+					t.Errorf("%s: no transfer mechanism recorded for %s→%s (policy §7)", name, from, l)
+					continue
+				}
+				tr := s.Transfers[i]
+				switch {
+				case tr.Mechanism == "scc" && tr.Module != "" && tr.Version != "" && tr.Date != "" && tr.Instrument != "":
+				case tr.Mechanism == "adequacy" && tr.Decision != "" && tr.Date != "":
+				default:
+					t.Errorf("%s: incomplete transfer record %+v", name, tr)
+				}
 			}
 		}
 		for _, k := range s.Subjects {

@@ -9,8 +9,12 @@ import (
 // Registry is the registry data document (registry.json) as Go values: the
 // same data the policy reads as data.convot.registry.
 type Registry struct {
-	// Regions are the regions data may be processed in, by code (us, eu).
+	// Regions are the regions data may be processed in, by code (us, eu,
+	// uk, ch).
 	Regions map[string]Region `json:"regions"`
+	// Countries maps an ISO 3166-1 alpha-2 country code to its region: where
+	// a data subject is (policy §7: EEA, United Kingdom, Switzerland).
+	Countries map[string]string `json:"countries"`
 	// SubjectKinds are the kinds of data subject a flow may concern.
 	SubjectKinds map[string]string `json:"subject_kinds"`
 	// Objections are the objections a data subject may raise (policy §9).
@@ -35,6 +39,34 @@ type Region struct {
 	Name string `json:"name"`
 	// EEA is whether the region is in the European Economic Area.
 	EEA bool `json:"eea"`
+	// Law is the data-protection law of the region (GDPR, UK GDPR, Swiss FADP).
+	Law string `json:"law,omitempty"`
+	// TransferSafeguards: personal data of this region leaves it only under
+	// a recorded transfer mechanism (policy §7).
+	TransferSafeguards bool `json:"transfer_safeguards,omitempty"`
+}
+
+// Transfer is the mechanism recorded for one subprocessor's transfers of
+// personal data from one region to another (policy §7): Standard
+// Contractual Clauses (instrument, module, version, date) or an adequacy
+// decision (decision, date).
+type Transfer struct {
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Mechanism  string `json:"mechanism"` // scc or adequacy
+	Instrument string `json:"instrument,omitempty"`
+	Module     string `json:"module,omitempty"`
+	Version    string `json:"version,omitempty"`
+	Decision   string `json:"decision,omitempty"`
+	Date       string `json:"date"`
+}
+
+// String describes the mechanism for auditors.
+func (t Transfer) String() string {
+	if t.Mechanism == "adequacy" {
+		return t.From + "→" + t.To + ": adequacy, " + t.Decision + " (" + t.Date + ")"
+	}
+	return t.From + "→" + t.To + ": SCCs, " + t.Module + ", " + t.Instrument + " version " + t.Version + " (" + t.Date + ")"
 }
 
 // Purpose is a purpose of processing.
@@ -69,10 +101,10 @@ type Subprocessor struct {
 	Subjects []string `json:"subjects"`
 	// Locations are the regions it processes data in.
 	Locations []string `json:"locations"`
-	// SCCs lists the locations for which Standard Contractual Clauses are
-	// recorded (needed for EU data outside the EEA, policy §7).
-	SCCs      []string `json:"sccs"`
-	DPASigned bool     `json:"dpa_signed"`
+	// Transfers are the transfer mechanisms recorded for data leaving a
+	// region that requires safeguards (policy §7).
+	Transfers []Transfer `json:"transfers"`
+	DPASigned bool       `json:"dpa_signed"`
 	// Controller marks a recipient that is the Customer itself: it needs no
 	// DPA, and receives only its own organization's data.
 	Controller bool `json:"controller,omitempty"`

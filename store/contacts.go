@@ -133,7 +133,18 @@ func (s *Store) SubjectContextForContact(ctx context.Context, orgID, contactID u
 	if err := s.contactOf(ctx, orgID, contactID); err != nil {
 		return policies.SubjectContext{}, err
 	}
-	return subjectContext(ctx, s.db, models.SubjectEndUser, "contact_id", contactID)
+	sc, err := subjectContext(ctx, s.db, models.SubjectEndUser, "contact_id", contactID)
+	if err != nil {
+		return sc, err
+	}
+	// Where the contact is, when known (GeoIP), is the origin of a transfer
+	// (policy §7).
+	var ct models.Contact
+	if err := s.with(ctx).Select("id", "data_key_id", "country").Where("id = ? AND organization_id = ?", contactID, orgID).Take(&ct).Error; err != nil {
+		return sc, err
+	}
+	sc.Country = ct.Country
+	return sc, nil
 }
 
 // FlaggedUnder16 reports whether one of the organization's contacts is

@@ -201,11 +201,11 @@ func init() {
 		}},
 
 		// audit events and decisions
-		isolationCase{"AuditEvents", func(t *testing.T, f *fixture) {
+		isolationCase{"AuditLog", func(t *testing.T, f *fixture) {
 			must(t, f.store.CreateAuditEvent(f.ctx, &models.AuditEvent{OrganizationID: f.A.Org.ID, ActorID: f.A.Owner.ID,
 				DataKeyID: f.A.Owner.DataKeyID, Action: "auth.login", CreatedAt: f.now}))
 			for _, action := range []string{"", "auth.login"} {
-				list, err := f.store.AuditEvents(f.ctx, f.B.Org.ID, action, 200)
+				list, err := f.store.AuditLog(f.ctx, f.B.Org.ID, AuditFilter{Action: action, ActorID: f.A.Owner.ID, Limit: 200})
 				must(t, err)
 				if len(list) != 0 {
 					t.Fatalf("B listed %d of A's audit events", len(list))

@@ -40,8 +40,37 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 }
 
 // With a certificate the server speaks TLS 1.2 or newer only, sends HSTS
-// and marks its cookies Secure.
+// and marks its cookies Secure. Go servers have defaulted to TLS 1.2 since
+// Go 1.22, so a handshake alone would pass without Convot's setting: the
+// test checks the config's explicit MinVersion and suites, then runs with
+// GODEBUG=tls10server=1 (Go's switch back to a TLS 1.0 default), under which
+// only Convot's own settings (MinVersion, and AEAD suites that TLS 1.1
+// cannot use) refuse TLS 1.1; it also offers CBC suites (in Go's default
+// list) that Convot's list excludes.
 func TestTLSOnlyFromVersion12(t *testing.T) {
+	cfg := serverTLSConfig()
+	if cfg.MinVersion != tls.VersionTLS12 {
+		t.Fatalf("server MinVersion = %#x, want TLS 1.2 set explicitly", cfg.MinVersion)
+	}
+	if len(cfg.CipherSuites) == 0 {
+		t.Fatal("server cipher suites left to Go's default, which includes CBC suites")
+	}
+	for _, id := range cfg.CipherSuites {
+		name := tls.CipherSuiteName(id)
+		if !strings.HasPrefix(name, "TLS_ECDHE_") || !(strings.Contains(name, "_GCM_") || strings.Contains(name, "CHACHA20")) {
+			t.Errorf("server offers %s: not forward-secret AEAD", name)
+		}
+	}
+	for _, s := range tls.InsecureCipherSuites() {
+		for _, id := range cfg.CipherSuites {
+			if s.ID == id {
+				t.Errorf("server offers insecure suite %s", s.Name)
+			}
+		}
+	}
+
+	// Go re-reads GODEBUG when it is set: the default minimum falls to TLS 1.0.
+	t.Setenv("GODEBUG", "tls10server=1")
 	dir := t.TempDir()
 	cert, key := selfSigned(t, dir)
 	t.Setenv("CONVOT_DATA_DIR", dir)
@@ -74,10 +103,26 @@ func TestTLSOnlyFromVersion12(t *testing.T) {
 	}()
 	addr := ln.Addr().String()
 
-	old := &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11} // #nosec: test of refusal
-	if conn, err := tls.Dial("tcp", addr, old); err == nil {
-		_ = conn.Close() // the test fails either way
-		t.Fatal("a TLS 1.1 handshake succeeded")
+	for _, c := range []struct {
+		name string
+		cfg  *tls.Config
+	}{
+		{"TLS 1.1", &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}},                                                                                   // #nosec: test of refusal
+		{"TLS 1.0", &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}},                                                                                   // #nosec: test of refusal
+		{"TLS 1.2 CBC", &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA}}}, // #nosec: test of refusal
+	} {
+		if conn, err := tls.Dial("tcp", addr, c.cfg); err == nil {
+			v := conn.ConnectionState().Version
+			_ = conn.Close() // the test fails either way
+			t.Errorf("a %s handshake succeeded (version %#x)", c.name, v)
+		}
+	}
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, MinVersion: v, MaxVersion: v}) // #nosec: self-signed test certificate
+		if err != nil {
+			t.Fatalf("handshake at %#x: %v", v, err)
+		}
+		_ = conn.Close()
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}} // #nosec: self-signed test certificate
 	resp, err := client.Get("https://" + addr + "/login")

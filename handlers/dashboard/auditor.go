@@ -186,13 +186,13 @@ func (h *Handler) auditorSubprocessors(c *gin.Context) {
 	configured := h.Config.Configured()
 	t := auditTable{Name: "subprocessors", Heading: "Subprocessors",
 		Intro:   "The registry the egress gate reads (policy §6, §7).",
-		Columns: []string{"Subprocessor", "Legal entity", "Service", "Purposes", "Categories", "Locations", "SCCs for", "DPA signed", "Configured here"},
+		Columns: []string{"Subprocessor", "Legal entity", "Service", "Purposes", "Categories", "Locations", "Transfer mechanisms", "DPA signed", "Configured here"},
 	}
 	names := reg.SubprocessorNames()
 	for _, n := range names {
 		sp := reg.Subprocessors[n]
 		t.Rows = append(t.Rows, []string{n, sp.LegalName, sp.Service, strings.Join(sp.Purposes, ", "), strings.Join(sp.Categories, ", "),
-			strings.Join(sp.Locations, ", "), strings.Join(sp.SCCs, ", "), yesNo(sp.DPASigned), yesNo(configured[n])})
+			strings.Join(sp.Locations, ", "), transferList(sp.Transfers), yesNo(sp.DPASigned), yesNo(configured[n])})
 	}
 	t.Document = gin.H{"subprocessors": reg.Subprocessors, "configured": configured}
 	h.showAuditTable(c, t)
@@ -233,4 +233,13 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// transferList describes a subprocessor's transfer mechanisms, one a line.
+func transferList(ts []policies.Transfer) string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.String()
+	}
+	return strings.Join(out, "\n")
 }

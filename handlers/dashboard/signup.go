@@ -3,6 +3,7 @@ package dashboard
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -54,8 +55,8 @@ func (h *Handler) signup(c *gin.Context) {
 	case f.CompanyName == "" || len(f.CompanyName) > 200:
 		bad("Enter your company name (at most 200 characters).")
 		return
-	case f.Region != "us" && f.Region != "eu":
-		bad("Choose where your data is processed: us or eu.")
+	case !slices.Contains(models.Regions, f.Region):
+		bad("Choose where your data is processed: us, eu, uk or ch.")
 		return
 	}
 	if msg := checkPassword(password); msg != "" {

@@ -190,20 +190,3 @@ func (h *Handler) removeMember(c *gin.Context) {
 	})
 	h.Finish(c, err, "/settings/team", "removed")
 }
-
-func (h *Handler) auditLog(c *gin.Context) {
-	events, err := h.Store.AuditEvents(c, site.CurrentOrg(c).ID, c.Query("action"), 200)
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	if site.WantsJSON(c) {
-		out := make([]gin.H, len(events))
-		for i, e := range events {
-			out[i] = gin.H{"id": e.ID, "action": e.Action, "actor_id": e.ActorID, "target": e.Target, "detail": e.Detail, "created_at": e.CreatedAt}
-		}
-		c.JSON(http.StatusOK, gin.H{"events": out})
-		return
-	}
-	h.Render(c, http.StatusOK, "audit", h.Page(c, "Audit log", "audit", events))
-}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +57,7 @@ var Settings = []Setting{
 	{Name: "AWS_REGION", Default: "eu-central-1", Usage: "AWS region of CONVOT_S3_BUCKET"},
 	{Name: "AWS_ACCESS_KEY_ID", Usage: "AWS access key for CONVOT_S3_BUCKET"},
 	{Name: "AWS_SECRET_ACCESS_KEY", Usage: "AWS secret key for CONVOT_S3_BUCKET"},
-	{Name: "CONVOT_REGION", Default: "eu", Usage: "region this deployment's Redis runs in (us or eu); organizations of the other region are refused by the egress gate"},
+	{Name: "CONVOT_REGION", Default: "eu", Usage: "region this deployment's Redis runs in (us, eu, uk or ch); organizations of another region are refused by the egress gate"},
 	{Name: "CONVOT_GEOIP_DB", Usage: "MaxMind-format country database (.mmdb) for the widget's visitor country; empty means no country is recorded"},
 	{Name: "STRIPE_SECRET_KEY", Usage: "Stripe secret key for billing; empty means billing is off"},
 	{Name: "STRIPE_WEBHOOK_SECRET", Usage: "signing secret (whsec_...) of the Stripe webhook endpoint /webhooks/stripe, created with Stripe API version 2023-10-16; empty means Stripe webhooks are refused"},
@@ -294,8 +295,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.PostmarkInboundPassword != "" && len(c.PostmarkInboundPassword) < 16 {
 		return nil, errors.New("POSTMARK_INBOUND_PASSWORD: want at least 16 characters")
 	}
-	if c.Region != "us" && c.Region != "eu" {
-		return nil, errors.New("CONVOT_REGION: want us or eu")
+	if !slices.Contains(regions, c.Region) {
+		return nil, errors.New("CONVOT_REGION: want us, eu, uk or ch")
 	}
 	if c.StripeRegion != "us" && c.StripeRegion != "eu" {
 		return nil, errors.New("STRIPE_REGION: want us or eu")
@@ -367,3 +368,8 @@ const (
 	ReadHeaderTimeout = 10 * time.Second
 	ShutdownTimeout   = 15 * time.Second
 )
+
+// regions are the regions a deployment may run in (as models.Regions, the
+// regions an organization may choose; policy §7 names the EEA, the United
+// Kingdom and Switzerland).
+var regions = []string{"us", "eu", "uk", "ch"}

@@ -70,3 +70,17 @@ func TestContactAddressesFromSettings(t *testing.T) {
 		t.Fatalf("the same address for privacy and security: %v", err)
 	}
 }
+
+// Policy §7 names the EEA, the United Kingdom and Switzerland: a deployment
+// may run in each of them (and in the US); another region is refused.
+func TestRegions(t *testing.T) {
+	for _, r := range []string{"us", "eu", "uk", "ch"} {
+		c, err := Load(env("CONVOT_REGION", r))
+		if err != nil || c.Region != r {
+			t.Errorf("CONVOT_REGION=%s: %v", r, err)
+		}
+	}
+	if _, err := Load(env("CONVOT_REGION", "mars")); err == nil || !strings.Contains(err.Error(), "CONVOT_REGION") {
+		t.Errorf("CONVOT_REGION=mars: %v", err)
+	}
+}
