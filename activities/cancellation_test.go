@@ -132,7 +132,9 @@ func cxlFillRow(t *testing.T, model any, tn *cxlTenant) any {
 		case reflect.Int, reflect.Int64, reflect.Int32:
 			f.SetInt(1)
 		case reflect.Uint64, reflect.Uint32, reflect.Uint:
-			f.SetUint(1)
+			// Per tenant, so that a unique index over such columns
+			// (a webhook delivery's endpoint and event) holds both.
+			f.SetUint(tn.org.ID)
 		case reflect.Slice:
 			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
 		case reflect.Map:

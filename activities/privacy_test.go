@@ -489,7 +489,7 @@ func TestAccessReportReadableAndNamesOnlyConfiguredRecipients(t *testing.T) {
 	}
 	// No table wider than maxReportColumns columns.
 	for _, head := range strings.Split(report, "<thead>")[1:] {
-		head = head[:strings.Index(head, "</thead>")]
+		head, _, _ = strings.Cut(head, "</thead>")
 		if n := strings.Count(head, "<th>"); n > maxReportColumns {
 			t.Errorf("a table of %d columns: %s", n, head)
 		}

@@ -30,7 +30,7 @@ func readTSV(path string) ([][2]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to lose on close
 	var rows [][2]string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

@@ -459,7 +459,7 @@ func validLanguage(tag string) bool {
 			return false
 		}
 		for _, r := range p {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
 				return false
 			}
 		}

@@ -30,8 +30,7 @@ func shopifyServer(t *testing.T) (*testServer, *shopifytest.Shop) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ts *testServer
-	ts = newConfiguredTestServer(t, func(s *Server) {
+	ts := newConfiguredTestServer(t, func(s *Server) {
 		s.Shopify = shopify.NewApp(s.Store, client, "app-key", "app-secret", "")
 	})
 	ts.srv.Shopify.CallbackURL = ts.URL + "/settings/shopify/callback"

@@ -1,6 +1,7 @@
 package shopify
 
 import (
+	"errors"
 	"net/url"
 	"testing"
 
@@ -41,7 +42,7 @@ func TestQuerySignatureFixedVector(t *testing.T) {
 		} else {
 			mutate(v)
 		}
-		if err := VerifyQuery(secret, v); err != ErrBadSignature {
+		if err := VerifyQuery(secret, v); !errors.Is(err, ErrBadSignature) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -69,7 +70,7 @@ func TestWebhookSignatureFixedVector(t *testing.T) {
 		"not base64":   {"hush", "!!!", body},
 		"no secret":    {"", WebhookSignature("", body), body},
 	} {
-		if err := VerifyWebhook(c.secret, c.body, c.header); err != ErrBadSignature {
+		if err := VerifyWebhook(c.secret, c.body, c.header); !errors.Is(err, ErrBadSignature) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -82,7 +83,7 @@ func TestValidShop(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "acme.example.com", "acme.myshopify.com.evil.example", "acme.myshopify.com/admin", "-x.myshopify.com", "a.b.myshopify.com", "acme.myshopify.com:443"} {
-		if _, err := ValidShop(bad); err != ErrBadShop {
+		if _, err := ValidShop(bad); !errors.Is(err, ErrBadShop) {
 			t.Errorf("%q accepted", bad)
 		}
 	}

@@ -508,7 +508,7 @@ func benchVisitors(ctx context.Context, client *http.Client, api string, n, para
 			var session struct {
 				Token string `json:"token"`
 			}
-			if err := benchJSON(ctx, client, api+"/session", "", map[string]string{"page_url": "https://bench.example/"}, &session); err != nil {
+			if err := benchJSON(ctx, client, api+"/session", "", map[string]any{"page_url": "https://bench.example/", "create": true}, &session); err != nil {
 				errs <- fmt.Errorf("visitor session: %w", err)
 				return
 			}

@@ -57,7 +57,8 @@ func TestTLSOnlyFromVersion12(t *testing.T) {
 	}
 	for _, id := range cfg.CipherSuites {
 		name := tls.CipherSuiteName(id)
-		if !strings.HasPrefix(name, "TLS_ECDHE_") || !(strings.Contains(name, "_GCM_") || strings.Contains(name, "CHACHA20")) {
+		aead := strings.Contains(name, "_GCM_") || strings.Contains(name, "CHACHA20")
+		if !strings.HasPrefix(name, "TLS_ECDHE_") || !aead {
 			t.Errorf("server offers %s: not forward-secret AEAD", name)
 		}
 	}

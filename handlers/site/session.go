@@ -24,7 +24,6 @@ const (
 	ctxCSRF    = "convot.csrf"
 	ctxAccount = "convot.account"
 	ctxOrg     = "convot.org"
-	ctxStaff   = "convot.staff"
 	CtxSession = "convot.session"
 
 	SessionLifetime = 7 * 24 * time.Hour
@@ -195,7 +194,7 @@ func (s *Site) RequireStaff(c *gin.Context) {
 		s.Fail(c, http.StatusForbidden, "Forbidden", "The staff console is for Convot's staff.")
 		return
 	}
-	m, err := s.Store.ActiveStaffMember(c, a.ID)
+	_, err := s.Store.ActiveStaffMember(c, a.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		s.Fail(c, http.StatusForbidden, "Forbidden", "The staff console is for Convot's staff.")
 		return
@@ -210,11 +209,5 @@ func (s *Site) RequireStaff(c *gin.Context) {
 			"Convot's staff must sign in with two-factor authentication (privacy policy §10). Turn it on in Settings → Security, then come back.")
 		return
 	}
-	c.Set(ctxStaff, m)
 	c.Next()
-}
-
-// CurrentStaff is the staff membership RequireStaff found, or nil.
-func CurrentStaff(c *gin.Context) *models.StaffMember {
-	return Loaded[models.StaffMember](c, ctxStaff)
 }
