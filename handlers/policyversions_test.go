@@ -24,6 +24,8 @@ func TestPrivacyServesTheVersionInEffect(t *testing.T) {
 	}
 	cfg := ts.srv.Config
 	embedded = models.FillPolicy(embedded, models.ContactAddresses{Privacy: cfg.PrivacyAddress, Security: cfg.SecurityAddress, Support: cfg.SupportAddress})
+	// §9's "see our Data Deletion page" is served with the page's address.
+	embedded = strings.ReplaceAll(embedded, "see our Data Deletion page", "see our Data Deletion page ("+strings.TrimSuffix(cfg.BaseURL.String(), "/")+"/data-deletion)")
 	if r.status != http.StatusOK || !strings.HasPrefix(r.body, "Last updated: ") || !strings.Contains(r.body, "(version 1)") || !strings.HasSuffix(r.body, embedded) {
 		t.Fatalf("/privacy before any publication: %d %q", r.status, r.body[:min(120, len(r.body))])
 	}
