@@ -48,6 +48,9 @@ type Activities struct {
 	// Hub tells the inbox and the widget of status changes the workflows
 	// make themselves (an auto-resolve, a snooze ending); nil: nobody.
 	Hub realtime.Hub
+	// Disclosures sends what an approved disclosure request discloses,
+	// through the egress gate (policy §6); nil: disclosing fails.
+	Disclosures *subprocessors.Disclosures
 }
 
 // Register registers every activity under the names the workflows call.
@@ -60,7 +63,7 @@ func Register(w worker.Registry, a *Activities) {
 		workflows.ActivityDeleteOrganizationData:    a.DeleteOrganizationData,
 		workflows.ActivityNotifyContactOfReplies:    a.NotifyContactOfReplies,
 	}
-	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a)} {
+	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a), vulnerabilityActivities(a), disclosureActivities(a)} {
 		for name, fn := range byName {
 			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 		}

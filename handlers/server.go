@@ -16,6 +16,7 @@ import (
 	"github.com/convot/convot/closure"
 	"github.com/convot/convot/contacts"
 	"github.com/convot/convot/conversation"
+	"github.com/convot/convot/disclosures"
 	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/handlers/billing"
 	"github.com/convot/convot/handlers/codec"
@@ -33,6 +34,7 @@ import (
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/plans"
+	"github.com/convot/convot/security"
 	"github.com/convot/convot/shopify"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
@@ -91,6 +93,13 @@ type Server struct {
 	// Breaches starts and signals incident workflows (breach-<id>); on
 	// Temporal when nil and Temporal is set (handlers/dashboard/incidents.go).
 	Breaches dashboard.BreachWorkflows
+	// VulnerabilityWorkflows runs vulnerability reports
+	// (vulnerability-report-<id>); on Temporal when nil and Temporal is
+	// set. Read at each request.
+	VulnerabilityWorkflows security.Workflows
+	// DisclosureWorkflows runs disclosure requests (disclosure-<id>); on
+	// Temporal when nil and Temporal is set. Read at each request.
+	DisclosureWorkflows disclosures.Workflows
 	// Shopify is the Convot Shopify app (nil: off); read at each request.
 	Shopify *shopify.App
 	// intake takes data-subject requests (built by the privacy surface).
@@ -271,11 +280,22 @@ type PrivacyIntake = webhooks.PrivacyIntake
 // cmd/convot) may set them after New.
 func (s *Server) webhooksSurface() *webhooks.Handler {
 	return &webhooks.Handler{Site: s.Site, Conversations: s.Conversations, Keys: s.Keys,
-		Stripe:        func() *subprocessors.Stripe { return s.Stripe },
-		Accounts:      s.accounts,
-		PrivacyIntake: func() webhooks.PrivacyIntake { return s.PrivacyIntake },
-		ShopifyApp:    func() *shopify.App { return s.Shopify },
-		ShopifyIntake: func() *dsr.Intake { return s.intake }}
+		Stripe:               func() *subprocessors.Stripe { return s.Stripe },
+		Accounts:             s.accounts,
+		PrivacyIntake:        func() webhooks.PrivacyIntake { return s.PrivacyIntake },
+		ShopifyApp:           func() *shopify.App { return s.Shopify },
+		ShopifyIntake:        func() *dsr.Intake { return s.intake },
+		VulnerabilityReports: s.vulnerabilityReports}
+}
+
+// vulnerabilityReports takes and tracks vulnerability reports with the
+// workflows configured now (package security).
+func (s *Server) vulnerabilityReports() *security.Reports {
+	w := s.VulnerabilityWorkflows
+	if w == nil && s.Temporal != nil {
+		w = security.TemporalWorkflows{Client: s.Temporal}
+	}
+	return &security.Reports{Store: s.Store, Workflows: w, Now: s.now}
 }
 
 // cancellations is the configured closure.Cancellations: Cancellations,
@@ -319,14 +339,28 @@ func (s *Server) widgetSurface() *widget.Handler {
 // may set them after New.
 func (s *Server) dashboardSurface() *dashboard.Handler {
 	return &dashboard.Handler{Site: s.Site, Conversations: s.Conversations, Plans: s.Plans, Keys: s.Keys, Contacts: s.contacts,
-		Assist:             s.Assist,
-		Hub:                func() realtime.Hub { return s.Hub },
-		Breaches:           s.breaches,
-		TemporalUIURL:      s.TemporalUIURL,
-		Outbox:             s.Outbox,
-		ForgetOrganization: s.widget.ForgetOrganization,
-		OrgContext:         s.orgContextByID,
-		ShopifyApp:         func() *shopify.App { return s.Shopify }}
+		Assist:               s.Assist,
+		Hub:                  func() realtime.Hub { return s.Hub },
+		Breaches:             s.breaches,
+		TemporalUIURL:        s.TemporalUIURL,
+		Outbox:               s.Outbox,
+		ForgetOrganization:   s.widget.ForgetOrganization,
+		OrgContext:           s.orgContextByID,
+		ShopifyApp:           func() *shopify.App { return s.Shopify },
+		VulnerabilityReports: s.vulnerabilityReports,
+		Disclosures:          s.disclosureRegister}
+}
+
+// disclosureRegister is the register of disclosure requests with the workflows
+// configured now (package disclosures).
+func (s *Server) disclosureRegister() *disclosures.Register {
+	var w disclosures.Workflows
+	if s.DisclosureWorkflows != nil {
+		w = s.DisclosureWorkflows
+	} else if s.Temporal != nil {
+		w = disclosures.TemporalWorkflows{Client: s.Temporal}
+	}
+	return &disclosures.Register{Store: s.Store, Workflows: w, Now: s.now}
 }
 
 // breaches is the configured dashboard.BreachWorkflows: Breaches, else

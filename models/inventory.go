@@ -23,7 +23,7 @@ func All() []any {
 		&PrivacyRequest{}, &PrivacyExport{}, &SubjectPreference{},
 		&EmailThread{}, &EmailMessage{}, &EmailSuppression{}, &UnsubscribeToken{},
 		&LifecycleSignal{},
-		&StaffMember{},
+		&StaffMember{}, &VulnerabilityReport{}, &DPAAcceptance{}, &DisclosureRequest{},
 		&AIOutput{}, &AIEmbedding{}, &HelpArticle{},
 		&WebhookEndpoint{}, &WebhookEvent{}, &WebhookDelivery{}, &WebhookAttempt{},
 		&ShopifyInstall{}, &ShopifyOAuthState{}, &ShopifyWebhook{},

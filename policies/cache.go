@@ -101,5 +101,16 @@ func (f Flow) cacheKey() string {
 	list(s.Objections)
 	list(s.Consents)
 	str(s.Country)
+	flag(o.Deployment)
+	b.WriteString(strconv.FormatUint(f.RecipientOrganization, 10))
+	b.WriteByte(';')
+	if d := f.Disclosure; d != nil {
+		b.WriteByte('D')
+		str(d.Kind)
+		flag(d.Approved)
+		flag(d.RecipientRecorded)
+		flag(d.LegalBasisRecorded)
+		list(d.Requested)
+	}
 	return b.String()
 }

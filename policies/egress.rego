@@ -443,3 +443,75 @@ decision := {
 	"drop": sort(drop),
 	"redact": sort(redact),
 }
+
+# --- disclosures (policy §6) ---------------------------------------------------------
+# The recipient a disclosure request records (recipient type
+# disclosure_recipient) is no subprocessor and signs no DPA: it receives
+# personal data only under a request of the register whose kind is known,
+# that a privacy officer approved, whose recipient and legal basis are
+# recorded, and only the categories that request asked for (data
+# minimisation). Anything less is denied: the default.
+
+disclosure_recipient if sub.disclosure == true
+
+disclosure_kinds := {"legal_demand", "enforcement", "merger", "consent"}
+
+disclosure_declared if is_object(input.disclosure)
+
+disclosure_kind_known if input.disclosure.kind in disclosure_kinds
+
+disclosure_approved if input.disclosure.approved == true
+
+disclosure_recipient_recorded if input.disclosure.recipient_recorded == true
+
+disclosure_legal_basis_recorded if input.disclosure.legal_basis_recorded == true
+
+disclosure_requested := {c | some c in input.disclosure.requested; is_string(c)}
+
+disclosure_authorized if {
+	disclosure_recipient
+	disclosure_kind_known
+	disclosure_approved
+	disclosure_recipient_recorded
+	disclosure_legal_basis_recorded
+}
+
+dpa_in_place if disclosure_authorized
+
+deny contains "a disclosure recipient receives data only under a disclosure request" if {
+	disclosure_recipient
+	not disclosure_declared
+}
+
+deny contains sprintf("unknown disclosure kind %v", [object.get(input.disclosure, "kind", "(missing)")]) if {
+	disclosure_recipient
+	disclosure_declared
+	not disclosure_kind_known
+}
+
+deny contains "the disclosure is not approved by a privacy officer" if {
+	disclosure_recipient
+	not disclosure_approved
+}
+
+deny contains "the disclosure's recipient is not recorded" if {
+	disclosure_recipient
+	not disclosure_recipient_recorded
+}
+
+deny contains "the disclosure's legal basis is not recorded" if {
+	disclosure_recipient
+	not disclosure_legal_basis_recorded
+}
+
+deny contains sprintf("the disclosure request did not ask for %s", [c]) if {
+	disclosure_recipient
+	some c in categories
+	not c in disclosure_requested
+}
+
+deny contains "a disclosure request names a disclosure recipient, not a subprocessor" if {
+	disclosure_declared
+	sub
+	not disclosure_recipient
+}

@@ -756,3 +756,71 @@ test_subprocessors_cannot_claim_the_controllers_exemption if {
 	flow := with_flow(email, {"recipient_organization": 7})
 	not egress.own_controller with input as flow
 }
+
+# --- disclosures (policy §6) -------------------------------------------------------
+
+disclosure_flow := {
+	"subprocessor": "disclosure_recipient",
+	"purpose": "essential.legal_obligation",
+	"categories": ["user.name", "user.contact.email"],
+	"organization": org_eu,
+	"subject": end_user,
+	"destination_region": "eu",
+	"disclosure": {
+		"kind": "legal_demand",
+		"approved": true,
+		"recipient_recorded": true,
+		"legal_basis_recorded": true,
+		"requested": ["user.name", "user.contact.email"],
+	},
+}
+
+test_approved_disclosure_to_its_recorded_recipient_allowed if {
+	egress.allow with input as disclosure_flow
+	count(egress.deny) == 0 with input as disclosure_flow
+}
+
+test_disclosure_recipient_without_a_request_denied if {
+	flow := object.remove(disclosure_flow, ["disclosure"])
+	"a disclosure recipient receives data only under a disclosure request" in egress.deny with input as flow
+	"no data processing agreement is recorded for disclosure_recipient" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_unapproved_disclosure_denied if {
+	flow := json.patch(disclosure_flow, [{"op": "replace", "path": "/disclosure/approved", "value": false}])
+	"the disclosure is not approved by a privacy officer" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_disclosure_without_recorded_recipient_or_basis_denied if {
+	flow := json.patch(disclosure_flow, [
+		{"op": "replace", "path": "/disclosure/recipient_recorded", "value": false},
+		{"op": "replace", "path": "/disclosure/legal_basis_recorded", "value": false},
+	])
+	"the disclosure's recipient is not recorded" in egress.deny with input as flow
+	"the disclosure's legal basis is not recorded" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_disclosure_of_categories_not_requested_denied if {
+	flow := json.patch(disclosure_flow, [{"op": "replace", "path": "/disclosure/requested", "value": ["user.name"]}])
+	"the disclosure request did not ask for user.contact.email" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_disclosure_of_unknown_kind_denied if {
+	flow := json.patch(disclosure_flow, [{"op": "replace", "path": "/disclosure/kind", "value": "curiosity"}])
+	"unknown disclosure kind curiosity" in egress.deny with input as flow
+	not egress.allow with input as flow
+}
+
+test_disclosure_request_cannot_open_a_subprocessor if {
+	flow := with_flow(email, {"disclosure": disclosure_flow.disclosure})
+	"a disclosure request names a disclosure recipient, not a subprocessor" in egress.deny with input as flow
+}
+
+test_disclosure_of_a_restricted_subject_denied if {
+	flow := with_flow(disclosure_flow, {"subject": restricted_user})
+	not egress.allow with input as flow
+}

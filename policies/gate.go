@@ -39,6 +39,21 @@ type Flow struct {
 	// RecipientOrganization is the organization whose own endpoint receives
 	// the data (recipient customer_endpoint): it must be Organization.
 	RecipientOrganization uint64 `json:"recipient_organization,omitempty"`
+	// Disclosure describes a disclosure request (policy §6) when the
+	// recipient is the one it records (recipient disclosure_recipient).
+	Disclosure *DisclosureContext `json:"disclosure,omitempty"`
+}
+
+// DisclosureContext is what the gate is told of a disclosure request: its
+// kind (legal_demand, enforcement, merger, consent), whether an officer
+// approved it, whether its recipient and legal basis are recorded, and the
+// categories it asked for (only those may leave).
+type DisclosureContext struct {
+	Kind               string   `json:"kind"`
+	Approved           bool     `json:"approved"`
+	RecipientRecorded  bool     `json:"recipient_recorded"`
+	LegalBasisRecorded bool     `json:"legal_basis_recorded"`
+	Requested          []string `json:"requested"`
 }
 
 // OrgContext is the organization the data belongs to. A zero OrgContext is
@@ -349,6 +364,15 @@ func (f Flow) input() ast.Value {
 	}
 	if f.RecipientOrganization != 0 {
 		items = append(items, ast.Item(ast.InternedTerm("recipient_organization"), ast.UIntNumberTerm(f.RecipientOrganization)))
+	}
+	if d := f.Disclosure; d != nil {
+		items = append(items, ast.Item(ast.InternedTerm("disclosure"), ast.NewTerm(ast.NewObject(
+			ast.Item(ast.InternedTerm("kind"), ast.StringTerm(d.Kind)),
+			ast.Item(ast.InternedTerm("approved"), ast.InternedTerm(d.Approved)),
+			ast.Item(ast.InternedTerm("recipient_recorded"), ast.InternedTerm(d.RecipientRecorded)),
+			ast.Item(ast.InternedTerm("legal_basis_recorded"), ast.InternedTerm(d.LegalBasisRecorded)),
+			ast.Item(ast.InternedTerm("requested"), stringArray(d.Requested)),
+		))))
 	}
 	return ast.NewObject(items...)
 }

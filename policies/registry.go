@@ -108,6 +108,10 @@ type Subprocessor struct {
 	// Controller marks a recipient that is the Customer itself: it needs no
 	// DPA, and receives only its own organization's data.
 	Controller bool `json:"controller,omitempty"`
+	// Disclosure marks the recipient a disclosure request records (policy
+	// §6): it receives data only under an approved request with its legal
+	// basis recorded, and only the categories the request asked for.
+	Disclosure bool `json:"disclosure,omitempty"`
 	// AI marks an AI subprocessor (feature switches, objection to automated
 	// processing, identifiers redacted).
 	AI bool `json:"ai,omitempty"`

@@ -21,6 +21,8 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(AccountCancellation, workflow.RegisterOptions{Name: CancellationWorkflowType})
 	w.RegisterWorkflowWithOptions(PrivacyRequest, workflow.RegisterOptions{Name: PrivacyRequestWorkflowType})
 	registerRetention(w)
+	w.RegisterWorkflowWithOptions(VulnerabilityReport, workflow.RegisterOptions{Name: VulnerabilityWorkflowType})
+	w.RegisterWorkflowWithOptions(DisclosureRequest, workflow.RegisterOptions{Name: DisclosureWorkflowType})
 }
 
 // ConversationWorkflowType is the registered name of ConversationLifecycle.

@@ -99,6 +99,8 @@ func TestRecordHistories(t *testing.T) {
 		{"PrivacyRequest", recordPrivacy},
 		{"Retention", recordRetention},
 		{"PolicyChange", recordPolicyChange},
+		{"VulnerabilityReport", recordVulnerability},
+		{"DisclosureRequest", recordDisclosure},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.run(t, r) })
 	}
@@ -332,6 +334,48 @@ func recordPolicyChange(t *testing.T, r *recording) {
 	r.save(t, "PolicyChange-material-notice-too-short", run.GetID(), run.GetRunID())
 }
 
+// A vulnerability report received so that its triage deadline passes in
+// seconds: acknowledged, escalated, triaged, fixed, closed, the reporter
+// informed.
+func recordVulnerability(t *testing.T, r *recording) {
+	// Two business days before now, plus a few seconds: the timer fires.
+	received := time.Now().UTC().Add(4 * time.Second)
+	for AddBusinessDays(received, VulnAckBusinessDays).After(time.Now().UTC().Add(4 * time.Second)) {
+		received = received.Add(-time.Hour)
+	}
+	in := VulnerabilityInput{ReportID: 907, ReceivedAt: received}
+	run := r.start(t, VulnerabilityStartOptions(in), VulnerabilityWorkflowType, in)
+	await(t, r, run, QueryVulnStatus, "overdue", func(s VulnState) bool { return s.Status == VulnOverdue })
+	r.signal(t, run, SignalVulnTriaged, VulnSignal{ActorID: 4, Severity: "high"})
+	await(t, r, run, QueryVulnStatus, "triaged", func(s VulnState) bool { return s.Status == VulnTriaged })
+	r.signal(t, run, SignalVulnFixed, VulnSignal{ActorID: 4})
+	r.signal(t, run, SignalVulnClosed, VulnSignal{ActorID: 4, Outcome: "fixed"})
+	var s VulnState
+	require.NoError(t, run.Get(r.ctx, &s))
+	require.Equal(t, VulnClosed, s.Status)
+	r.save(t, "VulnerabilityReport-escalated-triaged-closed", run.GetID(), run.GetRunID())
+}
+
+// A disclosure request past its deadline (escalated), approved, disclosed
+// and notified; and one refused.
+func recordDisclosure(t *testing.T, r *recording) {
+	in := DisclosureInput{DisclosureID: 908, OrganizationID: 5, DueAt: time.Now().UTC().Add(3 * time.Second)}
+	run := r.start(t, DisclosureStartOptions(in), DisclosureWorkflowType, in)
+	await(t, r, run, QueryDisclosureStatus, "overdue", func(s DisclosureState) bool { return s.Status == DisclosureOverdue })
+	r.signal(t, run, SignalDisclosureApprove, DisclosureDecision{ActorID: 6})
+	var s DisclosureState
+	require.NoError(t, run.Get(r.ctx, &s))
+	require.Equal(t, DisclosureClosed, s.Status)
+	r.save(t, "DisclosureRequest-overdue-approved-notified", run.GetID(), run.GetRunID())
+
+	in = DisclosureInput{DisclosureID: 909, OrganizationID: 5, DueAt: time.Now().UTC().Add(time.Hour)}
+	run = r.start(t, DisclosureStartOptions(in), DisclosureWorkflowType, in)
+	r.signal(t, run, SignalDisclosureRefuse, DisclosureDecision{ActorID: 6})
+	require.NoError(t, run.Get(r.ctx, &s))
+	require.Equal(t, DisclosureRefused, s.Status)
+	r.save(t, "DisclosureRequest-refused", run.GetID(), run.GetRunID())
+}
+
 // --- fake activities ---------------------------------------------------------------
 
 // recordingFakes answer as the real activities would, without a database;
@@ -386,6 +430,20 @@ func (f *recordingFakes) activities() map[string]any {
 			return nil
 		},
 		ActivityNotifyAffectedUsers: func(context.Context, uint64) (int64, error) { return 12, nil },
+
+		ActivityAcknowledgeVulnerability:    func(context.Context, VulnStepInput) error { return nil },
+		ActivityEscalateVulnerability:       func(context.Context, VulnStepInput) error { return nil },
+		ActivityRecordVulnerabilityStep:     func(context.Context, VulnStepInput) error { return nil },
+		ActivityInformVulnerabilityReporter: func(context.Context, VulnStepInput) error { return nil },
+
+		ActivityRecordDisclosureStep: func(context.Context, DisclosureStepInput) error { return nil },
+		ActivityEscalateDisclosure:   func(context.Context, DisclosureStepInput) error { return nil },
+		ActivityDiscloseData: func(context.Context, DisclosureStepInput) (DisclosureOutcome, error) {
+			return DisclosureOutcome{Allowed: true, Fields: 2, Digest: "0f"}, nil
+		},
+		ActivityNotifyDisclosureSubjects: func(context.Context, DisclosureStepInput) (DisclosureOutcome, error) {
+			return DisclosureOutcome{Notified: 1}, nil
+		},
 
 		ActivitySendPolicyNotices: func(context.Context, int) (int64, error) { return 3, nil },
 		ActivityRecordPolicyStep:  func(context.Context, PolicyStepInput) error { return nil },

@@ -45,6 +45,15 @@ var (
 	// BreachStatus is the state of a breach's notification (open, assessed,
 	// overdue, authority_notified, closed).
 	BreachStatus = temporal.NewSearchAttributeKeyKeyword("BreachStatus")
+	// ProcessKind names the kind of a process that has no attributes of
+	// its own (vulnerability_report, disclosure): the SQL visibility store
+	// offers three Datetime attributes and all are taken, so these
+	// processes put their due date in DsrDeadline, the shared due-date
+	// attribute, and say what they are here, e.g.
+	// ProcessKind="vulnerability_report" AND DsrDeadline < "...".
+	ProcessKind = temporal.NewSearchAttributeKeyKeyword("ProcessKind")
+	// ProcessStatus is the state of such a process.
+	ProcessStatus = temporal.NewSearchAttributeKeyKeyword("ProcessStatus")
 )
 
 // SearchAttributes maps every custom search attribute Convot uses to its
@@ -58,6 +67,8 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	CancellationDeleteAt.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	BreachNoticeDue.GetName():      enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	BreachStatus.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	ProcessKind.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	ProcessStatus.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // RegisterSearchAttributes adds the custom search attributes that the

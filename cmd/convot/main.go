@@ -60,6 +60,7 @@ func init() {
 		{"backup", "encrypted backups: `list` them, `restore` one into an empty database", "convot backup list | convot backup restore <id>", runBackup},
 		{"billing", "Stripe events that named no known organization, kept for review", "convot billing unmatched", runBilling},
 		{"support", "Convot's side of customers' support tickets; replies and closures name the staff member acting (--staff)", "convot support list | show <id> | reply <id> --staff EMAIL --message TEXT | close <id> --staff EMAIL", runSupport},
+		{"security", "vulnerability reports (mail to the security address); triage, fixed and close name the staff member acting (--staff)", "convot security list | show <id> | triage <id> --severity S --staff EMAIL | fixed <id> --staff EMAIL | close <id> --outcome O --staff EMAIL", runSecurity},
 		{"staff", "Convot's own staff: the accounts that may use the staff console (with two-factor authentication)", "convot staff list | add <email> | remove <email>", runStaff},
 		{"bench", "load tests: `messages` times widget messages until they reach an operator's socket on another web node; `ai` measures the local AI provider on the labelled data in assist/testdata", "convot bench messages [-messages N] [-rate N] [-visitors N] [-workers N] [-nodes N] [-lifecycles] | convot bench ai [-data DIR]", runBench},
 		{"audit", "for auditors: `promises` prints the promise ledger with each promise's state", "convot audit promises [-json]", runAudit},

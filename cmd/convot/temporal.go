@@ -19,6 +19,7 @@ import (
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/payloads"
+	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
 
@@ -121,6 +122,7 @@ func newWorker(c client.Client, a *app) worker.Worker {
 	acts.Mail, acts.InboundDomain = a.mail, a.cfg.InboundDomain
 	acts.Backups = a.backups()
 	acts.Hub = a.hub
+	acts.Disclosures = &subprocessors.Disclosures{Gate: a.gate, Mail: a.mail, From: a.cfg.MailFrom}
 	// Data-subject requests: Convot's privacy officer (the privacy address)
 	// hears of requests where Convot is the controller; notices link the
 	// workflow in the Temporal UI.

@@ -45,6 +45,7 @@ func (h *Handler) auditorIndex(c *gin.Context) {
 			{"/auditor/subprocessors", "the subprocessor registry and which are configured here"},
 			{"/auditor/processing", "the record of processing derived from the data inventory"},
 			{"/auditor/promises", "the promise ledger: each promise of the policy, its mechanism and tests"},
+			{"/auditor/dpa", "who accepted which version of the Data Processing Agreement, and when"},
 		},
 	}))
 }

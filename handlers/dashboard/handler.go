@@ -13,12 +13,14 @@ import (
 	"github.com/convot/convot/assist"
 	"github.com/convot/convot/contacts"
 	"github.com/convot/convot/conversation"
+	"github.com/convot/convot/disclosures"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/plans"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/security"
 	"github.com/convot/convot/shopify"
 )
 
@@ -59,4 +61,9 @@ type Handler struct {
 	OrgContext func(ctx context.Context, orgID uint64) policies.OrgContext
 	// ShopifyApp returns the Convot Shopify app (nil or unconfigured: off).
 	ShopifyApp func() *shopify.App
+	// VulnerabilityReports carries staff actions on vulnerability reports
+	// to their workflows (staff console).
+	VulnerabilityReports func() *security.Reports
+	// Disclosures is the register of disclosure requests (staff console).
+	Disclosures func() *disclosures.Register
 }

@@ -22,6 +22,7 @@ func (h *Handler) Routes(dash *gin.RouterGroup) {
 	h.incidentRoutes(dash)
 	h.supportRoutes(dash)
 	h.staffRoutes(dash)
+	h.dpaRoutes(dash)
 	h.aiRoutes(dash)
 	if h.Outbox != nil {
 		h.devMailRoutes(dash)
@@ -32,6 +33,7 @@ func (h *Handler) Routes(dash *gin.RouterGroup) {
 // policy in effect (policy.go).
 func (h *Handler) PublicRoutes(r *gin.Engine) {
 	r.GET("/privacy", h.servePolicy)
+	r.GET("/dpa", h.serveDPA)
 }
 
 func (h *Handler) authRoutes(r *gin.RouterGroup) {
@@ -88,6 +90,7 @@ func (h *Handler) auditorRoutes(r *gin.RouterGroup) {
 	g.GET("/subprocessors", h.auditorSubprocessors)
 	g.GET("/processing", h.auditorProcessing)
 	g.GET("/promises", h.auditorPromises)
+	g.GET("/dpa", h.auditorDPA)
 }
 
 func (h *Handler) inboxRoutes(r *gin.RouterGroup) {

@@ -27,6 +27,8 @@ func (h *Handler) staffRoutes(r *gin.RouterGroup) {
 	g.GET("/support/:id", h.staffTicketPage)
 	g.POST("/support/:id/reply", h.staffReply)
 	g.POST("/support/:id/close", h.staffClose)
+	h.staffSecurityRoutes(g)
+	h.staffDisclosureRoutes(g)
 }
 
 func (h *Handler) staffHome(c *gin.Context) {

@@ -24,6 +24,7 @@ var Permissions = []Permission{
 	{"organization_require_mfa", "Require two-factor authentication for everyone", []string{models.RoleOwner}},
 	{"audit_log_view", "Read the audit log of sign-ins and changes", []string{models.RoleOwner, models.RoleAdmin, models.RoleAuditor}},
 	{"auditor_view", "Read the policies, decision log, subprocessors, record of processing and promise ledger", []string{models.RoleOwner, models.RoleAdmin, models.RoleAuditor}},
+	{"dpa_accept", "Accept the Data Processing Agreement for the organization", []string{models.RoleOwner}},
 	{"billing_manage", "Manage the subscription and payment method", []string{models.RoleOwner}},
 	{"account_close", "Close the organization's account", []string{models.RoleOwner}},
 	{"privacy_requests_view", "See data-subject requests, their progress and evidence", []string{models.RoleOwner, models.RoleAdmin, models.RoleAuditor}},

@@ -18,6 +18,7 @@ import (
 	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/security"
 	"github.com/convot/convot/shopify"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/subscriptions"
@@ -50,6 +51,9 @@ type Handler struct {
 	// ShopifyIntake what turns its privacy webhooks into requests.
 	ShopifyApp    func() *shopify.App
 	ShopifyIntake func() *dsr.Intake
+	// VulnerabilityReports takes mail to the security address (nil, or
+	// without workflows: refused with 503 and delivered again).
+	VulnerabilityReports func() *security.Reports
 }
 
 // billingURL is the billing page's address, for mail; read at each call

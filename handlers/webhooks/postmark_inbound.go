@@ -17,6 +17,7 @@ import (
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/security"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
@@ -67,6 +68,11 @@ func (h *Handler) postmarkInbound(c *gin.Context) {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "privacy_request"})
+		return
+	}
+	// Convot's security address: a vulnerability report and its workflow.
+	if h.Config.SecurityAddress != "" && slices.Contains(recipients, h.Config.SecurityAddress) {
+		h.securityMail(c, &in, from, fromName, messageID)
 		return
 	}
 	// Convot's support address: a support ticket of the sender's account.
@@ -174,6 +180,29 @@ func (h *Handler) supportMail(c *gin.Context, in *postmarkInboundMail, from, mes
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "support_ticket", "ticket_id": t.ID})
+}
+
+// securityMail takes a mail to Convot's security address (policy §10,
+// §14): a vulnerability report, once per mail, whose workflow acknowledges
+// it to the sender at once. Without a workflow engine the mail is refused
+// with 503 and Postmark delivers it again.
+func (h *Handler) securityMail(c *gin.Context, in *postmarkInboundMail, from, fromName, messageID string) {
+	reports := h.VulnerabilityReports()
+	if reports == nil || reports.Workflows == nil {
+		h.inboundRefusal(c, http.StatusServiceUnavailable, "security intake unavailable", "Vulnerability reports cannot be taken at the moment; deliver the mail again later.")
+		return
+	}
+	report, opened, err := reports.ReceiveMail(c.Request.Context(), security.Mail{MessageID: messageID, FromAddress: from, FromName: fromName,
+		Subject: cleanMailText(in.Subject), Text: in.text()})
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	status := "vulnerability_report"
+	if !opened {
+		status = "duplicate"
+	}
+	c.JSON(http.StatusOK, gin.H{"status": status, "report_id": report.ID})
 }
 
 // maxSupportMailText is the longest message a support ticket keeps, as

@@ -28,7 +28,7 @@ var layers = []struct {
 	{"subprocessors", []string{"subprocessors", "internal/realtime", "internal/blob"}},
 	{"schema", []string{"models", "internal/testdb"}},
 	{"storage", []string{"store", "internal/backup"}},
-	{"domain", []string{"conversation", "contacts", "plans", "dsr", "retention", "closure", "subscriptions", "assist", "outgoing", "shopify"}},
+	{"domain", []string{"conversation", "contacts", "plans", "dsr", "retention", "closure", "subscriptions", "assist", "outgoing", "shopify", "security", "disclosures"}},
 	{"transports", []string{"handlers/...", "activities", "cmd/..."}},
 }
 
