@@ -186,10 +186,7 @@ func TestStaffRecordAndApproveADisclosure(t *testing.T) {
 	ts.srv.DisclosureWorkflows = rec
 	owner := ts.browser(t)
 	owner.signup("olivia@acme.test", "Acme")
-	var org models.Organization
-	if err := ts.db.Where("company_name = ?", "Acme").First(&org).Error; err != nil {
-		t.Fatal(err)
-	}
+	org := models.Organization{ID: accountByEmail(t, ts, "olivia@acme.test").OrganizationID}
 	contact := models.Contact{OrganizationID: org.ID, Name: "Vera Visitor", Email: "vera@example.net"}
 	if err := ts.db.Create(&contact).Error; err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/convot/convot/models"
 )
@@ -16,11 +17,13 @@ import (
 // false for the one that came second (or any later acceptance).
 func (s *Store) AcceptDPA(ctx context.Context, orgID, accountID uint64, version, textSHA256 string, at time.Time) (accepted bool, err error) {
 	row := &models.DPAAcceptance{OrganizationID: orgID, Version: version, TextSHA256: textSHA256, AcceptedByID: accountID, AcceptedAt: at}
-	err = s.with(ctx).Create(row).Error
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
+	// ON CONFLICT DO NOTHING rather than a failed insert: inside a
+	// transaction on PostgreSQL a failed statement aborts the transaction.
+	res := s.with(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(row)
+	if errors.Is(res.Error, gorm.ErrDuplicatedKey) {
 		return false, nil
 	}
-	return err == nil, err
+	return res.Error == nil && res.RowsAffected > 0, res.Error
 }
 
 // DPAAcceptances lists the organization's acceptances, newest first.
