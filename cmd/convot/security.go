@@ -78,23 +78,43 @@ func runSecurity(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
-	if action == "" {
-		return securityShow(ctx, a.store, id, out)
+	dial := func() (security.Workflows, func(), error) {
+		c, err := dialTemporalAt(ctx, a.cfg, a.master, a.temporalAddress())
+		if err != nil {
+			return nil, nil, err
+		}
+		return security.TemporalWorkflows{Client: c}, c.Close, nil
 	}
-	actor, err := staffActor(ctx, a.store, staff)
+	return securityCommand(ctx, a.store, dial, securityAction{report: id, action: action, value: value, staff: staff, cmd: cmd}, out)
+}
+
+// securityAction is one `convot security` command, its flags parsed.
+type securityAction struct {
+	cmd, action, value, staff string
+	report                    uint64
+}
+
+// securityCommand lists or shows reports, or sends a staff action to a
+// report's workflow (dialled only then) as the staff member --staff
+// names, who must be staff with two-factor authentication.
+func securityCommand(ctx context.Context, st *store.Store, dial func() (security.Workflows, func(), error), act securityAction, out io.Writer) error {
+	if act.action == "" {
+		return securityShow(ctx, st, act.report, out)
+	}
+	actor, err := staffActor(ctx, st, act.staff)
 	if err != nil {
 		return err
 	}
-	c, err := dialTemporalAt(ctx, a.cfg, a.master, a.temporalAddress())
+	w, closeW, err := dial()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	reports := &security.Reports{Store: a.store, Workflows: security.TemporalWorkflows{Client: c}, Now: time.Now}
-	if err := reports.Act(ctx, actor, id, action, value); err != nil {
+	defer closeW()
+	reports := &security.Reports{Store: st, Workflows: w, Now: time.Now}
+	if err := reports.Act(ctx, actor, act.report, act.action, act.value); err != nil {
 		return err
 	}
-	_, _ = fmt.Fprintf(out, "VR-%d: %s sent to its workflow as staff account %d\n", id, cmd, actor.ID)
+	_, _ = fmt.Fprintf(out, "VR-%d: %s sent to its workflow as staff account %d\n", act.report, act.cmd, actor.ID)
 	return nil
 }
 

@@ -9,7 +9,9 @@ import (
 
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/security"
 	"github.com/convot/convot/store"
+	"github.com/convot/convot/workflows"
 )
 
 // The CLI stays for operations but records the staff identity: a reply
@@ -92,5 +94,73 @@ func TestSupportCommandsNameTheStaffMember(t *testing.T) {
 	}
 	if err := supportCommand(ctx, st, supportAction{cmd: "close", ticket: ticket.ID, staff: "sam@convot.test"}, now, &bytes.Buffer{}); err == nil {
 		t.Fatal("a former staff member closed a ticket")
+	}
+}
+
+type securityRecorder struct {
+	signals []string
+	sigs    []workflows.VulnSignal
+}
+
+func (r *securityRecorder) Start(context.Context, workflows.VulnerabilityInput) error { return nil }
+
+func (r *securityRecorder) Signal(_ context.Context, _ uint64, signal string, sig workflows.VulnSignal) error {
+	r.signals, r.sigs = append(r.signals, signal), append(r.sigs, sig)
+	return nil
+}
+
+// `convot security triage|close` needs --staff naming a staff member with
+// two-factor authentication, and sends the action to the report's
+// workflow as that account; a bad severity is refused.
+func TestSecurityCommandsNameTheStaffMember(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	st := store.New(db.DB, db.Keys)
+	org := models.Organization{PublicKey: "pk-sec", CompanyName: "Convot", Region: "eu", Status: models.OrgActive}
+	if err := db.Create(&org).Error; err != nil {
+		t.Fatal(err)
+	}
+	sam := models.Account{OrganizationID: org.ID, FullName: "Sam", Email: "sam@convot.test", Role: models.RoleAgent, Status: "active"}
+	if err := st.CreateAccount(ctx, &sam); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	rep := models.VulnerabilityReport{ReporterEmail: "rita@researcher.example", Subject: "IDOR", Body: "details", Status: models.VulnAcknowledged, ReceivedAt: now, AcknowledgeDueAt: now.Add(48 * time.Hour)}
+	if _, _, err := st.OpenVulnerabilityReportByMail(ctx, &rep, "<m@r.example>"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &securityRecorder{}
+	dial := func() (security.Workflows, func(), error) { return rec, func() {}, nil }
+	triage := securityAction{cmd: "triage", action: security.ActionTriage, value: "high", report: rep.ID}
+	if err := securityCommand(ctx, st, dial, triage, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--staff") {
+		t.Fatalf("triage without --staff: %v", err)
+	}
+	triage.staff = "sam@convot.test"
+	if err := securityCommand(ctx, st, dial, triage, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "not a staff member") {
+		t.Fatalf("triage by a non-staff account: %v", err)
+	}
+	if _, err := st.AddStaffMember(ctx, sam.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := securityCommand(ctx, st, dial, triage, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "two-factor") {
+		t.Fatalf("triage by staff without TOTP: %v", err)
+	}
+	if err := db.Model(&models.Account{}).Where("id = ?", sam.ID).Update("totp_enabled", true).Error; err != nil {
+		t.Fatal(err)
+	}
+	bad := triage
+	bad.value = "apocalyptic"
+	if err := securityCommand(ctx, st, dial, bad, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "severity") {
+		t.Fatalf("a bad severity: %v", err)
+	}
+	if err := securityCommand(ctx, st, dial, triage, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.sigs) != 1 || rec.signals[0] != workflows.SignalVulnTriaged || rec.sigs[0].ActorID != sam.ID || rec.sigs[0].Severity != "high" {
+		t.Fatalf("signals %v %+v, want triaged(high) by %d", rec.signals, rec.sigs, sam.ID)
+	}
+	var out bytes.Buffer
+	if err := securityCommand(ctx, st, dial, securityAction{cmd: "list"}, &out); err != nil || !strings.Contains(out.String(), "IDOR") {
+		t.Fatalf("list: %v %q", err, out.String())
 	}
 }
