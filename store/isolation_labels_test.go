@@ -24,6 +24,24 @@ func init() {
 				t.Fatalf("B read A's last message: %+v", last)
 			}
 		}},
+		isolationCase{"ClaimConversation", func(t *testing.T, f *fixture) {
+			claimed, err := f.store.ClaimConversation(f.ctx, f.B.Org.ID, f.A.Conversation.ID, f.B.Owner.ID, f.now)
+			must(t, err)
+			if claimed {
+				t.Fatal("B claimed A's conversation")
+			}
+			if c, _ := f.store.Conversation(f.ctx, f.A.Org.ID, f.A.Conversation.ID); c.AssigneeID != nil {
+				t.Fatalf("A's conversation assigned to %d", *c.AssigneeID)
+			}
+		}},
+		isolationCase{"SetAutoAssignOnReply", func(t *testing.T, f *fixture) {
+			must(t, f.store.SetAutoAssignOnReply(f.ctx, f.B.Org.ID, true))
+			var a models.Organization
+			must(t, f.store.with(f.ctx).First(&a, f.A.Org.ID).Error)
+			if a.AutoAssignOnReply {
+				t.Fatal("B turned on A's auto-assign")
+			}
+		}},
 		isolationCase{"Labels", func(t *testing.T, f *fixture) {
 			f.labelOfA(t)
 			list, err := f.store.Labels(f.ctx, f.B.Org.ID)
