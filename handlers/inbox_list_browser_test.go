@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -26,6 +27,23 @@ func signInOperator(t *testing.T, ts *testServer, email string) pageDriver {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="nav-inbox"]`)),
 	)
 	return page
+}
+
+// waitAcrossNavigation polls a condition that holds on the page a
+// navigation leads to, retrying while the old page goes away.
+func (d pageDriver) waitAcrossNavigation(step, expr string) {
+	d.t.Helper()
+	var err error
+	for i := 0; i < 5; i++ {
+		if _, err = chromedp.Run(d.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "navigated or closed") && !strings.Contains(err.Error(), "context") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d.t.Fatalf("%s: %v", step, err)
 }
 
 func testid(id string) chromedp.CSS { return chromedp.CSS(`[data-testid="` + id + `"]`) }
@@ -121,16 +139,18 @@ func TestInboxListInBrowser(t *testing.T) {
 	// Filter by it.
 	page.run("filter by label",
 		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('[data-testid="label-filter"]'); s.value = s.options[1].value; s.dispatchEvent(new Event("change", {bubbles: true})); })()`))
-	page.waitJS("filtered", `location.search.includes("label=") && [...document.querySelectorAll('[data-testid="conversation-item"]')].map(i => i.dataset.conversationId).join() === "`+itoa(conv.ID)+`"`)
+	page.waitAcrossNavigation("filtered", `location.search.includes("label=") && [...document.querySelectorAll('[data-testid="conversation-item"]')].map(i => i.dataset.conversationId).join() === "`+itoa(conv.ID)+`"`)
 	// Remove it.
-	page.run("remove label", chromedp.Click(testid("conversation-label-remove")))
-	page.waitJS("label removed", `document.readyState === "complete" && !document.querySelector('[data-testid="conversation-label"]') && !!document.querySelector('[data-testid="label-add"]')`)
+	page.run("remove label",
+		chromedp.Navigate(ts.URL+"/inbox/conversations/"+itoa(conv.ID)+"?status=all&assignment=all"),
+		chromedp.Click(testid("conversation-label-remove")))
+	page.waitAcrossNavigation("label removed", `document.readyState === "complete" && !document.querySelector('[data-testid="conversation-label"]') && !!document.querySelector('[data-testid="label-add"]')`)
 
 	// Bulk: check both, resolve.
 	page.run("all open", chromedp.Navigate(ts.URL+"/inbox?status=open&assignment=all"), chromedp.WaitVisible(testid("conversation-item-check")))
 	page.run("check both", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('[data-testid="conversation-item-check"]').forEach(c => c.click())`),
 		chromedp.Click(testid("bulk-apply")))
-	page.waitJS("both resolved", `location.pathname === "/inbox" && !!document.querySelector('[data-testid="conversation-list-empty"]')`)
+	page.waitAcrossNavigation("both resolved", `location.pathname === "/inbox" && !!document.querySelector('[data-testid="conversation-list-empty"]')`)
 	for _, c := range []*models.Conversation{conv, other} {
 		if got := reloadConversation(t, ts, c); got.Status != models.ConversationResolved {
 			t.Errorf("conversation %d: %s after bulk resolve", c.ID, got.Status)
@@ -221,7 +241,7 @@ func TestInboxAlertsAndShortcutsInBrowser(t *testing.T) {
 		t.Fatalf("list after resolving: %q", order)
 	}
 	press("j")
-	page.waitJS("next", `location.pathname === "/inbox/conversations/`+ids[0]+`"`)
+	page.waitAcrossNavigation("next", `location.pathname === "/inbox/conversations/`+ids[0]+`"`)
 	if ids[0] != itoa(second.ID) {
 		t.Fatalf("list order %q, want %d first", order, second.ID)
 	}

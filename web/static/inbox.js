@@ -1128,7 +1128,8 @@
         e.preventDefault();
         noteToggle.checked = e.key === "n";
         paintNote();
-        textarea.focus();
+        // Focus after this key's events, so the letter is not typed.
+        window.setTimeout(function () { textarea.focus(); }, 0);
         break;
       case "e":
         var resolve = byTestID("resolve-button");
