@@ -121,6 +121,27 @@ func (s *Service) PublishContactChanged(ctx context.Context, org *models.Organiz
 	s.publish(ctx, org, conv, realtime.LiveEvent{Type: "contact", ContactID: contactID}, false, stateCategories)
 }
 
+// PublishOperatorsOnline tells the visitors of the conversations that an
+// operator of the organization came online (no one was a moment before):
+// their widgets stop saying "away" at once. Identifiers and states only.
+func (s *Service) PublishOperatorsOnline(ctx context.Context, org *models.Organization, convIDs []uint64) {
+	if s.Hub == nil || len(convIDs) == 0 {
+		return
+	}
+	payload, err := json.Marshal(realtime.LiveEvent{Type: "presence", Online: true})
+	if err != nil {
+		return
+	}
+	topics := make([]string, 0, len(convIDs))
+	for _, id := range convIDs {
+		topics = append(topics, realtime.ConversationTopic(id))
+	}
+	ev := realtime.Event{Org: org.GateContext(), Subject: policies.SubjectContext{Kind: models.SubjectEndUser}, Categories: stateCategories, Payload: payload}
+	if err := s.Hub.PublishEach(ctx, topics, ev); err != nil && !errors.Is(err, context.Canceled) {
+		slog.Warn("presence not published", "err", err)
+	}
+}
+
 // Data categories of live events: a message carries message text and
 // attachment names; other events carry identifiers and states only.
 var (

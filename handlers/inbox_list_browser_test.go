@@ -281,3 +281,34 @@ func TestIdentifyUpdatesSidebarInBrowser(t *testing.T) {
 		document.querySelector('[data-testid="contact-custom"]')?.textContent.includes("pro") &&
 		document.querySelector('[data-testid="conversation-title"]').textContent === "Ada Lovelace"`)
 }
+
+// An operator coming online clears the widget's "We're away" at once: the
+// live presence event, not the status check (which the page here keeps
+// answering "away" to prove it).
+func TestWidgetOperatorComesOnlineInBrowser(t *testing.T) {
+	w := newWidgetWorld(t)
+	host := hostPage(t, w.ts.URL, w.org.PublicKey)
+	w.ts.db.Model(&models.Organization{}).Where("id = ?", w.org.ID).Update("allowed_origins", host.URL)
+	w.ts.srv.widget.ForgetOrganization(w.org.PublicKey)
+	browser := chromium(t)
+	visitor := pageDriver{t, newBrowserContext(t, browser)}
+	visitor.run("load the page", chromedp.Navigate(host.URL+"/"))
+	visitor.waitJS("session", `window.ConvotWidget && ConvotWidget.state().started`)
+	visitor.run("status stays away", chromedp.Evaluate[chromedp.Void](`(() => { const real = window.fetch;
+		window.fetch = (url, init) => String(url).endsWith("/status") ? Promise.resolve(new Response('{"operators_online":false}', {status: 200, headers: {"Content-Type": "application/json"}})) : real(url, init); })()`))
+	visitor.run("open", chromedp.Click(chromedp.JSPath(inShadow("convot-launcher"))))
+	visitor.eval("send", `ConvotWidget.send("Anyone there?").then(m => String(m.id))`)
+	visitor.waitJS("live and away", `ConvotWidget.state().connected && `+inShadow("convot-status")+`.textContent === "We're away"`)
+
+	operator := pageDriver{t, newBrowserContext(t, browser)}
+	operator.run("sign in and open the inbox",
+		chromedp.Navigate(w.ts.URL+"/login"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="email"]`), "olivia@acme.test"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "correct horse battery"),
+		chromedp.Submit(chromedp.CSS(`input[name="password"]`)),
+		chromedp.WaitVisible(testid("nav-inbox")),
+		chromedp.Navigate(w.ts.URL+"/inbox"),
+	)
+	operator.waitJS("operator live", `document.getElementById("inbox").dataset.live === "live"`)
+	visitor.waitJS("online at once", inShadow("convot-status")+`.textContent === "We're online" && `+inShadow("convot-offline")+`.hidden`)
+}

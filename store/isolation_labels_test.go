@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/convot/convot/models"
 )
@@ -221,4 +222,16 @@ func TestMessagesBeforeAndLast(t *testing.T) {
 	if len(last) != 1 || last[a.Conversation.ID].ID != ids[4] || last[a.Conversation.ID].Body != "reply" {
 		t.Fatalf("last messages: %+v", last)
 	}
+}
+
+func init() {
+	isolationCases = append(isolationCases, isolationCase{"LiveConversationIDs", func(t *testing.T, f *fixture) {
+		ids, err := f.store.LiveConversationIDs(f.ctx, f.B.Org.ID, f.now.Add(-time.Hour), 100)
+		must(t, err)
+		for _, id := range ids {
+			if id == f.A.Conversation.ID {
+				t.Fatal("B listed A's live conversation")
+			}
+		}
+	}})
 }

@@ -985,6 +985,13 @@
   }
 
   function handleEvent(ev) {
+    if (ev && ev.type === "presence") {
+      // An operator came online: no need to wait for the status check.
+      if (ev.online) {
+        operatorPresent();
+      }
+      return;
+    }
     if (!ev || !state.conv || ev.conversation_id !== state.conv.id) {
       return;
     }
