@@ -291,3 +291,30 @@ func (s *Service) SetState(ctx context.Context, org *models.Organization, conv *
 	s.PublishConversation(ctx, org, conv)
 	return nil
 }
+
+// AssignIfUnassigned assigns the conversation to accountID when nobody
+// has it (the organization's auto-assign on first reply): the claim is
+// one conditional statement, recorded for the lifecycle in the same
+// transaction; assigned is false when someone already had it.
+func (s *Service) AssignIfUnassigned(ctx context.Context, org *models.Organization, conv *models.Conversation, accountID uint64) (assigned bool, err error) {
+	arg := workflows.AssignSignal{AssigneeID: accountID}
+	err = s.Store.Tx(ctx, func(tx *store.Store) error {
+		claimed, err := tx.ClaimConversation(ctx, org.ID, conv.ID, accountID, s.Now().UTC())
+		if err != nil || !claimed {
+			return err
+		}
+		assigned = true
+		return s.recordLifecycle(ctx, tx, org, conv, workflows.SignalAssign, arg)
+	})
+	if err != nil || !assigned {
+		return false, err
+	}
+	fresh, err := s.Store.Conversation(ctx, org.ID, conv.ID)
+	if err != nil {
+		return true, err
+	}
+	*conv = *fresh
+	s.notifyLifecycle(org, conv, workflows.SignalAssign, arg)
+	s.PublishConversation(ctx, org, conv)
+	return true, nil
+}

@@ -64,6 +64,22 @@ func (s *Service) MessageViews(ctx context.Context, orgID, convID uint64, withPr
 	if err != nil {
 		return nil, err
 	}
+	return s.messageViews(ctx, orgID, convID, msgs)
+}
+
+// MessageViewsBefore loads up to limit of a conversation's latest messages
+// (with their attachments) with an ID below beforeID (0: the very
+// latest), in order: the newest page first, older pages as the reader
+// scrolls back.
+func (s *Service) MessageViewsBefore(ctx context.Context, orgID, convID uint64, withPrivate bool, beforeID uint64, limit int) ([]realtime.MessageView, error) {
+	msgs, err := s.Store.MessagesBefore(ctx, orgID, convID, withPrivate, beforeID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return s.messageViews(ctx, orgID, convID, msgs)
+}
+
+func (s *Service) messageViews(ctx context.Context, orgID, convID uint64, msgs []models.Message) ([]realtime.MessageView, error) {
 	atts, err := s.Store.ConversationAttachments(ctx, orgID, convID)
 	if err != nil {
 		return nil, err
@@ -95,6 +111,35 @@ func (s *Service) MessageViews(ctx context.Context, orgID, convID uint64, withPr
 func (s *Service) PublishConversation(ctx context.Context, org *models.Organization, conv *models.Conversation) {
 	v := NewConversationView(conv)
 	s.Publish(ctx, org, conv, realtime.LiveEvent{Type: "conversation", ConversationID: conv.ID, Conversation: &v}, true)
+}
+
+// PublishContactChanged tells the organization's operators that a
+// contact's details changed (an identify), by ID only: an open sidebar
+// reloads them.
+func (s *Service) PublishContactChanged(ctx context.Context, org *models.Organization, contactID uint64) {
+	conv := &models.Conversation{OrganizationID: org.ID, ContactID: contactID}
+	s.publish(ctx, org, conv, realtime.LiveEvent{Type: "contact", ContactID: contactID}, false, stateCategories)
+}
+
+// PublishOperatorsOnline tells the visitors of the conversations that an
+// operator of the organization came online (no one was a moment before):
+// their widgets stop saying "away" at once. Identifiers and states only.
+func (s *Service) PublishOperatorsOnline(ctx context.Context, org *models.Organization, convIDs []uint64) {
+	if s.Hub == nil || len(convIDs) == 0 {
+		return
+	}
+	payload, err := json.Marshal(realtime.LiveEvent{Type: "presence", Online: true})
+	if err != nil {
+		return
+	}
+	topics := make([]string, 0, len(convIDs))
+	for _, id := range convIDs {
+		topics = append(topics, realtime.ConversationTopic(id))
+	}
+	ev := realtime.Event{Org: org.GateContext(), Subject: policies.SubjectContext{Kind: models.SubjectEndUser}, Categories: stateCategories, Payload: payload}
+	if err := s.Hub.PublishEach(ctx, topics, ev); err != nil && !errors.Is(err, context.Canceled) {
+		slog.Warn("presence not published", "err", err)
+	}
 }
 
 // Data categories of live events: a message carries message text and

@@ -858,12 +858,12 @@ func TestInboxWebSocket(t *testing.T) {
 	}
 }
 
-// Policy §5: the inbox keeps the selected filter and the starred contacts
-// as preference entries in local storage, and nothing else anywhere: no
+// Policy §5: the inbox keeps the selected filter, the starred contacts and
+// the alert choices as preference entries in local storage, and nothing else anywhere: no
 // cookie, no other storage, no address outside Convot.
 func TestInboxPreferencesInLocalStorage(t *testing.T) {
 	src := string(staticFile(t, "inbox.js"))
-	for _, key := range []string{`"convot.inbox.filter." + org`, `"convot.inbox.starred." + org`} {
+	for _, key := range []string{`"convot.inbox.filter." + org`, `"convot.inbox.starred." + org`, `"convot.inbox.alerts." + org`} {
 		if !strings.Contains(src, key) {
 			t.Errorf("inbox.js lacks the preference entry %s", key)
 		}
@@ -876,7 +876,7 @@ func TestInboxPreferencesInLocalStorage(t *testing.T) {
 		t.Fatal("no preference saved")
 	}
 	for _, m := range saves {
-		if m[1] != "FILTER_KEY" && m[1] != "STAR_KEY" {
+		if m[1] != "FILTER_KEY" && m[1] != "STAR_KEY" && m[1] != "ALERT_KEY" {
 			t.Errorf("inbox.js saves %s", m[1])
 		}
 	}

@@ -18,6 +18,7 @@ type Conversation struct {
 	Channel        string `privacy:"none"` // widget or email
 	Status         string `privacy:"none"` // open, pending, snoozed, resolved
 	AssigneeID     *uint64
+	LabelIDs       string `gorm:"default:,"  privacy:"none"` // ",3,7," (Label IDs between commas; "," for none)
 	SnoozedUntil   *time.Time
 	ResolvedAt     *time.Time
 	LastMessageAt  time.Time

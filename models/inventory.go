@@ -15,7 +15,7 @@ import (
 func All() []any {
 	return []any{
 		&Organization{}, &Account{}, &Session{}, &Invitation{}, &PasswordReset{}, &RecoveryCode{},
-		&Contact{}, &Conversation{}, &Message{}, &Attachment{}, &VisitorToken{}, &CannedResponse{},
+		&Contact{}, &Conversation{}, &Message{}, &Attachment{}, &VisitorToken{}, &CannedResponse{}, &Label{},
 		&AuditEvent{}, &UsageEvent{}, &DataKey{}, &InstanceKey{}, &EgressDecision{},
 		&Subscription{}, &PaymentMethod{}, &Invoice{}, &Payment{}, &ProcessedStripeEvent{}, &ConversationUsage{},
 		&Backup{}, &SupportTicket{}, &SupportMessage{}, &Incident{}, &IncidentStep{}, &IncidentNotice{},

@@ -23,6 +23,9 @@ type Organization struct {
 	Region         string `privacy:"none"` // us or eu: where its data is processed
 	Status         string `privacy:"none"` // active, cancelled, deleted
 	RequireMFA     bool
+	// AutoAssignOnReply assigns an unassigned conversation to the
+	// operator who first replies in it.
+	AutoAssignOnReply bool
 	// Widget settings. AllowedOrigins (one per line) are the sites that may
 	// embed the widget and call its API. With IdentityVerification on,
 	// identify must carry an HMAC of the user's ID under IdentitySecret.

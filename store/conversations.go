@@ -41,7 +41,8 @@ func (s *Store) ContactConversations(ctx context.Context, orgID, contactID, exce
 
 // ConversationQuery selects a page of the inbox's list.
 type ConversationQuery struct {
-	Status     string
+	Status     string // "": every status
+	LabelID    uint64 // only those with this label (0: any)
 	AssigneeID uint64 // only those assigned to this account (0: anyone's)
 	Unassigned bool   // only those assigned to nobody
 	Offset     int
@@ -51,7 +52,13 @@ type ConversationQuery struct {
 // Conversations lists the organization's conversations that q selects,
 // latest activity first.
 func (s *Store) Conversations(ctx context.Context, orgID uint64, q ConversationQuery) ([]models.Conversation, error) {
-	db := s.with(ctx).Where("organization_id = ? AND status = ?", orgID, q.Status)
+	db := s.with(ctx).Where("organization_id = ?", orgID)
+	if q.Status != "" {
+		db = db.Where("status = ?", q.Status)
+	}
+	if q.LabelID != 0 {
+		db = db.Where("label_ids LIKE ?", labelPattern(q.LabelID))
+	}
 	switch {
 	case q.AssigneeID != 0:
 		db = db.Where("assignee_id = ?", q.AssigneeID)
@@ -61,6 +68,15 @@ func (s *Store) Conversations(ctx context.Context, orgID uint64, q ConversationQ
 	var convs []models.Conversation
 	err := db.Order("last_message_at DESC, id DESC").Offset(q.Offset).Limit(q.Limit).Find(&convs).Error
 	return convs, err
+}
+
+// ClaimConversation assigns one of the organization's conversations to
+// accountID only if it is assigned to nobody: one conditional statement,
+// so of operators replying at once exactly one gets it (claimed true).
+func (s *Store) ClaimConversation(ctx context.Context, orgID, convID, accountID uint64, at time.Time) (claimed bool, err error) {
+	res := s.with(ctx).Model(&models.Conversation{}).Where("id = ? AND organization_id = ? AND assignee_id IS NULL", convID, orgID).
+		Updates(map[string]any{"assignee_id": accountID, "updated_at": at})
+	return res.RowsAffected == 1, res.Error
 }
 
 // CreateConversation writes a new conversation; its OrganizationID says

@@ -35,6 +35,28 @@ func (s *Store) Messages(ctx context.Context, orgID, convID uint64, withPrivate 
 	return msgs, err
 }
 
+// MessagesBefore loads up to limit of a conversation's latest messages
+// with an ID below beforeID (0: no bound), oldest first: a page of the
+// history scrolled back from the newest. withPrivate includes operators'
+// notes.
+func (s *Store) MessagesBefore(ctx context.Context, orgID, convID uint64, withPrivate bool, beforeID uint64, limit int) ([]models.Message, error) {
+	q := s.with(ctx).Where("organization_id = ? AND conversation_id = ?", orgID, convID)
+	if beforeID != 0 {
+		q = q.Where("id < ?", beforeID)
+	}
+	if !withPrivate {
+		q = q.Where("private = ?", false)
+	}
+	var msgs []models.Message
+	if err := q.Order("id DESC").Limit(limit).Find(&msgs).Error; err != nil {
+		return nil, err
+	}
+	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+		msgs[i], msgs[j] = msgs[j], msgs[i]
+	}
+	return msgs, nil
+}
+
 // LatestMessageIDs lists the IDs of a conversation's n latest messages
 // (notes included), latest first.
 func (s *Store) LatestMessageIDs(ctx context.Context, orgID, convID uint64, n int) ([]uint64, error) {
@@ -87,6 +109,26 @@ func (s *Store) UnreadCounts(ctx context.Context, orgID uint64, convIDs []uint64
 	out := make(map[uint64]int64, len(rows))
 	for _, r := range rows {
 		out[r.ConversationID] = r.N
+	}
+	return out, nil
+}
+
+// LastMessages loads the latest message (notes included) of each of the
+// organization's conversations convIDs, by conversation: the list's
+// preview. A conversation without messages is left out.
+func (s *Store) LastMessages(ctx context.Context, orgID uint64, convIDs []uint64) (map[uint64]models.Message, error) {
+	out := make(map[uint64]models.Message, len(convIDs))
+	if len(convIDs) == 0 {
+		return out, nil
+	}
+	latest := s.with(ctx).Model(&models.Message{}).Select("MAX(id)").
+		Where("organization_id = ? AND conversation_id IN ?", orgID, convIDs).Group("conversation_id")
+	var msgs []models.Message
+	if err := s.with(ctx).Where("organization_id = ? AND id IN (?)", orgID, latest).Find(&msgs).Error; err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		out[m.ConversationID] = m
 	}
 	return out, nil
 }

@@ -32,6 +32,12 @@ func (s *Store) SetRequireMFA(ctx context.Context, orgID uint64, require bool) e
 	return s.with(ctx).Model(&models.Organization{}).Where("id = ?", orgID).Update("require_mfa", require).Error
 }
 
+// SetAutoAssignOnReply turns on or off assigning a conversation to the
+// operator who first replies in it.
+func (s *Store) SetAutoAssignOnReply(ctx context.Context, orgID uint64, on bool) error {
+	return s.with(ctx).Model(&models.Organization{}).Where("id = ?", orgID).Update("auto_assign_on_reply", on).Error
+}
+
 // Organizations as the widget reads and its settings page writes them.
 
 // WidgetOrganization finds an organization by its widget's public key,

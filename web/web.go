@@ -71,6 +71,9 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
+	// isImage says whether a content type is an image the dashboard may
+	// show inline (attachments are checked on upload).
+	"isImage": func(contentType string) bool { return strings.HasPrefix(contentType, "image/") },
 	"title": func(s string) string {
 		if s == "" {
 			return s

@@ -15,7 +15,7 @@ import (
 
 const (
 	inboxPageSize      = 50  // conversations per list page
-	inboxMessageWindow = 200 // messages a conversation page shows (the latest)
+	inboxMessageWindow = 50  // messages a conversation page shows first (the latest); older load on scroll
 	inboxMessagesMax   = 500 // messages one JSON answer holds
 )
 

@@ -79,6 +79,13 @@ func (h *Handler) inboxPost(c *gin.Context, note bool) {
 		h.inboxPostError(c, err)
 		return
 	}
+	if !private && org.AutoAssignOnReply && conv.AssigneeID == nil {
+		// The reply is committed; a failed assignment leaves it unassigned.
+		if _, err := h.Conversations.AssignIfUnassigned(context.WithoutCancel(c.Request.Context()), org, conv, a.ID); err != nil {
+			h.Internal(c, err)
+			return
+		}
+	}
 	if site.WantsJSON(c) {
 		c.JSON(http.StatusCreated, gin.H{"message": h.Conversations.MessageView(c, msg, atts)})
 		return
@@ -149,29 +156,38 @@ func (h *Handler) inboxAssign(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var assignee uint64
+	assignee, ok := h.assigneeOf(c, a.ID, org.ID)
+	if !ok {
+		return
+	}
+	h.inboxApply(c, conv, workflows.SignalAssign, workflows.AssignSignal{AssigneeID: assignee})
+}
+
+// assigneeOf reads the form's assignee: the operator ("me"), a teammate
+// who can use the inbox (an account ID), or nobody (empty, "0", "none").
+func (h *Handler) assigneeOf(c *gin.Context, self, orgID uint64) (uint64, bool) {
 	switch v := strings.TrimSpace(c.PostForm("assignee")); v {
 	case "", "0", "none":
+		return 0, true
 	case "me":
-		assignee = a.ID
+		return self, true
 	default:
 		id, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			h.Fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate.")
-			return
+			return 0, false
 		}
-		team, err := h.inboxTeammates(c, org.ID)
+		team, err := h.inboxTeammates(c, orgID)
 		if err != nil {
 			h.Internal(c, err)
-			return
+			return 0, false
 		}
 		if _, ok := teammateNames(team)[id]; !ok {
 			h.Fail(c, http.StatusUnprocessableEntity, "Assign", "Choose a teammate who can use the inbox.")
-			return
+			return 0, false
 		}
-		assignee = id
+		return id, true
 	}
-	h.inboxApply(c, conv, workflows.SignalAssign, workflows.AssignSignal{AssigneeID: assignee})
 }
 
 // Snooze bounds.

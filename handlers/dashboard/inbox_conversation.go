@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/handlers/site"
+	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
@@ -67,6 +68,23 @@ func (h *Handler) inboxContactOf(ctx context.Context, orgID, contactID uint64) (
 	return ct, err
 }
 
+// inboxContactCard answers the identifiers and custom attributes of a
+// contact of the organization as JSON: what the sidebar reloads when the
+// contact identifies itself while an operator looks.
+func (h *Handler) inboxContactCard(c *gin.Context) {
+	ct, ok := site.OwnRow(h.Site, c, "contact", h.Store.Contact)
+	if !ok {
+		return
+	}
+	v := newInboxContactView(ct)
+	custom := make([]gin.H, 0, len(v.Custom))
+	for _, a := range v.Custom {
+		custom = append(custom, gin.H{"key": a.Key, "value": a.Value})
+	}
+	c.JSON(http.StatusOK, gin.H{"id": v.ID, "label": v.Label, "name": v.Name, "email": v.Email, "phone": v.Phone,
+		"external_id": v.ExternalID, "custom": custom})
+}
+
 // contactConversations lists a contact's conversations, newest first.
 func (h *Handler) contactConversations(ctx context.Context, orgID, contactID, except uint64, names map[uint64]string) ([]InboxItem, error) {
 	convs, err := h.Store.ContactConversations(ctx, orgID, contactID, except, 50)
@@ -94,24 +112,18 @@ func (h *Handler) inboxConversationPage(c *gin.Context) {
 		return
 	}
 	names := teammateNames(team)
-	// The latest messages: start after the one before the window.
-	window, err := h.Store.LatestMessageIDs(c, org.ID, conv.ID, inboxMessageWindow+1)
+	// The latest messages; older ones load as the operator scrolls back.
+	msgs, err := h.Conversations.MessageViewsBefore(c, org.ID, conv.ID, true, 0, inboxMessageWindow+1)
 	if err != nil {
 		h.Internal(c, err)
 		return
 	}
-	var after uint64
-	earlier := len(window) > inboxMessageWindow
+	earlier := len(msgs) > inboxMessageWindow
 	if earlier {
-		after = window[inboxMessageWindow]
+		msgs = msgs[1:]
 	}
-	msgs, err := h.Conversations.MessageViews(c, org.ID, conv.ID, true, after, inboxMessageWindow)
-	if err != nil {
-		h.Internal(c, err)
-		return
-	}
-	if len(window) > 0 {
-		if err := h.Conversations.MarkRead(c, org, conv, workflows.AuthorOperator, window[0]); err != nil {
+	if len(msgs) > 0 {
+		if err := h.Conversations.MarkRead(c, org, conv, workflows.AuthorOperator, msgs[len(msgs)-1].ID); err != nil {
 			h.Internal(c, err)
 			return
 		}
@@ -188,7 +200,22 @@ func (h *Handler) inboxMessagesJSON(c *gin.Context) {
 		}
 		limit = n
 	}
-	msgs, err := h.Conversations.MessageViews(c, org.ID, conv.ID, true, after, limit)
+	var msgs []realtime.MessageView
+	var err error
+	more := false
+	if v, older := c.GetQuery("before_id"); older {
+		// A page of older messages, scrolling back from before_id.
+		before, perr := strconv.ParseUint(v, 10, 64)
+		if perr != nil || after != 0 {
+			h.Fail(c, http.StatusBadRequest, "Bad request", "before_id must be a message ID, without after_id.")
+			return
+		}
+		if msgs, err = h.Conversations.MessageViewsBefore(c, org.ID, conv.ID, true, before, limit+1); err == nil && len(msgs) > limit {
+			msgs, more = msgs[1:], true
+		}
+	} else {
+		msgs, err = h.Conversations.MessageViews(c, org.ID, conv.ID, true, after, limit)
+	}
 	if err != nil {
 		h.Internal(c, err)
 		return
@@ -198,7 +225,7 @@ func (h *Handler) inboxMessagesJSON(c *gin.Context) {
 		h.Internal(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"conversation": item, "messages": msgs})
+	c.JSON(http.StatusOK, gin.H{"conversation": item, "messages": msgs, "has_more": more})
 }
 
 // inboxAttachment serves a file of a conversation of the operator's

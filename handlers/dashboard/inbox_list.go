@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,22 +14,35 @@ import (
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/store"
+	"github.com/convot/convot/workflows"
 )
 
 // Filters of the conversation list.
 var (
-	inboxStatuses    = []string{models.ConversationOpen, models.ConversationPending, models.ConversationSnoozed, models.ConversationResolved}
+	inboxStatuses    = []string{models.ConversationOpen, models.ConversationPending, models.ConversationSnoozed, models.ConversationResolved, inboxAllStatuses}
 	inboxAssignments = []string{"mine", "unassigned", "all"}
 )
 
-// inboxFilter is the list's selection: a status and an assignment.
+// inboxAllStatuses is the status filter that keeps every status.
+const inboxAllStatuses = "all"
+
+// inboxPreviewRunes bounds the list's preview of the last message.
+const inboxPreviewRunes = 90
+
+// inboxFilter is the list's selection: a status, an assignment and
+// optionally a label.
 type inboxFilter struct {
 	Status     string
 	Assignment string
+	Label      uint64
 }
 
 func (f inboxFilter) Query() string {
-	return url.Values{"status": {f.Status}, "assignment": {f.Assignment}}.Encode()
+	v := url.Values{"status": {f.Status}, "assignment": {f.Assignment}}
+	if f.Label != 0 {
+		v.Set("label", strconv.FormatUint(f.Label, 10))
+	}
+	return v.Encode()
 }
 
 // inboxFilterOf reads the filter from the query; empty values take the
@@ -42,29 +56,74 @@ func (h *Handler) inboxFilterOf(c *gin.Context) (inboxFilter, bool) {
 		f.Assignment = "all"
 	}
 	if !contains(inboxStatuses, f.Status) {
-		h.Fail(c, http.StatusBadRequest, "Inbox", "Unknown status: choose open, pending, snoozed or resolved.")
+		h.Fail(c, http.StatusBadRequest, "Inbox", "Unknown status: choose open, pending, snoozed, resolved or all.")
 		return f, false
 	}
 	if !contains(inboxAssignments, f.Assignment) {
 		h.Fail(c, http.StatusBadRequest, "Inbox", "Unknown assignment: choose mine, unassigned or all.")
 		return f, false
 	}
+	if v := c.Query("label"); v != "" {
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			h.Fail(c, http.StatusBadRequest, "Inbox", "label must be a label's ID.")
+			return f, false
+		}
+		if _, err := h.Store.Label(c, site.CurrentOrg(c).ID, id); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				h.Fail(c, http.StatusNotFound, "Inbox", "There is no such label.")
+			} else {
+				h.Internal(c, err)
+			}
+			return f, false
+		}
+		f.Label = id
+	}
 	return f, true
 }
 
 // InboxItem is a conversation as the list shows it.
 type InboxItem struct {
-	ID            uint64     `json:"id"`
-	ContactID     uint64     `json:"contact_id"`
-	Contact       string     `json:"contact"` // name, email or "Visitor #id"
-	Subject       string     `json:"subject,omitempty"`
-	Channel       string     `json:"channel"`
-	Status        string     `json:"status"`
-	AssigneeID    uint64     `json:"assignee_id"`
-	Assignee      string     `json:"assignee"`
-	SnoozedUntil  *time.Time `json:"snoozed_until,omitempty"`
-	LastMessageAt time.Time  `json:"last_message_at"`
-	Unread        int64      `json:"unread"`
+	ID            uint64       `json:"id"`
+	ContactID     uint64       `json:"contact_id"`
+	Contact       string       `json:"contact"` // name, email or "Visitor #id"
+	Subject       string       `json:"subject,omitempty"`
+	Channel       string       `json:"channel"`
+	Status        string       `json:"status"`
+	AssigneeID    uint64       `json:"assignee_id"`
+	Assignee      string       `json:"assignee"`
+	SnoozedUntil  *time.Time   `json:"snoozed_until,omitempty"`
+	LastMessageAt time.Time    `json:"last_message_at"`
+	Unread        int64        `json:"unread"`
+	Preview       string       `json:"preview"` // the last message, shortened
+	Labels        []InboxLabel `json:"labels"`
+}
+
+// InboxLabel is a label as a conversation shows it.
+type InboxLabel struct {
+	ID   uint64 `json:"id"`
+	Name string `json:"name"`
+}
+
+// messagePreview is how the list shows a conversation's last message.
+func messagePreview(m models.Message, ok bool) string {
+	if !ok {
+		return ""
+	}
+	text := strings.Join(strings.Fields(m.Body), " ")
+	if r := []rune(text); len(r) > inboxPreviewRunes {
+		text = strings.TrimSpace(string(r[:inboxPreviewRunes-1])) + "…"
+	}
+	if text == "" {
+		text = "(a file)"
+	}
+	switch {
+	case m.Private:
+		return "Note: " + text
+	case m.AuthorType == workflows.AuthorOperator:
+		return "You: " + text
+	}
+	return text
 }
 
 // ContactLabel is how the inbox names a contact.
@@ -120,7 +179,10 @@ func teammateNames(ts []inboxTeammate) map[uint64]string {
 // inboxItems loads a page of the list, newest activity first; more is
 // true when another page follows.
 func (h *Handler) inboxItems(ctx context.Context, orgID, self uint64, f inboxFilter, page int, names map[uint64]string) (items []InboxItem, more bool, err error) {
-	q := store.ConversationQuery{Status: f.Status, Offset: page * inboxPageSize, Limit: inboxPageSize + 1}
+	q := store.ConversationQuery{Status: f.Status, LabelID: f.Label, Offset: page * inboxPageSize, Limit: inboxPageSize + 1}
+	if q.Status == inboxAllStatuses {
+		q.Status = ""
+	}
 	switch f.Assignment {
 	case "mine":
 		q.AssigneeID = self
@@ -176,6 +238,18 @@ func (h *Handler) inboxItemsOf(ctx context.Context, orgID uint64, convs []models
 	if err != nil {
 		return nil, err
 	}
+	last, err := h.Store.LastMessages(ctx, orgID, convIDs)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := h.Store.Labels(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	labelNames := make(map[uint64]string, len(labels))
+	for _, l := range labels {
+		labelNames[l.ID] = l.Name
+	}
 	for i := range convs {
 		cv := &convs[i]
 		ct := byID[cv.ContactID]
@@ -184,7 +258,14 @@ func (h *Handler) inboxItemsOf(ctx context.Context, orgID uint64, convs []models
 		}
 		it := InboxItem{ID: cv.ID, ContactID: cv.ContactID, Contact: ContactLabel(ct), Subject: cv.Subject,
 			Channel: cv.Channel, Status: cv.Status, SnoozedUntil: cv.SnoozedUntil, LastMessageAt: cv.LastMessageAt,
-			Unread: unreadOf[cv.ID]}
+			Unread: unreadOf[cv.ID], Labels: []InboxLabel{}}
+		lm, ok := last[cv.ID]
+		it.Preview = messagePreview(lm, ok)
+		for _, id := range store.ConversationLabelIDs(cv) {
+			if name, ok := labelNames[id]; ok {
+				it.Labels = append(it.Labels, InboxLabel{ID: id, Name: name})
+			}
+		}
 		if cv.AssigneeID != nil {
 			it.AssigneeID = *cv.AssigneeID
 			it.Assignee = names[it.AssigneeID]
@@ -197,6 +278,7 @@ func (h *Handler) inboxItemsOf(ctx context.Context, orgID uint64, convs []models
 // inboxListPage is what the list column of a page shows.
 type inboxListPage struct {
 	Filter      inboxFilter
+	Labels      []models.Label
 	Statuses    []string
 	Assignments []string
 	Items       []InboxItem
@@ -215,7 +297,11 @@ func (h *Handler) inboxList(c *gin.Context, f inboxFilter, selected uint64, name
 	if err != nil {
 		return nil, err
 	}
-	return &inboxListPage{Filter: f, Statuses: inboxStatuses, Assignments: inboxAssignments, Items: items,
+	labels, err := h.Store.Labels(c, site.CurrentOrg(c).ID)
+	if err != nil {
+		return nil, err
+	}
+	return &inboxListPage{Filter: f, Labels: labels, Statuses: inboxStatuses, Assignments: inboxAssignments, Items: items,
 		Page: page, More: more, NextPage: page + 1, Selected: selected}, nil
 }
 
@@ -253,5 +339,5 @@ func (h *Handler) inboxListJSON(c *gin.Context) {
 		return
 	}
 	f := list.Filter
-	c.JSON(http.StatusOK, gin.H{"status": f.Status, "assignment": f.Assignment, "conversations": list.Items, "more": list.More})
+	c.JSON(http.StatusOK, gin.H{"status": f.Status, "assignment": f.Assignment, "label": f.Label, "conversations": list.Items, "more": list.More})
 }

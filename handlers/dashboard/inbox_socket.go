@@ -84,8 +84,34 @@ func (h *Handler) operatorPresent(ctx context.Context, a *models.Account, st *in
 	}
 	st.presence = now
 	st.mu.Unlock()
-	_ = h.Store.RecordPresence(ctx, a.OrganizationID, a.ID, now) // the next heartbeat writes it again
+	// Nobody online a moment ago: the visitors' widgets hear at once that
+	// someone is now (rather than at their next status check).
+	wasOnline, err := h.Store.OperatorsOnline(ctx, a.OrganizationID, now.Add(-presenceAnnounceWindow))
+	if err != nil {
+		return
+	}
+	if err := h.Store.RecordPresence(ctx, a.OrganizationID, a.ID, now); err != nil || wasOnline {
+		return // the next heartbeat writes it again
+	}
+	ids, err := h.Store.LiveConversationIDs(ctx, a.OrganizationID, now.Add(-liveConversationWindow), liveConversationsMax)
+	if err != nil {
+		return
+	}
+	org, err := h.Store.Organization(ctx, a.OrganizationID)
+	if err != nil {
+		return
+	}
+	h.Conversations.PublishOperatorsOnline(ctx, org, ids)
 }
+
+// Presence announcements: "online" in the widget's sense (an inbox socket
+// within the last minute), told to the visitors of conversations active in
+// the last day, at most this many.
+const (
+	presenceAnnounceWindow = time.Minute
+	liveConversationWindow = 24 * time.Hour
+	liveConversationsMax   = 1000
+)
 
 func (h *Handler) inboxSocketMessage(ctx context.Context, org *models.Organization, a *models.Account, st *inboxSocketState, data []byte) {
 	var m InboxClientMessage

@@ -67,6 +67,7 @@ func (h *Handler) settingsRoutes(r *gin.RouterGroup) {
 	org.GET("", h.organizationPage)
 	org.POST("", h.saveOrganization)
 	org.POST("/mfa", h.Require("organization_require_mfa"), h.saveOrganizationMFA)
+	org.POST("/auto-assign", h.saveAutoAssign)
 }
 
 func (h *Handler) teamRoutes(r *gin.RouterGroup) {
@@ -108,6 +109,9 @@ func (h *Handler) inboxRoutes(r *gin.RouterGroup) {
 	g.POST("/conversations/:id/resolve", func(c *gin.Context) { h.inboxSetState(c, workflows.SignalResolve, nil) })
 	g.POST("/conversations/:id/reopen", func(c *gin.Context) { h.inboxSetState(c, workflows.SignalReopen, nil) })
 	g.POST("/conversations/:id/pending", func(c *gin.Context) { h.inboxSetState(c, workflows.SignalPending, nil) })
+	g.POST("/conversations/:id/labels", func(c *gin.Context) { h.inboxLabel(c, true) })
+	g.POST("/conversations/:id/labels/remove", func(c *gin.Context) { h.inboxLabel(c, false) })
+	g.POST("/bulk", h.inboxBulk)
 	g.GET("/ws", h.inboxSocket)
 	// Replies and notes may carry a file: the attachment limit, not the
 	// dashboard's body limit.
@@ -115,6 +119,10 @@ func (h *Handler) inboxRoutes(r *gin.RouterGroup) {
 	h.BodyLimits["/inbox/conversations/:id/note"] = site.UploadBodyLimit
 	h.contactRoutes(g)
 	h.cannedRoutes(g)
+	labels := r.Group("/settings/labels", h.RequireAccount, h.Require("labels_manage"), h.RecordUsage)
+	labels.GET("", h.labelsPage)
+	labels.POST("", h.createLabel)
+	labels.POST("/:id/delete", h.deleteLabel)
 }
 
 func (h *Handler) contactRoutes(g *gin.RouterGroup) {
@@ -123,6 +131,7 @@ func (h *Handler) contactRoutes(g *gin.RouterGroup) {
 	pages.GET("/:id", h.contactPage)
 	pages.POST("/:id/merge", h.mergeClaimant)
 	g.GET("/contacts/:id/shopify", h.inboxContactShopify)
+	g.GET("/contacts/:id/card", h.inboxContactCard)
 }
 
 func (h *Handler) cannedRoutes(g *gin.RouterGroup) {

@@ -14,7 +14,7 @@ import (
 
 func (h *Handler) organizationData(o *models.Organization) gin.H {
 	return gin.H{"CompanyName": o.CompanyName, "Website": o.Website, "Industry": o.Industry, "TeamSize": o.TeamSize,
-		"BillingAddress": o.BillingAddress, "TaxIdentifier": o.TaxIdentifier, "Region": o.Region, "RequireMFA": o.RequireMFA}
+		"BillingAddress": o.BillingAddress, "TaxIdentifier": o.TaxIdentifier, "Region": o.Region, "RequireMFA": o.RequireMFA, "AutoAssignOnReply": o.AutoAssignOnReply}
 }
 
 func (h *Handler) organizationPage(c *gin.Context) {
@@ -50,6 +50,20 @@ func (h *Handler) saveOrganization(c *gin.Context) {
 			return err
 		}
 		return h.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.updated", site.Target("organization", o.ID), "")
+	})
+	h.Finish(c, err, "/settings/organization", "saved")
+}
+
+// saveAutoAssign turns on or off assigning a conversation to the operator
+// who first replies in it.
+func (h *Handler) saveAutoAssign(c *gin.Context) {
+	a, o := site.CurrentAccount(c), site.CurrentOrg(c)
+	on := c.PostForm("auto_assign_on_reply") == "1"
+	err := h.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.SetAutoAssignOnReply(c, o.ID, on); err != nil {
+			return err
+		}
+		return h.Audit(tx, c, o.ID, a.ID, a.DataKeyID, "organization.auto_assign", site.Target("organization", o.ID), strconv.FormatBool(on))
 	})
 	h.Finish(c, err, "/settings/organization", "saved")
 }

@@ -14,6 +14,7 @@ type Permission struct {
 var Permissions = []Permission{
 	{"dashboard_view", "See the overview, own profile and security settings", []string{models.RoleOwner, models.RoleAdmin, models.RoleAgent, models.RoleAuditor}},
 	{"inbox_use", "Read and answer conversations, manage contacts", []string{models.RoleOwner, models.RoleAdmin, models.RoleAgent}},
+	{"labels_manage", "Create and delete the labels conversations are sorted by", []string{models.RoleOwner, models.RoleAdmin}},
 	{"canned_manage", "Write, edit and delete the team's canned responses", []string{models.RoleOwner, models.RoleAdmin}},
 	{"team_view", "See the team and pending invitations", []string{models.RoleOwner, models.RoleAdmin}},
 	{"team_invite", "Invite admins, agents and auditors", []string{models.RoleOwner, models.RoleAdmin}},

@@ -104,6 +104,10 @@ func (h *Handler) identify(c *gin.Context) {
 		return
 	}
 	view.Merged = outcome.merged
+	h.Conversations.PublishContactChanged(c, org, result.ID)
+	if current != nil && current.ID != result.ID {
+		h.Conversations.PublishContactChanged(c, org, current.ID)
+	}
 	c.JSON(http.StatusOK, view)
 }
 

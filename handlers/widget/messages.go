@@ -40,7 +40,8 @@ func messageError(c *gin.Context, err error) {
 	}
 }
 
-// messages pages through what the visitor may read (never private notes).
+// messages pages through what the visitor may read (never private notes):
+// forward from after_id, or back from before_id.
 func (h *Handler) messages(c *gin.Context) {
 	org, conv := orgOf(c), conversationOf(c)
 	after, err := strconv.ParseUint(c.DefaultQuery("after_id", "0"), 10, 64)
@@ -51,6 +52,26 @@ func (h *Handler) messages(c *gin.Context) {
 	limit, err := strconv.Atoi(c.DefaultQuery("limit", "100"))
 	if err != nil || limit < 1 || limit > maxMessagesPage {
 		apiError(c, http.StatusBadRequest, fmt.Sprintf("limit must be between 1 and %d.", maxMessagesPage))
+		return
+	}
+	if v, older := c.GetQuery("before_id"); older {
+		// The newest page first (before_id=0), then older pages as the
+		// visitor scrolls back; has_more says whether older ones remain.
+		before, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || after != 0 {
+			apiError(c, http.StatusBadRequest, "before_id must be a message ID, without after_id.")
+			return
+		}
+		views, err := h.Conversations.MessageViewsBefore(c, org.ID, conv.ID, false, before, limit+1)
+		if err != nil {
+			apiInternal(c, err)
+			return
+		}
+		more := len(views) > limit
+		if more {
+			views = views[1:]
+		}
+		c.JSON(http.StatusOK, gin.H{"messages": views, "has_more": more})
 		return
 	}
 	views, err := h.Conversations.MessageViews(c, org.ID, conv.ID, false, after, limit+1)

@@ -37,6 +37,8 @@ type LiveEvent struct {
 	Conversation   *ConversationView `json:"conversation,omitempty"`
 	AuthorType     string            `json:"author_type,omitempty"` // typing and read: contact or operator
 	MessageID      uint64            `json:"message_id,omitempty"`  // read: up to this message
+	ContactID      uint64            `json:"contact_id,omitempty"`  // contact: whose details changed
+	Online         bool              `json:"online,omitempty"`      // presence: an operator came online
 }
 
 // MessageView is a message as the widget and the inbox show it.

@@ -54,19 +54,56 @@
   function byTestID(id, scope) {
     return (scope || document).querySelector('[data-testid="' + id + '"]');
   }
+  // Times read "3 min ago" where marked data-relative (the full time in
+  // the title), the local date and time elsewhere.
+  function relativeTime(d, now) {
+    var secs = Math.round((now - d.getTime()) / 1000);
+    if (secs < 45) {
+      return "just now";
+    }
+    var mins = Math.round(secs / 60);
+    if (mins < 60) {
+      return mins + " min ago";
+    }
+    var hours = Math.round(mins / 60);
+    if (hours < 24) {
+      return hours + " h ago";
+    }
+    var days = Math.round(hours / 24);
+    if (days < 7) {
+      return days === 1 ? "yesterday" : days + " days ago";
+    }
+    return d.toLocaleDateString();
+  }
   function formatTime(node) {
     var d = new Date(node.getAttribute("datetime"));
-    if (!isNaN(d.getTime())) {
+    if (isNaN(d.getTime())) {
+      return;
+    }
+    if (node.hasAttribute("data-relative")) {
+      node.textContent = relativeTime(d, Date.now());
+      node.title = d.toLocaleString();
+    } else {
       node.textContent = d.toLocaleString();
     }
   }
   function timeNode(iso, attrs) {
     var t = el("time", attrs);
     t.setAttribute("datetime", iso);
+    t.setAttribute("data-relative", "");
     formatTime(t);
     return t;
   }
   document.querySelectorAll("time[datetime]").forEach(formatTime);
+  window.setInterval(function () {
+    document.querySelectorAll("time[data-relative]").forEach(formatTime);
+  }, 30000);
+  // A label filter applies as soon as it is chosen.
+  document.addEventListener("change", function (e) {
+    if (e.target.hasAttribute && e.target.hasAttribute("data-autosubmit") && e.target.form) {
+      e.target.form.submit();
+    }
+  });
 
   // ---- Starred contacts ----------------------------------------------
   function starred() {
@@ -123,7 +160,8 @@
   }
   var self = Number(inbox.getAttribute("data-self"));
   var filter = { status: inbox.getAttribute("data-status"), assignment: inbox.getAttribute("data-assignment") };
-  var STATUSES = ["open", "pending", "snoozed", "resolved"];
+  var labelFilter = inbox.getAttribute("data-label") || "";
+  var STATUSES = ["open", "pending", "snoozed", "resolved", "all"];
   var ASSIGNMENTS = ["mine", "unassigned", "all"];
   var list = byTestID("conversation-list");
   var conv = byTestID("conversation");
@@ -165,10 +203,14 @@
     });
   }
   function filterQuery(f) {
-    return "status=" + encodeURIComponent(f.status) + "&assignment=" + encodeURIComponent(f.assignment);
+    return "status=" + encodeURIComponent(f.status) + "&assignment=" + encodeURIComponent(f.assignment) +
+      (labelFilter ? "&label=" + encodeURIComponent(labelFilter) : "");
   }
   function matches(item) {
-    if (item.status !== filter.status) {
+    if (filter.status !== "all" && item.status !== filter.status) {
+      return false;
+    }
+    if (labelFilter && item.labels && !item.labels.some(function (l) { return String(l.id) === labelFilter; })) {
       return false;
     }
     var assignee = Number(item.assignee_id || 0);
@@ -251,15 +293,23 @@
     if (item.id === openID) {
       li.classList.add("on");
     }
+    li.appendChild(el("input", {
+      type: "checkbox", name: "ids", value: item.id, form: "bulk-form", "class": "pick",
+      "data-testid": "conversation-item-check", "aria-label": "Select the conversation with " + (item.contact || "Visitor")
+    }));
     var a = el("a", { href: "/inbox/conversations/" + item.id + "?" + filterQuery(filter) });
     a.appendChild(el("span", { "class": "who", "data-testid": "conversation-item-contact" }, item.contact || "Visitor"));
     a.appendChild(timeNode(item.last_message_at, { "class": "when", "data-testid": "conversation-item-time" }));
     if (item.subject) {
       a.appendChild(el("span", { "class": "subject" }, item.subject));
     }
+    a.appendChild(el("span", { "class": "preview", "data-testid": "conversation-item-preview" }, item.preview || ""));
     var tags = el("span", { "class": "tags" });
     tags.appendChild(el("span", { "class": "status status-" + item.status, "data-testid": "conversation-item-status" }, item.status));
     tags.appendChild(el("span", { "class": "assignee", "data-testid": "conversation-item-assignee" }, assigneeName(item)));
+    (item.labels || []).forEach(function (l) {
+      tags.appendChild(el("span", { "class": "label-chip", "data-testid": "conversation-item-label", "data-label-id": l.id }, l.name));
+    });
     var badge = el("span", { "class": "badge", "data-testid": "conversation-item-unread" }, item.unread || 0);
     badge.hidden = !item.unread;
     tags.appendChild(badge);
@@ -304,11 +354,28 @@
     refreshTimer = window.setTimeout(refreshList, 300);
   }
   // A message moves its conversation to the top.
-  function touchItem(id, at, unread) {
+  function previewOf(m) {
+    var text = (m.body || "").replace(/\s+/g, " ").trim();
+    if (text.length > 90) {
+      text = text.slice(0, 89).trim() + "\u2026";
+    }
+    if (!text) {
+      text = "(a file)";
+    }
+    if (m.private) {
+      return "Note: " + text;
+    }
+    return m.author_type === "operator" ? "You: " + text : text;
+  }
+  function touchItem(id, at, unread, m) {
     var li = findItem(id);
     if (!li) {
       scheduleRefresh();
       return;
+    }
+    var preview = li.querySelector('[data-testid="conversation-item-preview"]');
+    if (preview && m) {
+      preview.textContent = previewOf(m);
     }
     var t = li.querySelector("time");
     if (t && at) {
@@ -364,6 +431,15 @@
       var files = el("ul", { "class": "files" });
       m.attachments.forEach(function (a) {
         var item = el("li");
+        var href = "/inbox/conversations/" + openID + "/attachments/" + Number(a.id);
+        if (/^image\//.test(a.content_type || "")) {
+          var link = el("a", { href: href, target: "_blank", rel: "noopener", "class": "thumb-link" });
+          var img = el("img", { "class": "thumb", "data-testid": "attachment-thumb", src: href, alt: a.name || "image" });
+          followImage(img);
+          link.appendChild(img);
+          item.appendChild(link);
+          item.appendChild(el("br"));
+        }
         item.appendChild(el("a", {
           "data-testid": "attachment-link", href: "/inbox/conversations/" + openID + "/attachments/" + Number(a.id),
           target: "_blank", rel: "noopener"
@@ -388,10 +464,91 @@
         after = x;
       }
     });
+    var atBottom = nearBottom();
     messages.insertBefore(node, after);
     lastMessageID = Math.max(lastMessageID, m.id);
-    node.scrollIntoView({ block: "nearest" });
+    if (atBottom || m.author_type === "operator") {
+      scrollToNewest();
+    }
     return true;
+  }
+
+  // -- Opening at the newest message; older ones as the operator scrolls up --
+  // The inbox fills the window below the header, so the composer (and its
+  // Send button) is always in view and only the messages scroll.
+  function fitInbox() {
+    var top = inbox.getBoundingClientRect().top + window.scrollY;
+    inbox.style.setProperty("--inbox-top", Math.max(0, Math.round(top)) + "px");
+  }
+  fitInbox();
+  window.addEventListener("resize", fitInbox);
+  function nearBottom() {
+    return !messages || messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
+  }
+  function scrollToNewest() {
+    if (messages) {
+      messages.scrollTop = messages.scrollHeight;
+    }
+  }
+  var loadingOlder = false;
+  function firstMessageID() {
+    var first = messages && messages.querySelector("[data-message-id]");
+    return first ? Number(first.getAttribute("data-message-id")) : 0;
+  }
+  function loadOlder() {
+    if (!messages || loadingOlder || messages.getAttribute("data-earlier") !== "true" || !firstMessageID()) {
+      return;
+    }
+    loadingOlder = true;
+    messages.setAttribute("data-loading", "true");
+    jsonFetch("/inbox/conversations/" + openID + "/messages?before_id=" + firstMessageID() + "&limit=50").then(function (data) {
+      // Keep what the operator is looking at in place while older
+      // messages go in above it.
+      var fromBottom = messages.scrollHeight - messages.scrollTop;
+      var anchor = messages.querySelector("[data-message-id]");
+      (data.messages || []).forEach(function (m) {
+        if (!messages.querySelector('[data-message-id="' + Number(m.id) + '"]')) {
+          messages.insertBefore(messageNode(m), anchor);
+        }
+      });
+      messages.scrollTop = messages.scrollHeight - fromBottom;
+      if (!data.has_more) {
+        messages.setAttribute("data-earlier", "false");
+        var note = byTestID("messages-earlier", messages);
+        if (note) {
+          note.remove();
+        }
+      }
+    }).catch(function () { /* scrolling up again retries */ }).then(function () {
+      loadingOlder = false;
+      messages.removeAttribute("data-loading");
+      if (messages.scrollTop < 80) {
+        loadOlder(); // still at the top: the page was short
+      }
+    });
+  }
+  // Images arrive after the page: while the operator is at the newest
+  // message, it stays in view as they grow the list.
+  var stickToBottom = true;
+  function followImage(img) {
+    if (img.complete) {
+      return;
+    }
+    img.addEventListener("load", function () {
+      if (stickToBottom) {
+        scrollToNewest();
+      }
+    });
+  }
+  if (messages) {
+    messages.querySelectorAll("img.thumb").forEach(followImage);
+    scrollToNewest();
+    messages.addEventListener("scroll", function () {
+      stickToBottom = nearBottom();
+      if (messages.scrollTop < 80) {
+        loadOlder();
+      }
+    });
   }
   function markSeen(upTo) {
     if (!messages) {
@@ -483,6 +640,158 @@
     }
   }
 
+  // -- Alerts while the tab is in the background (preferences in local
+  // storage, policy §5): an unread count in the title, a sound made with
+  // WebAudio, a desktop notification once the operator allowed them. --
+  var ALERT_KEY = "convot.inbox.alerts." + org;
+  var alertPrefs = load(ALERT_KEY, { title: true, sound: false, desktop: false });
+  if (!alertPrefs || typeof alertPrefs !== "object") {
+    alertPrefs = { title: true, sound: false, desktop: false };
+  }
+  var baseTitle = document.title;
+  var hiddenUnread = 0;
+  var audio = null;
+  var alertStatus = byTestID("alert-status");
+  function paintAlertPrefs() {
+    document.querySelectorAll("[data-alert-pref]").forEach(function (box) {
+      box.checked = !!alertPrefs[box.getAttribute("data-alert-pref")];
+    });
+  }
+  function audioContext() {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!audio && Ctx) {
+      audio = new Ctx();
+    }
+    return audio;
+  }
+  function chime() {
+    var ctx = audioContext();
+    if (!ctx) {
+      return;
+    }
+    if (ctx.state === "suspended" && ctx.resume) {
+      ctx.resume();
+    }
+    // Two short rising notes.
+    [660, 880].forEach(function (freq, i) {
+      var osc = ctx.createOscillator();
+      var gain = ctx.createGain();
+      var at = ctx.currentTime + i * 0.16;
+      osc.type = "sine";
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.2, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.15);
+      osc.connect(gain);
+      gain.connect(ctx.destination);
+      osc.start(at);
+      osc.stop(at + 0.16);
+    });
+  }
+  document.addEventListener("change", function (e) {
+    var box = e.target.closest ? e.target.closest("[data-alert-pref]") : null;
+    if (!box) {
+      return;
+    }
+    var pref = box.getAttribute("data-alert-pref");
+    if (pref === "desktop" && box.checked) {
+      if (!("Notification" in window)) {
+        box.checked = false;
+        alertStatus.textContent = "This browser does not show desktop notifications.";
+        return;
+      }
+      // Ask the browser only now, when the operator opts in.
+      Promise.resolve(window.Notification.requestPermission()).then(function (answer) {
+        alertPrefs.desktop = answer === "granted";
+        box.checked = alertPrefs.desktop;
+        alertStatus.textContent = alertPrefs.desktop ? "Desktop notifications on." : "The browser refused desktop notifications; allow them in its site settings.";
+        save(ALERT_KEY, alertPrefs);
+      });
+      return;
+    }
+    alertPrefs[pref] = box.checked;
+    if (pref === "sound" && box.checked) {
+      audioContext(); // created on a click, so the browser lets it play later
+    }
+    alertStatus.textContent = "";
+    save(ALERT_KEY, alertPrefs);
+  });
+  paintAlertPrefs();
+  function alertNew(ev) {
+    if (document.visibilityState !== "hidden") {
+      return;
+    }
+    hiddenUnread++;
+    if (alertPrefs.title) {
+      document.title = "(" + hiddenUnread + ") " + baseTitle;
+    }
+    if (alertPrefs.sound) {
+      chime();
+    }
+    if (alertPrefs.desktop && "Notification" in window && window.Notification.permission === "granted") {
+      var li = findItem(ev.conversation_id);
+      var who = li ? li.querySelector('[data-testid="conversation-item-contact"]').textContent : "a visitor";
+      var note = new window.Notification("New message from " + who, {
+        tag: "convot-conversation-" + ev.conversation_id,
+        body: "Open the inbox to read it."
+      });
+      note.onclick = function () {
+        window.focus();
+        location.href = "/inbox/conversations/" + Number(ev.conversation_id) + "?" + filterQuery(filter);
+      };
+    }
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") {
+      hiddenUnread = 0;
+      document.title = baseTitle;
+    }
+  });
+
+  // -- The contact sidebar follows the contact's identify live --
+  function refreshContact(id) {
+    var pane = byTestID("contact-sidebar");
+    if (!pane || Number(pane.getAttribute("data-contact-id")) !== Number(id)) {
+      return;
+    }
+    jsonFetch("/inbox/contacts/" + Number(id) + "/card").then(function (ct) {
+      var set = function (testid, value) {
+        var node = byTestID(testid, pane);
+        if (node) {
+          node.textContent = value || "\u2014";
+        }
+      };
+      set("contact-name", ct.label);
+      set("contact-field-name", ct.name);
+      set("contact-field-email", ct.email);
+      set("contact-field-phone", ct.phone);
+      set("contact-field-external-id", ct.external_id);
+      var custom = byTestID("contact-custom", pane);
+      var dl = el("dl", { "class": "facts", "data-testid": "contact-custom" });
+      (ct.custom || []).forEach(function (a) {
+        dl.appendChild(el("dt", null, a.key));
+        dl.appendChild(el("dd", null, a.value));
+      });
+      if (custom) {
+        custom.replaceWith(dl);
+      } else if (dl.childNodes.length) {
+        var none = pane.querySelector("h3 + p.muted");
+        if (none) {
+          none.replaceWith(dl);
+        }
+      }
+      contactLabel = ct.label || contactLabel;
+      var title = byTestID("conversation-title");
+      if (title && conv) {
+        title.textContent = contactLabel;
+      }
+      var li = findItem(openID);
+      if (li) {
+        li.querySelector('[data-testid="conversation-item-contact"]').textContent = contactLabel;
+      }
+    }).catch(function () { /* a merged-away contact: the next page load shows the new one */ });
+  }
+
   // -- The live socket, with reconnects --
   var ws = null;
   var backoff = 1000;
@@ -537,11 +846,17 @@
             sendRead(ev.message.id);
           }
         }
-        touchItem(ev.conversation_id, ev.message.created_at, ev.message.author_type === "contact" && ev.conversation_id !== openID);
+        touchItem(ev.conversation_id, ev.message.created_at, ev.message.author_type === "contact" && ev.conversation_id !== openID, ev.message);
+        if (ev.message.author_type === "contact") {
+          alertNew(ev);
+        }
         break;
       case "conversation":
         stateEvents[ev.conversation_id] = stateMark(ev.conversation_id) + 1;
         applyConversation(ev.conversation);
+        break;
+      case "contact":
+        refreshContact(ev.contact_id);
         break;
       case "typing":
         if (ev.conversation_id === openID && ev.author_type === "contact") {
@@ -648,7 +963,7 @@
         }
         showError(composerError, "");
         lastTyping = 0; // the next keystroke starts a new typing spell
-        touchItem(openID, resp.message && resp.message.created_at, false);
+        touchItem(openID, resp.message && resp.message.created_at, false, resp.message);
       }).catch(function (err) {
         showError(composerError, err.message);
       }).then(function () {
@@ -783,5 +1098,54 @@
     }).catch(function (err) {
       showError(actionError, err.message);
     });
+  });
+
+  // -- Keyboard shortcuts: r reply, n note, e resolve, j / k next and
+  // previous conversation. Not while typing in a field. --
+  function go(step) {
+    var items = Array.prototype.slice.call(list ? list.querySelectorAll('[data-testid="conversation-item"]') : []);
+    if (!items.length) {
+      return;
+    }
+    var at = items.indexOf(findItem(openID));
+    var next = at < 0 ? items[0] : items[at + step];
+    if (next) {
+      location.href = next.querySelector("a").getAttribute("href");
+    }
+  }
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented ||
+        (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)))) {
+      return;
+    }
+    switch (e.key) {
+      case "r":
+      case "n":
+        if (!composer) {
+          return;
+        }
+        e.preventDefault();
+        noteToggle.checked = e.key === "n";
+        paintNote();
+        // Focus after this key's events, so the letter is not typed.
+        window.setTimeout(function () { textarea.focus(); }, 0);
+        break;
+      case "e":
+        var resolve = byTestID("resolve-button");
+        if (resolve && !resolve.closest("form").hidden) {
+          e.preventDefault();
+          resolve.click();
+        }
+        break;
+      case "j":
+        e.preventDefault();
+        go(1);
+        break;
+      case "k":
+        e.preventDefault();
+        go(-1);
+        break;
+    }
   });
 })();

@@ -67,6 +67,7 @@
   var STATUS_EVERY = 60000;
   var STATUS_AWAY_EVERY = 5000;
   var PAGE = 200;
+  var OLDER_PAGE = 50; // messages per page when scrolling back
   // A socket open this long without a "poll" event is live.
   var SOCKET_SETTLE = 3000;
   // The fastest a server may ask the widget to poll.
@@ -562,6 +563,8 @@
     });
     state.messages = {};
     state.lastId = 0;
+    state.earlier = false;
+    state.loadingOlder = false;
     state.lastOperatorId = 0;
     state.readSent = 0;
     state.seenUpTo = 0;
@@ -584,6 +587,17 @@
       return Promise.resolve();
     }
     function page() {
+      if (!state.lastId) {
+        // Open at the newest: the latest page first, older ones on scroll.
+        return request("GET", "/conversations/" + conv.id + "/messages?before_id=0&limit=" + OLDER_PAGE).then(function (d) {
+          if (generation !== state.generation) {
+            return;
+          }
+          (d.messages || []).forEach(addMessage);
+          state.earlier = !!d.has_more;
+          scrollToNewest();
+        });
+      }
       return request("GET", "/conversations/" + conv.id + "/messages?after_id=" + state.lastId + "&limit=" + PAGE).then(function (d) {
         if (generation !== state.generation) {
           return;
@@ -600,6 +614,39 @@
       }
     });
   }
+
+  function scrollToNewest() {
+    list.scrollTop = list.scrollHeight;
+  }
+
+  // loadOlder puts the page before the oldest message shown above it,
+  // keeping in place what the visitor is reading.
+  function loadOlder() {
+    var conv = state.conv;
+    var generation = state.generation;
+    var ids = Object.keys(state.messages).map(Number);
+    if (!conv || !state.earlier || state.loadingOlder || !ids.length) {
+      return;
+    }
+    var oldest = Math.min.apply(null, ids);
+    state.loadingOlder = true;
+    request("GET", "/conversations/" + conv.id + "/messages?before_id=" + oldest + "&limit=" + OLDER_PAGE).then(function (d) {
+      if (generation !== state.generation) {
+        return;
+      }
+      var fromBottom = list.scrollHeight - list.scrollTop;
+      (d.messages || []).forEach(addMessage);
+      list.scrollTop = list.scrollHeight - fromBottom;
+      state.earlier = !!d.has_more;
+    }, function () { /* scrolling up again retries */ }).then(function () {
+      state.loadingOlder = false;
+    });
+  }
+  list.addEventListener("scroll", function () {
+    if (list.scrollTop < 60) {
+      loadOlder();
+    }
+  });
 
   function formatTime(iso) {
     var d = new Date(iso);
@@ -720,7 +767,9 @@
       }
     }
     renderSeen();
-    list.scrollTop = list.scrollHeight;
+    if (!state.loadingOlder) {
+      scrollToNewest();
+    }
   }
 
   // "Seen" shows under the newest of the visitor's messages an operator read.
@@ -936,6 +985,13 @@
   }
 
   function handleEvent(ev) {
+    if (ev && ev.type === "presence") {
+      // An operator came online: no need to wait for the status check.
+      if (ev.online) {
+        operatorPresent();
+      }
+      return;
+    }
     if (!ev || !state.conv || ev.conversation_id !== state.conv.id) {
       return;
     }
@@ -975,6 +1031,7 @@
   function open() {
     state.open = true;
     show(panel, true);
+    scrollToNewest();
     launcher.setAttribute("aria-label", "Close chat");
     renderUnread();
     markRead();
