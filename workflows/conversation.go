@@ -21,6 +21,7 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(AccountCancellation, workflow.RegisterOptions{Name: CancellationWorkflowType})
 	w.RegisterWorkflowWithOptions(PrivacyRequest, workflow.RegisterOptions{Name: PrivacyRequestWorkflowType})
 	registerRetention(w)
+	w.RegisterWorkflowWithOptions(ShopifyShopWebhook, workflow.RegisterOptions{Name: ShopifyWebhookWorkflowType})
 }
 
 // ConversationWorkflowType is the registered name of ConversationLifecycle.

@@ -45,6 +45,9 @@ var (
 	// BreachStatus is the state of a breach's notification (open, assessed,
 	// overdue, authority_notified, closed).
 	BreachStatus = temporal.NewSearchAttributeKeyKeyword("BreachStatus")
+	// ShopifyTopic is the topic of a Shopify webhook a workflow carries out
+	// (shop/redact, app/uninstalled).
+	ShopifyTopic = temporal.NewSearchAttributeKeyKeyword("ShopifyTopic")
 )
 
 // SearchAttributes maps every custom search attribute Convot uses to its
@@ -58,6 +61,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	CancellationDeleteAt.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	BreachNoticeDue.GetName():      enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	BreachStatus.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	ShopifyTopic.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // RegisterSearchAttributes adds the custom search attributes that the
