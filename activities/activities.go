@@ -63,7 +63,7 @@ func Register(w worker.Registry, a *Activities) {
 		workflows.ActivityDeleteOrganizationData:    a.DeleteOrganizationData,
 		workflows.ActivityNotifyContactOfReplies:    a.NotifyContactOfReplies,
 	}
-	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a), vulnerabilityActivities(a), disclosureActivities(a)} {
+	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a), vulnerabilityActivities(a), disclosureActivities(a), shopifyActivities(a)} {
 		for name, fn := range byName {
 			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 		}

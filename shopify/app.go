@@ -41,8 +41,11 @@ type App struct {
 	// CallbackURL is where Shopify sends the owner back
 	// (BASE_URL/settings/shopify/callback).
 	CallbackURL string
-	Now         func() time.Time
-	cache       *contextCache
+	// Workflows starts the workflows of shop-level webhooks; without it
+	// they are refused with 503 for Shopify to deliver again.
+	Workflows WebhookWorkflows
+	Now       func() time.Time
+	cache     *contextCache
 }
 
 // Configured reports whether the app can run on this deployment.

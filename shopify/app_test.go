@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convot/convot/activities"
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/shopifytest"
 	"github.com/convot/convot/internal/testdb"
@@ -16,6 +18,7 @@ import (
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
+	"github.com/convot/convot/workflows"
 )
 
 const testShop = "acme.myshopify.com"
@@ -47,8 +50,22 @@ func newFixture(t *testing.T) *fixture {
 	if err := db.Create(org).Error; err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{db: db, st: st, fake: fake, org: org,
-		app: NewApp(st, client, "app-key", "app-secret", "https://convot.example/settings/shopify/callback")}
+	app := NewApp(st, client, "app-key", "app-secret", "https://convot.example/settings/shopify/callback")
+	app.Workflows = &inPlace{acts: &activities.Activities{Store: st}}
+	return &fixture{db: db, st: st, fake: fake, org: org, app: app}
+}
+
+// inPlace carries out a shop-level webhook at once, with the activity the
+// ShopifyShopWebhook workflow runs (handlers' tests run it on Temporal).
+type inPlace struct {
+	acts    *activities.Activities
+	started []workflows.ShopifyWebhookInput
+}
+
+func (p *inPlace) StartShopWebhook(ctx context.Context, in workflows.ShopifyWebhookInput) error {
+	p.started = append(p.started, in)
+	_, err := p.acts.ActOnShopifyWebhook(ctx, in)
+	return err
 }
 
 // begin starts an install and returns the state Convot sent to Shopify.
@@ -316,8 +333,24 @@ func TestWebhookChecksAndShopTopics(t *testing.T) {
 			t.Fatalf("%s changed the install", name)
 		}
 	}
-	if _, err := f.app.ReceiveWebhook(ctx, nil, wh(TopicUninstalled, "w-1")); err != nil {
+	// Without a way to start the workflow the delivery is refused (503)
+	// and forgotten, so that Shopify's retry is taken.
+	started := f.app.Workflows
+	f.app.Workflows = nil
+	if _, err := f.app.ReceiveWebhook(ctx, nil, wh(TopicUninstalled, "w-1")); !errors.Is(err, dsr.ErrUnavailable) {
+		t.Fatalf("without workflows: %v", err)
+	}
+	if in := f.installed(t); in == nil || in.AccessToken == "" {
+		t.Fatal("an unstarted uninstall changed the install")
+	}
+	f.app.Workflows = started
+	got, err := f.app.ReceiveWebhook(ctx, nil, wh(TopicUninstalled, "w-1"))
+	if err != nil {
 		t.Fatal(err)
+	}
+	if p := started.(*inPlace); len(p.started) != 1 || p.started[0].Topic != TopicUninstalled || p.started[0].Shop != testShop ||
+		got.Record.WorkflowID != workflows.ShopifyWebhookWorkflowID(got.Record.ID) {
+		t.Fatalf("uninstall started %+v, record %+v", p.started, got.Record)
 	}
 	in := f.installed(t)
 	if in == nil || in.AccessToken != "" || in.LastWebhookTopic != TopicUninstalled {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
 	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
@@ -21,8 +24,8 @@ import (
 const (
 	TopicDataRequest    = "customers/data_request"
 	TopicCustomerRedact = "customers/redact"
-	TopicShopRedact     = "shop/redact"
-	TopicUninstalled    = "app/uninstalled"
+	TopicShopRedact     = workflows.ShopifyTopicShopRedact
+	TopicUninstalled    = workflows.ShopifyTopicUninstalled
 )
 
 // MaxWebhookAge is how old a webhook's X-Shopify-Triggered-At may be:
@@ -58,13 +61,35 @@ type customerPayload struct {
 	} `json:"customer"`
 }
 
+// WebhookWorkflows starts the durable workflow of a shop-level webhook:
+// Temporal in every deployment; tests of this package run the work in
+// place.
+type WebhookWorkflows interface {
+	StartShopWebhook(ctx context.Context, in workflows.ShopifyWebhookInput) error
+}
+
+// TemporalWorkflows runs shop-level webhooks on Temporal.
+type TemporalWorkflows struct{ Client client.Client }
+
+// StartShopWebhook starts the delivery's workflow; starting it again (a
+// retried start after a lost answer) joins the first.
+func (t TemporalWorkflows) StartShopWebhook(ctx context.Context, in workflows.ShopifyWebhookInput) error {
+	_, err := t.Client.ExecuteWorkflow(ctx, workflows.ShopifyWebhookStartOptions(in), workflows.ShopifyWebhookWorkflowType, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil
+	}
+	return err
+}
+
 // ReceiveWebhook verifies a webhook's signature before reading anything
 // of it, refuses a stale or replayed one, records it once (the webhook ID
 // is unique) and acts: a customer's data request becomes an access request
 // and a customer redaction an erasure request of the organization, each a
 // PrivacyRequest workflow the Customer's officer sees on the privacy
-// pages; a shop redaction deletes everything of the shop and the uninstall
-// destroys the token. intake starts the request workflows.
+// pages; a shop redaction (deleting everything of the shop) and the
+// uninstall (destroying the token) each start a ShopifyShopWebhook
+// workflow. intake starts the request workflows.
 func (a *App) ReceiveWebhook(ctx context.Context, intake *dsr.Intake, w Webhook) (*Received, error) {
 	if !a.Configured() {
 		return nil, ErrNotConfigured
@@ -126,18 +151,8 @@ func (a *App) ReceiveWebhook(ctx context.Context, intake *dsr.Intake, w Webhook)
 
 func (a *App) act(ctx context.Context, intake *dsr.Intake, in *models.ShopifyInstall, rec *models.ShopifyWebhook, p customerPayload) (*Received, error) {
 	switch rec.Topic {
-	case TopicShopRedact:
-		n, err := a.Store.DeleteShopifyShopTx(ctx, in.OrganizationID, in.Shop)
-		if err != nil {
-			return nil, err
-		}
-		a.forget(in.OrganizationID)
-		return &Received{Record: rec, Detail: fmt.Sprintf("every Shopify datum of the shop is deleted (%d rows)", n)}, nil
-	case TopicUninstalled:
-		if _, err := a.Disconnect(ctx, in.OrganizationID); err != nil {
-			return nil, err
-		}
-		return &Received{Record: rec, Detail: "the shop's access token is destroyed"}, nil
+	case TopicShopRedact, TopicUninstalled:
+		return a.startShopWorkflow(ctx, in, rec)
 	}
 	if intake == nil {
 		return nil, dsr.ErrUnavailable
@@ -180,4 +195,29 @@ func (a *App) act(ctx context.Context, intake *dsr.Intake, in *models.ShopifyIns
 	}
 	rec.RequestID, rec.WorkflowID = r.Request.ID, wf
 	return &Received{Record: rec, Detail: fmt.Sprintf("%s request %d started (%d matching contacts)", typ, r.Request.ID, len(ids))}, nil
+}
+
+// startShopWorkflow starts the workflow that carries out a shop-level
+// webhook; the answer to Shopify waits for the start, not the work.
+func (a *App) startShopWorkflow(ctx context.Context, in *models.ShopifyInstall, rec *models.ShopifyWebhook) (*Received, error) {
+	if a.Workflows == nil {
+		return nil, dsr.ErrUnavailable
+	}
+	wf := workflows.ShopifyWebhookWorkflowID(rec.ID)
+	if err := a.Store.SetShopifyWebhookWorkflow(ctx, in.OrganizationID, rec.ID, 0, wf); err != nil {
+		return nil, err
+	}
+	if err := a.Workflows.StartShopWebhook(ctx, workflows.ShopifyWebhookInput{
+		OrganizationID: in.OrganizationID, WebhookRecordID: rec.ID, Topic: rec.Topic, Shop: in.Shop}); err != nil {
+		return nil, err
+	}
+	// This node's cached orders go at once; other nodes' expire with
+	// their cache, and without a token nothing new is fetched.
+	a.forget(in.OrganizationID)
+	rec.WorkflowID = wf
+	detail := "the shop's access token is being destroyed (workflow " + wf + ")"
+	if rec.Topic == TopicShopRedact {
+		detail = "every Shopify datum of the shop is being deleted (workflow " + wf + ")"
+	}
+	return &Received{Record: rec, Detail: detail}, nil
 }

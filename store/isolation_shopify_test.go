@@ -43,6 +43,14 @@ func init() {
 				t.Fatalf("B disconnected A: %v", err)
 			}
 		}},
+		isolationCase{"DisconnectShopifyShop", func(t *testing.T, f *fixture) {
+			f.shopOfA(t)
+			done, err := f.store.DisconnectShopifyShop(f.ctx, f.B.Org.ID, "a.myshopify.com", f.now)
+			must(t, err)
+			if in, err := f.store.ShopifyInstall(f.ctx, f.A.Org.ID); done || err != nil || in.AccessToken != "tok-a" {
+				t.Fatalf("B disconnected A's shop: %v", err)
+			}
+		}},
 		isolationCase{"DeleteShopifyShop", func(t *testing.T, f *fixture) {
 			f.shopOfA(t)
 			n, err := f.store.DeleteShopifyShop(f.ctx, f.B.Org.ID, "a.myshopify.com")

@@ -86,6 +86,18 @@ func (s *Store) deleteShopifyInstall(ctx context.Context, in *models.ShopifyInst
 // returns false when nothing was connected.
 func (s *Store) DisconnectShopify(ctx context.Context, orgID uint64, now time.Time) (bool, error) {
 	in, err := s.ShopifyInstall(ctx, orgID)
+	return s.disconnectShopify(ctx, in, err, now)
+}
+
+// DisconnectShopifyShop is DisconnectShopify when the install is of that
+// shop (Shopify's app/uninstalled names the shop it concerns): a shop the
+// organization replaced since is left alone.
+func (s *Store) DisconnectShopifyShop(ctx context.Context, orgID uint64, shop string, now time.Time) (bool, error) {
+	in, err := one[models.ShopifyInstall](s.with(ctx).Where("organization_id = ? AND shop = ?", orgID, shop))
+	return s.disconnectShopify(ctx, in, err, now)
+}
+
+func (s *Store) disconnectShopify(ctx context.Context, in *models.ShopifyInstall, err error, now time.Time) (bool, error) {
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -95,7 +107,7 @@ func (s *Store) DisconnectShopify(ctx context.Context, orgID uint64, now time.Ti
 	if err := s.keys.Destroy(s.with(ctx), in.DataKeyID); err != nil {
 		return false, err
 	}
-	res := s.with(ctx).Model(&models.ShopifyInstall{}).Where("id = ? AND organization_id = ?", in.ID, orgID).
+	res := s.with(ctx).Model(&models.ShopifyInstall{}).Where("id = ? AND organization_id = ?", in.ID, in.OrganizationID).
 		Updates(map[string]any{"access_token": "", "scopes": "", "disconnected_at": now, "updated_at": now})
 	return in.AccessToken != "", res.Error
 }

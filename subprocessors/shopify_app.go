@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -82,6 +83,18 @@ func (s *Shopify) ExchangeShopifyCode(ctx context.Context, org policies.OrgConte
 // OAuth authorization page (the fake's in tests).
 func (s *Shopify) ShopifyAuthorizeURL(shop string) string {
 	return s.shopBase(shop) + "/admin/oauth/authorize"
+}
+
+// ShopifyAuthorizeSource is the CSP source of every shop's authorization
+// page: the page whose form goes to Shopify must allow it in form-action,
+// since browsers apply form-action to the redirect after the post too.
+func (s *Shopify) ShopifyAuthorizeSource() string {
+	if s.base != "" {
+		if u, err := url.Parse(s.base); err == nil && u.Host != "" {
+			return u.Scheme + "://" + u.Host
+		}
+	}
+	return "https://*.myshopify.com"
 }
 
 func (s *Shopify) shopBase(shop string) string {

@@ -23,6 +23,7 @@ func Register(w worker.WorkflowRegistry) {
 	registerRetention(w)
 	w.RegisterWorkflowWithOptions(VulnerabilityReport, workflow.RegisterOptions{Name: VulnerabilityWorkflowType})
 	w.RegisterWorkflowWithOptions(DisclosureRequest, workflow.RegisterOptions{Name: DisclosureWorkflowType})
+	w.RegisterWorkflowWithOptions(ShopifyShopWebhook, workflow.RegisterOptions{Name: ShopifyWebhookWorkflowType})
 }
 
 // ConversationWorkflowType is the registered name of ConversationLifecycle.

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -101,6 +102,7 @@ func TestRecordHistories(t *testing.T) {
 		{"PolicyChange", recordPolicyChange},
 		{"VulnerabilityReport", recordVulnerability},
 		{"DisclosureRequest", recordDisclosure},
+		{"ShopifyShopWebhook", recordShopifyWebhook},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.run(t, r) })
 	}
@@ -376,6 +378,23 @@ func recordDisclosure(t *testing.T, r *recording) {
 	r.save(t, "DisclosureRequest-refused", run.GetID(), run.GetRunID())
 }
 
+// A shop redaction whose activity fails once before it succeeds, and an
+// uninstall.
+func recordShopifyWebhook(t *testing.T, r *recording) {
+	in := ShopifyWebhookInput{OrganizationID: 7, WebhookRecordID: 41, Topic: ShopifyTopicShopRedact, Shop: "recorded.myshopify.com"}
+	run := r.start(t, ShopifyWebhookStartOptions(in), ShopifyWebhookWorkflowType, in)
+	var res ShopifyWebhookResult
+	require.NoError(t, run.Get(r.ctx, &res))
+	require.EqualValues(t, 3, res.Rows)
+	r.save(t, "ShopifyShopWebhook-shop-redact-retried", run.GetID(), run.GetRunID())
+
+	in = ShopifyWebhookInput{OrganizationID: 7, WebhookRecordID: 42, Topic: ShopifyTopicUninstalled, Shop: "recorded.myshopify.com"}
+	run = r.start(t, ShopifyWebhookStartOptions(in), ShopifyWebhookWorkflowType, in)
+	require.NoError(t, run.Get(r.ctx, &res))
+	require.True(t, res.TokenDestroyed)
+	r.save(t, "ShopifyShopWebhook-uninstalled", run.GetID(), run.GetRunID())
+}
+
 // --- fake activities ---------------------------------------------------------------
 
 // recordingFakes answer as the real activities would, without a database;
@@ -384,10 +403,11 @@ type recordingFakes struct {
 	mu      sync.Mutex
 	scanned map[uint64]int // scans per request: the first finds a remnant
 	refused map[uint64]int // late notices per incident: the first lacks reasons
+	shops   map[uint64]int // attempts per Shopify webhook: a shop redaction's first fails
 }
 
 func newRecordingFakes() *recordingFakes {
-	return &recordingFakes{scanned: map[uint64]int{}, refused: map[uint64]int{}}
+	return &recordingFakes{scanned: map[uint64]int{}, refused: map[uint64]int{}, shops: map[uint64]int{}}
 }
 
 func (f *recordingFakes) activities() map[string]any {
@@ -417,6 +437,18 @@ func (f *recordingFakes) activities() map[string]any {
 		},
 		ActivityDeleteBackup:    func(context.Context, uint64) error { return nil },
 		ActivityShredBackupKeys: func(context.Context) (int, error) { return 2, nil },
+
+		ActivityActOnShopifyWebhook: func(_ context.Context, in ShopifyWebhookInput) (ShopifyWebhookResult, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.shops[in.WebhookRecordID]++; in.Topic == ShopifyTopicShopRedact && f.shops[in.WebhookRecordID] == 1 {
+				return ShopifyWebhookResult{}, errors.New("database unavailable")
+			}
+			if in.Topic == ShopifyTopicUninstalled {
+				return ShopifyWebhookResult{TokenDestroyed: true}, nil
+			}
+			return ShopifyWebhookResult{Rows: 3}, nil
+		},
 
 		ActivityRecordIncidentStep:   func(context.Context, IncidentStepInput) error { return nil },
 		ActivityEscalateIncident:     func(context.Context, EscalationInput) error { return nil },

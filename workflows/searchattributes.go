@@ -54,6 +54,9 @@ var (
 	ProcessKind = temporal.NewSearchAttributeKeyKeyword("ProcessKind")
 	// ProcessStatus is the state of such a process.
 	ProcessStatus = temporal.NewSearchAttributeKeyKeyword("ProcessStatus")
+	// ShopifyTopic is the topic of a Shopify webhook a workflow carries out
+	// (shop/redact, app/uninstalled).
+	ShopifyTopic = temporal.NewSearchAttributeKeyKeyword("ShopifyTopic")
 )
 
 // SearchAttributes maps every custom search attribute Convot uses to its
@@ -69,6 +72,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	BreachStatus.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	ProcessKind.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	ProcessStatus.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	ShopifyTopic.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // RegisterSearchAttributes adds the custom search attributes that the

@@ -64,11 +64,11 @@ type fakeClient struct {
 func (c fakeClient) OperatorService() operatorservice.OperatorServiceClient { return c.ops }
 
 func TestSearchAttributeTypes(t *testing.T) {
-	require.Len(t, SearchAttributes, 10)
+	require.Len(t, SearchAttributes, 11)
 	for _, key := range []interface {
 		GetName() string
 		GetValueType() enumspb.IndexedValueType
-	}{ConvotOrgId, DsrType, DsrStatus, DsrDeadline, ConversationStatus, CancellationDeleteAt, BreachNoticeDue, BreachStatus, ProcessKind, ProcessStatus} {
+	}{ConvotOrgId, DsrType, DsrStatus, DsrDeadline, ConversationStatus, CancellationDeleteAt, BreachNoticeDue, BreachStatus, ProcessKind, ProcessStatus, ShopifyTopic} {
 		require.Equal(t, key.GetValueType(), SearchAttributes[key.GetName()], key.GetName())
 	}
 	require.Equal(t, enumspb.INDEXED_VALUE_TYPE_DATETIME, SearchAttributes["DsrDeadline"])

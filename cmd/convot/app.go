@@ -289,6 +289,9 @@ func (a *app) httpServer() (*http.Server, error) {
 			return nil, err
 		}
 		s.Shopify = shopify.NewApp(a.store, client, a.cfg.ShopifyAPIKey, a.cfg.ShopifyAPISecret, strings.TrimRight(a.cfg.BaseURL.String(), "/")+"/settings/shopify/callback")
+		if a.temporal != nil {
+			s.Shopify.Workflows = shopify.TemporalWorkflows{Client: a.temporal}
+		}
 	}
 	h, err := handlers.New(s)
 	if err != nil {

@@ -56,6 +56,10 @@ func (h *Handler) renderShopify(c *gin.Context, status int, shop, problem string
 		c.JSON(status, gin.H{"error": problem})
 		return
 	}
+	if app := h.shopifyApp(); app.Configured() {
+		// The connect form's answer redirects to the shop's consent page.
+		site.AllowFormTarget(c, app.Client.ShopifyAuthorizeSource())
+	}
 	h.RenderForm(c, status, "shopify_settings", "Shopify", "shopify", data, problem)
 }
 
