@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/convot/convot/models"
+)
+
+// Search limits: the words of a query that count, and the rows looked up.
+const (
+	maxSearchWords    = 8
+	maxSearchMessages = 60
+)
+
+// MessageMatch is a message whose body holds every word searched for,
+// decrypted, with its conversation and contact.
+type MessageMatch struct {
+	Message      models.Message
+	Conversation models.Conversation
+	Contact      models.Contact
+}
+
+// SearchResults is what a search of an organization found: messages
+// (newest first, at most one per conversation) and contacts whose name or
+// email holds every word (a word may be the start of one of theirs).
+type SearchResults struct {
+	Words    []string
+	Messages []MessageMatch
+	Contacts []models.Contact
+}
+
+// Search looks up the words of query in the organization's blind index
+// (models.SearchTerm) and loads what matched, decrypted. Only the
+// organization's rows are read; its key differs from every other
+// organization's, so its hashes match nothing elsewhere either.
+func (s *Store) Search(ctx context.Context, orgID uint64, query string, limit int) (*SearchResults, error) {
+	res := &SearchResults{Words: models.SearchWords(query)}
+	if len(res.Words) > maxSearchWords {
+		res.Words = res.Words[:maxSearchWords]
+	}
+	if len(res.Words) == 0 || limit <= 0 {
+		return res, nil
+	}
+	hashes, err := s.keys.SearchHashes(ctx, orgID, res.Words)
+	if err != nil {
+		return nil, err
+	}
+	hits, err := s.searchMessages(ctx, orgID, hashes)
+	if err != nil {
+		return nil, err
+	}
+	// One message per conversation, the newest.
+	seen := map[uint64]bool{}
+	var msgIDs, convIDs []uint64
+	for _, h := range hits {
+		if seen[h.ConversationID] || len(convIDs) >= limit {
+			continue
+		}
+		seen[h.ConversationID] = true
+		msgIDs, convIDs = append(msgIDs, h.MessageID), append(convIDs, h.ConversationID)
+	}
+	contactIDs, err := s.searchContacts(ctx, orgID, hashes, limit)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []models.Message
+	var convs []models.Conversation
+	if len(msgIDs) > 0 {
+		if err := s.with(ctx).Where("organization_id = ? AND id IN ?", orgID, msgIDs).Find(&msgs).Error; err != nil {
+			return nil, err
+		}
+		if err := s.with(ctx).Where("organization_id = ? AND id IN ?", orgID, convIDs).Find(&convs).Error; err != nil {
+			return nil, err
+		}
+	}
+	wanted := append([]uint64{}, contactIDs...)
+	for _, c := range convs {
+		wanted = append(wanted, c.ContactID)
+	}
+	var contacts []models.Contact
+	if len(wanted) > 0 {
+		if err := s.with(ctx).Where("organization_id = ? AND id IN ?", orgID, wanted).Find(&contacts).Error; err != nil {
+			return nil, err
+		}
+	}
+	msgByID := map[uint64]models.Message{}
+	for _, m := range msgs {
+		msgByID[m.ID] = m
+	}
+	convByID := map[uint64]models.Conversation{}
+	for _, c := range convs {
+		convByID[c.ID] = c
+	}
+	contactByID := map[uint64]models.Contact{}
+	for _, c := range contacts {
+		contactByID[c.ID] = c
+	}
+	for _, id := range msgIDs {
+		m, ok := msgByID[id]
+		if !ok {
+			continue
+		}
+		c, ok := convByID[m.ConversationID]
+		if !ok {
+			continue
+		}
+		res.Messages = append(res.Messages, MessageMatch{Message: m, Conversation: c, Contact: contactByID[c.ContactID]})
+	}
+	for _, id := range contactIDs {
+		if c, ok := contactByID[id]; ok {
+			res.Contacts = append(res.Contacts, c)
+		}
+	}
+	return res, nil
+}
+
+type searchHit struct {
+	MessageID      uint64
+	ConversationID uint64
+}
+
+// searchMessages lists the organization's messages holding every hash,
+// newest first: the first hash's rows, each joined to the others' by
+// message on the (organization, term, message) index.
+func (s *Store) searchMessages(ctx context.Context, orgID uint64, hashes []string) ([]searchHit, error) {
+	var b strings.Builder
+	b.WriteString("SELECT t0.message_id, t0.conversation_id FROM search_terms t0")
+	args := []any{}
+	for i, h := range hashes[1:] {
+		fmt.Fprintf(&b, " JOIN search_terms t%[1]d ON t%[1]d.organization_id = t0.organization_id AND t%[1]d.term = ? AND t%[1]d.message_id = t0.message_id", i+1)
+		args = append(args, h)
+	}
+	b.WriteString(" WHERE t0.organization_id = ? AND t0.term = ? AND t0.message_id > 0 ORDER BY t0.message_id DESC LIMIT ?")
+	args = append(args, orgID, hashes[0], maxSearchMessages)
+	var hits []searchHit
+	err := s.with(ctx).Raw(b.String(), args...).Scan(&hits).Error
+	return hits, err
+}
+
+// searchContacts lists the organization's contacts whose name or email
+// rows hold every hash, newest first.
+func (s *Store) searchContacts(ctx context.Context, orgID uint64, hashes []string, limit int) ([]uint64, error) {
+	var ids []uint64
+	err := s.with(ctx).Model(&models.SearchTerm{}).
+		Where("organization_id = ? AND message_id = 0 AND term IN ?", orgID, hashes).
+		Group("contact_id").Having("COUNT(DISTINCT term) = ?", len(hashes)).
+		Order("contact_id DESC").Limit(limit).Pluck("contact_id", &ids).Error
+	return ids, err
+}
