@@ -114,7 +114,7 @@ func InsertMessage(ctx context.Context, db *gorm.DB, keys *KeyStore, m *Message,
 ), t AS (
 	INSERT INTO search_terms (organization_id, term, contact_id, conversation_id, message_id, field)
 	SELECT @org, w.term, c.contact_id, m.conversation_id, m.id, @field
-	FROM m, c, unnest(string_to_array(@terms::text, ' ')) AS w(term)
+	FROM m, c, unnest(string_to_array(CAST(@terms AS text), ' ')) AS w(term)
 )
 SELECT id FROM m`, map[string]any{
 		"at": m.CreatedAt, "open": ConversationOpen, "conv": m.ConversationID, "org": m.OrganizationID, "key": m.DataKeyID,

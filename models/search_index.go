@@ -202,7 +202,7 @@ func IndexMessage(ctx context.Context, tx *gorm.DB, ks *KeyStore, m *Message) er
 			return errors.New("search index: no key store")
 		}
 	}
-	tx = tx.Session(&gorm.Session{NewDB: true}).WithContext(ctx)
+	tx = tx.WithContext(ctx).Session(&gorm.Session{NewDB: true})
 	if err := tx.Where("message_id = ? AND organization_id = ?", m.ID, m.OrganizationID).Delete(&SearchTerm{}).Error; err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func IndexMessage(ctx context.Context, tx *gorm.DB, ks *KeyStore, m *Message) er
 
 // indexContact rewrites a contact's name and email rows inside tx.
 func indexContact(ctx context.Context, tx *gorm.DB, ks *KeyStore, c *Contact) error {
-	tx = tx.Session(&gorm.Session{NewDB: true}).WithContext(ctx)
+	tx = tx.WithContext(ctx).Session(&gorm.Session{NewDB: true})
 	if err := tx.Where("organization_id = ? AND contact_id = ? AND message_id = 0", c.OrganizationID, c.ID).
 		Delete(&SearchTerm{}).Error; err != nil {
 		return err
