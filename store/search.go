@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/convot/convot/models"
@@ -125,6 +126,16 @@ type searchHit struct {
 // newest first: the first hash's rows, each joined to the others' by
 // message on the (organization, term, message) index.
 func (s *Store) searchMessages(ctx context.Context, orgID uint64, hashes []string) ([]searchHit, error) {
+	if len(hashes) > 1 {
+		ordered, rare, err := s.rarestFirst(ctx, orgID, hashes)
+		if err != nil {
+			return nil, err
+		}
+		hashes = ordered
+		if rare {
+			return s.intersectMessages(ctx, orgID, hashes)
+		}
+	}
 	var b strings.Builder
 	b.WriteString("SELECT t0.message_id, t0.conversation_id FROM search_terms t0")
 	args := []any{}
@@ -148,4 +159,71 @@ func (s *Store) searchContacts(ctx context.Context, orgID uint64, hashes []strin
 		Group("contact_id").Having("COUNT(DISTINCT term) = ?", len(hashes)).
 		Order("contact_id DESC").Limit(limit).Pluck("contact_id", &ids).Error
 	return ids, err
+}
+
+// termCountCap bounds the counting of a word's rows: past it a word is
+// common, and which of two common words leads matters little.
+const termCountCap = 2000
+
+// rarestFirst orders hashes by how many rows hold each (counted up to
+// termCountCap, in one statement), rarest first; rare says whether the
+// rarest has fewer rows than the cap.
+func (s *Store) rarestFirst(ctx context.Context, orgID uint64, hashes []string) ([]string, bool, error) {
+	var parts []string
+	var args []any
+	for i, h := range hashes {
+		parts = append(parts, fmt.Sprintf("SELECT %d AS pos, (SELECT COUNT(*) FROM (SELECT 1 FROM search_terms WHERE organization_id = ? AND term = ? AND message_id > 0 LIMIT %d) x) AS n", i, termCountCap))
+		args = append(args, orgID, h)
+	}
+	var counts []struct {
+		Pos int
+		N   int64
+	}
+	if err := s.with(ctx).Raw(strings.Join(parts, " UNION ALL ")+" ORDER BY n, pos", args...).Scan(&counts).Error; err != nil {
+		return nil, false, err
+	}
+	if len(counts) != len(hashes) {
+		return hashes, false, nil
+	}
+	out := make([]string, 0, len(hashes))
+	for _, c := range counts {
+		out = append(out, hashes[c.Pos])
+	}
+	return out, counts[0].N < termCountCap, nil
+}
+
+// intersectMessages finds the messages holding every hash when the first
+// (the rarest) is rare: its rows, narrowed by each other hash in turn, so
+// the work follows the rarest word whatever the planner thinks of it.
+func (s *Store) intersectMessages(ctx context.Context, orgID uint64, hashes []string) ([]searchHit, error) {
+	var hits []searchHit
+	if err := s.with(ctx).Model(&models.SearchTerm{}).Select("message_id", "conversation_id").
+		Where("organization_id = ? AND term = ? AND message_id > 0", orgID, hashes[0]).
+		Order("message_id DESC").Scan(&hits).Error; err != nil {
+		return nil, err
+	}
+	for _, h := range hashes[1:] {
+		if len(hits) == 0 {
+			return nil, nil
+		}
+		ids := make([]uint64, len(hits))
+		for i, hit := range hits {
+			ids[i] = hit.MessageID
+		}
+		var keep []uint64
+		if err := s.with(ctx).Model(&models.SearchTerm{}).
+			Where("organization_id = ? AND term = ? AND message_id IN ?", orgID, h, ids).
+			Pluck("message_id", &keep).Error; err != nil {
+			return nil, err
+		}
+		kept := make(map[uint64]bool, len(keep))
+		for _, id := range keep {
+			kept[id] = true
+		}
+		hits = slices.DeleteFunc(hits, func(hit searchHit) bool { return !kept[hit.MessageID] })
+	}
+	if len(hits) > maxSearchMessages {
+		hits = hits[:maxSearchMessages]
+	}
+	return hits, nil
 }
