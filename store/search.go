@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/convot/convot/models"
@@ -122,9 +123,45 @@ type searchHit struct {
 	ConversationID uint64
 }
 
+// The search statements carry their values as literals, not parameters:
+// their plan then always fits the words at hand (a prepared statement's
+// generic plan, chosen after a few runs, cannot know that one word is rare
+// and another common). The literals are safe by construction: numbers,
+// and hashes of the base64url alphabet (checked).
+
+func hashLiteral(h string) (string, error) {
+	if h == "" || strings.ContainsFunc(h, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) {
+		return "", fmt.Errorf("search: not an index value")
+	}
+	return "'" + h + "'", nil
+}
+
+func hashList(hashes []string) (string, error) {
+	parts := make([]string, len(hashes))
+	for i, h := range hashes {
+		var err error
+		if parts[i], err = hashLiteral(h); err != nil {
+			return "", err
+		}
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+func idList(ids []uint64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatUint(id, 10)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // searchMessages lists the organization's messages holding every hash,
-// newest first: the first hash's rows, each joined to the others' by
-// message on the (organization, term, message) index.
+// newest first. With a rare word, its rows narrowed by the others
+// (intersectMessages); with only common words, the first word's rows
+// walked newest first, each joined to the others' by message on the
+// (organization, term, message) index.
 func (s *Store) searchMessages(ctx context.Context, orgID uint64, hashes []string) ([]searchHit, error) {
 	if len(hashes) > 1 {
 		ordered, rare, err := s.rarestFirst(ctx, orgID, hashes)
@@ -136,28 +173,37 @@ func (s *Store) searchMessages(ctx context.Context, orgID uint64, hashes []strin
 			return s.intersectMessages(ctx, orgID, hashes)
 		}
 	}
+	org := strconv.FormatUint(orgID, 10)
 	var b strings.Builder
 	b.WriteString("SELECT t0.message_id, t0.conversation_id FROM search_terms t0")
-	args := []any{}
 	for i, h := range hashes[1:] {
-		fmt.Fprintf(&b, " JOIN search_terms t%[1]d ON t%[1]d.organization_id = t0.organization_id AND t%[1]d.term = ? AND t%[1]d.message_id = t0.message_id", i+1)
-		args = append(args, h)
+		lit, err := hashLiteral(h)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, " JOIN search_terms t%[1]d ON t%[1]d.organization_id = %[2]s AND t%[1]d.term = %[3]s AND t%[1]d.message_id = t0.message_id", i+1, org, lit)
 	}
-	b.WriteString(" WHERE t0.organization_id = ? AND t0.term = ? AND t0.message_id > 0 ORDER BY t0.message_id DESC LIMIT ?")
-	args = append(args, orgID, hashes[0], maxSearchMessages)
+	first, err := hashLiteral(hashes[0])
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(&b, " WHERE t0.organization_id = %s AND t0.term = %s AND t0.message_id > 0 ORDER BY t0.message_id DESC LIMIT %d", org, first, maxSearchMessages)
 	var hits []searchHit
-	err := s.with(ctx).Raw(b.String(), args...).Scan(&hits).Error
+	err = s.with(ctx).Raw(b.String()).Scan(&hits).Error
 	return hits, err
 }
 
 // searchContacts lists the organization's contacts whose name or email
 // rows hold every hash, newest first.
 func (s *Store) searchContacts(ctx context.Context, orgID uint64, hashes []string, limit int) ([]uint64, error) {
+	list, err := hashList(hashes)
+	if err != nil {
+		return nil, err
+	}
 	var ids []uint64
-	err := s.with(ctx).Model(&models.SearchTerm{}).
-		Where("organization_id = ? AND message_id = 0 AND term IN ?", orgID, hashes).
-		Group("contact_id").Having("COUNT(DISTINCT term) = ?", len(hashes)).
-		Order("contact_id DESC").Limit(limit).Pluck("contact_id", &ids).Error
+	err = s.with(ctx).Raw(fmt.Sprintf(`SELECT contact_id FROM search_terms
+WHERE organization_id = %d AND message_id = 0 AND term IN (%s)
+GROUP BY contact_id HAVING COUNT(DISTINCT term) = %d ORDER BY contact_id DESC LIMIT %d`, orgID, list, len(hashes), limit)).Scan(&ids).Error
 	return ids, err
 }
 
@@ -170,16 +216,18 @@ const termCountCap = 2000
 // rarest has fewer rows than the cap.
 func (s *Store) rarestFirst(ctx context.Context, orgID uint64, hashes []string) ([]string, bool, error) {
 	var parts []string
-	var args []any
 	for i, h := range hashes {
-		parts = append(parts, fmt.Sprintf("SELECT %d AS pos, (SELECT COUNT(*) FROM (SELECT 1 FROM search_terms WHERE organization_id = ? AND term = ? AND message_id > 0 LIMIT %d) x) AS n", i, termCountCap))
-		args = append(args, orgID, h)
+		lit, err := hashLiteral(h)
+		if err != nil {
+			return nil, false, err
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %d AS pos, (SELECT COUNT(*) FROM (SELECT 1 FROM search_terms WHERE organization_id = %d AND term = %s AND message_id > 0 LIMIT %d) x) AS n", i, orgID, lit, termCountCap))
 	}
 	var counts []struct {
 		Pos int
 		N   int64
 	}
-	if err := s.with(ctx).Raw(strings.Join(parts, " UNION ALL ")+" ORDER BY n, pos", args...).Scan(&counts).Error; err != nil {
+	if err := s.with(ctx).Raw(strings.Join(parts, " UNION ALL ") + " ORDER BY n, pos").Scan(&counts).Error; err != nil {
 		return nil, false, err
 	}
 	if len(counts) != len(hashes) {
@@ -196,24 +244,30 @@ func (s *Store) rarestFirst(ctx context.Context, orgID uint64, hashes []string) 
 // (the rarest) is rare: its rows, narrowed by each other hash in turn, so
 // the work follows the rarest word whatever the planner thinks of it.
 func (s *Store) intersectMessages(ctx context.Context, orgID uint64, hashes []string) ([]searchHit, error) {
+	first, err := hashLiteral(hashes[0])
+	if err != nil {
+		return nil, err
+	}
 	var hits []searchHit
-	if err := s.with(ctx).Model(&models.SearchTerm{}).Select("message_id", "conversation_id").
-		Where("organization_id = ? AND term = ? AND message_id > 0", orgID, hashes[0]).
-		Order("message_id DESC").Scan(&hits).Error; err != nil {
+	if err := s.with(ctx).Raw(fmt.Sprintf(`SELECT message_id, conversation_id FROM search_terms
+WHERE organization_id = %d AND term = %s AND message_id > 0 ORDER BY message_id DESC`, orgID, first)).Scan(&hits).Error; err != nil {
 		return nil, err
 	}
 	for _, h := range hashes[1:] {
 		if len(hits) == 0 {
 			return nil, nil
 		}
+		lit, err := hashLiteral(h)
+		if err != nil {
+			return nil, err
+		}
 		ids := make([]uint64, len(hits))
 		for i, hit := range hits {
 			ids[i] = hit.MessageID
 		}
 		var keep []uint64
-		if err := s.with(ctx).Model(&models.SearchTerm{}).
-			Where("organization_id = ? AND term = ? AND message_id IN ?", orgID, h, ids).
-			Pluck("message_id", &keep).Error; err != nil {
+		if err := s.with(ctx).Raw(fmt.Sprintf(`SELECT message_id FROM search_terms
+WHERE organization_id = %d AND term = %s AND message_id IN (%s)`, orgID, lit, idList(ids))).Scan(&keep).Error; err != nil {
 			return nil, err
 		}
 		kept := make(map[uint64]bool, len(keep))

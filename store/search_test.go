@@ -201,3 +201,51 @@ func TestScannerFindsSearchIndexRemnants(t *testing.T) {
 		t.Fatalf("scan with a stray index entry: %+v", report)
 	}
 }
+
+// With only common words (each in more rows than the count cap), the
+// search walks the first word's rows newest first and joins the others:
+// the messages holding every word come back, newest first.
+func TestSearchWithCommonWordsJoins(t *testing.T) {
+	f := newSearchFixture(t)
+	const n = 2100 // more than the cap (2000) of rarestFirst
+	now := time.Now().UTC()
+	msgs := make([]models.Message, n)
+	for i := range msgs {
+		msgs[i] = models.Message{OrganizationID: f.org.ID, ConversationID: f.conv.ID, DataKeyID: f.conv.DataKeyID, AuthorType: "contact",
+			Body: "common words", DeliveryStatus: "sent", CreatedAt: now}
+		if i%2 == 0 {
+			msgs[i].Body = "common words and more"
+		}
+	}
+	if err := f.db.CreateInBatches(msgs, 500).Error; err != nil {
+		t.Fatal(err)
+	}
+	var terms []models.SearchTerm
+	for _, m := range msgs {
+		hashes, err := f.db.Keys.MessageSearchHashes(f.ctx, f.org.ID, m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hashes {
+			terms = append(terms, models.SearchTerm{OrganizationID: f.org.ID, Term: h, ContactID: f.ada.ID, ConversationID: m.ConversationID, MessageID: m.ID, Field: models.SearchFieldBody})
+		}
+	}
+	if err := f.db.CreateInBatches(terms, 1000).Error; err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.st.Search(f.ctx, f.org.ID, "common words", 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One conversation: its newest message stands for it.
+	if got := messageIDs(res); len(got) != 1 || got[0] != msgs[n-1].ID {
+		t.Fatalf("common words: %v, want [%d]", got, msgs[n-1].ID)
+	}
+	res, err = f.st.Search(f.ctx, f.org.ID, "words common and", 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := messageIDs(res); len(got) != 1 || got[0] != msgs[n-2].ID || res.Messages[0].Message.Body != "common words and more" {
+		t.Fatalf("three common words: %v, want [%d]", got, msgs[n-2].ID)
+	}
+}
