@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -63,5 +64,41 @@ func TestInboxSearchIsTheOrganizationsOwn(t *testing.T) {
 	// Signed out, no search.
 	if r := ts.browser(t).get("/inbox/search?q=parcel"); r.status == http.StatusOK {
 		t.Fatal("a signed-out visitor searched")
+	}
+}
+
+// With AI embeddings turned on, conversations found by meaning join the
+// exact matches, marked as semantic; with them off, only exact matches.
+func TestInboxSearchJoinsSemanticResults(t *testing.T) {
+	ts, w := acmeInbox(t)
+	_, exact := w.conversation(t, models.Contact{Name: "Ada Lovelace"}, "My parcel never arrived, I want a refund")
+	_, near := w.conversation(t, models.Contact{Name: "Grace Hopper"}, "The parcel came damaged")
+	find := func(q string) string {
+		t.Helper()
+		r := w.owner.get("/inbox/search?" + url.Values{"q": {q}}.Encode())
+		if r.status != http.StatusOK {
+			t.Fatalf("search %q: %d", q, r.status)
+		}
+		return r.body
+	}
+	if body := find("parcel refund"); strings.Contains(body, `data-semantic="true"`) || strings.Contains(body, `data-conversation-id="`+itoa(near.ID)+`"`) {
+		t.Fatal("semantic results with AI search off")
+	}
+	if err := ts.db.Model(&models.Organization{}).Where("id = ?", w.org.ID).Update("ai_settings", "embeddings=local").Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*models.Conversation{exact, near} {
+		if err := ts.srv.Assist.Index(context.Background(), w.org.ID, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := find("parcel refund")
+	exactAt := strings.Index(body, `data-conversation-id="`+itoa(exact.ID)+`"`)
+	nearAt := strings.Index(body, `data-conversation-id="`+itoa(near.ID)+`" data-semantic="true"`)
+	if exactAt < 0 || nearAt < 0 || nearAt < exactAt {
+		t.Fatalf("want the exact match, then the semantic one:\n%s", body)
+	}
+	if strings.Count(body, `data-testid="search-conversation"`) != 2 || strings.Count(body, `data-testid="search-semantic"`) != 1 {
+		t.Fatalf("an exact match listed twice or unmarked:\n%s", body)
 	}
 }

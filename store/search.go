@@ -164,13 +164,13 @@ func idList(ids []uint64) string {
 // (organization, term, message) index.
 func (s *Store) searchMessages(ctx context.Context, orgID uint64, hashes []string) ([]searchHit, error) {
 	if len(hashes) > 1 {
-		ordered, rare, err := s.rarestFirst(ctx, orgID, hashes)
+		ordered, counts, err := s.rarestFirst(ctx, orgID, hashes)
 		if err != nil {
 			return nil, err
 		}
 		hashes = ordered
-		if rare {
-			return s.intersectMessages(ctx, orgID, hashes)
+		if counts[0] < termCountCap {
+			return s.intersectMessages(ctx, orgID, hashes, counts)
 		}
 	}
 	org := strconv.FormatUint(orgID, 10)
@@ -207,43 +207,46 @@ GROUP BY contact_id HAVING COUNT(DISTINCT term) = %d ORDER BY contact_id DESC LI
 	return ids, err
 }
 
-// termCountCap bounds the counting of a word's rows: past it a word is
-// common, and which of two common words leads matters little.
-const termCountCap = 2000
+// termCountCap bounds the counting of a word's rows: a word in fewer rows
+// is read whole; past it a word is common, found in the rows of rarer
+// words by index lookups, or walked newest first when every word is
+// common (matches are then dense).
+var termCountCap int64 = 2000
 
 // rarestFirst orders hashes by how many rows hold each (counted up to
-// termCountCap, in one statement), rarest first; rare says whether the
-// rarest has fewer rows than the cap.
-func (s *Store) rarestFirst(ctx context.Context, orgID uint64, hashes []string) ([]string, bool, error) {
+// termCountCap, in one statement), rarest first, with their counts.
+func (s *Store) rarestFirst(ctx context.Context, orgID uint64, hashes []string) ([]string, []int64, error) {
 	var parts []string
 	for i, h := range hashes {
 		lit, err := hashLiteral(h)
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 		parts = append(parts, fmt.Sprintf("SELECT %d AS pos, (SELECT COUNT(*) FROM (SELECT 1 FROM search_terms WHERE organization_id = %d AND term = %s AND message_id > 0 LIMIT %d) x) AS n", i, orgID, lit, termCountCap))
 	}
-	var counts []struct {
+	var rows []struct {
 		Pos int
 		N   int64
 	}
-	if err := s.with(ctx).Raw(strings.Join(parts, " UNION ALL ") + " ORDER BY n, pos").Scan(&counts).Error; err != nil {
-		return nil, false, err
+	if err := s.with(ctx).Raw(strings.Join(parts, " UNION ALL ") + " ORDER BY n, pos").Scan(&rows).Error; err != nil {
+		return nil, nil, err
 	}
-	if len(counts) != len(hashes) {
-		return hashes, false, nil
+	if len(rows) != len(hashes) {
+		return nil, nil, fmt.Errorf("search: counted %d of %d words", len(rows), len(hashes))
 	}
-	out := make([]string, 0, len(hashes))
-	for _, c := range counts {
-		out = append(out, hashes[c.Pos])
+	out := make([]string, len(hashes))
+	counts := make([]int64, len(hashes))
+	for i, r := range rows {
+		out[i], counts[i] = hashes[r.Pos], r.N
 	}
-	return out, counts[0].N < termCountCap, nil
+	return out, counts, nil
 }
 
 // intersectMessages finds the messages holding every hash when the first
-// (the rarest) is rare: its rows, narrowed by each other hash in turn, so
-// the work follows the rarest word whatever the planner thinks of it.
-func (s *Store) intersectMessages(ctx context.Context, orgID uint64, hashes []string) ([]searchHit, error) {
+// (the rarest) is rare: its rows, narrowed by each other hash in turn
+// (a rare one read whole and intersected, a common one looked up for the
+// messages left), so the work follows the rare words.
+func (s *Store) intersectMessages(ctx context.Context, orgID uint64, hashes []string, counts []int64) ([]searchHit, error) {
 	first, err := hashLiteral(hashes[0])
 	if err != nil {
 		return nil, err
@@ -253,7 +256,7 @@ func (s *Store) intersectMessages(ctx context.Context, orgID uint64, hashes []st
 WHERE organization_id = %d AND term = %s AND message_id > 0 ORDER BY message_id DESC`, orgID, first)).Scan(&hits).Error; err != nil {
 		return nil, err
 	}
-	for _, h := range hashes[1:] {
+	for i, h := range hashes[1:] {
 		if len(hits) == 0 {
 			return nil, nil
 		}
@@ -261,13 +264,16 @@ WHERE organization_id = %d AND term = %s AND message_id > 0 ORDER BY message_id 
 		if err != nil {
 			return nil, err
 		}
-		ids := make([]uint64, len(hits))
-		for i, hit := range hits {
-			ids[i] = hit.MessageID
+		q := fmt.Sprintf("SELECT message_id FROM search_terms WHERE organization_id = %d AND term = %s AND message_id > 0", orgID, lit)
+		if counts[i+1] >= termCountCap {
+			ids := make([]uint64, len(hits))
+			for j, hit := range hits {
+				ids[j] = hit.MessageID
+			}
+			q += " AND message_id IN (" + idList(ids) + ")"
 		}
 		var keep []uint64
-		if err := s.with(ctx).Raw(fmt.Sprintf(`SELECT message_id FROM search_terms
-WHERE organization_id = %d AND term = %s AND message_id IN (%s)`, orgID, lit, idList(ids))).Scan(&keep).Error; err != nil {
+		if err := s.with(ctx).Raw(q).Scan(&keep).Error; err != nil {
 			return nil, err
 		}
 		kept := make(map[uint64]bool, len(keep))

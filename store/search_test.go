@@ -207,7 +207,8 @@ func TestScannerFindsSearchIndexRemnants(t *testing.T) {
 // the messages holding every word come back, newest first.
 func TestSearchWithCommonWordsJoins(t *testing.T) {
 	f := newSearchFixture(t)
-	const n = 2100 // more than the cap (2000) of rarestFirst
+	t.Cleanup(store.SetTermCountCap(2000))
+	const n = 2100 // more than the cap of rarestFirst
 	now := time.Now().UTC()
 	msgs := make([]models.Message, n)
 	for i := range msgs {
