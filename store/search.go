@@ -130,9 +130,10 @@ type searchHit struct {
 // and hashes of the base64url alphabet (checked).
 
 func hashLiteral(h string) (string, error) {
-	if h == "" || strings.ContainsFunc(h, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}) {
+	base64url := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
+	}
+	if h == "" || strings.ContainsFunc(h, func(r rune) bool { return !base64url(r) }) {
 		return "", fmt.Errorf("search: not an index value")
 	}
 	return "'" + h + "'", nil
