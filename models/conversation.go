@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -81,13 +82,21 @@ func InsertMessage(ctx context.Context, db *gorm.DB, keys *KeyStore, m *Message,
 			if res.RowsAffected == 0 {
 				return gorm.ErrRecordNotFound
 			}
-			return tx.Create(m).Error
+			if err := tx.Create(m).Error; err != nil {
+				return err
+			}
+			return IndexMessage(ctx, tx, keys, m)
 		})
+	}
+	// The words of the body, as search index values (search_index.go),
+	// written by the same statement.
+	terms, err := keys.MessageSearchHashes(ctx, m.OrganizationID, m.Body)
+	if err != nil {
+		return err
 	}
 	// Sealed as the "sealed" serializer would seal the column.
 	body := ""
 	if m.Body != "" {
-		var err error
 		if body, err = keys.Seal(ctx, m.DataKeyID, "body", []byte(m.Body)); err != nil {
 			return err
 		}
@@ -97,14 +106,21 @@ func InsertMessage(ctx context.Context, db *gorm.DB, keys *KeyStore, m *Message,
 		set += ", status = @open, resolved_at = NULL, snoozed_until = NULL"
 	}
 	var ids []uint64
-	err := db.WithContext(ctx).Raw(`WITH c AS (
-	UPDATE conversations SET `+set+` WHERE id = @conv AND organization_id = @org RETURNING id
+	err = db.WithContext(ctx).Raw(`WITH c AS (
+	UPDATE conversations SET `+set+` WHERE id = @conv AND organization_id = @org RETURNING id, contact_id
+), m AS (
+	INSERT INTO messages (organization_id, conversation_id, data_key_id, author_type, author_id, body, private, delivery_status, created_at)
+	SELECT @org, c.id, @key, @author_type, @author_id, @body, @private, @delivery, @at FROM c
+	RETURNING id, conversation_id
+), t AS (
+	INSERT INTO search_terms (organization_id, term, contact_id, conversation_id, message_id, field)
+	SELECT @org, w.term, c.contact_id, m.conversation_id, m.id, @field
+	FROM m, c, unnest(string_to_array(CAST(@terms AS text), ' ')) AS w(term)
 )
-INSERT INTO messages (organization_id, conversation_id, data_key_id, author_type, author_id, body, private, delivery_status, created_at)
-SELECT @org, c.id, @key, @author_type, @author_id, @body, @private, @delivery, @at FROM c
-RETURNING id`, map[string]any{
+SELECT id FROM m`, map[string]any{
 		"at": m.CreatedAt, "open": ConversationOpen, "conv": m.ConversationID, "org": m.OrganizationID, "key": m.DataKeyID,
 		"author_type": m.AuthorType, "author_id": m.AuthorID, "body": body, "private": m.Private, "delivery": m.DeliveryStatus,
+		"terms": strings.Join(terms, " "), "field": SearchFieldBody,
 	}).Scan(&ids).Error
 	if err != nil {
 		return err

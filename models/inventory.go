@@ -27,6 +27,7 @@ func All() []any {
 		&AIOutput{}, &AIEmbedding{}, &HelpArticle{},
 		&WebhookEndpoint{}, &WebhookEvent{}, &WebhookDelivery{}, &WebhookAttempt{},
 		&ShopifyInstall{}, &ShopifyOAuthState{}, &ShopifyWebhook{},
+		&SearchTerm{},
 	}
 }
 

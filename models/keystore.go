@@ -51,6 +51,8 @@ type KeyStore struct {
 
 	mu    sync.RWMutex
 	cache map[uint64]cachedKey
+
+	searchKeys sync.Map // organization ID → searchKey (search_index.go)
 }
 
 type cachedKey struct {

@@ -87,6 +87,13 @@ func (s *Store) RedactRemnant(ctx context.Context, orgID uint64, model, column s
 			return err
 		}
 		row.Elem().FieldByName(f.Field).SetString(RedactionMarker)
-		return tx.Session(&gorm.Session{NewDB: true}).Save(row.Interface()).Error
+		if err := tx.Session(&gorm.Session{NewDB: true}).Save(row.Interface()).Error; err != nil {
+			return err
+		}
+		// The search index forgets the redacted words with them.
+		if msg, ok := row.Interface().(*models.Message); ok {
+			return models.IndexMessage(ctx, tx, s.keys, msg)
+		}
+		return nil
 	})
 }

@@ -80,7 +80,7 @@ func scanErasure(ctx context.Context, db *gorm.DB, ks *models.KeyStore, s *model
 		return nil, err
 	}
 	r := &ScanReport{Clean: true, At: time.Now().UTC(), SubjectKind: s.Kind, Terms: len(terms),
-		SearchIndexes: "none: Convot keeps no search index of its own"}
+		SearchIndexes: "search_terms (the organization's keyed blind index of message words, names and emails): the subject's rows are located by contact, and the keyed hashes of the identifiers searched for in every row of the organization"}
 	db = db.WithContext(ctx)
 	indexes := map[string]bool{}
 	for _, i := range s.EmailIndexes {
@@ -89,6 +89,23 @@ func scanErasure(ctx context.Context, db *gorm.DB, ks *models.KeyStore, s *model
 	for _, t := range terms {
 		if ks != nil {
 			indexes[ks.BlindIndex(t)] = true
+		}
+	}
+	// The search index holds each identifier (a whole address, a whole
+	// name, a word) as a keyed hash under the organization's search key.
+	if ks != nil && s.OrganizationID != 0 && len(terms) > 0 {
+		words := make([]string, 0, len(terms))
+		for _, t := range terms {
+			if w := strings.Join(strings.Fields(models.NormalizeSearchText(t)), " "); w != "" {
+				words = append(words, w)
+			}
+		}
+		hashes, err := ks.SearchHashes(ctx, s.OrganizationID, words)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hashes {
+			indexes[h] = true
 		}
 	}
 	for _, m := range infos {

@@ -92,6 +92,9 @@ func newPrivacyFixture(t *testing.T, db *testdb.DB) *fixture {
 			}
 			m := &models.Message{OrganizationID: f.org.ID, ConversationID: conv.ID, DataKeyID: c.DataKeyID, AuthorType: author, Body: body, CreatedAt: now}
 			mustCreate(t, db, m)
+			if err := models.IndexMessage(context.Background(), db.DB, db.Keys, m); err != nil {
+				t.Fatal(err)
+			}
 		}
 		mustCreate(t, db, &models.Attachment{OrganizationID: f.org.ID, ConversationID: conv.ID, DataKeyID: c.DataKeyID,
 			FileName: "passport.png", ContentType: "image/png", Size: 3, BlobKey: "attachments/x/" + crypto.RandomToken(8), CreatedAt: now})
@@ -142,9 +145,36 @@ func TestEndUserErasureIsCompleteAndScoped(t *testing.T) {
 			t.Errorf("scan terms lack %q: %v", want, plan.Terms)
 		}
 	}
+	// The search index holds the subject's name, email and words.
+	for _, c := range []*models.Contact{f.contact, f.twin, f.bystander} {
+		if n := count(t, db, &models.SearchTerm{}, "organization_id = ? AND contact_id = ? AND message_id > 0", f.org.ID, c.ID); n == 0 {
+			t.Fatalf("contact %d: no message words indexed", c.ID)
+		}
+		if n := count(t, db, &models.SearchTerm{}, "organization_id = ? AND contact_id = ? AND message_id = 0", f.org.ID, c.ID); n == 0 {
+			t.Fatalf("contact %d: name and email not indexed", c.ID)
+		}
+	}
+	if r, err := st.Search(ctx, f.org.ID, "lovelace", 10); err != nil || len(r.Contacts) != 1 || len(r.Messages) != 1 {
+		t.Fatalf("search before erasure: %v %+v", err, r)
+	}
+	bystanderTerms := count(t, db, &models.SearchTerm{}, "contact_id = ?", f.bystander.ID)
 	res, err := st.EraseSubject(ctx, f.org.ID, s)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Deleted["SearchTerm"] == 0 {
+		t.Fatalf("erasure deleted no search index entries: %+v", res)
+	}
+	for _, c := range []*models.Contact{f.contact, f.twin} {
+		if n := count(t, db, &models.SearchTerm{}, "contact_id = ?", c.ID); n != 0 {
+			t.Errorf("%d search index entries of contact %d left", n, c.ID)
+		}
+	}
+	if n := count(t, db, &models.SearchTerm{}, "contact_id = ?", f.bystander.ID); n != bystanderTerms {
+		t.Errorf("the bystander's index entries: %d, want %d", n, bystanderTerms)
+	}
+	if r, err := st.Search(ctx, f.org.ID, "lovelace", 10); err != nil || len(r.Contacts) != 0 || len(r.Messages) != 0 {
+		t.Fatalf("search after erasure: %v %+v", err, r)
 	}
 	if res.Deleted["Message"] != 6 || res.Deleted["Contact"] != 2 || res.Deleted["SubjectPreference"] != 1 || res.KeysDestroyed < 2 {
 		t.Fatalf("erasure result %+v", res)

@@ -99,6 +99,7 @@ func (h *Handler) inboxRoutes(r *gin.RouterGroup) {
 	pages := g.Group("", h.RecordUsage)
 	pages.GET("", h.inboxPage)
 	pages.GET("/conversations/:id", h.inboxConversationPage)
+	h.searchRoutes(pages)
 	g.GET("/conversations", h.inboxListJSON)
 	g.GET("/conversations/:id/messages", h.inboxMessagesJSON)
 	g.GET("/conversations/:id/attachments/:attachment", h.inboxAttachment)
