@@ -88,6 +88,10 @@ func (h *Handler) inboxConversationPage(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// One event for the conversation and its contact, not one per message.
+	if !h.RecordAccess(c, models.AccessConversationOpened, site.Target("conversation", conv.ID)) {
+		return
+	}
 	team, err := h.inboxTeammates(c, org.ID)
 	if err != nil {
 		h.Internal(c, err)
@@ -188,6 +192,11 @@ func (h *Handler) inboxMessagesJSON(c *gin.Context) {
 		}
 		limit = n
 	}
+	// Reading a conversation from its start opens it; a catch-up after an
+	// ID reads only what came after the operator opened it.
+	if after == 0 && !h.RecordAccess(c, models.AccessConversationOpened, site.Target("conversation", conv.ID)) {
+		return
+	}
 	msgs, err := h.Conversations.MessageViews(c, org.ID, conv.ID, true, after, limit)
 	if err != nil {
 		h.Internal(c, err)
@@ -216,6 +225,9 @@ func (h *Handler) inboxAttachment(c *gin.Context) {
 	}
 	att, err := h.Store.Attachment(c, org.ID, conv.ID, id)
 	if att, ok = site.Found(h.Site, c, "file", att, err); !ok {
+		return
+	}
+	if !h.RecordAccess(c, models.AccessAttachmentDownloaded, site.Target("attachment", att.ID)) {
 		return
 	}
 	h.ServeAttachment(c, h.Conversations, org, att)
