@@ -93,6 +93,16 @@ func TestOnlyDisclosedCookiesAndNoThirdPartyRequestsInTheBrowser(t *testing.T) {
 		t.Errorf("notice %q, want Saved.", got)
 	}
 	cookies(operator, "notice")
+	// The translation language is a local-storage preference entry.
+	operator.run("choose a translation language", chromedp.Navigate(ts.URL+convPath(conv, "")), chromedp.WaitVisible(chromedp.CSS(`[data-testid=ai-language]`)),
+		step(chromedp.Evaluate[bool](`(() => { const s = document.querySelector('[data-testid=ai-language]'); s.value = 'de'; s.dispatchEvent(new Event('change')); return true; })()`)))
+	if got := operator.eval("stored language", `localStorage.getItem("convot.inbox.language.`+itoa(w.org.ID)+`") || ""`); got != "de" {
+		t.Errorf("dashboard language preference %q, want de in local storage", got)
+	}
+	operator.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`[data-testid=ai-language]`)))
+	if got := operator.eval("language after reload", `document.querySelector('[data-testid=ai-language]').value`); got != "de" {
+		t.Errorf("the dashboard forgot the language: %q", got)
+	}
 	if loc := operator.eval("address after the notice", `location.search`); strings.Contains(loc, "notice") {
 		t.Errorf("the notice stays in the address: %q", loc)
 	}
@@ -109,6 +119,16 @@ func TestOnlyDisclosedCookiesAndNoThirdPartyRequestsInTheBrowser(t *testing.T) {
 		chromedp.Click(chromedp.JSPath(inShadow("convot-send"))),
 		waitJS(`window.ConvotWidget.state().conversationId > 0`),
 	)
+	visitor.run("choose a language in the widget",
+		step(chromedp.Evaluate[bool](`(() => { const s = `+inShadow("convot-language")+`; s.value = 'de'; s.dispatchEvent(new Event('change')); return true; })()`)))
+	if got := visitor.eval("widget language", `localStorage.getItem("convot.language.`+w.org.PublicKey+`") || ""`); got != "de" {
+		t.Errorf("widget language preference %q, want de in local storage", got)
+	}
+	// Local storage holds only the entries policy §5 names.
+	keys := visitor.eval("storage keys", `Object.keys(localStorage).sort().join(",")`)
+	if keys != "convot.language."+w.org.PublicKey+",convot.visitor."+w.org.PublicKey {
+		t.Errorf("the widget's local storage: %q", keys)
+	}
 	res, err := chromedp.Call(visitor.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{ts.URL, host.URL}})
 	if err != nil {
 		t.Fatal(err)
