@@ -42,7 +42,7 @@ func TestSignupLoginAndCSRF(t *testing.T) {
 	}
 
 	r := b.post("/signup", form)
-	if r.status != http.StatusSeeOther || r.location != "/" {
+	if r.status != http.StatusSeeOther || r.location != "/?notice=welcome" {
 		t.Fatalf("signup: %d %q %s", r.status, r.location, excerpt(r.body))
 	}
 	var session *http.Cookie

@@ -207,7 +207,7 @@ func (b *browser) signup(email, company string) {
 	b.t.Helper()
 	b.get("/signup")
 	r := b.post("/signup", url.Values{"full_name": {"Olivia Owner"}, "email": {email}, "password": {"correct horse battery"}, "company_name": {company}, "region": {"eu"}})
-	if r.status != http.StatusSeeOther || r.location != "/" {
+	if r.status != http.StatusSeeOther || r.location != "/?notice=welcome" {
 		b.t.Fatalf("signup: %d %s %s", r.status, r.location, excerpt(r.body))
 	}
 	b.get("/")

@@ -24,6 +24,7 @@ func All() []any {
 		&EmailThread{}, &EmailMessage{}, &EmailSuppression{}, &UnsubscribeToken{},
 		&LifecycleSignal{},
 		&StaffMember{}, &VulnerabilityReport{}, &DPAAcceptance{}, &DisclosureRequest{},
+		&AccessEvent{}, &TestResult{},
 		&AIOutput{}, &AIEmbedding{}, &HelpArticle{},
 		&WebhookEndpoint{}, &WebhookEvent{}, &WebhookDelivery{}, &WebhookAttempt{},
 		&ShopifyInstall{}, &ShopifyOAuthState{}, &ShopifyWebhook{},
@@ -98,6 +99,7 @@ type RetentionClass struct {
 var Retention = map[string]RetentionClass{
 	"account":      {"account", "while the Customer's account is active; deleted 30 days after cancellation (§8)"},
 	"security_log": {"security_log", "12 months after collection (§8 logs and security data)"},
+	"access_log":   {"access_log", "12 months after the access (§8 access logs)"},
 	"billing":      {"billing", "7 years (§8 billing records, tax and accounting law)"},
 	"support":      {"support", "2 years after the support ticket is closed (§8)"},
 	"session":      {"session", "until used, revoked or expired (at most 30 days), then deleted"},

@@ -173,7 +173,7 @@ func TestSchedulesCoverEveryObligation(t *testing.T) {
 			swept[a.Args[0].(SweepInput).Class] = true
 		}
 	}
-	for _, id := range []string{ScheduleDailyBackup, ScheduleShredBackupKeys, ScheduleRetentionSecurity, ScheduleRetentionSupport, ScheduleRetentionBilling} {
+	for _, id := range []string{ScheduleDailyBackup, ScheduleShredBackupKeys, ScheduleRetentionSecurity, ScheduleRetentionSupport, ScheduleRetentionBilling, ScheduleRetentionAccess} {
 		require.True(t, ids[id], id)
 	}
 	for _, c := range obligations.SweptClasses {

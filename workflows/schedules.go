@@ -20,6 +20,7 @@ const (
 	ScheduleRetentionSecurity = "convot-retention-security-log"
 	ScheduleRetentionSupport  = "convot-retention-support"
 	ScheduleRetentionBilling  = "convot-retention-billing"
+	ScheduleRetentionAccess   = "convot-retention-access-log"
 )
 
 // Schedules are the recurring obligations of policy §8: a daily backup,
@@ -66,6 +67,7 @@ func Schedules() []client.ScheduleOptions {
 		sweep(ScheduleRetentionSecurity, obligations.RetentionSecurityLog, 3, 0),
 		sweep(ScheduleRetentionSupport, obligations.RetentionSupport, 3, 20),
 		sweep(ScheduleRetentionBilling, obligations.RetentionBilling, 3, 40),
+		sweep(ScheduleRetentionAccess, obligations.RetentionAccessLog, 3, 50),
 	}
 }
 

@@ -83,9 +83,12 @@ func runPolicy(ctx context.Context, args []string, out io.Writer) error {
 	return fmt.Errorf("unknown policy command %q: say test, eval, publish or versions", args[0])
 }
 
-func runAudit(_ context.Context, args []string, out io.Writer) error {
+func runAudit(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "record-tests" {
+		return runRecordTests(ctx, args[1:], os.Stdin, out)
+	}
 	if len(args) == 0 || args[0] != "promises" {
-		return errors.New("say `convot audit promises`")
+		return errors.New("say `convot audit promises` or `go test -json ./... | convot audit record-tests`")
 	}
 	var asJSON bool
 	if err := flags("audit promises", args[1:], func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }); err != nil {
@@ -115,4 +118,27 @@ func runAudit(_ context.Context, args []string, out io.Writer) error {
 	}
 	_, _ = fmt.Fprintf(out, "\n%d kept, %d partial, %d not yet kept\n", counts["kept"], counts["partial"], counts["not_yet"])
 	return nil
+}
+
+// runRecordTests records, from `go test -json` output on in, when each
+// test last passed, for the promise ledger (the auditors' page shows it).
+func runRecordTests(ctx context.Context, args []string, in io.Reader, out io.Writer) error {
+	var revision string
+	err := flags("audit record-tests", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&revision, "revision", "", "the source revision the tests ran on (e.g. the git commit)")
+	})
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, false, out)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	n, err := recordTestResults(ctx, a.store, in, revision)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "recorded %d test results\n", n)
+	return err
 }

@@ -151,6 +151,11 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		// Auditors see each rotation (the auditor's key rotations page).
+		if err := staffAudit(ctx, a.store, nil, "keys.rotated", fmt.Sprintf("master:v%d", a.master.Current()),
+			fmt.Sprintf("%d keys re-wrapped", n), time.Now().UTC()); err != nil {
+			return err
+		}
 		_, _ = fmt.Fprintf(out, "re-wrapped %d keys under master key v%d; older versions can now be removed from CONVOT_MASTER_KEY\n", n, a.master.Current())
 		return nil
 	}

@@ -173,7 +173,9 @@ func (h *Handler) inboxSuggest(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"draft": draft})
 }
 
-// operatorLanguage is the language operators read translations in.
+// operatorLanguage is the language operators read translations in unless
+// they chose another (?language=, kept by the inbox as a local-storage
+// preference entry, policy §5).
 const operatorLanguage = "en"
 
 // inboxTranslate translates the contact's messages into the operator's
@@ -183,7 +185,12 @@ func (h *Handler) inboxTranslate(c *gin.Context) {
 	if !ok {
 		return
 	}
-	done, err := h.Assist.Translate(c, site.CurrentOrg(c).ID, conv.ID, operatorLanguage)
+	language := c.DefaultQuery("language", operatorLanguage)
+	if !contains(Languages, language) {
+		h.Fail(c, http.StatusBadRequest, "Bad request", "language must be one of "+strings.Join(Languages, ", ")+".")
+		return
+	}
+	done, err := h.Assist.Translate(c, site.CurrentOrg(c).ID, conv.ID, language)
 	if err != nil {
 		h.aiFail(c, err)
 		return
@@ -192,7 +199,7 @@ func (h *Handler) inboxTranslate(c *gin.Context) {
 	for id, text := range done {
 		out[strconv.FormatUint(id, 10)] = text
 	}
-	c.JSON(http.StatusOK, gin.H{"language": operatorLanguage, "translations": out})
+	c.JSON(http.StatusOK, gin.H{"language": language, "translations": out})
 }
 
 // aiFail tells the operator why the AI gave nothing; the conversation is

@@ -36,9 +36,13 @@ type auditLogRow struct {
 }
 
 type auditLogView struct {
-	Rows    []auditLogRow
-	Members []models.Account
-	Filters map[string]string
+	// Log is "" for security events, "access" for operators' access to
+	// personal data (models.AccessEvent, kept under its own retention).
+	Log           string
+	AccessActions []string
+	Rows          []auditLogRow
+	Members       []models.Account
+	Filters       map[string]string
 	// Downloads and Next are links: to the filtered log as CSV and JSON, and
 	// to the next (older) page when there is one. They are built from
 	// url.Values.Encode, so only the query string's own characters appear.
@@ -91,9 +95,29 @@ func (h *Handler) auditLog(c *gin.Context) {
 	if format != "" {
 		f.Limit = auditLogExport
 	}
-	events, err := h.Store.AuditLog(c, org.ID, f)
+	log := c.Query("log")
+	var events []models.AuditEvent
+	var err error
+	switch log {
+	case "":
+		events, err = h.Store.AuditLog(c, org.ID, f)
+	case "access":
+		var access []models.AccessEvent
+		access, err = h.Store.AccessLog(c, org.ID, f)
+		for _, e := range access {
+			events = append(events, models.AuditEvent{ID: e.ID, OrganizationID: e.OrganizationID, ActorID: e.AccountID,
+				Action: e.Action, Target: e.Target, CreatedAt: e.CreatedAt})
+		}
+	default:
+		h.Fail(c, http.StatusBadRequest, "Bad request", "log must be empty or access.")
+		return
+	}
 	if err != nil {
 		h.Internal(c, err)
+		return
+	}
+	// The download holds the team's names: taking it is an access too.
+	if format != "" && !h.RecordAccess(c, models.AccessExportDownloaded, "audit_log") {
 		return
 	}
 	members, err := h.Store.ActiveMembers(c, org.ID)
@@ -106,16 +130,16 @@ func (h *Handler) auditLog(c *gin.Context) {
 		h.Internal(c, err)
 		return
 	}
-	filters := map[string]string{"actor": c.Query("actor"), "action": f.Action, "from": c.Query("from"), "to": c.Query("to")}
+	filters := map[string]string{"log": log, "actor": c.Query("actor"), "action": f.Action, "from": c.Query("from"), "to": c.Query("to")}
 	query := auditLogQuery(filters, 0)
 	switch format {
 	case "json":
-		c.Header("Content-Disposition", `attachment; filename="audit-log.json"`)
+		c.Header("Content-Disposition", `attachment; filename="`+auditLogFile(log)+`.json"`)
 		c.JSON(http.StatusOK, gin.H{"events": rows})
 		return
 	case "csv":
 		c.Header("Content-Type", "text/csv; charset=utf-8")
-		c.Header("Content-Disposition", `attachment; filename="audit-log.csv"`)
+		c.Header("Content-Disposition", `attachment; filename="`+auditLogFile(log)+`.csv"`)
 		w := csv.NewWriter(c.Writer)
 		_ = w.Write([]string{"ID", "Time", "Action", "Actor", "Actor ID", "Target", "Detail"}) // errors surface at Flush
 		for _, r := range rows {
@@ -132,7 +156,7 @@ func (h *Handler) auditLog(c *gin.Context) {
 	if query != "" {
 		sep = "?" + query + "&"
 	}
-	v := auditLogView{Members: members, Filters: filters,
+	v := auditLogView{Log: log, AccessActions: models.AccessActions, Members: members, Filters: filters,
 		CSV: template.URL(sep + "format=csv"), JSON: template.URL(sep + "format=json")} // #nosec G203 -- an encoded query string
 	if len(rows) > auditLogPage {
 		rows = rows[:auditLogPage]
@@ -190,4 +214,12 @@ func auditLogQuery(filters map[string]string, before uint64) string {
 		q["before"] = []string{strconv.FormatUint(before, 10)}
 	}
 	return q.Encode()
+}
+
+// auditLogFile names a download of the log.
+func auditLogFile(log string) string {
+	if log == "access" {
+		return "access-log"
+	}
+	return "audit-log"
 }

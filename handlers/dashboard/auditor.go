@@ -44,8 +44,12 @@ func (h *Handler) auditorIndex(c *gin.Context) {
 			{"/auditor/decisions", "every decision of the egress gate"},
 			{"/auditor/subprocessors", "the subprocessor registry and which are configured here"},
 			{"/auditor/processing", "the record of processing derived from the data inventory"},
-			{"/auditor/promises", "the promise ledger: each promise of the policy, its mechanism and tests"},
+			{"/auditor/promises", "the promise ledger: each promise of the policy, its mechanism, its tests and when they last passed"},
 			{"/auditor/dpa", "who accepted which version of the Data Processing Agreement, and when"},
+			{"/auditor/incidents", "this organization's breach incidents and their 72-hour notices"},
+			{"/auditor/backups", "every backup run: when, its figures, its expiry"},
+			{"/auditor/sweeps", "every retention sweep run: the class, its cutoff and what it deleted (counts)"},
+			{"/auditor/key-rotations", "every rotation of the master key"},
 		},
 	}))
 }
@@ -218,15 +222,165 @@ func (h *Handler) auditorPromises(c *gin.Context) {
 		h.Internal(c, err)
 		return
 	}
+	results, err := h.Store.TestResults(c)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	regoTestsOnce.Do(func() { regoTestResults, regoTestsErr = policies.RunTests(c) })
+	if regoTestsErr != nil {
+		h.Internal(c, regoTestsErr)
+		return
+	}
 	t := auditTable{Name: "promises", Heading: "Promise ledger",
-		Intro:   "Each promise of the published policy, the mechanism that keeps it, and the tests that prove it.",
-		Columns: []string{"Section", "State", "Promise", "Mechanism", "Tests", "Note"},
+		Intro: "Each promise of the published policy, the mechanism that keeps it, and the tests that prove it. " +
+			"Last passed is what `convot audit record-tests` recorded from a `go test -json` run; the Rego tests run in this server.",
+		Columns: []string{"Section", "State", "Promise", "Mechanism", "Tests", "Last passed", "Note"},
 	}
+	type promiseRow struct {
+		policies.Promise
+		LastPassed map[string]string `json:"last_passed"`
+	}
+	doc := struct {
+		*policies.Ledger
+		Promises []promiseRow `json:"promises"`
+	}{Ledger: l}
 	for _, p := range l.Promises {
-		t.Rows = append(t.Rows, []string{p.Section, p.State, p.Promise, p.Mechanism, strings.Join(p.Tests, ", "), p.Note})
+		row := promiseRow{Promise: p, LastPassed: map[string]string{}}
+		var last []string
+		for _, name := range p.Tests {
+			row.LastPassed[name] = lastPassed(name, results, regoTestResults)
+			last = append(last, row.LastPassed[name])
+		}
+		doc.Promises = append(doc.Promises, row)
+		t.Rows = append(t.Rows, []string{p.Section, p.State, p.Promise, p.Mechanism, strings.Join(p.Tests, "\n"), strings.Join(last, "\n"), p.Note})
 	}
-	t.Document = l
+	t.Document = doc
 	h.showAuditTable(c, t)
+}
+
+// lastPassed says when a cited test last passed: a Go test as recorded
+// from a `go test -json` run ("not recorded" when no run named it, and
+// the failure when its latest run failed), a Rego test as this server
+// ran it.
+func lastPassed(name string, results map[string]models.TestResult, rego []policies.TestResult) string {
+	if rule, ok := strings.CutPrefix(name, "rego:"); ok {
+		for _, r := range rego {
+			if r.Name == rule {
+				if r.Pass {
+					return "passed in this server"
+				}
+				return "FAILED in this server"
+			}
+		}
+		return "not recorded"
+	}
+	r, ok := results[name]
+	if !ok {
+		return "not recorded"
+	}
+	passed := "never passed"
+	if r.LastPassedAt != nil {
+		passed = r.LastPassedAt.UTC().Format(time.RFC3339)
+		if r.Revision != "" {
+			passed += " (" + r.Revision + ")"
+		}
+	}
+	if r.LastResult != "pass" {
+		return "latest run " + r.LastResult + " at " + r.LastRunAt.UTC().Format(time.RFC3339) + "; last passed: " + passed
+	}
+	return passed
+}
+
+// auditorIncidents lists the organization's breach incidents: when it
+// became aware, the notice due and sent, the risk and status. No names.
+func (h *Handler) auditorIncidents(c *gin.Context) {
+	list, err := h.Store.IncidentSummaries(c, site.CurrentOrg(c).ID)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	t := auditTable{Name: "incidents", Heading: "Incidents",
+		Intro:   "Personal-data breaches recorded for this organization (policy §10), newest first, with their notices to the authority (due 72 hours after awareness).",
+		Columns: []string{"Incident", "Aware", "Notice due", "Notice sent", "Late", "Risk", "Status", "Approx. subjects"},
+	}
+	type incidentRow struct {
+		ID             uint64     `json:"id"`
+		AwareAt        time.Time  `json:"aware_at"`
+		NoticeDueAt    time.Time  `json:"notice_due_at"`
+		NoticeSentAt   *time.Time `json:"notice_sent_at"`
+		NoticeLate     bool       `json:"notice_late"`
+		Risk           string     `json:"risk"`
+		Status         string     `json:"status"`
+		ApproxSubjects int64      `json:"approx_subjects"`
+	}
+	rows := []incidentRow{}
+	for _, inc := range list {
+		rows = append(rows, incidentRow{inc.ID, inc.AwareAt, inc.NoticeDueAt, inc.NoticeSentAt, inc.NoticeLate, inc.Risk, inc.Status, inc.ApproxSubjects})
+		t.Rows = append(t.Rows, []string{strconv.FormatUint(inc.ID, 10), stamp(&inc.AwareAt), stamp(&inc.NoticeDueAt), stamp(inc.NoticeSentAt),
+			yesNo(inc.NoticeLate), inc.Risk, inc.Status, strconv.FormatInt(inc.ApproxSubjects, 10)})
+	}
+	t.Document = gin.H{"incidents": rows}
+	h.showAuditTable(c, t)
+}
+
+// auditorBackups lists every backup run of the deployment: figures and
+// times, never contents.
+func (h *Handler) auditorBackups(c *gin.Context) {
+	list, err := h.Store.Backups(c)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	t := auditTable{Name: "backups", Heading: "Backup runs",
+		Intro:   "Every backup of the deployment (policy §8, §10): encrypted, each deleted 90 days after it was taken. Newest first.",
+		Columns: []string{"Backup", "Status", "Taken", "Completed", "Tables", "Rows", "Bytes", "Master key", "Expires", "Expired", "Destroyed keys removed", "Error"},
+	}
+	for _, b := range list {
+		t.Rows = append(t.Rows, []string{strconv.FormatUint(b.ID, 10), b.Status, stamp(&b.TakenAt), stamp(b.CompletedAt),
+			strconv.Itoa(b.TableCount), strconv.FormatInt(b.RowCount, 10), strconv.FormatInt(b.Bytes, 10),
+			"v" + strconv.FormatUint(uint64(b.MasterVersion), 10), stamp(&b.ExpiresAt), stamp(b.ExpiredAt), stamp(b.KeysShreddedAt), b.Error})
+	}
+	if list == nil {
+		list = []models.Backup{}
+	}
+	t.Document = gin.H{"backups": list}
+	h.showAuditTable(c, t)
+}
+
+// auditorDeploymentEvents shows the deployment's own audit events of the
+// actions: retention sweeps, key rotations.
+func (h *Handler) auditorDeploymentEvents(name, heading, intro string, actions ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		list, err := h.Store.DeploymentEvents(c, actions, 1000)
+		if err != nil {
+			h.Internal(c, err)
+			return
+		}
+		t := auditTable{Name: name, Heading: heading, Intro: intro, Columns: []string{"Time", "Action", "Target", "Detail"}}
+		type eventRow struct {
+			ID        uint64    `json:"id"`
+			CreatedAt time.Time `json:"created_at"`
+			Action    string    `json:"action"`
+			Target    string    `json:"target"`
+			Detail    string    `json:"detail"`
+		}
+		rows := []eventRow{}
+		for _, e := range list {
+			rows = append(rows, eventRow{e.ID, e.CreatedAt, e.Action, e.Target, e.Detail})
+			t.Rows = append(t.Rows, []string{stamp(&e.CreatedAt), e.Action, e.Target, e.Detail})
+		}
+		t.Document = gin.H{name: rows}
+		h.showAuditTable(c, t)
+	}
+}
+
+// stamp is a time for a table cell, "" when there is none.
+func stamp(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func yesNo(b bool) string {

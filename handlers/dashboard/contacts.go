@@ -160,6 +160,9 @@ func (h *Handler) contactPage(c *gin.Context) {
 		h.Fail(c, http.StatusNotFound, "Not found", "There is no such contact.")
 		return
 	}
+	if !h.RecordAccess(c, models.AccessContactViewed, site.Target("contact", ct.ID)) {
+		return
+	}
 	team, err := h.inboxTeammates(c, org.ID)
 	if err != nil {
 		h.Internal(c, err)

@@ -106,6 +106,10 @@ func (h *Handler) inboxConversationPage(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// One event for the conversation and its contact, not one per message.
+	if !h.RecordAccess(c, models.AccessConversationOpened, site.Target("conversation", conv.ID)) {
+		return
+	}
 	team, err := h.inboxTeammates(c, org.ID)
 	if err != nil {
 		h.Internal(c, err)
@@ -200,6 +204,11 @@ func (h *Handler) inboxMessagesJSON(c *gin.Context) {
 		}
 		limit = n
 	}
+	// Reading a conversation from its start opens it; a catch-up after an
+	// ID, or a page of older messages, reads only more of what is open.
+	if _, older := c.GetQuery("before_id"); after == 0 && !older && !h.RecordAccess(c, models.AccessConversationOpened, site.Target("conversation", conv.ID)) {
+		return
+	}
 	var msgs []realtime.MessageView
 	var err error
 	more := false
@@ -243,6 +252,9 @@ func (h *Handler) inboxAttachment(c *gin.Context) {
 	}
 	att, err := h.Store.Attachment(c, org.ID, conv.ID, id)
 	if att, ok = site.Found(h.Site, c, "file", att, err); !ok {
+		return
+	}
+	if !h.RecordAccess(c, models.AccessAttachmentDownloaded, site.Target("attachment", att.ID)) {
 		return
 	}
 	h.ServeAttachment(c, h.Conversations, org, att)

@@ -92,6 +92,12 @@ func (h *Handler) auditorRoutes(r *gin.RouterGroup) {
 	g.GET("/processing", h.auditorProcessing)
 	g.GET("/promises", h.auditorPromises)
 	g.GET("/dpa", h.auditorDPA)
+	g.GET("/incidents", h.auditorIncidents)
+	g.GET("/backups", h.auditorBackups)
+	g.GET("/sweeps", h.auditorDeploymentEvents("sweeps", "Retention sweep runs",
+		"Every run of a retention sweep (policy §8): the class, the cutoff, and how many rows each table lost. Newest first, at most 1000.", "retention.swept"))
+	g.GET("/key-rotations", h.auditorDeploymentEvents("key_rotations", "Key rotations",
+		"Every rotation of the master key (`convot keys rotate`): the new master key version and how many data keys were re-wrapped under it.", "keys.rotated"))
 }
 
 func (h *Handler) inboxRoutes(r *gin.RouterGroup) {

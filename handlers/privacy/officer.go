@@ -378,6 +378,9 @@ func (h *Handler) officerDownload(c *gin.Context) {
 		h.Fail(c, http.StatusGone, "Expired", "The answer has expired.")
 		return
 	}
+	if !h.RecordAccess(c, models.AccessPrivacyExportOpened, site.Target("privacy_export", e.ID)) {
+		return
+	}
 	h.serveExport(c, e)
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -53,9 +54,8 @@ func (s *Site) Page(c *gin.Context, title, nav string, data any) web.Page {
 			p.PolicyNotice = n
 		}
 	}
-	if f, err := c.Cookie(FlashCookie); err == nil && f != "" {
+	if f := c.Query(FlashParam); f != "" {
 		p.Flash = FlashMessages[f]
-		http.SetCookie(c.Writer, &http.Cookie{Name: FlashCookie, Value: "", Path: "/", MaxAge: -1})
 	}
 	return p
 }
@@ -96,8 +96,10 @@ func WantsJSON(c *gin.Context) bool {
 	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
 }
 
-// FlashCookie names a message of FlashMessages for the next page.
-const FlashCookie = "convot_flash"
+// FlashParam is the query parameter naming a message of FlashMessages for
+// the page a form redirects to. It rides in the address, not in a cookie:
+// the only cookies are the session and CSRF cookies policy §5 names.
+const FlashParam = "notice"
 
 // FlashMessages are chosen by key, so a cookie can never inject text;
 // surfaces add their own keys when their package loads.
@@ -116,9 +118,22 @@ var FlashMessages = map[string]string{
 	"contacts_merged":  "The visitor now shares this contact's history.",
 }
 
+// RedirectWithFlash redirects to `to` (a path of ours) with the key of a
+// FlashMessages message for the next page in its query.
 func (s *Site) RedirectWithFlash(c *gin.Context, to, flash string) {
-	http.SetCookie(c.Writer, &http.Cookie{Name: FlashCookie, Value: flash, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.Config.TLS(), MaxAge: 60})
-	c.Redirect(http.StatusSeeOther, to)
+	c.Redirect(http.StatusSeeOther, WithFlash(to, flash))
+}
+
+// WithFlash adds the flash key to the query of the path to.
+func WithFlash(to, flash string) string {
+	u, err := url.Parse(to)
+	if err != nil || flash == "" {
+		return to
+	}
+	q := u.Query()
+	q.Set(FlashParam, flash)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Finish ends a form action whose last step returned err: the browser goes

@@ -124,6 +124,10 @@ func (h *Handler) visitorConversations(ctx context.Context, orgID, contactID uin
 type sessionRequest struct {
 	PageURL  string `json:"page_url"`
 	Language string `json:"language"`
+	// PreferredLanguage is the language the visitor chose in the widget,
+	// kept in their browser's local storage (policy §5 preference entry);
+	// it wins over the browser's.
+	PreferredLanguage string `json:"preferred_language"`
 	// Create asks for a contact and its token. The widget sends it only
 	// when the visitor first writes, leaves an email address or is
 	// identified: opening a page with the widget creates nothing (policy
@@ -140,7 +144,10 @@ func (h *Handler) technicalInfoOf(c *gin.Context, req sessionRequest) technicalI
 	ua := site.TruncateRunes(c.Request.UserAgent(), maxUserAgent)
 	_, _, device := site.DescribeUserAgent(ua)
 	ip := c.ClientIP()
-	lang := browserLanguage(c.GetHeader("Accept-Language"))
+	lang := browserLanguage(req.PreferredLanguage)
+	if lang == "" {
+		lang = browserLanguage(c.GetHeader("Accept-Language"))
+	}
 	if lang == "" {
 		lang = browserLanguage(req.Language)
 	}

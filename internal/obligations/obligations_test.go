@@ -11,6 +11,7 @@ func TestRetentionCutoffs(t *testing.T) {
 		RetentionSecurityLog: time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC), // twelve months
 		RetentionSupport:     time.Date(2024, 3, 31, 12, 0, 0, 0, time.UTC), // two years
 		RetentionBilling:     time.Date(2019, 3, 31, 12, 0, 0, 0, time.UTC), // seven years
+		RetentionAccessLog:   time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC), // twelve months
 	}
 	for _, class := range SweptClasses {
 		got, err := RetentionCutoff(class, now.In(time.FixedZone("x", 5*3600)))

@@ -1,6 +1,6 @@
 // AI assistance in the conversation view: Summarize shows a summary for
-// operators; Translate shows each of the contact's messages in English
-// beside the original; Suggest drafts a reply into the composer, for the operator to
+// operators; Translate shows each of the contact's messages in the
+// operator's chosen language (English unless chosen) beside the original; Suggest drafts a reply into the composer, for the operator to
 // edit and send (it never sends anything itself). AI output is put into
 // the page as text only (textContent, a textarea's value), never as markup.
 (function () {
@@ -54,12 +54,41 @@
     });
   }
 
+  // The language translations are shown in: a preference entry in local
+  // storage (policy §5), "convot.inbox.language.<org>". The page shows the
+  // stored English translations; another choice hides them until asked.
+  var language = document.querySelector("[data-ai-language]");
+  var LANGUAGE_KEY = language ? "convot.inbox.language." + language.getAttribute("data-org") : "";
+  function chosenLanguage() {
+    try {
+      return window.localStorage.getItem(LANGUAGE_KEY) || "en";
+    } catch (_e) {
+      return language ? language.value : "en";
+    }
+  }
+  if (language) {
+    language.value = chosenLanguage();
+    if (language.value !== "en") {
+      document.querySelectorAll("[data-translation-for]").forEach(function (p) {
+        p.hidden = true;
+      });
+    }
+    language.addEventListener("change", function () {
+      try {
+        window.localStorage.setItem(LANGUAGE_KEY, language.value);
+      } catch (_e) {
+        // Storage full or disabled: the choice lasts for this page only.
+      }
+    });
+  }
+
   var translate = document.querySelector("[data-ai-translate]");
   if (translate) {
     translate.addEventListener("click", function () {
       busy(translate, true);
       showError("");
-      post(translate.getAttribute("data-ai-translate")).then(function (data) {
+      var into = language ? language.value : "en";
+      post(translate.getAttribute("data-ai-translate") + "?language=" + encodeURIComponent(into)).then(function (data) {
         var all = data.translations || {};
         document.querySelectorAll("[data-translation-for]").forEach(function (p) {
           var text = all[p.getAttribute("data-translation-for")];

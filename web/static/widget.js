@@ -7,9 +7,10 @@
  *   reach it and its styles do not leak out.
  * - It talks to nothing but Convot: the origin this script was loaded
  *   from (its own src), over fetch and one WebSocket.
- * - It keeps one entry in the browser's local storage: the visitor token
- *   "convot.visitor.<PUBLIC_KEY>" (policy §5), which binds this browser to
- *   its conversations across page loads and visits. The token (and the
+ * - It keeps at most two entries in the browser's local storage (policy
+ *   §5): the visitor token "convot.visitor.<PUBLIC_KEY>", which binds this
+ *   browser to its conversations across page loads and visits, and the
+ *   language the visitor chose, "convot.language.<PUBLIC_KEY>". The token (and the
  *   contact with its technical information) is created only when the
  *   visitor first writes, leaves an address or is identified.
  * - Message text and file names are only ever set with textContent: what
@@ -103,6 +104,31 @@
   };
 
   // ---- storage -----------------------------------------------------------
+
+  // The visitor's language preference (policy §5: a preference entry in
+  // local storage), "convot.language.<PUBLIC_KEY>": chosen in the panel,
+  // sent when the session starts so the team sees it on the contact.
+  var languageKey = "convot.language." + orgKey;
+  var LANGUAGES = [["", "Browser language"], ["en", "English"], ["de", "Deutsch"], ["fr", "Fran\u00e7ais"],
+    ["es", "Espa\u00f1ol"], ["it", "Italiano"], ["nl", "Nederlands"], ["pt", "Portugu\u00eas"]];
+  function loadLanguage() {
+    try {
+      return window.localStorage.getItem(languageKey) || "";
+    } catch (_e) {
+      return "";
+    }
+  }
+  function saveLanguage(lang) {
+    try {
+      if (lang) {
+        window.localStorage.setItem(languageKey, lang);
+      } else {
+        window.localStorage.removeItem(languageKey);
+      }
+    } catch (_e) {
+      // Storage blocked: the choice lasts for this page only.
+    }
+  }
 
   var memoryToken = "";
   function loadToken() {
@@ -328,6 +354,20 @@
   panel.appendChild(errorLine);
   panel.appendChild(composer);
 
+  var languageSelect = el("select", "convot-language", "language");
+  languageSelect.setAttribute("aria-label", "Your language");
+  LANGUAGES.forEach(function (l) {
+    var option = document.createElement("option");
+    option.value = l[0];
+    option.textContent = l[1];
+    languageSelect.appendChild(option);
+  });
+  languageSelect.value = loadLanguage();
+  languageSelect.addEventListener("change", function () {
+    saveLanguage(languageSelect.value);
+  });
+  panel.appendChild(languageSelect);
+
   var launcher = el("button", "convot-launcher", "launcher");
   launcher.type = "button";
   launcher.setAttribute("aria-label", "Open chat");
@@ -429,7 +469,8 @@
   // ---- session -----------------------------------------------------------
 
   function sessionBody(create) {
-    return { page_url: String(window.location.href), language: navigator.language || "", create: !!create };
+    return { page_url: String(window.location.href), language: navigator.language || "",
+      preferred_language: loadLanguage(), create: !!create };
   }
 
   // boot starts the session. A browser without a visitor token only reads
