@@ -77,3 +77,22 @@ type WebhookAttempt struct {
 	// Convot (outgoing.ResponseExcerpt bytes).
 	ResponseExcerpt string `privacy:"none"`
 }
+
+// Webhook event types the store writes with the changes they announce
+// (outgoing's catalogue names them the same: outgoing.ContactCreated is
+// WebhookContactCreated, ...).
+const (
+	WebhookConversationCreated     = "conversation.created"
+	WebhookConversationAssigned    = "conversation.assigned"
+	WebhookConversationResolved    = "conversation.resolved"
+	WebhookConversationSnoozed     = "conversation.snoozed"
+	WebhookConversationReopened    = "conversation.reopened"
+	WebhookMessageCreated          = "message.created"
+	WebhookNoteCreated             = "message.note_created"
+	WebhookContactCreated          = "contact.created"
+	WebhookContactIdentified       = "contact.identified"
+	WebhookContactUpdated          = "contact.updated"
+	WebhookContactDeleted          = "contact.deleted"
+	WebhookPrivacyRequestReceived  = "privacy_request.received"
+	WebhookPrivacyRequestCompleted = "privacy_request.completed"
+)
