@@ -67,15 +67,6 @@ func contactChangeEvent(columns []string) string {
 	return ""
 }
 
-// RedeliverWebhook sends one of the organization's deliveries again: it
-// goes back to the outbox (pending, not started); its next workflow makes
-// a fresh series of attempts under the same webhook-id.
-func (s *Store) RedeliverWebhook(ctx context.Context, orgID, deliveryID uint64) error {
-	res := s.with(ctx).Exec(`UPDATE webhook_deliveries SET started = ?, status = ? WHERE id = ? AND organization_id = ?`,
-		false, models.WebhookPending, deliveryID, orgID)
-	return found(res.RowsAffected, res.Error)
-}
-
 // DisableFailingWebhookEndpoint disables one of the organization's
 // endpoints when it is still failing since before cutoff, in one
 // statement (a success meanwhile cleared its clock: nothing happens).
@@ -91,4 +82,14 @@ WHERE id = ? AND organization_id = ? AND enabled = ? AND failing_since IS NOT NU
 // content (the body opened), or ErrNotFound (erased meanwhile).
 func (s *Store) WebhookMessage(ctx context.Context, orgID, id uint64) (*models.Message, error) {
 	return one[models.Message](s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID))
+}
+
+// RedeliverWebhookOfEndpoint sends a delivery of one of the
+// organization's endpoints again (ErrNotFound for another endpoint's): it
+// goes back to the outbox (pending, not started); its next workflow makes
+// a fresh series of attempts under the same webhook-id.
+func (s *Store) RedeliverWebhookOfEndpoint(ctx context.Context, orgID, endpointID, deliveryID uint64) error {
+	res := s.with(ctx).Exec(`UPDATE webhook_deliveries SET started = ?, status = ? WHERE id = ? AND endpoint_id = ? AND organization_id = ?`,
+		false, models.WebhookPending, deliveryID, endpointID, orgID)
+	return found(res.RowsAffected, res.Error)
 }

@@ -121,6 +121,7 @@ func newWorker(c client.Client, a *app) worker.Worker {
 	acts.Mail, acts.InboundDomain = a.mail, a.cfg.InboundDomain
 	acts.Backups = a.backups()
 	acts.Hub = a.hub
+	acts.Webhooks = a.webhooks
 	// Data-subject requests: Convot's privacy officer (the privacy address)
 	// hears of requests where Convot is the controller; notices link the
 	// workflow in the Temporal UI.

@@ -17,6 +17,7 @@ import (
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/outgoing"
 	"github.com/convot/convot/plans"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/shopify"
@@ -59,4 +60,7 @@ type Handler struct {
 	OrgContext func(ctx context.Context, orgID uint64) policies.OrgContext
 	// ShopifyApp returns the Convot Shopify app (nil or unconfigured: off).
 	ShopifyApp func() *shopify.App
+	// Webhooks manages Customers' webhook endpoints (nil, or returning
+	// nil: none can be added).
+	Webhooks func() *outgoing.Endpoints
 }
