@@ -214,3 +214,59 @@ func TestWebhookSettingsTenantIsolation(t *testing.T) {
 		t.Fatalf("another organization changed the endpoint: %+v %+v (%d deliveries)", after, dAfter, deliveries)
 	}
 }
+
+// The changes of the inbox write their webhook events in their own
+// transactions, IDs only: a conversation started, the contact's message,
+// an operator's reply, a note (only for an endpoint that chose notes),
+// an assignment, a snooze, a resolution and a reopening. The endpoint is
+// never contacted by the request (nothing runs the outbox here).
+func TestInboxChangesEmitWebhookEvents(t *testing.T) {
+	ts, w := acmeInbox(t)
+	ctx := context.Background()
+	all := &models.WebhookEndpoint{URL: "https://hooks.acme.example/all", Secret: outgoing.NewSecret(), Enabled: true,
+		Events: outgoing.JoinEvents(append(outgoing.DefaultEvents(), outgoing.NoteCreated))}
+	noNotes := &models.WebhookEndpoint{URL: "https://hooks.acme.example/default", Secret: outgoing.NewSecret(), Enabled: true,
+		Events: outgoing.JoinEvents(outgoing.DefaultEvents())}
+	for _, ep := range []*models.WebhookEndpoint{all, noNotes} {
+		if err := ts.srv.Store.CreateWebhookEndpoint(ctx, w.org.ID, ep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, conv := w.conversation(t, models.Contact{Name: "Ada"}, "Hello")
+	w.owner.get(convPath(conv, ""))
+	for _, step := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/reply", url.Values{"body": {"Hi Ada"}}},
+		{"/note", url.Values{"body": {"VIP"}}},
+		{"/assign", url.Values{"assignee": {"me"}}},
+		{"/snooze", url.Values{"preset": {"1h"}}},
+		{"/resolve", nil},
+		{"/reopen", nil},
+	} {
+		if r := w.owner.fetchForm(convPath(conv, step.path), step.form); r.status >= 300 {
+			t.Fatalf("%s: %d %s", step.path, r.status, excerpt(r.body))
+		}
+	}
+	types := func(ep *models.WebhookEndpoint) []string {
+		var out []string
+		ts.db.Raw(`SELECT e.type FROM webhook_events e JOIN webhook_deliveries d ON d.event_id = e.id WHERE d.endpoint_id = ? ORDER BY e.id`, ep.ID).Scan(&out)
+		return out
+	}
+	want := []string{outgoing.ConversationCreated, outgoing.MessageCreated, outgoing.MessageCreated, outgoing.NoteCreated,
+		outgoing.ConversationAssigned, outgoing.ConversationSnoozed, outgoing.ConversationResolved, outgoing.ConversationReopened}
+	if got := types(all); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("events %v, want %v", got, want)
+	}
+	if got := types(noNotes); len(got) != len(want)-1 || strings.Contains(strings.Join(got, " "), outgoing.NoteCreated) {
+		t.Errorf("an endpoint that did not choose notes got %v", got)
+	}
+	var evs []models.WebhookEvent
+	ts.db.Where("organization_id = ?", w.org.ID).Find(&evs)
+	for _, e := range evs {
+		if e.ConversationID != conv.ID {
+			t.Errorf("event %+v of another conversation", e)
+		}
+	}
+}
