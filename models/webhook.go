@@ -38,7 +38,10 @@ type WebhookEvent struct {
 	MessageID      uint64
 	ContactID      uint64
 	RequestID      uint64 // a privacy request
-	CreatedAt      time.Time
+	// DeletedContactID is the contact a contact.deleted event announces
+	// (not ContactID: the erasure removes the rows that locate its subject).
+	DeletedContactID uint64
+	CreatedAt        time.Time
 }
 
 // WebhookDelivery is one event for one endpoint (unique): the outbox of the

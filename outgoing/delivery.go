@@ -133,7 +133,11 @@ func attemptError(err error) string {
 func (d *Deliverer) request(ctx context.Context, org *models.Organization, in *store.WebhookDeliveryForAttempt) (subprocessors.EndpointRequest, error) {
 	ev := in.Event
 	data := map[string]any{"event_id": MessageID(in.Delivery.ID), "organization_id": ev.OrganizationID}
-	for k, v := range map[string]uint64{"conversation_id": ev.ConversationID, "message_id": ev.MessageID, "contact_id": ev.ContactID, "privacy_request_id": ev.RequestID} {
+	contactID := ev.ContactID
+	if ev.Type == ContactDeleted {
+		contactID = ev.DeletedContactID
+	}
+	for k, v := range map[string]uint64{"conversation_id": ev.ConversationID, "message_id": ev.MessageID, "contact_id": contactID, "privacy_request_id": ev.RequestID} {
 		if v != 0 {
 			data[k] = v
 		}

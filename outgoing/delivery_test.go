@@ -232,3 +232,46 @@ func TestDeliveryToLoopbackRefused(t *testing.T) {
 		t.Fatal("an endpoint on 127.0.0.1 was added")
 	}
 }
+
+// An endpoint failing for five days: the next failed attempt asks for it
+// to be disabled; disabling mails the owners once and turns it off; a
+// second call (a retried activity after the change) does nothing.
+func TestEndpointFailingFiveDaysIsDisabledAndOwnersMailed(t *testing.T) {
+	w := newWorld(t, true)
+	_, srv := newReceiver(t, 500, 500)
+	ep, _ := w.endpoint(t, srv.URL, false, outgoing.MessageCreated)
+	sixDaysAgo := time.Now().UTC().Add(-6 * 24 * time.Hour)
+	must(t, w.db.Model(&models.WebhookEndpoint{}).Where("id = ?", ep.ID).Update("failing_since", sixDaysAgo).Error)
+	must(t, w.st.EmitMessageEvent(w.ctx, w.org.ID, &w.msg, w.contact.ID))
+	ds := w.claimAll(t)
+	d := &outgoing.Deliverer{Store: w.st, Endpoints: w.client}
+	res, err := d.Attempt(w.ctx, w.org.ID, ds[0].ID, false)
+	if err != nil || res.Outcome != outgoing.OutcomeFailed || !res.Disable {
+		t.Fatalf("attempt %+v (%v)", res, err)
+	}
+	var mailed []string
+	notify := func(_ context.Context, org *models.Organization, owners []models.Account, got *models.WebhookEndpoint) error {
+		for _, o := range owners {
+			mailed = append(mailed, o.Email)
+		}
+		if org.ID != w.org.ID || got.ID != ep.ID {
+			t.Errorf("notice about %d/%d", org.ID, got.ID)
+		}
+		return nil
+	}
+	done, err := d.DisableEndpoint(w.ctx, w.org.ID, ep.ID, notify)
+	if err != nil || !done || len(mailed) != 1 {
+		t.Fatalf("disabled %v (%v), mailed %v", done, err, mailed)
+	}
+	got, _ := w.st.WebhookEndpoint(w.ctx, w.org.ID, ep.ID)
+	if got.Enabled || got.DisabledReason == "" {
+		t.Fatalf("endpoint %+v", got)
+	}
+	if done, err := d.DisableEndpoint(w.ctx, w.org.ID, ep.ID, notify); err != nil || done || len(mailed) != 1 {
+		t.Fatalf("second call: %v %v, mailed %v", done, err, mailed)
+	}
+	// A disabled endpoint is sent nothing more.
+	if res, err := d.Attempt(w.ctx, w.org.ID, ds[0].ID, false); err != nil || res.Outcome != outgoing.OutcomeSkipped {
+		t.Fatalf("attempt to a disabled endpoint %+v (%v)", res, err)
+	}
+}

@@ -112,7 +112,7 @@ func eraseSubject(ctx context.Context, db *gorm.DB, ks *models.KeyStore, s *mode
 		if s.Kind == models.SubjectEndUser {
 			st := &Store{db: tx, keys: ks}
 			for _, id := range s.IDs {
-				if err := st.emitWebhookEvent(ctx, s.OrganizationID, models.WebhookEvent{Type: models.WebhookContactDeleted, ContactID: id}); err != nil {
+				if err := st.emitWebhookEvent(ctx, s.OrganizationID, models.WebhookEvent{Type: models.WebhookContactDeleted, DeletedContactID: id}); err != nil {
 					return err
 				}
 			}
