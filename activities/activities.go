@@ -51,6 +51,9 @@ type Activities struct {
 	// Disclosures sends what an approved disclosure request discloses,
 	// through the egress gate (policy §6); nil: disclosing fails.
 	Disclosures *subprocessors.Disclosures
+	// Webhooks posts signed webhooks to Customers' endpoints (gated,
+	// SSRF-guarded); nil: the webhook deliveries fail, saying so.
+	Webhooks *subprocessors.CustomerEndpoints
 }
 
 // Register registers every activity under the names the workflows call.
@@ -63,7 +66,7 @@ func Register(w worker.Registry, a *Activities) {
 		workflows.ActivityDeleteOrganizationData:    a.DeleteOrganizationData,
 		workflows.ActivityNotifyContactOfReplies:    a.NotifyContactOfReplies,
 	}
-	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a), vulnerabilityActivities(a), disclosureActivities(a), shopifyActivities(a)} {
+	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a), vulnerabilityActivities(a), disclosureActivities(a), shopifyActivities(a), webhookActivities(a)} {
 		for name, fn := range byName {
 			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 		}
@@ -73,7 +76,23 @@ func Register(w worker.Registry, a *Activities) {
 // RecordConversationStatus persists a state change of the conversation
 // lifecycle workflow. It is idempotent: replaying it sets the same values.
 func (a *Activities) RecordConversationStatus(ctx context.Context, ch workflows.ConversationStatusChange) error {
-	changed, err := a.Store.SetConversationStatus(ctx, ch.OrganizationID, ch.ConversationID, ch.Status, ch.AssigneeID, ch.SnoozedUntil, ch.At)
+	var changed bool
+	err := a.Store.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		if changed, err = tx.SetConversationStatus(ctx, ch.OrganizationID, ch.ConversationID, ch.Status, ch.AssigneeID, ch.SnoozedUntil, ch.At); err != nil || !changed {
+			return err
+		}
+		// The changes the workflow makes itself (an operator's and a
+		// contact's were announced with them) are webhook events too.
+		if typ := workflowStatusEvent(ch.Cause); typ != "" {
+			conv, err := tx.ConversationHeader(ctx, ch.OrganizationID, ch.ConversationID)
+			if err != nil {
+				return err
+			}
+			return tx.EmitConversationEvent(ctx, ch.OrganizationID, ch.ConversationID, conv.ContactID, typ)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -116,4 +135,16 @@ func (a *Activities) announceConversation(ctx context.Context, orgID, convID uin
 	if err := a.Hub.PublishEach(ctx, []string{realtime.OrgTopic(org.ID), realtime.ConversationTopic(conv.ID)}, e); err != nil {
 		activity.GetLogger(ctx).Warn("conversation state not announced", "conversation", fmt.Sprint(conv.ID), "err", err)
 	}
+}
+
+// workflowStatusEvent is the webhook event of a status change the
+// lifecycle workflow makes on its own ("" for the others).
+func workflowStatusEvent(cause string) string {
+	switch cause {
+	case workflows.CauseInactivity:
+		return models.WebhookConversationResolved
+	case workflows.CauseSnoozeEnded:
+		return models.WebhookConversationReopened
+	}
+	return ""
 }

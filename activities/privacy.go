@@ -547,6 +547,9 @@ func (a *Activities) FinishPrivacyRequest(ctx context.Context, ref workflows.Dsr
 			if err := tx.ClearPrivacyRequest(ctx, r.ID, true); err != nil {
 				return err
 			}
+			if err := tx.EmitPrivacyRequestEvent(ctx, r.OrganizationID, r.ID, models.WebhookPrivacyRequestCompleted); err != nil {
+				return err
+			}
 			return tx.DestroyDataKey(ctx, r.DataKeyID)
 		})
 		if err != nil {
@@ -554,7 +557,15 @@ func (a *Activities) FinishPrivacyRequest(ctx context.Context, ref workflows.Dsr
 		}
 		return workflows.DsrOutcome{Detail: "the request's own copy of the address and the search terms are shredded"}, nil
 	}
-	if err := a.Store.ClearPrivacyRequest(ctx, r.ID, false); err != nil {
+	// The organization's webhooks hear of the completion (IDs only), with
+	// the request's closing.
+	err = a.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.ClearPrivacyRequest(ctx, r.ID, false); err != nil {
+			return err
+		}
+		return tx.EmitPrivacyRequestEvent(ctx, r.OrganizationID, r.ID, models.WebhookPrivacyRequestCompleted)
+	})
+	if err != nil {
 		return workflows.DsrOutcome{}, err
 	}
 	return workflows.DsrOutcome{Detail: "closed"}, nil

@@ -114,7 +114,10 @@ func (s *Service) Start(ctx context.Context, st *store.Store, org *models.Organi
 		if err := tx.CountConversationStart(ctx, org.ID, now, limit); err != nil {
 			return err
 		}
-		return tx.CreateConversation(ctx, conv)
+		if err := tx.CreateConversation(ctx, conv); err != nil {
+			return err
+		}
+		return tx.EmitConversationEvent(ctx, org.ID, conv.ID, conv.ContactID, models.WebhookConversationCreated)
 	})
 	if err != nil {
 		return nil, err
@@ -157,14 +160,23 @@ func (s *Service) PostIn(ctx context.Context, st *store.Store, org *models.Organ
 	reopened := by.Kind == workflows.AuthorContact && conv.Status != models.ConversationOpen
 	var atts []models.Attachment
 	signal := func(tx *store.Store) error {
+		// The webhook event of the message (a note's only for endpoints
+		// that chose notes), and of the reopening, in the message's
+		// transaction.
+		if err := tx.EmitMessageEvent(ctx, org.ID, msg, conv.ContactID); err != nil {
+			return err
+		}
+		if reopened {
+			if err := tx.EmitConversationEvent(ctx, org.ID, conv.ID, conv.ContactID, models.WebhookConversationReopened); err != nil {
+				return err
+			}
+		}
 		if private {
 			return nil
 		}
 		return s.recordLifecycle(ctx, tx, org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now})
 	}
-	if len(attachmentIDs) == 0 && (private || !s.LifecycleOutbox) {
-		err = st.InsertMessage(ctx, msg, reopened)
-	} else {
+	{
 		err = st.Tx(ctx, func(tx *store.Store) error {
 			if err := tx.InsertMessage(ctx, msg, reopened); err != nil {
 				return err
@@ -275,6 +287,11 @@ func (s *Service) SetState(ctx context.Context, org *models.Organization, conv *
 		if err := tx.UpdateConversation(ctx, org.ID, conv.ID, updates); err != nil {
 			return err
 		}
+		if typ := stateEvent(signal); typ != "" {
+			if err := tx.EmitConversationEvent(ctx, org.ID, conv.ID, conv.ContactID, typ); err != nil {
+				return err
+			}
+		}
 		return s.recordLifecycle(ctx, tx, org, conv, signal, arg)
 	})
 	if err != nil {
@@ -317,4 +334,20 @@ func (s *Service) AssignIfUnassigned(ctx context.Context, org *models.Organizati
 	s.notifyLifecycle(org, conv, workflows.SignalAssign, arg)
 	s.PublishConversation(ctx, org, conv)
 	return true, nil
+}
+
+// stateEvent is the webhook event of a state change ("" for none: waiting
+// on the contact is no event of the catalogue).
+func stateEvent(signal string) string {
+	switch signal {
+	case workflows.SignalResolve:
+		return models.WebhookConversationResolved
+	case workflows.SignalReopen:
+		return models.WebhookConversationReopened
+	case workflows.SignalSnooze:
+		return models.WebhookConversationSnoozed
+	case workflows.SignalAssign:
+		return models.WebhookConversationAssigned
+	}
+	return ""
 }

@@ -204,6 +204,10 @@ func (d *Intake) Receive(ctx context.Context, in Submission) (*Received, error) 
 				return err
 			}
 		}
+		// The organization's webhooks hear of it (IDs only).
+		if err := tx.EmitPrivacyRequestEvent(ctx, r.OrganizationID, r.ID, models.WebhookPrivacyRequestReceived); err != nil {
+			return err
+		}
 		return d.AuditRequest(ctx, tx, r, in.LoggedBy, "privacy.request_received", fmt.Sprintf("%s via %s", r.Type, r.Source))
 	})
 	if err != nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/outgoing"
 	"github.com/convot/convot/plans"
 	"github.com/convot/convot/security"
 	"github.com/convot/convot/shopify"
@@ -102,6 +103,12 @@ type Server struct {
 	DisclosureWorkflows disclosures.Workflows
 	// Shopify is the Convot Shopify app (nil: off); read at each request.
 	Shopify *shopify.App
+	// CustomerEndpoints is the gated, SSRF-guarded client of Customers'
+	// webhook endpoints (nil: endpoints cannot be added); read at each
+	// request. WebhookDispatcher starts the deliveries' workflows: New
+	// runs one when given a Temporal client; Close stops it.
+	CustomerEndpoints *subprocessors.CustomerEndpoints
+	WebhookDispatcher *outgoing.Dispatcher
 	// intake takes data-subject requests (built by the privacy surface).
 	intake *dsr.Intake
 
@@ -118,9 +125,10 @@ type Server struct {
 
 	// Drainer delivers the lifecycle outbox to Temporal: New starts it
 	// when given a Temporal client and no Lifecycles; Close stops it.
-	Drainer   *conversation.OutboxDrainer
-	stopDrain context.CancelFunc
-	drained   chan struct{}
+	Drainer    *conversation.OutboxDrainer
+	stopDrain  context.CancelFunc
+	drained    chan struct{}
+	dispatched chan struct{}
 
 	// Site is the frame every surface shares (pages, sessions, CSRF,
 	// audit, mail), built by New from the fields above.
@@ -145,9 +153,11 @@ func (s *Server) Close(ctx context.Context) {
 		return
 	}
 	s.stopDrain()
-	select {
-	case <-s.drained:
-	case <-ctx.Done():
+	for _, done := range []chan struct{}{s.drained, s.dispatched} {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
 	}
 }
 
@@ -198,6 +208,14 @@ func New(s *Server) (http.Handler, error) {
 		go func() {
 			defer close(s.drained)
 			s.Drainer.Run(ctx)
+		}()
+		// The webhook outbox too: its events were written with their
+		// changes; the dispatcher starts their deliveries.
+		s.WebhookDispatcher = &outgoing.Dispatcher{Store: s.Store, Temporal: s.Temporal}
+		s.dispatched = make(chan struct{})
+		go func() {
+			defer close(s.dispatched)
+			s.WebhookDispatcher.Run(ctx)
 		}()
 	}
 	gin.SetMode(gin.ReleaseMode)
@@ -348,7 +366,8 @@ func (s *Server) dashboardSurface() *dashboard.Handler {
 		OrgContext:           s.orgContextByID,
 		ShopifyApp:           func() *shopify.App { return s.Shopify },
 		VulnerabilityReports: s.vulnerabilityReports,
-		Disclosures:          s.disclosureRegister}
+		Disclosures:          s.disclosureRegister,
+		Webhooks:             s.webhookEndpoints}
 }
 
 // disclosureRegister is the register of disclosure requests with the workflows
@@ -361,6 +380,15 @@ func (s *Server) disclosureRegister() *disclosures.Register {
 		w = disclosures.TemporalWorkflows{Client: s.Temporal}
 	}
 	return &disclosures.Register{Store: s.Store, Workflows: w, Now: s.now}
+}
+
+// webhookEndpoints manages Customers' endpoints with the client configured
+// now (nil without one). Plain HTTP and private addresses: convot dev only.
+func (s *Server) webhookEndpoints() *outgoing.Endpoints {
+	if s.CustomerEndpoints == nil {
+		return nil
+	}
+	return &outgoing.Endpoints{Store: s.Store, Client: s.CustomerEndpoints, AllowHTTP: s.Config.Dev, Now: s.now}
 }
 
 // breaches is the configured dashboard.BreachWorkflows: Breaches, else

@@ -58,3 +58,14 @@ CREATE TABLE webhook_attempts (
 CREATE INDEX idx_webhook_attempts_delivery ON webhook_attempts (delivery_id, id);
 `)
 }
+
+func init() {
+	// A contact.deleted event names the erased contact in a column of its
+	// own: the erasure deletes every row whose contact_id is the subject's
+	// (the event's own among them), and its completeness scan would find
+	// the announcement of the deletion as a remnant. The ID names a row
+	// that no longer exists; the Customer knows whom it named.
+	addMigration(21, "webhooks: the contact a contact.deleted event names", `
+ALTER TABLE webhook_events ADD COLUMN deleted_contact_id BIGINT NOT NULL DEFAULT 0;
+`)
+}

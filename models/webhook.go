@@ -38,7 +38,10 @@ type WebhookEvent struct {
 	MessageID      uint64
 	ContactID      uint64
 	RequestID      uint64 // a privacy request
-	CreatedAt      time.Time
+	// DeletedContactID is the contact a contact.deleted event announces
+	// (not ContactID: the erasure removes the rows that locate its subject).
+	DeletedContactID uint64
+	CreatedAt        time.Time
 }
 
 // WebhookDelivery is one event for one endpoint (unique): the outbox of the
@@ -77,3 +80,22 @@ type WebhookAttempt struct {
 	// Convot (outgoing.ResponseExcerpt bytes).
 	ResponseExcerpt string `privacy:"none"`
 }
+
+// Webhook event types the store writes with the changes they announce
+// (outgoing's catalogue names them the same: outgoing.ContactCreated is
+// WebhookContactCreated, ...).
+const (
+	WebhookConversationCreated     = "conversation.created"
+	WebhookConversationAssigned    = "conversation.assigned"
+	WebhookConversationResolved    = "conversation.resolved"
+	WebhookConversationSnoozed     = "conversation.snoozed"
+	WebhookConversationReopened    = "conversation.reopened"
+	WebhookMessageCreated          = "message.created"
+	WebhookNoteCreated             = "message.note_created"
+	WebhookContactCreated          = "contact.created"
+	WebhookContactIdentified       = "contact.identified"
+	WebhookContactUpdated          = "contact.updated"
+	WebhookContactDeleted          = "contact.deleted"
+	WebhookPrivacyRequestReceived  = "privacy_request.received"
+	WebhookPrivacyRequestCompleted = "privacy_request.completed"
+)

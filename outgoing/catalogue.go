@@ -12,23 +12,26 @@ package outgoing
 import (
 	"slices"
 	"strings"
+
+	"github.com/convot/convot/models"
 )
 
-// Event types of the catalogue.
+// Event types of the catalogue (the store writes them under the same
+// names: models.WebhookConversationCreated, ...).
 const (
-	ConversationCreated     = "conversation.created"
-	ConversationAssigned    = "conversation.assigned"
-	ConversationResolved    = "conversation.resolved"
-	ConversationSnoozed     = "conversation.snoozed"
-	ConversationReopened    = "conversation.reopened"
-	MessageCreated          = "message.created" // an operator's or a contact's message
-	NoteCreated             = "message.note_created"
-	ContactCreated          = "contact.created"
-	ContactIdentified       = "contact.identified"
-	ContactUpdated          = "contact.updated"
-	ContactDeleted          = "contact.deleted"
-	PrivacyRequestReceived  = "privacy_request.received"
-	PrivacyRequestCompleted = "privacy_request.completed"
+	ConversationCreated     = models.WebhookConversationCreated
+	ConversationAssigned    = models.WebhookConversationAssigned
+	ConversationResolved    = models.WebhookConversationResolved
+	ConversationSnoozed     = models.WebhookConversationSnoozed
+	ConversationReopened    = models.WebhookConversationReopened
+	MessageCreated          = models.WebhookMessageCreated // an operator's or a contact's message
+	NoteCreated             = models.WebhookNoteCreated
+	ContactCreated          = models.WebhookContactCreated
+	ContactIdentified       = models.WebhookContactIdentified
+	ContactUpdated          = models.WebhookContactUpdated
+	ContactDeleted          = models.WebhookContactDeleted
+	PrivacyRequestReceived  = models.WebhookPrivacyRequestReceived
+	PrivacyRequestCompleted = models.WebhookPrivacyRequestCompleted
 	// TestEvent is sent by "send test event"; no endpoint subscribes to it.
 	TestEvent = "webhook.test"
 )

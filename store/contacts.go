@@ -15,15 +15,41 @@ func (s *Store) Contact(ctx context.Context, orgID, id uint64) (*models.Contact,
 
 // CreateContact writes a new contact (its data key is made with it); its
 // OrganizationID says whose it is.
+//
+// A contact.created webhook event is written with it (and
+// contact.identified when it arrives with an external ID).
 func (s *Store) CreateContact(ctx context.Context, ct *models.Contact) error {
-	return contactWriteError(s.with(ctx).Create(ct).Error)
+	return s.Tx(ctx, func(tx *Store) error {
+		if err := contactWriteError(tx.with(ctx).Create(ct).Error); err != nil {
+			return err
+		}
+		if err := tx.emitWebhookEvent(ctx, ct.OrganizationID, models.WebhookEvent{Type: models.WebhookContactCreated, ContactID: ct.ID}); err != nil {
+			return err
+		}
+		if ct.ExternalID == "" {
+			return nil
+		}
+		return tx.emitWebhookEvent(ctx, ct.OrganizationID, models.WebhookEvent{Type: models.WebhookContactIdentified, ContactID: ct.ID})
+	})
 }
 
 // SaveContactFields writes the named columns of one of the organization's
 // contacts from ct (the blind indexes follow the sealed fields they
 // index).
+//
+// Writing its name, email, phone or external ID writes a contact.updated
+// (contact.identified) webhook event with it.
 func (s *Store) SaveContactFields(ctx context.Context, orgID uint64, ct *models.Contact, columns ...string) error {
-	return contactWriteError(s.with(ctx).Where("organization_id = ?", orgID).Select(columns).Save(ct).Error)
+	typ := contactChangeEvent(columns)
+	if typ == "" {
+		return contactWriteError(s.with(ctx).Where("organization_id = ?", orgID).Select(columns).Save(ct).Error)
+	}
+	return s.Tx(ctx, func(tx *Store) error {
+		if err := contactWriteError(tx.with(ctx).Where("organization_id = ?", orgID).Select(columns).Save(ct).Error); err != nil {
+			return err
+		}
+		return tx.emitWebhookEvent(ctx, orgID, models.WebhookEvent{Type: typ, ContactID: ct.ID})
+	})
 }
 
 // TouchContact records when one of the organization's contacts was last

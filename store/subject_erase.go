@@ -106,6 +106,17 @@ func eraseSubject(ctx context.Context, db *gorm.DB, ks *models.KeyStore, s *mode
 				res.Deleted[m.name] += r.RowsAffected
 			}
 		}
+		// The organization's webhooks hear of the deletion (IDs only), in
+		// the erasure's transaction: written after the rows went, so the
+		// event outlives them.
+		if s.Kind == models.SubjectEndUser {
+			st := &Store{db: tx, keys: ks}
+			for _, id := range s.IDs {
+				if err := st.emitWebhookEvent(ctx, s.OrganizationID, models.WebhookEvent{Type: models.WebhookContactDeleted, DeletedContactID: id}); err != nil {
+					return err
+				}
+			}
+		}
 		// The subject's keys go; so does every other key the erased rows
 		// were sealed under once nothing else uses it.
 		destroy := map[uint64]bool{}

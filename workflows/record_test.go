@@ -103,6 +103,7 @@ func TestRecordHistories(t *testing.T) {
 		{"VulnerabilityReport", recordVulnerability},
 		{"DisclosureRequest", recordDisclosure},
 		{"ShopifyShopWebhook", recordShopifyWebhook},
+		{"WebhookDelivery", recordWebhookDelivery},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.run(t, r) })
 	}
@@ -395,6 +396,18 @@ func recordShopifyWebhook(t *testing.T, r *recording) {
 	r.save(t, "ShopifyShopWebhook-uninstalled", run.GetID(), run.GetRunID())
 }
 
+// A webhook delivery failing twice (the fake endpoint answers 500), then
+// delivered; the waits shortened to a second.
+func recordWebhookDelivery(t *testing.T, r *recording) {
+	in := WebhookDeliveryInput{DeliveryID: 908, OrganizationID: 5, EndpointID: 3, RetryWaits: []time.Duration{time.Second, time.Second, time.Second}}
+	run := r.start(t, WebhookDeliveryStartOptions(in, 0), WebhookDeliveryWorkflowType, in)
+	var s WebhookDeliveryState
+	require.NoError(t, run.Get(r.ctx, &s))
+	require.Equal(t, WebhookOutcomeDelivered, s.Outcome)
+	require.Len(t, s.Attempts, 3)
+	r.save(t, "WebhookDelivery-failed-twice-delivered", run.GetID(), run.GetRunID())
+}
+
 // --- fake activities ---------------------------------------------------------------
 
 // recordingFakes answer as the real activities would, without a database;
@@ -402,12 +415,13 @@ func recordShopifyWebhook(t *testing.T, r *recording) {
 type recordingFakes struct {
 	mu      sync.Mutex
 	scanned map[uint64]int // scans per request: the first finds a remnant
+	hooks   map[uint64]int // attempts per delivery: the first two fail
 	refused map[uint64]int // late notices per incident: the first lacks reasons
 	shops   map[uint64]int // attempts per Shopify webhook: a shop redaction's first fails
 }
 
 func newRecordingFakes() *recordingFakes {
-	return &recordingFakes{scanned: map[uint64]int{}, refused: map[uint64]int{}, shops: map[uint64]int{}}
+	return &recordingFakes{scanned: map[uint64]int{}, refused: map[uint64]int{}, shops: map[uint64]int{}, hooks: map[uint64]int{}}
 }
 
 func (f *recordingFakes) activities() map[string]any {
@@ -476,6 +490,15 @@ func (f *recordingFakes) activities() map[string]any {
 		ActivityNotifyDisclosureSubjects: func(context.Context, DisclosureStepInput) (DisclosureOutcome, error) {
 			return DisclosureOutcome{Notified: 1}, nil
 		},
+		ActivityAttemptWebhookDelivery: func(_ context.Context, in WebhookAttemptInput) (WebhookAttemptResult, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.hooks[in.DeliveryID]++; f.hooks[in.DeliveryID] <= 2 {
+				return WebhookAttemptResult{Outcome: WebhookOutcomeFailed, StatusCode: 500}, nil
+			}
+			return WebhookAttemptResult{Outcome: WebhookOutcomeDelivered, StatusCode: 204}, nil
+		},
+		ActivityDisableWebhookEndpoint: func(context.Context, WebhookEndpointRef) error { return nil },
 
 		ActivitySendPolicyNotices: func(context.Context, int) (int64, error) { return 3, nil },
 		ActivityRecordPolicyStep:  func(context.Context, PolicyStepInput) error { return nil },

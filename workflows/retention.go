@@ -194,4 +194,5 @@ func registerRetention(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(ShredBackupKeys, workflow.RegisterOptions{Name: ShredBackupKeysWorkflowType})
 	w.RegisterWorkflowWithOptions(BreachNotification, workflow.RegisterOptions{Name: BreachWorkflowType})
 	w.RegisterWorkflowWithOptions(PolicyChange, workflow.RegisterOptions{Name: PolicyChangeWorkflowType})
+	w.RegisterWorkflowWithOptions(WebhookDelivery, workflow.RegisterOptions{Name: WebhookDeliveryWorkflowType})
 }

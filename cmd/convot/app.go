@@ -27,6 +27,7 @@ import (
 	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/outgoing"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/shopify"
 	"github.com/convot/convot/store"
@@ -68,6 +69,8 @@ type app struct {
 	handlers *handlers.Server
 	// backupStore takes, shreds and restores the encrypted backups.
 	backupStore *backup.Backups
+	// webhooks posts signed webhooks to Customers' endpoints.
+	webhooks *subprocessors.CustomerEndpoints
 }
 
 // openCommand opens the app (see openApp) for command name, which takes
@@ -164,6 +167,12 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 		return nil, fmt.Errorf("POSTMARK_SERVER_TOKEN: %w", err)
 	}
 	a.mail = mail.NewMailer(postmark.MailSender(), cfg.MailFrom, st.Suppressions())
+	// Customers' webhook endpoints: gated, SSRF-guarded (private
+	// addresses only in convot dev), 10 s an attempt.
+	if a.webhooks, err = subprocessors.NewCustomerEndpoints(gate, subprocessors.CustomerEndpointsConfig{AllowPrivate: dev, Timeout: outgoing.AttemptTimeout}); err != nil {
+		return nil, err
+	}
+	a.handlers.CustomerEndpoints = a.webhooks
 	return a, nil
 }
 

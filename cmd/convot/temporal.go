@@ -123,6 +123,7 @@ func newWorker(c client.Client, a *app) worker.Worker {
 	acts.Backups = a.backups()
 	acts.Hub = a.hub
 	acts.Disclosures = &subprocessors.Disclosures{Gate: a.gate, Mail: a.mail, From: a.cfg.MailFrom}
+	acts.Webhooks = a.webhooks
 	// Data-subject requests: Convot's privacy officer (the privacy address)
 	// hears of requests where Convot is the controller; notices link the
 	// workflow in the Temporal UI.

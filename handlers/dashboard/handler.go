@@ -18,6 +18,7 @@ import (
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/outgoing"
 	"github.com/convot/convot/plans"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/security"
@@ -66,4 +67,7 @@ type Handler struct {
 	VulnerabilityReports func() *security.Reports
 	// Disclosures is the register of disclosure requests (staff console).
 	Disclosures func() *disclosures.Register
+	// Webhooks manages Customers' webhook endpoints (nil, or returning
+	// nil: none can be added).
+	Webhooks func() *outgoing.Endpoints
 }

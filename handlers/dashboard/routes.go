@@ -19,6 +19,7 @@ func (h *Handler) Routes(dash *gin.RouterGroup) {
 	h.widgetSettingsRoutes(dash)
 	h.emailSettingsRoutes(dash)
 	h.shopifyRoutes(dash)
+	h.webhookRoutes(dash)
 	h.incidentRoutes(dash)
 	h.supportRoutes(dash)
 	h.staffRoutes(dash)
