@@ -120,9 +120,15 @@ func (s *Store) ContactBatch(ctx context.Context, orgID, beforeID uint64, limit 
 }
 
 // MergeContacts moves the contact from into the contact into (same
-// organization) in the Store's transaction: see models.MergeContacts.
+// organization) in the Store's transaction: see models.MergeContacts. The
+// organization's webhooks hear that from is gone (IDs only), in the same
+// transaction.
 func (s *Store) MergeContacts(ctx context.Context, from, into *models.Contact, moveBlob models.BlobMover) (*models.MergeResult, error) {
-	return models.MergeContacts(ctx, s.db, s.keys, from, into, moveBlob)
+	res, err := models.MergeContacts(ctx, s.db, s.keys, from, into, moveBlob)
+	if err != nil {
+		return res, err
+	}
+	return res, s.emitWebhookEvent(ctx, from.OrganizationID, models.WebhookEvent{Type: models.WebhookContactDeleted, DeletedContactID: from.ID})
 }
 
 // ContactEmailIndex is the email blind index of one of the organization's

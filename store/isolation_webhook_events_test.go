@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -113,5 +114,18 @@ func TestContactWritesEmitWebhookEvents(t *testing.T) {
 	want := []string{models.WebhookContactCreated, models.WebhookContactIdentified, models.WebhookContactUpdated}
 	if len(types) != len(want) || types[0] != want[0] || types[1] != want[1] || types[2] != want[2] {
 		t.Fatalf("events %v, want %v", types, want)
+	}
+
+	// A merge removes the contact merged away: contact.deleted, IDs only.
+	dup := &models.Contact{OrganizationID: f.A.Org.ID, Name: "Ada (widget)", CreatedAt: f.now, UpdatedAt: f.now}
+	must(t, f.store.CreateContact(f.ctx, dup))
+	must(t, f.store.Tx(f.ctx, func(tx *Store) error {
+		_, err := tx.MergeContacts(f.ctx, dup, ct, func(context.Context, *models.Attachment, uint64) (string, error) { return "", nil })
+		return err
+	}))
+	evs := deliveriesTo(t, f, ep.ID)
+	last := evs[len(evs)-1]
+	if last.Type != models.WebhookContactDeleted || last.DeletedContactID != dup.ID || last.ContactID != 0 {
+		t.Fatalf("after the merge: %+v", last)
 	}
 }
