@@ -105,6 +105,12 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	}
 	_, _ = fmt.Fprintln(out, "Press Ctrl-C to stop.")
 
+	stopAdmin, err := startAdmin(ctx, a.cfg, adminServer{readyz: srv.Handler})
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.serveHTTP(gctx, srv, ln) })
 	if temporalGone != nil {

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/internal/metrics"
 )
 
 // runHealthcheck asks this container's own Convot whether it is alive: a
@@ -72,7 +73,8 @@ func healthcheckURL(cfg *config.Config, path string) (string, bool) {
 }
 
 // adminServer serves the admin listener (CONVOT_ADMIN_ADDR) of serve and
-// worker: /healthz while the process runs, /readyz when ready answers nil.
+// worker: /healthz while the process runs, /readyz when ready answers nil,
+// /metrics for Prometheus.
 // It never faces the public: compose does not publish it.
 type adminServer struct {
 	ready func(ctx context.Context) error
@@ -92,6 +94,7 @@ func (s adminServer) handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.Handle("/metrics", metrics.Handler())
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.readyz != nil {
 			s.readyz.ServeHTTP(w, r)

@@ -45,7 +45,7 @@ var Settings = []Setting{
 	{Name: "CONVOT_MASTER_KEY", Usage: "versioned key-encryption keys, newest first: 'v2:BASE64,v1:BASE64' (32 bytes each); dev generates one into CONVOT_DATA_DIR"},
 	{Name: "CONVOT_BASE_URL", Default: "http://localhost:8080", Usage: "public URL of the dashboard, used in links sent by email"},
 	{Name: "CONVOT_HTTP_ADDR", Default: ":8080", Usage: "listen address of the HTTP server; `convot dev` listens on 127.0.0.1:8080 unless it is set (or --addr)"},
-	{Name: "CONVOT_ADMIN_ADDR", Usage: "listen address of the admin listener of `serve` and `worker` (/healthz, /readyz), kept off the public port; empty means none (`convot healthcheck` then probes CONVOT_HTTP_ADDR)", Commands: []string{"serve", "worker", "healthcheck"}},
+	{Name: "CONVOT_ADMIN_ADDR", Usage: "listen address of the admin listener of `serve`, `worker` and `dev` (/healthz, /readyz, Prometheus /metrics), kept off the public port, e.g. 127.0.0.1:9090; empty means none (`convot healthcheck` then probes CONVOT_HTTP_ADDR)", Commands: []string{"serve", "worker", "dev", "healthcheck"}},
 	{Name: "CONVOT_TLS_CERT", Usage: "TLS certificate file; with CONVOT_TLS_KEY the server speaks TLS 1.2+ only"},
 	{Name: "CONVOT_TLS_KEY", Usage: "TLS private key file"},
 	{Name: "CONVOT_TEMPORAL_PORT", Default: "7233", Usage: "gRPC port of the dev Temporal server", Commands: []string{"dev"}},
