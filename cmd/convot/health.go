@@ -26,10 +26,7 @@ import (
 func runHealthcheck(ctx context.Context, args []string, out io.Writer) error {
 	var path string
 	var timeout time.Duration
-	if err := flags("healthcheck", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "path", "/healthz", "path to GET: /healthz (alive) or /readyz (every dependency up)")
-		fs.DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait for the answer")
-	}); err != nil {
+	if err := flags("healthcheck", args, healthcheckFlags(&path, &timeout)); err != nil {
 		return err
 	}
 	cfg, err := config.Load(os.Getenv)
@@ -152,5 +149,13 @@ func temporalReady(c client.Client) func(context.Context) error {
 	return func(ctx context.Context) error {
 		_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
 		return err
+	}
+}
+
+// healthcheckFlags are healthcheck's flags (also listed by its --help).
+func healthcheckFlags(path *string, timeout *time.Duration) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.StringVar(path, "path", "/healthz", "path to GET: /healthz (alive) or /readyz (every dependency up)")
+		fs.DurationVar(timeout, "timeout", 3*time.Second, "how long to wait for the answer")
 	}
 }
