@@ -115,7 +115,9 @@ func TestMetricsOnTheAdminListener(t *testing.T) {
 	go func() { served <- a.serveHTTP(ctx, srv, ln) }()
 	defer func() {
 		cancel()
-		<-served
+		if err := <-served; err != nil {
+			t.Errorf("serveHTTP: %v", err)
+		}
 	}()
 	stopAdmin, err := startAdmin(ctx, a.cfg, adminServer{readyz: srv.Handler})
 	if err != nil {
