@@ -29,6 +29,7 @@ import (
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/geoip"
 	"github.com/convot/convot/internal/mail"
+	"github.com/convot/convot/internal/metrics"
 	"github.com/convot/convot/internal/payloads"
 	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/internal/realtime"
@@ -227,7 +228,7 @@ func New(s *Server) (http.Handler, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	r.Use(s.SecurityHeaders, s.LimitBody, s.CheckText)
+	r.Use(observeRequests, s.SecurityHeaders, s.LimitBody, s.CheckText)
 	r.StaticFS("/static", web.Static())
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
@@ -411,4 +412,12 @@ func (s *Server) healthz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// observeRequests records each request's count and latency by route
+// template (never the raw path: ids would make a series per row).
+func observeRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	metrics.ObserveRequest(c.Request.Method, c.FullPath(), c.Writer.Status(), time.Since(start))
 }

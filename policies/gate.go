@@ -13,6 +13,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/convot/convot/internal/metrics"
 )
 
 // DecisionQuery is the query the gate evaluates.
@@ -225,6 +227,7 @@ func (g *Gate) Authorize(ctx context.Context, f Flow) (Decision, error) {
 		Redact:         d.Redact,
 		PolicyRevision: g.revision,
 	}
+	metrics.GateDecision(f.Subprocessor, d.Allow, evalErr)
 	// The record is written even when the context is cancelled: a denial is
 	// a decision too.
 	if err := g.log.Record(context.WithoutCancel(ctx), rec); err != nil {

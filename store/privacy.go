@@ -310,3 +310,20 @@ func (s *Store) ReissuePrivacyExportToken(ctx context.Context, exportID uint64, 
 func (s *Store) DeletePrivacyExport(ctx context.Context, exportID uint64) error {
 	return s.with(ctx).Delete(&models.PrivacyExport{}, exportID).Error
 }
+
+// OpenPrivacyRequest is an open request's status and deadline, for the
+// metrics (counts by status and days left; no organization, no person).
+type OpenPrivacyRequest struct {
+	Status   string
+	Deadline time.Time
+}
+
+// OpenPrivacyRequests lists the status and deadline of every open
+// request of every organization: an operational count for Convot's own
+// metrics, never shown to a tenant.
+func (s *Store) OpenPrivacyRequests(ctx context.Context) ([]OpenPrivacyRequest, error) {
+	var list []OpenPrivacyRequest
+	err := s.with(ctx).Model(&models.PrivacyRequest{}).Select("status", "deadline").
+		Where("status NOT IN ?", closedDsrStatuses).Find(&list).Error
+	return list, err
+}

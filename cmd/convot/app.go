@@ -113,6 +113,7 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 		return nil, err
 	}
 	st := store.New(db, keys)
+	stateStore.Store(st) // the metrics' open privacy requests and backup age
 	// Decisions of concurrent requests are committed together.
 	gate, err := policies.NewGate(ctx, st.GroupDecisionLog())
 	if err != nil {

@@ -21,9 +21,7 @@ import (
 // runDev runs everything on one machine with embedded defaults.
 func runDev(ctx context.Context, args []string, out io.Writer) error {
 	var addr string
-	if err := flags("dev", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&addr, "addr", "", "listen address (default "+devDefaultHTTPAddr+", or CONVOT_HTTP_ADDR)")
-	}); err != nil {
+	if err := flags("dev", args, devFlags(&addr)); err != nil {
 		return err
 	}
 	a, err := openApp(ctx, true, out)
@@ -105,6 +103,12 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	}
 	_, _ = fmt.Fprintln(out, "Press Ctrl-C to stop.")
 
+	stopAdmin, err := startAdmin(ctx, a.cfg, adminServer{readyz: srv.Handler})
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.serveHTTP(gctx, srv, ln) })
 	if temporalGone != nil {
@@ -149,4 +153,11 @@ func displayAddr(addr net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// devFlags are dev's flags (also listed by `convot dev --help`).
+func devFlags(addr *string) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.StringVar(addr, "addr", "", "listen address (default "+devDefaultHTTPAddr+", or CONVOT_HTTP_ADDR)")
+	}
 }

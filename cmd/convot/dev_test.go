@@ -151,8 +151,9 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	dataDir := t.TempDir()
-	httpPort, temporalPort, uiPort := freePort(t), freePort(t), freePort(t)
+	httpPort, temporalPort, uiPort, adminPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	env := append(os.Environ(),
+		"CONVOT_ADMIN_ADDR=127.0.0.1:"+strconv.Itoa(adminPort),
 		"CONVOT_DATA_DIR="+dataDir,
 		"CONVOT_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(httpPort),
 		"CONVOT_BASE_URL=http://127.0.0.1:"+strconv.Itoa(httpPort),
@@ -197,6 +198,15 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 	}
 	// The seeded owner can sign in.
 	assertLogin(t, base, email, password)
+	// dev serves /metrics on its admin listener: the sign-in by route
+	// template, and the worker's Temporal SDK metrics.
+	metrics := scrape(t, "http://127.0.0.1:"+strconv.Itoa(adminPort))
+	if n, _ := sum(metrics, "convot_http_requests_total", `route="/login"`, `method="POST"`); n < 1 {
+		t.Errorf("dev /metrics: no POST /login counted")
+	}
+	if _, ok := sum(metrics, "temporal_request"); !ok {
+		t.Errorf("dev /metrics: no Temporal SDK metrics")
+	}
 
 	kids := children(run.cmd.Process.Pid)
 	if len(kids) == 0 {

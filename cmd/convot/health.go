@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/internal/metrics"
 )
 
 // runHealthcheck asks this container's own Convot whether it is alive: a
@@ -25,10 +26,7 @@ import (
 func runHealthcheck(ctx context.Context, args []string, out io.Writer) error {
 	var path string
 	var timeout time.Duration
-	if err := flags("healthcheck", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "path", "/healthz", "path to GET: /healthz (alive) or /readyz (every dependency up)")
-		fs.DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait for the answer")
-	}); err != nil {
+	if err := flags("healthcheck", args, healthcheckFlags(&path, &timeout)); err != nil {
 		return err
 	}
 	cfg, err := config.Load(os.Getenv)
@@ -72,7 +70,8 @@ func healthcheckURL(cfg *config.Config, path string) (string, bool) {
 }
 
 // adminServer serves the admin listener (CONVOT_ADMIN_ADDR) of serve and
-// worker: /healthz while the process runs, /readyz when ready answers nil.
+// worker: /healthz while the process runs, /readyz when ready answers nil,
+// /metrics for Prometheus.
 // It never faces the public: compose does not publish it.
 type adminServer struct {
 	ready func(ctx context.Context) error
@@ -92,6 +91,7 @@ func (s adminServer) handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.Handle("/metrics", metrics.Handler())
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.readyz != nil {
 			s.readyz.ServeHTTP(w, r)
@@ -149,5 +149,13 @@ func temporalReady(c client.Client) func(context.Context) error {
 	return func(ctx context.Context) error {
 		_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
 		return err
+	}
+}
+
+// healthcheckFlags are healthcheck's flags (also listed by its --help).
+func healthcheckFlags(path *string, timeout *time.Duration) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.StringVar(path, "path", "/healthz", "path to GET: /healthz (alive) or /readyz (every dependency up)")
+		fs.DurationVar(timeout, "timeout", 3*time.Second, "how long to wait for the answer")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 	_ "time/tzdata" // time zones on machines without a zoneinfo database
 
 	"github.com/convot/convot/internal/config"
@@ -88,6 +89,9 @@ func main() {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := c.run(ctx, args, stdout)
 		stop()
+		if errors.Is(err, errHelpShown) {
+			err = nil
+		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			fmt.Fprintf(os.Stderr, "convot %s: %v\n", name, oneLine(err))
 			os.Exit(1)
@@ -137,10 +141,44 @@ func usage(w io.Writer) {
 	_, _ = fmt.Fprintln(w, "\nRun `convot <command> --help` for one command's usage.")
 }
 
+// commandFlags are the flags of the commands that take flags themselves
+// (the others take a subcommand, whose --help lists its own).
+var commandFlags = map[string]func(*flag.FlagSet){
+	"dev":         devFlags(new(string)),
+	"migrate":     migrateFlags(new(time.Duration)),
+	"healthcheck": healthcheckFlags(new(string), new(time.Duration)),
+	"inventory":   jsonFlag(new(bool)),
+}
+
+// commandUsage is one command's help: its usage, its flags, and only the
+// settings it reads.
 func commandUsage(w io.Writer, c command) {
-	_, _ = fmt.Fprintf(w, "Usage: %s\n\n%s\n\nSettings (environment variables):\n", c.usage, c.summary)
+	_, _ = fmt.Fprintf(w, "Usage: %s\n\n%s\n", c.usage, c.summary)
+	if define, ok := commandFlags[c.name]; ok {
+		printFlags(w, c.name, define)
+	} else if strings.Contains(c.usage, " | ") {
+		_, _ = fmt.Fprintf(w, "\nRun `convot %s <subcommand> --help` for a subcommand's flags.\n", c.name)
+	}
+	_, _ = fmt.Fprintln(w, "\nSettings (environment variables):")
 	printSettings(w, c.name)
 }
+
+// printFlags lists the flags define defines, with their defaults.
+func printFlags(w io.Writer, name string, define func(*flag.FlagSet)) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	define(fs)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	_, _ = fmt.Fprintln(w, "\nFlags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// errHelpShown ends a command whose flags' help was asked for and printed.
+var errHelpShown = errors.New("help shown")
 
 func printSettings(w io.Writer, cmd string) {
 	settings := config.Settings
@@ -172,7 +210,13 @@ func flags(name string, args []string, define func(*flag.FlagSet)) error {
 	if define != nil {
 		define(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		_, _ = fmt.Fprintf(os.Stdout, "Usage: convot %s [flags]\n", name)
+		if define != nil {
+			printFlags(os.Stdout, name, define)
+		}
+		return errHelpShown
+	} else if err != nil {
 		return fmt.Errorf("%w (see `convot %s --help`)", err, name)
 	}
 	if fs.NArg() > 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"strings"
@@ -33,9 +34,56 @@ func TestHelpListsEverySetting(t *testing.T) {
 	for _, c := range commands {
 		buf.Reset()
 		commandUsage(&buf, c)
-		if !strings.Contains(buf.String(), "DATABASE_URL") {
-			t.Errorf("convot %s --help lacks DATABASE_URL", c.name)
+		reads := c.name != "inventory" && c.name != "audit" && c.name != "healthcheck"
+		if strings.Contains(buf.String(), "DATABASE_URL") != reads {
+			t.Errorf("convot %s --help: DATABASE_URL listed = %v, want %v", c.name, !reads, reads)
 		}
+		if !strings.Contains(buf.String(), "CONVOT_LOG_LEVEL") {
+			t.Errorf("convot %s --help lacks CONVOT_LOG_LEVEL, read by every command", c.name)
+		}
+	}
+}
+
+// Each command's --help lists its own flags and only the settings it
+// reads; a subcommand's --help lists the subcommand's flags.
+func TestCommandHelpListsItsFlagsAndOnlyItsSettings(t *testing.T) {
+	help := func(name string) string {
+		for _, c := range commands {
+			if c.name == name {
+				var buf bytes.Buffer
+				commandUsage(&buf, c)
+				return buf.String()
+			}
+		}
+		t.Fatalf("no command %s", name)
+		return ""
+	}
+	for name, c := range map[string]struct{ has, lacks []string }{
+		"dev":         {has: []string{"-addr", "TEMPORAL_CLI", "CONVOT_TEMPORAL_UI_PORT", "CONVOT_ADMIN_ADDR", "CONVOT_HTTP_ADDR", "STRIPE_WEBHOOK_SECRET"}},
+		"serve":       {has: []string{"CONVOT_HTTP_ADDR", "CONVOT_TLS_CERT", "CONVOT_ADMIN_ADDR", "REDIS_URL", "TEMPORAL_TLS_CERT", "POSTMARK_INBOUND_USER"}, lacks: []string{"TEMPORAL_CLI", "CONVOT_TEMPORAL_PORT"}},
+		"worker":      {has: []string{"CONVOT_ADMIN_ADDR", "TEMPORAL_ADDRESS", "POSTMARK_SERVER_TOKEN", "CONVOT_BASE_URL"}, lacks: []string{"CONVOT_HTTP_ADDR", "CONVOT_TLS_CERT", "CONVOT_GEOIP_DB", "STRIPE_WEBHOOK_SECRET", "TEMPORAL_CLI"}},
+		"migrate":     {has: []string{"-wait", "DATABASE_URL", "CONVOT_MASTER_KEY", "TEMPORAL_ADDRESS", "TEMPORAL_API_KEY"}, lacks: []string{"REDIS_URL", "STRIPE_SECRET_KEY", "CONVOT_HTTP_ADDR", "CONVOT_ADMIN_ADDR"}},
+		"healthcheck": {has: []string{"-path", "-timeout", "CONVOT_ADMIN_ADDR", "CONVOT_HTTP_ADDR", "CONVOT_TLS_CERT"}, lacks: []string{"DATABASE_URL", "STRIPE_SECRET_KEY", "TEMPORAL_ADDRESS"}},
+		"inventory":   {has: []string{"-json"}, lacks: []string{"DATABASE_URL", "TEMPORAL_ADDRESS", "CONVOT_HTTP_ADDR"}},
+		"policy":      {has: []string{"<subcommand> --help", "DATABASE_URL"}, lacks: []string{"CONVOT_HTTP_ADDR", "TEMPORAL_CLI"}},
+	} {
+		out := help(name)
+		for _, want := range c.has {
+			if !strings.Contains(out, want) {
+				t.Errorf("convot %s --help lacks %s:\n%s", name, want, out)
+			}
+		}
+		for _, not := range c.lacks {
+			if strings.Contains(out, not+" ") {
+				t.Errorf("convot %s --help lists %s, which it does not read", name, not)
+			}
+		}
+	}
+	// A subcommand's --help is answered by its flags, and is no error.
+	var file string
+	err := flags("policy publish", []string{"--help"}, func(fs *flag.FlagSet) { fs.StringVar(&file, "file", "", "the new policy text") })
+	if !errors.Is(err, errHelpShown) {
+		t.Fatalf("policy publish --help: %v", err)
 	}
 }
 

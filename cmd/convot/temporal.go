@@ -47,6 +47,8 @@ func temporalOptions(cfg *config.Config, master *crypto.MasterKeys, address stri
 		Namespace:     cfg.TemporalNamespace,
 		DataConverter: payloads.DataConverter(codec),
 		Logger:        tlog.NewStructuredLogger(slog.Default().With("component", "temporal")),
+		// The SDK's metrics, on the admin listener's /metrics.
+		MetricsHandler: sdkMetrics,
 	}
 	if opts.ConnectionOptions.TLS, err = temporalTLS(cfg, address); err != nil {
 		return client.Options{}, err

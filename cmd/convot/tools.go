@@ -19,9 +19,7 @@ import (
 
 func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 	var wait time.Duration
-	if err := flags("migrate", args, func(fs *flag.FlagSet) {
-		fs.DurationVar(&wait, "wait", 0, "keep retrying, with backoff, while PostgreSQL or Temporal is not ready yet, up to this long (e.g. 3m on a cold start); 0 fails at the first error")
-	}); err != nil {
+	if err := flags("migrate", args, migrateFlags(&wait)); err != nil {
 		return err
 	}
 	cfg, master, err := loadConfig(false, out)
@@ -108,7 +106,7 @@ func retryUntil(ctx context.Context, deadline time.Time, what string, step func(
 
 func runInventory(_ context.Context, args []string, out io.Writer) error {
 	var asJSON bool
-	if err := flags("inventory", args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }); err != nil {
+	if err := flags("inventory", args, jsonFlag(&asJSON)); err != nil {
 		return err
 	}
 	if problems := models.InventoryProblems(); len(problems) > 0 {
@@ -160,4 +158,16 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("unknown keys command %q: say generate or rotate", args[0])
+}
+
+// migrateFlags are migrate's flags (also listed by `convot migrate --help`).
+func migrateFlags(wait *time.Duration) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.DurationVar(wait, "wait", 0, "keep retrying, with backoff, while PostgreSQL or Temporal is not ready yet, up to this long (e.g. 3m on a cold start); 0 fails at the first error")
+	}
+}
+
+// jsonFlag is the -json flag of inventory.
+func jsonFlag(asJSON *bool) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) { fs.BoolVar(asJSON, "json", false, "print JSON") }
 }

@@ -1,15 +1,18 @@
 package site
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/internal/metrics"
 	"github.com/convot/convot/internal/realtime"
 )
 
@@ -85,6 +88,9 @@ func (s *Site) ServeSocket(c *gin.Context, hub realtime.Hub, sock Socket) {
 	}
 	c.Abort()
 	defer func() { _ = conn.CloseNow() }() // for early returns; after Close it only says so
+	audience := socketAudience(sock.Topic)
+	metrics.WebSockets.WithLabelValues(audience).Inc()
+	defer metrics.WebSockets.WithLabelValues(audience).Dec()
 	conn.SetReadLimit(socketReadLimit)
 	if sock.Heartbeat != nil {
 		sock.Heartbeat(ctx)
@@ -123,6 +129,7 @@ func (s *Site) ServeSocket(c *gin.Context, hub realtime.Hub, sock Socket) {
 			if err != nil {
 				return
 			}
+			observeDelivery(audience, payload)
 		case <-ping.C:
 			pctx, pcancel := context.WithTimeout(ctx, socketWriteTimeout)
 			err := conn.Ping(pctx)
@@ -138,4 +145,33 @@ func (s *Site) ServeSocket(c *gin.Context, hub realtime.Hub, sock Socket) {
 			}
 		}
 	}
+}
+
+// socketAudience names who reads a topic, for the metrics: the
+// organization's operators or a conversation's visitor.
+func socketAudience(topic string) string {
+	if strings.HasPrefix(topic, "org.") {
+		return "operator"
+	}
+	return "visitor"
+}
+
+// messagePrefix starts every message event (the type is its first field).
+var messagePrefix = []byte(`{"type":"message",`)
+
+// observeDelivery records a message's end-to-end latency once it is
+// written on a socket: from its creation to now.
+func observeDelivery(audience string, payload []byte) {
+	if !bytes.HasPrefix(payload, messagePrefix) {
+		return
+	}
+	var e struct {
+		Message *struct {
+			CreatedAt time.Time `json:"created_at"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(payload, &e) != nil || e.Message == nil || e.Message.CreatedAt.IsZero() {
+		return
+	}
+	metrics.MessageDelivery.WithLabelValues(audience).Observe(time.Since(e.Message.CreatedAt).Seconds())
 }

@@ -23,7 +23,7 @@ var layers = []struct {
 		"policies", "workflows", "internal/obligations", "internal/crypto", "internal/config",
 		"internal/mail", "internal/payloads", "internal/geoip/...",
 		"internal/devstack", "internal/ratelimit", "internal/architecture",
-		"internal/testenv", "internal/shopifytest", "web",
+		"internal/testenv", "internal/shopifytest", "internal/metrics", "web",
 	}},
 	{"subprocessors", []string{"subprocessors", "internal/realtime", "internal/blob"}},
 	{"schema", []string{"models", "internal/testdb"}},

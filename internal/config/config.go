@@ -30,61 +30,78 @@ type Setting struct {
 
 // Settings is every environment variable Convot reads.
 var Settings = []Setting{
-	{Name: "CONVOT_DATA_DIR", Default: "./data", Usage: "directory for the embedded defaults: SQLite file, blobs, mail outbox, dev master key, Temporal dev database"},
-	{Name: "DATABASE_URL", Usage: "PostgreSQL URL (postgres://user:pass@host:5432/db?sslmode=disable); empty means SQLite in CONVOT_DATA_DIR (dev only)"},
-	{Name: "REDIS_URL", Usage: "Redis URL (redis://host:6379/0) for real-time fan-out and rate limits shared across web nodes; empty means in-process"},
-	{Name: "TEMPORAL_ADDRESS", Usage: "Temporal frontend host:port; in dev, empty means start a Temporal dev server as a child process"},
-	{Name: "TEMPORAL_NAMESPACE", Default: "default", Usage: "Temporal namespace"},
+	{Name: "CONVOT_DATA_DIR", Default: "./data", Usage: "directory for the embedded defaults: SQLite file, blobs, mail outbox, dev master key, Temporal dev database", Commands: dbCommands},
+	{Name: "DATABASE_URL", Usage: "PostgreSQL URL (postgres://user:pass@host:5432/db?sslmode=disable); empty means SQLite in CONVOT_DATA_DIR (dev only)", Commands: dbCommands},
+	{Name: "REDIS_URL", Usage: "Redis URL (redis://host:6379/0) for real-time fan-out and rate limits shared across web nodes; empty means in-process", Commands: appCommands},
+	{Name: "TEMPORAL_ADDRESS", Usage: "Temporal frontend host:port; in dev, empty means start a Temporal dev server as a child process", Commands: temporalCommands},
+	{Name: "TEMPORAL_NAMESPACE", Default: "default", Usage: "Temporal namespace", Commands: temporalCommands},
 	{Name: "TEMPORAL_TLS_CERT", Usage: "client certificate file (PEM) for mTLS to Temporal (Temporal Cloud, a secured cluster); with TEMPORAL_TLS_KEY", Commands: temporalCommands},
 	{Name: "TEMPORAL_TLS_KEY", Usage: "private key file (PEM) of TEMPORAL_TLS_CERT", Commands: temporalCommands},
 	{Name: "TEMPORAL_TLS_CA", Usage: "CA certificate file (PEM) that signed the Temporal frontend's certificate; empty means the system roots (any TEMPORAL_TLS_* or TEMPORAL_API_KEY turns TLS on)", Commands: temporalCommands},
 	{Name: "TEMPORAL_TLS_SERVER_NAME", Usage: "server name expected in the Temporal frontend's certificate; empty means the host of TEMPORAL_ADDRESS", Commands: temporalCommands},
 	{Name: "TEMPORAL_API_KEY", Usage: "Temporal Cloud API key, sent as a bearer token over TLS", Commands: temporalCommands},
-	{Name: "TEMPORAL_UI_URL", Usage: "Temporal web UI URL shown to privacy officers (dev sets it)"},
+	{Name: "TEMPORAL_UI_URL", Usage: "Temporal web UI URL shown to privacy officers (dev sets it)", Commands: runCommands},
 	{Name: "TEMPORAL_CLI", Usage: "path to the Temporal CLI binary used by dev (else PATH, else built once with go install)", Commands: []string{"dev"}},
-	{Name: "CONVOT_MASTER_KEY", Usage: "versioned key-encryption keys, newest first: 'v2:BASE64,v1:BASE64' (32 bytes each); dev generates one into CONVOT_DATA_DIR"},
-	{Name: "CONVOT_BASE_URL", Default: "http://localhost:8080", Usage: "public URL of the dashboard, used in links sent by email"},
-	{Name: "CONVOT_HTTP_ADDR", Default: ":8080", Usage: "listen address of the HTTP server; `convot dev` listens on 127.0.0.1:8080 unless it is set (or --addr)"},
-	{Name: "CONVOT_ADMIN_ADDR", Usage: "listen address of the admin listener of `serve` and `worker` (/healthz, /readyz), kept off the public port; empty means none (`convot healthcheck` then probes CONVOT_HTTP_ADDR)", Commands: []string{"serve", "worker", "healthcheck"}},
-	{Name: "CONVOT_TLS_CERT", Usage: "TLS certificate file; with CONVOT_TLS_KEY the server speaks TLS 1.2+ only"},
-	{Name: "CONVOT_TLS_KEY", Usage: "TLS private key file"},
+	{Name: "CONVOT_MASTER_KEY", Usage: "versioned key-encryption keys, newest first: 'v2:BASE64,v1:BASE64' (32 bytes each); dev generates one into CONVOT_DATA_DIR", Commands: dbCommands},
+	{Name: "CONVOT_BASE_URL", Default: "http://localhost:8080", Usage: "public URL of the dashboard, used in links sent by email", Commands: runCommands},
+	{Name: "CONVOT_HTTP_ADDR", Default: ":8080", Usage: "listen address of the HTTP server; `convot dev` listens on 127.0.0.1:8080 unless it is set (or --addr)", Commands: listenCommands},
+	{Name: "CONVOT_ADMIN_ADDR", Usage: "listen address of the admin listener of `serve`, `worker` and `dev` (/healthz, /readyz, Prometheus /metrics), kept off the public port, e.g. 127.0.0.1:9090; empty means none (`convot healthcheck` then probes CONVOT_HTTP_ADDR)", Commands: []string{"serve", "worker", "dev", "healthcheck"}},
+	{Name: "CONVOT_TLS_CERT", Usage: "TLS certificate file; with CONVOT_TLS_KEY the server speaks TLS 1.2+ only", Commands: listenCommands},
+	{Name: "CONVOT_TLS_KEY", Usage: "TLS private key file", Commands: webCommands},
 	{Name: "CONVOT_TEMPORAL_PORT", Default: "7233", Usage: "gRPC port of the dev Temporal server", Commands: []string{"dev"}},
 	{Name: "CONVOT_TEMPORAL_UI_PORT", Default: "8233", Usage: "web UI port of the dev Temporal server", Commands: []string{"dev"}},
-	{Name: "CONVOT_MAX_BODY_BYTES", Default: "1048576", Usage: "largest request body the dashboard accepts, in bytes"},
-	{Name: "CONVOT_MAIL_FROM", Default: "Convot <no-reply@convot.io>", Usage: "sender of transactional mail"},
-	{Name: "CONVOT_S3_BUCKET", Usage: "S3 bucket for attachments and backups (AWS); empty means the local disk in CONVOT_DATA_DIR"},
-	{Name: "CONVOT_S3_ENDPOINT", Usage: "S3-compatible endpoint URL (path-style); empty means AWS's endpoint for AWS_REGION"},
-	{Name: "AWS_REGION", Default: "eu-central-1", Usage: "AWS region of CONVOT_S3_BUCKET"},
-	{Name: "AWS_ACCESS_KEY_ID", Usage: "AWS access key for CONVOT_S3_BUCKET"},
-	{Name: "AWS_SECRET_ACCESS_KEY", Usage: "AWS secret key for CONVOT_S3_BUCKET"},
-	{Name: "CONVOT_REGION", Default: "eu", Usage: "region this deployment's Redis runs in (us, eu, uk or ch); organizations of another region are refused by the egress gate"},
-	{Name: "CONVOT_GEOIP_DB", Usage: "MaxMind-format country database (.mmdb) for the widget's visitor country; empty means no country is recorded"},
-	{Name: "STRIPE_SECRET_KEY", Usage: "Stripe secret key for billing; empty means billing is off"},
-	{Name: "STRIPE_WEBHOOK_SECRET", Usage: "signing secret (whsec_...) of the Stripe webhook endpoint /webhooks/stripe, created with Stripe API version 2023-10-16; empty means Stripe webhooks are refused"},
-	{Name: "STRIPE_API_URL", Usage: "Stripe API base URL; empty means api.stripe.com (set it to a stripe-mock for development)"},
-	{Name: "STRIPE_REGION", Default: "us", Usage: "where the Stripe account processes data: us, or eu for an account with Stripe's European entity"},
-	{Name: "POSTMARK_SERVER_TOKEN", Usage: "Postmark server token for email; empty means the outbox on disk"},
-	{Name: "POSTMARK_INBOUND_USER", Usage: "HTTP basic-auth user Postmark sends with inbound mail and bounce webhooks (/webhooks/postmark/...); empty means the webhooks refuse every request"},
-	{Name: "POSTMARK_INBOUND_PASSWORD", Usage: "HTTP basic-auth password of the Postmark webhooks, at least 16 characters"},
-	{Name: "CONVOT_INBOUND_DOMAIN", Default: "inbound.convot.localhost", Usage: "domain whose mail Postmark receives: conversation mail says Reply-To reply+TOKEN@ this domain"},
-	{Name: "CONVOT_PRIVACY_ADDRESS", Default: "privacy@convot.io", Usage: "address for privacy requests (policy §9, §14): inbound mail to it becomes a data-subject request"},
-	{Name: "CONVOT_SECURITY_ADDRESS", Default: "security@convot.io", Usage: "address for security vulnerability reports (policy §10, §14): inbound mail to it becomes a tracked vulnerability report"},
-	{Name: "CONVOT_SUPPORT_ADDRESS", Default: "support@convot.io", Usage: "Convot's general support address (policy §14): inbound mail to it becomes a support ticket"},
-	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key (client ID); empty means the Shopify app is off"},
-	{Name: "SHOPIFY_API_SECRET", Usage: "Shopify app API secret: signs installs, OAuth callbacks and webhooks (/webhooks/shopify); the app is off unless both the key and the secret are set"},
-	{Name: "ANTHROPIC_API_KEY", Usage: "Anthropic API key for AI features; empty means the local deterministic provider"},
-	{Name: "OPENAI_API_KEY", Usage: "OpenAI API key for language detection, translation and embeddings; empty means the local provider"},
-	{Name: "CONVOT_AI_MODELS", Default: "anthropic=claude-sonnet-4-5,openai_chat=gpt-4o-mini,openai_embeddings=text-embedding-3-small", Usage: "models of the AI subprocessors: anthropic=…,openai_chat=…,openai_embeddings=…"},
-	{Name: "CONVOT_AI_BASE_URL", Usage: "self-hosted OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server), e.g. http://ollama:11434/v1/; Convot's own infrastructure, not a subprocessor"},
-	{Name: "CONVOT_AI_API_KEY", Usage: "bearer token of the self-hosted endpoint, if it wants one"},
-	{Name: "CONVOT_AI_MODEL", Usage: "the self-hosted endpoint's model for every chat feature (summary, suggested_reply, automated_answer, translation, language_detection)"},
-	{Name: "CONVOT_AI_FEATURE_MODELS", Usage: "the self-hosted endpoint's model per feature, overriding CONVOT_AI_MODEL: summary=…,embeddings=nomic-embed-text,…"},
-	{Name: "SENTRY_DSN", Usage: "Sentry DSN; empty means errors are not sent anywhere"},
+	{Name: "CONVOT_MAX_BODY_BYTES", Default: "1048576", Usage: "largest request body the dashboard accepts, in bytes", Commands: webCommands},
+	{Name: "CONVOT_MAIL_FROM", Default: "Convot <no-reply@convot.io>", Usage: "sender of transactional mail", Commands: appCommands},
+	{Name: "CONVOT_S3_BUCKET", Usage: "S3 bucket for attachments and backups (AWS); empty means the local disk in CONVOT_DATA_DIR", Commands: appCommands},
+	{Name: "CONVOT_S3_ENDPOINT", Usage: "S3-compatible endpoint URL (path-style); empty means AWS's endpoint for AWS_REGION", Commands: appCommands},
+	{Name: "AWS_REGION", Default: "eu-central-1", Usage: "AWS region of CONVOT_S3_BUCKET", Commands: appCommands},
+	{Name: "AWS_ACCESS_KEY_ID", Usage: "AWS access key for CONVOT_S3_BUCKET", Commands: appCommands},
+	{Name: "AWS_SECRET_ACCESS_KEY", Usage: "AWS secret key for CONVOT_S3_BUCKET", Commands: appCommands},
+	{Name: "CONVOT_REGION", Default: "eu", Usage: "region this deployment's Redis runs in (us, eu, uk or ch); organizations of another region are refused by the egress gate", Commands: appCommands},
+	{Name: "CONVOT_GEOIP_DB", Usage: "MaxMind-format country database (.mmdb) for the widget's visitor country; empty means no country is recorded", Commands: webCommands},
+	{Name: "STRIPE_SECRET_KEY", Usage: "Stripe secret key for billing; empty means billing is off", Commands: appCommands},
+	{Name: "STRIPE_WEBHOOK_SECRET", Usage: "signing secret (whsec_...) of the Stripe webhook endpoint /webhooks/stripe, created with Stripe API version 2023-10-16; empty means Stripe webhooks are refused", Commands: webCommands},
+	{Name: "STRIPE_API_URL", Usage: "Stripe API base URL; empty means api.stripe.com (set it to a stripe-mock for development)", Commands: appCommands},
+	{Name: "STRIPE_REGION", Default: "us", Usage: "where the Stripe account processes data: us, or eu for an account with Stripe's European entity", Commands: appCommands},
+	{Name: "POSTMARK_SERVER_TOKEN", Usage: "Postmark server token for email; empty means the outbox on disk", Commands: appCommands},
+	{Name: "POSTMARK_INBOUND_USER", Usage: "HTTP basic-auth user Postmark sends with inbound mail and bounce webhooks (/webhooks/postmark/...); empty means the webhooks refuse every request", Commands: webCommands},
+	{Name: "POSTMARK_INBOUND_PASSWORD", Usage: "HTTP basic-auth password of the Postmark webhooks, at least 16 characters", Commands: webCommands},
+	{Name: "CONVOT_INBOUND_DOMAIN", Default: "inbound.convot.localhost", Usage: "domain whose mail Postmark receives: conversation mail says Reply-To reply+TOKEN@ this domain", Commands: runCommands},
+	{Name: "CONVOT_PRIVACY_ADDRESS", Default: "privacy@convot.io", Usage: "address for privacy requests (policy §9, §14): inbound mail to it becomes a data-subject request", Commands: runCommands},
+	{Name: "CONVOT_SECURITY_ADDRESS", Default: "security@convot.io", Usage: "address for security vulnerability reports (policy §10, §14): inbound mail to it becomes a tracked vulnerability report", Commands: webCommands},
+	{Name: "CONVOT_SUPPORT_ADDRESS", Default: "support@convot.io", Usage: "Convot's general support address (policy §14): inbound mail to it becomes a support ticket", Commands: webCommands},
+	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key (client ID); empty means the Shopify app is off", Commands: runCommands},
+	{Name: "SHOPIFY_API_SECRET", Usage: "Shopify app API secret: signs installs, OAuth callbacks and webhooks (/webhooks/shopify); the app is off unless both the key and the secret are set", Commands: runCommands},
+	{Name: "ANTHROPIC_API_KEY", Usage: "Anthropic API key for AI features; empty means the local deterministic provider", Commands: appCommands},
+	{Name: "OPENAI_API_KEY", Usage: "OpenAI API key for language detection, translation and embeddings; empty means the local provider", Commands: appCommands},
+	{Name: "CONVOT_AI_MODELS", Default: "anthropic=claude-sonnet-4-5,openai_chat=gpt-4o-mini,openai_embeddings=text-embedding-3-small", Usage: "models of the AI subprocessors: anthropic=…,openai_chat=…,openai_embeddings=…", Commands: appCommands},
+	{Name: "CONVOT_AI_BASE_URL", Usage: "self-hosted OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server), e.g. http://ollama:11434/v1/; Convot's own infrastructure, not a subprocessor", Commands: appCommands},
+	{Name: "CONVOT_AI_API_KEY", Usage: "bearer token of the self-hosted endpoint, if it wants one", Commands: appCommands},
+	{Name: "CONVOT_AI_MODEL", Usage: "the self-hosted endpoint's model for every chat feature (summary, suggested_reply, automated_answer, translation, language_detection)", Commands: appCommands},
+	{Name: "CONVOT_AI_FEATURE_MODELS", Usage: "the self-hosted endpoint's model per feature, overriding CONVOT_AI_MODEL: summary=…,embeddings=nomic-embed-text,…", Commands: appCommands},
+	{Name: "SENTRY_DSN", Usage: "Sentry DSN; empty means errors are not sent anywhere", Commands: appCommands},
 	{Name: "CONVOT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
 }
 
 // temporalCommands are the subcommands that dial Temporal.
 var temporalCommands = []string{"dev", "serve", "worker", "migrate", "bench", "backup"}
+
+// Which commands read which settings, for each command's --help: a
+// setting without Commands (CONVOT_LOG_LEVEL) is read by every command.
+var (
+	// appCommands open the whole app (database, blobs, Redis, the
+	// subprocessors' clients, AI).
+	appCommands = []string{"dev", "serve", "worker", "keys", "policy", "backup", "billing", "support", "security", "staff", "bench"}
+	// dbCommands read the database and the master key: the app's, and
+	// migrate.
+	dbCommands = append([]string{"migrate"}, appCommands...)
+	// runCommands run the long-lived processes (web and worker).
+	runCommands = []string{"dev", "serve", "worker", "bench"}
+	// webCommands serve HTTP.
+	webCommands = []string{"dev", "serve", "bench"}
+	// listenCommands know the HTTP listener: the web ones and healthcheck.
+	listenCommands = []string{"dev", "serve", "bench", "healthcheck"}
+)
 
 // Config is the validated configuration.
 type Config struct {
