@@ -111,7 +111,7 @@ func TestWebhookSettings(t *testing.T) {
 	if r.status != http.StatusOK || rotated.Secret == ep.Secret || !strings.Contains(html.UnescapeString(r.body), rotated.Secret) || rotated.PreviousSecret != ep.Secret {
 		t.Fatalf("rotate: %d", r.status)
 	}
-	if rotated.PreviousUntil == nil || rotated.PreviousUntil.Sub(time.Now()) < 23*time.Hour || rotated.PreviousUntil.Sub(time.Now()) > 25*time.Hour {
+	if rotated.PreviousUntil == nil || time.Until(*rotated.PreviousUntil) < 23*time.Hour || time.Until(*rotated.PreviousUntil) > 25*time.Hour {
 		t.Fatalf("overlap until %v", rotated.PreviousUntil)
 	}
 
