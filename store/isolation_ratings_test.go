@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/convot/convot/models"
 )
@@ -18,6 +19,20 @@ func init() {
 			}
 			if _, err := f.store.ConversationRating(f.ctx, f.A.Org.ID, f.A.Conversation.ID); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("A's conversation has a rating: %v", err)
+			}
+		}},
+		isolationCase{"ReportConversations", func(t *testing.T, f *fixture) {
+			rows, err := f.store.ReportConversations(f.ctx, f.B.Org.ID, f.now.Add(-time.Hour), f.now.Add(time.Hour))
+			must(t, err)
+			for _, r := range rows {
+				if r.ID == f.A.Conversation.ID {
+					t.Fatal("B's report counts A's conversation")
+				}
+			}
+			own, err := f.store.ReportConversations(f.ctx, f.A.Org.ID, f.now.Add(-time.Hour), f.now.Add(time.Hour))
+			must(t, err)
+			if len(own) != 1 || own[0].ID != f.A.Conversation.ID {
+				t.Fatalf("A's own report: %+v", own)
 			}
 		}},
 		isolationCase{"ConversationRating", func(t *testing.T, f *fixture) {
