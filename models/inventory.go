@@ -16,6 +16,7 @@ func All() []any {
 	return []any{
 		&Organization{}, &Account{}, &Session{}, &Invitation{}, &PasswordReset{}, &RecoveryCode{},
 		&Contact{}, &Conversation{}, &Message{}, &Attachment{}, &VisitorToken{}, &CannedResponse{}, &Label{},
+		&ConversationRating{},
 		&AuditEvent{}, &UsageEvent{}, &DataKey{}, &InstanceKey{}, &EgressDecision{},
 		&Subscription{}, &PaymentMethod{}, &Invoice{}, &Payment{}, &ProcessedStripeEvent{}, &ConversationUsage{},
 		&Backup{}, &SupportTicket{}, &SupportMessage{}, &Incident{}, &IncidentStep{}, &IncidentNotice{},

@@ -104,7 +104,7 @@ func (h *Handler) renderDPA(c *gin.Context, status int, problem string) {
 		h.Internal(c, err)
 		return
 	}
-	h.RenderForm(c, status, "dpa", "Data Processing Agreement", "settings", gin.H{
+	h.RenderForm(c, status, "dpa", "Data Processing Agreement", "dpa", gin.H{
 		"Version": models.DPAVersion, "Text": text, "Acceptances": rows, "Current": current,
 		"CanAccept": site.Can(site.CurrentAccount(c).Role, "dpa_accept")}, problem)
 }

@@ -78,6 +78,7 @@ func (h *Handler) teamRoutes(r *gin.RouterGroup) {
 	g.POST("/settings/team/:id/role", h.Require("team_change_role"), h.changeRole)
 	g.POST("/settings/team/:id/remove", h.Require("team_remove"), h.removeMember)
 	g.GET("/audit-log", h.Require("audit_log_view"), h.auditLog)
+	g.GET("/reports", h.Require("reports_view"), h.reportsPage)
 }
 
 // The auditor surface: read-only pages for the policies and their tests,

@@ -32,6 +32,7 @@ var Permissions = []Permission{
 	{"privacy_requests_manage", "Decide data-subject requests as privacy officer: approve, reject, extend, retry", []string{models.RoleOwner, models.RoleAdmin}},
 	{"privacy_requests_log", "Log a data-subject request for a contact, or flag a contact as under 16", []string{models.RoleOwner, models.RoleAdmin, models.RoleAgent}},
 	{"incident_manage", "Record personal data breaches, assess their risk and mark the authority's notice sent", []string{models.RoleOwner, models.RoleAdmin}},
+	{"reports_view", "See the reports: conversations, response and resolution times, ratings", []string{models.RoleOwner, models.RoleAdmin}},
 	{"support_contact", "Open support tickets with Convot and read the replies", []string{models.RoleOwner, models.RoleAdmin}},
 }
 

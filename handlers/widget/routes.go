@@ -82,6 +82,10 @@
 //	GET  /conversations/:id/attachments/:attachment → the file's bytes
 //	POST /conversations/:id/typing       → 204 (operators see "typing")
 //	POST /conversations/:id/read         body {"message_id": N} (0: everything) → 204
+//	GET  /conversations/:id/rating       → 200 {"rating": {"score","comment"} or null}
+//	POST /conversations/:id/rating       body {"score": 1..5, "comment": "..." (optional, ≤ 2000)}
+//	                     → 201 {"rating"}; 422 bad score or comment; 409 not resolved, or
+//	                     rated already (one rating per conversation).
 //	GET  /conversations/:id/socket       WebSocket; browsers pass the token as a subprotocol:
 //	                     new WebSocket(url, ["convot.v1", "token." + token]); the server selects
 //	                     "convot.v1". Origin is checked like CORS. Server → client: realtime.LiveEvent JSON
@@ -130,6 +134,8 @@ func (h *Handler) Routes(r *gin.Engine) {
 	conv.POST("/typing", h.typing)
 	conv.POST("/read", h.read)
 	conv.GET("/socket", h.socket)
+	conv.GET("/rating", h.rating)
+	conv.POST("/rating", h.rate)
 	// The routes that take a file allow one (site.UploadBodyLimit; JSON on
 	// them is limited by readJSON); the rest of the API's JSON is small.
 	h.BodyLimits[apiPath+"/conversations"] = site.UploadBodyLimit

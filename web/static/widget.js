@@ -48,7 +48,11 @@
  * another contact has, without identity verification: their earlier
  * conversations show once they enter the code mailed to it) with
  * convot-proof-send, convot-proof-form, convot-proof-code,
- * convot-proof-submit and convot-proof-status.
+ * convot-proof-submit and convot-proof-status; convot-resolved (shown
+ * while the open conversation is resolved) with convot-rating (asked
+ * once, until rated): convot-rate-1 … convot-rate-5 (aria-pressed on the
+ * chosen score), convot-rating-comment, convot-rating-submit,
+ * convot-rating-error, and convot-rating-thanks once rated.
  */
 (function () {
   "use strict";
@@ -97,6 +101,9 @@
     typingSentAt: 0,
     typingTimer: 0,
     statusTimer: 0,
+    rated: null,
+    ratingFor: 0,
+    ratingScore: 0,
     blobURLs: [],
     sending: false,
     started: false, // the session has started (with or without a contact)
@@ -217,7 +224,13 @@
     ".attach { background: none; border: 1px solid #cfd6d2; border-radius: 8px; width: 36px; height: 36px; padding: 0; display: flex; align-items: center; justify-content: center; color: #5b6660; }",
     ".attach svg { width: 20px; height: 20px; fill: currentColor; }",
     ".send { height: 36px; }",
-    ".file-input { display: none; }"
+    ".file-input { display: none; }",
+    ".resolved { padding: 10px 14px; background: #eef6f1; border-top: 1px solid #cfe3d7; font-size: 13px; }",
+    ".stars { display: flex; gap: 4px; margin: 6px 0; }",
+    ".stars button { width: 32px; height: 32px; border: 1px solid #cfd6d2; border-radius: 6px; background: #fff; color: #1d2521; padding: 0; }",
+    ".stars button[aria-pressed='true'] { background: var(--convot-accent, #2f6f4f); color: #fff; border-color: transparent; }",
+    ".resolved textarea { width: 100%; box-sizing: border-box; resize: none; padding: 6px 8px; border: 1px solid #cfd6d2; border-radius: 6px; font: inherit; }",
+    ".resolved .send { margin-top: 6px; }"
   ].join("\n");
 
   // ---- the widget's DOM --------------------------------------------------
@@ -320,6 +333,54 @@
   refused.setAttribute("role", "alert");
   show(refused, false);
 
+  // The conversation resolved: the visitor is told, and asked once for a
+  // rating (1–5 and an optional comment).
+  var resolved = el("div", "convot-resolved", "resolved");
+  resolved.setAttribute("role", "status");
+  resolved.appendChild(el("div", null, null, "This conversation was marked as resolved. Write again if you need anything else."));
+  var ratingForm = el("form", "convot-rating");
+  ratingForm.appendChild(el("div", null, null, "How did we do?"));
+  var stars = el("div", null, "stars");
+  stars.setAttribute("role", "group");
+  stars.setAttribute("aria-label", "Rating from 1 to 5");
+  var starButtons = [];
+  [1, 2, 3, 4, 5].forEach(function (n) {
+    var b = el("button", "convot-rate-" + n, null, String(n));
+    b.type = "button";
+    b.setAttribute("aria-pressed", "false");
+    b.setAttribute("aria-label", n + " out of 5");
+    b.addEventListener("click", function () {
+      state.ratingScore = n;
+      starButtons.forEach(function (other, i) {
+        other.setAttribute("aria-pressed", String(i + 1 === n));
+      });
+      ratingSubmit.disabled = false;
+    });
+    starButtons.push(b);
+    stars.appendChild(b);
+  });
+  var ratingComment = el("textarea", "convot-rating-comment");
+  ratingComment.rows = 2;
+  ratingComment.maxLength = 2000;
+  ratingComment.placeholder = "Anything to add? (optional)";
+  ratingComment.setAttribute("aria-label", "Comment");
+  var ratingSubmit = el("button", "convot-rating-submit", "send", "Send rating");
+  ratingSubmit.type = "submit";
+  ratingSubmit.disabled = true;
+  var ratingError = el("div", "convot-rating-error");
+  ratingError.setAttribute("role", "alert");
+  show(ratingError, false);
+  ratingForm.appendChild(stars);
+  ratingForm.appendChild(ratingComment);
+  ratingForm.appendChild(ratingSubmit);
+  ratingForm.appendChild(ratingError);
+  var ratingThanks = el("div", "convot-rating-thanks", null, "Thank you for your rating.");
+  resolved.appendChild(ratingForm);
+  resolved.appendChild(ratingThanks);
+  show(ratingForm, false);
+  show(ratingThanks, false);
+  show(resolved, false);
+
   var errorLine = el("div", "convot-error", "error");
   errorLine.setAttribute("role", "alert");
   show(errorLine, false);
@@ -351,6 +412,7 @@
   panel.appendChild(proof);
   panel.appendChild(limitLine);
   panel.appendChild(refused);
+  panel.appendChild(resolved);
   panel.appendChild(errorLine);
   panel.appendChild(composer);
 
@@ -612,11 +674,67 @@
     state.unread = 0;
     renderUnread();
     state.conv = conv;
+    state.rated = null;
+    renderResolved();
     if (conv) {
       loadMessages();
       connect();
     }
   }
+
+  // renderResolved shows the resolved notice while the conversation is
+  // resolved, with the rating form until the visitor has rated it.
+  function renderResolved() {
+    var conv = state.conv;
+    var isResolved = !!conv && conv.status === "resolved";
+    show(resolved, isResolved);
+    if (!isResolved) {
+      return;
+    }
+    if (state.rated === null || state.rated === undefined) {
+      show(ratingForm, false);
+      show(ratingThanks, false);
+      if (state.ratingFor === conv.id) {
+        return;
+      }
+      state.ratingFor = conv.id;
+      request("GET", "/conversations/" + conv.id + "/rating").then(function (d) {
+        if (state.conv && state.conv.id === conv.id) {
+          state.rated = !!d.rating;
+          renderResolved();
+        }
+      }, function () {
+        state.ratingFor = 0;
+      });
+      return;
+    }
+    show(ratingForm, !state.rated);
+    show(ratingThanks, state.rated);
+  }
+
+  ratingForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var conv = state.conv;
+    if (!conv || !state.ratingScore) {
+      return;
+    }
+    ratingSubmit.disabled = true;
+    show(ratingError, false);
+    request("POST", "/conversations/" + conv.id + "/rating", { score: state.ratingScore, comment: ratingComment.value }).then(function () {
+      state.rated = true;
+      renderResolved();
+    }, function (err) {
+      if (err.status === 409) {
+        state.rated = null;
+        state.ratingFor = 0;
+        renderResolved();
+        return;
+      }
+      ratingError.textContent = err.message;
+      show(ratingError, true);
+      ratingSubmit.disabled = false;
+    });
+  });
 
   // loadMessages fetches everything after the last message shown: the
   // first load, and every reconnect (nothing published while the socket
@@ -1062,6 +1180,7 @@
       case "conversation":
         if (ev.conversation) {
           state.conv = ev.conversation;
+          renderResolved();
         }
         break;
     }
