@@ -17,6 +17,7 @@ import (
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/assist"
 	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
@@ -51,6 +52,9 @@ type Activities struct {
 	// Disclosures sends what an approved disclosure request discloses,
 	// through the egress gate (policy §6); nil: disclosing fails.
 	Disclosures *subprocessors.Disclosures
+	// Assist runs the AI features of the conversation lifecycle (the
+	// summary at resolution, language detection); nil: none run.
+	Assist *assist.Service
 }
 
 // Register registers every activity under the names the workflows call.
@@ -63,7 +67,7 @@ func Register(w worker.Registry, a *Activities) {
 		workflows.ActivityDeleteOrganizationData:    a.DeleteOrganizationData,
 		workflows.ActivityNotifyContactOfReplies:    a.NotifyContactOfReplies,
 	}
-	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a), vulnerabilityActivities(a), disclosureActivities(a), shopifyActivities(a)} {
+	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a), vulnerabilityActivities(a), disclosureActivities(a), shopifyActivities(a), aiActivities(a)} {
 		for name, fn := range byName {
 			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 		}

@@ -381,6 +381,9 @@ func (c *conversation) onMessage(ctx workflow.Context, m MessageSignal) {
 	if m.AuthorKind == AuthorOperator {
 		c.onOperatorReply(ctx)
 	}
+	if m.AuthorKind == AuthorContact {
+		c.runAI(ctx, ActivityDetectContactLanguage)
+	}
 }
 
 func (c *conversation) onAssign(ctx workflow.Context, a AssignSignal) {
@@ -447,6 +450,9 @@ func (c *conversation) transition(ctx workflow.Context, to, cause string) {
 		c.state.SnoozedUntil = time.Time{}
 	}
 	c.record(ctx, from, cause)
+	if to == ConversationResolved && from != ConversationResolved {
+		c.runAI(ctx, ActivitySummarizeConversation)
+	}
 }
 
 // record notes a change in the history, the search attributes and, through

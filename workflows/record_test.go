@@ -419,6 +419,8 @@ func (f *recordingFakes) activities() map[string]any {
 		ActivityNotifyContactOfReplies: func(context.Context, ReplyNotification) (ReplyNotificationResult, error) {
 			return ReplyNotificationResult{Sent: true, Messages: 1}, nil
 		},
+		ActivitySummarizeConversation: func(context.Context, ConversationAIRequest) error { return nil },
+		ActivityDetectContactLanguage: func(context.Context, ConversationAIRequest) error { return nil },
 
 		ActivityMarkOrganizationCancelled: func(context.Context, CancellationChange) error { return nil },
 		ActivitySendCancellationNotice:    func(context.Context, CancellationNotice) error { return nil },
