@@ -16,6 +16,7 @@ func aiActivities(a *Activities) map[string]any {
 	return map[string]any{
 		workflows.ActivitySummarizeConversation: a.SummarizeConversation,
 		workflows.ActivityDetectContactLanguage: a.DetectContactLanguage,
+		workflows.ActivityRouteConversation:     a.RouteConversation,
 	}
 }
 
@@ -40,6 +41,19 @@ func (a *Activities) DetectContactLanguage(ctx context.Context, r workflows.Conv
 	}
 	_, err := a.Assist.DetectLanguage(ctx, r.OrganizationID, r.ConversationID)
 	return a.aiOutcome(ctx, "language detection", r, err)
+}
+
+// RouteConversation applies the organization's routing rules to a new
+// conversation: the operator it should go to, or 0.
+func (a *Activities) RouteConversation(ctx context.Context, r workflows.ConversationAIRequest) (workflows.RouteResult, error) {
+	if a.Assist == nil {
+		return workflows.RouteResult{}, nil
+	}
+	id, err := a.Assist.RouteConversation(ctx, r.OrganizationID, r.ConversationID)
+	if err := a.aiOutcome(ctx, "routing", r, err); err != nil {
+		return workflows.RouteResult{}, err
+	}
+	return workflows.RouteResult{AssigneeID: id}, nil
 }
 
 // aiOutcome turns the expected refusals into success (nothing to do: the

@@ -24,7 +24,7 @@ func All() []any {
 		&EmailThread{}, &EmailMessage{}, &EmailSuppression{}, &UnsubscribeToken{},
 		&LifecycleSignal{},
 		&StaffMember{}, &VulnerabilityReport{}, &DPAAcceptance{}, &DisclosureRequest{},
-		&AIOutput{}, &AIEmbedding{}, &HelpArticle{},
+		&AIOutput{}, &AIEmbedding{}, &HelpArticle{}, &RoutingExample{},
 		&WebhookEndpoint{}, &WebhookEvent{}, &WebhookDelivery{}, &WebhookAttempt{},
 		&ShopifyInstall{}, &ShopifyOAuthState{}, &ShopifyWebhook{},
 	}

@@ -167,7 +167,10 @@ type ConversationState struct {
 	// replies mailed so far.
 	ReplyNotificationDelay time.Duration
 	NotifyRepliesAt        time.Time `json:",omitzero"`
-	RepliesNotified        int       `json:",omitempty"`
+	// Routed: the routing rules were applied (once, at the contact's
+	// first message while unassigned; conversation_ai.go).
+	Routed          bool `json:",omitempty"`
+	RepliesNotified int  `json:",omitempty"`
 	// History holds the latest transitions, oldest first; HistoryDropped
 	// counts the older ones left out to keep the state small.
 	History        []ConversationTransition
@@ -383,6 +386,7 @@ func (c *conversation) onMessage(ctx workflow.Context, m MessageSignal) {
 	}
 	if m.AuthorKind == AuthorContact {
 		c.runAI(ctx, ActivityDetectContactLanguage)
+		c.route(ctx)
 	}
 }
 

@@ -19,6 +19,9 @@ const (
 	// ActivitySummarizeConversation writes the operators' summary of a
 	// conversation that has just resolved.
 	ActivitySummarizeConversation = "SummarizeConversation"
+	// ActivityRouteConversation picks the operator a new conversation
+	// goes to by the routing rules (RouteResult); AssigneeID 0: none.
+	ActivityRouteConversation = "RouteConversation"
 	// ActivityDetectContactLanguage detects the contact's language from
 	// their messages and stores it on the contact.
 	ActivityDetectContactLanguage = "DetectContactLanguage"
@@ -39,7 +42,45 @@ func (c *conversation) runAI(ctx workflow.Context, activity string) {
 	if workflow.GetVersion(ctx, aiAssistChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	req := ConversationAIRequest{ConversationID: c.state.ConversationID, OrganizationID: c.state.OrganizationID}
+	if err := workflow.ExecuteActivity(aiActivityOptions(ctx), activity, req).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("AI activity failed; the conversation is left as it was",
+			"Activity", activity, "ConversationID", c.state.ConversationID, "Error", err)
+	}
+}
+
+// RouteResult is what ActivityRouteConversation returns.
+type RouteResult struct {
+	AssigneeID uint64 // 0: no rule matched
+}
+
+// route applies the routing rules once, at the contact's first message
+// while the conversation is unassigned: the operator whose examples the
+// conversation is most similar to is assigned, as by an AssignSignal. A
+// failure leaves it unassigned, for the inbox.
+func (c *conversation) route(ctx workflow.Context) {
+	if c.state.Routed || c.state.AssigneeID != 0 {
+		return
+	}
+	if workflow.GetVersion(ctx, aiAssistChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	c.state.Routed = true
+	req := ConversationAIRequest{ConversationID: c.state.ConversationID, OrganizationID: c.state.OrganizationID}
+	var res RouteResult
+	if err := workflow.ExecuteActivity(aiActivityOptions(ctx), ActivityRouteConversation, req).Get(ctx, &res); err != nil {
+		workflow.GetLogger(ctx).Warn("routing failed; the conversation stays unassigned",
+			"ConversationID", c.state.ConversationID, "Error", err)
+		return
+	}
+	if res.AssigneeID != 0 && c.state.AssigneeID == 0 {
+		c.onAssign(ctx, AssignSignal{AssigneeID: res.AssigneeID})
+	}
+}
+
+// aiActivityOptions: a bounded run, retried a few times.
+func aiActivityOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    5 * time.Second,
@@ -48,9 +89,4 @@ func (c *conversation) runAI(ctx workflow.Context, activity string) {
 			MaximumAttempts:    3,
 		},
 	})
-	req := ConversationAIRequest{ConversationID: c.state.ConversationID, OrganizationID: c.state.OrganizationID}
-	if err := workflow.ExecuteActivity(actx, activity, req).Get(actx, nil); err != nil {
-		workflow.GetLogger(ctx).Warn("AI activity failed; the conversation is left as it was",
-			"Activity", activity, "ConversationID", c.state.ConversationID, "Error", err)
-	}
 }

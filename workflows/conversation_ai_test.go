@@ -19,6 +19,8 @@ type aiFake struct {
 	detections []ConversationAIRequest
 	failAll    bool // the provider is down: every attempt fails
 	attempts   int
+	routes     int
+	assignee   uint64 // what routing answers
 }
 
 func (f *aiFake) register(r interface {
@@ -26,6 +28,14 @@ func (f *aiFake) register(r interface {
 }) {
 	r.RegisterActivityWithOptions(f.summarize, activity.RegisterOptions{Name: ActivitySummarizeConversation})
 	r.RegisterActivityWithOptions(f.detect, activity.RegisterOptions{Name: ActivityDetectContactLanguage})
+	r.RegisterActivityWithOptions(f.route, activity.RegisterOptions{Name: ActivityRouteConversation})
+}
+
+func (f *aiFake) route(_ context.Context, _ ConversationAIRequest) (RouteResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.routes++
+	return RouteResult{AssigneeID: f.assignee}, nil
 }
 
 func (f *aiFake) summarize(_ context.Context, r ConversationAIRequest) error {
@@ -109,4 +119,62 @@ func TestConversationSummaryProviderDown(t *testing.T) {
 	require.Equal(t, 3, attempts)
 	last := rec.recorded()[len(rec.recorded())-1]
 	require.Equal(t, ConversationResolved, last.Status)
+}
+
+// The routing rules run once, at the contact's first message, and assign
+// the operator they pick (recorded like any assignment); a conversation
+// already assigned is not routed; old histories replay without routing.
+func TestConversationRouting(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		old      bool
+		assigned bool
+	}{
+		{name: "DefaultVersion", old: true},
+		{name: "version 1"},
+		{name: "already assigned", assigned: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, rec := newEnv(t)
+			rec.ai.assignee = 5
+			if tc.old {
+				env.OnGetVersion(aiAssistChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			if tc.assigned {
+				at(env, 30*time.Second, func() { env.SignalWorkflow(SignalAssign, AssignSignal{AssigneeID: 9}) })
+			}
+			for i, d := range []time.Duration{time.Minute, 2 * time.Minute} {
+				at(env, d, func() {
+					env.SignalWorkflow(SignalMessage, MessageSignal{AuthorKind: AuthorContact, MessageID: uint64(i + 1)})
+				})
+			}
+			at(env, 3*time.Minute, func() {
+				s := queryState(t, env)
+				switch {
+				case tc.old:
+					require.Zero(t, s.AssigneeID)
+				case tc.assigned:
+					require.Equal(t, uint64(9), s.AssigneeID)
+				default:
+					require.Equal(t, uint64(5), s.AssigneeID)
+				}
+			})
+			execute(t, env, input(time.Hour), 2*time.Hour)
+			rec.ai.mu.Lock()
+			routes := rec.ai.routes
+			rec.ai.mu.Unlock()
+			if tc.old || tc.assigned {
+				require.Zero(t, routes)
+				return
+			}
+			require.Equal(t, 1, routes, "routed once")
+			var assigned []uint64
+			for _, ch := range rec.recorded() {
+				if ch.Cause == CauseAssigned {
+					assigned = append(assigned, ch.AssigneeID)
+				}
+			}
+			require.Equal(t, []uint64{5}, assigned)
+		})
+	}
 }

@@ -421,6 +421,9 @@ func (f *recordingFakes) activities() map[string]any {
 		},
 		ActivitySummarizeConversation: func(context.Context, ConversationAIRequest) error { return nil },
 		ActivityDetectContactLanguage: func(context.Context, ConversationAIRequest) error { return nil },
+		ActivityRouteConversation: func(context.Context, ConversationAIRequest) (RouteResult, error) {
+			return RouteResult{AssigneeID: 3}, nil
+		},
 
 		ActivityMarkOrganizationCancelled: func(context.Context, CancellationChange) error { return nil },
 		ActivitySendCancellationNotice:    func(context.Context, CancellationNotice) error { return nil },
