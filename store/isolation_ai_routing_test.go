@@ -10,7 +10,7 @@ import (
 func init() {
 	isolationCases = append(isolationCases,
 		isolationCase{"RoutingExamples", func(t *testing.T, f *fixture) {
-			must(t, f.store.CreateRoutingExample(f.ctx, f.A.Org.ID, &models.RoutingExample{ AccountID: f.A.Owner.ID, Text: "refund", CreatedAt: f.now}))
+			must(t, f.store.CreateRoutingExample(f.ctx, f.A.Org.ID, &models.RoutingExample{AccountID: f.A.Owner.ID, Text: "refund", CreatedAt: f.now}))
 			list, err := f.store.RoutingExamples(f.ctx, f.B.Org.ID)
 			must(t, err)
 			if len(list) != 0 {
@@ -26,7 +26,7 @@ func init() {
 		}},
 		isolationCase{"CreateRoutingExample", func(t *testing.T, f *fixture) {
 			// B cannot route its conversations to A's operator.
-			err := f.store.CreateRoutingExample(f.ctx, f.B.Org.ID, &models.RoutingExample{ AccountID: f.A.Owner.ID, Text: "x", CreatedAt: f.now})
+			err := f.store.CreateRoutingExample(f.ctx, f.B.Org.ID, &models.RoutingExample{AccountID: f.A.Owner.ID, Text: "x", CreatedAt: f.now})
 			if !errors.Is(err, ErrNotFound) {
 				t.Fatalf("B wrote a routing example for A's operator: %v", err)
 			}
