@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/convot/convot/assist"
 	"github.com/convot/convot/internal/backup"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/mail"
@@ -54,6 +55,9 @@ type Activities struct {
 	// Webhooks posts signed webhooks to Customers' endpoints (gated,
 	// SSRF-guarded); nil: the webhook deliveries fail, saying so.
 	Webhooks *subprocessors.CustomerEndpoints
+	// Assist runs the AI features of the conversation lifecycle (the
+	// summary at resolution, language detection); nil: none run.
+	Assist *assist.Service
 }
 
 // Register registers every activity under the names the workflows call.
@@ -66,7 +70,7 @@ func Register(w worker.Registry, a *Activities) {
 		workflows.ActivityDeleteOrganizationData:    a.DeleteOrganizationData,
 		workflows.ActivityNotifyContactOfReplies:    a.NotifyContactOfReplies,
 	}
-	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a), vulnerabilityActivities(a), disclosureActivities(a), shopifyActivities(a), webhookActivities(a)} {
+	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a), vulnerabilityActivities(a), disclosureActivities(a), shopifyActivities(a), webhookActivities(a), aiActivities(a)} {
 		for name, fn := range byName {
 			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 		}

@@ -425,3 +425,37 @@ func TestAIOutputsExportedAndErased(t *testing.T) {
 		t.Fatalf("the scanner found what erasure left: %+v", report.Findings)
 	}
 }
+
+// Routing with the local provider: a German conversation about a parcel
+// that did not arrive goes to the operator whose examples are about
+// deliveries, not to the one about invoices; no examples, no routing; a
+// contact who objected is not routed.
+func TestRouteConversationLocal(t *testing.T) {
+	f := newFixture(t, "embeddings=local")
+	if id, err := f.svc.RouteConversation(f.ctx, f.org.ID, f.conv.ID); err != nil || id != 0 {
+		t.Fatalf("no examples: %d %v", id, err)
+	}
+	ship := models.Account{OrganizationID: f.org.ID, FullName: "Ship", Email: "ship@example.com", Role: models.RoleAgent, Status: "active"}
+	bill := models.Account{OrganizationID: f.org.ID, FullName: "Bill", Email: "bill@example.com", Role: models.RoleAgent, Status: "active"}
+	must(t, f.db.Create(&ship).Error)
+	must(t, f.db.Create(&bill).Error)
+	for _, ex := range []models.RoutingExample{
+		{AccountID: ship.ID, Text: "Meine Bestellung ist nicht angekommen, wo ist mein Paket?"},
+		{AccountID: ship.ID, Text: "Die Lieferung ist noch nicht angekommen."},
+		{AccountID: bill.ID, Text: "Ich brauche eine Rechnung mit meiner Umsatzsteuer-ID."},
+		{AccountID: bill.ID, Text: "Die Zahlung per Kreditkarte wurde zweimal abgebucht."},
+	} {
+		ex.OrganizationID, ex.CreatedAt = f.org.ID, time.Now()
+		must(t, f.st.CreateRoutingExample(f.ctx, f.org.ID, &ex))
+	}
+	id, err := f.svc.RouteConversation(f.ctx, f.org.ID, f.conv.ID)
+	must(t, err)
+	if id != ship.ID {
+		t.Fatalf("routed to %d, want the delivery operator %d (billing %d)", id, ship.ID, bill.ID)
+	}
+	must(t, f.st.RecordSubjectPreference(f.ctx, models.SubjectPreference{OrganizationID: f.org.ID, ContactID: f.contact.ID,
+		Kind: models.PreferenceObjection, Value: "automated_decisions", Active: true, Source: "widget"}))
+	if _, err := f.svc.RouteConversation(f.ctx, f.org.ID, f.conv.ID); !errors.Is(err, ErrRefused) {
+		t.Fatalf("objecting contact routed: %v", err)
+	}
+}

@@ -81,3 +81,50 @@ func TestAIAssistanceInTheDashboard(t *testing.T) {
 		t.Fatalf("another organization summarized: %d", r.status)
 	}
 }
+
+// Routing rules: an admin gives example texts per operator in Settings →
+// AI; bad input is a clear 422 and stores nothing; an operator of another
+// organization cannot be a target, and another organization's example is
+// 404 and stays.
+func TestAIRoutingRulesInSettings(t *testing.T) {
+	ts, w := acmeInbox(t)
+	b := w.owner
+	b.get("/settings/ai")
+	if r := b.post("/settings/ai/routing", url.Values{"account": {itoa(w.ownerID)}, "text": {"Where is my parcel?"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("example: %d %s", r.status, excerpt(r.body))
+	}
+	other := newInboxWorld(t, ts, "boris@other.test", "Other")
+	for _, bad := range []url.Values{
+		{"account": {itoa(w.ownerID)}, "text": {"  "}},
+		{"account": {"x"}, "text": {"refund"}},
+		{"account": {itoa(w.ownerID)}, "text": {strings.Repeat("x", 2001)}},
+		{"account": {itoa(other.ownerID)}, "text": {"refund"}},
+	} {
+		if r := b.post("/settings/ai/routing", bad); r.status != http.StatusUnprocessableEntity {
+			t.Errorf("example %v: %d, want 422", bad, r.status)
+		}
+	}
+	var list []models.RoutingExample
+	ts.db.Where("organization_id = ?", w.org.ID).Find(&list)
+	if len(list) != 1 || list[0].AccountID != w.ownerID || list[0].Text != "Where is my parcel?" {
+		t.Fatalf("stored examples %+v", list)
+	}
+	if page := b.get("/settings/ai"); !strings.Contains(page.body, "Where is my parcel?") || !strings.Contains(page.body, `data-testid="routing-form"`) {
+		t.Fatalf("settings page does not list the example: %s", excerpt(page.body))
+	}
+	other.owner.get("/settings/ai")
+	if r := other.owner.post("/settings/ai/routing/"+itoa(list[0].ID)+"/delete", nil); r.status != http.StatusNotFound {
+		t.Fatalf("another organization deleted an example: %d", r.status)
+	}
+	if page := other.owner.get("/settings/ai"); strings.Contains(page.body, "Where is my parcel?") {
+		t.Fatal("another organization sees the example")
+	}
+	if r := b.post("/settings/ai/routing/"+itoa(list[0].ID)+"/delete", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("delete: %d", r.status)
+	}
+	var n int64
+	ts.db.Model(&models.RoutingExample{}).Where("organization_id = ?", w.org.ID).Count(&n)
+	if n != 0 {
+		t.Fatal("not deleted")
+	}
+}

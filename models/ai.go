@@ -97,3 +97,15 @@ type HelpArticle struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
+
+// RoutingExample is one example text of a routing rule, written by an
+// admin in Settings → AI: a new conversation whose text is most similar to
+// an operator's examples is assigned to that operator. It is the admin's
+// own wording, not data of a data subject.
+type RoutingExample struct {
+	ID             uint64 `gorm:"primaryKey"`
+	OrganizationID uint64 `gorm:"index"`
+	AccountID      uint64 // the operator the similar conversations go to
+	Text           string `privacy:"none"`
+	CreatedAt      time.Time
+}

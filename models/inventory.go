@@ -26,7 +26,7 @@ func All() []any {
 		&LifecycleSignal{},
 		&StaffMember{}, &VulnerabilityReport{}, &DPAAcceptance{}, &DisclosureRequest{},
 		&AccessEvent{}, &TestResult{},
-		&AIOutput{}, &AIEmbedding{}, &HelpArticle{},
+		&AIOutput{}, &AIEmbedding{}, &HelpArticle{}, &RoutingExample{},
 		&WebhookEndpoint{}, &WebhookEvent{}, &WebhookDelivery{}, &WebhookAttempt{},
 		&ShopifyInstall{}, &ShopifyOAuthState{}, &ShopifyWebhook{},
 		&SearchTerm{},

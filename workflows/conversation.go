@@ -167,7 +167,10 @@ type ConversationState struct {
 	// replies mailed so far.
 	ReplyNotificationDelay time.Duration
 	NotifyRepliesAt        time.Time `json:",omitzero"`
-	RepliesNotified        int       `json:",omitempty"`
+	// Routed: the routing rules were applied (once, at the contact's
+	// first message while unassigned; conversation_ai.go).
+	Routed          bool `json:",omitempty"`
+	RepliesNotified int  `json:",omitempty"`
 	// History holds the latest transitions, oldest first; HistoryDropped
 	// counts the older ones left out to keep the state small.
 	History        []ConversationTransition
@@ -381,6 +384,10 @@ func (c *conversation) onMessage(ctx workflow.Context, m MessageSignal) {
 	if m.AuthorKind == AuthorOperator {
 		c.onOperatorReply(ctx)
 	}
+	if m.AuthorKind == AuthorContact {
+		c.runAI(ctx, ActivityDetectContactLanguage)
+		c.route(ctx)
+	}
 }
 
 func (c *conversation) onAssign(ctx workflow.Context, a AssignSignal) {
@@ -447,6 +454,9 @@ func (c *conversation) transition(ctx workflow.Context, to, cause string) {
 		c.state.SnoozedUntil = time.Time{}
 	}
 	c.record(ctx, from, cause)
+	if to == ConversationResolved && from != ConversationResolved {
+		c.runAI(ctx, ActivitySummarizeConversation)
+	}
 }
 
 // record notes a change in the history, the search attributes and, through

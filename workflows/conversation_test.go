@@ -31,6 +31,7 @@ type recorder struct {
 	changes []ConversationStatusChange
 	fail    int // fail this many calls first, with a retryable error
 	calls   int
+	ai      *aiFake
 }
 
 func (r *recorder) record(_ context.Context, ch ConversationStatusChange) error {
@@ -57,6 +58,8 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *recorder) {
 	Register(env)
 	rec := &recorder{}
 	env.RegisterActivityWithOptions(rec.record, activity.RegisterOptions{Name: ActivityRecordConversationStatus})
+	rec.ai = &aiFake{}
+	rec.ai.register(env)
 	return env, rec
 }
 

@@ -433,6 +433,11 @@ func (f *recordingFakes) activities() map[string]any {
 		ActivityNotifyContactOfReplies: func(context.Context, ReplyNotification) (ReplyNotificationResult, error) {
 			return ReplyNotificationResult{Sent: true, Messages: 1}, nil
 		},
+		ActivitySummarizeConversation: func(context.Context, ConversationAIRequest) error { return nil },
+		ActivityDetectContactLanguage: func(context.Context, ConversationAIRequest) error { return nil },
+		ActivityRouteConversation: func(context.Context, ConversationAIRequest) (RouteResult, error) {
+			return RouteResult{AssigneeID: 3}, nil
+		},
 
 		ActivityMarkOrganizationCancelled: func(context.Context, CancellationChange) error { return nil },
 		ActivitySendCancellationNotice:    func(context.Context, CancellationNotice) error { return nil },

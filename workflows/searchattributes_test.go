@@ -152,6 +152,7 @@ func TestOnDevServer(t *testing.T) {
 	w := worker.New(c, TaskQueue, worker.Options{})
 	Register(w)
 	w.RegisterActivityWithOptions(rec.record, activity.RegisterOptions{Name: ActivityRecordConversationStatus})
+	(&aiFake{}).register(w)
 	require.NoError(t, w.Start())
 	defer w.Stop()
 

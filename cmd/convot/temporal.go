@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/convot/convot/activities"
+	"github.com/convot/convot/assist"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/payloads"
@@ -124,6 +125,9 @@ func newWorker(c client.Client, a *app) worker.Worker {
 	acts.Mail, acts.InboundDomain = a.mail, a.cfg.InboundDomain
 	acts.Backups = a.backups()
 	acts.Hub = a.hub
+	if a.handlers != nil {
+		acts.Assist = assist.NewService(a.store, a.handlers.AI)
+	}
 	acts.Disclosures = &subprocessors.Disclosures{Gate: a.gate, Mail: a.mail, From: a.cfg.MailFrom}
 	acts.Webhooks = a.webhooks
 	// Data-subject requests: Convot's privacy officer (the privacy address)

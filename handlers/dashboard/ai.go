@@ -32,6 +32,8 @@ func (h *Handler) aiRoutes(r *gin.RouterGroup) {
 	g.POST("", h.saveAISettings)
 	g.POST("/articles", h.createHelpArticle)
 	g.POST("/articles/:id/delete", h.deleteHelpArticle)
+	g.POST("/routing", h.createRoutingExample)
+	g.POST("/routing/:id/delete", h.deleteRoutingExample)
 	inbox := r.Group("/inbox/conversations", h.RequireAccount, h.Require("inbox_use"))
 	inbox.POST("/:id/summarize", h.inboxSummarize)
 	inbox.POST("/:id/suggest", h.inboxSuggest)
@@ -92,7 +94,77 @@ func (h *Handler) renderAISettings(c *gin.Context, status int, problem string) {
 		h.Internal(c, err)
 		return
 	}
-	h.RenderForm(c, status, "ai_settings", "AI", "ai", gin.H{"Settings": views, "Articles": articles}, problem)
+	examples, err := h.Store.RoutingExamples(c, org.ID)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	members, err := h.Store.ActiveMembers(c, org.ID)
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	names := map[uint64]string{}
+	for _, m := range members {
+		names[m.ID] = m.FullName
+	}
+	var routing []routingView
+	for _, ex := range examples {
+		routing = append(routing, routingView{ID: ex.ID, Operator: names[ex.AccountID], Text: ex.Text})
+	}
+	h.RenderForm(c, status, "ai_settings", "AI", "ai", gin.H{"Settings": views, "Articles": articles,
+		"Routing": routing, "Members": members}, problem)
+}
+
+// routingView is one routing example as Settings → AI lists it; Operator
+// is empty when the operator has left (the example then routes nobody).
+type routingView struct {
+	ID       uint64
+	Operator string
+	Text     string
+}
+
+const routingExampleMax = 2000
+
+// createRoutingExample adds an example text to the routing rule of one of
+// the organization's active operators.
+func (h *Handler) createRoutingExample(c *gin.Context) {
+	text := strings.TrimSpace(c.PostForm("text"))
+	account, err := strconv.ParseUint(c.PostForm("account"), 10, 64)
+	switch {
+	case err != nil || account == 0:
+		h.renderAISettings(c, http.StatusUnprocessableEntity, "Choose the operator the conversations go to.")
+		return
+	case text == "" || !utf8.ValidString(text):
+		h.renderAISettings(c, http.StatusUnprocessableEntity, "Write an example of what such conversations say.")
+		return
+	case utf8.RuneCountInString(text) > routingExampleMax:
+		h.renderAISettings(c, http.StatusUnprocessableEntity, "An example is at most 2000 characters.")
+		return
+	}
+	ex := &models.RoutingExample{OrganizationID: site.CurrentOrg(c).ID, AccountID: account, Text: text, CreatedAt: time.Now().UTC()}
+	err = h.Store.CreateRoutingExample(c, ex.OrganizationID, ex)
+	if errors.Is(err, store.ErrNotFound) {
+		h.renderAISettings(c, http.StatusUnprocessableEntity, "That operator is not an active member of your organization.")
+		return
+	}
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/settings/ai")
+}
+
+func (h *Handler) deleteRoutingExample(c *gin.Context) {
+	ex, ok := site.OwnRow(h.Site, c, "routing example", h.Store.RoutingExample)
+	if !ok {
+		return
+	}
+	if err := h.Store.DeleteRoutingExample(c, site.CurrentOrg(c).ID, ex.ID); err != nil {
+		h.Internal(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/settings/ai")
 }
 
 func (h *Handler) saveAISettings(c *gin.Context) {
