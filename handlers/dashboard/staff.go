@@ -29,6 +29,7 @@ func (h *Handler) staffRoutes(r *gin.RouterGroup) {
 	g.POST("/support/:id/close", h.staffClose)
 	h.staffSecurityRoutes(g)
 	h.staffDisclosureRoutes(g)
+	h.staffPrivacyRoutes(g)
 }
 
 func (h *Handler) staffHome(c *gin.Context) {
