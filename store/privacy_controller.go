@@ -38,3 +38,21 @@ func (s *Store) ControllerPrivacyRequests(ctx context.Context, f PrivacyRequestF
 func (s *Store) ControllerPrivacyRequest(ctx context.Context, id uint64) (*models.PrivacyRequest, error) {
 	return one[models.PrivacyRequest](s.with(ctx).Where("id = ? AND controller = ?", id, models.ControllerConvot))
 }
+
+// ControllerIncidents lists the breaches that touched data Convot holds as
+// controller (its Customers' operators' accounts, subject kind customer),
+// newest first, from the latest 500 incidents: Convot's staff assess and
+// notify them (policy §11).
+func (s *Store) ControllerIncidents(ctx context.Context) ([]models.Incident, error) {
+	var all []models.Incident
+	if err := s.with(ctx).Order("id DESC").Limit(500).Find(&all).Error; err != nil {
+		return nil, err
+	}
+	out := []models.Incident{}
+	for _, inc := range all {
+		if inc.ConvotIsController() {
+			out = append(out, inc)
+		}
+	}
+	return out, nil
+}

@@ -30,6 +30,7 @@ func (h *Handler) staffRoutes(r *gin.RouterGroup) {
 	h.staffSecurityRoutes(g)
 	h.staffDisclosureRoutes(g)
 	h.staffPrivacyRoutes(g)
+	h.staffIncidentRoutes(g)
 }
 
 func (h *Handler) staffHome(c *gin.Context) {
