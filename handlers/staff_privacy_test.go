@@ -140,7 +140,7 @@ func TestStaffDecidesRequestsToConvot(t *testing.T) {
 	// The confirmation shows what will be erased; the approval names sam.
 	confirm := sam.get(base + "/approve")
 	if confirm.status != http.StatusOK || !strings.Contains(confirm.body, "What will be erased") || !strings.Contains(confirm.body, "rows in all") {
-		t.Fatalf("approval confirmation: %d %s", confirm.status, confirm.body[strings.Index(confirm.body, "<h1"):])
+		t.Fatalf("approval confirmation: %d %s", confirm.status, excerpt(confirm.body))
 	}
 	if r := sam.post(base+"/approve", url.Values{"confirm": {"yes"}}); r.status != http.StatusSeeOther || r.location != base+"?done=approved" {
 		t.Fatalf("approve: %d %s %s", r.status, r.location, excerpt(r.body))
