@@ -52,6 +52,11 @@ func TestStaffDecidesRequestsToConvot(t *testing.T) {
 		t.Fatalf("end user's request: %d %v", status, out)
 	}
 	endUserID := idOf(t, out)
+	status, out = p.api(t, "/api/privacy-requests", map[string]any{"type": "access", "email": "stranger@nowhere.test"})
+	if status != http.StatusAccepted {
+		t.Fatalf("a stranger's request to Convot: %d %v", status, out)
+	}
+	strangerID := idOf(t, out)
 	// The workflow verified the requester, located the account and waits
 	// for the officer.
 	var olivia models.Account
@@ -96,6 +101,12 @@ func TestStaffDecidesRequestsToConvot(t *testing.T) {
 	}
 	if strings.Contains(list.body, fmt.Sprintf("dsr-%d<", endUserID)) {
 		t.Fatal("the staff list shows an End User's request to a Customer")
+	}
+	if !strings.Contains(list.body, fmt.Sprintf("dsr-%d<", strangerID)) {
+		t.Fatal("the staff list misses the request of someone no Customer knows")
+	}
+	if r := sam.get(fmt.Sprintf("/staff/privacy/%d", strangerID)); r.status != http.StatusOK || !strings.Contains(r.body, "access") {
+		t.Fatalf("a stranger's request: %d", r.status)
 	}
 	if r := sam.get("/staff/privacy?status=open&type=erasure"); r.status != http.StatusOK || !strings.Contains(r.body, fmt.Sprintf("dsr-%d", id)) {
 		t.Fatalf("filtered list: %d", r.status)
