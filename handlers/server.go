@@ -368,6 +368,7 @@ func (s *Server) dashboardSurface() *dashboard.Handler {
 		ShopifyApp:           func() *shopify.App { return s.Shopify },
 		VulnerabilityReports: s.vulnerabilityReports,
 		Disclosures:          s.disclosureRegister,
+		PrivacyIntake:        func() *dsr.Intake { return s.intake },
 		Webhooks:             s.webhookEndpoints}
 }
 

@@ -87,3 +87,15 @@ type IncidentNotice struct {
 	RecipientID   uint64
 	SentAt        time.Time
 }
+
+// ConvotIsController reports whether the breach touched data Convot holds
+// as controller: its Customers' operators' accounts (policy §1). Convot's
+// staff then assess it and notify as controller (the staff console).
+func (i Incident) ConvotIsController() bool {
+	for _, k := range i.SubjectKinds {
+		if k == SubjectCustomer {
+			return true
+		}
+	}
+	return false
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/convot/convot/contacts"
 	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/disclosures"
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/realtime"
@@ -67,6 +68,9 @@ type Handler struct {
 	VulnerabilityReports func() *security.Reports
 	// Disclosures is the register of disclosure requests (staff console).
 	Disclosures func() *disclosures.Register
+	// PrivacyIntake decides requests to Convot as controller (staff
+	// console); nil, or returning nil: decisions answer 503.
+	PrivacyIntake func() *dsr.Intake
 	// Webhooks manages Customers' webhook endpoints (nil, or returning
 	// nil: none can be added).
 	Webhooks func() *outgoing.Endpoints

@@ -29,6 +29,8 @@ func (h *Handler) staffRoutes(r *gin.RouterGroup) {
 	g.POST("/support/:id/close", h.staffClose)
 	h.staffSecurityRoutes(g)
 	h.staffDisclosureRoutes(g)
+	h.staffPrivacyRoutes(g)
+	h.staffIncidentRoutes(g)
 }
 
 func (h *Handler) staffHome(c *gin.Context) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/convot/convot/dsr"
 	"github.com/convot/convot/handlers/site"
 	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
@@ -196,25 +197,17 @@ func (h *Handler) requestDetail(c *gin.Context) {
 	h.Render(c, http.StatusOK, "privacy_request", h.Page(c, r.WorkflowID(), "privacy", d))
 }
 
-// decide sends a decision to the workflow and records who took it.
-func (h *Handler) decide(c *gin.Context, r *models.PrivacyRequest, signal string, arg any, action, detail, done string) {
-	if h.Workflows == nil {
-		h.Fail(c, http.StatusServiceUnavailable, "Unavailable", "The workflow service is unreachable. Try again in a minute.")
-		return
+// decide sends a decision to the workflow and records who took it, in the
+// organization's audit log; a refused decision gets its 4xx.
+func (h *Handler) decide(c *gin.Context, r *models.PrivacyRequest, dec dsr.Decision, err error, done string) {
+	if err == nil {
+		err = h.Intake.Decide(c, r, dec, site.CurrentAccount(c).ID, r.OrganizationID)
 	}
-	if err := h.Workflows.Signal(c, r.ID, signal, arg); err != nil {
-		h.Fail(c, http.StatusServiceUnavailable, "Unavailable", "The request's workflow could not be reached. Try again in a minute.")
-		return
-	}
-	a := site.CurrentAccount(c)
-	if err := h.Store.Tx(c, func(tx *store.Store) error {
-		return h.Intake.AuditRequest(c, tx, r, a.ID, action, detail)
-	}); err != nil {
-		h.Internal(c, err)
+	if !h.DecisionSent(c, err) {
 		return
 	}
 	if site.WantsJSON(c) {
-		c.JSON(http.StatusOK, gin.H{"id": r.ID, "request": r.WorkflowID(), "sent": signal})
+		c.JSON(http.StatusOK, gin.H{"id": r.ID, "request": r.WorkflowID(), "sent": dec.Signal})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/privacy/requests/%d?done=%s", r.ID, done))
@@ -288,7 +281,8 @@ func (h *Handler) approve(c *gin.Context) {
 		h.Fail(c, http.StatusBadRequest, "Confirm first", fmt.Sprintf("Review what approving does at /privacy/requests/%d/approve, and confirm there.", r.ID))
 		return
 	}
-	h.decide(c, r, workflows.SignalDsrApprove, workflows.DsrDecisionSignal{ByAccountID: site.CurrentAccount(c).ID}, "privacy.approved", r.Type, "approved")
+	dec, err := dsr.Approval(r, site.CurrentAccount(c).ID)
+	h.decide(c, r, dec, err, "approved")
 }
 
 func (h *Handler) reject(c *gin.Context) {
@@ -296,16 +290,8 @@ func (h *Handler) reject(c *gin.Context) {
 	if !ok {
 		return
 	}
-	reason := strings.TrimSpace(c.PostForm("reason"))
-	switch {
-	case !r.Open():
-		h.Fail(c, http.StatusConflict, "Closed", "This request is closed already.")
-		return
-	case reason == "" || len([]rune(reason)) > 500:
-		h.Fail(c, http.StatusBadRequest, "Reason needed", "Say why the request is rejected (at most 500 characters, no personal data): the requester is told.")
-		return
-	}
-	h.decide(c, r, workflows.SignalDsrReject, workflows.DsrDecisionSignal{ByAccountID: site.CurrentAccount(c).ID, Reason: reason}, "privacy.rejected", r.Type, "rejected")
+	dec, err := dsr.Rejection(r, site.CurrentAccount(c).ID, c.PostForm("reason"))
+	h.decide(c, r, dec, err, "rejected")
 }
 
 func (h *Handler) extend(c *gin.Context) {
@@ -314,23 +300,8 @@ func (h *Handler) extend(c *gin.Context) {
 		return
 	}
 	months, _ := strconv.Atoi(c.PostForm("months"))
-	reason := strings.TrimSpace(c.PostForm("reason"))
-	switch {
-	case !r.Open():
-		h.Fail(c, http.StatusConflict, "Closed", "This request is closed already.")
-		return
-	case r.Extended:
-		h.Fail(c, http.StatusConflict, "Extended already", "The deadline can be extended once only, and it was.")
-		return
-	case months < 1 || months > obligations.MaxDsrExtensionMonths:
-		h.Fail(c, http.StatusBadRequest, "Extension", fmt.Sprintf("Extend by 1 or %d months.", obligations.MaxDsrExtensionMonths))
-		return
-	case reason == "" || len([]rune(reason)) > 500:
-		h.Fail(c, http.StatusBadRequest, "Reason needed", "Say why more time is needed (at most 500 characters, no personal data): the requester is told.")
-		return
-	}
-	h.decide(c, r, workflows.SignalDsrExtend, workflows.DsrExtendSignal{Months: months, Reason: reason, ByAccountID: site.CurrentAccount(c).ID},
-		"privacy.extended", fmt.Sprintf("%d months", months), "extended")
+	dec, err := dsr.Extension(r, site.CurrentAccount(c).ID, months, c.PostForm("reason"))
+	h.decide(c, r, dec, err, "extended")
 }
 
 func (h *Handler) retry(c *gin.Context) {
@@ -349,7 +320,8 @@ func (h *Handler) retry(c *gin.Context) {
 			return
 		}
 	}
-	h.decide(c, r, workflows.SignalDsrRetry, workflows.DsrDecisionSignal{ByAccountID: site.CurrentAccount(c).ID}, "privacy.retried", r.Step, "retried")
+	h.decide(c, r, dsr.Decision{Signal: workflows.SignalDsrRetry, Arg: workflows.DsrDecisionSignal{ByAccountID: site.CurrentAccount(c).ID},
+		Action: "privacy.retried", Detail: r.Step}, nil, "retried")
 }
 
 // officerDownload hands the answer of a request an operator logged for a
