@@ -55,7 +55,9 @@ func TestWebhookSettings(t *testing.T) {
 	ts := webhooksServer(t)
 	b := ts.browser(t)
 	b.signup("olivia@acme.test", "Acme")
-	if r := b.get("/settings/webhooks"); r.status != http.StatusOK || !strings.Contains(r.body, "Add an endpoint") {
+	// The retry schedule the README states: 10 attempts over 3 days 17 h 35 min.
+	if r := b.get("/settings/webhooks"); r.status != http.StatusOK || !strings.Contains(r.body, "Add an endpoint") ||
+		!strings.Contains(r.body, `at most 10 attempts over <span data-testid="webhook-retry-span">89h35m5s</span>`) {
 		t.Fatalf("page: %d", r.status)
 	}
 	r := b.post("/settings/webhooks", url.Values{"url": {"https://hooks.acme.example/convot"}, "description": {"CRM"},

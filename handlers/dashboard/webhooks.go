@@ -51,7 +51,7 @@ func (h *Handler) webhooksData(c *gin.Context) (gin.H, error) {
 		defaults[e] = true
 	}
 	return gin.H{"List": list, "Catalogue": outgoing.Catalogue, "Defaults": defaults,
-		"Schedule": outgoing.RetryWaits, "Available": h.webhookEndpoints() != nil}, nil
+		"Schedule": outgoing.RetryWaits, "Attempts": outgoing.Attempts(), "Span": outgoing.RetrySpan(), "Available": h.webhookEndpoints() != nil}, nil
 }
 
 func (h *Handler) webhooksPage(c *gin.Context) {
