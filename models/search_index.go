@@ -226,6 +226,12 @@ func IndexMessage(ctx context.Context, tx *gorm.DB, ks *KeyStore, m *Message) er
 	return tx.CreateInBatches(rows, 200).Error
 }
 
+// IndexContact rewrites a contact's name and email rows inside tx (the
+// reindex of contacts written before the index existed).
+func IndexContact(ctx context.Context, tx *gorm.DB, ks *KeyStore, c *Contact) error {
+	return indexContact(ctx, tx, ks, c)
+}
+
 // indexContact rewrites a contact's name and email rows inside tx.
 func indexContact(ctx context.Context, tx *gorm.DB, ks *KeyStore, c *Contact) error {
 	tx = tx.WithContext(ctx).Session(&gorm.Session{NewDB: true})

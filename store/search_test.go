@@ -250,3 +250,56 @@ func TestSearchWithCommonWordsJoins(t *testing.T) {
 		t.Fatalf("three common words: %v, want [%d]", got, msgs[n-2].ID)
 	}
 }
+
+// Rows written before the index existed are found once reindexed, and a
+// second reindex changes nothing (it rewrites, never duplicates).
+func TestReindexFindsRowsWrittenBeforeTheIndex(t *testing.T) {
+	f := newSearchFixture(t)
+	f.post(t, f.conv, "Where is my parcel to Zürich?")
+	f.post(t, f.bobC, "Invoice question")
+	if err := f.db.Exec("DELETE FROM search_terms").Error; err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f.st.Search(f.ctx, f.org.ID, "parcel", 10); err != nil || len(r.Messages) != 0 {
+		t.Fatalf("before the reindex: %+v %v", r, err)
+	}
+	reindex := func() int64 {
+		t.Helper()
+		for after := uint64(0); ; {
+			last, err := f.st.ReindexContactsPage(f.ctx, f.org.ID, after, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last == 0 {
+				break
+			}
+			after = last
+		}
+		for after := uint64(0); ; {
+			last, err := f.st.ReindexMessagesPage(f.ctx, f.org.ID, after, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last == 0 {
+				break
+			}
+			after = last
+		}
+		var n int64
+		if err := f.db.Raw("SELECT COUNT(*) FROM search_terms").Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first := reindex()
+	r, err := f.st.Search(f.ctx, f.org.ID, "zurich parcel", 10)
+	if err != nil || len(r.Messages) != 1 || r.Messages[0].Message.ConversationID != f.conv.ID {
+		t.Fatalf("after the reindex: %+v %v", r, err)
+	}
+	if r, err := f.st.Search(f.ctx, f.org.ID, "lovel", 10); err != nil || len(contactIDs(r)) != 1 || contactIDs(r)[0] != f.ada.ID {
+		t.Fatalf("contact after the reindex: %+v %v", r, err)
+	}
+	if again := reindex(); again != first || first == 0 {
+		t.Fatalf("index rows: %d after the first reindex, %d after the second", first, again)
+	}
+}

@@ -59,6 +59,7 @@ func init() {
 		{"keys", "key management: `convot keys rotate` re-wraps every data key under the newest master key", "convot keys generate [-version N] | convot keys rotate", runKeys},
 		{"policy", "the egress policies: `test` runs the Rego tests, `eval` prints one decision for auditors; the privacy policy's versions: `publish`, `versions`", "convot policy test | convot policy eval --input flow.json | convot policy publish --file policy.txt --effective YYYY-MM-DD [--material --summary TEXT] | convot policy versions", runPolicy},
 		{"backup", "encrypted backups: `list` them, `restore` one into an empty database", "convot backup list | convot backup restore <id>", runBackup},
+		{"search", "the encrypted search index: `reindex` rebuilds it for rows written before it existed (after an upgrade or a restore)", "convot search reindex [-org ID]", runSearch},
 		{"billing", "Stripe events that named no known organization, kept for review", "convot billing unmatched", runBilling},
 		{"support", "Convot's side of customers' support tickets; replies and closures name the staff member acting (--staff)", "convot support list | show <id> | reply <id> --staff EMAIL --message TEXT | close <id> --staff EMAIL", runSupport},
 		{"security", "vulnerability reports (mail to the security address); triage, fixed and close name the staff member acting (--staff)", "convot security list | show <id> | triage <id> --severity S --staff EMAIL | fixed <id> --staff EMAIL | close <id> --outcome O --staff EMAIL", runSecurity},

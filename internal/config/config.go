@@ -91,7 +91,7 @@ var temporalCommands = []string{"dev", "serve", "worker", "migrate", "bench", "b
 var (
 	// appCommands open the whole app (database, blobs, Redis, the
 	// subprocessors' clients, AI).
-	appCommands = []string{"dev", "serve", "worker", "keys", "policy", "backup", "billing", "support", "security", "staff", "bench"}
+	appCommands = []string{"dev", "serve", "worker", "keys", "policy", "backup", "billing", "support", "security", "staff", "bench", "search", "audit"}
 	// dbCommands read the database and the master key: the app's, and
 	// migrate.
 	dbCommands = append([]string{"migrate"}, appCommands...)
