@@ -132,7 +132,8 @@ func OrganizationTables(models []any) ([]OrgTable, error) {
 // each with the reason; an organization's deletion leaves them to their own
 // retention.
 var DeploymentWideTables = map[string]string{
-	"email_suppressions": "an address that bounced or complained is suppressed for every organization's mail, as the mail provider requires",
+	"email_suppressions":    "an address that bounced or complained is suppressed for every organization's mail, as the mail provider requires",
+	"vulnerability_reports": "reports mailed to Convot's security address are Convot's own records (policy §10), kept two years after closing; erasure finds a reporter's by the email index",
 }
 
 // UnscopedPersonalTables lists the tables of models that hold personal data
