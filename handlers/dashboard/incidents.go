@@ -330,19 +330,10 @@ func (h *Handler) incidentNoticeSent(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if inc.NoticeSentAt != nil || inc.Status == models.IncidentClosed {
-		h.renderIncident(c, http.StatusConflict, inc, "The notice is already marked sent.")
-		return
-	}
 	now := h.Now().UTC()
 	reasons := strings.TrimSpace(c.PostForm("delay_reasons"))
-	if len(reasons) > 5000 {
-		h.renderIncident(c, http.StatusUnprocessableEntity, inc, "Keep the reasons for the delay under 5,000 characters.")
-		return
-	}
-	if now.After(inc.NoticeDueAt) && reasons == "" && strings.TrimSpace(inc.DelayReasons) == "" {
-		h.renderIncident(c, http.StatusUnprocessableEntity, inc,
-			"The notice is sent more than 72 hours after awareness: give the reasons for the delay (GDPR Art. 33(1)).")
+	if status, problem := noticeSentRefusal(inc, reasons, now); status != 0 {
+		h.renderIncident(c, status, inc, problem)
 		return
 	}
 	if reasons != "" {
@@ -385,4 +376,20 @@ func (h *Handler) signalBreach(c *gin.Context, inc *models.Incident, send func(B
 		return false
 	}
 	return true
+}
+
+// noticeSentRefusal checks marking an incident's authority notice as sent,
+// for officers and staff alike: once only, and late only with the reasons
+// for the delay (GDPR Art. 33(1)). It returns 0 when the notice may be
+// marked.
+func noticeSentRefusal(inc *models.Incident, reasons string, now time.Time) (int, string) {
+	switch {
+	case inc.NoticeSentAt != nil || inc.Status == models.IncidentClosed:
+		return http.StatusConflict, "The notice is already marked sent."
+	case len(reasons) > 5000:
+		return http.StatusUnprocessableEntity, "Keep the reasons for the delay under 5,000 characters."
+	case now.After(inc.NoticeDueAt) && reasons == "" && strings.TrimSpace(inc.DelayReasons) == "":
+		return http.StatusUnprocessableEntity, "The notice is sent more than 72 hours after awareness: give the reasons for the delay (GDPR Art. 33(1))."
+	}
+	return 0, ""
 }

@@ -136,19 +136,10 @@ func (h *Handler) staffIncidentNoticeSent(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if inc.NoticeSentAt != nil || inc.Status == models.IncidentClosed {
-		h.renderStaffIncident(c, http.StatusConflict, inc, "The notice is already marked sent.")
-		return
-	}
 	now := h.Now().UTC()
 	reasons := strings.TrimSpace(c.PostForm("delay_reasons"))
-	if len(reasons) > 5000 {
-		h.renderStaffIncident(c, http.StatusUnprocessableEntity, inc, "Keep the reasons for the delay under 5,000 characters.")
-		return
-	}
-	if now.After(inc.NoticeDueAt) && reasons == "" && strings.TrimSpace(inc.DelayReasons) == "" {
-		h.renderStaffIncident(c, http.StatusUnprocessableEntity, inc,
-			"The notice is sent more than 72 hours after awareness: give the reasons for the delay (GDPR Art. 33(1)).")
+	if status, problem := noticeSentRefusal(inc, reasons, now); status != 0 {
+		h.renderStaffIncident(c, status, inc, problem)
 		return
 	}
 	if reasons != "" {
