@@ -217,7 +217,7 @@ func TestBillingAgainstStripeMock(t *testing.T) {
 
 	// With a card on file, subscribing is direct; then a plan change.
 	owner.get("/billing")
-	if r := owner.post("/billing/plan", url.Values{"plan": {"starter"}}); r.status != http.StatusSeeOther || r.location != "/billing" {
+	if r := owner.post("/billing/plan", url.Values{"plan": {"starter"}}); r.status != http.StatusSeeOther || r.location != "/billing?notice=subscribed" {
 		t.Fatalf("direct subscribe: %d %q %s", r.status, r.location, excerpt(r.body))
 	}
 	sub, _ = models.SubscriptionOf(context.Background(), ts.db.DB, org.ID)
@@ -260,7 +260,7 @@ func TestBillingAgainstStripeMock(t *testing.T) {
 	if !strings.Contains(r.body, "This account is closed") || !strings.Contains(r.body, "2031-01-02") || !strings.Contains(r.body, "Reactivate the account") {
 		t.Fatalf("billing page of a closed account: %s", excerpt(r.body))
 	}
-	if r := owner.post("/billing/reactivate", nil); r.status != http.StatusSeeOther || r.location != "/billing" {
+	if r := owner.post("/billing/reactivate", nil); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/billing?notice=reactivat") {
 		t.Fatalf("reactivate: %d %s", r.status, excerpt(r.body))
 	}
 	var status string

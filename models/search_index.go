@@ -155,7 +155,8 @@ func (ks *KeyStore) SearchKey(ctx context.Context, orgID uint64) ([]byte, error)
 		return nil, err
 	}
 	if org.ID == 0 || org.DataKeyID == 0 {
-		return nil, fmt.Errorf("search key: organization %d has no data key", orgID)
+		// No such organization: nothing of it may be written.
+		return nil, fmt.Errorf("search key: organization %d: %w", orgID, gorm.ErrRecordNotFound)
 	}
 	dk, err := ks.key(ctx, org.DataKeyID)
 	if err != nil {

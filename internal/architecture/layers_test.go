@@ -28,7 +28,7 @@ var layers = []struct {
 	{"subprocessors", []string{"subprocessors", "internal/realtime", "internal/blob"}},
 	{"schema", []string{"models", "internal/testdb"}},
 	{"storage", []string{"store", "internal/backup"}},
-	{"domain", []string{"conversation", "contacts", "plans", "dsr", "retention", "closure", "subscriptions", "assist", "outgoing", "shopify", "security", "disclosures"}},
+	{"domain", []string{"conversation", "contacts", "plans", "dsr", "retention", "closure", "subscriptions", "assist", "outgoing", "shopify", "security", "disclosures", "reports"}},
 	{"transports", []string{"handlers/...", "activities", "cmd/..."}},
 }
 
