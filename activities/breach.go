@@ -64,10 +64,58 @@ func (a *Activities) addStep(ctx context.Context, tx *store.Store, inc *models.I
 	return false, a.systemAudit(ctx, tx, inc.OrganizationID, actorID, "incident."+step, detail, fmt.Sprintf("incident:%d", inc.ID))
 }
 
+// incidentController is who answers for an incident: its organization, or
+// Convot itself for an incident its staff recorded.
+type incidentController struct {
+	name     string              // as the notices name the controller
+	gate     policies.OrgContext // whose transfer the gate judges
+	officers string              // who is told of the deadlines, in words
+}
+
+func (a *Activities) controllerOf(ctx context.Context, inc *models.Incident) (incidentController, error) {
+	if inc.OwnedByConvot() {
+		return incidentController{name: "Convot", gate: deploymentOr(0), officers: "staff members"}, nil
+	}
+	org, err := a.organization(ctx, inc.OrganizationID)
+	if err != nil {
+		return incidentController{}, err
+	}
+	return incidentController{name: org.CompanyName, gate: org.GateContext(), officers: "owners and admins"}, nil
+}
+
 // officers are the active owners and admins of an organization: who is
-// told of a breach's deadlines.
+// told of a privacy request's deadlines.
 func (a *Activities) officers(ctx context.Context, orgID uint64) ([]models.Account, error) {
 	return a.Store.ActiveAccountsInRoles(ctx, orgID, models.RoleOwner, models.RoleAdmin)
+}
+
+// incidentOfficers are who is told of a breach's deadlines: the active
+// owners and admins of its organization, or, for Convot's own incident,
+// the staff members who can act on it (active, with two-factor sign-in).
+func (a *Activities) incidentOfficers(ctx context.Context, inc *models.Incident) ([]models.Account, error) {
+	if !inc.OwnedByConvot() {
+		return a.officers(ctx, inc.OrganizationID)
+	}
+	staff, err := a.Store.StaffAccounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []models.Account
+	for _, s := range staff {
+		if s.Account.TOTPEnabled && s.Account.Status == "active" {
+			out = append(out, s.Account)
+		}
+	}
+	return out, nil
+}
+
+// incidentPath is the incident's page: the officer's, or the staff
+// console's for Convot's own.
+func incidentPath(inc *models.Incident) string {
+	if inc.OwnedByConvot() {
+		return fmt.Sprintf("/staff/incidents/%d", inc.ID)
+	}
+	return fmt.Sprintf("/incidents/%d", inc.ID)
 }
 
 // EscalateIncident mails the owners and admins that the authority's notice
@@ -84,11 +132,11 @@ func (a *Activities) EscalateIncident(ctx context.Context, in workflows.Escalati
 	if recorded, err := a.Store.IncidentStepRecorded(ctx, inc.ID, onceKey); err != nil || recorded {
 		return err
 	}
-	org, err := a.organization(ctx, inc.OrganizationID)
+	ctl, err := a.controllerOf(ctx, inc)
 	if err != nil {
 		return err
 	}
-	officers, err := a.officers(ctx, inc.OrganizationID)
+	officers, err := a.incidentOfficers(ctx, inc)
 	if err != nil {
 		return err
 	}
@@ -100,7 +148,7 @@ func (a *Activities) EscalateIncident(ctx context.Context, in workflows.Escalati
 		lead = fmt.Sprintf("72 hours have passed since you became aware of personal data breach #%d, and its notice to the supervisory authority is not marked sent. Send it without further delay, with the reasons for the delay (GDPR Art. 33(1)).", inc.ID)
 	}
 	text := lead + "\n\nThe drafted notice, the risk assessment and the button to mark it sent are on the incident's page:\n" +
-		strings.TrimSuffix(a.BaseURL, "/") + fmt.Sprintf("/incidents/%d", inc.ID) + "\n"
+		strings.TrimSuffix(a.BaseURL, "/") + incidentPath(inc) + "\n"
 	for _, o := range officers {
 		if o.Email == "" {
 			continue
@@ -108,7 +156,7 @@ func (a *Activities) EscalateIncident(ctx context.Context, in workflows.Escalati
 		err := a.Mail.Send(ctx, mail.Message{
 			From: a.MailFrom, To: o.Email, Subject: subject, Text: "Hello " + o.DisplayName + ",\n\n" + text,
 			Stream: mail.Transactional, Tag: "breach_escalation",
-			Org:       org.GateContext(),
+			Org:       ctl.gate,
 			Recipient: policies.SubjectContext{Kind: models.SubjectCustomer},
 		})
 		if err != nil && !undeliverable(err) {
@@ -117,7 +165,7 @@ func (a *Activities) EscalateIncident(ctx context.Context, in workflows.Escalati
 	}
 	return a.Store.Tx(ctx, func(tx *store.Store) error {
 		_, err := a.addStep(ctx, tx, inc, onceKey, workflows.StepEscalated,
-			fmt.Sprintf("%s after awareness; %d owners and admins mailed", in.Stage, len(officers)), 0, in.At)
+			fmt.Sprintf("%s after awareness; %d %s mailed", in.Stage, len(officers), ctl.officers), 0, in.At)
 		return err
 	})
 }
@@ -205,12 +253,12 @@ func (a *Activities) DraftAuthorityNotice(ctx context.Context, incidentID uint64
 	if err != nil {
 		return err
 	}
-	org, err := a.organization(ctx, inc.OrganizationID)
+	ctl, err := a.controllerOf(ctx, inc)
 	if err != nil {
 		return err
 	}
 	now := time.Now().UTC()
-	inc.AuthorityNotice = AuthorityNotice(inc, org.CompanyName)
+	inc.AuthorityNotice = AuthorityNotice(inc, ctl.name)
 	inc.NoticeDraftedAt = &now
 	inc.UpdatedAt = now
 	return a.Store.Tx(ctx, func(tx *store.Store) error {
@@ -237,7 +285,7 @@ func (a *Activities) RecordNoticeSent(ctx context.Context, in workflows.NoticeSe
 	if in.Late && strings.TrimSpace(inc.DelayReasons) == "" {
 		return temporal.NewNonRetryableApplicationError("a notice sent after 72 hours needs the reasons for the delay", workflows.ErrDelayReasonsRequired, nil)
 	}
-	org, err := a.organization(ctx, inc.OrganizationID)
+	ctl, err := a.controllerOf(ctx, inc)
 	if err != nil {
 		return err
 	}
@@ -249,7 +297,7 @@ func (a *Activities) RecordNoticeSent(ctx context.Context, in workflows.NoticeSe
 		// The notice as sent: with the reasons for the delay, when late.
 		sent := in.SentAt.UTC()
 		inc.NoticeSentAt, inc.NoticeLate, inc.Status, inc.UpdatedAt = &sent, in.Late, models.IncidentAuthorityNotified, time.Now().UTC()
-		inc.AuthorityNotice = AuthorityNotice(inc, org.CompanyName)
+		inc.AuthorityNotice = AuthorityNotice(inc, ctl.name)
 		return tx.SaveIncidentNoticeSent(ctx, inc)
 	})
 }
@@ -263,11 +311,12 @@ func noticeDetail(in workflows.NoticeSentInput) string {
 
 // recipient is one affected person to tell of a high-risk breach.
 type recipient struct {
-	kind  string // account or contact
-	id    uint64
-	email string
-	name  string
-	org   *models.Organization
+	kind       string // account or contact
+	id         uint64
+	email      string
+	name       string
+	org        *models.Organization
+	controller string // who writes: the organization, or Convot for its own incident
 }
 
 // NotifyAffectedUsers tells every affected person of a high-risk breach by
@@ -284,7 +333,7 @@ func (a *Activities) NotifyAffectedUsers(ctx context.Context, incidentID uint64)
 		return 0, err
 	}
 	orgIDs := inc.AffectedOrganizations
-	if len(orgIDs) == 0 {
+	if len(orgIDs) == 0 && !inc.OwnedByConvot() {
 		orgIDs = []uint64{inc.OrganizationID}
 	}
 	kinds := map[string]bool{}
@@ -292,6 +341,11 @@ func (a *Activities) NotifyAffectedUsers(ctx context.Context, incidentID uint64)
 		kinds[k] = true
 	}
 	for _, orgID := range orgIDs {
+		if inc.OwnedByConvot() {
+			if _, err := a.Store.Organization(ctx, orgID); errors.Is(err, store.ErrNotFound) {
+				continue // closed and deleted since: nobody left to tell
+			}
+		}
 		org, err := a.organization(ctx, orgID)
 		if err != nil {
 			return 0, err
@@ -327,6 +381,10 @@ const notifyBatch = 200
 // notifyBatches mails the accounts or contacts of one organization, a
 // batch at a time in ID order, heartbeating after each.
 func (a *Activities) notifyBatches(ctx context.Context, inc *models.Incident, org *models.Organization, kind string) error {
+	controller := org.CompanyName
+	if inc.OwnedByConvot() {
+		controller = "Convot"
+	}
 	var after uint64
 	for {
 		var batch []recipient
@@ -337,7 +395,7 @@ func (a *Activities) notifyBatches(ctx context.Context, inc *models.Incident, or
 				return err
 			}
 			for _, r := range rows {
-				batch = append(batch, recipient{kind: kind, id: r.ID, email: r.Email, name: r.DisplayName, org: org})
+				batch = append(batch, recipient{kind: kind, id: r.ID, email: r.Email, name: r.DisplayName, org: org, controller: controller})
 			}
 		case "contact":
 			rows, err := a.Store.ContactsWithEmailPage(ctx, org.ID, after, notifyBatch)
@@ -345,7 +403,7 @@ func (a *Activities) notifyBatches(ctx context.Context, inc *models.Incident, or
 				return err
 			}
 			for _, r := range rows {
-				batch = append(batch, recipient{kind: kind, id: r.ID, email: r.Email, name: r.Name, org: org})
+				batch = append(batch, recipient{kind: kind, id: r.ID, email: r.Email, name: r.Name, org: org, controller: controller})
 			}
 		}
 		if len(batch) == 0 {
@@ -375,7 +433,7 @@ func (a *Activities) notifyOne(ctx context.Context, inc *models.Incident, r reci
 	if r.kind == "contact" {
 		subjectKind = models.SubjectEndUser
 	}
-	controller := r.org.CompanyName
+	controller := r.controller
 	if controller == "" {
 		controller = "the service you use"
 	}

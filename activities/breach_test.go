@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,4 +135,64 @@ func TestPolicyNoticesReachEveryAccountOnce(t *testing.T) {
 	require.Equal(t, map[string]int{a1.Email: 1, a2.Email: 1}, got)
 	require.Len(t, o.audits(t, "policy.notices_sent"), 1)
 	require.Len(t, o.audits(t, "policy.effective"), 1)
+}
+
+// An incident of Convot's own (recorded by staff, organization 0): the
+// deadline reminders go to the staff members with two-factor sign-in, not
+// to any organization's owners; the notice names Convot as controller; a
+// high risk tells every account of the organizations named, once each, and
+// no contact (End Users' data is the Customers').
+func TestConvotOwnBreachWorkflow(t *testing.T) {
+	o := newObligations(t)
+	acme, acmeOwner := o.org(t, "Acme")
+	beta, betaOwner := o.org(t, "Beta")
+	untouched, untouchedOwner := o.org(t, "Gamma")
+	contact := models.Contact{OrganizationID: acme.ID, Name: "Vera", Email: "vera@visitor.example"}
+	require.NoError(t, o.db.Create(&contact).Error)
+	sam := models.Account{OrganizationID: untouched.ID, DisplayName: "Sam", Email: "sam@convot.example", Role: models.RoleAgent, Status: "active", TOTPEnabled: true}
+	nomfa := models.Account{OrganizationID: untouched.ID, DisplayName: "Nomfa", Email: "nomfa@convot.example", Role: models.RoleAgent, Status: "active"}
+	require.NoError(t, o.db.Create(&sam).Error)
+	require.NoError(t, o.db.Create(&nomfa).Error)
+	for _, a := range []models.Account{sam, nomfa} {
+		_, err := o.acts.Store.AddStaffMember(context.Background(), a.ID, time.Now())
+		require.NoError(t, err)
+	}
+
+	aware := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	inc := models.Incident{RecordedByID: sam.ID, AffectedOrganizations: []uint64{acme.ID, beta.ID},
+		AwareAt: aware, Nature: "A support tool exposed operator emails", Categories: []string{"user.contact.email"},
+		SubjectKinds: []string{models.SubjectCustomer}, ContactName: "Convot DPO", ContactEmail: "dpo@convot.example",
+		Status: models.IncidentOpen, NoticeDueAt: aware.Add(72 * time.Hour)}
+	require.NoError(t, o.db.Create(&inc).Error)
+	require.NotZero(t, inc.DataKeyID, "sealed under a key of its own")
+
+	env := o.env(t, aware)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalBreachAssess, workflows.BreachAssessSignal{Risk: workflows.RiskHigh, ActorID: sam.ID})
+		env.SignalWorkflow(workflows.SignalBreachNotified, workflows.BreachNoticeSentSignal{ActorID: sam.ID})
+	}, 30*time.Hour)
+	env.ExecuteWorkflow(workflows.BreachWorkflowType, workflows.BreachInput{IncidentID: inc.ID, AwareAt: aware})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+
+	esc := o.mails(t, "breach_escalation")
+	require.Len(t, esc, 1, "the 24-hour reminder, to the staff member with two-factor sign-in only")
+	require.Equal(t, sam.Email, esc[0].To)
+	require.Contains(t, esc[0].Text, "/staff/incidents/")
+
+	got := map[string]int{}
+	for _, m := range o.mails(t, "breach_notice") {
+		got[m.To]++
+		require.Contains(t, m.Text, "a personal data breach at Convot")
+	}
+	require.Equal(t, map[string]int{acmeOwner.Email: 1, betaOwner.Email: 1}, got, "the accounts of the organizations named; no contact, no other organization")
+	require.NotContains(t, got, untouchedOwner.Email)
+
+	var final models.Incident
+	require.NoError(t, o.db.First(&final, inc.ID).Error)
+	require.Equal(t, models.IncidentClosed, final.Status)
+	require.Contains(t, final.AuthorityNotice, "Convot")
+	var audited int64
+	require.NoError(t, o.db.Model(&models.AuditEvent{}).Where("organization_id = 0 AND target = ?", "incident:"+strconv.FormatUint(inc.ID, 10)).Count(&audited).Error)
+	require.NotZero(t, audited, "the steps are in the deployment's audit log")
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"slices"
 	"net/url"
 	"strings"
 	"testing"
@@ -91,5 +92,100 @@ func TestStaffActOnConvotIncidents(t *testing.T) {
 		if ev.ActorID != samAcct.ID || ev.OrganizationID != 0 || ev.Target != "incident:2" {
 			t.Fatalf("%s audit %+v: want the staff account %d in the deployment's log", action, ev, samAcct.ID)
 		}
+	}
+}
+
+// Staff record a breach of Convot's own (its Customers' accounts, found by
+// Convot): it belongs to no organization (the breach workflow starts with
+// organization 0), names the organizations concerned, is sealed under a
+// key of its own, and no Customer's officer sees it. Bad input (end
+// users' data, an unknown organization, no organizations) gets a 422 with
+// a message and starts nothing.
+func TestStaffRecordConvotIncident(t *testing.T) {
+	ts := newTestServer(t)
+	fb := &fakeBreaches{}
+	ts.srv.Breaches = fb
+	owner := ts.browser(t)
+	owner.signup("olivia@acme.test", "Acme")
+	other := ts.browser(t)
+	other.signup("bo@beta.test", "Beta")
+	sam, samAcct := staffMember(t, ts, "sam@convot.test", "Convot Staff")
+	orgOf := func(email string) models.Organization {
+		var a models.Account
+		var o models.Organization
+		if err := ts.db.Where("email_index = ?", ts.db.Keys.BlindIndex(email)).First(&a).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := ts.db.First(&o, a.OrganizationID).Error; err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	acme, beta := orgOf("olivia@acme.test"), orgOf("bo@beta.test")
+
+	form := incidentValues(ts.clock().Add(-time.Hour))
+	form["subject_kinds"] = []string{"customer"}
+	form["nature"] = []string{"A support tool exposed operator emails"}
+	form["organizations"] = []string{"all"}
+	form["contact_name"] = []string{"Convot DPO"}
+	form["contact_email"] = []string{"dpo@convot.test"}
+
+	for name, change := range map[string]func(v url.Values){
+		"end users":        func(v url.Values) { v["subject_kinds"] = []string{"end_user"} },
+		"unknown org":      func(v url.Values) { v["organizations"] = []string{"999999"} },
+		"not a number":     func(v url.Values) { v["organizations"] = []string{"acme"} },
+		"no organizations": func(v url.Values) { v["organizations"] = []string{" , "} },
+	} {
+		bad := url.Values{}
+		for k, v := range form {
+			bad[k] = append([]string(nil), v...)
+		}
+		change(bad)
+		if r := sam.post("/staff/incidents", bad); r.status != http.StatusUnprocessableEntity {
+			t.Fatalf("%s: %d, want 422", name, r.status)
+		}
+	}
+	if len(fb.starts) != 0 {
+		t.Fatalf("bad input started %d workflows", len(fb.starts))
+	}
+	if r := owner.post("/staff/incidents", form); r.status != http.StatusForbidden {
+		t.Fatalf("a Customer's owner records a Convot incident: %d, want 403", r.status)
+	}
+
+	form.Del("csrf_token") // the owner's, set by their post
+	r := sam.post("/staff/incidents", form)
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/staff/incidents/") {
+		t.Fatalf("record: %d %s %s", r.status, r.location, excerpt(r.body))
+	}
+	var inc models.Incident
+	if err := ts.db.Order("id DESC").First(&inc).Error; err != nil {
+		t.Fatal(err)
+	}
+	if inc.OrganizationID != 0 || inc.RecordedByID != samAcct.ID || inc.DataKeyID == 0 || inc.DataKeyID == acme.DataKeyID || inc.DataKeyID == beta.DataKeyID {
+		t.Fatalf("incident %+v: want Convot's own, by the staff member, under a key of its own", inc)
+	}
+	// "all": Acme, Beta and the staff member's own organization.
+	if len(inc.AffectedOrganizations) != 3 || !slices.Contains(inc.AffectedOrganizations, acme.ID) || !slices.Contains(inc.AffectedOrganizations, beta.ID) {
+		t.Fatalf("affected organizations %v, want all three", inc.AffectedOrganizations)
+	}
+	if len(fb.starts) != 1 || fb.starts[0].IncidentID != inc.ID || fb.starts[0].OrganizationID != 0 {
+		t.Fatalf("workflow starts %+v", fb.starts)
+	}
+	page := sam.get(r.location)
+	if page.status != http.StatusOK || !strings.Contains(page.body, "A support tool exposed operator emails") || !strings.Contains(page.body, "about Convot itself") {
+		t.Fatalf("staff page: %d %s", page.status, excerpt(page.body))
+	}
+	if list := sam.get("/staff/incidents"); !strings.Contains(list.body, r.location) {
+		t.Fatal("the staff list does not show Convot's own incident")
+	}
+	if list := owner.get("/incidents"); strings.Contains(list.body, "A support tool exposed") {
+		t.Fatal("a Customer's officer sees Convot's own incident")
+	}
+	if got := owner.get(strings.TrimPrefix(r.location, "/staff")); got.status != http.StatusNotFound {
+		t.Fatalf("a Customer's officer opens Convot's incident: %d, want 404", got.status)
+	}
+	var ev models.AuditEvent
+	if err := ts.db.Where("action = ?", "staff.incident_recorded").First(&ev).Error; err != nil || ev.OrganizationID != 0 || ev.ActorID != samAcct.ID {
+		t.Fatalf("audit %+v %v", ev, err)
 	}
 }

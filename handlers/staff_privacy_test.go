@@ -11,6 +11,7 @@ import (
 
 	"github.com/convot/convot/internal/obligations"
 	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/workflows"
 )
 
@@ -188,5 +189,97 @@ func TestStaffDecidesRequestsToConvot(t *testing.T) {
 	p.db.Model(&models.AuditEvent{}).Where("action = ? AND target = ?", "privacy.rejected", fmt.Sprintf("privacy_request:%d", id)).Count(&n)
 	if n != 0 {
 		t.Fatal("a rejection was recorded that never reached the workflow")
+	}
+}
+
+// Issue 15 item 3 for requests to Convot as controller: the scanner found
+// an operator's message quoting the erased Customer's address; the staff
+// member sees the remnant's text, redacts it (text gone, marker stays, the
+// deployment's audit log names the staff member and the row, not the
+// text) and retries the failed step. Retry is refused while nothing
+// failed; a row the scanner did not find is refused; a closed request
+// cannot be redacted.
+func TestStaffRedactsRemnantsAndRetries(t *testing.T) {
+	p := newPrivacyTestServer(t)
+	status, out := p.api(t, "/api/privacy-requests", map[string]any{"type": "erasure", "email": "olivia@acme.example"})
+	if status != http.StatusAccepted {
+		t.Fatalf("customer's erasure request: %d %v", status, out)
+	}
+	id := idOf(t, out)
+	conv := models.Conversation{OrganizationID: p.org.ID, ContactID: p.contact.ID, DataKeyID: p.contact.DataKeyID, Channel: "widget", Status: "open", LastMessageAt: time.Now()}
+	if err := p.db.Create(&conv).Error; err != nil {
+		t.Fatal(err)
+	}
+	remnant := models.Message{OrganizationID: p.org.ID, ConversationID: conv.ID, DataKeyID: p.contact.DataKeyID, AuthorType: "operator",
+		Body: "Escalated to olivia@acme.example for approval", CreatedAt: time.Now()}
+	kept := models.Message{OrganizationID: p.org.ID, ConversationID: conv.ID, DataKeyID: p.contact.DataKeyID, AuthorType: "contact", Body: "Thanks", CreatedAt: time.Now()}
+	for _, m := range []*models.Message{&remnant, &kept} {
+		if err := p.db.Create(m).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	evidence := fmt.Sprintf(`{"clean":false,"findings_total":1,"findings":[{"kind":"identifier_found","model":"Message","column":"body","row_id":%d}]}`, remnant.ID)
+	if err := p.db.Model(&models.PrivacyRequest{}).Where("id = ?", id).Updates(map[string]any{
+		"organization_id": p.org.ID, "status": obligations.DsrInProgress, "step": "scan", "evidence": evidence}).Error; err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("/staff/privacy/%d", id)
+	sam, samAcct := staffMember(t, p.testServer, "sam@convot.test", "Convot Staff")
+
+	page := sam.get(base)
+	if page.status != http.StatusOK || !strings.Contains(page.body, "olivia@acme.example for approval") || !strings.Contains(page.body, "Redact this text") ||
+		strings.Contains(page.body, "Retry a failed step") {
+		t.Fatalf("staff request page: %d %s", page.status, excerpt(page.body))
+	}
+	if r := sam.post(base+"/retry", nil); r.status != http.StatusConflict || !strings.Contains(r.body, "nothing to retry") {
+		t.Fatalf("retry with nothing failed: %d", r.status)
+	}
+	if r := sam.post(base+"/redact", url.Values{"model": {"Message"}, "column": {"body"}, "row": {fmt.Sprint(kept.ID)}}); r.status != http.StatusBadRequest {
+		t.Fatalf("redacting a row the scanner did not find: %d", r.status)
+	}
+	if r := p.owner.post(base+"/redact", url.Values{"model": {"Message"}, "column": {"body"}, "row": {fmt.Sprint(remnant.ID)}}); r.status != http.StatusForbidden {
+		t.Fatalf("a Customer's owner redacts in the console: %d, want 403", r.status)
+	}
+	if r := sam.post(base+"/redact", url.Values{"model": {"Message"}, "column": {"body"}, "row": {fmt.Sprint(remnant.ID)}}); r.status != http.StatusSeeOther || r.location != base+"?done=redacted" {
+		t.Fatalf("redact: %d %s %s", r.status, r.location, excerpt(r.body))
+	}
+	var m models.Message
+	if err := p.db.First(&m, remnant.ID).Error; err != nil || m.Body != store.RedactionMarker {
+		t.Fatalf("the remnant: %q %v", m.Body, err)
+	}
+	var other models.Message
+	if err := p.db.First(&other, kept.ID).Error; err != nil || other.Body != "Thanks" {
+		t.Fatalf("another message changed: %q %v", other.Body, err)
+	}
+	var ev models.AuditEvent
+	if err := p.db.Where("action = ? AND target = ?", "privacy.redacted", fmt.Sprintf("privacy_request:%d", id)).First(&ev).Error; err != nil {
+		t.Fatal("no audit record of the redaction")
+	}
+	if ev.ActorID != samAcct.ID || ev.OrganizationID != 0 || ev.Detail != fmt.Sprintf("Message.body row %d", remnant.ID) {
+		t.Fatalf("redaction audit %+v", ev)
+	}
+	page = sam.get(base + "?done=redacted")
+	if strings.Contains(page.body, "olivia@acme.example for approval") || !strings.Contains(page.body, "redacted") {
+		t.Fatalf("after redaction: %s", excerpt(page.body))
+	}
+
+	p.flows.progress.AwaitingRetry = true
+	if page := sam.get(base); !strings.Contains(page.body, "Retry a failed step") {
+		t.Fatal("a failed step offers no retry")
+	}
+	if r := sam.post(base+"/retry", nil); r.status != http.StatusSeeOther || r.location != base+"?done=retried" {
+		t.Fatalf("retry: %d %s", r.status, excerpt(r.body))
+	}
+	sent := p.flows.signalled(workflows.SignalDsrRetry)
+	if len(sent) != 1 || sent[0].ID != id {
+		t.Fatalf("retries sent: %+v", sent)
+	}
+	if d, ok := sent[0].Arg.(workflows.DsrDecisionSignal); !ok || d.ByAccountID != samAcct.ID {
+		t.Fatalf("the retry names %+v, want %d", sent[0].Arg, samAcct.ID)
+	}
+
+	p.db.Model(&models.PrivacyRequest{}).Where("id = ?", id).Update("status", obligations.DsrCompleted)
+	if r := sam.post(base+"/redact", url.Values{"model": {"Message"}, "column": {"body"}, "row": {fmt.Sprint(remnant.ID)}}); r.status != http.StatusConflict {
+		t.Fatalf("redacting a closed request: %d, want 409", r.status)
 	}
 }

@@ -2,6 +2,8 @@ package models
 
 import (
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Incident is a personal data breach a privacy officer recorded (policy
@@ -13,6 +15,10 @@ import (
 // who was affected; they are sealed under the recording organization's key
 // all the same, since an officer writes them freely. The contact point is
 // a person's name and address, classified as such.
+//
+// An incident Convot's staff record about Convot itself (a breach of data
+// Convot holds as controller: its Customers' accounts) belongs to no
+// organization (OrganizationID 0) and is sealed under a key of its own.
 type Incident struct {
 	ID             uint64 `gorm:"primaryKey"`
 	OrganizationID uint64 `gorm:"index"` // the organization whose officer recorded it
@@ -92,10 +98,26 @@ type IncidentNotice struct {
 // as controller: its Customers' operators' accounts (policy §1). Convot's
 // staff then assess it and notify as controller (the staff console).
 func (i Incident) ConvotIsController() bool {
+	if i.OwnedByConvot() {
+		return true
+	}
 	for _, k := range i.SubjectKinds {
 		if k == SubjectCustomer {
 			return true
 		}
 	}
 	return false
+}
+
+// OwnedByConvot reports whether Convot's staff recorded the incident about
+// Convot itself rather than an organization's officer.
+func (i Incident) OwnedByConvot() bool { return i.OrganizationID == 0 }
+
+// BeforeCreate gives an incident of Convot's own a data key of its own: no
+// organization's key seals it, so no organization's closure shreds it.
+func (i *Incident) BeforeCreate(tx *gorm.DB) error {
+	if i.OrganizationID != 0 {
+		return nil
+	}
+	return ensureDataKey(tx, &i.DataKeyID, "incident")
 }

@@ -56,3 +56,13 @@ func (s *Store) ControllerIncidents(ctx context.Context) ([]models.Incident, err
 	}
 	return out, nil
 }
+
+// ExistingOrganizations returns those of ids that are organizations, by ID.
+func (s *Store) ExistingOrganizations(ctx context.Context, ids []uint64) ([]uint64, error) {
+	out := []uint64{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	err := s.with(ctx).Model(&models.Organization{}).Where("id IN ?", ids).Order("id").Pluck("id", &out).Error
+	return out, err
+}

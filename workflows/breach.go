@@ -84,7 +84,7 @@ const (
 // time of awareness only.
 type BreachInput struct {
 	IncidentID     uint64
-	OrganizationID uint64
+	OrganizationID uint64 // 0: Convot's own incident, recorded by staff
 	AwareAt        time.Time
 }
 
@@ -182,8 +182,9 @@ type breach struct {
 }
 
 func (b *breach) setup(ctx workflow.Context, in BreachInput) error {
-	if in.IncidentID == 0 || in.OrganizationID == 0 || in.AwareAt.IsZero() {
-		return temporal.NewNonRetryableApplicationError("incident, organization and time of awareness are required", "InvalidInput", nil)
+	// OrganizationID 0 is an incident of Convot's own, recorded by staff.
+	if in.IncidentID == 0 || in.AwareAt.IsZero() {
+		return temporal.NewNonRetryableApplicationError("incident and time of awareness are required", "InvalidInput", nil)
 	}
 	b.state = BreachState{
 		IncidentID: in.IncidentID, OrganizationID: in.OrganizationID, AwareAt: in.AwareAt,

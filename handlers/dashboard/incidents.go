@@ -72,6 +72,7 @@ type incidentForm struct {
 	Categories, SubjectKinds       []string
 	ApproxSubjects, ApproxRecords  string
 	ContactName, ContactEmail      string
+	Organizations                  string // staff: the organizations whose accounts are concerned
 	categorySet, subjectSet        map[string]bool
 	awareAt, occurredAt            time.Time
 	approxSubjects, approxRecords  int64
@@ -108,7 +109,7 @@ func (h *Handler) renderIncidents(c *gin.Context, status int, form incidentForm,
 		return
 	}
 	p := h.Page(c, "Incidents", "incidents", gin.H{
-		"Incidents": list, "Form": form, "Categories": categoryOptions(), "Now": h.Now().UTC(),
+		"Incidents": list, "Form": form, "Categories": categoryOptions(), "Now": h.Now().UTC(), "FormAction": "/incidents",
 	})
 	p.Error = problem
 	h.Render(c, status, "incidents", p)
@@ -121,8 +122,8 @@ func (h *Handler) parseIncidentForm(c *gin.Context) (incidentForm, string) {
 		Measures: strings.TrimSpace(c.PostForm("measures")), Categories: c.PostFormArray("categories"),
 		SubjectKinds: c.PostFormArray("subject_kinds"), ApproxSubjects: strings.TrimSpace(c.PostForm("approx_subjects")),
 		ApproxRecords: strings.TrimSpace(c.PostForm("approx_records")), ContactName: strings.TrimSpace(c.PostForm("contact_name")),
-		ContactEmail: strings.TrimSpace(c.PostForm("contact_email")),
-		categorySet:  map[string]bool{}, subjectSet: map[string]bool{},
+		ContactEmail: strings.TrimSpace(c.PostForm("contact_email")), Organizations: strings.TrimSpace(c.PostForm("organizations")),
+		categorySet: map[string]bool{}, subjectSet: map[string]bool{},
 	}
 	for _, cat := range f.Categories {
 		if _, ok := models.Categories[cat]; !ok {
@@ -253,10 +254,20 @@ func (h *Handler) incidentPage(c *gin.Context) {
 }
 
 func (h *Handler) renderIncident(c *gin.Context, status int, inc *models.Incident, problem string) {
-	steps, err := h.Store.IncidentSteps(c, inc.OrganizationID, inc.ID)
+	data, err := h.incidentData(c, inc, fmt.Sprintf("/incidents/%d", inc.ID))
 	if err != nil {
 		h.Internal(c, err)
 		return
+	}
+	h.RenderForm(c, status, "incident", fmt.Sprintf("Incident %d", inc.ID), "incidents", data, problem)
+}
+
+// incidentData is what an incident's page shows (the incident-detail
+// template), for the officer's page or the staff console's, at base.
+func (h *Handler) incidentData(c *gin.Context, inc *models.Incident, base string) (gin.H, error) {
+	steps, err := h.Store.IncidentSteps(c, inc.OrganizationID, inc.ID)
+	if err != nil {
+		return nil, err
 	}
 	tracked := false
 	for _, st := range steps {
@@ -269,14 +280,11 @@ func (h *Handler) renderIncident(c *gin.Context, status int, inc *models.Inciden
 	for _, cat := range inc.Categories {
 		categories = append(categories, categoryOption{cat, models.Categories[cat]})
 	}
-	p := h.Page(c, fmt.Sprintf("Incident %d", inc.ID), "incidents", gin.H{
-		"Incident": inc, "Steps": steps, "Categories": categories, "Tracked": tracked,
+	return gin.H{
+		"Incident": inc, "Steps": steps, "Categories": categories, "Untracked": !tracked, "Base": base,
 		"Overdue": now.After(inc.NoticeDueAt), "Left": inc.NoticeDueAt.Sub(now).Round(time.Minute),
-		"Open":        inc.Status != models.IncidentClosed,
-		"WorkflowURL": h.WorkflowURL(workflows.BreachWorkflowID(inc.ID)),
-	})
-	p.Error = problem
-	h.Render(c, status, "incident", p)
+		"Open": inc.Status != models.IncidentClosed, "WorkflowURL": h.WorkflowURL(workflows.BreachWorkflowID(inc.ID)),
+	}, nil
 }
 
 // WorkflowURL links a workflow in the Temporal UI, or "" without one.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,18 +26,126 @@ import (
 
 func (h *Handler) staffIncidentRoutes(g *gin.RouterGroup) {
 	g.GET("/incidents", h.staffIncidents)
+	g.POST("/incidents", h.staffRecordIncident)
 	g.GET("/incidents/:id", h.staffIncidentPage)
+	g.POST("/incidents/:id/track", h.staffTrackIncident)
 	g.POST("/incidents/:id/assess", h.staffAssessIncident)
 	g.POST("/incidents/:id/notice-sent", h.staffIncidentNoticeSent)
 }
 
 func (h *Handler) staffIncidents(c *gin.Context) {
+	a := site.CurrentAccount(c)
+	form := incidentForm{AwareAt: h.Now().UTC().Format(timeLayout), ContactName: a.FullName, ContactEmail: a.Email}
+	h.renderStaffIncidents(c, http.StatusOK, form, "")
+}
+
+func (h *Handler) renderStaffIncidents(c *gin.Context, status int, form incidentForm, problem string) {
 	list, err := h.Store.ControllerIncidents(c)
 	if err != nil {
 		h.Internal(c, err)
 		return
 	}
-	h.Render(c, http.StatusOK, "staff_incidents", h.Page(c, "Incidents (Convot as controller)", "staff", gin.H{"Incidents": list}))
+	p := h.Page(c, "Incidents (Convot as controller)", "staff", gin.H{
+		"Incidents": list, "Form": form, "Categories": categoryOptions(), "FormAction": "/staff/incidents", "Staff": true})
+	p.Error = problem
+	h.Render(c, status, "staff_incidents", p)
+}
+
+// staffRecordIncident records a breach of Convot's own (OrganizationID 0):
+// of data Convot holds as controller, its Customers' accounts, in the
+// organizations staff name. Its workflow keeps the same 72-hour deadline
+// and reminds the staff members.
+func (h *Handler) staffRecordIncident(c *gin.Context) {
+	a := site.CurrentAccount(c)
+	f, problem := h.parseIncidentForm(c)
+	if problem == "" && (len(f.SubjectKinds) != 1 || f.SubjectKinds[0] != models.SubjectCustomer) {
+		// End users' data is the Customers' as controllers: their
+		// officers record it, Convot tells them as processor.
+		problem = "An incident of Convot's own concerns Customers' accounts only."
+	}
+	var orgs []uint64
+	if problem == "" {
+		orgs, problem = h.affectedOrganizations(c, f.Organizations)
+	}
+	if problem != "" {
+		h.renderStaffIncidents(c, http.StatusUnprocessableEntity, f, problem)
+		return
+	}
+	now := h.Now().UTC()
+	inc := models.Incident{
+		RecordedByID: a.ID, AffectedOrganizations: orgs,
+		AwareAt: f.awareAt.UTC(), Nature: f.Nature, Categories: f.Categories, SubjectKinds: f.SubjectKinds,
+		ApproxSubjects: f.approxSubjects, ApproxRecords: f.approxRecords, Consequences: f.Consequences, Measures: f.Measures,
+		ContactName: f.ContactName, ContactEmail: f.ContactEmail, Status: models.IncidentOpen,
+		NoticeDueAt: f.awareAt.UTC().Add(workflows.BreachNoticeWindow), CreatedAt: now, UpdatedAt: now,
+	}
+	if !f.occurredAt.IsZero() {
+		o := f.occurredAt.UTC()
+		inc.OccurredAt = &o
+	}
+	err := h.Store.Tx(c, func(tx *store.Store) error {
+		if err := tx.CreateIncident(c, &inc); err != nil {
+			return err
+		}
+		step := models.IncidentStep{IncidentID: inc.ID, OnceKey: "recorded", Step: "recorded",
+			Detail: fmt.Sprintf("aware %s; notice due %s; %d organizations concerned", inc.AwareAt.Format(time.RFC3339), inc.NoticeDueAt.Format(time.RFC3339), len(orgs)), ActorID: a.ID, At: now}
+		if err := tx.CreateIncidentStep(c, &step); err != nil {
+			return err
+		}
+		return h.Audit(tx, c, 0, a.ID, a.DataKeyID, "staff.incident_recorded", site.Target("incident", inc.ID), "notice due "+inc.NoticeDueAt.Format(time.RFC3339))
+	})
+	if err != nil {
+		h.Internal(c, err)
+		return
+	}
+	if err := h.startBreach(c, &inc); err != nil {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/staff/incidents/%d", inc.ID))
+}
+
+// affectedOrganizations reads the organizations field: "all", or
+// organization numbers separated by commas, each of which must exist.
+func (h *Handler) affectedOrganizations(c *gin.Context, field string) ([]uint64, string) {
+	field = strings.TrimSpace(field)
+	if strings.EqualFold(field, "all") {
+		ids, err := h.Store.OrganizationIDs(c)
+		if err != nil || len(ids) == 0 {
+			return nil, "There are no organizations to name."
+		}
+		return ids, ""
+	}
+	var ids []uint64
+	seen := map[uint64]bool{}
+	for part := range strings.SplitSeq(field, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		id, err := strconv.ParseUint(part, 10, 64)
+		if err != nil || id == 0 {
+			return nil, fmt.Sprintf("%q is not an organization number: give numbers separated by commas, or all.", part)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, "Name the organizations whose accounts are concerned, or all."
+	}
+	found, err := h.Store.ExistingOrganizations(c, ids)
+	if err != nil {
+		return nil, "The organizations could not be checked. Try again in a moment."
+	}
+	if len(found) != len(ids) {
+		for _, id := range ids {
+			if !slices.Contains(found, id) {
+				return nil, fmt.Sprintf("There is no organization %d.", id)
+			}
+		}
+	}
+	return found, ""
 }
 
 // staffIncident loads an incident Convot is controller of; any other is
@@ -60,20 +170,24 @@ func (h *Handler) staffIncidentPage(c *gin.Context) {
 }
 
 func (h *Handler) renderStaffIncident(c *gin.Context, status int, inc *models.Incident, problem string) {
-	steps, err := h.Store.IncidentSteps(c, inc.OrganizationID, inc.ID)
+	data, err := h.incidentData(c, inc, fmt.Sprintf("/staff/incidents/%d", inc.ID))
 	if err != nil {
 		h.Internal(c, err)
 		return
 	}
-	now := h.Now().UTC()
-	var categories []categoryOption
-	for _, cat := range inc.Categories {
-		categories = append(categories, categoryOption{cat, models.Categories[cat]})
+	h.RenderForm(c, status, "staff_incident", fmt.Sprintf("Incident %d", inc.ID), "staff", data, problem)
+}
+
+// staffTrackIncident starts the workflow of an incident whose start failed.
+func (h *Handler) staffTrackIncident(c *gin.Context) {
+	inc, ok := h.staffIncident(c)
+	if !ok {
+		return
 	}
-	h.RenderForm(c, status, "staff_incident", fmt.Sprintf("Incident %d", inc.ID), "staff", gin.H{
-		"Incident": inc, "Steps": steps, "Categories": categories, "Overdue": now.After(inc.NoticeDueAt),
-		"Left": inc.NoticeDueAt.Sub(now).Round(time.Minute), "Open": inc.Status != models.IncidentClosed,
-		"WorkflowURL": h.WorkflowURL(workflows.BreachWorkflowID(inc.ID))}, problem)
+	if err := h.startBreach(c, inc); err != nil {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/staff/incidents/%d", inc.ID))
 }
 
 // staffSignalBreach sends a staff member's step to the incident's workflow

@@ -32,6 +32,8 @@ func (h *Handler) staffPrivacyRoutes(g *gin.RouterGroup) {
 	g.POST("/privacy/:id/approve", h.staffPrivacyApprove)
 	g.POST("/privacy/:id/reject", h.staffPrivacyReject)
 	g.POST("/privacy/:id/extend", h.staffPrivacyExtend)
+	g.POST("/privacy/:id/retry", h.staffPrivacyRetry)
+	g.POST("/privacy/:id/redact", h.staffPrivacyRedact)
 }
 
 // controllerRow is a request as the staff lists show it.
@@ -119,16 +121,27 @@ func (h *Handler) staffPrivacyRequestPage(c *gin.Context) {
 	}
 	var progress *workflows.DsrProgress
 	progressErr := ""
-	if in := h.privacyIntake(); in != nil && in.Workflows != nil {
+	var remnants []dsr.Remnant
+	in := h.privacyIntake()
+	if in != nil && in.Workflows != nil {
 		if p, err := in.Workflows.Progress(c, r.ID); err == nil {
 			progress = &p
 		} else {
 			progressErr = "The workflow's progress cannot be read at the moment; the status below is the last one recorded."
 		}
 	}
+	if in != nil {
+		var err error
+		if remnants, err = in.Remnants(c, r); err != nil {
+			h.Internal(c, err)
+			return
+		}
+	}
 	h.Render(c, http.StatusOK, "staff_privacy_request", h.Page(c, r.WorkflowID(), "staff", gin.H{
 		"Row": h.controllerRow(*r), "Progress": progress, "ProgressErr": progressErr, "WorkflowURL": h.WorkflowURL(r.WorkflowID()),
-		"Done": c.Query("done"), "MaxMonths": obligations.MaxDsrExtensionMonths}))
+		"Done": c.Query("done"), "MaxMonths": obligations.MaxDsrExtensionMonths,
+		"CanRetry": progress != nil && progress.AwaitingRetry, "Evidence": dsr.Evidence(r), "Remnants": remnants,
+		"Base": fmt.Sprintf("/staff/privacy/%d", r.ID), "Manage": true}))
 }
 
 // staffApprovalCount is one line of what an erasure erases.
@@ -225,4 +238,36 @@ func (h *Handler) staffPrivacyExtend(c *gin.Context) {
 	}
 	dec, err := dsr.Extension(r, site.CurrentAccount(c).ID, months, c.PostForm("reason"))
 	h.staffDecide(c, r, dec, err, "extended")
+}
+
+func (h *Handler) staffPrivacyRetry(c *gin.Context) {
+	r, ok := h.staffPrivacyRequest(c)
+	if !ok {
+		return
+	}
+	in := h.privacyIntake()
+	if in == nil {
+		h.DecisionSent(c, dsr.ErrUnavailable)
+		return
+	}
+	dec, err := in.Retry(c, r, site.CurrentAccount(c).ID)
+	h.staffDecide(c, r, dec, err, "retried")
+}
+
+// staffPrivacyRedact redacts a remnant of an erasure of Convot's, recorded
+// in the deployment's audit log with the staff member.
+func (h *Handler) staffPrivacyRedact(c *gin.Context) {
+	r, ok := h.staffPrivacyRequest(c)
+	if !ok {
+		return
+	}
+	in := h.privacyIntake()
+	if in == nil {
+		h.DecisionSent(c, dsr.ErrUnavailable)
+		return
+	}
+	if !h.Redacted(c, in.Redact(c, r, site.RemnantFromForm(c), site.CurrentAccount(c).ID, 0)) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/staff/privacy/%d?done=redacted", r.ID))
 }

@@ -1,7 +1,6 @@
 package privacy
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -138,9 +137,11 @@ type requestDetail struct {
 	Contact     *models.Contact
 	Done        string
 	NeedsAnswer bool // an operator-logged request without an address: the officer hands over the answer
-	Remnants    []remnantRow
+	Remnants    []dsr.Remnant
 	// CanRetry: a step failed and the workflow waits for a retry.
 	CanRetry bool
+	Base     string // the request's path, where the decisions post
+	Manage   bool   // the viewer may decide
 }
 
 // decisionDone is what the request page says after a decision.
@@ -157,7 +158,8 @@ func (h *Handler) requestDetail(c *gin.Context) {
 	if !ok {
 		return
 	}
-	d := requestDetail{Row: h.requestRow(*r), Result: r.Result, Done: decisionDone[c.Query("done")]}
+	d := requestDetail{Row: h.requestRow(*r), Result: r.Result, Done: decisionDone[c.Query("done")],
+		Base: fmt.Sprintf("/privacy/requests/%d", r.ID), Manage: site.Can(site.CurrentAccount(c).Role, "privacy_requests_manage")}
 	if h.Workflows != nil {
 		if p, err := h.Workflows.Progress(c, r.ID); err == nil {
 			d.Progress = &p
@@ -166,18 +168,11 @@ func (h *Handler) requestDetail(c *gin.Context) {
 			d.ProgressErr = "The workflow's progress cannot be read at the moment; the status below is the last one recorded."
 		}
 	}
-	if r.Evidence != "" {
-		var rep store.ScanReport
-		if json.Unmarshal([]byte(r.Evidence), &rep) == nil {
-			d.Evidence = &rep
-		}
-	}
+	d.Evidence = dsr.Evidence(r)
 	var err error
-	if d.Evidence != nil && !d.Evidence.Clean && r.Open() {
-		if d.Remnants, err = h.remnants(c, r, d.Evidence); err != nil {
-			h.Internal(c, err)
-			return
-		}
+	if d.Remnants, err = h.Intake.Remnants(c, r); err != nil {
+		h.Internal(c, err)
+		return
 	}
 	if d.Exports, err = h.Store.PrivacyExports(c, r.OrganizationID, r.ID); err != nil {
 		h.Internal(c, err)
@@ -309,19 +304,8 @@ func (h *Handler) retry(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !r.Open() {
-		h.Fail(c, http.StatusConflict, "Closed", "This request is closed already.")
-		return
-	}
-	if h.Workflows != nil {
-		p, err := h.Workflows.Progress(c, r.ID)
-		if err == nil && !p.AwaitingRetry {
-			h.Fail(c, http.StatusConflict, "Nothing to retry", "No step of this request has failed: there is nothing to retry.")
-			return
-		}
-	}
-	h.decide(c, r, dsr.Decision{Signal: workflows.SignalDsrRetry, Arg: workflows.DsrDecisionSignal{ByAccountID: site.CurrentAccount(c).ID},
-		Action: "privacy.retried", Detail: r.Step}, nil, "retried")
+	dec, err := h.Intake.Retry(c, r, site.CurrentAccount(c).ID)
+	h.decide(c, r, dec, err, "retried")
 }
 
 // officerDownload hands the answer of a request an operator logged for a
@@ -356,48 +340,6 @@ func (h *Handler) officerDownload(c *gin.Context) {
 	h.serveExport(c, e)
 }
 
-// remnantRow is a remnant the scanner found, as the request page shows it:
-// the finding, its text (when it is free text the officer can redact) and
-// whether it was redacted already.
-type remnantRow struct {
-	store.ScanFinding
-	Text       string
-	Redactable bool
-	Redacted   bool
-}
-
-// redactionDetail names a redacted field in the audit record: table,
-// column and row, never the text.
-func redactionDetail(f store.ScanFinding) string {
-	return fmt.Sprintf("%s.%s row %d", f.Model, f.Column, f.RowID)
-}
-
-// remnants lists the scanner's findings of an erasure with what the
-// officer needs to redact them.
-func (h *Handler) remnants(c *gin.Context, r *models.PrivacyRequest, rep *store.ScanReport) ([]remnantRow, error) {
-	var out []remnantRow
-	for _, f := range rep.Findings {
-		row := remnantRow{ScanFinding: f}
-		if f.Kind == "identifier_found" {
-			done, err := h.Store.AuditRecordedWithDetail(c, "privacy.redacted", fmt.Sprintf("privacy_request:%d", r.ID), redactionDetail(f))
-			if err != nil {
-				return nil, err
-			}
-			row.Redacted = done
-			text, err := h.Store.RemnantText(c, r.OrganizationID, f.Model, f.Column, f.RowID)
-			switch {
-			case err == nil:
-				row.Text, row.Redactable = text, !done && text != store.RedactionMarker
-			case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotRedactable):
-			default:
-				return nil, err
-			}
-		}
-		out = append(out, row)
-	}
-	return out, nil
-}
-
 // redact replaces the text of a remnant the scanner found (a field of a
 // row of the organization, listed in the request's evidence) with a
 // marker, and records who redacted what and when; the officer then
@@ -407,37 +349,12 @@ func (h *Handler) redact(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !r.Open() || r.Type != obligations.DsrErasure {
-		h.Fail(c, http.StatusConflict, "Nothing to redact", "Only an open erasure request's remnants can be redacted.")
-		return
-	}
-	rowID, _ := strconv.ParseUint(c.PostForm("row"), 10, 64)
-	f := store.ScanFinding{Kind: "identifier_found", Model: c.PostForm("model"), Column: c.PostForm("column"), RowID: rowID}
-	var rep store.ScanReport
-	if r.Evidence == "" || json.Unmarshal([]byte(r.Evidence), &rep) != nil || !slices.Contains(rep.Findings, f) {
-		h.Fail(c, http.StatusBadRequest, "Not a remnant", "Only a remnant the completeness scanner found in this request can be redacted.")
-		return
-	}
-	a := site.CurrentAccount(c)
-	err := h.Store.Tx(c, func(tx *store.Store) error {
-		if err := tx.RedactRemnant(c, r.OrganizationID, f.Model, f.Column, f.RowID); err != nil {
-			return err
-		}
-		return h.Intake.AuditRequest(c, tx, r, a.ID, "privacy.redacted", redactionDetail(f))
-	})
-	switch {
-	case errors.Is(err, store.ErrNotRedactable):
-		h.Fail(c, http.StatusUnprocessableEntity, "Not redactable here", "This remnant is not free text of this organization: it cannot be redacted in the product.")
-		return
-	case errors.Is(err, store.ErrNotFound):
-		h.Fail(c, http.StatusNotFound, "Gone", "This row no longer exists: retry the scan.")
-		return
-	case err != nil:
-		h.Internal(c, err)
+	f := site.RemnantFromForm(c)
+	if !h.Redacted(c, h.Intake.Redact(c, r, f, site.CurrentAccount(c).ID, r.OrganizationID)) {
 		return
 	}
 	if site.WantsJSON(c) {
-		c.JSON(http.StatusOK, gin.H{"id": r.ID, "request": r.WorkflowID(), "redacted": redactionDetail(f)})
+		c.JSON(http.StatusOK, gin.H{"id": r.ID, "request": r.WorkflowID(), "redacted": fmt.Sprintf("%s.%s row %d", f.Model, f.Column, f.RowID)})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/privacy/requests/%d?done=redacted", r.ID))

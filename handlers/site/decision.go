@@ -3,10 +3,12 @@ package site
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/convot/convot/dsr"
+	"github.com/convot/convot/store"
 )
 
 // DecisionSent reports whether an officer's decision on a privacy request
@@ -29,4 +31,26 @@ func (s *Site) DecisionSent(c *gin.Context, err error) bool {
 		s.Internal(c, err)
 	}
 	return false
+}
+
+// RemnantFromForm reads the remnant a redaction names (model, column, row).
+func RemnantFromForm(c *gin.Context) store.ScanFinding {
+	rowID, _ := strconv.ParseUint(c.PostForm("row"), 10, 64)
+	return store.ScanFinding{Kind: "identifier_found", Model: c.PostForm("model"), Column: c.PostForm("column"), RowID: rowID}
+}
+
+// Redacted answers a redaction's error as DecisionSent does, with the
+// store's refusals: a remnant that is not free text of the organization
+// (422), a row that is gone (404). It reports whether the redaction was
+// made.
+func (s *Site) Redacted(c *gin.Context, err error) bool {
+	switch {
+	case errors.Is(err, store.ErrNotRedactable):
+		s.Fail(c, http.StatusUnprocessableEntity, "Not redactable here", "This remnant is not free text of this organization: it cannot be redacted in the product.")
+		return false
+	case errors.Is(err, store.ErrNotFound):
+		s.Fail(c, http.StatusNotFound, "Gone", "This row no longer exists: retry the scan.")
+		return false
+	}
+	return s.DecisionSent(c, err)
 }

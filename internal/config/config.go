@@ -70,6 +70,7 @@ var Settings = []Setting{
 	{Name: "CONVOT_PRIVACY_ADDRESS", Default: "privacy@convot.io", Usage: "address for privacy requests (policy §9, §14): inbound mail to it becomes a data-subject request", Commands: runCommands},
 	{Name: "CONVOT_SECURITY_ADDRESS", Default: "security@convot.io", Usage: "address for security vulnerability reports (policy §10, §14): inbound mail to it becomes a tracked vulnerability report", Commands: webCommands},
 	{Name: "CONVOT_SUPPORT_ADDRESS", Default: "support@convot.io", Usage: "Convot's general support address (policy §14): inbound mail to it becomes a support ticket", Commands: webCommands},
+	{Name: "CONVOT_STAFF", Usage: "the email of your staff account, the default of --staff of `convot support` and `convot security`: the audit log records which staff member acted", Commands: []string{"support", "security"}},
 	{Name: "SHOPIFY_API_KEY", Usage: "Shopify app API key (client ID); empty means the Shopify app is off", Commands: runCommands},
 	{Name: "SHOPIFY_API_SECRET", Usage: "Shopify app API secret: signs installs, OAuth callbacks and webhooks (/webhooks/shopify); the app is off unless both the key and the secret are set", Commands: runCommands},
 	{Name: "ANTHROPIC_API_KEY", Usage: "Anthropic API key for AI features; empty means the local deterministic provider", Commands: appCommands},
