@@ -2,8 +2,8 @@ package handlers
 
 import (
 	"net/http"
-	"slices"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
