@@ -1,0 +1,159 @@
+package codec
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/handlers/site"
+	"github.com/convot/convot/models"
+	"github.com/convot/convot/store"
+)
+
+// UIPath is where Convot serves the Temporal UI, under its own origin:
+// the UI's public path (`--ui-public-path`, TEMPORAL_UI_PUBLIC_PATH), so
+// that its codec calls to /codec are same-origin and carry the dashboard
+// session whatever host the officer typed.
+const UIPath = "/temporal"
+
+// uiCSP is the Content-Security-Policy of the proxied UI: its own scripts
+// (and SvelteKit's inline start-up script, which a public path leaves
+// without the UI's own hash policy), its own API and the codec only.
+const uiCSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; " +
+	"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+
+// queryPath is the one POST of the UI's API that reads: a workflow query
+// (the Queries tab, the stack trace).
+var queryPath = regexp.MustCompile(`^` + UIPath + `/api/v1/namespaces/[^/]+/workflows/[^/]+/query/[^/]+$`)
+
+// UI reverse-proxies the Temporal UI at UIPath, served by the UI server at
+// Upstream with that public path, to a signed-in officer (owner, admin)
+// or auditor, read-only, and to Convot's staff (with two-factor
+// authentication), who may also act on workflows (signal, cancel,
+// terminate). Everyone else is refused: the UI itself has no sign-in.
+type UI struct {
+	Site     *site.Site
+	Store    *store.Store
+	Upstream *url.URL
+}
+
+// Routes mounts UIPath/*, behind the dashboard's session.
+func (u *UI) Routes(r *gin.Engine) {
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u.Upstream)
+			pr.SetXForwarded()
+			// Convot's cookies are Convot's: the UI server sees its own.
+			keep := []string{}
+			for _, c := range pr.In.Cookies() {
+				if c.Name != site.SessionCookie && c.Name != site.CSRFCookie {
+					keep = append(keep, c.Name+"="+c.Value)
+				}
+			}
+			pr.Out.Header.Del("Cookie")
+			if len(keep) > 0 {
+				pr.Out.Header.Set("Cookie", strings.Join(keep, "; "))
+			}
+		},
+		ModifyResponse: func(res *http.Response) error {
+			h := res.Header
+			h.Set("Content-Security-Policy", uiCSP)
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "same-origin")
+			// The UI's CSRF cookie stays under the UI's path.
+			cookies := res.Cookies()
+			h.Del("Set-Cookie")
+			for _, c := range cookies {
+				if c.Path == "" || c.Path == "/" {
+					c.Path = UIPath + "/"
+				}
+				h.Add("Set-Cookie", c.String())
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if !errors.Is(err, http.ErrAbortHandler) {
+				slog.Warn("the Temporal UI is not reachable", "upstream", u.Upstream.Host, "err", err)
+			}
+			http.Error(w, "The Temporal UI is not reachable.", http.StatusBadGateway)
+		},
+	}
+	serve := func(c *gin.Context) {
+		// The UI's headers replace the dashboard's (ModifyResponse).
+		for _, k := range []string{"Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"} {
+			c.Writer.Header().Del(k)
+		}
+		proxy.ServeHTTP(c.Writer, c.Request)
+	}
+	g := r.Group(UIPath, u.Site.LoadSession, u.signedIn, u.allow)
+	g.Any("/*path", serve)
+}
+
+// signedIn sends a browser's page load without a session to sign in (as
+// the dashboard does) and refuses the UI's API calls with 401.
+func (u *UI) signedIn(c *gin.Context) {
+	if strings.Contains(c.GetHeader("Accept"), "text/html") {
+		u.Site.RequireAccount(c)
+		return
+	}
+	a := site.CurrentAccount(c)
+	if a == nil || (site.CurrentOrg(c).RequireMFA && !a.TOTPEnabled) {
+		c.Header("Cache-Control", "no-store")
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "sign in to Convot's dashboard first"})
+		return
+	}
+	c.Next()
+}
+
+// allow admits the codec's roles read-only, and staff.
+func (u *UI) allow(c *gin.Context) {
+	a := site.CurrentAccount(c)
+	staff, err := isStaff(c, u.Store, a)
+	if err != nil {
+		u.Site.Internal(c, err)
+		c.Abort()
+		return
+	}
+	if !staff && !slices.Contains(roles, a.Role) {
+		u.Site.Fail(c, http.StatusForbidden, "Forbidden", "The Temporal UI is for privacy officers (owners, admins) and auditors.")
+		return
+	}
+	if !staff && !readOnly(c.Request) {
+		u.Site.Fail(c, http.StatusForbidden, "Forbidden",
+			"The Temporal UI is read-only for an organization's officers: decide on requests from the dashboard's privacy pages.")
+		return
+	}
+	c.Next()
+}
+
+func readOnly(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	case http.MethodPost:
+		return queryPath.MatchString(r.URL.EscapedPath())
+	}
+	return false
+}
+
+// isStaff: a of Convot's active staff, signed in with two-factor
+// authentication (policy §10), as the staff console requires.
+func isStaff(c *gin.Context, s *store.Store, a *models.Account) (bool, error) {
+	if a == nil || !a.TOTPEnabled {
+		return false, nil
+	}
+	_, err := s.ActiveStaffMember(c, a.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
