@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,36 @@ func TestTemporalUIDecodesForASignedInOfficerInTheBrowser(t *testing.T) {
 			text := d.eval("the page", `location.href + "\n" + document.body.innerText.slice(0, 3000)`)
 			t.Fatalf("the decoded input is not shown on %s: %v\n%s", base, err, text)
 		}
+	}
+
+	// Another organization's owner sees the workflow listed (IDs and
+	// search attributes hold no personal data) but its input still
+	// encrypted: the codec decodes only the officer's organization's.
+	other := ts.browser(t)
+	other.signup("gina@globex-ui.test", "Globex")
+	gctx, cancelG := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer cancelG()
+	gctx, cancelGT := context.WithTimeout(gctx, 90*time.Second)
+	defer cancelGT()
+	g := pageDriver{t, gctx}
+	g.run("sign in as Globex's owner",
+		chromedp.Navigate(ts.URL+"/login"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "gina@globex-ui.test"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct horse battery"),
+		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=nav-inbox]`)),
+		chromedp.Navigate(ts.URL+page),
+	)
+	if _, err := chromedp.Run(g.ctx, chromedp.Poll[bool](`(() => { const t = document.body.innerText; return t.includes('Input') && t.includes('Result') && t.includes('`+run.GetID()+`'); })()`,
+		chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+		t.Fatalf("the workflow page for Globex's owner: %v", err)
+	}
+	time.Sleep(3 * time.Second) // the codec call has had its time
+	text := g.eval("the page", `document.body.innerText`)
+	if os.Getenv("DEBUG_UI") != "" {
+		t.Log(text)
+	}
+	if strings.Contains(text, ground) || strings.Contains(text, `"RequestID"`) {
+		t.Fatal("Globex's owner reads Acme's request in the Temporal UI")
 	}
 }

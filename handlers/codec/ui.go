@@ -81,9 +81,10 @@ func (u *UI) Routes(r *gin.Engine) {
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if !errors.Is(err, http.ErrAbortHandler) {
-				slog.Warn("the Temporal UI is not reachable", "upstream", u.Upstream.Host, "err", err)
+			if r.Context().Err() != nil {
+				return // the browser went away (a navigation): nothing to answer
 			}
+			slog.Warn("the Temporal UI is not reachable", "upstream", u.Upstream.Host, "err", err)
 			http.Error(w, "The Temporal UI is not reachable.", http.StatusBadGateway)
 		},
 	}
