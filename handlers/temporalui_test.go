@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +24,9 @@ type fakeTemporalUI struct {
 	seen []string
 }
 
+// uiStartScript is the inline script of the fake UI's page.
+const uiStartScript = "\n  window.started = true;\n"
+
 func newFakeTemporalUI(t *testing.T) *fakeTemporalUI {
 	f := &fakeTemporalUI{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -29,6 +34,11 @@ func newFakeTemporalUI(t *testing.T) *fakeTemporalUI {
 		f.seen = append(f.seen, r.Method+" "+r.URL.Path)
 		f.mu.Unlock()
 		http.SetCookie(w, &http.Cookie{Name: "_csrf", Value: "ui-token", Path: "/"})
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write([]byte(`<!doctype html><html><body><div id="svelte"><script>` + uiStartScript + `</script></div></body></html>`))
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"path": r.URL.Path, "cookie": r.Header.Get("Cookie"), "ui": "temporal"})
 	}))
@@ -123,8 +133,14 @@ func TestTemporalUIIsProxiedToOfficersOnly(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.body), &got); err != nil || !strings.Contains(got["cookie"], "_csrf=ui-token") || strings.Contains(got["cookie"], "convot_") {
 		t.Fatalf("cookies sent to the UI server: %s", r.body)
 	}
-	if r := owner.do("GET", workflowPage, html); r.status != http.StatusOK {
-		t.Fatalf("owner's page load: %d", r.status)
+	// The page runs on the dashboard's origin: its CSP admits its own
+	// inline start-up script by hash, and no other inline script.
+	r = owner.do("GET", workflowPage, html)
+	sum := sha256.Sum256([]byte(uiStartScript))
+	csp := r.header.Get("Content-Security-Policy")
+	if r.status != http.StatusOK || !strings.Contains(r.body, "window.started") ||
+		!strings.Contains(csp, "script-src 'self' 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"';") || strings.Contains(csp, "unsafe-inline'; style") {
+		t.Fatalf("owner's page load: %d, CSP %q", r.status, csp)
 	}
 	// Read-only for an organization's officers: queries pass, actions do not.
 	if r := owner.do("POST", workflowAPI+"/query/DsrProgress", api); r.status != http.StatusOK {

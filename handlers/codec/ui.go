@@ -1,13 +1,19 @@
 package codec
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -23,12 +29,19 @@ import (
 // session whatever host the officer typed.
 const UIPath = "/temporal"
 
-// uiCSP is the Content-Security-Policy of the proxied UI: its own scripts
-// (and SvelteKit's inline start-up script, which a public path leaves
-// without the UI's own hash policy), its own API and the codec only.
-const uiCSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; " +
+// uiCSP is the Content-Security-Policy of the proxied UI, which runs on
+// the dashboard's origin: its own scripts, plus the inline start-up
+// scripts of the page it serves by their hashes (a public path makes the
+// UI drop its own hash policy), its own API and the codec only.
+const uiCSP = "default-src 'self'; script-src 'self'%s; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; " +
 	"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+
+// inlineScript is an inline <script> of the UI's page (SvelteKit's).
+var inlineScript = regexp.MustCompile(`(?s)<script>(.*?)</script>`)
+
+// maxPage bounds the UI page read to hash its inline scripts.
+const maxPage = 4 << 20
 
 // queryPath is the one POST of the UI's API that reads: a workflow query
 // (the Queries tab, the stack trace).
@@ -62,10 +75,19 @@ func (u *UI) Routes(r *gin.Engine) {
 			if len(keep) > 0 {
 				pr.Out.Header.Set("Cookie", strings.Join(keep, "; "))
 			}
+			// A page load gets the page in clear (the transport still
+			// speaks gzip to the UI server), to hash its inline scripts.
+			if strings.Contains(pr.In.Header.Get("Accept"), "text/html") {
+				pr.Out.Header.Del("Accept-Encoding")
+			}
 		},
 		ModifyResponse: func(res *http.Response) error {
 			h := res.Header
-			h.Set("Content-Security-Policy", uiCSP)
+			hashes, err := inlineScriptHashes(res)
+			if err != nil {
+				return err
+			}
+			h.Set("Content-Security-Policy", fmt.Sprintf(uiCSP, hashes))
 			h.Set("X-Frame-Options", "DENY")
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "same-origin")
@@ -134,6 +156,32 @@ func (u *UI) allow(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// inlineScriptHashes reads an HTML page (not compressed) and gives the
+// CSP sources of its inline scripts, " 'sha256-…'" each; the body is put
+// back. Other responses have none.
+func inlineScriptHashes(res *http.Response) (string, error) {
+	if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || res.Header.Get("Content-Encoding") != "" {
+		return "", nil
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxPage+1))
+	_ = res.Body.Close() // read to its end, or too large: the page is answered either way
+	if err != nil {
+		return "", err
+	}
+	if len(body) > maxPage {
+		return "", errors.New("the Temporal UI's page is too large")
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	res.ContentLength = int64(len(body))
+	res.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	var b strings.Builder
+	for _, m := range inlineScript.FindAllSubmatch(body, -1) {
+		sum := sha256.Sum256(m[1])
+		b.WriteString(" 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'")
+	}
+	return b.String(), nil
 }
 
 func readOnly(r *http.Request) bool {
