@@ -290,3 +290,29 @@ func legacyEncode(t *testing.T, c *Codec, p *commonpb.Payload) *commonpb.Payload
 		Data:     aead.Seal(nonce, nonce, plain, []byte("convot temporal payload v1")),
 	}
 }
+
+// The UI proxied under the codec server's own origin calls it
+// same-origin, whatever host the officer typed: served, without CORS
+// headers; an Origin naming another host is still refused.
+func TestHandlerServesItsOwnOrigin(t *testing.T) {
+	cs := newCodecServer(t)
+	enc, err := cs.codec.Encode(plainPayloads(t, secret))
+	require.NoError(t, err)
+	own := strings.Replace(cs.srv.URL, "127.0.0.1", "localhost", 1)
+	for _, origin := range []string{cs.srv.URL, own} {
+		req, err := http.NewRequest(http.MethodPost, origin+"/temporal-codec/decode", bytes.NewReader(payloadsJSON(t, enc)))
+		require.NoError(t, err)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Authorization", "Bearer officer-token")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		require.Equal(t, http.StatusOK, resp.StatusCode, origin)
+		require.Equal(t, secret, decodedString(t, body))
+		require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	resp, _ := cs.do(t, http.MethodPost, "/temporal-codec/decode", payloadsJSON(t, enc), map[string]string{"Origin": "http://127.0.0.1:1", "Authorization": "Bearer officer-token"})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "another port is another origin")
+}
