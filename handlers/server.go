@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -56,9 +57,14 @@ type Server struct {
 	// Outbox is set in the embedded default: the dev mailbox page shows it.
 	Outbox *mail.Outbox
 	// PayloadCodec, when set, is served at /codec for the Temporal UI at
-	// TemporalUIURL.
+	// TemporalUIURL (where officers open workflows; links use it).
 	PayloadCodec  *payloads.Codec
 	TemporalUIURL string
+	// TemporalUIUpstream, when set, is the Temporal UI server (run with
+	// the public path codec.UIPath), proxied at that path to officers
+	// and staff signed in to the dashboard (CONVOT_TEMPORAL_UI_URL);
+	// TemporalUIURL is then the base URL followed by that path.
+	TemporalUIUpstream *url.URL
 	// Temporal starts, signals and queries the workflows that carry
 	// long-running obligations (DSR deadlines, cancellation grace, breach
 	// notices). Nil only in tests that need none.
@@ -234,6 +240,9 @@ func New(s *Server) (http.Handler, error) {
 	r.GET("/readyz", s.readyz)
 	if s.PayloadCodec != nil {
 		(&codec.Handler{Store: s.Store, Codec: s.PayloadCodec, UIURL: s.TemporalUIURL, Now: s.now}).Routes(r)
+	}
+	if s.TemporalUIUpstream != nil {
+		(&codec.UI{Site: s.Site, Store: s.Store, Upstream: s.TemporalUIUpstream}).Routes(r)
 	}
 	// The widget's API answers other sites (CORS, visitor tokens): no
 	// dashboard session or CSRF cookie applies to it (handlers/widget).

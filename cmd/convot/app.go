@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,9 +51,11 @@ type app struct {
 	// recorded in the database for auditors.
 	gate *policies.Gate
 	// temporal is the client the HTTP server starts and signals workflows
-	// with; temporalUI is where privacy officers follow them.
-	temporal   client.Client
-	temporalUI string
+	// with; temporalUI is where privacy officers follow them, served by
+	// the Temporal UI server at temporalUIUpstream when Convot proxies it.
+	temporal           client.Client
+	temporalUI         string
+	temporalUIUpstream *url.URL
 	// blobs keeps attachments and backups (disk, or S3 when configured);
 	// hub carries live events (in-process, or Redis across web nodes).
 	blobs blob.Store
@@ -292,6 +295,7 @@ func (a *app) httpServer() (*http.Server, error) {
 	s := a.handlers // Store from openApp
 	s.Config, s.Mail, s.Outbox, s.PayloadCodec = a.cfg, sender, devOutbox(a), codec
 	s.TemporalUIURL, s.Temporal, s.Hub, s.Blobs, s.Stripe, s.GeoIP = a.temporalUI, a.temporal, a.hub, a.blobs, a.stripe, geo
+	s.TemporalUIUpstream = a.temporalUIUpstream
 	s.RateLimits = a.rateLimits
 	if a.cfg.ShopifyAPIKey != "" && a.cfg.ShopifyAPISecret != "" {
 		client, err := subprocessors.NewShopify(a.gate, subprocessors.ShopifyConfig{})

@@ -152,6 +152,26 @@ func TestComposeFileIsValid(t *testing.T) {
 		t.Errorf("temporal starts before its schema job: %+v", tmp.DependsOn)
 	}
 
+	// The Temporal UI is published nowhere: Convot serves it under its
+	// own origin at /temporal/ (CONVOT_TEMPORAL_UI_URL), behind the
+	// dashboard session, with the codec same-origin at /codec.
+	for name, s := range p.Services {
+		if len(s.Ports) > 0 && s.Build == nil {
+			t.Errorf("%s publishes %v: only Convot is published", name, s.Ports)
+		}
+	}
+	ui := p.Services["temporal-ui"]
+	for k, want := range map[string]string{"TEMPORAL_UI_PUBLIC_PATH": "/temporal", "TEMPORAL_CODEC_ENDPOINT": "/codec"} {
+		if v := ui.Environment[k]; v == nil || *v != want {
+			t.Errorf("temporal-ui: %s is not %s", k, want)
+		}
+	}
+	for _, name := range []string{"convot-web-1", "convot-web-2"} {
+		if v := p.Services[name].Environment["CONVOT_TEMPORAL_UI_URL"]; v == nil || *v != "http://temporal-ui:8080" {
+			t.Errorf("%s does not proxy the Temporal UI (CONVOT_TEMPORAL_UI_URL)", name)
+		}
+	}
+
 	// .env.example lists exactly the secrets.
 	f, err := os.Open(filepath.Join("..", "..", ".env.example"))
 	if err != nil {

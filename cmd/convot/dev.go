@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/convot/convot/handlers/codec"
 	"github.com/convot/convot/internal/devstack"
 	"github.com/convot/convot/workflows"
 )
@@ -54,7 +56,10 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		temporal, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
 			CLIPath: cli, DataDir: a.cfg.DataDir, IP: "127.0.0.1",
 			Port: a.cfg.TemporalPort, UIPort: a.cfg.TemporalUIPort, Namespace: a.cfg.TemporalNamespace,
-			SearchAttributes: attrs, UICodecEndpoint: a.cfg.BaseURL.String() + "/codec",
+			// The UI is served under Convot's origin (codec.UIPath, proxied
+			// behind the dashboard session): its codec calls to /codec are
+			// same-origin, whatever host the officer typed.
+			SearchAttributes: attrs, UIPublicPath: codec.UIPath, UICodecEndpoint: "/codec",
 		})
 		if err != nil {
 			return fmt.Errorf("start the Temporal dev server: %w", err)
@@ -64,10 +69,15 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 				slog.Warn("stopping the Temporal dev server", "err", err)
 			}
 		}()
-		// localhost, like the dashboard: the same site, so the UI's codec
-		// calls carry the dashboard session.
-		address, uiURL = temporal.Address(), strings.Replace(temporal.UIURL(), "127.0.0.1", "localhost", 1)
+		upstream, err := url.Parse(temporal.UIURL())
+		if err != nil {
+			return err
+		}
+		a.temporalUIUpstream = upstream
+		address, uiURL = temporal.Address(), strings.TrimSuffix(a.cfg.BaseURL.String(), "/")+codec.UIPath
 		temporalGone, temporalErr = temporal.Done(), temporal.Err
+	} else {
+		a.temporalUIUpstream = a.cfg.TemporalUIUpstream
 	}
 	c, err := dialTemporalAt(ctx, a.cfg, a.master, address)
 	if err != nil {
@@ -97,6 +107,10 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	dashboard := "http://" + displayAddr(ln.Addr())
+	if a.temporalUIUpstream != nil {
+		// Under the dashboard's origin, for its signed-in officers.
+		uiURL = dashboard + codec.UIPath + "/"
+	}
 	_, _ = fmt.Fprintf(out, "\nConvot is running.\n  Dashboard:    %s\n  Temporal UI:  %s\n  Dev mailbox:  %s/dev/mailbox\n  Data:         %s\n", dashboard, uiURL, dashboard, a.cfg.DataDir)
 	if email != "" {
 		_, _ = fmt.Fprintf(out, "  Owner login:  %s / %s   (shown once; only its hash is stored)\n", email, password)

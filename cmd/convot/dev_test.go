@@ -175,8 +175,17 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("/healthz: %v %v", resp, err)
 	}
-	if resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(uiPort) + "/"); err != nil || resp.StatusCode != 200 {
+	// The Temporal UI runs under /temporal, served to signed-in officers
+	// under the dashboard's origin: the banner says so, and without a
+	// session the UI's API is refused.
+	if !strings.Contains(out, "Temporal UI:  "+base+"/temporal/\n") {
+		t.Fatalf("the banner does not give the UI under the dashboard's origin:\n%s", out)
+	}
+	if resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(uiPort) + "/temporal/"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("Temporal UI: %v %v", resp, err)
+	}
+	if resp, err := http.Get(base + "/temporal/api/v1/settings"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the proxied Temporal UI without a session: %v %v, want 401", resp, err)
 	}
 	if info, err := os.Stat(filepath.Join(dataDir, "master.key")); err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("dev master key: %v %v", info, err)

@@ -28,7 +28,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("TEMPORAL_ADDRESS %s: %w", address, err)
 	}
 	defer c.Close()
-	a.temporal, a.temporalUI = c, a.cfg.TemporalUIURL
+	a.temporal, a.temporalUI, a.temporalUIUpstream = c, a.cfg.TemporalUIURL, a.cfg.TemporalUIUpstream
 	ln, err := a.listen()
 	if err != nil {
 		return err

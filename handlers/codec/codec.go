@@ -1,8 +1,11 @@
 // Package codec serves the payload codec the Temporal UI calls, at /codec,
-// so that a privacy officer reads workflow payloads in clear. It sits
-// outside the dashboard's CSRF-protected group: the UI is another origin,
-// so the handler admits that origin alone (CORS) and a signed-in session
-// with a codec role.
+// so that a privacy officer reads workflow payloads in clear, and the
+// Temporal UI itself, proxied at /temporal behind the dashboard session
+// (ui.go). The codec sits outside the dashboard's CSRF-protected group: it
+// admits calls from Convot's own origin (the proxied UI), or from a UI on
+// an origin of its own (CORS), with a signed-in session of a codec role
+// or of staff; an officer reads their own organization's payloads only
+// (payloads.Codec.DecodeFor).
 package codec
 
 import (
@@ -43,22 +46,32 @@ func (h *Handler) Routes(r *gin.Engine) {
 	r.Any("/codec/*path", gin.WrapH(codec))
 }
 
-// mayReadPayloads admits a live, fully signed-in session of a codec role.
-func (h *Handler) mayReadPayloads(r *http.Request) bool {
+// mayReadPayloads admits a live, fully signed-in session of a codec role,
+// reading for its organization, or of Convot's staff (two-factor), reading
+// for every organization.
+func (h *Handler) mayReadPayloads(r *http.Request) (payloads.Reader, bool) {
 	cookie, err := r.Cookie(site.SessionCookie)
 	if err != nil || cookie.Value == "" {
-		return false
+		return payloads.Reader{}, false
 	}
 	sess, err := h.Store.SessionByTokenHash(r.Context(), crypto.HashToken(cookie.Value))
 	if err != nil {
-		return false
+		return payloads.Reader{}, false
 	}
 	if now := h.Now(); sess.MFAPending || now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > site.SessionIdle {
-		return false
+		return payloads.Reader{}, false
 	}
 	a, err := h.Store.SessionAccount(r.Context(), sess)
-	if err != nil {
-		return false
+	if err != nil || a.OrganizationID != sess.OrganizationID {
+		return payloads.Reader{}, false
 	}
-	return slices.Contains(roles, a.Role)
+	staff := false
+	if a.TOTPEnabled {
+		_, err := h.Store.ActiveStaffMember(r.Context(), a.ID)
+		staff = err == nil
+	}
+	if !staff && !slices.Contains(roles, a.Role) {
+		return payloads.Reader{}, false
+	}
+	return payloads.Reader{OrganizationID: a.OrganizationID, Staff: staff}, true
 }

@@ -40,7 +40,8 @@ var Settings = []Setting{
 	{Name: "TEMPORAL_TLS_CA", Usage: "CA certificate file (PEM) that signed the Temporal frontend's certificate; empty means the system roots (any TEMPORAL_TLS_* or TEMPORAL_API_KEY turns TLS on)", Commands: temporalCommands},
 	{Name: "TEMPORAL_TLS_SERVER_NAME", Usage: "server name expected in the Temporal frontend's certificate; empty means the host of TEMPORAL_ADDRESS", Commands: temporalCommands},
 	{Name: "TEMPORAL_API_KEY", Usage: "Temporal Cloud API key, sent as a bearer token over TLS", Commands: temporalCommands},
-	{Name: "TEMPORAL_UI_URL", Usage: "Temporal web UI URL shown to privacy officers (dev sets it)", Commands: runCommands},
+	{Name: "TEMPORAL_UI_URL", Usage: "Temporal web UI URL shown to privacy officers; empty means CONVOT_BASE_URL/temporal when CONVOT_TEMPORAL_UI_URL is set (dev sets it)", Commands: runCommands},
+	{Name: "CONVOT_TEMPORAL_UI_URL", Usage: "internal address of the Temporal UI server (http://temporal-ui:8080), run with the public path /temporal and the codec endpoint /codec; Convot serves it at /temporal/ to signed-in officers and auditors only; empty means none (dev runs its own)", Commands: []string{"dev", "serve", "worker"}},
 	{Name: "TEMPORAL_CLI", Usage: "path to the Temporal CLI binary used by dev (else PATH, else built once with go install)", Commands: []string{"dev"}},
 	{Name: "CONVOT_MASTER_KEY", Usage: "versioned key-encryption keys, newest first: 'v2:BASE64,v1:BASE64' (32 bytes each); dev generates one into CONVOT_DATA_DIR", Commands: dbCommands},
 	{Name: "CONVOT_BASE_URL", Default: "http://localhost:8080", Usage: "public URL of the dashboard, used in links sent by email", Commands: runCommands},
@@ -112,7 +113,10 @@ type Config struct {
 	TemporalAddress   string
 	TemporalNamespace string
 	TemporalUIURL     string
-	TemporalCLI       string
+	// TemporalUIUpstream is CONVOT_TEMPORAL_UI_URL: the Temporal UI
+	// server Convot proxies at /temporal; nil for none.
+	TemporalUIUpstream *url.URL
+	TemporalCLI        string
 	// Temporal beyond the dev server: mTLS client certificate, CA, server
 	// name and Temporal Cloud API key.
 	TemporalTLSCert, TemporalTLSKey, TemporalTLSCA string
@@ -279,6 +283,17 @@ func Load(getenv func(string) string) (*Config, error) {
 			if _, err := os.Stat(f); err != nil {
 				return nil, fmt.Errorf("CONVOT_TLS_CERT/CONVOT_TLS_KEY: %w", err)
 			}
+		}
+	}
+	if v := get("CONVOT_TEMPORAL_UI_URL"); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return nil, errors.New("CONVOT_TEMPORAL_UI_URL: want the UI server's scheme://host:port alone, e.g. http://temporal-ui:8080 (its public path is /temporal)")
+		}
+		u.Path = ""
+		c.TemporalUIUpstream = u
+		if c.TemporalUIURL == "" {
+			c.TemporalUIURL = strings.TrimSuffix(c.BaseURL.String(), "/") + "/temporal"
 		}
 	}
 	if c.TemporalPort, err = port(get("CONVOT_TEMPORAL_PORT")); err != nil {

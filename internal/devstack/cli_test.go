@@ -183,3 +183,23 @@ chmod 755 "$GOBIN/temporal"
 		t.Errorf("second call printed %q", progress.String())
 	}
 }
+
+// The web UI under a public path (behind Convot's reverse proxy), with a
+// same-origin codec endpoint.
+func TestUIPublicPathArgs(t *testing.T) {
+	_, args, err := normalize(TemporalOptions{CLIPath: "temporal", DataDir: t.TempDir(), UIPublicPath: "/temporal", UICodecEndpoint: "/codec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(args, " ")
+	for _, want := range []string{"--ui-public-path /temporal", "--ui-codec-endpoint /codec"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("args %q lack %q", got, want)
+		}
+	}
+	for _, bad := range []string{"temporal", "/temporal/"} {
+		if _, _, err := normalize(TemporalOptions{CLIPath: "temporal", DataDir: t.TempDir(), UIPublicPath: bad}); err == nil {
+			t.Errorf("public path %q: want an error", bad)
+		}
+	}
+}

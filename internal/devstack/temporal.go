@@ -69,8 +69,13 @@ type TemporalOptions struct {
 	// --search-attribute name=Type.
 	SearchAttributes map[string]string
 	// UICodecEndpoint is the codec server the web UI calls to show
-	// encrypted payloads in clear (--ui-codec-endpoint); empty for none.
+	// encrypted payloads in clear (--ui-codec-endpoint); empty for none. A
+	// path alone ("/codec") is called on the origin the UI is served from.
 	UICodecEndpoint string
+	// UIPublicPath is the path the web UI is served under
+	// (--ui-public-path), e.g. "/temporal" behind a reverse proxy on
+	// another server's origin; empty for the root.
+	UIPublicPath string
 	// Log receives the child's stdout and stderr. Default: DataDir/temporal.log
 	// (appended to), so the dev console stays readable.
 	Log io.Writer
@@ -189,7 +194,7 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*TemporalServer, err
 // Address is the frontend's host:port, for client.Options.HostPort.
 func (s *TemporalServer) Address() string { return s.addr }
 
-// UIURL is the web UI's base URL.
+// UIURL is the web UI server's base URL (its public path not included).
 func (s *TemporalServer) UIURL() string { return s.uiURL }
 
 // Pid is the process id of the current (or, once stopped, the last) child.
@@ -480,7 +485,7 @@ func (s *TemporalServer) probe(ctx context.Context, cl *client.Client) error {
 			}
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.uiURL+"/", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.uiURL+s.opts.UIPublicPath+"/", nil)
 	if err != nil {
 		return err
 	}
@@ -581,6 +586,12 @@ func normalize(o TemporalOptions) (TemporalOptions, []string, error) {
 	o.SearchAttributes = attrs
 	if o.UICodecEndpoint != "" {
 		args = append(args, "--ui-codec-endpoint", o.UICodecEndpoint)
+	}
+	if o.UIPublicPath != "" {
+		if !strings.HasPrefix(o.UIPublicPath, "/") || strings.HasSuffix(o.UIPublicPath, "/") {
+			return o, nil, fmt.Errorf("devstack: UI public path %q: want /name, without a trailing slash", o.UIPublicPath)
+		}
+		args = append(args, "--ui-public-path", o.UIPublicPath)
 	}
 	return o, args, nil
 }

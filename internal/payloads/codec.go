@@ -10,11 +10,13 @@
 package payloads
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -34,6 +36,14 @@ const (
 	// MetadataKeyID names the key version a payload was encrypted under,
 	// as "v<version>".
 	MetadataKeyID = "encryption-key-id"
+	// MetadataOrganization names, in decimal, the organization whose
+	// payload it is (the tenant tag): set when the payload in clear is a
+	// JSON object with a top-level OrganizationID, as workflow and activity
+	// inputs are, and bound to the ciphertext (its additional data), so it
+	// can be neither removed nor changed. Payloads written before it, and
+	// payloads of no organization, carry none. The organization's id is
+	// no personal data: the ConvotOrgId search attribute carries it too.
+	MetadataOrganization = "convot-organization-id"
 )
 
 // KeySize is the length of a payload key (AES-256).
@@ -109,13 +119,15 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 		if _, err := rand.Read(nonce); err != nil {
 			return payloads, fmt.Errorf("payloads: nonce: %w", err)
 		}
-		out[i] = &commonpb.Payload{
-			Metadata: map[string][]byte{
-				MetadataEncoding: []byte(EncodingEncrypted),
-				MetadataKeyID:    []byte(keyID(c.current)),
-			},
-			Data: aead.Seal(nonce, nonce, plain, additionalData(c.current)),
+		meta := map[string][]byte{
+			MetadataEncoding: []byte(EncodingEncrypted),
+			MetadataKeyID:    []byte(keyID(c.current)),
 		}
+		org := organizationOf(p)
+		if org != 0 {
+			meta[MetadataOrganization] = []byte(strconv.FormatUint(org, 10))
+		}
+		out[i] = &commonpb.Payload{Metadata: meta, Data: aead.Seal(nonce, nonce, plain, additionalData(c.current, org))}
 	}
 	return out, nil
 }
@@ -127,33 +139,118 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
-		if string(p.GetMetadata()[MetadataEncoding]) != EncodingEncrypted {
-			out[i] = p
-			continue
-		}
-		version, err := parseKeyID(string(p.GetMetadata()[MetadataKeyID]))
+		decoded, err := c.decodeOne(p)
 		if err != nil {
 			return payloads, err
-		}
-		aead, ok := c.aeads[version]
-		if !ok {
-			return payloads, fmt.Errorf("payloads: encrypted under key v%d, which is not in the keyring", version)
-		}
-		data := p.GetData()
-		if len(data) < aead.NonceSize()+aead.Overhead() {
-			return payloads, errors.New("payloads: encrypted payload too short")
-		}
-		plain, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], additionalData(version))
-		if err != nil {
-			return payloads, fmt.Errorf("payloads: decrypting under key v%d failed: tampered or wrong key", version)
-		}
-		decoded := &commonpb.Payload{}
-		if err := proto.Unmarshal(plain, decoded); err != nil {
-			return payloads, fmt.Errorf("payloads: decrypted payload is malformed: %w", err)
 		}
 		out[i] = decoded
 	}
 	return out, nil
+}
+
+// Reader is who asks the codec server for payloads in clear: an
+// organization's officer, or Convot's own staff (the deployment's privacy
+// officers), who read every organization's.
+type Reader struct {
+	OrganizationID uint64
+	Staff          bool
+}
+
+// DecodeFor decodes for r what r may read and leaves the rest as it is
+// (still encrypted): a payload tagged with another organization; an
+// untagged one (written before the tag, or of no organization) unless
+// r is staff or its content names r's organization as its
+// OrganizationID. Payloads never encrypted pass through.
+func (c *Codec) DecodeFor(r Reader, payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	out := make([]*commonpb.Payload, len(payloads))
+	for i, p := range payloads {
+		out[i] = p
+		if string(p.GetMetadata()[MetadataEncoding]) != EncodingEncrypted {
+			continue
+		}
+		tag, tagged, err := tagOf(p)
+		if err != nil {
+			return payloads, err
+		}
+		if tagged && !r.Staff && tag != r.OrganizationID {
+			continue // another organization's: not even decrypted
+		}
+		decoded, err := c.decodeOne(p)
+		if err != nil {
+			return payloads, err
+		}
+		if tagged || r.Staff || (r.OrganizationID != 0 && organizationOf(decoded) == r.OrganizationID) {
+			out[i] = decoded
+		}
+	}
+	return out, nil
+}
+
+func (c *Codec) decodeOne(p *commonpb.Payload) (*commonpb.Payload, error) {
+	if string(p.GetMetadata()[MetadataEncoding]) != EncodingEncrypted {
+		return p, nil
+	}
+	version, err := parseKeyID(string(p.GetMetadata()[MetadataKeyID]))
+	if err != nil {
+		return nil, err
+	}
+	org, _, err := tagOf(p)
+	if err != nil {
+		return nil, err
+	}
+	aead, ok := c.aeads[version]
+	if !ok {
+		return nil, fmt.Errorf("payloads: encrypted under key v%d, which is not in the keyring", version)
+	}
+	data := p.GetData()
+	if len(data) < aead.NonceSize()+aead.Overhead() {
+		return nil, errors.New("payloads: encrypted payload too short")
+	}
+	plain, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], additionalData(version, org))
+	if err != nil {
+		return nil, fmt.Errorf("payloads: decrypting under key v%d failed: tampered or wrong key", version)
+	}
+	decoded := &commonpb.Payload{}
+	if err := proto.Unmarshal(plain, decoded); err != nil {
+		return nil, fmt.Errorf("payloads: decrypted payload is malformed: %w", err)
+	}
+	return decoded, nil
+}
+
+// tagOf reads an encrypted payload's organization tag.
+func tagOf(p *commonpb.Payload) (org uint64, tagged bool, err error) {
+	v, ok := p.GetMetadata()[MetadataOrganization]
+	if !ok {
+		return 0, false, nil
+	}
+	org, err = strconv.ParseUint(string(v), 10, 64)
+	if err != nil || org == 0 {
+		return 0, false, fmt.Errorf("payloads: bad %s %q", MetadataOrganization, v)
+	}
+	return org, true, nil
+}
+
+// organizationOf is the top-level OrganizationID of a JSON payload in
+// clear, or 0.
+func organizationOf(p *commonpb.Payload) uint64 {
+	if string(p.GetMetadata()[MetadataEncoding]) != converter.MetadataEncodingJSON {
+		return 0
+	}
+	data := bytes.TrimLeft(p.GetData(), " \t\r\n")
+	if len(data) == 0 || data[0] != '{' || !bytes.Contains(data, []byte(`"OrganizationID"`)) {
+		return 0
+	}
+	var v struct {
+		OrganizationID json.Number
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return 0
+	}
+	id, err := strconv.ParseUint(v.OrganizationID.String(), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
 }
 
 func keyID(version uint32) string { return "v" + strconv.FormatUint(uint64(version), 10) }
@@ -166,7 +263,13 @@ func parseKeyID(id string) (uint32, error) {
 	return uint32(v), nil
 }
 
-// additionalData binds a ciphertext to its key version.
-func additionalData(version uint32) []byte {
-	return []byte("convot temporal payload " + keyID(version))
+// additionalData binds a ciphertext to its key version and, when tagged,
+// its organization. Untagged payloads keep the first format's additional
+// data, so history written before the tag stays readable.
+func additionalData(version uint32, org uint64) []byte {
+	ad := "convot temporal payload " + keyID(version)
+	if org != 0 {
+		ad += " organization " + strconv.FormatUint(org, 10)
+	}
+	return []byte(ad)
 }

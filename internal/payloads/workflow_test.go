@@ -117,8 +117,8 @@ func TestHistoryIsEncryptedOnDevServer(t *testing.T) {
 	require.NotNil(t, input)
 
 	// The privacy officer reads the input through the codec server.
-	h := httptest.NewServer(Handler(codec, "http://localhost:8233", func(r *http.Request) bool {
-		return r.Header.Get("Authorization") == "Bearer officer-token"
+	h := httptest.NewServer(Handler(codec, "http://localhost:8233", func(r *http.Request) (Reader, bool) {
+		return Reader{Staff: true}, r.Header.Get("Authorization") == "Bearer officer-token"
 	}))
 	defer h.Close()
 	req, err := http.NewRequest(http.MethodPost, h.URL+"/decode", strings.NewReader(string(payloadsJSON(t, []*commonpb.Payload{input}))))
