@@ -63,6 +63,7 @@ var composeDependencies = map[string]struct {
 type topoProcess struct {
 	name    string
 	command []string
+	user    *syscall.Credential // nil: the test's own
 	env     []string
 	// admin is the admin listener's base URL ("" for migrate); base the
 	// HTTP listener's (web nodes only).
@@ -111,7 +112,15 @@ func TestComposeTopologyRuns(t *testing.T) {
 	}
 	image := readDockerfile(t)
 
-	bin := filepath.Join(t.TempDir(), "convot")
+	// The services run as the image's USER (when the test may switch to
+	// it), in directories that user reaches.
+	var runAs *syscall.Credential
+	if os.Geteuid() == 0 {
+		runAs = image.user
+	} else if image.user != nil {
+		t.Logf("not root: the services run as this user, not as the image's USER %d", image.user.Uid)
+	}
+	bin := filepath.Join(sharedDir(t, nil), "convot")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-p", "1", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -158,8 +167,8 @@ func TestComposeTopologyRuns(t *testing.T) {
 		if len(s.Command) == 0 {
 			t.Fatalf("%s: no command", name)
 		}
-		p := &topoProcess{name: name, command: s.Command, log: filepath.Join(logDir, name+".log"), exited: make(chan struct{})}
-		p.env = topologyEnv(t, project, s, image.env, local, volumes, p)
+		p := &topoProcess{name: name, command: s.Command, log: filepath.Join(logDir, name+".log"), exited: make(chan struct{}), user: runAs}
+		p.env = topologyEnv(t, project, s, image, local, volumes, p)
 		switch s.Command[0] {
 		case "migrate":
 			migrate = p
@@ -219,6 +228,12 @@ func TestComposeTopologyRuns(t *testing.T) {
 		waitHealthy(t, bin, project.Services[p.name], image, p)
 	}
 	t.Logf("topology up after %s", time.Since(began).Round(time.Second))
+	if runAs != nil {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", web2.cmd.Process.Pid))
+		if want := fmt.Sprintf("\nUid:\t%d\t", runAs.Uid); err != nil || !strings.Contains(string(status), want) {
+			t.Fatalf("%s does not run as the image's USER %d: %v", web2.name, runAs.Uid, err)
+		}
+	}
 
 	// The organization and its owner (the privacy officer), signed in on web-2.
 	master, err := crypto.ParseMasterKeys(masterText)
@@ -397,6 +412,42 @@ func TestComposeTopologyRuns(t *testing.T) {
 type dockerImage struct {
 	entrypoint string   // the binary
 	env        []string // ENV, as KEY=value
+	// user is USER (uid and gid; nil for root); owners are the paths its
+	// COPY --chown lines create, with their owner.
+	user   *syscall.Credential
+	owners map[string]*syscall.Credential
+}
+
+// sharedDir is a new directory (removed at the end) that every user may
+// enter, owned by owner when given.
+func sharedDir(t *testing.T, owner *syscall.Credential) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "convot-topology-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) }) // a temporary directory
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if owner != nil {
+		if err := os.Chown(dir, int(owner.Uid), int(owner.Gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// parseOwner reads "uid:gid" (numeric, as distroless images use them).
+func parseOwner(t *testing.T, s string) *syscall.Credential {
+	t.Helper()
+	u, g, _ := strings.Cut(s, ":")
+	uid, err1 := strconv.ParseUint(u, 10, 32)
+	gid, err2 := strconv.ParseUint(g, 10, 32)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("Dockerfile: owner %q is not numeric uid:gid", s)
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 }
 
 // readDockerfile reads the final stage's ENTRYPOINT and ENV.
@@ -413,7 +464,16 @@ func readDockerfile(t *testing.T) dockerImage {
 		line := strings.TrimSpace(sc.Text())
 		switch {
 		case strings.HasPrefix(line, "FROM "):
-			img = dockerImage{}
+			img = dockerImage{owners: map[string]*syscall.Credential{}}
+		case strings.HasPrefix(line, "USER "):
+			img.user = parseOwner(t, strings.TrimSpace(strings.TrimPrefix(line, "USER ")))
+		case strings.HasPrefix(line, "COPY "):
+			fields := strings.Fields(line)
+			for _, f := range fields {
+				if owner, ok := strings.CutPrefix(f, "--chown="); ok {
+					img.owners[fields[len(fields)-1]] = parseOwner(t, owner)
+				}
+			}
 		case strings.HasPrefix(line, "ENV "):
 			for _, kv := range strings.Fields(strings.TrimPrefix(line, "ENV ")) {
 				if !strings.Contains(kv, "=") {
@@ -463,10 +523,10 @@ func composeBucket(t *testing.T, p *types.Project) string {
 // topologyEnv is a Convot container's environment: the image's, then the
 // service's, with the addresses of the dependencies, the listeners and the
 // named volumes replaced by their counterparts here.
-func topologyEnv(t *testing.T, p *types.Project, s types.ServiceConfig, imageEnv []string, local, volumes map[string]string, proc *topoProcess) []string {
+func topologyEnv(t *testing.T, p *types.Project, s types.ServiceConfig, img dockerImage, local, volumes map[string]string, proc *topoProcess) []string {
 	t.Helper()
 	env := map[string]string{}
-	for _, kv := range imageEnv {
+	for _, kv := range img.env {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
@@ -527,7 +587,13 @@ func topologyEnv(t *testing.T, p *types.Project, s types.ServiceConfig, imageEnv
 		}
 		dir, ok := volumes[v.Source]
 		if !ok {
-			dir = t.TempDir()
+			// A new named volume takes the owner of the image's directory
+			// it is mounted on; Docker creates a missing one for root.
+			var owner *syscall.Credential
+			if proc.user != nil {
+				owner = img.owners[v.Target]
+			}
+			dir = sharedDir(t, owner)
 			volumes[v.Source] = dir
 		}
 		for k, val := range env {
@@ -568,6 +634,9 @@ func startTopo(t *testing.T, bin string, p *topoProcess) {
 	}
 	p.cmd = exec.Command(bin, p.command...)
 	p.cmd.Env = p.env
+	if p.user != nil {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.user}
+	}
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -616,6 +685,9 @@ func composeHealthcheck(ctx context.Context, bin string, s types.ServiceConfig, 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, hc.Test[2:]...)
 	cmd.Env = p.env
+	if p.user != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.user}
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
