@@ -405,6 +405,29 @@ func TestComposeTopologyRuns(t *testing.T) {
 			}
 		}
 	}
+
+	// docker stop: SIGTERM, then SIGKILL after the grace period (10 s
+	// unless the service sets one). web-2 and the worker stop in time,
+	// with status 0.
+	for _, p := range []*topoProcess{web2, worker} {
+		grace := 10 * time.Second
+		if g := project.Services[p.name].StopGracePeriod; g != nil {
+			grace = time.Duration(*g)
+		}
+		stopping := time.Now()
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-p.exited:
+			if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+				t.Errorf("%s exited with %d on SIGTERM:\n%s", p.name, code, tail(p.log))
+			}
+			t.Logf("%s stopped in %s", p.name, time.Since(stopping).Round(10*time.Millisecond))
+		case <-time.After(grace):
+			t.Errorf("%s still running %s after SIGTERM: docker would kill it", p.name, grace)
+		}
+	}
 	t.Logf("topology test done in %s", time.Since(began).Round(time.Second))
 }
 
