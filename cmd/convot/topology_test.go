@@ -79,9 +79,9 @@ type topoProcess struct {
 // the image holds, with only the addresses that differ here replaced:
 // PostgreSQL (a fresh schema), Redis, a Temporal dev server, an in-process
 // S3 server whose bucket is the one the compose file creates at start, the
-// named volumes (directories) and free ports. migrate is started before
-// Temporal answers, so its -wait is what lets it succeed. Then: a widget
-// message on web-1 reaches an operator's socket on web-2; an attachment
+// named volumes (directories) and free ports. Temporal is started only
+// once migrate waits for it, so its -wait is what lets it succeed. Then:
+// a widget message on web-1 reaches an operator's socket on web-2; an attachment
 // uploaded through web-1 downloads, the same bytes, through web-2 (it is
 // in the bucket, not on a disk); an access request taken by web-1 and
 // verified on web-2 runs on the worker to its completion, and its export
@@ -199,8 +199,19 @@ func TestComposeTopologyRuns(t *testing.T) {
 		}
 	})
 
-	// migrate starts before Temporal answers: its -wait retries.
+	// migrate starts before Temporal answers (a cold start): it migrates
+	// the database, then its -wait retries Temporal until it is up.
 	startTopo(t, bin, migrate)
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(tail(migrate.log), "dependency=temporal"); time.Sleep(100 * time.Millisecond) {
+		select {
+		case <-migrate.exited:
+			t.Fatalf("migrate exited while Temporal was down:\n%s", tail(migrate.log))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("migrate not waiting for Temporal after a minute:\n%s", tail(migrate.log))
+		}
+	}
 	temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{
 		CLIPath: cli, DataDir: t.TempDir(), Port: temporalPort, UIPort: uiPort,
 		Namespace: envValue(migrate.env, "TEMPORAL_NAMESPACE"), Log: io.Discard, MaxRestarts: -1,
