@@ -172,7 +172,8 @@ func TestStaffRecordConvotIncident(t *testing.T) {
 		t.Fatalf("workflow starts %+v", fb.starts)
 	}
 	page := sam.get(r.location)
-	if page.status != http.StatusOK || !strings.Contains(page.body, "A support tool exposed operator emails") || !strings.Contains(page.body, "about Convot itself") {
+	if page.status != http.StatusOK || !strings.Contains(page.body, "A support tool exposed operator emails") || !strings.Contains(page.body, "about Convot itself") ||
+		!strings.Contains(page.body, "Olivia Owner (Convot&#39;s staff)") || strings.Contains(page.body, "account:") {
 		t.Fatalf("staff page: %d %s", page.status, excerpt(page.body))
 	}
 	if list := sam.get("/staff/incidents"); !strings.Contains(list.body, r.location) {

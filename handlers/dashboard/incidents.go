@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -262,6 +263,48 @@ func (h *Handler) renderIncident(c *gin.Context, status int, inc *models.Inciden
 	h.RenderForm(c, status, "incident", fmt.Sprintf("Incident %d", inc.ID), "incidents", data, problem)
 }
 
+// incidentActors names who took each step of an incident's trail: the
+// organization's officers by name, Convot's staff by name on the staff
+// console and as "Convot's staff" to an organization.
+func (h *Handler) incidentActors(c *gin.Context, inc *models.Incident, steps []models.IncidentStep, staff bool) (map[uint64]string, error) {
+	names := map[uint64]string{}
+	var ids []uint64
+	for _, st := range steps {
+		if st.ActorID != 0 && !slices.Contains(ids, st.ActorID) {
+			ids = append(ids, st.ActorID)
+		}
+	}
+	if len(ids) == 0 {
+		return names, nil
+	}
+	if !inc.OwnedByConvot() {
+		accounts, err := h.Store.AccountsByID(c, inc.OrganizationID, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range accounts {
+			names[a.ID] = a.FullName
+		}
+	}
+	for _, id := range ids {
+		if _, ok := names[id]; !ok {
+			names[id] = "Convot's staff"
+		}
+	}
+	if staff {
+		members, err := h.Store.StaffAccounts(c)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			if slices.Contains(ids, m.Account.ID) {
+				names[m.Account.ID] = m.Account.FullName + " (Convot's staff)"
+			}
+		}
+	}
+	return names, nil
+}
+
 // incidentData is what an incident's page shows (the incident-detail
 // template), for the officer's page or the staff console's, at base.
 func (h *Handler) incidentData(c *gin.Context, inc *models.Incident, base string) (gin.H, error) {
@@ -280,8 +323,12 @@ func (h *Handler) incidentData(c *gin.Context, inc *models.Incident, base string
 	for _, cat := range inc.Categories {
 		categories = append(categories, categoryOption{cat, models.Categories[cat]})
 	}
+	actors, err := h.incidentActors(c, inc, steps, strings.HasPrefix(base, "/staff/"))
+	if err != nil {
+		return nil, err
+	}
 	return gin.H{
-		"Incident": inc, "Steps": steps, "Categories": categories, "Untracked": !tracked, "Base": base,
+		"Incident": inc, "Steps": steps, "Actors": actors, "Categories": categories, "Untracked": !tracked, "Base": base,
 		"Overdue": now.After(inc.NoticeDueAt), "Left": inc.NoticeDueAt.Sub(now).Round(time.Minute),
 		"Open": inc.Status != models.IncidentClosed, "WorkflowURL": h.WorkflowURL(workflows.BreachWorkflowID(inc.ID)),
 	}, nil
