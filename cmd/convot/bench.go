@@ -425,7 +425,11 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	_, _ = fmt.Fprintf(out, "send → acknowledged:   %s\n", percentiles(acked))
 	_, _ = fmt.Fprintf(out, "send → operator socket: %s\n", percentiles(arrived))
 	n := int64(len(acked))
-	cpu := fmt.Sprintf("CPU per message over %.2fs (the run and the outbox's drain): convot process (%d web node(s) and the load generator) %s", window.Seconds(), o.nodes, perUnit(selfUsed, n))
+	over := "the run"
+	if temporal != nil {
+		over = "the run and the outbox's drain"
+	}
+	cpu := fmt.Sprintf("CPU per message over %.2fs (%s): convot process (%d web node(s) and the load generator) %s", window.Seconds(), over, o.nodes, perUnit(selfUsed, n))
 	if backends != nil {
 		cpu += ", PostgreSQL backends " + perUnit(backends.total(), n)
 	}

@@ -52,7 +52,7 @@ func TestBenchMessagesReportsBaselineCPUAndLifecycles(t *testing.T) {
 }
 
 func TestBenchFlags(t *testing.T) {
-	for in, want := range map[string][]int{"": nil, "0": nil, "16,64": {16, 64}, " 4 , 8": {4, 8}} {
+	for in, want := range map[string][]int{"": nil, "0": nil, "16,64": {16, 64}, "4, 8": {4, 8}} {
 		got, err := parseClients(in)
 		if err != nil || !slices.Equal(got, want) {
 			t.Errorf("parseClients(%q) = %v, %v", in, got, err)
