@@ -437,6 +437,9 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 		cpu += ", Temporal dev server " + perUnit(temporalUsed, n)
 	}
 	_, _ = fmt.Fprintln(out, cpu)
+	if len(clients) > 0 && dbURL == "" {
+		_, _ = fmt.Fprintln(out, "baseline: none (pgbench needs PostgreSQL: set DATABASE_URL)")
+	}
 	if len(baseline) > 0 {
 		printBaseline(out, baseline, o.pgbenchFor)
 		best := slices.MaxFunc(baseline, func(a, b baselineResult) int { return cmp.Compare(a.tps, b.tps) })
