@@ -323,7 +323,10 @@ deny contains reason if {
 }
 
 # basics: the facts of a well-formed flow to a registered recipient, each the
-# negation of a basic denial's condition.
+# negation of a basic denial's condition, and all of them: a basic denial
+# whose condition basics did not exclude would be silenced whenever basics
+# holds (a new one needs its negation here). allow takes basics as its
+# positive facts, so it holds exactly when no deny rule fires.
 default basics := false
 
 basics if {
