@@ -3,27 +3,49 @@ package policies
 import (
 	"context"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // benchGate: a gate over the embedded policy with a counting decision log.
 func benchGate(b *testing.B, cached bool) *Gate {
+	return benchGateOf(b, cached, policyModules())
+}
+
+// benchGateOf: the same over other policy modules (the previous policy).
+func benchGateOf(b *testing.B, cached bool, modules map[string]string) *Gate {
 	size := DefaultDecisionCacheSize
 	if !cached {
 		size = 0
 	}
-	g, err := NewGate(context.Background(), &countLog{}, WithDecisionCache(size))
+	g, err := newGate(context.Background(), &countLog{}, gateConfig{query: DecisionQuery, modules: modules, registry: RegistryDocument(), cacheSize: size})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return g
 }
 
-var cacheModes = []struct {
-	name   string
-	cached bool
-}{{"cached", true}, {"uncached", false}}
+// cacheModes: the gate as NewGate builds it, without its cache, and
+// without its cache over the previous policy (testdata, before issue 16),
+// so that one run compares them in the same minutes.
+var cacheModes = []benchMode{{"cached", true, false}, {"uncached", false, false}, {"uncached-previous-policy", false, true}}
+
+type benchMode struct {
+	name     string
+	cached   bool
+	previous bool
+}
+
+func (m benchMode) gate(b *testing.B) *Gate {
+	if m.previous {
+		return benchGateOf(b, m.cached, previousPolicy(b))
+	}
+	return benchGate(b, m.cached)
+}
 
 // BenchmarkAuthorize: one decision per op over the eight realistic flows
 // (one per subprocessor), decision log included. "cached" is the gate as
@@ -32,7 +54,7 @@ var cacheModes = []struct {
 func BenchmarkAuthorize(b *testing.B) {
 	for _, mode := range cacheModes {
 		b.Run(mode.name, func(b *testing.B) {
-			g := benchGate(b, mode.cached)
+			g := mode.gate(b)
 			flows := realisticFlows()
 			ctx := context.Background()
 			b.ReportAllocs()
@@ -70,33 +92,68 @@ func BenchmarkAuthorizeDenied(b *testing.B) {
 }
 
 // BenchmarkAuthorizeP99 times every call and reports the latency
-// percentiles of Authorize (target: p99 ≤ 50µs, ≥ 20,000 decisions/s on one
-// core: go test -bench AuthorizeP99 -cpu 1 ./policies).
+// percentiles of Authorize and the CPU time a decision takes (the process's
+// user and system time over the run, over b.N: on a shared machine the wall
+// time also holds the waits for a core). Target (issue 16), uncached: p99 ≤
+// 100µs, ≥ 10,000 decisions/s on one core:
+// go test -p 1 -run x -bench AuthorizeP99 -cpu 1 ./policies
 func BenchmarkAuthorizeP99(b *testing.B) {
 	for _, mode := range cacheModes {
 		b.Run(mode.name, func(b *testing.B) {
-			g := benchGate(b, mode.cached)
+			g := mode.gate(b)
 			flows := realisticFlows()
 			ctx := context.Background()
-			durations := make([]time.Duration, 0, b.N)
 			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				start := time.Now()
+			timeDecisions(b, func(i int) {
 				d, err := g.Authorize(ctx, flows[i%len(flows)])
-				durations = append(durations, time.Since(start))
 				if err != nil || !d.Allow {
 					b.Fatalf("allow=%v err=%v", d.Allow, err)
 				}
-			}
-			b.StopTimer()
-			slices.Sort(durations)
-			pct := func(p float64) float64 {
-				return float64(durations[int(float64(len(durations)-1)*p)].Nanoseconds())
-			}
-			b.ReportMetric(pct(0.50), "p50-ns")
-			b.ReportMetric(pct(0.99), "p99-ns")
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+			})
 		})
 	}
+}
+
+// BenchmarkBareRegoP99: the same flows through the same prepared query
+// without the gate (no decision log, no parsing of the result), for the
+// Authorize / bare rego ratio of issue 16.
+func BenchmarkBareRegoP99(b *testing.B) {
+	g := benchGate(b, false)
+	inputs := make([]ast.Value, 0, 9)
+	for _, f := range realisticFlows() {
+		inputs = append(inputs, f.input())
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	timeDecisions(b, func(i int) {
+		rs, err := g.query.Eval(ctx, rego.EvalParsedInput(inputs[i%len(inputs)]))
+		if err != nil || len(rs) != 1 {
+			b.Fatalf("%v %v", rs, err)
+		}
+	})
+}
+
+// timeDecisions runs decide b.N times, timing each call, and reports p50,
+// p99, decisions/s and CPU time per decision.
+func timeDecisions(b *testing.B, decide func(i int)) {
+	durations := make([]time.Duration, 0, b.N)
+	var before, after syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		decide(i)
+		durations = append(durations, time.Since(start))
+	}
+	b.StopTimer()
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
+	slices.Sort(durations)
+	pct := func(p float64) float64 {
+		return float64(durations[int(float64(len(durations)-1)*p)].Nanoseconds())
+	}
+	b.ReportMetric(pct(0.50), "p50-ns")
+	b.ReportMetric(pct(0.99), "p99-ns")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 }

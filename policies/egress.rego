@@ -19,20 +19,24 @@ package convot.egress
 
 import data.convot.registry
 
+# reg is the registry, read from the store once per decision: each lookup
+# below is then in memory rather than a read of its own.
+reg := registry
+
 # --- the flow as declared ----------------------------------------------------
 
 # sub is the registry entry of the named subprocessor, of an endpoint on
 # Convot's own infrastructure (self_hosted), or of a recipient that is no
 # subprocessor (a Customer's own webhook endpoint); no two share a name.
-sub := registry.subprocessors[input.subprocessor]
+sub := reg.subprocessors[input.subprocessor]
 
-sub := registry.own_infrastructure[input.subprocessor]
+sub := reg.own_infrastructure[input.subprocessor]
 
-sub := registry.recipients[input.subprocessor] if not registry.subprocessors[input.subprocessor]
+sub := reg.recipients[input.subprocessor] if not reg.subprocessors[input.subprocessor]
 
 # own_infrastructure: the flow goes to an endpoint Convot runs itself; no
 # data leaves Convot, so no DPA or SCCs apply, but every other rule does.
-own_infrastructure if registry.own_infrastructure[input.subprocessor]
+own_infrastructure if reg.own_infrastructure[input.subprocessor]
 
 # own_controller: the recipient is the Customer itself, the controller of the
 # data it receives (its own webhook endpoints): no data processing agreement
@@ -41,6 +45,8 @@ own_controller if sub.controller == true
 
 # dpa_in_place: a DPA is signed, no third party is involved, or the
 # recipient is the Customer itself.
+default dpa_in_place := false
+
 dpa_in_place if sub.dpa_signed == true
 
 dpa_in_place if own_infrastructure
@@ -49,6 +55,8 @@ dpa_in_place if own_controller
 
 # recipient_is_organization: the Customer receiving the data is the one the
 # data belongs to.
+default recipient_is_organization := false
+
 recipient_is_organization if {
 	is_number(input.recipient_organization)
 	input.recipient_organization == organization.id
@@ -56,10 +64,11 @@ recipient_is_organization if {
 }
 
 # purpose is the registry entry of the declared purpose.
-purpose := registry.purposes[input.purpose]
+purpose := reg.purposes[input.purpose]
 
-# categories are the declared data categories that are strings.
-categories := {c | some c in input.categories; is_string(c)}
+# categories are the declared data categories that are strings (the keys of
+# dotted, below: one walk over the declared list serves both).
+categories := object.keys(dotted)
 
 default subprocessor_name := "(missing)"
 
@@ -119,21 +128,34 @@ destination := input.destination_region if {
 # match ("user.contact." starts "user.contact.email."), which OPA's
 # strings.any_prefix_match does for a whole set of prefixes at once.
 
-# dotted maps each declared category to its name followed by a dot.
-dotted := {c: concat("", [c, "."]) | some c in categories}
+# dotted maps each declared category (a string) to its name followed by a dot.
+dotted := {c: concat("", [c, "."]) | some c in input.categories; is_string(c)}
 
-# registered_prefixes are the dotted categories registered for the subprocessor.
-registered_prefixes := {concat("", [a, "."]) | some a in sub.categories}
+# registered_prefixes are the dotted categories registered for the
+# subprocessor. A list of names (the registry's form) is dotted with three
+# builtin calls rather than a walk: joined with ".|", a dot appended, split
+# on "|". A name holding "|" (none does), an empty list or any other form
+# takes the walk.
+registered_prefixes := split(concat("", [concat(".|", sub.categories), "."]), "|") if {
+	is_array(sub.categories)
+	count(sub.categories) > 0
+	contains(concat("", sub.categories), "|") == false
+} else := {concat("", [a, "."]) | some a in sub.categories}
 
 # personal: the declared categories under user.
 personal := {c | some c, d in dotted; startswith(d, "user.")}
 
-# unknown_categories are not in the registry's vocabulary.
-unknown_categories := {c | some c in categories; not registry.categories[c]}
+# unknown_categories are not in the registry's vocabulary (a lookup per
+# declared category, no walk over the vocabulary).
+unknown_categories := categories - {c | some c, _ in dotted; reg.categories[c]}
 
 # unregistered: known categories the subprocessor may not receive (neither
 # registered for it, nor dropped before sending).
-unregistered := ({c | some c, d in dotted; not strings.any_prefix_match(d, registered_prefixes)} - drop) - unknown_categories
+unregistered := {c |
+	some c, d in dotted
+	reg.categories[c]
+	strings.any_prefix_match(d, registered_prefixes) == false
+} - drop
 
 # --- transformations -----------------------------------------------------------
 
@@ -148,18 +170,24 @@ drop := personal if sub.scrub_personal_data == true
 # identifier or is covered by one.
 default redact := set()
 
-redact := (covered_by_identifier | covering_identifier) - needed_identifiers if sub.ai == true
-
-identifier_prefixes := {concat("", [r, "."]) | some r in sub.redact_identifiers}
-
-covered_by_identifier := {c | some c, d in dotted; strings.any_prefix_match(d, identifier_prefixes)}
-
-covering_identifier := {c | some c, d in dotted; strings.any_prefix_match(identifier_prefixes, d)}
-
-needed_identifiers := {c |
+redact := {c |
 	some c, d in dotted
-	strings.any_prefix_match(d, {concat("", [n, "."]) | some n in purpose.needs_identifiers})
-}
+	true in [strings.any_prefix_match(d, identifier_prefixes), strings.any_prefix_match(identifier_prefixes, d)]
+	strings.any_prefix_match(d, needed_prefixes) == false
+} if sub.ai == true
+
+# identifier_prefixes and needed_prefixes are dotted as registered_prefixes is.
+identifier_prefixes := split(concat("", [concat(".|", sub.redact_identifiers), "."]), "|") if {
+	is_array(sub.redact_identifiers)
+	count(sub.redact_identifiers) > 0
+	contains(concat("", sub.redact_identifiers), "|") == false
+} else := {concat("", [r, "."]) | some r in sub.redact_identifiers}
+
+needed_prefixes := split(concat("", [concat(".|", purpose.needs_identifiers), "."]), "|") if {
+	is_array(purpose.needs_identifiers)
+	count(purpose.needs_identifiers) > 0
+	contains(concat("", purpose.needs_identifiers), "|") == false
+} else := {concat("", [n, "."]) | some n in purpose.needs_identifiers}
 
 # personal_data_leaves: some personal data remains after the drops.
 personal_data_leaves if count(personal - drop) > 0
@@ -168,16 +196,28 @@ personal_data_leaves if count(personal - drop) > 0
 # Each check is its own rule so that a deny rule can negate it safely: OPA
 # evaluates the arguments of a negated call outside the negation, so
 # `not x in sub.missing` would be undefined, and the deny rule would not fire.
+# A check defaults to false, and a deny rule tests `check == false`: the same
+# as `not check`, without the separate evaluation a negation costs. (basics,
+# below, repeats the checks inline: a decision of a well-formed flow then
+# evaluates none of these rules.)
 
-input_is_object if is_object(input)
+default categories_listed := false
 
 categories_listed if is_array(input.categories)
 
+default purpose_registered := false
+
 purpose_registered if input.purpose in sub.purposes
 
-organization_region_known if registry.regions[organization.region]
+default organization_region_known := false
+
+organization_region_known if reg.regions[organization.region]
+
+default subject_kind_served := false
 
 subject_kind_served if subject_kind in sub.subjects
+
+default destination_served := false
 
 destination_served if destination in sub.locations
 
@@ -189,24 +229,28 @@ destination_served if destination in sub.locations
 # recorded for that subprocessor: Standard Contractual Clauses (module,
 # version, date) or an adequacy decision.
 
-subject_country := upper(input.subject.country) if {
-	is_string(input.subject.country)
-	input.subject.country != ""
+subject_country := upper(country) if {
+	country := input.subject.country # indexed: skipped when no country is given
+	is_string(country)
+	country != ""
 }
 
-country_code_valid if regex.match(`^[A-Z]{2}$`, subject_country)
+default country_code_valid := false
 
-origin := registry.countries[subject_country] if {
+country_code_valid if {
+	input.subject.country # indexed, as above
+	regex.match(`^[A-Z]{2}$`, subject_country)
+}
+
+origin := reg.countries[subject_country] if {
 	country_code_valid
 } else := "elsewhere" if {
 	country_code_valid
 } else := organization.region
 
-origin_name := registry.regions[origin].name if registry.regions[origin].name
+origin_name := reg.regions[origin].name if reg.regions[origin].name
 
 default origin_name := "(unknown)"
-
-transfer_safeguards_required if registry.regions[origin].transfer_safeguards == true
 
 # a mechanism is recorded with every field it needs
 transfer_mechanism_valid(t) if {
@@ -227,6 +271,8 @@ transfer_mechanism_valid(t) if {
 	t.date != ""
 }
 
+default transfer_recorded := false
+
 transfer_recorded if {
 	some t in sub.transfers
 	t.from == origin
@@ -234,20 +280,18 @@ transfer_recorded if {
 	transfer_mechanism_valid(t)
 }
 
-restricted_transfer if {
-	transfer_safeguards_required
-	destination
-	destination != origin
-}
+default ai_feature_on := false
 
 ai_feature_on if purpose.ai_feature in organization.ai_features
 
-restricted if input.subject.restricted == true
+default consented := false
 
 consented if purpose.consent in input.subject.consents
 
 # storage_flow: storing data with a storage subprocessor (AWS); the only flow
 # allowed for a restricted data subject.
+default storage_flow := false
+
 storage_flow if {
 	purpose.storage == true
 	purpose_registered
@@ -259,89 +303,172 @@ objection_grounds contains purpose.objection
 objection_grounds contains "automated_decisions" if sub.ai == true
 
 # --- deny rules: each names what is wrong --------------------------------------
+# Deny rules come in families where one fact silences a whole family: the
+# basic denials (the flow is malformed, or the subprocessor is not registered
+# for it) are all silent when basics holds, the disclosure denials when the
+# recipient is no disclosure recipient. Each rule of a family begins with its
+# family's fact, so that deny, which takes a family's reasons only when that
+# fact says they may exist, holds exactly the reasons it would hold if every
+# rule were a deny rule of its own; and a decision evaluates the family's
+# rules only when one may fire (policies_test.go checks the form).
 
-deny contains "input is not an object" if not input_is_object
+deny contains reason if {
+	basics == false
+	some reason in basic_denials
+}
 
-deny contains sprintf("unknown subprocessor %s", [subprocessor_name]) if not sub
+deny contains reason if {
+	disclosure_recipient
+	some reason in disclosure_denials
+}
 
-deny contains sprintf("no data processing agreement is recorded for %s", [input.subprocessor]) if {
+# basics: the facts of a well-formed flow to a registered recipient, each the
+# negation of a basic denial's condition, and all of them: a basic denial
+# whose condition basics did not exclude would be silenced whenever basics
+# holds (a new one needs its negation here). allow takes basics as its
+# positive facts, so it holds exactly when no deny rule fires.
+default basics := false
+
+basics if {
+	is_object(input)
 	sub
-	not dpa_in_place
+	purpose
+	is_array(input.categories)
+	count(categories) > 0
+	count(string_categories) == count(input.categories)
+	count(unknown_categories) == 0
+	organization
+	reg.regions[organization.region]
+	reg.subject_kinds[subject_kind]
+	dpa_in_place
+	input.purpose in sub.purposes
+	subject_kind in sub.subjects
+	destination
+	destination in sub.locations
+	count(unregistered) == 0
+}
+
+# string_categories: the declared categories that are strings, duplicates kept.
+string_categories := [c | some c in input.categories; is_string(c)]
+
+basic_denials contains "input is not an object" if {
+	basics == false
+	is_object(input) == false
+}
+
+basic_denials contains sprintf("unknown subprocessor %s", [subprocessor_name]) if {
+	basics == false
+	not sub
+}
+
+basic_denials contains sprintf("no data processing agreement is recorded for %s", [input.subprocessor]) if {
+	basics == false
+	sub
+	dpa_in_place == false
 }
 
 deny contains "a Customer's endpoint receives only its own organization's data" if {
 	own_controller
-	not recipient_is_organization
+	recipient_is_organization == false
 }
 
-deny contains sprintf("unknown purpose %s", [purpose_name]) if not purpose
+basic_denials contains sprintf("unknown purpose %s", [purpose_name]) if {
+	basics == false
+	not purpose
+}
 
-deny contains sprintf("%s is not registered for purpose %s", [input.subprocessor, input.purpose]) if {
+basic_denials contains sprintf("%s is not registered for purpose %s", [input.subprocessor, input.purpose]) if {
+	basics == false
 	sub
 	purpose
-	not purpose_registered
+	purpose_registered == false
 }
 
-deny contains "categories must be a list of data categories" if not categories_listed
+basic_denials contains "categories must be a list of data categories" if {
+	basics == false
+	categories_listed == false
+}
 
-deny contains "no data categories declared" if count(categories) == 0
+basic_denials contains "no data categories declared" if {
+	basics == false
+	count(categories) == 0
+}
 
-deny contains sprintf("data category %v is not a string", [c]) if {
+basic_denials contains sprintf("data category %v is not a string", [c]) if {
+	basics == false
 	some c in input.categories
 	not is_string(c)
 }
 
-deny contains sprintf("unknown data category %s", [c]) if some c in unknown_categories
+basic_denials contains sprintf("unknown data category %s", [c]) if {
+	basics == false
+	some c in unknown_categories
+}
 
-deny contains sprintf("%s may not receive %s", [input.subprocessor, c]) if {
+basic_denials contains sprintf("%s may not receive %s", [input.subprocessor, c]) if {
+	basics == false
 	sub
 	some c in unregistered
 }
 
-deny contains "organization missing" if not organization
-
-deny contains sprintf("organization region %v unknown", [object.get(organization, "region", "(missing)")]) if {
-	organization
-	not organization_region_known
+basic_denials contains "organization missing" if {
+	basics == false
+	not organization
 }
 
-deny contains sprintf("data subject kind %s unknown", [subject_kind]) if not registry.subject_kinds[subject_kind]
+basic_denials contains sprintf("organization region %v unknown", [object.get(organization, "region", "(missing)")]) if {
+	basics == false
+	organization
+	organization_region_known == false
+}
 
-deny contains sprintf("%s does not receive data of subject kind %s", [input.subprocessor, subject_kind]) if {
+basic_denials contains sprintf("data subject kind %s unknown", [subject_kind]) if {
+	basics == false
+	not reg.subject_kinds[subject_kind]
+}
+
+basic_denials contains sprintf("%s does not receive data of subject kind %s", [input.subprocessor, subject_kind]) if {
+	basics == false
 	sub
-	registry.subject_kinds[subject_kind]
-	not subject_kind_served
+	reg.subject_kinds[subject_kind]
+	subject_kind_served == false
 }
 
 deny contains "personal data declared without a data subject" if {
-	subject_kind == "none"
+	input.subject.kind == "none"
 	personal_data_leaves
 }
 
 deny contains sprintf("unknown objection %v", [o]) if {
 	some o in input.subject.objections
-	not registry.objections[o]
+	not reg.objections[o]
 }
 
-deny contains sprintf("destination region required: %s processes data in %v", [input.subprocessor, sub.locations]) if {
+basic_denials contains sprintf("destination region required: %s processes data in %v", [input.subprocessor, sub.locations]) if {
+	basics == false
 	sub
 	not destination
 }
 
-deny contains sprintf("%s does not process data in region %v", [input.subprocessor, destination]) if {
+basic_denials contains sprintf("%s does not process data in region %v", [input.subprocessor, destination]) if {
+	basics == false
 	sub
 	destination
-	not destination_served
+	destination_served == false
 }
 
 deny contains sprintf("no transfer mechanism (SCCs or adequacy decision) recorded for transfers of %s data to %s in %v", [origin_name, input.subprocessor, destination]) if {
-	restricted_transfer
-	not transfer_recorded
+	# a restricted transfer: out of a region whose law requires safeguards
+	reg.regions[origin].transfer_safeguards == true
+	destination
+	destination != origin
+	transfer_recorded == false
 }
 
 deny contains sprintf("data subject country %v is not an ISO 3166-1 alpha-2 code", [input.subject.country]) if {
-	input.subject.country != ""
-	not country_code_valid
+	country := input.subject.country
+	country != ""
+	country_code_valid == false
 }
 
 deny contains sprintf("%s traffic must stay in the organization's region %v, not %v", [input.subprocessor, organization.region, destination]) if {
@@ -352,11 +479,12 @@ deny contains sprintf("%s traffic must stay in the organization's region %v, not
 deny contains sprintf("the organization has not turned on the AI feature %s", [feature]) if {
 	sub.ai == true
 	feature := purpose.ai_feature
-	not ai_feature_on
+	ai_feature_on == false
 }
 
 deny contains sprintf("feature %v does not match purpose %s", [input.feature, input.purpose]) if {
-	input.feature != ""
+	feature := input.feature
+	feature != ""
 	purpose
 	input.feature != object.get(purpose, "ai_feature", "")
 }
@@ -368,20 +496,22 @@ deny contains sprintf("the data subject objected to %s", [o]) if {
 }
 
 deny contains "processing of the data subject is restricted: stored, nothing more" if {
-	restricted
+	input.subject.restricted == true
 	personal_data_leaves
-	not storage_flow
+	storage_flow == false
 }
 
 deny contains sprintf("no %s consent from the data subject", [purpose.consent]) if {
 	purpose.consent
-	not consented
+	consented == false
 }
 
 deny contains sprintf("the organization has not authorized any %s scope", [input.subprocessor]) if {
 	sub.required_scopes
-	not any_scope_authorized
+	any_scope_authorized == false
 }
+
+default any_scope_authorized := false
 
 any_scope_authorized if {
 	some scope in organization.shopify_scopes
@@ -409,18 +539,10 @@ default allow := false
 
 # allow needs every deny rule silent and, as a second line of defence against
 # a deny rule that cannot fire (malformed input or registry), the positive
-# facts of an allowed flow.
+# facts of an allowed flow (basics).
 allow if {
 	count(deny) == 0
-	dpa_in_place
-	purpose_registered
-	organization_region_known
-	registry.subject_kinds[subject_kind]
-	subject_kind_served
-	destination_served
-	count(categories) > 0
-	count(unregistered) == 0
-	count(unknown_categories) == 0
+	basics
 }
 
 reasons := array.concat([allowed_reason], sort(notes)) if {
@@ -429,13 +551,15 @@ reasons := array.concat([allowed_reason], sort(notes)) if {
 	count(deny) > 0
 } else := ["denied: no rule allows this flow"]
 
-allowed_reason := sprintf("%s may receive %s for %s", [input.subprocessor, concat(", ", sort(categories - drop)), input.purpose])
+# The reasons of an allowed flow are joined with concat rather than sprintf
+# (cheaper): subprocessor and purpose are then registry names, strings.
+allowed_reason := concat("", [input.subprocessor, " may receive ", concat(", ", sort(categories - drop)), " for ", input.purpose])
 
-notes contains sprintf("scrubbed before sending: %s", [concat(", ", sort(drop))]) if count(drop) > 0
+notes contains concat("", ["scrubbed before sending: ", concat(", ", sort(drop))]) if count(drop) > 0
 
-notes contains sprintf("%s is Convot's own infrastructure, not a subprocessor: nothing leaves Convot", [input.subprocessor]) if own_infrastructure
+notes contains concat("", [input.subprocessor, " is Convot's own infrastructure, not a subprocessor: nothing leaves Convot"]) if own_infrastructure
 
-notes contains sprintf("redacted before sending: %s", [concat(", ", sort(redact))]) if count(redact) > 0
+notes contains concat("", ["redacted before sending: ", concat(", ", sort(redact))]) if count(redact) > 0
 
 decision := {
 	"allow": allow,
@@ -478,40 +602,41 @@ disclosure_authorized if {
 
 dpa_in_place if disclosure_authorized
 
-deny contains "a disclosure recipient receives data only under a disclosure request" if {
+disclosure_denials contains "a disclosure recipient receives data only under a disclosure request" if {
 	disclosure_recipient
 	not disclosure_declared
 }
 
-deny contains sprintf("unknown disclosure kind %v", [object.get(input.disclosure, "kind", "(missing)")]) if {
+disclosure_denials contains sprintf("unknown disclosure kind %v", [object.get(input.disclosure, "kind", "(missing)")]) if {
 	disclosure_recipient
 	disclosure_declared
 	not disclosure_kind_known
 }
 
-deny contains "the disclosure is not approved by a privacy officer" if {
+disclosure_denials contains "the disclosure is not approved by a privacy officer" if {
 	disclosure_recipient
 	not disclosure_approved
 }
 
-deny contains "the disclosure's recipient is not recorded" if {
+disclosure_denials contains "the disclosure's recipient is not recorded" if {
 	disclosure_recipient
 	not disclosure_recipient_recorded
 }
 
-deny contains "the disclosure's legal basis is not recorded" if {
+disclosure_denials contains "the disclosure's legal basis is not recorded" if {
 	disclosure_recipient
 	not disclosure_legal_basis_recorded
 }
 
-deny contains sprintf("the disclosure request did not ask for %s", [c]) if {
+disclosure_denials contains sprintf("the disclosure request did not ask for %s", [c]) if {
 	disclosure_recipient
 	some c in categories
 	not c in disclosure_requested
 }
 
 deny contains "a disclosure request names a disclosure recipient, not a subprocessor" if {
-	disclosure_declared
+	disclosure := input.disclosure
+	is_object(disclosure)
 	sub
 	not disclosure_recipient
 }

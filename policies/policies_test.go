@@ -41,7 +41,11 @@ func TestRegoTests(t *testing.T) {
 }
 
 // Every deny rule of egress.rego has a Rego test that expects its reason:
-// the longest constant piece of the reason appears in egress_test.rego.
+// the longest constant piece of the reason appears in egress_test.rego. A
+// deny rule may instead take the reasons of a family (a set named
+// *_denials) under a guard, its first expression; then every rule of the
+// family begins with that same guard, so that the family can fire only when
+// deny takes its reasons, and each of them needs its Rego test likewise.
 func TestEveryDenyRuleHasARegoTest(t *testing.T) {
 	src := Sources()
 	tests := src["egress_test.rego"]
@@ -50,21 +54,61 @@ func TestEveryDenyRuleHasARegoTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	verb := regexp.MustCompile(`%[sv]`)
-	n := 0
+	guards := map[string]string{} // family -> the guard deny takes it under
 	for _, r := range m.Rules {
 		if r.Head.Ref().String() != "deny" {
 			continue
 		}
-		n++
+		if _, ok := r.Head.Key.Value.(ast.Var); !ok {
+			continue
+		}
+		// deny contains reason if { guard; some reason in family }
+		if len(r.Body) != 2 {
+			t.Fatalf("deny rule at %v: a family's reasons are taken under one guard: %v", r.Location, r.Body)
+		}
+		var family string
+		ast.WalkTerms(r.Body[1], func(x *ast.Term) bool {
+			if s := x.String(); strings.HasSuffix(s, "_denials") {
+				family = s
+			}
+			return false
+		})
+		if family == "" {
+			t.Fatalf("deny rule at %v: reason is a variable, but no family of denials is named", r.Location)
+		}
+		guards[family] = r.Body[0].String()
+	}
+	n := 0
+	members := map[string]int{}
+	for _, r := range m.Rules {
+		name := r.Head.Ref().String()
+		if name != "deny" && !strings.HasSuffix(name, "_denials") {
+			continue
+		}
+		if name != "deny" {
+			guard, ok := guards[name]
+			if !ok {
+				t.Errorf("rule at %v: family %s is not taken by deny", r.Location, name)
+			} else if len(r.Body) == 0 || r.Body[0].String() != guard {
+				t.Errorf("rule at %v: a rule of %s begins with %q, not its guard %q", r.Location, name, r.Body[0], guard)
+			}
+			members[name]++
+		}
 		var format string
 		switch v := r.Head.Key.Value.(type) {
 		case ast.String:
 			format = string(v)
 		case ast.Call: // sprintf(format, [...])
 			format = string(v[1].Value.(ast.String))
+		case ast.Var:
+			if name == "deny" {
+				continue // a family, checked above
+			}
+			t.Fatalf("%s rule at %v: reason is a variable", name, r.Location)
 		default:
-			t.Fatalf("deny rule at %v: reason is a %T", r.Location, v)
+			t.Fatalf("%s rule at %v: reason is a %T", name, r.Location, v)
 		}
+		n++
 		longest := ""
 		for _, piece := range verb.Split(format, -1) {
 			if len(piece) > len(longest) {
@@ -72,7 +116,12 @@ func TestEveryDenyRuleHasARegoTest(t *testing.T) {
 			}
 		}
 		if !strings.Contains(tests, longest) {
-			t.Errorf("deny rule at %v (%q) has no Rego test expecting it", r.Location, format)
+			t.Errorf("%s rule at %v (%q) has no Rego test expecting it", name, r.Location, format)
+		}
+	}
+	for family := range guards {
+		if members[family] == 0 {
+			t.Errorf("deny takes the family %s, which has no rule", family)
 		}
 	}
 	if n < 20 {

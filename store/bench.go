@@ -25,3 +25,17 @@ func (s *Store) SetMaxConns(n int) error {
 	sqlDB.SetMaxIdleConns(n)
 	return nil
 }
+
+// CreateInsertBaseline creates the table of the load test's PostgreSQL
+// baseline (pgbench inserting one row per transaction) in the schema.
+func (s *Store) CreateInsertBaseline(ctx context.Context, schema string) error {
+	return s.with(ctx).Exec(`CREATE TABLE "` + schema + `".baseline_rows (id bigserial PRIMARY KEY, n bigint NOT NULL, body text NOT NULL)`).Error
+}
+
+// BackendPIDs returns the process IDs of the PostgreSQL backends serving
+// connections named applicationName (the load test reads their CPU time).
+func (s *Store) BackendPIDs(ctx context.Context, applicationName string) ([]int, error) {
+	var pids []int
+	err := s.with(ctx).Raw(`SELECT pid FROM pg_stat_activity WHERE application_name = ?`, applicationName).Scan(&pids).Error
+	return pids, err
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,7 @@ import (
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
+	"github.com/convot/convot/internal/devstack"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/realtime"
 	"github.com/convot/convot/models"
@@ -60,7 +62,9 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		fs.IntVar(&o.workers, "workers", 128, "concurrent senders")
 		fs.IntVar(&o.nodes, "nodes", 2, "web nodes (two need REDIS_URL)")
 		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
-		fs.BoolVar(&o.lifecycles, "lifecycles", false, "signal each conversation's lifecycle workflow through the outbox, on the Temporal at TEMPORAL_ADDRESS, and measure the lag")
+		fs.BoolVar(&o.lifecycles, "lifecycles", true, "signal each conversation's lifecycle workflow through the outbox, as production does, on the Temporal at TEMPORAL_ADDRESS (unset: a Temporal dev server the bench starts, see TEMPORAL_CLI), and report the outbox's lag; -lifecycles=false leaves lifecycle tracking out (figures then not production's)")
+		fs.StringVar(&o.pgbench, "pgbench", "16,64", "pgbench baseline before the run (PostgreSQL only): client counts, comma-separated; '' for none")
+		fs.DurationVar(&o.pgbenchFor, "pgbench-duration", 5*time.Second, "how long each pgbench run lasts")
 	})
 	if err != nil {
 		return err
@@ -72,6 +76,8 @@ type benchOptions struct {
 	messages, rate, visitors, workers, nodes int
 	cpuProfile                               string
 	lifecycles                               bool
+	pgbench                                  string
+	pgbenchFor                               time.Duration
 }
 
 func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr error) {
@@ -86,6 +92,13 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	if o.nodes < 1 || o.visitors < 1 || o.workers < 1 || o.messages < 1 {
 		return errors.New("messages, visitors, workers and nodes must be at least 1")
 	}
+	clients, err := parseClients(o.pgbench)
+	if err != nil {
+		return err
+	}
+	if o.pgbenchFor < time.Second {
+		return errors.New("-pgbench-duration must be at least 1s")
+	}
 	// The bench works in a database of its own: a fresh PostgreSQL schema
 	// (dropped afterwards) or a temporary SQLite file, under a fresh key.
 	tmp, err := os.MkdirTemp("", "convot-bench-")
@@ -97,7 +110,7 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 			slog.Warn("bench: temporary directory left behind", "dir", tmp, "err", err)
 		}
 	}()
-	dbURL, dropSchema, err := benchSchema(cfg.DatabaseURL)
+	dbURL, schema, dropSchema, err := benchSchema(cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
@@ -134,12 +147,42 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	if dbURL != "" {
 		database = "PostgreSQL"
 	}
-	var temporal client.Client
-	if o.lifecycles {
-		if cfg.TemporalAddress == "" {
-			return errors.New("-lifecycles: set TEMPORAL_ADDRESS to a Temporal server (e.g. `temporal server start-dev`)")
+	// The baseline first, in the bench's schema, before Convot loads the
+	// machine.
+	var baseline []baselineResult
+	if len(clients) > 0 && dbURL != "" {
+		pgbench, err := findPgbench()
+		if err != nil {
+			return err
 		}
-		if temporal, err = dialTemporalAt(ctx, cfg, master, cfg.TemporalAddress); err != nil {
+		if err := st.CreateInsertBaseline(ctx, schema); err != nil {
+			return err
+		}
+		for _, n := range clients {
+			r, err := runBaseline(ctx, pgbench, st, cfg.DatabaseURL, schema, n, o.pgbenchFor)
+			if err != nil {
+				return err
+			}
+			baseline = append(baseline, r)
+		}
+	}
+	var temporal client.Client
+	temporalAddress := cfg.TemporalAddress
+	temporalPid := 0 // the dev server the bench started, if it did
+	if o.lifecycles {
+		if temporalAddress == "" {
+			dev, err := benchTemporal(ctx, tmp, cfg.TemporalNamespace, out)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := dev.Stop(10 * time.Second); err != nil {
+					slog.Warn("bench: stopping the Temporal dev server", "err", err)
+				}
+			}()
+			temporalAddress, temporalPid = dev.Address(), dev.Pid()
+		}
+		if temporal, err = dialTemporalAt(ctx, cfg, master, temporalAddress); err != nil {
 			return err
 		}
 		defer temporal.Close()
@@ -189,9 +232,9 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	_, _ = fmt.Fprintf(out, "bench messages: %d messages at %s/s offered, %d visitors, %d senders, %d web node(s), %s, %s\n",
 		o.messages, rateText(o.rate), o.visitors, o.workers, o.nodes, database, hubName)
 	if temporal == nil {
-		_, _ = fmt.Fprintln(out, "conversation lifecycle signals: not sent (-lifecycles sends them)")
+		_, _ = fmt.Fprintln(out, "conversation lifecycle signals: NOT SENT (-lifecycles=false): lifecycle tracking is left out, unlike production")
 	} else {
-		_, _ = fmt.Fprintf(out, "conversation lifecycle signals: through the outbox to Temporal at %s, drained by every node\n", cfg.TemporalAddress)
+		_, _ = fmt.Fprintf(out, "conversation lifecycle signals: through the outbox to Temporal at %s, drained by every node during the run\n", temporalAddress)
 	}
 
 	orgKey, cookies, err := benchOrganization(ctx, st, bases[len(bases)-1])
@@ -317,6 +360,18 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 			}
 		}()
 	}
+	// CPU time over the run, the outbox's drain included: this process (the
+	// web nodes and the load generator), the PostgreSQL backends of its
+	// connections, and the Temporal dev server if the bench started it.
+	var backends *backendCPU
+	stopBackends := func() {}
+	if dbURL != "" {
+		backends = newBackendCPU(st, benchAppName(schema))
+		stopBackends = backends.sample(ctx)
+	}
+	selfBefore := selfCPU()
+	temporalBefore, _ := procCPU(temporalPid)
+	depth := outboxDepth(ctx, st, temporal != nil)
 	began := time.Now()
 	for i := range o.messages {
 		var due time.Time
@@ -343,7 +398,17 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	total := time.Since(began)
 	if temporal != nil {
 		lag, drainedIn, left := benchSignalLag(ctx, st, drainers)
-		_, _ = fmt.Fprintf(out, "lifecycle signals: longest wait in the outbox %s; outbox empty %.2fs after the last send; %d left\n", lag.Round(time.Millisecond), drainedIn.Seconds(), left)
+		_, _ = fmt.Fprintf(out, "lifecycle signals: longest wait in the outbox %s; most waiting at once %d; outbox empty %.2fs after the last send; %d left\n",
+			lag.Round(time.Millisecond), depth(), drainedIn.Seconds(), left)
+	}
+	window := time.Since(began)
+	selfUsed := selfCPU() - selfBefore
+	stopBackends()
+	var temporalUsed time.Duration
+	if temporalPid > 0 {
+		if after, ok := procCPU(temporalPid); ok {
+			temporalUsed = after - temporalBefore
+		}
 	}
 	// Everything is measured: a failed closing handshake changes nothing.
 	_ = conn.Close(websocket.StatusNormalClosure, "")
@@ -359,6 +424,29 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	_, _ = fmt.Fprintf(out, "arrived on the operator's socket: %d (%.0f/s over %.2fs), never arrived: %d\n", len(arrived), float64(len(arrived))/total.Seconds(), total.Seconds(), lost)
 	_, _ = fmt.Fprintf(out, "send → acknowledged:   %s\n", percentiles(acked))
 	_, _ = fmt.Fprintf(out, "send → operator socket: %s\n", percentiles(arrived))
+	n := int64(len(acked))
+	over := "the run"
+	if temporal != nil {
+		over = "the run and the outbox's drain"
+	}
+	cpu := fmt.Sprintf("CPU per message over %.2fs (%s): convot process (%d web node(s) and the load generator) %s", window.Seconds(), over, o.nodes, perUnit(selfUsed, n))
+	if backends != nil {
+		cpu += ", PostgreSQL backends " + perUnit(backends.total(), n)
+	}
+	if temporalPid > 0 {
+		cpu += ", Temporal dev server " + perUnit(temporalUsed, n)
+	}
+	_, _ = fmt.Fprintln(out, cpu)
+	if len(clients) > 0 && dbURL == "" {
+		_, _ = fmt.Fprintln(out, "baseline: none (pgbench needs PostgreSQL: set DATABASE_URL)")
+	}
+	if len(baseline) > 0 {
+		printBaseline(out, baseline, o.pgbenchFor)
+		best := slices.MaxFunc(baseline, func(a, b baselineResult) int { return cmp.Compare(a.tps, b.tps) })
+		rate := float64(len(acked)) / sending.Seconds()
+		_, _ = fmt.Fprintf(out, "side by side: convot %.0f messages/s acknowledged, pgbench %.0f inserts/s (%d clients): %.2f × pgbench\n",
+			rate, best.tps, best.clients, rate/best.tps)
+	}
 	if lost > 0 || failures.Load() > 0 {
 		return fmt.Errorf("%d messages failed and %d never reached the operator", failures.Load(), lost)
 	}
@@ -404,22 +492,24 @@ func percentiles(d []time.Duration) string {
 	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  max %s", ms(at(0.50)), ms(at(0.90)), ms(at(0.99)), ms(s[len(s)-1]))
 }
 
-// benchSchema gives the bench a schema of its own in PostgreSQL; with no
-// DATABASE_URL it uses SQLite in its temporary directory.
-func benchSchema(base string) (string, func(), error) {
+// benchSchema gives the bench a schema of its own in PostgreSQL, and its
+// connections an application name of their own (benchAppName) that tells
+// their backends apart; with no DATABASE_URL it uses SQLite in its
+// temporary directory.
+func benchSchema(base string) (dbURL, schema string, drop func(), err error) {
 	if base == "" {
-		return "", func() {}, nil
+		return "", "", func() {}, nil
 	}
 	db, err := models.Open(base, "")
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	admin := store.New(db, nil)
 	name := "bench_" + strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(crypto.RandomToken(8), "x"))
 	if err := admin.CreateSchema(context.Background(), name); err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
-	drop := func() {
+	drop = func() {
 		if err := admin.DropSchema(context.Background(), name); err != nil {
 			slog.Warn("bench: schema left behind", "schema", name, "err", err)
 		}
@@ -428,12 +518,74 @@ func benchSchema(base string) (string, func(), error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		drop()
-		return "", nil, err
+		return "", "", nil, err
 	}
 	q := u.Query()
 	q.Set("search_path", name)
+	q.Set("application_name", benchAppName(name))
 	u.RawQuery = q.Encode()
-	return u.String(), drop, nil
+	return u.String(), name, drop, nil
+}
+
+// benchAppName is the application name of the bench's connections.
+func benchAppName(schema string) string { return "convot-" + appSuffix.Replace(schema) }
+
+// benchTemporal starts a Temporal dev server for the bench, on free ports,
+// its data in dir.
+func benchTemporal(ctx context.Context, dir, namespace string, out io.Writer) (*devstack.TemporalServer, error) {
+	cli, err := devstack.FindTemporalCLI(ctx, os.Getenv, out)
+	if err != nil {
+		return nil, fmt.Errorf("-lifecycles needs a Temporal server: set TEMPORAL_ADDRESS, or let the bench start a dev server (%w); -lifecycles=false runs without lifecycle tracking", err)
+	}
+	var ports [2]int
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close() // only its number was wanted
+	}
+	attrs := map[string]string{}
+	for name, kind := range workflows.SearchAttributes {
+		attrs[name] = kind.String()
+	}
+	_, _ = fmt.Fprintln(out, "starting a Temporal dev server for the lifecycle signals...")
+	return devstack.StartTemporal(ctx, devstack.TemporalOptions{
+		CLIPath: cli, DataDir: filepath.Join(dir, "temporal"), IP: "127.0.0.1",
+		Port: ports[0], UIPort: ports[1], Namespace: namespace, SearchAttributes: attrs,
+	})
+}
+
+// outboxDepth samples the lifecycle outbox every 250 ms until the returned
+// function is called, which returns the most signals waiting at once.
+func outboxDepth(ctx context.Context, st *store.Store, on bool) func() int64 {
+	if !on {
+		return func() int64 { return 0 }
+	}
+	var most atomic.Int64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if n, err := st.PendingLifecycleSignals(ctx); err == nil && n > most.Load() {
+					most.Store(n)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() int64 {
+		once.Do(func() { close(done); <-finished })
+		return most.Load()
+	}
 }
 
 // benchOrganization creates an organization and an operator, signs the

@@ -88,7 +88,7 @@ func TestKilledWebNodeLosesNoLifecycleSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dbURL, dropSchema, err := benchSchema(dbBase)
+	dbURL, _, dropSchema, err := benchSchema(dbBase)
 	if err != nil {
 		t.Fatal(err)
 	}

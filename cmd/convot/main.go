@@ -64,7 +64,7 @@ func init() {
 		{"support", "Convot's side of customers' support tickets; replies and closures name the staff member acting (--staff)", "convot support list | show <id> | reply <id> --staff EMAIL --message TEXT | close <id> --staff EMAIL", runSupport},
 		{"security", "vulnerability reports (mail to the security address); triage, fixed and close name the staff member acting (--staff)", "convot security list | show <id> | triage <id> --severity S --staff EMAIL | fixed <id> --staff EMAIL | close <id> --outcome O --staff EMAIL", runSecurity},
 		{"staff", "Convot's own staff: the accounts that may use the staff console (with two-factor authentication)", "convot staff list | add <email> | remove <email>", runStaff},
-		{"bench", "load tests: `messages` times widget messages until they reach an operator's socket on another web node; `ai` measures the local AI provider on the labelled data in assist/testdata", "convot bench messages [-messages N] [-rate N] [-visitors N] [-workers N] [-nodes N] [-lifecycles] | convot bench ai [-data DIR]", runBench},
+		{"bench", "load tests: `messages` times widget messages until they reach an operator's socket on another web node; `ai` measures the local AI provider on the labelled data in assist/testdata", "convot bench messages [-messages N] [-rate N] [-visitors N] [-workers N] [-nodes N] [-lifecycles=false] [-pgbench 16,64] [-pgbench-duration 5s] | convot bench ai [-data DIR]", runBench},
 		{"audit", "for auditors: `promises` prints the promise ledger with each promise's state; `record-tests` records from `go test -json` output when each test last passed", "convot audit promises [-json] | go test -json ./... | convot audit record-tests [-revision REV]", runAudit},
 	}
 }

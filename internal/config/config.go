@@ -42,7 +42,7 @@ var Settings = []Setting{
 	{Name: "TEMPORAL_API_KEY", Usage: "Temporal Cloud API key, sent as a bearer token over TLS", Commands: temporalCommands},
 	{Name: "TEMPORAL_UI_URL", Usage: "Temporal web UI URL shown to privacy officers; empty means CONVOT_BASE_URL/temporal when CONVOT_TEMPORAL_UI_URL is set (dev sets it)", Commands: runCommands},
 	{Name: "CONVOT_TEMPORAL_UI_URL", Usage: "internal address of the Temporal UI server (http://temporal-ui:8080), run with the public path /temporal and the codec endpoint /codec; Convot serves it at /temporal/ to signed-in officers and auditors only; empty means none (dev runs its own)", Commands: []string{"dev", "serve", "worker"}},
-	{Name: "TEMPORAL_CLI", Usage: "path to the Temporal CLI binary used by dev (else PATH, else built once with go install)", Commands: []string{"dev"}},
+	{Name: "TEMPORAL_CLI", Usage: "path to the Temporal CLI binary used by dev, and by bench when TEMPORAL_ADDRESS is unset (else PATH, else built once with go install)", Commands: []string{"dev", "bench"}},
 	{Name: "CONVOT_MASTER_KEY", Usage: "versioned key-encryption keys, newest first: 'v2:BASE64,v1:BASE64' (32 bytes each); dev generates one into CONVOT_DATA_DIR", Commands: dbCommands},
 	{Name: "CONVOT_BASE_URL", Default: "http://localhost:8080", Usage: "public URL of the dashboard, used in links sent by email", Commands: runCommands},
 	{Name: "CONVOT_HTTP_ADDR", Default: ":8080", Usage: "listen address of the HTTP server; `convot dev` listens on 127.0.0.1:8080 unless it is set (or --addr)", Commands: listenCommands},

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/convot/convot/internal/testenv"
+)
+
+// A tiny run of `convot bench messages` on PostgreSQL, with the pgbench
+// baseline and the lifecycle signals drained to a Temporal dev server:
+// every figure of the report is there. Nothing is timed.
+func TestBenchMessagesReportsBaselineCPUAndLifecycles(t *testing.T) {
+	testenv.Require(t, "DATABASE_URL")
+	testenv.Require(t, "TEMPORAL_CLI")
+	if _, err := findPgbench(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	t.Setenv("TEMPORAL_ADDRESS", "") // the bench starts its own dev server
+	t.Setenv("CONVOT_DATA_DIR", t.TempDir())
+	var out bytes.Buffer
+	err := benchMessages(context.Background(), benchOptions{messages: 20, visitors: 2, workers: 2, nodes: 1,
+		lifecycles: true, pgbench: "2", pgbenchFor: time.Second}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"through the outbox to Temporal",
+		"lifecycle signals: longest wait in the outbox",
+		" 0 left",
+		"sent 20 in",
+		"CPU per message over",
+		"PostgreSQL backends",
+		"Temporal dev server",
+		"baseline: pgbench, one 200-byte row inserted per transaction, synchronous_commit on",
+		"  2 clients:",
+		"side by side: convot",
+		"× pgbench",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestBenchFlags(t *testing.T) {
+	for in, want := range map[string][]int{"": nil, "0": nil, "16,64": {16, 64}, "4, 8": {4, 8}} {
+		got, err := parseClients(in)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("parseClients(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"x", "-1", "16,", "2000"} {
+		if _, err := parseClients(bad); err == nil {
+			t.Errorf("parseClients(%q) accepted", bad)
+		}
+	}
+	var out bytes.Buffer
+	if err := runBench(context.Background(), []string{"messages", "-pgbench", "many"}, &out); err == nil || !strings.Contains(err.Error(), "-pgbench") {
+		t.Errorf("bad -pgbench: %v", err)
+	}
+}
+
+func TestBenchReadsCPU(t *testing.T) {
+	// burn a little CPU so that the counters move
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for n := 0; time.Now().Before(deadline); n++ {
+		_ = strings.Repeat("x", n%64)
+	}
+	if cpu, ok := procCPU(os.Getpid()); ok && cpu <= 0 {
+		t.Errorf("procCPU of this process: %v", cpu)
+	} else if !ok && fileExists("/proc/self/stat") {
+		t.Error("procCPU cannot read /proc")
+	}
+	if _, ok := procCPU(-1); ok {
+		t.Error("procCPU of no process")
+	}
+	if selfCPU() <= 0 {
+		t.Error("selfCPU is zero")
+	}
+	env, err := pgbenchEnv("postgres://u:p%40ss@db.example:6543/app?sslmode=require&search_path=x", "convot-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"PGHOST=db.example", "PGPORT=6543", "PGUSER=u", "PGPASSWORD=p@ss", "PGDATABASE=app", "PGSSLMODE=require", "PGAPPNAME=convot-x", "PGOPTIONS=-c synchronous_commit=on"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("pgbench environment %v lacks %s", env, want)
+		}
+	}
+}
+
+func fileExists(path string) bool { _, err := os.Stat(path); return err == nil }
