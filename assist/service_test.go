@@ -379,8 +379,9 @@ func TestParseModels(t *testing.T) {
 }
 
 // AI outputs are the contact's personal data: an access request exports
-// the summaries, translations, embeddings and detected language, erasure
-// removes them, and the completeness scanner finds nothing left.
+// the summaries, translations, embeddings, automated answers and detected
+// language, erasure removes them, and the completeness scanner covers
+// their tables and finds nothing left.
 func TestAIOutputsExportedAndErased(t *testing.T) {
 	f := newFixture(t, "summary=local;language_detection=local;embeddings=local")
 	_, err := f.svc.Summarize(f.ctx, f.org.ID, f.conv.ID)
@@ -390,6 +391,11 @@ func TestAIOutputsExportedAndErased(t *testing.T) {
 	must(t, f.svc.Index(f.ctx, f.org.ID, f.conv.ID))
 	must(t, f.st.SaveAIOutput(f.ctx, f.org.ID, &models.AIOutput{ConversationID: f.conv.ID, MessageID: 1,
 		Kind: models.AIOutputTranslation, Provider: "openai", Language: "en", Text: "My order has not arrived, write to me."}))
+	// An automated answer: a message of the contact's conversation, marked
+	// automated; exported with it and erased with it.
+	bot := models.Message{OrganizationID: f.org.ID, ConversationID: f.conv.ID, DataKeyID: f.contact.DataKeyID,
+		AuthorType: "bot", Automated: true, Body: "Parcels arrive within 5 days, Alice Martin.", DeliveryStatus: "sent", CreatedAt: time.Now().UTC()}
+	must(t, f.db.Create(&bot).Error)
 
 	subject, err := f.st.LocateEndUser(f.ctx, f.org.ID, f.contact.ID, "")
 	must(t, err)
@@ -409,6 +415,9 @@ func TestAIOutputsExportedAndErased(t *testing.T) {
 	if all := strings.Join(texts, "\n"); !strings.Contains(all, "My order has not arrived, write to me.") || !strings.Contains(all, "Bestellung") {
 		t.Fatalf("the translation or the summary is missing from the export")
 	}
+	if all := strings.Join(texts, "\n"); !strings.Contains(all, "Parcels arrive within 5 days") {
+		t.Fatalf("the automated answer is missing from the export")
+	}
 
 	_, err = f.st.EraseSubject(f.ctx, f.org.ID, subject)
 	must(t, err)
@@ -419,10 +428,25 @@ func TestAIOutputsExportedAndErased(t *testing.T) {
 			t.Fatalf("%d rows left in %s after erasure", n, table)
 		}
 	}
+	var bots int64
+	must(t, f.db.Table("messages").Where("id = ? OR (conversation_id = ? AND automated)", bot.ID, f.conv.ID).Count(&bots).Error)
+	if bots != 0 {
+		t.Fatalf("%d automated answers left after erasure", bots)
+	}
 	report, err := f.st.ScanErasure(f.ctx, f.org.ID, subject, []string{contactEmail, "Alice Martin"})
 	must(t, err)
 	if !report.Clean {
 		t.Fatalf("the scanner found what erasure left: %+v", report.Findings)
+	}
+	// The scanner covers every table these outputs live in.
+	scanned := map[string]bool{}
+	for _, tb := range report.Tables {
+		scanned[tb.Model] = true
+	}
+	for _, model := range []string{"AIOutput", "AIEmbedding", "Message"} {
+		if !scanned[model] {
+			t.Fatalf("the completeness scanner does not cover %s: %+v", model, report.Tables)
+		}
 	}
 }
 

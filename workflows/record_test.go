@@ -438,6 +438,14 @@ func (f *recordingFakes) activities() map[string]any {
 		ActivityRouteConversation: func(context.Context, ConversationAIRequest) (RouteResult, error) {
 			return RouteResult{AssigneeID: 3}, nil
 		},
+		ActivityAnswerVisitor: func(_ context.Context, r AnswerRequest) (AnswerResult, error) {
+			return AnswerResult{HandOver: "not_confident"}, nil
+		},
+		ActivityHandOverConversation: func(context.Context, HandOverRequest) error { return nil },
+		ActivityDetectLanguageOnce: func(context.Context, ConversationAIRequest) (LanguageResult, error) {
+			return LanguageResult{Known: true}, nil
+		},
+		ActivityIndexConversation: func(context.Context, ConversationAIRequest) error { return nil },
 
 		ActivityMarkOrganizationCancelled: func(context.Context, CancellationChange) error { return nil },
 		ActivitySendCancellationNotice:    func(context.Context, CancellationNotice) error { return nil },
