@@ -190,9 +190,3 @@ func TestAIAssistanceInTheBrowser(t *testing.T) {
 		}
 	}
 }
-
-// jsString quotes s as a JavaScript string literal.
-func jsString(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
-}
