@@ -413,18 +413,6 @@
   composer.appendChild(input);
   composer.appendChild(sendButton);
 
-  panel.appendChild(head);
-  panel.appendChild(list);
-  panel.appendChild(typing);
-  panel.appendChild(offline);
-  panel.appendChild(proof);
-  panel.appendChild(limitLine);
-  panel.appendChild(refused);
-  panel.appendChild(resolved);
-  panel.appendChild(handoverButton);
-  panel.appendChild(errorLine);
-  panel.appendChild(composer);
-
   // "Talk to a person": shown while the bot answers this conversation.
   var handoverButton = el("button", "convot-handover", "handover", "Talk to a person");
   handoverButton.type = "button";
@@ -447,6 +435,18 @@
       showError(err);
     });
   });
+
+  panel.appendChild(head);
+  panel.appendChild(list);
+  panel.appendChild(typing);
+  panel.appendChild(offline);
+  panel.appendChild(proof);
+  panel.appendChild(limitLine);
+  panel.appendChild(refused);
+  panel.appendChild(resolved);
+  panel.appendChild(handoverButton);
+  panel.appendChild(errorLine);
+  panel.appendChild(composer);
 
   var languageSelect = el("select", "convot-language", "language");
   languageSelect.setAttribute("aria-label", "Your language");
@@ -1037,6 +1037,7 @@
       state.conv = conv;
       connect();
     }
+    renderHandover();
   }
 
   function send(text) {
