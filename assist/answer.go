@@ -91,7 +91,8 @@ func (s *Service) AnswerVisitor(ctx context.Context, orgID, convID, messageID ui
 	// The question alone, with the contact's identifiers declared so that
 	// the gate has them redacted inside it.
 	req := c.req
-	req.Content = append(asked, subprocessors.AIMessage(subprocessors.AIAuthorContact, question))
+	asked = append(asked, subprocessors.AIMessage(subprocessors.AIAuthorContact, question))
+	req.Content = asked
 	cctx, cancel := s.bounded(ctx)
 	defer cancel()
 	a, err := c.provider.Answer(cctx, req, knowledge)
