@@ -3,6 +3,7 @@ package assist
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -33,7 +34,8 @@ type AutoAnswer struct {
 // any provider sees a byte; so is a question the organization's knowledge
 // (help articles and canned responses) does not answer confidently. A
 // provider that fails returns a *ProviderError (the caller retries, then
-// hands over). ErrOff: automated answers are off; ErrHandedOver: the
+// hands over). ErrOff: automated answers are off (or the conversation is
+// not the widget's: mail goes to the team); ErrHandedOver: the
 // conversation is the team's already.
 func (s *Service) AnswerVisitor(ctx context.Context, orgID, convID, messageID uint64) (AutoAnswer, error) {
 	org, err := s.Store.Organization(ctx, orgID)
@@ -49,6 +51,10 @@ func (s *Service) AnswerVisitor(ctx context.Context, orgID, convID, messageID ui
 	}
 	if conv.HandedOverAt != nil {
 		return AutoAnswer{}, ErrHandedOver
+	}
+	if conv.Channel != "widget" {
+		// The bot answers widget visitors only; mail goes to the team.
+		return AutoAnswer{}, fmt.Errorf("%w: the bot answers widget conversations only", ErrOff)
 	}
 	c, err := s.prepare(ctx, orgID, convID, FeatureAutomatedAnswer)
 	switch {

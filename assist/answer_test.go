@@ -132,6 +132,16 @@ func TestAnswerVisitorSendsNothing(t *testing.T) {
 			t.Fatal("sent with the feature off")
 		}
 	})
+	t.Run("mail", func(t *testing.T) {
+		f := newFixture(t, "automated_answer=anthropic")
+		must(t, f.db.Model(&models.Conversation{}).Where("id = ?", f.conv.ID).Update("channel", "email").Error)
+		if _, err := f.svc.AnswerVisitor(f.ctx, f.org.ID, f.conv.ID, 0); !errors.Is(err, ErrOff) {
+			t.Fatalf("mail conversation: %v", err)
+		}
+		if f.sent() != 0 {
+			t.Fatal("sent for a mail conversation")
+		}
+	})
 	t.Run("handed over", func(t *testing.T) {
 		f := newFixture(t, "automated_answer=anthropic")
 		_, err := f.st.MarkHandedOver(f.ctx, f.org.ID, f.conv.ID, models.HandoverAsked, time.Now())

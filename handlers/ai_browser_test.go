@@ -89,7 +89,7 @@ func TestAIAssistanceInTheBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := ts.srv.Store.CreateHelpArticle(ctx, &models.HelpArticle{OrganizationID: w.org.ID, Title: "Opening hours",
-		Body: "Our opening hours: the shop is open Monday to Friday from 9:00 to 18:00.", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+		Body: "Our opening hours: the shop is open Monday to Friday from 9:00 to 18:00. <b>Welcome</b>", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -118,6 +118,9 @@ func TestAIAssistanceInTheBrowser(t *testing.T) {
 	)
 	visitor.waitJS("the bot answers from the help article",
 		`[...window.ConvotWidget.root.querySelectorAll('[data-testid=convot-message][data-automated=true]')].some(e => e.textContent.includes('Automated answer') && e.textContent.includes('Monday to Friday from 9:00 to 18:00'))`)
+	if got := visitor.eval("the answer is text", `(() => { const m = [...window.ConvotWidget.root.querySelectorAll('[data-testid=convot-message][data-automated=true]')].pop(); return m.querySelector('b') ? 'markup' : m.textContent; })()`); !strings.Contains(got, "<b>Welcome</b>") {
+		t.Fatalf("the bot's answer was rendered as markup: %q", got)
+	}
 	visitor.waitJS("Talk to a person is offered", `!`+inShadow("convot-handover")+`.hidden`)
 	visitor.run("the visitor asks for a person", chromedp.Click(chromedp.JSPath(inShadow("convot-handover"))))
 	visitor.waitJS("the visitor sees the notice",
