@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/convot/convot/assist"
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/internal/backup"
 	"github.com/convot/convot/internal/blob"
 	"github.com/convot/convot/internal/mail"
@@ -58,6 +59,10 @@ type Activities struct {
 	// Assist runs the AI features of the conversation lifecycle (the
 	// summary at resolution, language detection); nil: none run.
 	Assist *assist.Service
+	// Conversations posts the automated answers and hands conversations
+	// to the team (ActivityAnswerVisitor, ActivityHandOverConversation);
+	// nil: the bot does not answer.
+	Conversations *conversation.Service
 }
 
 // Register registers every activity under the names the workflows call.
@@ -70,7 +75,7 @@ func Register(w worker.Registry, a *Activities) {
 		workflows.ActivityDeleteOrganizationData:    a.DeleteOrganizationData,
 		workflows.ActivityNotifyContactOfReplies:    a.NotifyContactOfReplies,
 	}
-	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a), vulnerabilityActivities(a), disclosureActivities(a), shopifyActivities(a), webhookActivities(a), aiActivities(a)} {
+	for _, byName := range []map[string]any{conversationsAndAccounts, retentionActivities(a), privacyActivities(a), vulnerabilityActivities(a), disclosureActivities(a), shopifyActivities(a), webhookActivities(a), aiActivities(a), botActivities(a)} {
 		for name, fn := range byName {
 			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 		}
@@ -125,7 +130,8 @@ func (a *Activities) announceConversation(ctx context.Context, orgID, convID uin
 		return
 	}
 	view := realtime.ConversationView{ID: conv.ID, ContactID: conv.ContactID, Channel: conv.Channel, Status: conv.Status,
-		AssigneeID: conv.AssigneeID, SnoozedUntil: conv.SnoozedUntil, LastMessageAt: conv.LastMessageAt, CreatedAt: conv.CreatedAt}
+		AssigneeID: conv.AssigneeID, SnoozedUntil: conv.SnoozedUntil, LastMessageAt: conv.LastMessageAt, CreatedAt: conv.CreatedAt,
+		HandedOver: conv.HandedOverAt != nil}
 	payload, err := json.Marshal(realtime.LiveEvent{Type: realtime.TypeConversation, ConversationID: conv.ID, Conversation: &view})
 	if err != nil {
 		return

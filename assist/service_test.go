@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -379,8 +380,9 @@ func TestParseModels(t *testing.T) {
 }
 
 // AI outputs are the contact's personal data: an access request exports
-// the summaries, translations, embeddings and detected language, erasure
-// removes them, and the completeness scanner finds nothing left.
+// the summaries, translations, embeddings, automated answers and detected
+// language, erasure removes them, and the completeness scanner covers
+// their tables and finds nothing left.
 func TestAIOutputsExportedAndErased(t *testing.T) {
 	f := newFixture(t, "summary=local;language_detection=local;embeddings=local")
 	_, err := f.svc.Summarize(f.ctx, f.org.ID, f.conv.ID)
@@ -390,6 +392,11 @@ func TestAIOutputsExportedAndErased(t *testing.T) {
 	must(t, f.svc.Index(f.ctx, f.org.ID, f.conv.ID))
 	must(t, f.st.SaveAIOutput(f.ctx, f.org.ID, &models.AIOutput{ConversationID: f.conv.ID, MessageID: 1,
 		Kind: models.AIOutputTranslation, Provider: "openai", Language: "en", Text: "My order has not arrived, write to me."}))
+	// An automated answer: a message of the contact's conversation, marked
+	// automated; exported with it and erased with it.
+	bot := models.Message{OrganizationID: f.org.ID, ConversationID: f.conv.ID, DataKeyID: f.contact.DataKeyID,
+		AuthorType: "bot", Automated: true, Body: "Parcels arrive within 5 days, Alice Martin.", DeliveryStatus: "sent", CreatedAt: time.Now().UTC()}
+	must(t, f.db.Create(&bot).Error)
 
 	subject, err := f.st.LocateEndUser(f.ctx, f.org.ID, f.contact.ID, "")
 	must(t, err)
@@ -409,7 +416,24 @@ func TestAIOutputsExportedAndErased(t *testing.T) {
 	if all := strings.Join(texts, "\n"); !strings.Contains(all, "My order has not arrived, write to me.") || !strings.Contains(all, "Bestellung") {
 		t.Fatalf("the translation or the summary is missing from the export")
 	}
+	if all := strings.Join(texts, "\n"); !strings.Contains(all, "Parcels arrive within 5 days") {
+		t.Fatalf("the automated answer is missing from the export")
+	}
 
+	// The completeness scanner covers these tables: run before the
+	// erasure, it finds each of them (summaries and translations, the
+	// embedding, the automated answer) as rows left of the subject.
+	before, err := f.st.ScanErasure(f.ctx, f.org.ID, subject, []string{contactEmail, "Alice Martin"})
+	must(t, err)
+	left := map[string]bool{}
+	for _, fd := range before.Findings {
+		if fd.Kind == "row_remains" {
+			left[strings.TrimPrefix(fd.Model, "models.")+":"+fmt.Sprint(fd.RowID)] = true
+		}
+	}
+	if !left["Message:"+fmt.Sprint(bot.ID)] || !hasModel(left, "AIOutput") || !hasModel(left, "AIEmbedding") {
+		t.Fatalf("the scanner does not see the AI outputs before erasure: %v", left)
+	}
 	_, err = f.st.EraseSubject(f.ctx, f.org.ID, subject)
 	must(t, err)
 	for _, table := range []string{"ai_outputs", "ai_embeddings"} {
@@ -419,11 +443,26 @@ func TestAIOutputsExportedAndErased(t *testing.T) {
 			t.Fatalf("%d rows left in %s after erasure", n, table)
 		}
 	}
+	var bots int64
+	must(t, f.db.Table("messages").Where("id = ? OR (conversation_id = ? AND automated)", bot.ID, f.conv.ID).Count(&bots).Error)
+	if bots != 0 {
+		t.Fatalf("%d automated answers left after erasure", bots)
+	}
 	report, err := f.st.ScanErasure(f.ctx, f.org.ID, subject, []string{contactEmail, "Alice Martin"})
 	must(t, err)
 	if !report.Clean {
 		t.Fatalf("the scanner found what erasure left: %+v", report.Findings)
 	}
+
+}
+
+func hasModel(found map[string]bool, model string) bool {
+	for k := range found {
+		if strings.HasPrefix(k, model+":") {
+			return true
+		}
+	}
+	return false
 }
 
 // Routing with the local provider: a German conversation about a parcel

@@ -56,7 +56,7 @@ const MaxMessageRunes = 10000
 
 // Author is who posts a message: the contact, an operator, or the system.
 type Author struct {
-	Kind string // workflows.AuthorContact, AuthorOperator or AuthorSystem
+	Kind string // workflows.AuthorContact, AuthorOperator, AuthorSystem or AuthorBot
 	ID   uint64 // the contact's or the operator's ID
 }
 
@@ -146,15 +146,18 @@ func (s *Service) PostIn(ctx context.Context, st *store.Store, org *models.Organ
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if private && by.Kind != workflows.AuthorOperator {
+	if private && by.Kind != workflows.AuthorOperator && by.Kind != workflows.AuthorSystem {
 		return nil, nil, nil, ErrBadMessage{"Only operators write private notes."}
 	}
 	now := s.Now().UTC()
 	msg := &models.Message{
 		OrganizationID: org.ID, ConversationID: conv.ID, DataKeyID: conv.DataKeyID,
 		AuthorType: by.Kind, AuthorID: by.ID, Body: body, Private: private,
-		DeliveryStatus: "sent", CreatedAt: now,
+		Automated: by.Kind == workflows.AuthorBot, DeliveryStatus: "sent", CreatedAt: now,
 	}
+	// The lifecycle hears of every public message but the bot's (the bot
+	// runs inside it).
+	signalled := !private && by.Kind != workflows.AuthorBot
 	// A contact's message reopens the conversation at once; the lifecycle
 	// workflow records the same when it hears of it.
 	reopened := by.Kind == workflows.AuthorContact && conv.Status != models.ConversationOpen
@@ -171,7 +174,7 @@ func (s *Service) PostIn(ctx context.Context, st *store.Store, org *models.Organ
 				return err
 			}
 		}
-		if private {
+		if !signalled {
 			return nil
 		}
 		return s.recordLifecycle(ctx, tx, org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now})
@@ -204,7 +207,7 @@ func (s *Service) PostIn(ctx context.Context, st *store.Store, org *models.Organ
 		conv.Status, conv.ResolvedAt, conv.SnoozedUntil = models.ConversationOpen, nil, nil
 	}
 	announce := func() {
-		if !private {
+		if signalled {
 			s.notifyLifecycle(org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now})
 		}
 		view := s.MessageView(ctx, msg, atts)

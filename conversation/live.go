@@ -19,7 +19,8 @@ import (
 // NewConversationView is what both sides see of a conversation.
 func NewConversationView(c *models.Conversation) realtime.ConversationView {
 	return realtime.ConversationView{ID: c.ID, ContactID: c.ContactID, Channel: c.Channel, Status: c.Status,
-		AssigneeID: c.AssigneeID, SnoozedUntil: c.SnoozedUntil, LastMessageAt: c.LastMessageAt, CreatedAt: c.CreatedAt}
+		AssigneeID: c.AssigneeID, SnoozedUntil: c.SnoozedUntil, LastMessageAt: c.LastMessageAt, CreatedAt: c.CreatedAt,
+		HandedOver: c.HandedOverAt != nil}
 }
 
 func newAttachmentViews(atts []models.Attachment) []realtime.AttachmentView {
@@ -34,7 +35,7 @@ func newAttachmentViews(atts []models.Attachment) []realtime.AttachmentView {
 // their display name (what the contact sees of them).
 func (s *Service) MessageView(ctx context.Context, m *models.Message, atts []models.Attachment) realtime.MessageView {
 	v := realtime.MessageView{ID: m.ID, AuthorType: m.AuthorType, AuthorID: m.AuthorID, Body: m.Body, Private: m.Private,
-		CreatedAt: m.CreatedAt, ReadAt: m.ReadAt, Attachments: newAttachmentViews(atts)}
+		Automated: m.Automated, CreatedAt: m.CreatedAt, ReadAt: m.ReadAt, Attachments: newAttachmentViews(atts)}
 	if m.AuthorType == workflows.AuthorOperator {
 		v.AuthorName = s.operatorName(ctx, m.OrganizationID, m.AuthorID)
 	}
@@ -93,7 +94,7 @@ func (s *Service) messageViews(ctx context.Context, orgID, convID uint64, msgs [
 	for i := range msgs {
 		m := &msgs[i]
 		v := realtime.MessageView{ID: m.ID, AuthorType: m.AuthorType, AuthorID: m.AuthorID, Body: m.Body, Private: m.Private,
-			CreatedAt: m.CreatedAt, ReadAt: m.ReadAt, Attachments: newAttachmentViews(byMessage[m.ID])}
+			Automated: m.Automated, CreatedAt: m.CreatedAt, ReadAt: m.ReadAt, Attachments: newAttachmentViews(byMessage[m.ID])}
 		if m.AuthorType == workflows.AuthorOperator {
 			name, ok := names[m.AuthorID]
 			if !ok {

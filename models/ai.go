@@ -8,7 +8,10 @@ import (
 
 // AI features an organization can turn on, as the egress gate names them
 // (organization.ai_features).
-var AIFeatures = []string{"summary", "suggested_reply", "automated_answer", "translation", "language_detection", "embeddings"}
+var AIFeatures = []string{"summary", "suggested_reply", AIFeatureAutomatedAnswer, "translation", "language_detection", "embeddings"}
+
+// AIFeatureAutomatedAnswer is the bot that answers widget visitors.
+const AIFeatureAutomatedAnswer = "automated_answer"
 
 // AIFeatureProviders parses Organization.AISettings: each feature turned on
 // and the provider it runs on. Unknown features and empty providers are

@@ -23,9 +23,23 @@ type Conversation struct {
 	SnoozedUntil   *time.Time
 	ResolvedAt     *time.Time
 	LastMessageAt  time.Time
+	// HandedOverAt is when the automated answers handed the conversation
+	// to the team (nil: not handed over); the bot no longer answers it.
+	// HandoverReason says why (HandoverAsked, …).
+	HandedOverAt   *time.Time
+	HandoverReason string `privacy:"none"`
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
+
+// Why automated answers handed a conversation to the team
+// (Conversation.HandoverReason).
+const (
+	HandoverAsked        = "asked"         // the visitor asked for a person
+	HandoverNotConfident = "not_confident" // no confident answer in the organization's knowledge
+	HandoverUnavailable  = "unavailable"   // the AI provider failed or timed out
+	HandoverRefused      = "refused"       // the contact objected to automated processing or restricted it
+)
 
 // Conversation statuses.
 const (
@@ -41,10 +55,13 @@ type Message struct {
 	OrganizationID uint64 `gorm:"index"`
 	ConversationID uint64 `gorm:"index"`
 	DataKeyID      uint64 // the contact's
-	AuthorType     string `privacy:"none"` // contact, operator, system
+	AuthorType     string `privacy:"none"` // contact, operator, system, bot
 	AuthorID       uint64
 	Body           string `gorm:"serializer:sealed" privacy:"category=user.content.message subject=end_user retention=account purpose=essential.service"`
 	Private        bool   // an operator's note, never shown to the contact
+	// Automated: written by the automated answers (AuthorType "bot"), and
+	// shown to the visitor as such.
+	Automated      bool
 	DeliveryStatus string `privacy:"none"` // sent, delivered, read
 	CreatedAt      time.Time
 	ReadAt         *time.Time
@@ -109,8 +126,8 @@ func InsertMessage(ctx context.Context, db *gorm.DB, keys *KeyStore, m *Message,
 	err = db.WithContext(ctx).Raw(`WITH c AS (
 	UPDATE conversations SET `+set+` WHERE id = @conv AND organization_id = @org RETURNING id, contact_id
 ), m AS (
-	INSERT INTO messages (organization_id, conversation_id, data_key_id, author_type, author_id, body, private, delivery_status, created_at)
-	SELECT @org, c.id, @key, @author_type, @author_id, @body, @private, @delivery, @at FROM c
+	INSERT INTO messages (organization_id, conversation_id, data_key_id, author_type, author_id, body, private, automated, delivery_status, created_at)
+	SELECT @org, c.id, @key, @author_type, @author_id, @body, @private, @automated, @delivery, @at FROM c
 	RETURNING id, conversation_id
 ), t AS (
 	INSERT INTO search_terms (organization_id, term, contact_id, conversation_id, message_id, field)
@@ -119,7 +136,7 @@ func InsertMessage(ctx context.Context, db *gorm.DB, keys *KeyStore, m *Message,
 )
 SELECT id FROM m`, map[string]any{
 		"at": m.CreatedAt, "open": ConversationOpen, "conv": m.ConversationID, "org": m.OrganizationID, "key": m.DataKeyID,
-		"author_type": m.AuthorType, "author_id": m.AuthorID, "body": body, "private": m.Private, "delivery": m.DeliveryStatus,
+		"author_type": m.AuthorType, "author_id": m.AuthorID, "body": body, "private": m.Private, "automated": m.Automated, "delivery": m.DeliveryStatus,
 		"terms": strings.Join(terms, " "), "field": SearchFieldBody,
 	}).Scan(&ids).Error
 	if err != nil {

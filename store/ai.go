@@ -92,3 +92,23 @@ func (s *Store) CreateHelpArticle(ctx context.Context, a *models.HelpArticle) er
 func (s *Store) DeleteHelpArticle(ctx context.Context, orgID, id uint64) error {
 	return s.with(ctx).Where("id = ? AND organization_id = ?", id, orgID).Delete(&models.HelpArticle{}).Error
 }
+
+// MarkHandedOver records that the automated answers handed one of the
+// organization's conversations to the team, and why; handed is false when
+// it was already handed over (the first reason stays). ErrNotFound when
+// the conversation is not the organization's.
+func (s *Store) MarkHandedOver(ctx context.Context, orgID, convID uint64, reason string, at time.Time) (handed bool, err error) {
+	res := s.with(ctx).Model(&models.Conversation{}).
+		Where("id = ? AND organization_id = ? AND handed_over_at IS NULL", convID, orgID).
+		Updates(map[string]any{"handed_over_at": at, "handover_reason": reason, "updated_at": at})
+	if res.Error != nil {
+		return false, res.Error
+	}
+	if res.RowsAffected == 1 {
+		return true, nil
+	}
+	if _, err := s.ConversationHeader(ctx, orgID, convID); err != nil {
+		return false, err
+	}
+	return false, nil
+}

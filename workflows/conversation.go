@@ -171,6 +171,13 @@ type ConversationState struct {
 	// first message while unassigned; conversation_ai.go).
 	Routed          bool `json:",omitempty"`
 	RepliesNotified int  `json:",omitempty"`
+	// BotStopped: the automated answers no longer answer this
+	// conversation (handed over, or an operator replied);
+	// LanguageKnown: the contact's language is detected; Indexed: the
+	// conversation was indexed at its first message (conversation_bot.go).
+	BotStopped    bool `json:",omitempty"`
+	LanguageKnown bool `json:",omitempty"`
+	Indexed       bool `json:",omitempty"`
 	// History holds the latest transitions, oldest first; HistoryDropped
 	// counts the older ones left out to keep the state small.
 	History        []ConversationTransition
@@ -243,6 +250,9 @@ type conversation struct {
 	// notifyTimer fires at state.NotifyRepliesAt; notifying is the reply
 	// notification activity on its way (conversation_notify.go).
 	notifyTimer, notifying workflow.Future
+
+	// detecting: a language detection is on its way (conversation_bot.go).
+	detecting bool
 }
 
 func (c *conversation) setup(ctx workflow.Context, in ConversationInput) error {
@@ -383,10 +393,19 @@ func (c *conversation) onMessage(ctx workflow.Context, m MessageSignal) {
 	}
 	if m.AuthorKind == AuthorOperator {
 		c.onOperatorReply(ctx)
+		// An operator took the conversation: the bot stays out of it.
+		c.state.BotStopped = true
 	}
 	if m.AuthorKind == AuthorContact {
-		c.runAI(ctx, ActivityDetectContactLanguage)
+		if !c.detectLanguage(ctx) {
+			c.runAI(ctx, ActivityDetectContactLanguage)
+		}
 		c.route(ctx)
+		if !c.state.Indexed {
+			c.state.Indexed = true
+			c.index(ctx, false)
+		}
+		c.answer(ctx, m)
 	}
 }
 
@@ -456,6 +475,7 @@ func (c *conversation) transition(ctx workflow.Context, to, cause string) {
 	c.record(ctx, from, cause)
 	if to == ConversationResolved && from != ConversationResolved {
 		c.runAI(ctx, ActivitySummarizeConversation)
+		c.index(ctx, true)
 	}
 }
 

@@ -21,6 +21,19 @@ type aiFake struct {
 	attempts   int
 	routes     int
 	assignee   uint64 // what routing answers
+
+	// The automated answers: answer says what AnswerVisitor does (nil:
+	// the organization has them off); answerFails makes it fail.
+	answer      func(AnswerRequest) AnswerResult
+	answerFails bool
+	answers     []AnswerRequest
+	answerTries int
+	handovers   []HandOverRequest
+	// Language detection once: known is what it answers; languageOnce
+	// counts its runs. indexes counts the indexings.
+	known        bool
+	languageOnce int
+	indexes      int
 }
 
 func (f *aiFake) register(r interface {
@@ -29,6 +42,45 @@ func (f *aiFake) register(r interface {
 	r.RegisterActivityWithOptions(f.summarize, activity.RegisterOptions{Name: ActivitySummarizeConversation})
 	r.RegisterActivityWithOptions(f.detect, activity.RegisterOptions{Name: ActivityDetectContactLanguage})
 	r.RegisterActivityWithOptions(f.route, activity.RegisterOptions{Name: ActivityRouteConversation})
+	r.RegisterActivityWithOptions(f.answerVisitor, activity.RegisterOptions{Name: ActivityAnswerVisitor})
+	r.RegisterActivityWithOptions(f.handOver, activity.RegisterOptions{Name: ActivityHandOverConversation})
+	r.RegisterActivityWithOptions(f.detectOnce, activity.RegisterOptions{Name: ActivityDetectLanguageOnce})
+	r.RegisterActivityWithOptions(f.index, activity.RegisterOptions{Name: ActivityIndexConversation})
+}
+
+func (f *aiFake) answerVisitor(_ context.Context, r AnswerRequest) (AnswerResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answerTries++
+	if f.answerFails {
+		return AnswerResult{}, errors.New("provider timed out")
+	}
+	if f.answer == nil {
+		return AnswerResult{Off: true}, nil
+	}
+	f.answers = append(f.answers, r)
+	return f.answer(r), nil
+}
+
+func (f *aiFake) handOver(_ context.Context, r HandOverRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.handovers = append(f.handovers, r)
+	return nil
+}
+
+func (f *aiFake) detectOnce(_ context.Context, _ ConversationAIRequest) (LanguageResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.languageOnce++
+	return LanguageResult{Known: f.known}, nil
+}
+
+func (f *aiFake) index(_ context.Context, _ ConversationAIRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.indexes++
+	return nil
 }
 
 func (f *aiFake) route(_ context.Context, _ ConversationAIRequest) (RouteResult, error) {
@@ -63,8 +115,8 @@ func (f *aiFake) counts() (summaries, detections, attempts int) {
 }
 
 // A conversation that resolves (by an operator or by inactivity) gets one
-// summary per resolution; each message of the contact, a language
-// detection; a lifecycle from before the change replays without either.
+// summary per resolution; a lifecycle from before the change replays
+// without it.
 func TestConversationAIVersions(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -99,7 +151,10 @@ func TestConversationAIVersions(t *testing.T) {
 				return
 			}
 			require.Equal(t, 2, s, "one summary per resolution")
-			require.Equal(t, 2, d, "one detection per contact message")
+			// Detection runs off the message path now (ai-language-once,
+			// TestLanguageDetectedOnce), not with the old activity.
+			require.Zero(t, d)
+			require.Equal(t, 2, rec.ai.languageOnce, "unknown language: asked at each contact message")
 			require.Equal(t, ConversationAIRequest{ConversationID: testConversation, OrganizationID: testOrganization}, rec.ai.summaries[0])
 		})
 	}

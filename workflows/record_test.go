@@ -95,6 +95,7 @@ func TestRecordHistories(t *testing.T) {
 		run  func(*testing.T, *recording)
 	}{
 		{"ConversationLifecycle", recordConversation},
+		{"ConversationLifecycleBot", recordConversationBot},
 		{"AccountCancellation", recordCancellation},
 		{"BreachNotification", recordBreach},
 		{"PrivacyRequest", recordPrivacy},
@@ -203,6 +204,26 @@ func recordConversation(t *testing.T, r *recording) {
 	var cancelled *temporal.CanceledError
 	require.ErrorAs(t, err, &cancelled)
 	r.save(t, "ConversationLifecycle-signals-timers-cancel", run.GetID(), run.GetRunID())
+}
+
+// The AI work of a lifecycle (ai-automated-answer, ai-language-once,
+// ai-index): the contact's first message is indexed, its language
+// detected off the message path, and the bot (not confident here) hands
+// the conversation over; the next message is not answered; resolving
+// summarizes and indexes.
+func recordConversationBot(t *testing.T, r *recording) {
+	in := ConversationInput{ConversationID: 904, OrganizationID: 5, InactivityPeriod: time.Hour}
+	run := r.start(t, ConversationStartOptions(in), ConversationWorkflowType, in)
+	r.signal(t, run, SignalMessage, MessageSignal{AuthorKind: AuthorContact, MessageID: 1})
+	await(t, r, run, QueryStatus, "the handover", func(s ConversationState) bool { return s.BotStopped && s.LanguageKnown })
+	r.signal(t, run, SignalMessage, MessageSignal{AuthorKind: AuthorContact, MessageID: 2})
+	r.signal(t, run, SignalResolve, nil)
+	await(t, r, run, QueryStatus, "the resolution", func(s ConversationState) bool { return s.Status == ConversationResolved })
+	require.NoError(t, r.c.CancelWorkflow(r.ctx, run.GetID(), run.GetRunID()))
+	err := run.Get(r.ctx, nil)
+	var cancelled *temporal.CanceledError
+	require.ErrorAs(t, err, &cancelled)
+	r.save(t, "ConversationLifecycle-bot-handover-resolved", run.GetID(), run.GetRunID())
 }
 
 // A cancellation reactivated within its grace period. (The deletion after
@@ -438,6 +459,14 @@ func (f *recordingFakes) activities() map[string]any {
 		ActivityRouteConversation: func(context.Context, ConversationAIRequest) (RouteResult, error) {
 			return RouteResult{AssigneeID: 3}, nil
 		},
+		ActivityAnswerVisitor: func(_ context.Context, r AnswerRequest) (AnswerResult, error) {
+			return AnswerResult{HandOver: "not_confident"}, nil
+		},
+		ActivityHandOverConversation: func(context.Context, HandOverRequest) error { return nil },
+		ActivityDetectLanguageOnce: func(context.Context, ConversationAIRequest) (LanguageResult, error) {
+			return LanguageResult{Known: true}, nil
+		},
+		ActivityIndexConversation: func(context.Context, ConversationAIRequest) error { return nil },
 
 		ActivityMarkOrganizationCancelled: func(context.Context, CancellationChange) error { return nil },
 		ActivitySendCancellationNotice:    func(context.Context, CancellationNotice) error { return nil },

@@ -17,6 +17,7 @@ import (
 
 	"github.com/convot/convot/activities"
 	"github.com/convot/convot/assist"
+	"github.com/convot/convot/conversation"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/payloads"
@@ -128,6 +129,9 @@ func newWorker(c client.Client, a *app) worker.Worker {
 	if a.handlers != nil {
 		acts.Assist = assist.NewService(a.store, a.handlers.AI)
 	}
+	// The bot's answers and handovers: committed, then live. The bot's
+	// messages signal no lifecycle (it runs inside one).
+	acts.Conversations = &conversation.Service{Store: a.store, Keys: a.keys, Hub: a.hub, Blobs: a.blobs, Now: time.Now}
 	acts.Disclosures = &subprocessors.Disclosures{Gate: a.gate, Mail: a.mail, From: a.cfg.MailFrom}
 	acts.Webhooks = a.webhooks
 	// Data-subject requests: Convot's privacy officer (the privacy address)

@@ -97,6 +97,9 @@ type InboxItem struct {
 	Unread        int64        `json:"unread"`
 	Preview       string       `json:"preview"` // the last message, shortened
 	Labels        []InboxLabel `json:"labels"`
+	// NeedsHuman: the automated answers handed it to the team, and it is
+	// not resolved.
+	NeedsHuman bool `json:"needs_human,omitempty"`
 }
 
 // InboxLabel is a label as a conversation shows it.
@@ -122,6 +125,8 @@ func messagePreview(m models.Message, ok bool) string {
 		return "Note: " + text
 	case m.AuthorType == workflows.AuthorOperator:
 		return "You: " + text
+	case m.AuthorType == workflows.AuthorBot:
+		return "Bot: " + text
 	}
 	return text
 }
@@ -258,7 +263,8 @@ func (h *Handler) inboxItemsOf(ctx context.Context, orgID uint64, convs []models
 		}
 		it := InboxItem{ID: cv.ID, ContactID: cv.ContactID, Contact: ContactLabel(ct), Subject: cv.Subject,
 			Channel: cv.Channel, Status: cv.Status, SnoozedUntil: cv.SnoozedUntil, LastMessageAt: cv.LastMessageAt,
-			Unread: unreadOf[cv.ID], Labels: []InboxLabel{}}
+			Unread: unreadOf[cv.ID], Labels: []InboxLabel{},
+			NeedsHuman: cv.HandedOverAt != nil && cv.Status != models.ConversationResolved}
 		lm, ok := last[cv.ID]
 		it.Preview = messagePreview(lm, ok)
 		for _, id := range store.ConversationLabelIDs(cv) {

@@ -86,6 +86,10 @@
 //	POST /conversations/:id/rating       body {"score": 1..5, "comment": "..." (optional, ≤ 2000)}
 //	                     → 201 {"rating"}; 422 bad score or comment; 409 not resolved, or
 //	                     rated already (one rating per conversation).
+//	POST /conversations/:id/handover     "Talk to a person" (body optional, {}) → 200 {"conversation"}
+//	                     with "handed_over": true; the automated answers stop for it, the
+//	                     operators see "Handed to the team: …", the visitor a notice. 409 when the
+//	                     organization has automated answers off; 400 malformed body.
 //	GET  /conversations/:id/socket       WebSocket; browsers pass the token as a subprotocol:
 //	                     new WebSocket(url, ["convot.v1", "token." + token]); the server selects
 //	                     "convot.v1". Origin is checked like CORS. Server → client: realtime.LiveEvent JSON
@@ -136,6 +140,7 @@ func (h *Handler) Routes(r *gin.Engine) {
 	conv.GET("/socket", h.socket)
 	conv.GET("/rating", h.rating)
 	conv.POST("/rating", h.rate)
+	conv.POST("/handover", h.handover)
 	// The routes that take a file allow one (site.UploadBodyLimit; JSON on
 	// them is limited by readJSON); the rest of the API's JSON is small.
 	h.BodyLimits[apiPath+"/conversations"] = site.UploadBodyLimit

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,6 +41,9 @@ type settingsView struct {
 	Color                string `json:"color"`
 	Greeting             string `json:"greeting"`
 	IdentityVerification bool   `json:"identity_verification"`
+	// AutomatedAnswers: the organization's bot answers visitors (Settings
+	// → AI); the widget offers "Talk to a person" while it does.
+	AutomatedAnswers bool `json:"automated_answers"`
 }
 
 type sessionView struct {
@@ -68,7 +72,8 @@ func settingsOf(org *models.Organization) settingsView {
 	if !site.ValidColor(color) {
 		color = models.DefaultWidgetColor
 	}
-	return settingsView{Color: color, Greeting: org.WidgetGreeting, IdentityVerification: org.IdentityVerification}
+	return settingsView{Color: color, Greeting: org.WidgetGreeting, IdentityVerification: org.IdentityVerification,
+		AutomatedAnswers: slices.Contains(models.AIFeaturesOn(org.AISettings), models.AIFeatureAutomatedAnswer)}
 }
 
 // sessionOf is what the widget needs to show a visitor their chat.

@@ -49,6 +49,7 @@ type MessageView struct {
 	AuthorName  string           `json:"author_name,omitempty"`
 	Body        string           `json:"body"`
 	Private     bool             `json:"private,omitempty"`
+	Automated   bool             `json:"automated,omitempty"` // the automated answers wrote it
 	CreatedAt   time.Time        `json:"created_at"`
 	ReadAt      *time.Time       `json:"read_at,omitempty"`
 	Attachments []AttachmentView `json:"attachments"`
@@ -73,6 +74,8 @@ type ConversationView struct {
 	SnoozedUntil  *time.Time `json:"snoozed_until,omitempty"`
 	LastMessageAt time.Time  `json:"last_message_at"`
 	CreatedAt     time.Time  `json:"created_at"`
+	// HandedOver: the automated answers handed it to the team.
+	HandedOver bool `json:"handed_over,omitempty"`
 }
 
 // Topics hold IDs only: operators of an organization listen to its topic,

@@ -404,6 +404,9 @@
     if (m.author_type === "operator") {
       return m.author_name || "Operator";
     }
+    if (m.author_type === "bot") {
+      return "Automated answer";
+    }
     return "System";
   }
   function messageNode(m) {
@@ -414,7 +417,7 @@
     });
     var metaRow = el("div", { "class": "meta" });
     metaRow.appendChild(el("span", { "class": "author", "data-testid": "message-author" }, authorLabel(m)));
-    if (m.private) {
+    if (m.private && m.author_type !== "system") {
       metaRow.appendChild(el("span", { "class": "note-badge", "data-testid": "message-note-badge" }, "Private note"));
     }
     metaRow.appendChild(timeNode(m.created_at));

@@ -53,6 +53,11 @@
  * once, until rated): convot-rate-1 … convot-rate-5 (aria-pressed on the
  * chosen score), convot-rating-comment, convot-rating-submit,
  * convot-rating-error, and convot-rating-thanks once rated.
+ * While the organization's automated answers are on and the open
+ * conversation is not yet handed to the team: convot-handover ("Talk to a
+ * person"). The bot's answers are convot-message with data-author="bot"
+ * and data-automated="true", labelled "Automated answer"; notices of the
+ * system (the handover's) have data-author="system".
  */
 (function () {
   "use strict";
@@ -205,6 +210,9 @@
     ".head .close { background: none; border: 0; color: #fff; font-size: 20px; line-height: 1; padding: 0 4px; }",
     ".list { flex: 1; overflow-y: auto; padding: 12px; background: #f6f8f7; display: flex; flex-direction: column; gap: 8px; }",
     ".msg { max-width: 80%; padding: 8px 10px; border-radius: 10px; background: #fff; border: 1px solid #e2e7e4; align-self: flex-start; word-wrap: break-word; overflow-wrap: anywhere; }",
+    ".msg.bot { background: #eef3fb; border-color: #cdd9ee; }",
+    ".msg.notice { align-self: center; background: transparent; border: 0; font-size: 12px; color: #5b6660; text-align: center; }",
+    ".handover { margin: 0 8px 6px; align-self: flex-start; background: #fff; border: 1px solid var(--convot-accent, #2f6f4f); color: var(--convot-accent, #2f6f4f); border-radius: 14px; padding: 4px 12px; font-size: 13px; }",
     ".msg.mine { align-self: flex-end; background: var(--convot-accent, #2f6f4f); color: #fff; border-color: transparent; }",
     ".msg .who { font-size: 12px; font-weight: 600; margin-bottom: 2px; }",
     ".msg .body { white-space: pre-wrap; }",
@@ -405,6 +413,29 @@
   composer.appendChild(input);
   composer.appendChild(sendButton);
 
+  // "Talk to a person": shown while the bot answers this conversation.
+  var handoverButton = el("button", "convot-handover", "handover", "Talk to a person");
+  handoverButton.type = "button";
+  show(handoverButton, false);
+  handoverButton.addEventListener("click", function () {
+    var conv = state.conv;
+    if (!conv) {
+      return;
+    }
+    handoverButton.disabled = true;
+    request("POST", "/conversations/" + conv.id + "/handover", {}).then(function (d) {
+      handoverButton.disabled = false;
+      if (d.conversation && state.conv && state.conv.id === d.conversation.id) {
+        state.conv = d.conversation;
+      }
+      renderHandover();
+      loadMessages();
+    }, function (err) {
+      handoverButton.disabled = false;
+      showError(err);
+    });
+  });
+
   panel.appendChild(head);
   panel.appendChild(list);
   panel.appendChild(typing);
@@ -413,6 +444,7 @@
   panel.appendChild(limitLine);
   panel.appendChild(refused);
   panel.appendChild(resolved);
+  panel.appendChild(handoverButton);
   panel.appendChild(errorLine);
   panel.appendChild(composer);
 
@@ -579,6 +611,7 @@
     } else {
       state.conv = next;
     }
+    renderHandover();
     renderAccepting();
     return state.contact;
   }
@@ -591,6 +624,13 @@
     input.disabled = closed;
     sendButton.disabled = closed || state.sending;
     attachButton.disabled = closed;
+  }
+
+  // renderHandover offers "Talk to a person" while the organization's bot
+  // answers the open conversation.
+  function renderHandover() {
+    var conv = state.conv;
+    show(handoverButton, !!state.settings.automated_answers && !!conv && !conv.handed_over && conv.status !== "resolved");
   }
 
   function applySettings() {
@@ -676,6 +716,7 @@
     state.conv = conv;
     state.rated = null;
     renderResolved();
+    renderHandover();
     if (conv) {
       loadMessages();
       connect();
@@ -871,10 +912,14 @@
       return;
     }
     var mine = m.author_type === "contact";
-    var node = el("div", "convot-message", "msg" + (mine ? " mine" : ""));
+    var kind = mine ? " mine" : m.automated ? " bot" : m.author_type === "system" ? " notice" : "";
+    var node = el("div", "convot-message", "msg" + kind);
     node.setAttribute("data-id", String(m.id));
     node.setAttribute("data-author", m.author_type || "");
-    if (!mine && m.author_name) {
+    if (m.automated) {
+      node.setAttribute("data-automated", "true");
+      node.appendChild(el("div", "convot-message-author", "who", "Automated answer"));
+    } else if (!mine && m.author_name) {
       node.appendChild(el("div", "convot-message-author", "who", m.author_name));
     }
     if (m.body) {
@@ -992,6 +1037,7 @@
       state.conv = conv;
       connect();
     }
+    renderHandover();
   }
 
   function send(text) {
@@ -1181,6 +1227,7 @@
         if (ev.conversation) {
           state.conv = ev.conversation;
           renderResolved();
+          renderHandover();
         }
         break;
     }
