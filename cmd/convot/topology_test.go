@@ -127,7 +127,7 @@ func TestComposeTopologyRuns(t *testing.T) {
 	t.Logf("binary built in %s", time.Since(began).Round(time.Second))
 
 	// The dependencies, here.
-	dbURL, dropSchema, err := benchSchema(dbBase)
+	dbURL, _, dropSchema, err := benchSchema(dbBase)
 	if err != nil {
 		t.Fatal(err)
 	}
