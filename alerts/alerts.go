@@ -1,9 +1,9 @@
 // Package alerts watches for unusual activity (policy §10: "monitoring to
 // detect unusual activity") and raises security alerts. Its rules:
 //
-//   - failed_signins_account: failed sign-ins to one account (wrong
+//   - failed_sign_ins_account: failed sign-ins to one account (wrong
 //     password, or refused while locked) within a window;
-//   - failed_signins_ip: failed sign-ins from one IP address to the
+//   - failed_sign_ins_ip: failed sign-ins from one IP address to the
 //     accounts of one organization within a window;
 //   - gate_denials: the egress gate's denials of one organization's flows
 //     within a window;
@@ -49,8 +49,8 @@ import (
 
 // The rules, as named in the audit log and the metric.
 const (
-	RuleFailedSignInsAccount = "failed_signins_account"
-	RuleFailedSignInsIP      = "failed_signins_ip"
+	RuleFailedSignInsAccount = "failed_sign_ins_account"
+	RuleFailedSignInsIP      = "failed_sign_ins_ip"
 	RuleGateDenials          = "gate_denials"
 	RuleBulkDownloads        = "bulk_downloads"
 	RuleNewCountry           = "new_country"

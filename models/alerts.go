@@ -15,7 +15,7 @@ import "time"
 type SecurityAlertCounter struct {
 	ID             uint64 `gorm:"primaryKey"`
 	OrganizationID uint64 `gorm:"index"`
-	Rule           string `privacy:"none"` // the rule's name, e.g. failed_signins_account
+	Rule           string `privacy:"none"` // the rule's name, e.g. failed_sign_ins_account
 	// AccountID is the account counted (per-account rules), else 0.
 	AccountID uint64 `gorm:"index"`
 	// IPKey is a keyed HMAC of the client's IP address (per-IP rules), else

@@ -82,8 +82,8 @@ var Settings = []Setting{
 	{Name: "SENTRY_DSN", Usage: "Sentry DSN; empty means errors are not sent anywhere", Commands: appCommands},
 	{Name: "CONVOT_SENTRY_TRACES_SAMPLE_RATE", Default: "0", Usage: "share of HTTP requests sent to Sentry as performance transactions (0 to 1), scrubbed through the egress gate like errors; 0 sends none", Commands: appCommands},
 	{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Usage: "OpenTelemetry collector (OTLP over HTTP, e.g. http://otel-collector:4318): traces of HTTP requests, workflows and activities are exported there, and the other standard OTEL_EXPORTER_OTLP_* variables apply; empty means no tracing at all", Commands: runCommands},
-	{Name: "CONVOT_ALERT_FAILED_SIGNINS_ACCOUNT", Default: "10/1h", Usage: "security alert (policy §10): this many failed sign-ins to one account within the window (COUNT/DURATION, or off)", Commands: runCommands},
-	{Name: "CONVOT_ALERT_FAILED_SIGNINS_IP", Default: "20/1h", Usage: "security alert: this many failed sign-ins from one IP address to an organization's accounts within the window (COUNT/DURATION, or off)", Commands: runCommands},
+	{Name: "CONVOT_ALERT_FAILED_SIGN_INS_ACCOUNT", Default: "10/1h", Usage: "security alert (policy §10): this many failed sign-ins to one account within the window (COUNT/DURATION, or off)", Commands: runCommands},
+	{Name: "CONVOT_ALERT_FAILED_SIGN_INS_IP", Default: "20/1h", Usage: "security alert: this many failed sign-ins from one IP address to an organization's accounts within the window (COUNT/DURATION, or off)", Commands: runCommands},
 	{Name: "CONVOT_ALERT_GATE_DENIALS", Default: "50/1h", Usage: "security alert: this many egress gate denials for one organization within the window (COUNT/DURATION, or off)", Commands: runCommands},
 	{Name: "CONVOT_ALERT_BULK_DOWNLOADS", Default: "100/1h", Usage: "security alert: this many downloads of exports and files by one account within the window (COUNT/DURATION, or off)", Commands: runCommands},
 	{Name: "CONVOT_ALERT_NEW_COUNTRY", Default: "on", Usage: "security alert: a sign-in from a country not seen for that account in 12 months (needs CONVOT_GEOIP_DB; on or off)", Commands: runCommands},
@@ -357,8 +357,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		name string
 		dst  *Threshold
 	}{
-		{"CONVOT_ALERT_FAILED_SIGNINS_ACCOUNT", &c.Alerts.FailedSignInsAccount},
-		{"CONVOT_ALERT_FAILED_SIGNINS_IP", &c.Alerts.FailedSignInsIP},
+		{"CONVOT_ALERT_FAILED_SIGN_INS_ACCOUNT", &c.Alerts.FailedSignInsAccount},
+		{"CONVOT_ALERT_FAILED_SIGN_INS_IP", &c.Alerts.FailedSignInsIP},
 		{"CONVOT_ALERT_GATE_DENIALS", &c.Alerts.GateDenials},
 		{"CONVOT_ALERT_BULK_DOWNLOADS", &c.Alerts.BulkDownloads},
 	} {

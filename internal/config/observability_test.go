@@ -28,13 +28,13 @@ func TestObservabilitySettings(t *testing.T) {
 		t.Fatalf("values: %+v, %v, %q", c.Alerts, c.SentryTracesSampleRate, c.OTLPEndpoint)
 	}
 	for setting, value := range map[string]string{
-		"CONVOT_ALERT_FAILED_SIGNINS_ACCOUNT": "10",
-		"CONVOT_ALERT_FAILED_SIGNINS_IP":      "0/1h",
-		"CONVOT_ALERT_GATE_DENIALS":           "5/1s",
-		"CONVOT_ALERT_BULK_DOWNLOADS":         "x/1h",
-		"CONVOT_ALERT_NEW_COUNTRY":            "yes",
-		"CONVOT_SENTRY_TRACES_SAMPLE_RATE":    "NaN",
-		"OTEL_EXPORTER_OTLP_ENDPOINT":         "collector:4318",
+		"CONVOT_ALERT_FAILED_SIGN_INS_ACCOUNT": "10",
+		"CONVOT_ALERT_FAILED_SIGN_INS_IP":      "0/1h",
+		"CONVOT_ALERT_GATE_DENIALS":            "5/1s",
+		"CONVOT_ALERT_BULK_DOWNLOADS":          "x/1h",
+		"CONVOT_ALERT_NEW_COUNTRY":             "yes",
+		"CONVOT_SENTRY_TRACES_SAMPLE_RATE":     "NaN",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":          "collector:4318",
 	} {
 		_, err := Load(env(setting, value))
 		if err == nil || !strings.Contains(err.Error(), setting) || strings.Contains(err.Error(), "\n") {

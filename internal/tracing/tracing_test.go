@@ -32,16 +32,16 @@ func assertNoPersonalData(t *testing.T, spans []sdktrace.ReadOnlySpan) {
 	for _, s := range spans {
 		texts := []string{s.Name(), s.Status().Description}
 		for _, kv := range s.Attributes() {
-			texts = append(texts, string(kv.Key)+"="+kv.Value.Emit())
+			texts = append(texts, string(kv.Key)+"="+kv.Value.String())
 		}
 		for _, e := range s.Events() {
 			texts = append(texts, e.Name)
 			for _, kv := range e.Attributes {
-				texts = append(texts, string(kv.Key)+"="+kv.Value.Emit())
+				texts = append(texts, string(kv.Key)+"="+kv.Value.String())
 			}
 		}
 		for _, kv := range s.Resource().Attributes() {
-			texts = append(texts, kv.Value.Emit())
+			texts = append(texts, kv.Value.String())
 		}
 		joined := strings.Join(texts, " | ")
 		for _, p := range personal {
@@ -135,7 +135,7 @@ func TestRequestsWorkflowsAndActivitiesAreTraced(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range httpSpan.Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	want := map[string]string{"http.request.method": "GET", "http.route": "/contacts/:email", "http.response.status_code": "404"}
 	if len(attrs) != len(want) {
