@@ -55,6 +55,9 @@ func TestSecurityAlertsOnTheAdminListener(t *testing.T) {
 			t.Errorf("convot_security_alerts_total{rule=%q} is not exported", rule)
 		}
 	}
+	if _, ok := sum(before, "convot_sentry_dropped_events_total"); !ok {
+		t.Error("convot_sentry_dropped_events_total is not exported")
+	}
 	// An AI flow with the feature off is denied, three times.
 	deny := func() {
 		t.Helper()

@@ -248,6 +248,11 @@ func openRateLimits(cfg *config.Config, master *crypto.MasterKeys) (*subprocesso
 // close releases the app's connections once its command is done; what
 // fails here can no longer fail the command, so it is logged.
 func (a *app) close() {
+	// Errors and transactions still buffered for Sentry are sent (or
+	// given up) before the process ends.
+	if a.cfg.SentryDSN != "" && !subprocessors.FlushSentry(2*time.Second) {
+		slog.Warn("Sentry events not all sent at shutdown")
+	}
 	if a.hub != nil {
 		if err := a.hub.Close(); err != nil {
 			slog.Warn("closing the realtime hub", "err", err)
