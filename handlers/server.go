@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/convot/convot/alerts"
 	"github.com/convot/convot/assist"
 	"github.com/convot/convot/closure"
 	"github.com/convot/convot/contacts"
@@ -34,6 +35,7 @@ import (
 	"github.com/convot/convot/internal/payloads"
 	"github.com/convot/convot/internal/ratelimit"
 	"github.com/convot/convot/internal/realtime"
+	"github.com/convot/convot/internal/tracing"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/outgoing"
 	"github.com/convot/convot/plans"
@@ -116,6 +118,9 @@ type Server struct {
 	// runs one when given a Temporal client; Close stops it.
 	CustomerEndpoints *subprocessors.CustomerEndpoints
 	WebhookDispatcher *outgoing.Dispatcher
+	// Alerts raises the unusual-activity alerts of failed sign-ins,
+	// sign-ins from a new country and bulk downloads (nil: none).
+	Alerts *alerts.Monitor
 	// intake takes data-subject requests (built by the privacy surface).
 	intake *dsr.Intake
 
@@ -187,7 +192,8 @@ func New(s *Server) (http.Handler, error) {
 		s.now = time.Now
 	}
 	s.Site = &site.Site{Store: s.Store, Config: s.Config, Mail: s.Mail, Pages: pages, Now: s.now, Dev: s.Outbox != nil,
-		BodyLimits: map[string]int64{}, RawBodies: map[string]bool{}, Throttle: s.RateLimits.Limiter("attempts", site.AttemptRate)}
+		BodyLimits: map[string]int64{}, RawBodies: map[string]bool{}, Throttle: s.RateLimits.Limiter("attempts", site.AttemptRate),
+		Alerts: s.Alerts}
 	// Lifecycle signals go through the outbox whenever there is a
 	// Temporal to drain it to; tests without one record them.
 	outbox := s.Lifecycles == nil && s.Temporal != nil
@@ -234,7 +240,7 @@ func New(s *Server) (http.Handler, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	r.Use(observeRequests, s.SecurityHeaders, s.LimitBody, s.CheckText)
+	r.Use(observeRequests, traceRequests, s.SecurityHeaders, s.LimitBody, s.CheckText)
 	r.StaticFS("/static", web.Static())
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
@@ -422,6 +428,20 @@ func (s *Server) healthz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// traceRequests makes each request a span of its trace when tracing is
+// on (OTEL_EXPORTER_OTLP_ENDPOINT), named by route template; its
+// attributes are the method, the route template and the status code only.
+func traceRequests(c *gin.Context) {
+	if !tracing.Enabled() {
+		c.Next()
+		return
+	}
+	ctx, end := tracing.StartRequest(c.Request, c.FullPath())
+	c.Request = c.Request.WithContext(ctx)
+	defer func() { end(c.Writer.Status()) }()
+	c.Next()
 }
 
 // observeRequests records each request's count and latency by route

@@ -30,6 +30,7 @@ func All() []any {
 		&WebhookEndpoint{}, &WebhookEvent{}, &WebhookDelivery{}, &WebhookAttempt{},
 		&ShopifyInstall{}, &ShopifyOAuthState{}, &ShopifyWebhook{},
 		&SearchTerm{},
+		&SecurityAlertCounter{}, &SignInCountry{},
 	}
 }
 

@@ -48,8 +48,16 @@ import (
 // only when the code that captured it knew the organization
 // (SentryWithOrganization, SentrySetOrganization); the others are denied
 // (the denial is in the decision log), dropped and counted
-// (SentryDroppedEvents). Transactions (tracing), logs and
-// metrics are not sent at all.
+// (SentryDroppedEvents).
+//
+// Transactions (performance tracing, policy §6) are sent only with a
+// traces sample rate above zero (CONVOT_SENTRY_TRACES_SAMPLE_RATE): one a
+// sampled HTTP request, named by method and route template. They take
+// the same path as errors (BeforeSendTransaction: the gate's decision for
+// the request's organization, the strip, the patterns), and their spans'
+// descriptions and tags are scrubbed by pattern while the spans' data,
+// free-form, is withheld with every user.* category. Logs and metrics
+// are not sent at all.
 
 const (
 	sentrySubprocessor = "sentry"
@@ -89,13 +97,18 @@ func SentryDroppedEvents() uint64 { return sentryDropped.Load() }
 // InitSentry initialises the process's Sentry client with dsn. With an empty
 // dsn it does nothing: no event goes anywhere. Every event is scrubbed
 // through gate's decision before it is handed to transport (nil: Sentry's
-// HTTP transport); see the comment at the top of this file.
-func InitSentry(dsn string, gate Gate, env string, transport sentry.Transport) error {
+// HTTP transport); see the comment at the top of this file. A
+// tracesSampleRate in (0, 1] sends that share of HTTP requests as
+// transactions (performance tracing); 0 sends none.
+func InitSentry(dsn string, gate Gate, env string, tracesSampleRate float64, transport sentry.Transport) error {
 	if dsn == "" {
 		return nil
 	}
 	if gate == nil {
 		return errors.New("subprocessors: sentry: an egress gate is required")
+	}
+	if tracesSampleRate < 0 || tracesSampleRate > 1 {
+		return errors.New("subprocessors: sentry: the traces sample rate is between 0 and 1")
 	}
 	s := &sentryScrubber{gate: gate}
 	err := sentry.Init(sentry.ClientOptions{
@@ -104,15 +117,17 @@ func InitSentry(dsn string, gate Gate, env string, transport sentry.Transport) e
 		Transport:        transport,
 		SendDefaultPII:   false,
 		AttachStacktrace: true,
-		EnableTracing:    false,
-		TracesSampleRate: 0,
+		EnableTracing:    tracesSampleRate > 0,
+		TracesSampleRate: tracesSampleRate,
 		EnableLogs:       false,
 		BeforeSend:       s.beforeSend,
-		// Transactions, logs and metrics have no scrubbing path through
-		// the gate: none is sent.
-		BeforeSendTransaction: func(*sentry.Event, *sentry.EventHint) *sentry.Event { return nil },
-		BeforeSendLog:         func(*sentry.Log) *sentry.Log { return nil },
-		BeforeSendMetric:      func(*sentry.Metric) *sentry.Metric { return nil },
+		// Transactions take the errors' path through the gate, their
+		// spans scrubbed too.
+		BeforeSendTransaction: s.beforeSendTransaction,
+		// Logs and metrics have no scrubbing path through the gate: none
+		// is sent.
+		BeforeSendLog:    func(*sentry.Log) *sentry.Log { return nil },
+		BeforeSendMetric: func(*sentry.Metric) *sentry.Metric { return nil },
 		// Source lines around stack frames can hold literals; they are not
 		// read (and stripped in BeforeSend anyway).
 		Integrations: func(in []sentry.Integration) []sentry.Integration {
@@ -195,6 +210,10 @@ func SentryGin() gin.HandlerFunc {
 		}
 		hub := base.Clone()
 		c.Request = c.Request.WithContext(sentry.SetHubOnContext(c.Request.Context(), hub))
+		if tx := sentryStartTransaction(hub, c); tx != nil {
+			// Deferred first, so it runs last: after a panic is recovered.
+			defer sentryFinishTransaction(tx, c)
+		}
 		defer func() {
 			r := recover()
 			if r == nil {
@@ -223,6 +242,47 @@ func SentryGin() gin.HandlerFunc {
 	}
 }
 
+// sentryStartTransaction starts the transaction of a request when tracing
+// is on (a traces sample rate above zero), named by method and route
+// template, never the raw URL; the request's context carries it, so that
+// spans started under it are its children. A new trace each time: trace
+// headers from the client (baggage may carry anything) are not read.
+func sentryStartTransaction(hub *sentry.Hub, c *gin.Context) *sentry.Span {
+	client := hub.Client()
+	if client == nil || !client.Options().EnableTracing {
+		return nil
+	}
+	tx := sentry.StartTransaction(c.Request.Context(), sentryRouteName(c),
+		sentry.WithOpName("http.server"), sentry.WithTransactionSource(sentry.SourceRoute))
+	c.Request = c.Request.WithContext(tx.Context())
+	return tx
+}
+
+// sentryFinishTransaction records the status and the organization (known
+// once the handlers ran) and sends the transaction when it was sampled.
+func sentryFinishTransaction(tx *sentry.Span, c *gin.Context) {
+	status := c.Writer.Status()
+	tx.Status = sentry.HTTPtoSpanStatus(status)
+	tx.SetTag("http.method", c.Request.Method)
+	tx.SetTag("http.route", sentryRoute(c))
+	tx.SetTag("http.status_code", strconv.Itoa(status))
+	if org, ok := sentryOrgFromContext(c.Request.Context()); ok {
+		tx.SetContext(sentryContextKey, sentry.Context{"organization_id": org.ID, "organization_region": org.Region})
+	}
+	tx.Finish()
+}
+
+// sentryRoute is the request's route template.
+func sentryRoute(c *gin.Context) string {
+	if route := c.FullPath(); route != "" {
+		return route
+	}
+	return "(unmatched route)"
+}
+
+// sentryRouteName names a request by method and route template.
+func sentryRouteName(c *gin.Context) string { return c.Request.Method + " " + sentryRoute(c) }
+
 // sentryHTTPStatusError stands for a 5xx response without a handler error.
 type sentryHTTPStatusError struct{ status int }
 
@@ -231,11 +291,8 @@ func (e sentryHTTPStatusError) Error() string { return "HTTP " + strconv.Itoa(e.
 // sentryGinScope describes the request in hub's scope: route template,
 // method, status, organization.
 func sentryGinScope(hub *sentry.Hub, c *gin.Context, status int) {
-	route := c.FullPath()
-	if route == "" {
-		route = "(unmatched route)"
-	}
-	transaction := c.Request.Method + " " + route
+	route := sentryRoute(c)
+	transaction := sentryRouteName(c)
 	hub.ConfigureScope(func(s *sentry.Scope) {
 		s.SetTag("surface", "http")
 		s.SetTag("http.route", route)
@@ -305,10 +362,19 @@ func (s *sentryScrubber) beforeSend(ev *sentry.Event, hint *sentry.EventHint) *s
 	if ev == nil {
 		return nil
 	}
+	return s.decide(ev, hint, nil)
+}
+
+// decide asks the gate about ev (with the extra parts a transaction's
+// spans add), applies the decision, strips and scrubs.
+func (s *sentryScrubber) decide(ev *sentry.Event, hint *sentry.EventHint, extra map[string]sentryPart) *sentry.Event {
 	// Without a recorded organization the flow goes to the gate with a
 	// missing organization, which it denies (and logs).
 	org, _ := sentryOrgFromEvent(ev)
 	parts := sentryParts(ev)
+	for name, p := range extra {
+		parts[name] = p
+	}
 	fields := make(map[string]policies.Field, len(parts))
 	categories := []string{sentryCatSystem}
 	for name, p := range parts {
@@ -344,6 +410,71 @@ func (s *sentryScrubber) beforeSend(ev *sentry.Event, hint *sentry.EventHint) *s
 	}
 	sentryStrip(ev)
 	sentryScrubPatterns(ev)
+	return ev
+}
+
+// beforeSendTransaction is the BeforeSendTransaction of the Sentry
+// client: the transaction goes through beforeSend (gate, strip, patterns)
+// like an error event, with its spans: their data, free-form, is declared
+// user.content (withheld by the policy), their descriptions and tags are
+// scrubbed by pattern.
+func (s *sentryScrubber) beforeSendTransaction(ev *sentry.Event, hint *sentry.EventHint) *sentry.Event {
+	if ev == nil {
+		return nil
+	}
+	spans := ev.Spans
+	ev.Spans = nil
+	ev = s.beforeSendSpans(ev, hint, spans)
+	if ev == nil {
+		return nil
+	}
+	for _, sp := range ev.Spans {
+		sp.Description = sentryScrubText(sp.Description)
+		sp.Op = sentryScrubText(sp.Op)
+		sp.Name = sentryScrubText(sp.Name)
+		if sp.Tags != nil {
+			tags := make(map[string]string, len(sp.Tags))
+			for k, v := range sp.Tags {
+				if sentrySensitiveKey(k) {
+					v = SentryScrubbed
+				}
+				tags[sentryScrubText(k)] = sentryScrubText(v)
+			}
+			sp.Tags = tags
+		}
+		if sp.Data != nil {
+			sp.Data = sentryScrubValue("", sp.Data).(map[string]any)
+		}
+	}
+	return ev
+}
+
+// beforeSendSpans is beforeSend with the spans of a transaction as parts
+// of the flow: each span's data is user.content, dropped when the gate
+// withholds it.
+func (s *sentryScrubber) beforeSendSpans(ev *sentry.Event, hint *sentry.EventHint, spans []*sentry.Span) *sentry.Event {
+	extra := map[string]sentryPart{}
+	for i, sp := range spans {
+		if sp == nil {
+			continue
+		}
+		if len(sp.Data) > 0 {
+			extra[fmt.Sprintf("span.%d.data", i)] = sentryPart{category: sentryCatContent, value: sp.Data,
+				put: func(_ policies.Field, ok bool) {
+					if !ok {
+						sp.Data = nil
+					}
+				}}
+		}
+	}
+	ev = s.decide(ev, hint, extra)
+	if ev != nil {
+		for _, sp := range spans {
+			if sp != nil {
+				ev.Spans = append(ev.Spans, sp)
+			}
+		}
+	}
 	return ev
 }
 

@@ -76,7 +76,7 @@ var _ sentry.Transport = (*sentryTestTransport)(nil)
 func sentryTestInit(t *testing.T, gate Gate) *sentryTestTransport {
 	t.Helper()
 	tr := &sentryTestTransport{}
-	if err := InitSentry(sentryTestDSN, gate, "test", tr); err != nil {
+	if err := InitSentry(sentryTestDSN, gate, "test", 0, tr); err != nil {
 		t.Fatalf("InitSentry: %v", err)
 	}
 	t.Cleanup(func() { sentry.CurrentHub().BindClient(nil) })

@@ -180,13 +180,13 @@ func TestSentryBeforeSendFollowsGate(t *testing.T) {
 
 func TestInitSentry(t *testing.T) {
 	sentry.CurrentHub().BindClient(nil)
-	if err := InitSentry("", nil, "test", nil); err != nil {
+	if err := InitSentry("", nil, "test", 0, nil); err != nil {
 		t.Fatalf("empty DSN: %v", err)
 	}
 	if sentry.CurrentHub().Client() != nil {
 		t.Fatal("an empty DSN initialised Sentry")
 	}
-	if err := InitSentry(sentryTestDSN, nil, "test", &sentryTestTransport{}); err == nil {
+	if err := InitSentry(sentryTestDSN, nil, "test", 0, &sentryTestTransport{}); err == nil {
 		t.Fatal("InitSentry without a gate succeeded")
 	}
 	if sentry.CurrentHub().Client() != nil {

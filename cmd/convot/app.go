@@ -16,6 +16,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/convot/convot/alerts"
 	"github.com/convot/convot/assist"
 	"github.com/convot/convot/handlers"
 	"github.com/convot/convot/handlers/dashboard"
@@ -74,6 +75,9 @@ type app struct {
 	backupStore *backup.Backups
 	// webhooks posts signed webhooks to Customers' endpoints.
 	webhooks *subprocessors.CustomerEndpoints
+	// alerts raises the unusual-activity alerts (sign-ins, downloads,
+	// gate denials).
+	alerts *alerts.Monitor
 }
 
 // openCommand opens the app (see openApp) for command name, which takes
@@ -117,8 +121,11 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 	}
 	st := store.New(db, keys)
 	stateStore.Store(st) // the metrics' open privacy requests and backup age
-	// Decisions of concurrent requests are committed together.
-	gate, err := policies.NewGate(ctx, st.GroupDecisionLog())
+	// Decisions of concurrent requests are committed together; denials
+	// are counted by the unusual-activity alerts (watched once the mail
+	// path they need exists, below).
+	denials := &alerts.DenialWatch{Log: st.GroupDecisionLog()}
+	gate, err := policies.NewGate(ctx, denials)
 	if err != nil {
 		return nil, fmt.Errorf("egress gate: %w", err)
 	}
@@ -127,7 +134,7 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 		if dev {
 			env = "development"
 		}
-		if err := subprocessors.InitSentry(cfg.SentryDSN, gate, env, nil); err != nil {
+		if err := subprocessors.InitSentry(cfg.SentryDSN, gate, env, cfg.SentryTracesSampleRate, nil); err != nil {
 			return nil, fmt.Errorf("SENTRY_DSN: %w", err)
 		}
 	}
@@ -171,6 +178,16 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 		return nil, fmt.Errorf("POSTMARK_SERVER_TOKEN: %w", err)
 	}
 	a.mail = mail.NewMailer(postmark.MailSender(), cfg.MailFrom, st.Suppressions())
+	// Unusual activity (policy §10): the per-IP counters name addresses
+	// by a keyed hash, the same on every node.
+	ipSecret, err := master.Derive(master.Current(), "convot alerts ip keys")
+	if err != nil {
+		return nil, err
+	}
+	a.alerts = &alerts.Monitor{Store: st, Thresholds: cfg.Alerts, Mail: a.mail, MailFrom: cfg.MailFrom,
+		BaseURL: cfg.BaseURL.String(), IPSecret: ipSecret}
+	denials.Watch(a.alerts)
+	a.handlers.Alerts = a.alerts
 	// Customers' webhook endpoints: gated, SSRF-guarded (private
 	// addresses only in convot dev), 10 s an attempt.
 	if a.webhooks, err = subprocessors.NewCustomerEndpoints(gate, subprocessors.CustomerEndpointsConfig{AllowPrivate: dev, Timeout: outgoing.AttemptTimeout}); err != nil {
@@ -234,6 +251,11 @@ func openRateLimits(cfg *config.Config, master *crypto.MasterKeys) (*subprocesso
 // close releases the app's connections once its command is done; what
 // fails here can no longer fail the command, so it is logged.
 func (a *app) close() {
+	// Errors and transactions still buffered for Sentry are sent (or
+	// given up) before the process ends.
+	if a.cfg.SentryDSN != "" && !subprocessors.FlushSentry(2*time.Second) {
+		slog.Warn("Sentry events not all sent at shutdown")
+	}
 	if a.hub != nil {
 		if err := a.hub.Close(); err != nil {
 			slog.Warn("closing the realtime hub", "err", err)
@@ -297,6 +319,7 @@ func (a *app) httpServer() (*http.Server, error) {
 	s.TemporalUIURL, s.Temporal, s.Hub, s.Blobs, s.Stripe, s.GeoIP = a.temporalUI, a.temporal, a.hub, a.blobs, a.stripe, geo
 	s.TemporalUIUpstream = a.temporalUIUpstream
 	s.RateLimits = a.rateLimits
+	a.alerts.GeoIP = geo // sign-ins from a new country
 	if a.cfg.ShopifyAPIKey != "" && a.cfg.ShopifyAPISecret != "" {
 		client, err := subprocessors.NewShopify(a.gate, subprocessors.ShopifyConfig{})
 		if err != nil {

@@ -31,6 +31,11 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
+	stopTracing, err := startTracing(ctx, a.cfg, "convot-dev")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	a.cfg.HTTPAddr = devHTTPAddr(addr, os.Getenv("CONVOT_HTTP_ADDR"))
 	ln, err := a.listen()
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/convot/convot/internal/metrics"
 	"github.com/convot/convot/store"
+	"github.com/convot/convot/subprocessors"
 )
 
 // stateCollector reads, at each scrape, the state the metrics report from
@@ -103,7 +104,12 @@ func daysLeftBucket(left time.Duration) string {
 var stateStore atomic.Pointer[store.Store]
 
 func init() {
-	metrics.Registry.MustRegister(stateCollector{store: &stateStore, now: time.Now})
+	metrics.Registry.MustRegister(stateCollector{store: &stateStore, now: time.Now},
+		// Sentry events and transactions the egress gate denied (most often:
+		// no organization known) or could not decide on, hence dropped.
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "convot_sentry_dropped_events_total",
+			Help: "Sentry events and transactions dropped because the egress gate denied them or could not decide."},
+			func() float64 { return float64(subprocessors.SentryDroppedEvents()) }))
 }
 
 // temporalMetrics is the Temporal SDK's metrics handler over the

@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/convot/convot/internal/config"
+	"github.com/convot/convot/internal/tracing"
 )
 
 // runServe runs the HTTP server only: web nodes are stateless and scale
@@ -17,6 +21,11 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
+	stopTracing, err := startTracing(ctx, a.cfg, "convot-serve")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	address := a.temporalAddress()
 	opts, err := temporalOptions(a.cfg, a.master, address)
 	if err != nil {
@@ -54,6 +63,11 @@ func runWorker(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
+	stopTracing, err := startTracing(ctx, a.cfg, "convot-worker")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	address := a.temporalAddress()
 	c, err := dialTemporalAt(ctx, a.cfg, a.master, address)
 	if err != nil {
@@ -76,6 +90,22 @@ func runWorker(ctx context.Context, args []string, out io.Writer) error {
 	slog.Info("worker running", "temporal", address, "namespace", a.cfg.TemporalNamespace)
 	<-ctx.Done()
 	return nil
+}
+
+// startTracing exports traces when OTEL_EXPORTER_OTLP_ENDPOINT is set
+// (internal/tracing); the returned function flushes what is buffered.
+func startTracing(ctx context.Context, cfg *config.Config, service string) (func(), error) {
+	shutdown, err := tracing.Setup(ctx, cfg.OTLPEndpoint, service)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdown(flush); err != nil {
+			slog.Warn("traces not flushed", "err", err)
+		}
+	}, nil
 }
 
 // temporalAddress is TEMPORAL_ADDRESS, or Temporal's default port here.

@@ -21,6 +21,7 @@ import (
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/payloads"
+	"github.com/convot/convot/internal/tracing"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -51,6 +52,10 @@ func temporalOptions(cfg *config.Config, master *crypto.MasterKeys, address stri
 		Logger:        tlog.NewStructuredLogger(slog.Default().With("component", "temporal")),
 		// The SDK's metrics, on the admin listener's /metrics.
 		MetricsHandler: sdkMetrics,
+	}
+	// Workflows and activities are traced when tracing is on.
+	if opts.Interceptors, err = tracing.TemporalInterceptors(); err != nil {
+		return client.Options{}, err
 	}
 	if opts.ConnectionOptions.TLS, err = temporalTLS(cfg, address); err != nil {
 		return client.Options{}, err

@@ -66,6 +66,7 @@ func (h *Handler) login(c *gin.Context) {
 	}
 	if !attempt.Admitted {
 		h.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_refused_locked", site.Target("account", account.ID), "")
+		h.countFailedSignIn(c, account)
 		minutes := int(attempt.LockedUntil.Sub(now).Minutes()) + 1
 		refuse(http.StatusTooManyRequests, fmt.Sprintf("This account is locked after too many failed sign-ins. Try again in %d minutes, or reset your password.", minutes))
 		return
@@ -76,6 +77,7 @@ func (h *Handler) login(c *gin.Context) {
 			detail += ", locked"
 		}
 		h.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login_failed", site.Target("account", account.ID), detail)
+		h.countFailedSignIn(c, account)
 		refuse(http.StatusUnauthorized, "Wrong email or password.")
 		return
 	}
@@ -108,6 +110,15 @@ func (h *Handler) auditAuth(c *gin.Context, orgID, actorID, keyID uint64, action
 	}
 }
 
+// countFailedSignIn counts a failed sign-in to account for the
+// unusual-activity alerts (per account, per IP); the answer does not wait
+// on a failure to count it.
+func (h *Handler) countFailedSignIn(c *gin.Context, account *models.Account) {
+	if err := h.Alerts.FailedSignIn(c, account.OrganizationID, account.ID, c.ClientIP()); err != nil {
+		slog.Warn("failed sign-in not counted for alerts", "err", err)
+	}
+}
+
 // completeLogin records a full sign-in and tells the account holder.
 func (h *Handler) completeLogin(c *gin.Context, account *models.Account, method string) {
 	now := h.Now().UTC()
@@ -116,6 +127,9 @@ func (h *Handler) completeLogin(c *gin.Context, account *models.Account, method 
 		slog.Warn("last sign-in not recorded", "err", err)
 	}
 	h.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.login", site.Target("account", account.ID), method)
+	if err := h.Alerts.SignedIn(c, account.OrganizationID, account.ID, c.ClientIP()); err != nil {
+		slog.Warn("sign-in country not recorded for alerts", "err", err)
+	}
 	browser, os, _ := site.DescribeUserAgent(c.Request.UserAgent())
 	h.sendSecurityAlert(c, account, "New sign-in to your Convot account",
 		fmt.Sprintf("Someone signed in to your Convot account at %s using %s on %s.\n\nIf this was not you, reset your password now: %s/password/forgot",
@@ -196,6 +210,7 @@ func (h *Handler) mfaLogin(c *gin.Context) {
 	method, err := h.checkSecondFactor(c, account, code)
 	if err != nil {
 		h.auditAuth(c, account.OrganizationID, account.ID, account.DataKeyID, "auth.mfa_failed", site.Target("account", account.ID), "")
+		h.countFailedSignIn(c, account)
 		refuse(http.StatusUnauthorized, "That code is not valid. Codes can be used once; wait for the next one.")
 		return
 	}

@@ -1,9 +1,12 @@
 package site
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/convot/convot/models"
 )
 
 // RecordAccess records in the access log that the signed-in operator
@@ -20,5 +23,18 @@ func (s *Site) RecordAccess(c *gin.Context, action, target string) bool {
 		s.Internal(c, err)
 		return false
 	}
+	// Downloads are what the bulk_downloads alert counts; the download
+	// does not wait on a failure to count it.
+	if downloadActions[action] {
+		if err := s.Alerts.Downloaded(c, org.ID, a.ID, c.ClientIP()); err != nil {
+			slog.Warn("download not counted for alerts", "err", err)
+		}
+	}
 	return true
+}
+
+// downloadActions are the accesses that take data away: exports,
+// attachments, privacy exports.
+var downloadActions = map[string]bool{
+	models.AccessAttachmentDownloaded: true, models.AccessExportDownloaded: true, models.AccessPrivacyExportOpened: true,
 }

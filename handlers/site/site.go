@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/convot/convot/alerts"
 	"github.com/convot/convot/internal/config"
 	"github.com/convot/convot/internal/mail"
 	"github.com/convot/convot/internal/ratelimit"
@@ -39,6 +40,9 @@ type Site struct {
 	RawBodies  map[string]bool
 	// Throttle counts sign-in, reset, MFA and privacy-request attempts.
 	Throttle ratelimit.Limiter
+	// Alerts counts what the unusual-activity alerts watch: failed
+	// sign-ins, sign-ins' countries, downloads (nil: nothing).
+	Alerts *alerts.Monitor
 }
 
 // Page fills the common parts of a page for the current request.

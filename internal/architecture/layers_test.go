@@ -23,12 +23,12 @@ var layers = []struct {
 		"policies", "workflows", "internal/obligations", "internal/crypto", "internal/config",
 		"internal/mail", "internal/payloads", "internal/geoip/...",
 		"internal/devstack", "internal/ratelimit", "internal/architecture",
-		"internal/testenv", "internal/shopifytest", "internal/metrics", "web",
+		"internal/testenv", "internal/shopifytest", "internal/metrics", "internal/tracing", "web",
 	}},
 	{"subprocessors", []string{"subprocessors", "internal/realtime", "internal/blob"}},
 	{"schema", []string{"models", "internal/testdb"}},
 	{"storage", []string{"store", "internal/backup"}},
-	{"domain", []string{"conversation", "contacts", "plans", "dsr", "retention", "closure", "subscriptions", "assist", "outgoing", "shopify", "security", "disclosures", "reports"}},
+	{"domain", []string{"conversation", "contacts", "plans", "dsr", "retention", "closure", "subscriptions", "assist", "outgoing", "shopify", "security", "disclosures", "reports", "alerts"}},
 	{"transports", []string{"handlers/...", "activities", "cmd/..."}},
 }
 

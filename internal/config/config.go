@@ -82,6 +82,13 @@ var Settings = []Setting{
 	{Name: "CONVOT_AI_MODEL", Usage: "the self-hosted endpoint's model for every chat feature (summary, suggested_reply, automated_answer, translation, language_detection)", Commands: appCommands},
 	{Name: "CONVOT_AI_FEATURE_MODELS", Usage: "the self-hosted endpoint's model per feature, overriding CONVOT_AI_MODEL: summary=…,embeddings=nomic-embed-text,…", Commands: appCommands},
 	{Name: "SENTRY_DSN", Usage: "Sentry DSN; empty means errors are not sent anywhere", Commands: appCommands},
+	{Name: "CONVOT_SENTRY_TRACES_SAMPLE_RATE", Default: "0", Usage: "share of HTTP requests sent to Sentry as performance transactions (0 to 1), scrubbed through the egress gate like errors; 0 sends none", Commands: appCommands},
+	{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Usage: "OpenTelemetry collector (OTLP over HTTP, e.g. http://otel-collector:4318): traces of HTTP requests, workflows and activities are exported there, and the other standard OTEL_EXPORTER_OTLP_* variables apply; empty means no tracing at all", Commands: runCommands},
+	{Name: "CONVOT_ALERT_FAILED_SIGN_INS_ACCOUNT", Default: "10/1h", Usage: "security alert (policy §10): this many failed sign-ins to one account within the window (COUNT/DURATION, or off)", Commands: runCommands},
+	{Name: "CONVOT_ALERT_FAILED_SIGN_INS_IP", Default: "20/1h", Usage: "security alert: this many failed sign-ins from one IP address to an organization's accounts within the window (COUNT/DURATION, or off)", Commands: runCommands},
+	{Name: "CONVOT_ALERT_GATE_DENIALS", Default: "50/1h", Usage: "security alert: this many egress gate denials for one organization within the window (COUNT/DURATION, or off)", Commands: runCommands},
+	{Name: "CONVOT_ALERT_BULK_DOWNLOADS", Default: "100/1h", Usage: "security alert: this many downloads of exports and files by one account within the window (COUNT/DURATION, or off)", Commands: runCommands},
+	{Name: "CONVOT_ALERT_NEW_COUNTRY", Default: "on", Usage: "security alert: a sign-in from a country not seen for that account in 12 months (needs CONVOT_GEOIP_DB; on or off)", Commands: runCommands},
 	{Name: "CONVOT_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
 }
 
@@ -151,6 +158,13 @@ type Config struct {
 	SentryDSN                                       string
 	StripeWebhookSecret, StripeAPIURL, StripeRegion string
 	LogLevel                                        string
+
+	// SentryTracesSampleRate is the share of requests traced to Sentry.
+	SentryTracesSampleRate float64
+	// OTLPEndpoint turns OpenTelemetry tracing on (OTEL_EXPORTER_OTLP_ENDPOINT).
+	OTLPEndpoint string
+	// Alerts are the thresholds of the unusual-activity alerts.
+	Alerts AlertThresholds
 
 	// AI models and the self-hosted endpoint (CONVOT_AI_*).
 	AIModels, AIBaseURL, AIAPIKey, AIModel, AIFeatureModels string
@@ -223,6 +237,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		AIModel:                 get("CONVOT_AI_MODEL"),
 		AIFeatureModels:         get("CONVOT_AI_FEATURE_MODELS"),
 		SentryDSN:               get("SENTRY_DSN"),
+		OTLPEndpoint:            get("OTEL_EXPORTER_OTLP_ENDPOINT"),
 		LogLevel:                get("CONVOT_LOG_LEVEL"),
 	}
 	var err error
@@ -343,6 +358,37 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.StripeWebhookSecret != "" && !strings.HasPrefix(c.StripeWebhookSecret, "whsec_") {
 		return nil, errors.New("STRIPE_WEBHOOK_SECRET: want the endpoint's signing secret, which starts with whsec_")
 	}
+	rate, err := strconv.ParseFloat(get("CONVOT_SENTRY_TRACES_SAMPLE_RATE"), 64)
+	if err != nil || !(rate >= 0 && rate <= 1) { // NaN too
+		return nil, errors.New("CONVOT_SENTRY_TRACES_SAMPLE_RATE: want a number from 0 to 1, e.g. 0.1")
+	}
+	c.SentryTracesSampleRate = rate
+	if c.OTLPEndpoint != "" {
+		u, err := url.Parse(c.OTLPEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, errors.New("OTEL_EXPORTER_OTLP_ENDPOINT: want an absolute http(s) URL such as http://otel-collector:4318")
+		}
+	}
+	for _, a := range []struct {
+		name string
+		dst  *Threshold
+	}{
+		{"CONVOT_ALERT_FAILED_SIGN_INS_ACCOUNT", &c.Alerts.FailedSignInsAccount},
+		{"CONVOT_ALERT_FAILED_SIGN_INS_IP", &c.Alerts.FailedSignInsIP},
+		{"CONVOT_ALERT_GATE_DENIALS", &c.Alerts.GateDenials},
+		{"CONVOT_ALERT_BULK_DOWNLOADS", &c.Alerts.BulkDownloads},
+	} {
+		if *a.dst, err = ParseThreshold(get(a.name)); err != nil {
+			return nil, fmt.Errorf("%s: %w", a.name, err)
+		}
+	}
+	switch get("CONVOT_ALERT_NEW_COUNTRY") {
+	case "on":
+		c.Alerts.NewCountry = true
+	case "off":
+	default:
+		return nil, errors.New("CONVOT_ALERT_NEW_COUNTRY: want on or off")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -406,3 +452,38 @@ const (
 // regions an organization may choose; policy §7 names the EEA, the United
 // Kingdom and Switzerland).
 var regions = []string{"us", "eu", "uk", "ch"}
+
+// AlertThresholds are the thresholds of the unusual-activity alerts
+// (CONVOT_ALERT_*): a zero Threshold is a rule turned off.
+type AlertThresholds struct {
+	FailedSignInsAccount, FailedSignInsIP, GateDenials, BulkDownloads Threshold
+	// NewCountry alerts on a sign-in from a country not seen before for
+	// the account.
+	NewCountry bool
+}
+
+// Threshold is COUNT events within Window.
+type Threshold struct {
+	Count  int
+	Window time.Duration
+}
+
+// Off reports whether the rule is turned off.
+func (t Threshold) Off() bool { return t.Count == 0 }
+
+// ParseThreshold reads COUNT/DURATION (e.g. 10/1h), or off.
+func ParseThreshold(s string) (Threshold, error) {
+	if s == "off" {
+		return Threshold{}, nil
+	}
+	count, window, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(count)
+	if !ok || err != nil || n < 1 || n > 1_000_000 {
+		return Threshold{}, errors.New("want COUNT/DURATION such as 10/1h (a count from 1), or off")
+	}
+	d, err := time.ParseDuration(window)
+	if err != nil || d < time.Minute || d > 7*24*time.Hour {
+		return Threshold{}, errors.New("want COUNT/DURATION such as 10/1h, the duration from 1m to 168h")
+	}
+	return Threshold{Count: n, Window: d}, nil
+}

@@ -51,10 +51,16 @@ var (
 		Name: "convot_gate_decisions_total",
 		Help: "Egress gate decisions, by subprocessor and result (allow, deny, error).",
 	}, []string{"subprocessor", "result"})
+	// SecurityAlerts counts the unusual-activity alerts raised, by rule
+	// (package alerts).
+	SecurityAlerts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "convot_security_alerts_total",
+		Help: "Unusual-activity security alerts raised, by rule.",
+	}, []string{"rule"})
 )
 
 func init() {
-	Registry.MustRegister(HTTPRequests, HTTPDuration, WebSockets, MessageDelivery, GateDecisions,
+	Registry.MustRegister(HTTPRequests, HTTPDuration, WebSockets, MessageDelivery, GateDecisions, SecurityAlerts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
