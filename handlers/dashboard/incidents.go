@@ -79,6 +79,23 @@ type incidentForm struct {
 	approxSubjects, approxRecords  int64
 }
 
+// incident is the open incident the form records, by the account
+// recorder, at now; whose it is and which organizations it concerns are
+// the caller's.
+func (f incidentForm) incident(recorder uint64, now time.Time) models.Incident {
+	inc := models.Incident{
+		RecordedByID: recorder, AwareAt: f.awareAt.UTC(), Nature: f.Nature, Categories: f.Categories, SubjectKinds: f.SubjectKinds,
+		ApproxSubjects: f.approxSubjects, ApproxRecords: f.approxRecords, Consequences: f.Consequences, Measures: f.Measures,
+		ContactName: f.ContactName, ContactEmail: f.ContactEmail, Status: models.IncidentOpen,
+		NoticeDueAt: f.awareAt.UTC().Add(workflows.BreachNoticeWindow), CreatedAt: now, UpdatedAt: now,
+	}
+	if !f.occurredAt.IsZero() {
+		o := f.occurredAt.UTC()
+		inc.OccurredAt = &o
+	}
+	return inc
+}
+
 // Checked reports whether a category or subject kind was chosen.
 func (f incidentForm) Checked(v string) bool { return f.categorySet[v] || f.subjectSet[v] }
 
@@ -191,17 +208,8 @@ func (h *Handler) recordIncident(c *gin.Context) {
 		return
 	}
 	now := h.Now().UTC()
-	inc := models.Incident{
-		OrganizationID: org.ID, RecordedByID: a.ID, DataKeyID: org.DataKeyID, AffectedOrganizations: []uint64{org.ID},
-		AwareAt: f.awareAt.UTC(), Nature: f.Nature, Categories: f.Categories, SubjectKinds: f.SubjectKinds,
-		ApproxSubjects: f.approxSubjects, ApproxRecords: f.approxRecords, Consequences: f.Consequences, Measures: f.Measures,
-		ContactName: f.ContactName, ContactEmail: f.ContactEmail, Status: models.IncidentOpen,
-		NoticeDueAt: f.awareAt.UTC().Add(workflows.BreachNoticeWindow), CreatedAt: now, UpdatedAt: now,
-	}
-	if !f.occurredAt.IsZero() {
-		o := f.occurredAt.UTC()
-		inc.OccurredAt = &o
-	}
+	inc := f.incident(a.ID, now)
+	inc.OrganizationID, inc.DataKeyID, inc.AffectedOrganizations = org.ID, org.DataKeyID, []uint64{org.ID}
 	err := h.Store.Tx(c, func(tx *store.Store) error {
 		if err := tx.CreateIncident(c, &inc); err != nil {
 			return err

@@ -72,17 +72,8 @@ func (h *Handler) staffRecordIncident(c *gin.Context) {
 		return
 	}
 	now := h.Now().UTC()
-	inc := models.Incident{
-		RecordedByID: a.ID, AffectedOrganizations: orgs,
-		AwareAt: f.awareAt.UTC(), Nature: f.Nature, Categories: f.Categories, SubjectKinds: f.SubjectKinds,
-		ApproxSubjects: f.approxSubjects, ApproxRecords: f.approxRecords, Consequences: f.Consequences, Measures: f.Measures,
-		ContactName: f.ContactName, ContactEmail: f.ContactEmail, Status: models.IncidentOpen,
-		NoticeDueAt: f.awareAt.UTC().Add(workflows.BreachNoticeWindow), CreatedAt: now, UpdatedAt: now,
-	}
-	if !f.occurredAt.IsZero() {
-		o := f.occurredAt.UTC()
-		inc.OccurredAt = &o
-	}
+	inc := f.incident(a.ID, now) // Convot's own: organization 0, a key of its own
+	inc.AffectedOrganizations = orgs
 	err := h.Store.Tx(c, func(tx *store.Store) error {
 		if err := tx.CreateIncident(c, &inc); err != nil {
 			return err

@@ -240,14 +240,22 @@ func (h *Handler) staffPrivacyExtend(c *gin.Context) {
 	h.staffDecide(c, r, dec, err, "extended")
 }
 
+// staffIntake is the privacy intake, or answers 503 when there is none.
+func (h *Handler) staffIntake(c *gin.Context) (*dsr.Intake, bool) {
+	in := h.privacyIntake()
+	if in == nil {
+		h.DecisionSent(c, dsr.ErrUnavailable)
+	}
+	return in, in != nil
+}
+
 func (h *Handler) staffPrivacyRetry(c *gin.Context) {
 	r, ok := h.staffPrivacyRequest(c)
 	if !ok {
 		return
 	}
-	in := h.privacyIntake()
-	if in == nil {
-		h.DecisionSent(c, dsr.ErrUnavailable)
+	in, ok := h.staffIntake(c)
+	if !ok {
 		return
 	}
 	dec, err := in.Retry(c, r, site.CurrentAccount(c).ID)
@@ -261,9 +269,8 @@ func (h *Handler) staffPrivacyRedact(c *gin.Context) {
 	if !ok {
 		return
 	}
-	in := h.privacyIntake()
-	if in == nil {
-		h.DecisionSent(c, dsr.ErrUnavailable)
+	in, ok := h.staffIntake(c)
+	if !ok {
 		return
 	}
 	if !h.Redacted(c, in.Redact(c, r, site.RemnantFromForm(c), site.CurrentAccount(c).ID, 0)) {
