@@ -52,7 +52,7 @@ import (
 
 type socketBenchOptions struct {
 	visitors, operators, orgs, messages, rate, workers int
-	hub, memProfile                                    string
+	hub, memProfile, post                              string
 	client                                             bool
 }
 
@@ -67,6 +67,7 @@ func runBenchSockets(ctx context.Context, args []string, out io.Writer) error {
 		fs.IntVar(&o.workers, "workers", 128, "concurrent senders")
 		fs.StringVar(&o.hub, "hub", "auto", "live events hub: local (in-process), redis (REDIS_URL) or auto (redis when REDIS_URL is set)")
 		fs.StringVar(&o.memProfile, "memprofile", "", "write the node's heap profile, sockets open, to this file")
+		fs.StringVar(&o.post, "post", "widget", "how messages are posted: widget (the API: database, then the hub) or hub (straight on the hub as the widget API does after its commit: the fan-out alone)")
 		fs.BoolVar(&o.client, "client", false, "internal: be the sockets' client process (reads its plan on stdin)")
 	})
 	if err != nil {
@@ -75,6 +76,9 @@ func runBenchSockets(ctx context.Context, args []string, out io.Writer) error {
 	raised := raiseFileLimit()
 	if o.client {
 		return socketBenchClient(ctx, os.Stdin, out)
+	}
+	if o.post != "widget" && o.post != "hub" {
+		return fmt.Errorf("-post %q: want widget or hub", o.post)
 	}
 	if o.orgs < 1 || o.visitors < o.orgs || o.operators < o.orgs || o.messages < 1 || o.rate < 1 || o.workers < 1 {
 		return errors.New("orgs, messages, rate and workers must be at least 1, visitors and operators at least orgs")
@@ -112,6 +116,7 @@ type socketOp struct {
 
 type socketVisitor struct {
 	OrgKey       string `json:"org_key"`
+	OrgID        uint64 `json:"org_id"`
 	Token        string `json:"token"`
 	Conversation uint64 `json:"conversation"`
 }
@@ -224,11 +229,11 @@ func socketBenchServer(ctx context.Context, o socketBenchOptions, fileLimit uint
 	// Organizations, their operators' sessions, and the visitors'
 	// conversations, through the login form and the widget API.
 	began := time.Now()
-	plan, orgKeys, err := socketBenchWorld(ctx, st, base, o)
+	plan, orgs, err := socketBenchWorld(ctx, st, base, o)
 	if err != nil {
 		return err
 	}
-	_, _ = fmt.Fprintf(out, "set up %d organizations and %d conversations in %.1fs\n", len(orgKeys), len(plan.Visitors), time.Since(began).Seconds())
+	_, _ = fmt.Fprintf(out, "set up %d organizations and %d conversations in %.1fs\n", len(orgs), len(plan.Visitors), time.Since(began).Seconds())
 
 	before := sampleMemory()
 	self, err := os.Executable()
@@ -288,6 +293,10 @@ func socketBenchServer(ctx context.Context, o socketBenchOptions, fileLimit uint
 		due time.Time
 	}
 	jobs := make(chan job, o.messages)
+	byID := map[uint64]*models.Organization{}
+	for i := range orgs {
+		byID[orgs[i].ID] = &orgs[i]
+	}
 	var (
 		mu       sync.Mutex
 		acked    = make([]time.Duration, 0, o.messages)
@@ -300,6 +309,18 @@ func socketBenchServer(ctx context.Context, o socketBenchOptions, fileLimit uint
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				if o.post == "hub" {
+					err := socketBenchPublish(ctx, hub, byID[j.v.OrgID], j.v.Conversation, j.due)
+					if err != nil {
+						failures.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+						continue
+					}
+					mu.Lock()
+					acked = append(acked, time.Since(j.due))
+					mu.Unlock()
+					continue
+				}
 				payload, _ := json.Marshal(map[string]string{"body": fmt.Sprintf("bench %d", j.due.UnixNano())})
 				u := fmt.Sprintf("%s/widget/v1/%s/conversations/%d/messages", base, j.v.OrgKey, j.v.Conversation)
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
@@ -348,7 +369,7 @@ func socketBenchServer(ctx context.Context, o socketBenchOptions, fileLimit uint
 		return fmt.Errorf("client process result: %w", err)
 	}
 	perOrg := o.operators / o.orgs
-	_, _ = fmt.Fprintf(out, "posted %d in %.2fs: %.0f messages/s acknowledged; %d failed", len(acked), sending.Seconds(), float64(len(acked))/sending.Seconds(), failures.Load())
+	_, _ = fmt.Fprintf(out, "posted through the %s: %d in %.2fs: %.0f messages/s acknowledged; %d failed", o.post, len(acked), sending.Seconds(), float64(len(acked))/sending.Seconds(), failures.Load())
 	if e := firstErr.Load(); e != nil {
 		_, _ = fmt.Fprintf(out, " (first: %s)", e)
 	}
@@ -378,6 +399,20 @@ func writeHeapProfile(path string) error {
 		return fmt.Errorf("-memprofile: %w", err)
 	}
 	return f.Close()
+}
+
+// socketBenchPublish publishes a message event the way the widget API
+// does once the message is committed: one event on the organization's
+// topic and the conversation's.
+func socketBenchPublish(ctx context.Context, hub realtime.Hub, org *models.Organization, conv uint64, due time.Time) error {
+	payload, err := json.Marshal(realtime.LiveEvent{Type: realtime.TypeMessage, ConversationID: conv, Message: &realtime.MessageView{
+		ID: uint64(due.UnixNano()), AuthorType: "contact", Body: fmt.Sprintf("bench %d", due.UnixNano()), CreatedAt: due, Attachments: []realtime.AttachmentView{}}})
+	if err != nil {
+		return err
+	}
+	return hub.PublishEach(ctx, []string{realtime.OrgTopic(org.ID), realtime.ConversationTopic(conv)}, realtime.Event{
+		Org: org.GateContext(), Subject: policies.SubjectContext{Kind: models.SubjectEndUser},
+		Categories: []string{"user.content.message", "user.content.attachment"}, Payload: payload})
 }
 
 func nanos(xs []int64) []time.Duration {
@@ -414,13 +449,13 @@ func sampleMemory() memorySample {
 // socketBenchWorld creates the organizations (one operator account each,
 // whose session the organization's operator sockets share) and one
 // conversation per visitor.
-func socketBenchWorld(ctx context.Context, st *store.Store, base string, o socketBenchOptions) (socketPlan, []string, error) {
+func socketBenchWorld(ctx context.Context, st *store.Store, base string, o socketBenchOptions) (socketPlan, []models.Organization, error) {
 	password := crypto.RandomToken(16)
 	hash, err := dashboard.HashPassword(password) // once: bcrypt is slow on purpose
 	if err != nil {
 		return socketPlan{}, nil, err
 	}
-	keys := make([]string, o.orgs)
+	orgs := make([]models.Organization, o.orgs)
 	cookies := make([]string, o.orgs)
 	errs := make(chan error, o.orgs)
 	sem := make(chan struct{}, 4)
@@ -432,7 +467,7 @@ func socketBenchWorld(ctx context.Context, st *store.Store, base string, o socke
 			defer wg.Done()
 			defer func() { <-sem }()
 			var err error
-			keys[i], cookies[i], err = socketBenchOrg(ctx, st, base, i, password, hash)
+			orgs[i], cookies[i], err = socketBenchOrg(ctx, st, base, i, password, hash)
 			if err != nil {
 				errs <- err
 			}
@@ -442,6 +477,10 @@ func socketBenchWorld(ctx context.Context, st *store.Store, base string, o socke
 	close(errs)
 	if err := <-errs; err != nil {
 		return socketPlan{}, nil, err
+	}
+	keys := make([]string, len(orgs))
+	for i := range orgs {
+		keys[i] = orgs[i].PublicKey
 	}
 	var plan socketPlan
 	for i := range o.operators {
@@ -458,7 +497,7 @@ func socketBenchWorld(ctx context.Context, st *store.Store, base string, o socke
 			return socketPlan{}, nil, err
 		}
 		for _, v := range vs {
-			plan.Visitors = append(plan.Visitors, socketVisitor{OrgKey: key, Token: v.token, Conversation: v.conversation})
+			plan.Visitors = append(plan.Visitors, socketVisitor{OrgKey: key, OrgID: orgs[i].ID, Token: v.token, Conversation: v.conversation})
 		}
 	}
 	client.CloseIdleConnections()
@@ -476,12 +515,12 @@ func socketBenchWorld(ctx context.Context, st *store.Store, base string, o socke
 		}
 	}
 	plan.Visitors = interleaved
-	return plan, keys, nil
+	return plan, orgs, nil
 }
 
 // socketBenchOrg creates an organization and its operator, and signs the
 // operator in through the login form.
-func socketBenchOrg(ctx context.Context, st *store.Store, base string, i int, password, hash string) (string, string, error) {
+func socketBenchOrg(ctx context.Context, st *store.Store, base string, i int, password, hash string) (models.Organization, string, error) {
 	org := models.Organization{PublicKey: crypto.RandomToken(16), CompanyName: fmt.Sprintf("Bench %d", i), Region: "eu", Status: models.OrgActive}
 	email := fmt.Sprintf("operator%d@bench.convot.localhost", i)
 	err := st.Tx(ctx, func(tx *store.Store) error {
@@ -492,7 +531,7 @@ func socketBenchOrg(ctx context.Context, st *store.Store, base string, i int, pa
 			PasswordHash: hash, Role: models.RoleAgent, Status: "active", TimeZone: "UTC", Language: "en"})
 	})
 	if err != nil {
-		return "", "", err
+		return models.Organization{}, "", err
 	}
 	jar, _ := cookiejar.New(nil)
 	// Sign-ins are throttled per address: each operator signs in from an
@@ -503,31 +542,31 @@ func socketBenchOrg(ctx context.Context, st *store.Store, base string, i int, pa
 	defer c.CloseIdleConnections()
 	resp, err := c.Get(base + "/login")
 	if err != nil {
-		return "", "", err
+		return models.Organization{}, "", err
 	}
 	page, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	if err != nil {
-		return "", "", fmt.Errorf("login page: %w", err)
+		return models.Organization{}, "", fmt.Errorf("login page: %w", err)
 	}
 	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
 	if m == nil {
-		return "", "", errors.New("login page without a CSRF token")
+		return models.Organization{}, "", errors.New("login page without a CSRF token")
 	}
 	resp, err = c.PostForm(base+"/login", url.Values{"email": {email}, "password": {password}, "csrf_token": {string(m[1])}})
 	if err != nil {
-		return "", "", err
+		return models.Organization{}, "", err
 	}
 	_ = resp.Body.Close() // only the status and cookies are wanted
 	if resp.StatusCode != http.StatusSeeOther {
-		return "", "", fmt.Errorf("operator login: %s", resp.Status)
+		return models.Organization{}, "", fmt.Errorf("operator login: %s", resp.Status)
 	}
 	u, _ := url.Parse(base)
 	var parts []string
 	for _, ck := range jar.Cookies(u) {
 		parts = append(parts, ck.Name+"="+ck.Value)
 	}
-	return org.PublicKey, strings.Join(parts, "; "), nil
+	return org, strings.Join(parts, "; "), nil
 }
 
 // bodyMark finds the due time a bench message carries in its body.
