@@ -50,6 +50,10 @@ import (
 // again, reading its plan on stdin), so the node's memory is the node's
 // alone and neither process needs more than ~10,000 file descriptors.
 
+// Pauses of the bench: for the sockets' connect-time work to settle
+// before the node is weighed, and for the last events in flight.
+var socketBenchSettle, socketBenchDrain = 2 * time.Second, 3 * time.Second
+
 type socketBenchOptions struct {
 	visitors, operators, orgs, messages, rate, workers int
 	hub, memProfile, post                              string
@@ -236,24 +240,11 @@ func socketBenchServer(ctx context.Context, o socketBenchOptions, fileLimit uint
 	_, _ = fmt.Fprintf(out, "set up %d organizations and %d conversations in %.1fs\n", len(orgs), len(plan.Visitors), time.Since(began).Seconds())
 
 	before := sampleMemory()
-	self, err := os.Executable()
+	stdin, stdout, wait, err := startSocketClient(ctx)
 	if err != nil {
 		return err
 	}
-	child := exec.CommandContext(ctx, self, "bench", "sockets", "-client")
-	child.Stderr = os.Stderr
-	stdin, err := child.StdinPipe()
-	if err != nil {
-		return err
-	}
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := child.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = child.Wait() }() // its result is read below; a failure shows there
+	defer func() { _ = wait() }() // its result is read below; a failure shows there
 	defer func() { _ = stdin.Close() }()
 	plan.Base = "ws" + strings.TrimPrefix(base, "http")
 	if err := json.NewEncoder(stdin).Encode(plan); err != nil {
@@ -267,7 +258,7 @@ func socketBenchServer(ctx context.Context, o socketBenchOptions, fileLimit uint
 	}
 	_, _ = fmt.Fprintf(out, "client process: %s in %.1fs\n", strings.TrimSpace(ready), time.Since(began).Seconds())
 	// Let the connect-time heartbeats settle, then weigh the node.
-	time.Sleep(2 * time.Second)
+	time.Sleep(socketBenchSettle)
 	after := sampleMemory()
 	if o.memProfile != "" {
 		if err := writeHeapProfile(o.memProfile); err != nil {
@@ -361,7 +352,7 @@ func socketBenchServer(ctx context.Context, o socketBenchOptions, fileLimit uint
 	close(jobs)
 	wg.Wait()
 	sending := time.Since(began)
-	time.Sleep(3 * time.Second) // the last events in flight
+	time.Sleep(socketBenchDrain) // the last events in flight
 	during := sampleMemory()
 	_ = stdin.Close() // the client reports and exits
 	var res socketResult
@@ -387,6 +378,29 @@ func socketBenchServer(ctx context.Context, o socketBenchOptions, fileLimit uint
 			res.Failed, res.FirstErr, failures.Load(), len(res.Operator), wantOp, len(res.Visitor), wantVis)
 	}
 	return nil
+}
+
+// startSocketClient starts the sockets' client process: this binary
+// again, with -client. (A test runs the client in its own process instead.)
+var startSocketClient = func(ctx context.Context) (io.WriteCloser, io.Reader, func() error, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	child := exec.CommandContext(ctx, self, "bench", "sockets", "-client")
+	child.Stderr = os.Stderr
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := child.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	return stdin, stdout, child.Wait, nil
 }
 
 func writeHeapProfile(path string) error {
