@@ -41,7 +41,8 @@ type RedisConfig struct {
 // pub/sub. One RedisFanout serves one regional deployment; an
 // organization's events go to the deployment of its region. The go-redis
 // client is created, and connects, only when a publish is allowed or a
-// subscription is made, so a denied publish opens no connection. It is safe
+// subscription is made, so a denied publish opens no connection. The
+// node's subscriptions share one connection (redis_pubsub.go). It is safe
 // for concurrent use.
 type RedisFanout struct {
 	gate   Gate
@@ -53,6 +54,7 @@ type RedisFanout struct {
 	closed bool
 
 	breaker redisBreaker
+	subs    redisSubscriptions
 }
 
 // redisBreaker makes a Redis that does not answer cost a request nothing:
@@ -283,39 +285,12 @@ func (f *RedisFanout) Subscribe(ctx context.Context, channel string) (<-chan []b
 	if !f.breaker.allow(time.Now()) {
 		return nil, ErrRedisUnavailable
 	}
-	ps := client.Subscribe(ctx, channel)
-	_, err = ps.Receive(ctx)
-	f.breaker.record(time.Now(), err)
-	if err != nil {
-		_ = ps.Close() // err is the failure to report
-		return nil, fmt.Errorf("subprocessors: redis subscribe: %w", err)
-	}
-	out := make(chan []byte, 64)
-	go func() {
-		defer close(out)
-		defer func() { _ = ps.Close() }() // the subscription is over either way
-		messages := ps.Channel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-messages:
-				if !ok {
-					return
-				}
-				select {
-				case out <- []byte(m.Payload):
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	return f.subscribeShared(ctx, client, channel)
 }
 
 // Close closes the connections, if any were opened.
 func (f *RedisFanout) Close() error {
+	f.closeShared()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.closed = true

@@ -51,8 +51,11 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) > 0 && args[0] == "ai" {
 		return benchAI(args[1:], out)
 	}
+	if len(args) > 0 && args[0] == "sockets" {
+		return runBenchSockets(ctx, args[1:], out)
+	}
 	if len(args) == 0 || args[0] != "messages" {
-		return errors.New("want `convot bench messages` or `convot bench ai` (see `convot bench --help`)")
+		return errors.New("want `convot bench messages`, `convot bench sockets` or `convot bench ai` (see `convot bench --help`)")
 	}
 	var o benchOptions
 	err := flags("bench", args[1:], func(fs *flag.FlagSet) {

@@ -95,11 +95,9 @@ func (l *Local) Subscribe(ctx context.Context, topic string) (<-chan []byte, fun
 			l.mu.Unlock()
 		})
 	}
-	go func() {
-		<-ctx.Done()
-		cancel()
-	}()
-	return ch, cancel, nil
+	// No goroutine waits for the end: a node holds thousands of sockets.
+	stop := context.AfterFunc(ctx, cancel)
+	return ch, func() { stop(); cancel() }, nil
 }
 
 // Close drops every subscriber.

@@ -2,10 +2,11 @@ package realtime
 
 import (
 	"context"
-	"github.com/convot/convot/internal/testenv"
+	"runtime"
 	"testing"
 	"time"
 
+	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/policies"
 	"github.com/convot/convot/subprocessors"
 )
@@ -112,5 +113,35 @@ func TestRedisAcrossNodes(t *testing.T) {
 	e.Org.Region = "us"
 	if err := one.Publish(ctx, topic, e); err == nil {
 		t.Fatal("an event crossed into another region's Redis")
+	}
+}
+
+// A subscription ends with its context, and waiting for that end costs no
+// goroutine per subscriber (a node holds thousands of sockets).
+func TestLocalSubscriptionsEndWithTheirContextWithoutAGoroutineEach(t *testing.T) {
+	h := NewLocal()
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	for range 1000 {
+		if _, _, err := h.Subscribe(ctx, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if extra := runtime.NumGoroutine() - before; extra > 100 {
+		t.Fatalf("%d goroutines for 1,000 subscriptions", extra)
+	}
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h.mu.RLock()
+		n := len(h.subs["t"])
+		h.mu.RUnlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscribers left after their context ended", n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
