@@ -83,6 +83,44 @@ func (d *Intake) Decide(ctx context.Context, r *models.PrivacyRequest, dec Decis
 		Action: dec.Action, Target: fmt.Sprintf("privacy_request:%d", r.ID), Detail: dec.Detail, CreatedAt: d.Now().UTC()})
 }
 
+// ApprovalPreview is what approving a request does, shown before the
+// officer confirms: for an erasure, the rows it erases per kind of record
+// with the categories of data they hold.
+type ApprovalPreview struct {
+	R      *models.PrivacyRequest
+	Counts []ApprovalCount
+	Rows   int64
+	Base   string // the request's path, where the approval posts
+}
+
+// ApprovalCount is one kind of record an erasure erases.
+type ApprovalCount struct {
+	store.PlanCount
+	Labels []string // the categories' human labels (models.Categories)
+}
+
+// Preview is what approving r does; base is the request's page.
+func (d *Intake) Preview(ctx context.Context, r *models.PrivacyRequest, base string) (*ApprovalPreview, error) {
+	p := &ApprovalPreview{R: r, Base: base}
+	plan, err := d.Plan(ctx, r)
+	if err != nil || plan == nil {
+		return p, err
+	}
+	for _, pc := range plan.Counts {
+		ac := ApprovalCount{PlanCount: pc}
+		for _, cat := range pc.Categories {
+			label := models.Categories[cat]
+			if label == "" {
+				label = cat
+			}
+			ac.Labels = append(ac.Labels, label)
+		}
+		p.Counts = append(p.Counts, ac)
+		p.Rows += pc.Rows
+	}
+	return p, nil
+}
+
 // Plan is what approving an erasure would erase, from the store's plan;
 // nil for other types.
 func (d *Intake) Plan(ctx context.Context, r *models.PrivacyRequest) (*store.ErasurePlan, error) {

@@ -144,12 +144,6 @@ func (h *Handler) staffPrivacyRequestPage(c *gin.Context) {
 		"Base": fmt.Sprintf("/staff/privacy/%d", r.ID), "Manage": true}))
 }
 
-// staffApprovalCount is one line of what an erasure erases.
-type staffApprovalCount struct {
-	store.PlanCount
-	Labels []string
-}
-
 func (h *Handler) staffPrivacyApproveConfirm(c *gin.Context) {
 	r, ok := h.staffPrivacyRequest(c)
 	if !ok {
@@ -158,33 +152,16 @@ func (h *Handler) staffPrivacyApproveConfirm(c *gin.Context) {
 	if _, err := dsr.Approval(r, 0); !h.DecisionSent(c, err) {
 		return
 	}
-	in := h.privacyIntake()
-	if in == nil {
-		h.Fail(c, http.StatusServiceUnavailable, "Unavailable", "Privacy requests cannot be decided at the moment.")
+	in, ok := h.staffIntake(c)
+	if !ok {
 		return
 	}
-	plan, err := in.Plan(c, r)
+	page, err := in.Preview(c, r, fmt.Sprintf("/staff/privacy/%d", r.ID))
 	if err != nil {
 		h.Internal(c, err)
 		return
 	}
-	var counts []staffApprovalCount
-	var rows int64
-	if plan != nil {
-		for _, pc := range plan.Counts {
-			ac := staffApprovalCount{PlanCount: pc}
-			for _, cat := range pc.Categories {
-				label := models.Categories[cat]
-				if label == "" {
-					label = cat
-				}
-				ac.Labels = append(ac.Labels, label)
-			}
-			counts = append(counts, ac)
-			rows += pc.Rows
-		}
-	}
-	h.Render(c, http.StatusOK, "staff_privacy_approve", h.Page(c, "Approve "+r.WorkflowID(), "staff", gin.H{"R": r, "Counts": counts, "Rows": rows}))
+	h.Render(c, http.StatusOK, "privacy_approve", h.Page(c, "Approve "+r.WorkflowID(), "staff", page))
 }
 
 // staffDecide sends a staff member's decision and records it in the

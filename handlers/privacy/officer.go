@@ -208,20 +208,6 @@ func (h *Handler) decide(c *gin.Context, r *models.PrivacyRequest, dec dsr.Decis
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/privacy/requests/%d?done=%s", r.ID, done))
 }
 
-// approvalPage is the confirmation shown before an approval: for an
-// erasure, what will be erased (rows per kind of record, with the
-// categories of data they hold, from the store's plan).
-type approvalPage struct {
-	R      *models.PrivacyRequest
-	Counts []approvalCount
-	Rows   int64
-}
-
-type approvalCount struct {
-	store.PlanCount
-	Labels []string // the categories' human labels (models.Categories)
-}
-
 func (h *Handler) awaitingApproval(c *gin.Context) (*models.PrivacyRequest, bool) {
 	r, ok := h.officerRequest(c)
 	if !ok {
@@ -240,25 +226,10 @@ func (h *Handler) approveConfirm(c *gin.Context) {
 	if !ok {
 		return
 	}
-	page := approvalPage{R: r}
-	if r.Type == obligations.DsrErasure {
-		plan, err := h.Store.PlanErasure(c, r.OrganizationID, r.Subject())
-		if err != nil {
-			h.Internal(c, err)
-			return
-		}
-		for _, pc := range plan.Counts {
-			ac := approvalCount{PlanCount: pc}
-			for _, cat := range pc.Categories {
-				label := models.Categories[cat]
-				if label == "" {
-					label = cat
-				}
-				ac.Labels = append(ac.Labels, label)
-			}
-			page.Counts = append(page.Counts, ac)
-			page.Rows += pc.Rows
-		}
+	page, err := h.Intake.Preview(c, r, fmt.Sprintf("/privacy/requests/%d", r.ID))
+	if err != nil {
+		h.Internal(c, err)
+		return
 	}
 	if site.WantsJSON(c) {
 		c.JSON(http.StatusOK, gin.H{"id": r.ID, "request": r.WorkflowID(), "type": r.Type, "plan": page.Counts})
