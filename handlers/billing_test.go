@@ -11,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/convot/convot/closure"
 	"github.com/convot/convot/internal/testenv"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
+	"github.com/convot/convot/store"
 	"github.com/convot/convot/subprocessors"
 	"github.com/convot/convot/workflows"
 )
@@ -26,7 +25,7 @@ const testWebhookSecret = "whsec_convot_test"
 // fakeCancellations stands in for the cancellation workflow: it records
 // what was started, and reactivates as the workflow's activity would.
 type fakeCancellations struct {
-	db *gorm.DB
+	st *store.Store
 
 	mu          sync.Mutex
 	started     []workflows.CancellationInput
@@ -49,15 +48,17 @@ func (f *fakeCancellations) Start(ctx context.Context, in workflows.Cancellation
 func (f *fakeCancellations) Reactivate(ctx context.Context, orgID, actorID uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var status string
-	if err := f.db.Model(&models.Organization{}).Where("id = ?", orgID).Pluck("status", &status).Error; err != nil {
+	status, err := f.st.OrganizationStatus(ctx, orgID)
+	if err != nil {
 		return err
 	}
 	if status != models.OrgCancelled {
 		return closure.ErrNotCancellable
 	}
 	f.reactivated = append(f.reactivated, orgID)
-	go f.db.Model(&models.Organization{}).Where("id = ? AND status = ?", orgID, models.OrgCancelled).Update("status", models.OrgActive)
+	go func() {
+		_, _ = f.st.SetOrganizationStatus(context.Background(), orgID, models.OrgCancelled, models.OrgActive, time.Now())
+	}()
 	return nil
 }
 
@@ -91,7 +92,7 @@ func (f *fakeCancellations) starts() []workflows.CancellationInput {
 func billingServer(t *testing.T) (*testServer, *fakeCancellations) {
 	t.Helper()
 	ts := newTestServer(t)
-	fc := &fakeCancellations{db: ts.db.DB}
+	fc := &fakeCancellations{st: ts.srv.Store}
 	ts.srv.Cancellations = fc
 	ts.srv.Config.StripeWebhookSecret = testWebhookSecret
 	return ts, fc

@@ -173,7 +173,7 @@ func TestSeatLimits(t *testing.T) {
 func TestWidgetConversationLimit(t *testing.T) {
 	w := newWidgetWorld(t)
 	ts := w.ts
-	ts.srv.Cancellations = &fakeCancellations{db: ts.db.DB}
+	ts.srv.Cancellations = &fakeCancellations{st: ts.srv.Store}
 	withBilling(t, ts)
 	now := ts.clock()
 	// Earlier this month the organization started 98 conversations.
