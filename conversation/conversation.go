@@ -11,8 +11,10 @@ package conversation
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -49,6 +51,9 @@ type Service struct {
 	Now func() time.Time
 
 	subjects liveSubjects
+
+	commitsOnce sync.Once
+	group       *groupCommit
 }
 
 // MaxMessageRunes bounds a message's text.
@@ -179,7 +184,9 @@ func (s *Service) PostIn(ctx context.Context, st *store.Store, org *models.Organ
 		}
 		return s.recordLifecycle(ctx, tx, org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now})
 	}
-	{
+	if s.groupable(st, msg, reopened, len(attachmentIDs)) {
+		err = s.commits().post(s.batchMessage(org, msg, signalled))
+	} else {
 		err = st.Tx(ctx, func(tx *store.Store) error {
 			if err := tx.InsertMessage(ctx, msg, reopened); err != nil {
 				return err
@@ -217,6 +224,34 @@ func (s *Service) PostIn(ctx context.Context, st *store.Store, org *models.Organ
 		}
 	}
 	return msg, atts, announce, nil
+}
+
+// groupable reports whether a message may be written by the group commit
+// (group_commit.go): on PostgreSQL, outside a caller's transaction, with
+// a body and no attachments, and not reopening its conversation (which
+// writes a state change and its event besides).
+func (s *Service) groupable(st *store.Store, msg *models.Message, reopened bool, attachments int) bool {
+	return st == s.Store && !st.InTransaction() && st.Postgres() && msg.Body != "" && attachments == 0 && !reopened
+}
+
+func (s *Service) commits() *groupCommit {
+	s.commitsOnce.Do(func() { s.group = &groupCommit{store: s.Store} })
+	return s.group
+}
+
+// batchMessage is a message as the group commit writes it: with its
+// webhook event, and its lifecycle signal when the outbox carries them
+// (the ID is added by the statement that draws it).
+func (s *Service) batchMessage(org *models.Organization, msg *models.Message, signalled bool) store.BatchMessage {
+	b := store.BatchMessage{Message: msg, EventType: models.WebhookMessageCreated}
+	if msg.Private {
+		b.EventType = models.WebhookNoteCreated
+	}
+	if signalled && s.LifecycleOutbox {
+		arg, _ := json.Marshal(workflows.MessageSignal{AuthorKind: msg.AuthorType, At: msg.CreatedAt}) // a struct of strings and a time
+		b.LifecycleSignal, b.LifecycleArg, b.InactivityHours = workflows.SignalMessage, string(arg), int64(inactivityHours(org))
+	}
+	return b
 }
 
 // notifyLifecycle signals the conversation's workflow, starting it if
