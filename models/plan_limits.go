@@ -48,8 +48,13 @@ func NextMonth(t time.Time) time.Time { return MonthStart(t).AddDate(0, 1, 0) }
 // organization in at's month, unless limit (≥ 0) is reached: then it
 // counts nothing and returns ErrConversationLimit. A negative limit counts
 // without a limit. Call it in the transaction that creates the
-// conversation, so a conversation rolled back is not counted.
-func CountConversationStart(tx *gorm.DB, orgID uint64, at time.Time, limit int64) error {
+// conversation, so a conversation rolled back is not counted, as its last
+// statement: the month's row is locked from this update to the commit, and
+// every conversation the organization starts meanwhile waits for it.
+// conversationID is the conversation counted (already written in tx; 0
+// for none), left out when the month's first count starts from the
+// conversations already there.
+func CountConversationStart(tx *gorm.DB, orgID uint64, at time.Time, limit int64, conversationID uint64) error {
 	month := usageMonth(at)
 	increment := func() (bool, error) {
 		q := tx.Model(&ConversationUsage{}).Where("organization_id = ? AND month = ?", orgID, month)
@@ -64,7 +69,7 @@ func CountConversationStart(tx *gorm.DB, orgID uint64, at time.Time, limit int64
 	}
 	// The month's first conversation, or the limit is reached: create the
 	// month's row (if another node did, this does nothing) and try again.
-	if err := ensureConversationUsage(tx, orgID, at); err != nil {
+	if err := ensureConversationUsage(tx, orgID, at, conversationID); err != nil {
 		return err
 	}
 	if ok, err := increment(); ok || err != nil {
@@ -75,11 +80,11 @@ func CountConversationStart(tx *gorm.DB, orgID uint64, at time.Time, limit int64
 
 // ensureConversationUsage creates the organization's row for at's month,
 // starting from the conversations already started that month (those
-// created before the counter existed).
-func ensureConversationUsage(tx *gorm.DB, orgID uint64, at time.Time) error {
+// created before the counter existed), but for the one being counted.
+func ensureConversationUsage(tx *gorm.DB, orgID uint64, at time.Time, counted uint64) error {
 	var n int64
 	from, to := MonthStart(at), NextMonth(at)
-	if err := tx.Model(&Conversation{}).Where("organization_id = ? AND created_at >= ? AND created_at < ?", orgID, from, to).Count(&n).Error; err != nil {
+	if err := tx.Model(&Conversation{}).Where("organization_id = ? AND created_at >= ? AND created_at < ? AND id <> ?", orgID, from, to, counted).Count(&n).Error; err != nil {
 		return err
 	}
 	row := ConversationUsage{OrganizationID: orgID, Month: usageMonth(at), Started: n, UpdatedAt: at.UTC()}

@@ -15,7 +15,7 @@ import (
 
 func startCounted(db *gorm.DB, orgID uint64, at time.Time, limit int64) error {
 	return db.Transaction(func(tx *gorm.DB) error {
-		if err := models.CountConversationStart(tx, orgID, at, limit); err != nil {
+		if err := models.CountConversationStart(tx, orgID, at, limit, 0); err != nil {
 			return err
 		}
 		return tx.Create(&models.Conversation{OrganizationID: orgID, Channel: "widget", Status: models.ConversationOpen, LastMessageAt: at, CreatedAt: at}).Error
@@ -88,7 +88,7 @@ func TestConversationStartsCountAgainstTheMonthlyLimit(t *testing.T) {
 	// Rolled back: not counted. Discarded: given back.
 	boom := errors.New("the insert failed")
 	err = db.Transaction(func(tx *gorm.DB) error {
-		if err := models.CountConversationStart(tx, org.ID, dec, limit); err != nil {
+		if err := models.CountConversationStart(tx, org.ID, dec, limit, 0); err != nil {
 			return err
 		}
 		return boom

@@ -255,7 +255,7 @@ func init() {
 		}},
 		isolationCase{"CountConversationStart", func(t *testing.T, f *fixture) {
 			f.conversationUsageOfA(t, 5)
-			must(t, f.store.CountConversationStart(f.ctx, f.B.Org.ID, f.now, -1))
+			must(t, f.store.CountConversationStart(f.ctx, f.B.Org.ID, f.now, -1, 0))
 			if n, _ := f.store.ConversationsStarted(f.ctx, f.A.Org.ID, f.now); n != 5 {
 				t.Fatalf("A's count is %d after B's start", n)
 			}

@@ -33,8 +33,8 @@ func (s *Store) LockOrganization(ctx context.Context, orgID uint64) error {
 // organization in at's month unless limit (≥ 0; negative: none) is
 // reached, then models.ErrConversationLimit and nothing counted. Call it
 // in the transaction that creates the conversation.
-func (s *Store) CountConversationStart(ctx context.Context, orgID uint64, at time.Time, limit int64) error {
-	return models.CountConversationStart(s.with(ctx), orgID, at, limit)
+func (s *Store) CountConversationStart(ctx context.Context, orgID uint64, at time.Time, limit int64, conversationID uint64) error {
+	return models.CountConversationStart(s.with(ctx), orgID, at, limit, conversationID)
 }
 
 // UncountConversationStart gives back a conversation counted at at that
