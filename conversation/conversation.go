@@ -185,7 +185,7 @@ func (s *Service) PostIn(ctx context.Context, st *store.Store, org *models.Organ
 		if !signalled {
 			return nil
 		}
-		return s.recordLifecycle(ctx, tx, org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now})
+		return s.recordLifecycle(ctx, tx, org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now, AnswersOff: answersOff(org)})
 	}
 	if s.groupable(st, msg, reopened, len(attachmentIDs)) {
 		err = s.commits().post(s.batchMessage(org, msg, signalled))
@@ -218,7 +218,7 @@ func (s *Service) PostIn(ctx context.Context, st *store.Store, org *models.Organ
 	}
 	announce := func() {
 		if signalled {
-			s.notifyLifecycle(org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now})
+			s.notifyLifecycle(org, conv, workflows.SignalMessage, workflows.MessageSignal{AuthorKind: by.Kind, MessageID: msg.ID, At: now, AnswersOff: answersOff(org)})
 		}
 		view := s.MessageView(ctx, msg, atts)
 		s.publish(ctx, org, conv, realtime.LiveEvent{Type: "message", ConversationID: conv.ID, Message: &view}, !private, messageCategories)
@@ -251,10 +251,22 @@ func (s *Service) batchMessage(org *models.Organization, msg *models.Message, si
 		b.EventType = models.WebhookNoteCreated
 	}
 	if signalled && s.LifecycleOutbox {
-		arg, _ := json.Marshal(workflows.MessageSignal{AuthorKind: msg.AuthorType, At: msg.CreatedAt}) // a struct of strings and a time
+		off := answersOff(org)
+		arg, _ := json.Marshal(workflows.MessageSignal{AuthorKind: msg.AuthorType, At: msg.CreatedAt, AnswersOff: off}) // a struct of strings and a time
 		b.LifecycleSignal, b.LifecycleArg, b.InactivityHours = workflows.SignalMessage, string(arg), int64(inactivityHours(org))
+		// A contact's message in an open conversation, with no answer to
+		// try, only moves the inactivity deadline (hours away): the
+		// lifecycle may hear of it late, unless it is the conversation's
+		// first (routing, indexing), which the statement checks.
+		b.LifecycleMayWait = off && msg.AuthorType == workflows.AuthorContact
 	}
 	return b
+}
+
+// answersOff reports whether the organization's automated answers are
+// off (no provider chosen for them).
+func answersOff(org *models.Organization) bool {
+	return models.AIFeatureProviders(org.AISettings)[models.AIFeatureAutomatedAnswer] == ""
 }
 
 // notifyLifecycle signals the conversation's workflow, starting it if

@@ -54,13 +54,45 @@ type OutboxDrainer struct {
 	Temporal Signaller
 	// Idle is the pause after a drain found nothing.
 	Idle time.Duration
-	// Conversations is how many conversations one drain claims, delivered
-	// side by side.
-	Conversations int
+	// Conversations is how many conversations one drain claims; Parallel
+	// how many of their deliveries run side by side.
+	Conversations, Parallel int
+	// Defer is how long a signal that may wait (models.LifecycleSignal) may
+	// wait for its conversation's next delivery. Zero: DefaultDefer;
+	// negative: none waits.
+	Defer time.Duration
+	// Linger is how long a conversation delivered by this node waits
+	// before its next delivery: the signals of a busy conversation
+	// gather into one batch instead of one round trip each, while the
+	// first signal after a quiet spell (what an automated answer waits
+	// for) goes at once. Zero: DefaultLinger; negative: no wait.
+	Linger time.Duration
 
-	mu     sync.Mutex
-	maxLag time.Duration // since the last TakeMaxLag
+	mu      sync.Mutex
+	calls   int64                // DrainStats, since the last TakeStats
+	sent    int64                //
+	maxLag  time.Duration        //
+	lastDue map[uint64]time.Time // conversation → when it may be delivered again
 }
+
+// DefaultLinger bounds a busy conversation to one lifecycle delivery per
+// node every two seconds. The lifecycle's timers count in minutes and
+// hours, so this delays nothing they decide; it is what an automated
+// answer to a second message within two seconds may wait for.
+const DefaultLinger = 2 * time.Second
+
+// DefaultDefer is how late the lifecycle may hear of a contact's
+// message that only moves its inactivity deadline. Deadlines are an hour
+// or more away, so it moves none by more than this; meanwhile the
+// message costs Temporal nothing, and a busy conversation's messages go
+// in one delivery.
+const DefaultDefer = 30 * time.Second
+
+// DefaultParallel bounds the deliveries one node has in flight. More
+// only queue inside Temporal: with 256 at once per node, a Temporal dev
+// server took 10 s a call and the deliveries timed out, delivering
+// nothing while the outbox grew.
+const DefaultParallel = 16
 
 // Run drains until ctx ends.
 func (d *OutboxDrainer) Run(ctx context.Context) {
@@ -101,7 +133,16 @@ func (d *OutboxDrainer) Drain(ctx context.Context) (int, error) {
 		// side emptied the outbox 14.6 s after the last send, 64 in 21.6 s.
 		convs = 256
 	}
-	return d.Store.DrainLifecycleSignals(ctx, convs, workflows.OutboxBatchPerConversation, func(rows []models.LifecycleSignal) []uint64 {
+	parallel := d.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel
+	}
+	deferFor := d.Defer
+	if deferFor == 0 {
+		deferFor = DefaultDefer
+	}
+	deferredBefore := time.Now().Add(-max(deferFor, 0))
+	return d.Store.DrainLifecycleSignals(ctx, convs, workflows.OutboxBatchPerConversation, d.lingering(), deferredBefore, func(rows []models.LifecycleSignal) []uint64 {
 		byConv := map[uint64][]models.LifecycleSignal{}
 		var order []uint64
 		for _, r := range rows {
@@ -113,8 +154,11 @@ func (d *OutboxDrainer) Drain(ctx context.Context) (int, error) {
 		var mu sync.Mutex
 		var done []uint64
 		var wg sync.WaitGroup
+		slots := make(chan struct{}, parallel)
 		for _, id := range order {
+			slots <- struct{}{}
 			wg.Go(func() {
+				defer func() { <-slots }()
 				rows := byConv[id]
 				if err := d.deliver(ctx, rows); err != nil {
 					slog.Warn("lifecycle signals not delivered; retried by the next drain", "conversation", id, "signals", len(rows), "err", err)
@@ -126,7 +170,7 @@ func (d *OutboxDrainer) Drain(ctx context.Context) (int, error) {
 					done = append(done, r.ID)
 				}
 				mu.Unlock()
-				d.noteLag(time.Since(rows[0].CreatedAt))
+				d.delivered(id, len(rows), time.Since(rows[0].CreatedAt))
 			})
 		}
 		wg.Wait()
@@ -183,18 +227,56 @@ func outboxSignal(r models.LifecycleSignal) (workflows.OutboxSignal, error) {
 	return sig, err
 }
 
-func (d *OutboxDrainer) noteLag(lag time.Duration) {
-	d.mu.Lock()
-	d.maxLag = max(d.maxLag, lag)
-	d.mu.Unlock()
-}
-
-// TakeMaxLag returns the longest time a delivered signal waited in the
-// outbox since the last call, and starts over.
-func (d *OutboxDrainer) TakeMaxLag() time.Duration {
+// delivered notes a conversation's delivery: the longest wait, and when
+// it may be delivered again.
+func (d *OutboxDrainer) delivered(convID uint64, signals int, lag time.Duration) {
+	linger := d.Linger
+	if linger == 0 {
+		linger = DefaultLinger
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	lag := d.maxLag
-	d.maxLag = 0
-	return lag
+	d.maxLag = max(d.maxLag, lag)
+	d.calls++
+	d.sent += int64(signals)
+	if linger > 0 {
+		if d.lastDue == nil {
+			d.lastDue = map[uint64]time.Time{}
+		}
+		d.lastDue[convID] = time.Now().Add(linger)
+	}
+}
+
+// lingering lists the conversations this node delivered too recently to
+// deliver again, and forgets those whose wait is over.
+func (d *OutboxDrainer) lingering() []uint64 {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var ids []uint64
+	for id, due := range d.lastDue {
+		if now.Before(due) {
+			ids = append(ids, id)
+		} else {
+			delete(d.lastDue, id)
+		}
+	}
+	return ids
+}
+
+// DrainStats is what a drainer delivered since the last TakeStats.
+type DrainStats struct {
+	Deliveries int64         // round trips to Temporal that succeeded
+	Signals    int64         // the signals they carried
+	MaxLag     time.Duration // the longest a delivered signal waited
+}
+
+// TakeStats returns what was delivered since the last call, and starts
+// over.
+func (d *OutboxDrainer) TakeStats() DrainStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := DrainStats{Deliveries: d.calls, Signals: d.sent, MaxLag: d.maxLag}
+	d.calls, d.sent, d.maxLag = 0, 0, 0
+	return st
 }

@@ -159,7 +159,7 @@ func TestLifecycleOutboxDrainsRaceSafely(t *testing.T) {
 	dctx, stop := context.WithCancel(ctx)
 	var drains sync.WaitGroup
 	for range 3 {
-		d := &OutboxDrainer{Store: s.Store, Temporal: temporal, Idle: 5 * time.Millisecond, Conversations: 3}
+		d := &OutboxDrainer{Store: s.Store, Temporal: temporal, Idle: 5 * time.Millisecond, Conversations: 3, Defer: -1, Linger: -1}
 		drains.Go(func() { d.Run(dctx) })
 	}
 	var posts sync.WaitGroup
@@ -192,5 +192,115 @@ func TestLifecycleOutboxDrainsRaceSafely(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want[i]) {
 			t.Fatalf("conversation %d: delivered %v, want %v", conv.ID, got, want[i])
 		}
+	}
+}
+
+// A conversation's first signal goes at once; the signals that follow
+// within the linger wait and go together in one batch, not one delivery
+// each; a node without the linger (or another node) is not held back.
+func TestLifecycleOutboxLingersOnBusyConversations(t *testing.T) {
+	testenv.Require(t, "DATABASE_URL")
+	ctx := context.Background()
+	s, org, newConv, db := outboxService(t)
+	conv, quiet := newConv(), newConv()
+	post := func(c *models.Conversation) { // an operator's replies: never deferred
+		t.Helper()
+		if _, _, err := s.Post(ctx, org, c, Author{Kind: workflows.AuthorOperator, ID: 2}, "hi", false, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	temporal := &countingTemporal{fakeTemporal: &fakeTemporal{}}
+	d := &OutboxDrainer{Store: s.Store, Temporal: temporal, Linger: time.Hour}
+	post(conv)
+	if n, err := d.Drain(ctx); err != nil || n != 1 {
+		t.Fatalf("first signal: claimed %d (%v)", n, err)
+	}
+	post(conv)
+	post(conv)
+	post(quiet)
+	if n, err := d.Drain(ctx); err != nil || n != 1 {
+		t.Fatalf("with one conversation lingering: claimed %d (%v), want the quiet one's signal alone", n, err)
+	}
+	if n := outboxRows(t, db); n != 2 {
+		t.Fatalf("%d signals waiting, want the busy conversation's 2", n)
+	}
+	other := &OutboxDrainer{Store: s.Store, Temporal: temporal, Linger: -1}
+	if n, err := other.Drain(ctx); err != nil || n != 2 {
+		t.Fatalf("another node: claimed %d (%v)", n, err)
+	}
+	if got := len(temporal.signals(conv.ID)); got != 3 || temporal.calls != 3 {
+		t.Fatalf("%d signals in %d deliveries, want 3 in 3 (the two waiting ones together)", got, temporal.calls)
+	}
+}
+
+// countingTemporal counts the deliveries (calls), not the signals.
+type countingTemporal struct {
+	*fakeTemporal
+	calls int
+}
+
+func (c *countingTemporal) SignalWithStartWorkflow(ctx context.Context, workflowID, name string, arg any, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.fakeTemporal.SignalWithStartWorkflow(ctx, workflowID, name, arg, o, wf, args...)
+}
+
+// A contact's message after the conversation's first, with the automated
+// answers off, waits (it only moves the inactivity deadline) until
+// another signal of its conversation goes, or until the deferral runs
+// out; the first and every operator's message go at once. With the
+// answers on, none waits, and the signal says whether answers were off.
+func TestLifecycleOutboxDefersWhatMayWait(t *testing.T) {
+	testenv.Require(t, "DATABASE_URL")
+	ctx := context.Background()
+	s, org, newConv, db := outboxService(t)
+	conv := newConv()
+	visitor := func(c *models.Conversation, o *models.Organization) {
+		t.Helper()
+		if _, _, err := s.Post(ctx, o, c, Author{Kind: workflows.AuthorContact, ID: 1}, "hi", false, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	temporal := &countingTemporal{fakeTemporal: &fakeTemporal{}}
+	d := &OutboxDrainer{Store: s.Store, Temporal: temporal, Linger: -1, Defer: time.Hour}
+	drain := func(want int) {
+		t.Helper()
+		if n, err := d.Drain(ctx); err != nil || n != want {
+			t.Fatalf("claimed %d (%v), want %d", n, err, want)
+		}
+	}
+	visitor(conv, org)
+	drain(1) // the first: routing and indexing wait for it
+	visitor(conv, org)
+	visitor(conv, org)
+	drain(0)
+	if _, _, err := s.Post(ctx, org, conv, Author{Kind: workflows.AuthorOperator, ID: 2}, "hello", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	drain(3) // the reply takes the two waiting messages with it
+	if temporal.calls != 2 {
+		t.Fatalf("%d deliveries, want 2", temporal.calls)
+	}
+	got := temporal.signals(conv.ID)
+	if m := got[0].(workflows.MessageSignal); !m.AnswersOff {
+		t.Fatalf("signal %+v: answers were off", m)
+	}
+
+	visitor(conv, org)
+	drain(0)
+	d.Defer = -1 // the deferral ran out
+	drain(1)
+
+	on := *org
+	on.AISettings = models.AIFeatureAutomatedAnswer + "=local"
+	visitor(conv, &on)
+	drain(1)
+	last := temporal.signals(conv.ID)
+	if m := last[len(last)-1].(workflows.MessageSignal); m.AnswersOff {
+		t.Fatalf("signal %+v: answers were on", m)
+	}
+	if n := outboxRows(t, db); n != 0 {
+		t.Fatalf("%d signals left", n)
 	}
 }

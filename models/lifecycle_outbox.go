@@ -17,7 +17,12 @@ type LifecycleSignal struct {
 	InactivityHours int64
 	Signal          string `privacy:"none"` // workflows.SignalMessage, ...
 	Arg             string `privacy:"none"` // the signal's argument as JSON: IDs and times
-	CreatedAt       time.Time
+	// MayWait: the lifecycle may hear of this signal late (a contact's
+	// message that changes no state and asks for no automated answer): it
+	// waits for another signal of its conversation, or for the drain's
+	// deferral to run out, and goes with it in one delivery.
+	MayWait   bool
+	CreatedAt time.Time
 }
 
 // TableName is lifecycle_outbox: the rows wait there until delivered.

@@ -14,4 +14,11 @@ CREATE TABLE lifecycle_outbox (
 );
 CREATE INDEX idx_lifecycle_outbox_conversation ON lifecycle_outbox (conversation_id, id);
 `)
+	// A signal that may wait (a contact's message the lifecycle can hear of
+	// late) waits for its conversation's next delivery, or for the drain's
+	// deferral to run out; rows from before are all due at once.
+	addMigration(85, "lifecycle outbox: signals that may wait", `
+ALTER TABLE lifecycle_outbox ADD COLUMN may_wait BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX idx_lifecycle_outbox_due ON lifecycle_outbox (conversation_id) WHERE NOT may_wait;
+`)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/convot/convot/models"
 )
@@ -24,22 +25,38 @@ SELECT organization_id, id, ?, ?, ?, ? FROM conversations WHERE id = ? AND organ
 // transaction. On PostgreSQL a conversation is claimed by locking its
 // oldest row (FOR UPDATE SKIP LOCKED): a drain on another node skips it,
 // and sees no later row of it as the oldest, so one conversation's signals
-// are delivered by one node at a time, in order. It returns how many rows
-// were claimed.
+// are delivered by one node at a time, in order. A conversation is due
+// when one of its signals may not wait (unless the conversation is in
+// waiting), or when its oldest signal was written before deferredBefore;
+// the others are left for a later drain. It returns how many rows were
+// claimed.
 //
 // The outbox holds no personal data and spans organizations: it is drained
 // by the system, not on behalf of one.
-func (s *Store) DrainLifecycleSignals(ctx context.Context, conversations, perConversation int, deliver func([]models.LifecycleSignal) []uint64) (int, error) {
+func (s *Store) DrainLifecycleSignals(ctx context.Context, conversations, perConversation int, waiting []uint64, deferredBefore time.Time, deliver func([]models.LifecycleSignal) []uint64) (int, error) {
 	claimed := 0
 	err := s.Tx(ctx, func(tx *Store) error {
-		heads := `SELECT conversation_id FROM lifecycle_outbox o
-WHERE NOT EXISTS (SELECT 1 FROM lifecycle_outbox p WHERE p.conversation_id = o.conversation_id AND p.id < o.id)
-ORDER BY id LIMIT ?`
+		// The conversations due: those with a signal that may not wait
+		// (few, from a partial index), and those whose signals have
+		// waited long enough; each is claimed by its oldest row.
+		urgent := `SELECT conversation_id FROM lifecycle_outbox WHERE NOT may_wait`
+		args := []any{}
+		if len(waiting) > 0 {
+			urgent += ` AND conversation_id NOT IN ?`
+			args = append(args, waiting)
+		}
+		heads := `SELECT conversation_id FROM lifecycle_outbox o WHERE o.id IN (
+	SELECT MIN(id) FROM lifecycle_outbox WHERE conversation_id IN (
+		` + urgent + `
+		UNION SELECT conversation_id FROM lifecycle_outbox WHERE created_at < ?
+	) GROUP BY conversation_id
+) ORDER BY o.id LIMIT ?`
+		args = append(args, deferredBefore.UTC(), conversations)
 		if s.Postgres() {
 			heads += ` FOR UPDATE SKIP LOCKED`
 		}
 		var convIDs []uint64
-		if err := tx.with(ctx).Raw(heads, conversations).Scan(&convIDs).Error; err != nil {
+		if err := tx.with(ctx).Raw(heads, args...).Scan(&convIDs).Error; err != nil {
 			return err
 		}
 		if len(convIDs) == 0 {

@@ -31,6 +31,10 @@ type BatchMessage struct {
 	LifecycleArg    string
 	LifecycleSignal string
 	InactivityHours int64
+	// LifecycleMayWait: the signal may wait (models.LifecycleSignal's
+	// MayWait) unless the message is its conversation's first from its
+	// author.
+	LifecycleMayWait bool
 }
 
 // insertMessageBatch writes every message of a batch whose conversation
@@ -42,9 +46,9 @@ type BatchMessage struct {
 const insertMessageBatch = `WITH input AS MATERIALIZED (
 	SELECT u.*, nextval('messages_id_seq') AS id
 	FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::boolean[], $8::boolean[],
-		$9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[])
+		$9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[], $19::boolean[])
 	WITH ORDINALITY AS u(org, conv, data_key, author_type, author_id, body, private, automated,
-		delivery, at, terms, event_type, event_pattern, lifecycle_signal, lifecycle_arg, inactivity_hours, ord)
+		delivery, at, terms, event_type, event_pattern, lifecycle_signal, lifecycle_arg, inactivity_hours, lifecycle_may_wait, ord)
 ), locked AS MATERIALIZED (
 	SELECT c.id, c.organization_id, c.contact_id FROM conversations c
 	WHERE c.id = ANY($2::bigint[]) ORDER BY c.id FOR UPDATE
@@ -74,9 +78,12 @@ const insertMessageBatch = `WITH input AS MATERIALIZED (
 	FROM events ev JOIN written w ON w.id = ev.message_id
 	JOIN webhook_endpoints e ON e.organization_id = ev.organization_id AND e.enabled AND e.events LIKE w.event_pattern ESCAPE '\'
 ), lifecycle AS (
-	INSERT INTO lifecycle_outbox (organization_id, conversation_id, inactivity_hours, signal, arg, created_at)
+	INSERT INTO lifecycle_outbox (organization_id, conversation_id, inactivity_hours, signal, arg, may_wait, created_at)
 	SELECT w.org, w.conv, w.inactivity_hours, w.lifecycle_signal,
-		CAST(CAST(w.lifecycle_arg AS jsonb) || jsonb_build_object('MessageID', w.id) AS text), w.at
+		CAST(CAST(w.lifecycle_arg AS jsonb) || jsonb_build_object('MessageID', w.id) AS text),
+		w.lifecycle_may_wait AND EXISTS (SELECT 1 FROM messages p
+			WHERE p.conversation_id = w.conv AND p.organization_id = w.org AND p.author_type = w.author_type),
+		w.at
 	FROM written w WHERE w.lifecycle_signal <> ''
 )
 SELECT ord, id FROM written`
@@ -97,7 +104,7 @@ func (s *Store) InsertMessageBatch(ctx context.Context, batch []BatchMessage) (w
 		authorTypes, bodies, deliveries   = make([]string, n), make([]string, n), make([]string, n)
 		terms, events, patterns           = make([]string, n), make([]string, n), make([]string, n)
 		signals, args                     = make([]string, n), make([]string, n)
-		private, automated                = make([]bool, n), make([]bool, n)
+		private, automated, mayWait       = make([]bool, n), make([]bool, n), make([]bool, n)
 		at                                = make([]time.Time, n)
 	)
 	for i, b := range batch {
@@ -119,7 +126,7 @@ func (s *Store) InsertMessageBatch(ctx context.Context, batch []BatchMessage) (w
 		private[i], automated[i] = m.Private, m.Automated
 		terms[i] = strings.Join(hashes, " ")
 		events[i], patterns[i] = b.EventType, "%,"+likeEscape(b.EventType)+",%"
-		signals[i], args[i], hours[i] = b.LifecycleSignal, b.LifecycleArg, b.InactivityHours
+		signals[i], args[i], hours[i], mayWait[i] = b.LifecycleSignal, b.LifecycleArg, b.InactivityHours, b.LifecycleMayWait
 		if signals[i] != "" && args[i] == "" {
 			args[i] = "{}"
 		}
@@ -128,7 +135,7 @@ func (s *Store) InsertMessageBatch(ctx context.Context, batch []BatchMessage) (w
 	rows, err := s.with(ctx).Statement.ConnPool.QueryContext(ctx, insertMessageBatch,
 		orgs, convs, keys, authorTypes, authors, bodies, private, automated,
 		deliveries, at, terms, events, patterns, signals, args, hours,
-		models.SearchFieldBody, models.WebhookPending)
+		models.SearchFieldBody, models.WebhookPending, mayWait)
 	if err != nil {
 		return nil, err
 	}

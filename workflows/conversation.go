@@ -131,6 +131,10 @@ type MessageSignal struct {
 	MessageID  uint64
 	At         time.Time // when it was posted; the signal's arrival when zero
 	OutboxID   uint64    `json:",omitempty"` // conversation_outbox.go
+	// AnswersOff: the organization's automated answers were off when the
+	// message was posted, so no answer is tried (an activity a message
+	// otherwise). Signals from before carry false and try, as they did.
+	AnswersOff bool `json:",omitempty"`
 }
 
 // AssignSignal assigns the conversation to an operator.
@@ -405,7 +409,9 @@ func (c *conversation) onMessage(ctx workflow.Context, m MessageSignal) {
 			c.state.Indexed = true
 			c.index(ctx, false)
 		}
-		c.answer(ctx, m)
+		if !m.AnswersOff {
+			c.answer(ctx, m)
+		}
 	}
 }
 

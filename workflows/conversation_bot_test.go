@@ -28,6 +28,21 @@ func TestAutomatedAnswerConfident(t *testing.T) {
 	require.Empty(t, rec.ai.handovers)
 }
 
+// A message posted while the organization's answers were off says so,
+// and no answer is tried for it (no activity a message); the next one,
+// posted with them on, is answered.
+func TestAutomatedAnswerNotTriedWhenOff(t *testing.T) {
+	env, rec := newEnv(t)
+	rec.ai.answer = func(r AnswerRequest) AnswerResult { return AnswerResult{MessageID: r.MessageID + 100} }
+	at(env, time.Minute, func() {
+		env.SignalWorkflow(SignalMessage, MessageSignal{AuthorKind: AuthorContact, MessageID: 1, AnswersOff: true})
+	})
+	at(env, 2*time.Minute, func() { contactMessage(env, 2) })
+	execute(t, env, input(time.Hour), 30*time.Minute)
+	require.Equal(t, 1, rec.ai.answerTries)
+	require.Equal(t, []AnswerRequest{{ConversationID: testConversation, OrganizationID: testOrganization, MessageID: 2}}, rec.ai.answers)
+}
+
 // Not confident, the visitor asking for a person, a contact who objected
 // (or restricted processing) and a provider that is down (after its
 // retries) each hand the conversation over once, with the reason; the bot
