@@ -368,6 +368,12 @@ func TestWidgetVisitorTokenIsStoredAsAHashOnly(t *testing.T) {
 	if r := bad.call(http.MethodGet, fmt.Sprintf("/conversations/%d/messages", convID), nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("messages with an unknown token: %d", r.status)
 	}
+	if r := bad.call(http.MethodPost, "/conversations/first/messages", map[string]string{"body": "hi"}); r.status != http.StatusUnauthorized {
+		t.Fatalf("a conversation that is no ID, with an unknown token: %d", r.status)
+	}
+	if r := v.call(http.MethodPost, "/conversations/first/messages", map[string]string{"body": "hi"}); r.status != http.StatusNotFound {
+		t.Fatalf("a conversation that is no ID: %d", r.status)
+	}
 	bad.token = ""
 	if r := bad.call(http.MethodGet, "/conversations", nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", r.status)

@@ -216,6 +216,22 @@ func init() {
 				t.Fatalf("B found A's visitor token: %v", err)
 			}
 		}},
+		isolationCase{"VisitorConversation", func(t *testing.T, f *fixture) {
+			vt := f.visitorTokenOfA(t)
+			if _, _, err := f.store.VisitorConversation(f.ctx, f.B.Org.ID, vt.TokenHash, f.A.Conversation.ID); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("B found A's visitor token: %v", err)
+			}
+			got, conv, err := f.store.VisitorConversation(f.ctx, f.A.Org.ID, vt.TokenHash, f.B.Conversation.ID)
+			must(t, err)
+			if got.ID != vt.ID || conv != nil {
+				t.Fatalf("A's token opened B's conversation: %+v", conv)
+			}
+			got, conv, err = f.store.VisitorConversation(f.ctx, f.A.Org.ID, vt.TokenHash, f.A.Conversation.ID)
+			must(t, err)
+			if got.ContactID != f.A.Contact.ID || conv == nil || conv.ID != f.A.Conversation.ID || conv.DataKeyID != f.A.Conversation.DataKeyID {
+				t.Fatalf("A's token and conversation: %+v, %+v", got, conv)
+			}
+		}},
 		isolationCase{"TouchVisitorToken", func(t *testing.T, f *fixture) {
 			vt := f.visitorTokenOfA(t)
 			must(t, f.store.TouchVisitorToken(f.ctx, f.B.Org.ID, vt.ID, f.now.Add(time.Hour)))

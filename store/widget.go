@@ -42,3 +42,34 @@ func (s *Store) VisitorHoldsConversation(ctx context.Context, orgID, convID, tok
 		Count(&n).Error
 	return n > 0, err
 }
+
+// VisitorConversation reads one of the organization's visitor tokens and,
+// in the same statement, the conversation id of the token's contact: the
+// widget's conversation routes (every message a visitor sends) need both,
+// in one round trip. vt is ErrNotFound for an unknown token; conv is nil
+// when the token's contact has no such conversation.
+func (s *Store) VisitorConversation(ctx context.Context, orgID uint64, tokenHash string, id uint64) (vt *models.VisitorToken, conv *models.Conversation, err error) {
+	var row struct {
+		models.Conversation
+		TokenID         uint64
+		TokenContactID  uint64
+		TokenHash       string
+		TokenCreatedAt  time.Time
+		TokenLastSeenAt time.Time
+	}
+	res := s.with(ctx).Raw(`SELECT c.*, vt.id AS token_id, vt.contact_id AS token_contact_id, vt.token_hash,
+	vt.created_at AS token_created_at, vt.last_seen_at AS token_last_seen_at
+FROM visitor_tokens vt
+LEFT JOIN conversations c ON c.id = ? AND c.organization_id = vt.organization_id AND c.contact_id = vt.contact_id
+WHERE vt.token_hash = ? AND vt.organization_id = ?
+LIMIT 1`, id, tokenHash, orgID).Scan(&row)
+	if err := found(res.RowsAffected, res.Error); err != nil {
+		return nil, nil, err
+	}
+	vt = &models.VisitorToken{ID: row.TokenID, OrganizationID: orgID, ContactID: row.TokenContactID, TokenHash: row.TokenHash,
+		CreatedAt: row.TokenCreatedAt, LastSeenAt: row.TokenLastSeenAt}
+	if row.Conversation.ID == 0 {
+		return vt, nil, nil
+	}
+	return vt, &row.Conversation, nil
+}

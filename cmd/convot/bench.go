@@ -65,6 +65,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		fs.IntVar(&o.workers, "workers", 128, "concurrent senders")
 		fs.IntVar(&o.nodes, "nodes", 2, "web nodes (two need REDIS_URL)")
 		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+		fs.BoolVar(&o.worker, "worker", true, "with -lifecycles, run the Temporal worker in the bench's process (as `convot dev` does), so the lifecycle workflows handle their signals and run their activities; its CPU counts in the convot process's")
 		fs.BoolVar(&o.lifecycles, "lifecycles", true, "signal each conversation's lifecycle workflow through the outbox, as production does, on the Temporal at TEMPORAL_ADDRESS (unset: a Temporal dev server the bench starts, see TEMPORAL_CLI), and report the outbox's lag; -lifecycles=false leaves lifecycle tracking out (figures then not production's)")
 		fs.StringVar(&o.pgbench, "pgbench", "16,64", "pgbench baseline before the run (PostgreSQL only): client counts, comma-separated; '' for none")
 		fs.DurationVar(&o.pgbenchFor, "pgbench-duration", 5*time.Second, "how long each pgbench run lasts")
@@ -78,7 +79,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 type benchOptions struct {
 	messages, rate, visitors, workers, nodes int
 	cpuProfile                               string
-	lifecycles                               bool
+	lifecycles, worker                       bool
 	pgbench                                  string
 	pgbenchFor                               time.Duration
 }
@@ -198,6 +199,7 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	var local realtime.Hub = realtime.NewLocal()
 	bases := make([]string, o.nodes)
 	var drainers []*conversation.OutboxDrainer
+	var lastNode *handlers.Server
 	for i := range o.nodes {
 		hub := local
 		if cfg.RedisURL != "" {
@@ -215,6 +217,7 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 			return err
 		}
 		defer node.Close(context.Background())
+		lastNode = node
 		if node.Drainer != nil {
 			drainers = append(drainers, node.Drainer)
 		}
@@ -232,27 +235,32 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 		bases[i] = "http://" + ln.Addr().String()
 		nodeCfg.BaseURL, _ = url.Parse(bases[i])
 	}
+	if temporal != nil && o.worker {
+		// The worker production runs beside the web nodes (`convot
+		// worker`), with what the lifecycles' activities use.
+		w := newWorker(temporal, &app{cfg: cfg, master: master, store: st, keys: keys, outbox: outbox, mail: outbox,
+			gate: gate, temporal: temporal, blobs: blobs, hub: lastNode.Hub, handlers: lastNode})
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("the Temporal worker: %w", err)
+		}
+		defer w.Stop()
+	}
 	_, _ = fmt.Fprintf(out, "bench messages: %d messages at %s/s offered, %d visitors, %d senders, %d web node(s), %s, %s\n",
 		o.messages, rateText(o.rate), o.visitors, o.workers, o.nodes, database, hubName)
 	if temporal == nil {
 		_, _ = fmt.Fprintln(out, "conversation lifecycle signals: NOT SENT (-lifecycles=false): lifecycle tracking is left out, unlike production")
 	} else {
-		_, _ = fmt.Fprintf(out, "conversation lifecycle signals: through the outbox to Temporal at %s, drained by every node during the run\n", temporalAddress)
+		worker := "a Temporal worker in this process runs the lifecycle workflows"
+		if !o.worker {
+			worker = "NO worker runs the lifecycle workflows (-worker=false)"
+		}
+		_, _ = fmt.Fprintf(out, "conversation lifecycle signals: through the outbox to Temporal at %s, drained by every node during the run; %s\n", temporalAddress, worker)
 	}
 
 	orgKey, cookies, err := benchOrganization(ctx, st, bases[len(bases)-1])
 	if err != nil {
 		return err
 	}
-	// The operator listens on the last node; visitors send to the first.
-	wsURL := "ws" + strings.TrimPrefix(bases[len(bases)-1], "http") + "/inbox/ws"
-	conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {cookies}}})
-	if err != nil {
-		return fmt.Errorf("operator socket: %w", err)
-	}
-	defer func() { _ = conn.CloseNow() }() // for early returns; closed normally below
-	conn.SetReadLimit(1 << 20)
-
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.workers * 2, MaxConnsPerHost: o.workers * 2}, Timeout: 30 * time.Second}
 	api := bases[0] + "/widget/v1/" + orgKey
 	visitors, err := benchVisitors(ctx, client, api, o.visitors, o.workers)
@@ -267,9 +275,21 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 		if left > 0 {
 			return fmt.Errorf("the lifecycles of the bench's conversations did not start within a minute (%d signals left)", left)
 		}
-		_, _ = fmt.Fprintf(out, "lifecycle workflows of %d conversations started (%d deliveries) in %.2fs, before the timed run\n",
-			len(visitors), started.Deliveries, startedIn.Seconds())
+		settledIn := benchSettle(temporalPid, 3*time.Minute)
+		_, _ = fmt.Fprintf(out, "lifecycle workflows of %d conversations started (%d deliveries) in %.2fs and settled (their first messages handled) %.2fs later, before the timed run\n",
+			len(visitors), started.Deliveries, startedIn.Seconds(), settledIn.Seconds())
 	}
+
+	// The operator listens on the last node; visitors send to the first.
+	// The socket opens now, read from at once (a socket not read from
+	// does not answer pings and is closed).
+	wsURL := "ws" + strings.TrimPrefix(bases[len(bases)-1], "http") + "/inbox/ws"
+	conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {cookies}}})
+	if err != nil {
+		return fmt.Errorf("operator socket: %w", err)
+	}
+	defer func() { _ = conn.CloseNow() }() // for early returns; closed normally below
+	conn.SetReadLimit(1 << 20)
 
 	var (
 		mu       sync.Mutex
@@ -410,6 +430,18 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	case <-time.After(10 * time.Second):
 	}
 	total := time.Since(began)
+	// CPU over the run alone: what the messages cost as they are sent
+	// and delivered live; the outbox's drain below adds the lifecycle
+	// signals that were let wait.
+	runSelf := selfCPU() - selfBefore
+	var runBackends, runTemporal time.Duration
+	if backends != nil {
+		backends.poll(ctx, false)
+		runBackends = backends.total()
+	}
+	if after, ok := procCPU(temporalPid); ok && temporalPid > 0 {
+		runTemporal = after - temporalBefore
+	}
 	if temporal != nil {
 		drained, drainedIn, left := benchSignalLag(ctx, st, drainers)
 		_, _ = fmt.Fprintf(out, "lifecycle signals: %d in %d deliveries to Temporal (%.1f a delivery); longest wait in the outbox %s; most waiting at once %d; outbox empty %.2fs after the last send; %d left\n",
@@ -440,18 +472,24 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	_, _ = fmt.Fprintf(out, "send → acknowledged:   %s\n", percentiles(acked))
 	_, _ = fmt.Fprintf(out, "send → operator socket: %s\n", percentiles(arrived))
 	n := int64(len(acked))
-	over := "the run"
+	cpuLine := func(over string, d, self, pg, tmp time.Duration) {
+		cpu := fmt.Sprintf("CPU per message over %.2fs (%s): convot process (%d web node(s) and the load generator) %s", d.Seconds(), over, o.nodes, perUnit(self, n))
+		if backends != nil {
+			cpu += ", PostgreSQL backends " + perUnit(pg, n)
+		}
+		if temporalPid > 0 {
+			cpu += ", Temporal dev server " + perUnit(tmp, n)
+		}
+		_, _ = fmt.Fprintln(out, cpu)
+	}
+	cpuLine("the run", total, runSelf, runBackends, runTemporal)
 	if temporal != nil {
-		over = "the run and the outbox's drain"
+		var pg time.Duration
+		if backends != nil {
+			pg = backends.total()
+		}
+		cpuLine("the run and the outbox's drain, idle waits included", window, selfUsed, pg, temporalUsed)
 	}
-	cpu := fmt.Sprintf("CPU per message over %.2fs (%s): convot process (%d web node(s) and the load generator) %s", window.Seconds(), over, o.nodes, perUnit(selfUsed, n))
-	if backends != nil {
-		cpu += ", PostgreSQL backends " + perUnit(backends.total(), n)
-	}
-	if temporalPid > 0 {
-		cpu += ", Temporal dev server " + perUnit(temporalUsed, n)
-	}
-	_, _ = fmt.Fprintln(out, cpu)
 	if len(clients) > 0 && dbURL == "" {
 		_, _ = fmt.Fprintln(out, "baseline: none (pgbench needs PostgreSQL: set DATABASE_URL)")
 	}
@@ -466,6 +504,31 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 		return fmt.Errorf("%d messages failed and %d never reached the operator", failures.Load(), lost)
 	}
 	return nil
+}
+
+// benchSettle waits (up to limit) until this process and the Temporal
+// dev server (pid, 0 for none) use less than a fifth of a core between
+// them for two seconds running: the lifecycles started before the run
+// have finished their first work (routing, indexing, language) and the
+// run measures messages alone. It returns how long it waited.
+func benchSettle(pid int, limit time.Duration) time.Duration {
+	start := time.Now()
+	quiet := 0
+	for quiet < 2 && time.Since(start) < limit {
+		self := selfCPU()
+		tmp, _ := procCPU(pid)
+		time.Sleep(time.Second)
+		used := selfCPU() - self
+		if after, ok := procCPU(pid); ok && pid > 0 {
+			used += after - tmp
+		}
+		if used < 200*time.Millisecond {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
+	return time.Since(start)
 }
 
 // benchSignalLag waits (up to a minute) for the outbox to empty and returns

@@ -130,7 +130,7 @@ func (h *Handler) Routes(r *gin.Engine) {
 	v.POST("/email", h.email)
 	v.GET("/conversations", h.conversationList)
 	v.POST("/conversations", h.start)
-	conv := v.Group("/conversations/:id", h.requireConversation)
+	conv := api.Group("/conversations/:id", h.requireVisitorConversation)
 	conv.GET("/messages", h.messages)
 	conv.POST("/messages", h.send)
 	conv.POST("/attachments", h.upload)
