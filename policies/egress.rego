@@ -67,8 +67,11 @@ recipient_is_organization if {
 purpose := reg.purposes[input.purpose]
 
 # categories are the declared data categories that are strings (the keys of
-# dotted, below: one walk over the declared list serves both).
-categories := object.keys(dotted)
+# dotted, below: one walk over the declared list serves both; on a clean
+# flow every declared category is a string, and declared is the same set).
+categories := declared if {
+	clean
+} else := object.keys(dotted)
 
 default subprocessor_name := "(missing)"
 
@@ -78,8 +81,12 @@ default purpose_name := "(missing)"
 
 purpose_name := sprintf("%v", [input.purpose])
 
-# organization is the organization the data belongs to; it needs an ID.
-organization := input.organization if {
+# organization is the organization the data belongs to: the one the flow
+# names (below), or the deployment itself storing a backup.
+organization := named_organization
+
+# named_organization: the organization the flow names; it needs an ID.
+named_organization := input.organization if {
 	is_object(input.organization)
 	is_number(input.organization.id)
 	input.organization.id > 0
@@ -100,7 +107,7 @@ organization := input.organization if {
 # Convot itself, controller of its own records (policy §1), answers a person
 # who wrote to it (a privacy request to Convot from an address no
 # organization holds): transactional mail through the mail subprocessor only.
-organization := input.organization if {
+named_organization := input.organization if {
 	is_object(input.organization)
 	input.organization.id == 0
 	input.organization.deployment == true
@@ -163,18 +170,26 @@ unregistered := {c |
 # user.* category scrubbed from the payload.
 default drop := set()
 
-drop := personal if sub.scrub_personal_data == true
+drop := clean_drop if {
+	clean
+} else := personal if {
+	sub.scrub_personal_data == true
+}
 
 # redact: AI subprocessors get email, phone and external IDs replaced unless
 # the purpose needs them. A declared category is redacted when it covers an
 # identifier or is covered by one.
 default redact := set()
 
-redact := {c |
+redact := clean_redact if {
+	clean
+} else := {c |
 	some c, d in dotted
 	true in [strings.any_prefix_match(d, identifier_prefixes), strings.any_prefix_match(identifier_prefixes, d)]
 	strings.any_prefix_match(d, needed_prefixes) == false
-} if sub.ai == true
+} if {
+	sub.ai == true
+}
 
 # identifier_prefixes and needed_prefixes are dotted as registered_prefixes is.
 identifier_prefixes := split(concat("", [concat(".|", sub.redact_identifiers), "."]), "|") if {
@@ -537,6 +552,11 @@ deny contains sprintf("nothing but personal data was to be sent to %s, and all o
 
 default allow := false
 
+# A clean flow (below) is one on which no deny rule can fire and basics
+# holds: it is allowed without evaluating them. (The rules of allow are tried
+# in order, and the first that holds decides.)
+allow if clean
+
 # allow needs every deny rule silent and, as a second line of defence against
 # a deny rule that cannot fire (malformed input or registry), the positive
 # facts of an allowed flow (basics).
@@ -639,4 +659,294 @@ deny contains "a disclosure request names a disclosure recipient, not a subproce
 	is_object(disclosure)
 	sub
 	not disclosure_recipient
+}
+
+# --- clean flows (issue 16) ------------------------------------------------------
+# Most flows are clean: a registered recipient with a DPA, a purpose it is
+# registered for, categories it may receive, no objection, restriction or
+# disclosure. Deciding one with the rules above walks the registry entry by
+# entry, to find that no deny rule fires. clean asks the same questions of
+# the registry's index (below) instead, each a lookup by key. Each check of
+# clean is the negation of a deny rule's condition, or of a basic denial's,
+# or stricter than it: clean holds only when basics holds and no deny rule can
+# fire. allow then holds at once, and drop, redact and categories are the
+# same sets read from the index. Every other flow, and every denial, is
+# decided by the rules above. Tests: egress_test.rego decides every fixture
+# with and without this path; previous_policy_test.go compares the decisions
+# with those of the policy before issue 16.
+
+default clean := false
+
+clean if {
+	entry := clean_entry
+	is_array(input.categories)
+
+	# every category is known and registered for the recipient (or scrubbed)
+	count(declared - entry.receives) == 0
+	entry.subjects[subject_kind]
+
+	# the organization's region is known; the destination is a location of
+	# the recipient where the organization's data may go (its own region, if
+	# the recipient is pinned to it), and to which data may be transferred
+	# from the origin
+	entry.routes[clean_organization.region][clean_origin][clean_destination]
+	input.subject.restricted == false
+	input.subject.objections in {null, []}
+	object.get(input, "disclosure", null) == null
+	object.get(input, "feature", "") in entry.features
+	ai_feature_granted
+	consent_given
+	scopes_granted
+	data_subject_declared
+
+	# some category is declared, and not all of them are scrubbed
+	count(declared - clean_drop) > 0
+}
+
+# clean_entry is the index's entry of the recipient and purpose: undefined
+# unless the recipient is registered for the purpose.
+clean_entry := index.recipients[input.subprocessor][input.purpose]
+
+# declared: the declared categories, as a set.
+declared := {c | some c in input.categories}
+
+clean_drop := declared & clean_entry.drops
+
+clean_redact := declared & clean_entry.redacts
+
+# clean_destination is destination, read from the index.
+clean_destination := input.destination_region if {
+	input.destination_region != ""
+} else := clean_entry.locations[0] if {
+	count(clean_entry.locations) == 1
+} else := named_organization.region if {
+	clean_entry.own_infrastructure == true
+}
+
+# clean_organization: only a named organization; a backup of the deployment
+# (organization ID 0) is decided by the rules above.
+clean_organization := named_organization
+
+# clean_origin is origin: the data subject's country, when given, must be a
+# code the registry places in a region.
+clean_origin := clean_organization.region if {
+	is_object(input.subject)
+	object.get(input.subject, "country", "") == ""
+}
+
+clean_origin := index.country_regions[upper(input.subject.country)] if is_string(input.subject.country)
+
+default ai_feature_granted := false
+
+ai_feature_granted if clean_entry.needs_ai_feature == false
+
+ai_feature_granted if clean_entry.ai_feature in clean_organization.ai_features
+
+default consent_given := false
+
+consent_given if clean_entry.needs_consent == false
+
+consent_given if clean_entry.consent in input.subject.consents
+
+default scopes_granted := false
+
+scopes_granted if clean_entry.requires_scopes == false
+
+scopes_granted if {
+	clean_entry.requires_scopes == true
+	some granted in clean_organization.shopify_scopes
+	is_string(granted)
+	every scope in {scope | some c in declared; some scope in clean_entry.scopes[c]} {
+		scope in clean_organization.shopify_scopes
+	}
+}
+
+# data_subject_declared: personal data leaves only about a data subject.
+default data_subject_declared := false
+
+data_subject_declared if subject_kind != "none"
+
+data_subject_declared if count((declared & index.personal_categories) - clean_drop) == 0
+
+# --- the registry's index --------------------------------------------------------
+# What clean needs of the registry, by key: index.recipients (a recipient's
+# entry for each of its purposes), index.country_regions and
+# index.personal_categories. These rules read the registry, never the input:
+# the gate evaluates data.convot.egress.index once, when it is built, and
+# gives its value to every decision (gate.go); `opa eval` and the Rego tests
+# evaluate it as any other rule. A registry entry the index cannot represent
+# exactly (a field of an unexpected type) is left out of it: its flows are
+# decided by the rules above.
+
+index.personal_categories := {c | some c in known_categories; covers("user", c)}
+
+# the region of each valid country code
+index.country_regions := {code: region |
+	some code, region in reg.countries
+	is_string(code)
+	regex.match(`^[A-Z]{2}$`, code)
+	region in region_names
+}
+
+index.recipients[name][p] := indexed_flow(s, own, reg.purposes[p]) if {
+	some name, [s, own] in indexed_recipients
+	is_object(s)
+	object.get(s, "controller", false) != true
+	object.get(s, "disclosure", false) != true
+	is_array(s.locations)
+	only_strings(object.get(s, "categories", []))
+	some p in s.purposes
+	is_string(p)
+	is_object(reg.purposes[p])
+}
+
+# known_categories: the vocabulary (an entry set to false is unknown).
+known_categories := {c | some c, v in reg.categories; is_string(c); v != false}
+
+known_regions := {r | some r, v in reg.regions; v != false}
+
+region_names := {r | some r, _ in reg.regions}
+
+known_subject_kinds := {k | some k, v in reg.subject_kinds; v != false}
+
+# safeguarded_regions: regions whose law requires a transfer mechanism.
+safeguarded_regions := {r | some r, v in reg.regions; v.transfer_safeguards == true}
+
+subprocessor_names := {name | some name, _ in reg.subprocessors}
+
+own_infrastructure_names := {name | some name, _ in reg.own_infrastructure}
+
+recipient_names := {name | some name, _ in reg.recipients}
+
+# indexed_recipients: each recipient sub may name (a name in two of the
+# registry's lists is left out), with a DPA or on Convot's own
+# infrastructure, and whether it is; the Customer's own endpoints and
+# disclosure recipients are left out of the index (their extra rules are not
+# in clean).
+indexed_recipients[name] := [s, false] if {
+	some name, s in reg.subprocessors
+	not name in own_infrastructure_names
+	s.dpa_signed == true
+}
+
+indexed_recipients[name] := [s, true] if {
+	some name, s in reg.own_infrastructure
+	not name in subprocessor_names
+	not name in recipient_names
+}
+
+indexed_recipients[name] := [s, false] if {
+	some name, s in reg.recipients
+	not name in subprocessor_names
+	not name in own_infrastructure_names
+	s.dpa_signed == true
+}
+
+# indexed_flow: what clean needs of recipient s and purpose p.
+indexed_flow(s, own, p) := object.union_n([
+	{
+		"own_infrastructure": own,
+		"receives": receivable_categories(s),
+		"drops": scrubbed_categories(s),
+		"redacts": redacted_categories(s, p),
+		"subjects": {k | some k in s.subjects; k in known_subject_kinds},
+		"locations": s.locations,
+		# by the organization's region, then by the origin: the locations
+		# the data may go to
+		"routes": {region: {origin: {l |
+			some l in s.locations
+			served_in(s, region, l)
+			transfer_permitted(s, origin, l)
+		} |
+			some origin in region_names
+		} |
+			some region in known_regions
+		},
+		# the features a flow may name
+		"features": {"", object.get(p, "ai_feature", "")},
+	},
+	ai_feature_needed(s, p),
+	consent_needed(p),
+	indexed_scopes(s),
+])
+
+# only_strings(x): x holds nothing but strings (the policy's dotted prefixes
+# are built with concat, which fails on anything else).
+only_strings(x) if count({e | some e in x; not is_string(e)}) == 0
+
+# covers(a, c): category a covers c (c is a or below it).
+covers(a, c) if startswith(concat("", [c, "."]), concat("", [a, "."]))
+
+# receivable_categories: the known categories registered for s, and those
+# scrubbed before sending.
+receivable_categories(s) := {c |
+	some c in known_categories
+	some a in object.get(s, "categories", [])
+	covers(a, c)
+} | scrubbed_categories(s)
+
+scrubbed_categories(s) := index.personal_categories if {
+	s.scrub_personal_data == true
+} else := set()
+
+served_in(s, _, _) if object.get(s, "region_pinned", false) != true
+
+served_in(_, region, location) if region == location
+
+transfer_permitted(_, origin, _) if not origin in safeguarded_regions
+
+transfer_permitted(_, origin, location) if origin == location
+
+transfer_permitted(s, origin, location) if {
+	some t in s.transfers
+	t.from == origin
+	t.to == location
+	transfer_mechanism_valid(t)
+}
+
+# redacted_categories: the known categories redacted when s receives them
+# for purpose p.
+redacted_categories(s, p) := {c |
+	some c in known_categories
+	some i in s.redact_identifiers
+	identifies(i, c)
+	not needed_identifier(c, p)
+} if {
+	s.ai == true
+	only_strings(object.get(s, "redact_identifiers", []))
+	only_strings(object.get(p, "needs_identifiers", []))
+} else := set() if {
+	object.get(s, "ai", false) != true
+}
+
+# identifies(i, c): a category is redacted when it covers an identifier or
+# is covered by one.
+identifies(i, c) if covers(i, c)
+
+identifies(i, c) if covers(c, i)
+
+needed_identifier(c, p) if {
+	some n in p.needs_identifiers
+	covers(n, c)
+}
+
+ai_feature_needed(s, p) := {"needs_ai_feature": true, "ai_feature": feature} if {
+	s.ai == true
+	feature := p.ai_feature
+} else := {"needs_ai_feature": false}
+
+consent_needed(p) := {"needs_consent": true, "consent": p.consent} if {
+	p.consent
+} else := {"needs_consent": false}
+
+# indexed_scopes: whether s requires a scope, and the scopes each category
+# needs.
+indexed_scopes(s) := {"requires_scopes": false} if {
+	not s.required_scopes
+} else := {"requires_scopes": true, "scopes": {c: scopes |
+	some c in known_categories
+	scopes := {scope | some a, scope in s.required_scopes; covers(a, c)}
+	count(scopes) > 0
+}} if {
+	is_object(s.required_scopes)
 }

@@ -12,7 +12,9 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/convot/convot/internal/metrics"
 )
@@ -164,9 +166,10 @@ func newGate(ctx context.Context, log DecisionLog, cfg gateConfig) (*Gate, error
 	if err := json.Unmarshal(cfg.registry, &data); err != nil {
 		return nil, fmt.Errorf("policies: registry: %w", err)
 	}
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
+	modules := map[string]*ast.Module{}
 	opts := []func(*rego.Rego){
-		rego.Query(cfg.query),
-		rego.Store(inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))),
+		rego.Store(store),
 		rego.StrictBuiltinErrors(true),
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.modules)) {
@@ -174,8 +177,18 @@ func newGate(ctx context.Context, log DecisionLog, cfg gateConfig) (*Gate, error
 		if err != nil {
 			return nil, fmt.Errorf("policies: %w", err)
 		}
+		modules[name] = m
 		opts = append(opts, rego.ParsedModule(m))
 	}
+	query, err := ast.ParseBody(cfg.query)
+	if err != nil {
+		return nil, fmt.Errorf("policies: query %s: %w", cfg.query, err)
+	}
+	index, err := evalIndex(ctx, modules, store)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, rego.ParsedQuery(withIndex(query, index)))
 	pq, err := rego.New(opts...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("policies: prepare %s: %w", cfg.query, err)
@@ -185,6 +198,53 @@ func newGate(ctx context.Context, log DecisionLog, cfg gateConfig) (*Gate, error
 		g.cache = newDecisionCache(cfg.cacheSize)
 	}
 	return g, nil
+}
+
+// indexRef is the registry's index (egress.rego): rules that read the
+// registry and never the input, so that their value is the same for every
+// decision. The gate evaluates it once, and every decision reads that value
+// (a `with` on the query) instead of evaluating it again.
+var indexRef = ast.MustParseRef("data.convot.egress.index")
+
+// evalIndex evaluates the index over the store's registry; nil if the
+// modules define none (the previous policy, kept for comparison).
+func evalIndex(ctx context.Context, modules map[string]*ast.Module, store storage.Store) (*ast.Term, error) {
+	compiler := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1)
+	if compiler.Compile(modules); compiler.Failed() {
+		return nil, fmt.Errorf("policies: %w", compiler.Errors)
+	}
+	if len(compiler.GetRulesWithPrefix(indexRef)) == 0 {
+		return nil, nil
+	}
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("policies: registry index: %w", err)
+	}
+	defer store.Abort(ctx, txn)
+	index := ast.VarTerm("index")
+	var results []topdown.QueryResult
+	err = topdown.NewQuery(ast.NewBody(ast.Equality.Expr(index, ast.RefTerm(indexRef...)))).
+		WithCompiler(compiler).WithStore(store).WithTransaction(txn).WithStrictBuiltinErrors(true).
+		Iter(ctx, func(qr topdown.QueryResult) error { results = append(results, qr); return nil })
+	if err != nil {
+		return nil, fmt.Errorf("policies: registry index: %w", err)
+	}
+	if len(results) != 1 {
+		return nil, fmt.Errorf("policies: registry index: %d results, want one", len(results))
+	}
+	return results[0][index.Value.(ast.Var)], nil
+}
+
+// withIndex gives every expression of query the index's value.
+func withIndex(query ast.Body, index *ast.Term) ast.Body {
+	if index == nil {
+		return query
+	}
+	out := make(ast.Body, len(query))
+	for i, expr := range query {
+		out[i] = expr.IncludeWith(ast.RefTerm(indexRef...), index)
+	}
+	return out
 }
 
 // Revision is the policy revision of the gate's decisions.
