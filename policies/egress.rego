@@ -67,11 +67,8 @@ recipient_is_organization if {
 purpose := reg.purposes[input.purpose]
 
 # categories are the declared data categories that are strings (the keys of
-# dotted, below: one walk over the declared list serves both; on a clean
-# flow every declared category is a string, and declared is the same set).
-categories := declared if {
-	clean
-} else := object.keys(dotted)
+# dotted, below: one walk over the declared list serves both).
+categories := object.keys(dotted)
 
 default subprocessor_name := "(missing)"
 
@@ -170,26 +167,18 @@ unregistered := {c |
 # user.* category scrubbed from the payload.
 default drop := set()
 
-drop := clean_drop if {
-	clean
-} else := personal if {
-	sub.scrub_personal_data == true
-}
+drop := personal if sub.scrub_personal_data == true
 
 # redact: AI subprocessors get email, phone and external IDs replaced unless
 # the purpose needs them. A declared category is redacted when it covers an
 # identifier or is covered by one.
 default redact := set()
 
-redact := clean_redact if {
-	clean
-} else := {c |
+redact := {c |
 	some c, d in dotted
 	true in [strings.any_prefix_match(d, identifier_prefixes), strings.any_prefix_match(identifier_prefixes, d)]
 	strings.any_prefix_match(d, needed_prefixes) == false
-} if {
-	sub.ai == true
-}
+} if sub.ai == true
 
 # identifier_prefixes and needed_prefixes are dotted as registered_prefixes is.
 identifier_prefixes := split(concat("", [concat(".|", sub.redact_identifiers), "."]), "|") if {
@@ -552,11 +541,6 @@ deny contains sprintf("nothing but personal data was to be sent to %s, and all o
 
 default allow := false
 
-# A clean flow (below) is one on which no deny rule can fire and basics
-# holds: it is allowed without evaluating them. (The rules of allow are tried
-# in order, and the first that holds decides.)
-allow if clean
-
 # allow needs every deny rule silent and, as a second line of defence against
 # a deny rule that cannot fire (malformed input or registry), the positive
 # facts of an allowed flow (basics).
@@ -581,7 +565,11 @@ notes contains concat("", [input.subprocessor, " is Convot's own infrastructure,
 
 notes contains concat("", ["redacted before sending: ", concat(", ", sort(redact))]) if count(redact) > 0
 
-decision := {
+# decision: that of a clean flow (below), read from the registry's index;
+# else the one the rules above take.
+decision := d if {
+	d := clean_decision
+} else := {
 	"allow": allow,
 	"reasons": reasons,
 	"drop": sort(drop),
@@ -665,54 +653,86 @@ deny contains "a disclosure request names a disclosure recipient, not a subproce
 # Most flows are clean: a registered recipient with a DPA, a purpose it is
 # registered for, categories it may receive, no objection, restriction or
 # disclosure. Deciding one with the rules above walks the registry entry by
-# entry, to find that no deny rule fires. clean asks the same questions of
-# the registry's index (below) instead, each a lookup by key. Each check of
-# clean is the negation of a deny rule's condition, or of a basic denial's,
-# or stricter than it: clean holds only when basics holds and no deny rule can
-# fire. allow then holds at once, and drop, redact and categories are the
-# same sets read from the index. Every other flow, and every denial, is
-# decided by the rules above. Tests: egress_test.rego decides every fixture
-# with and without this path; previous_policy_test.go compares the decisions
-# with those of the policy before issue 16.
+# entry, only to find that no deny rule fires. clean_decision asks the same
+# questions of the registry's index (below), each a lookup by key, in one
+# rule. Each of its checks is the negation of a deny rule's condition, or of
+# a basic denial's, or stricter: it is defined only when basics holds and no
+# deny rule can fire, and it is then the decision the rules above take
+# (allowed, with the same reasons, drop and redact). Every other flow, and
+# every denial, is decided by the rules above. Tests: egress_test.rego
+# decides every fixture with and without clean_decision;
+# previous_policy_test.go compares the gate's decisions with those of the
+# policy before issue 16 on generated, malformed and fuzz inputs and edited
+# registries.
 
-default clean := false
-
-clean if {
+clean_decision := {
+	"allow": true,
+	"reasons": array.concat([allowed], sort(array.concat(entry.notes, notes))),
+	"drop": sort(dropped),
+	"redact": sort(redacted),
+} if {
+	# the recipient is registered for the purpose, with a DPA or on Convot's
+	# own infrastructure, and is neither a Customer's endpoint nor a
+	# disclosure recipient (the index holds no others)
 	entry := clean_entry
 	is_array(input.categories)
+	declared := {c | some c in input.categories}
+	dropped := declared & entry.drops
+	redacted := declared & entry.redacts
 
-	# every category is known and registered for the recipient (or scrubbed)
+	# every category is known, and registered for the recipient or scrubbed
 	count(declared - entry.receives) == 0
-	entry.subjects[subject_kind]
+
+	# some category is declared, and not all of them are scrubbed
+	count(declared - dropped) > 0
+
+	# a known kind of data subject the recipient serves; no personal data
+	# leaves without a data subject
+	count((declared & entry.subjects[input.subject.kind]) - dropped) == 0
 
 	# the organization's region is known; the destination is a location of
 	# the recipient where the organization's data may go (its own region, if
-	# the recipient is pinned to it), and to which data may be transferred
-	# from the origin
-	entry.routes[clean_organization.region][clean_origin][clean_destination]
+	# the recipient is pinned to it) and to which data may be transferred from
+	# the origin
+	org := named_organization
+	entry.routes[org.region][clean_origin][clean_destination]
+
+	# no restriction, objection, disclosure; the feature is the purpose's
 	input.subject.restricted == false
 	input.subject.objections in {null, []}
 	object.get(input, "disclosure", null) == null
 	object.get(input, "feature", "") in entry.features
-	ai_feature_granted
-	consent_given
-	scopes_granted
-	data_subject_declared
 
-	# some category is declared, and not all of them are scrubbed
-	count(declared - clean_drop) > 0
+	# the AI feature is on, the consent given
+	every feature in entry.ai_features {
+		feature in org.ai_features
+	}
+	every consent in entry.consents {
+		consent in input.subject.consents
+	}
+
+	# the scopes the recipient requires are authorized
+	granted := {scope | some scope in org.shopify_scopes; is_string(scope)}
+	count(granted) >= entry.scopes_required
+	scoped := declared & entry.scoped_categories
+	count({scope | some c in scoped; some scope in entry.scopes[c]} - granted) == 0
+
+	allowed := concat("", [input.subprocessor, " may receive ", concat(", ", sort(declared - dropped)), " for ", input.purpose])
+	notes := [note |
+		some [prefix, transformed] in [["scrubbed before sending: ", dropped], ["redacted before sending: ", redacted]]
+		count(transformed) > 0
+		note := concat("", [prefix, concat(", ", sort(transformed))])
+	]
 }
+
+# clean is whether a flow is clean (for tests and `opa eval`).
+default clean := false
+
+clean if clean_decision
 
 # clean_entry is the index's entry of the recipient and purpose: undefined
 # unless the recipient is registered for the purpose.
 clean_entry := index.recipients[input.subprocessor][input.purpose]
-
-# declared: the declared categories, as a set.
-declared := {c | some c in input.categories}
-
-clean_drop := declared & clean_entry.drops
-
-clean_redact := declared & clean_entry.redacts
 
 # clean_destination is destination, read from the index.
 clean_destination := input.destination_region if {
@@ -723,50 +743,14 @@ clean_destination := input.destination_region if {
 	clean_entry.own_infrastructure == true
 }
 
-# clean_organization: only a named organization; a backup of the deployment
-# (organization ID 0) is decided by the rules above.
-clean_organization := named_organization
-
-# clean_origin is origin: the data subject's country, when given, must be a
-# code the registry places in a region.
-clean_origin := clean_organization.region if {
+# clean_origin is origin, for a named organization; the data subject's
+# country, when given, must be a code the registry places in a region.
+clean_origin := named_organization.region if {
 	is_object(input.subject)
 	object.get(input.subject, "country", "") == ""
 }
 
 clean_origin := index.country_regions[upper(input.subject.country)] if is_string(input.subject.country)
-
-default ai_feature_granted := false
-
-ai_feature_granted if clean_entry.needs_ai_feature == false
-
-ai_feature_granted if clean_entry.ai_feature in clean_organization.ai_features
-
-default consent_given := false
-
-consent_given if clean_entry.needs_consent == false
-
-consent_given if clean_entry.consent in input.subject.consents
-
-default scopes_granted := false
-
-scopes_granted if clean_entry.requires_scopes == false
-
-scopes_granted if {
-	clean_entry.requires_scopes == true
-	some granted in clean_organization.shopify_scopes
-	is_string(granted)
-	every scope in {scope | some c in declared; some scope in clean_entry.scopes[c]} {
-		scope in clean_organization.shopify_scopes
-	}
-}
-
-# data_subject_declared: personal data leaves only about a data subject.
-default data_subject_declared := false
-
-data_subject_declared if subject_kind != "none"
-
-data_subject_declared if count((declared & index.personal_categories) - clean_drop) == 0
 
 # --- the registry's index --------------------------------------------------------
 # What clean needs of the registry, by key: index.recipients (a recipient's
@@ -788,7 +772,7 @@ index.country_regions := {code: region |
 	region in region_names
 }
 
-index.recipients[name][p] := indexed_flow(s, own, reg.purposes[p]) if {
+index.recipients[name][p] := indexed_flow(name, s, own, reg.purposes[p]) if {
 	some name, [s, own] in indexed_recipients
 	is_object(s)
 	object.get(s, "controller", false) != true
@@ -842,14 +826,17 @@ indexed_recipients[name] := [s, false] if {
 	s.dpa_signed == true
 }
 
-# indexed_flow: what clean needs of recipient s and purpose p.
-indexed_flow(s, own, p) := object.union_n([
+# indexed_flow: what clean_decision needs of recipient name (entry s) and
+# purpose p.
+indexed_flow(name, s, own, p) := object.union_n([
 	{
 		"own_infrastructure": own,
 		"receives": receivable_categories(s),
 		"drops": scrubbed_categories(s),
 		"redacts": redacted_categories(s, p),
-		"subjects": {k | some k in s.subjects; k in known_subject_kinds},
+		# by kind of data subject served: the categories that may not leave
+		# about it (personal data, for no data subject)
+		"subjects": {k: withheld_categories(k) | some k in s.subjects; k in known_subject_kinds},
 		"locations": s.locations,
 		# by the organization's region, then by the origin: the locations
 		# the data may go to
@@ -864,9 +851,10 @@ indexed_flow(s, own, p) := object.union_n([
 		},
 		# the features a flow may name
 		"features": {"", object.get(p, "ai_feature", "")},
+		"ai_features": ai_features_needed(s, p),
+		"consents": consents_needed(p),
+		"notes": own_infrastructure_notes(name, own),
 	},
-	ai_feature_needed(s, p),
-	consent_needed(p),
 	indexed_scopes(s),
 ])
 
@@ -930,23 +918,41 @@ needed_identifier(c, p) if {
 	covers(n, c)
 }
 
-ai_feature_needed(s, p) := {"needs_ai_feature": true, "ai_feature": feature} if {
+# withheld_categories(kind): the categories that may not leave about a data
+# subject of that kind: personal data, when there is no data subject.
+withheld_categories("none") := index.personal_categories
+
+withheld_categories(k) := set() if k != "none"
+
+# ai_features_needed: the AI feature the organization must have turned on.
+ai_features_needed(s, p) := {p.ai_feature} if {
 	s.ai == true
-	feature := p.ai_feature
-} else := {"needs_ai_feature": false}
+	p.ai_feature = _
+} else := set()
 
-consent_needed(p) := {"needs_consent": true, "consent": p.consent} if {
+# consents_needed: the consent the data subject must have given.
+consents_needed(p) := {p.consent} if {
 	p.consent
-} else := {"needs_consent": false}
+} else := set()
 
-# indexed_scopes: whether s requires a scope, and the scopes each category
-# needs.
-indexed_scopes(s) := {"requires_scopes": false} if {
+own_infrastructure_notes(name, true) := [concat("", [name, " is Convot's own infrastructure, not a subprocessor: nothing leaves Convot"])]
+
+own_infrastructure_notes(_, false) := []
+
+# indexed_scopes: how many scopes s requires the organization to have
+# authorized (any one, or none), the categories that need a scope, and the
+# scopes each needs.
+indexed_scopes(s) := {"scopes_required": 0, "scoped_categories": set(), "scopes": {}} if {
 	not s.required_scopes
-} else := {"requires_scopes": true, "scopes": {c: scopes |
-	some c in known_categories
-	scopes := {scope | some a, scope in s.required_scopes; covers(a, c)}
-	count(scopes) > 0
-}} if {
+} else := {
+	"scopes_required": 1,
+	"scoped_categories": {c | some c, _ in scopes},
+	"scopes": scopes,
+} if {
 	is_object(s.required_scopes)
+	scopes := {c: needed |
+		some c in known_categories
+		needed := {scope | some a, scope in s.required_scopes; covers(a, c)}
+		count(needed) > 0
+	}
 }

@@ -827,11 +827,14 @@ test_disclosure_of_a_restricted_subject_denied if {
 
 # --- clean flows and the registry's index (issue 16) -------------------------------
 # A clean flow is decided from the index; every decision must be the one the
-# deny rules and basics take (egress.clean as false).
+# deny rules and basics take (allow, reasons, drop, redact).
 
 decided_as_by_the_rules(flow) if {
 	d := egress.decision with input as flow
-	d == egress.decision with input as flow with egress.clean as false
+	d.allow == egress.allow with input as flow
+	d.reasons == egress.reasons with input as flow
+	d.drop == sort(egress.drop) with input as flow
+	d.redact == sort(egress.redact) with input as flow
 }
 
 self_hosted_flow := with_flow(summary, {"subprocessor": "self_hosted", "feature": "summary"})
@@ -921,29 +924,28 @@ test_clean_needs_a_transfer_mechanism if {
 }
 
 test_clean_checks if {
-	egress.ai_feature_granted with input as summary
-	not egress.ai_feature_granted with input as with_flow(summary, {"organization": org_us})
-	egress.ai_feature_granted with input as email
-	egress.consent_given with input as marketing with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
-	not egress.consent_given with input as with_flow(marketing, {"subject": customer}) with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
-	egress.consent_given with input as email
-	egress.scopes_granted with input as order_lookup
-	not egress.scopes_granted with input as with_flow(order_lookup, {"categories": ["user.behavior.purchase_history"]})
-	egress.scopes_granted with input as email
-	egress.data_subject_declared with input as email
-	egress.data_subject_declared with input as with_flow(email, {"subject": no_subject, "categories": ["system.operations"]})
-	not egress.data_subject_declared with input as with_flow(email, {"subject": no_subject})
+	egress.clean_decision.allow with input as summary
+	not egress.clean_decision with input as with_flow(summary, {"organization": org_us})
+	egress.clean_decision with input as marketing with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+	not egress.clean_decision with input as with_flow(marketing, {"subject": customer}) with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+	not egress.clean_decision with input as with_flow(order_lookup, {"categories": ["user.behavior.purchase_history"]})
+	not egress.clean_decision with input as with_flow(order_lookup, {"organization": object.union(org_eu, {"shopify_scopes": [7]})})
+	egress.clean_decision with input as with_flow(email, {"subject": no_subject, "categories": ["system.operations"]})
+	not egress.clean_decision with input as with_flow(email, {"subject": no_subject})
 	egress.clean_origin == "eu" with input as storage
 	egress.clean_origin == "uk" with input as with_flow(storage, {"subject": object.union(end_user, {"country": "gb"})})
 	not egress.clean_origin with input as with_flow(storage, {"subject": object.union(end_user, {"country": "JP"})})
 	egress.clean_destination == "us" with input as summary
 	egress.clean_destination == "eu" with input as self_hosted_flow
 	egress.clean_destination == "eu" with input as storage
-	egress.clean_organization == org_eu with input as storage
-	egress.declared == {"user.content.attachment"} with input as storage
-	egress.clean_drop == {"user.contact.email", "user.device.ip_address", "user.authorization.credentials", "user.content.message", "user.device.cookie_id"} with input as error_event
-	egress.clean_redact == {"user.contact.email"} with input as summary
+	egress.named_organization == org_eu with input as storage
+	not egress.named_organization with input as with_flow(storage, {"organization": {"id": 0, "region": "eu"}})
 	egress.clean_entry == egress.index.recipients.aws["essential.service.storage"] with input as storage
+	d := egress.clean_decision with input as error_event
+	d.drop == ["user.authorization.credentials", "user.contact.email", "user.content.message", "user.device.cookie_id", "user.device.ip_address"]
+	d.redact == []
+	egress.clean_decision.redact == ["user.contact.email"] with input as summary
+	egress.clean_decision.reasons[2] == "self_hosted is Convot's own infrastructure, not a subprocessor: nothing leaves Convot" with input as self_hosted_flow
 }
 
 test_index_vocabulary if {
@@ -984,8 +986,7 @@ test_index_recipients if {
 	summary_entry := recipients.anthropic["functional.ai.summary"]
 	# a category covering an identifier is redacted too
 	summary_entry.redacts == {"user", "user.contact", "user.contact.email", "user.contact.phone_number", "user.unique_id"}
-	summary_entry.needs_ai_feature == true
-	summary_entry.ai_feature == "summary"
+	summary_entry.ai_features == {"summary"}
 	summary_entry.features == {"", "summary"}
 	needing := egress.index.recipients.anthropic["functional.ai.summary"] with data.convot.registry.purposes["functional.ai.summary"].needs_identifiers as ["user.unique_id"]
 	needing.redacts == {"user", "user.contact", "user.contact.email", "user.contact.phone_number"}
@@ -1007,19 +1008,26 @@ test_index_recipients if {
 
 	# shopify: scopes by category
 	shopify := recipients.shopify["essential.service.operations.support"]
-	shopify.requires_scopes == true
+	shopify.scopes_required == 1
+	shopify.scoped_categories == {"user.contact.email", "user.contact.phone_number", "user.name", "user.unique_id", "user.behavior.purchase_history"}
 	shopify.scopes["user.contact.email"] == {"read_customers"}
 	shopify.scopes["user.behavior.purchase_history"] == {"read_orders"}
-	recipients.postmark["essential.service"].requires_scopes == false
+	recipients.postmark["essential.service"].scopes_required == 0
 
 	# marketing email: consent
 	marketing_entry := egress.index.recipients.postmark["marketing.communications.email"] with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
-	marketing_entry.needs_consent == true
-	marketing_entry.consent == "marketing_email"
-	recipients.postmark["essential.service"].needs_consent == false
+	marketing_entry.consents == {"marketing_email"}
+	recipients.postmark["essential.service"].consents == set()
+
+	# subjects: no personal data about no data subject
+	recipients.postmark["essential.service"].subjects.customer == set()
+	recipients.postmark["essential.service"].subjects.none == egress.index.personal_categories
+	not recipients.stripe["essential.service.payment_processing"].subjects.end_user
 
 	# own infrastructure: its destination is the organization's region
 	recipients.self_hosted["functional.ai.summary"].own_infrastructure == true
+	recipients.self_hosted["functional.ai.summary"].notes == ["self_hosted is Convot's own infrastructure, not a subprocessor: nothing leaves Convot"]
+	recipients.aws["essential.service.storage"].notes == []
 }
 
 test_index_helpers if {
@@ -1045,9 +1053,12 @@ test_index_helpers if {
 	egress.scrubbed_categories({}) == set()
 	egress.redacted_categories({}, {}) == set()
 	not egress.redacted_categories({"ai": true, "redact_identifiers": [1]}, {})
-	egress.ai_feature_needed({}, {"ai_feature": "summary"}) == {"needs_ai_feature": false}
-	egress.consent_needed({"consent": false}) == {"needs_consent": false}
-	egress.indexed_scopes({"required_scopes": false}) == {"requires_scopes": false}
+	egress.ai_features_needed({}, {"ai_feature": "summary"}) == set()
+	egress.ai_features_needed({"ai": true}, {"ai_feature": false}) == {false}
+	egress.consents_needed({"consent": false}) == set()
+	egress.withheld_categories("end_user") == set()
+	egress.own_infrastructure_notes("x", false) == []
+	egress.indexed_scopes({"required_scopes": false}).scopes_required == 0
 	not egress.indexed_scopes({"required_scopes": ["read_orders"]})
-	egress.indexed_flow({"locations": []}, false, {}).routes.eu.eu == set()
+	egress.indexed_flow("x", {"locations": []}, false, {}).routes.eu.eu == set()
 }
