@@ -711,11 +711,7 @@ clean_decision := {
 		consent in input.subject.consents
 	}
 
-	# the scopes the recipient requires are authorized
-	granted := {scope | some scope in org.shopify_scopes; is_string(scope)}
-	count(granted) >= entry.scopes_required
-	scoped := declared & entry.scoped_categories
-	count({scope | some c in scoped; some scope in entry.scopes[c]} - granted) == 0
+	scopes_authorized(entry, org, declared)
 
 	allowed := concat("", [input.subprocessor, " may receive ", concat(", ", sort(declared - dropped)), " for ", input.purpose])
 	notes := [note |
@@ -723,6 +719,18 @@ clean_decision := {
 		count(transformed) > 0
 		note := concat("", [prefix, concat(", ", sort(transformed))])
 	]
+}
+
+# scopes_authorized: the recipient requires no scope, or the organization
+# authorized one, and each scope its categories need.
+scopes_authorized(entry, _, _) if entry.scopes_required == 0
+
+scopes_authorized(entry, org, declared) if {
+	entry.scopes_required == 1
+	granted := {scope | some scope in org.shopify_scopes; is_string(scope)}
+	count(granted) > 0
+	scoped := declared & entry.scoped_categories
+	count({scope | some c in scoped; some scope in entry.scopes[c]} - granted) == 0
 }
 
 # clean is whether a flow is clean (for tests and `opa eval`).
@@ -753,12 +761,12 @@ clean_origin := named_organization.region if {
 clean_origin := index.country_regions[upper(input.subject.country)] if is_string(input.subject.country)
 
 # --- the registry's index --------------------------------------------------------
-# What clean needs of the registry, by key: index.recipients (a recipient's
+# What clean_decision needs of the registry, by key: index.recipients (a recipient's
 # entry for each of its purposes), index.country_regions and
 # index.personal_categories. These rules read the registry, never the input:
 # the gate evaluates data.convot.egress.index once, when it is built, and
-# gives its value to every decision (gate.go); `opa eval` and the Rego tests
-# evaluate it as any other rule. A registry entry the index cannot represent
+# compiles the policy with these rules replaced by their value (gate.go);
+# `opa eval` and the Rego tests evaluate them as any other rule. A registry entry the index cannot represent
 # exactly (a field of an unexpected type) is left out of it: its flows are
 # decided by the rules above.
 

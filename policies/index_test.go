@@ -57,9 +57,10 @@ func TestRegistryIndexReadsNoInput(t *testing.T) {
 	}
 }
 
-// The gate built over the embedded policy evaluates the index, and its
-// query reads that value: decisions do not evaluate the index again.
-func TestGateQueryReadsTheEvaluatedIndex(t *testing.T) {
+// The gate built over the embedded policy evaluates the index, and compiles
+// the policy with its rules replaced by that value: decisions do not
+// evaluate the index again.
+func TestGatePolicyReadsTheEvaluatedIndex(t *testing.T) {
 	var data map[string]any
 	if err := util.UnmarshalJSON(RegistryDocument(), &data); err != nil {
 		t.Fatal(err)
@@ -84,9 +85,15 @@ func TestGateQueryReadsTheEvaluatedIndex(t *testing.T) {
 	if !ok || recipients.Get(ast.StringTerm("anthropic")) == nil || recipients.Get(ast.StringTerm("customer_endpoint")) != nil {
 		t.Errorf("index recipients %v", recipients)
 	}
-	query := withIndex(ast.MustParseBody(DecisionQuery), index)
-	if len(query) != 1 || len(query[0].With) != 1 || !query[0].With[0].Target.Value.(ast.Ref).Equal(indexRef) || query[0].With[0].Value != index {
-		t.Errorf("query %v", query)
+	m := withIndexValue(modules["egress.rego"], index)
+	var rules []*ast.Rule
+	for _, r := range m.Rules {
+		if r.Ref().HasPrefix(indexRef) {
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) != 1 || !rules[0].Ref().Equal(indexRef) || rules[0].Head.Value != index || len(m.Rules) >= len(modules["egress.rego"].Rules) {
+		t.Errorf("index rules of the gate's module: %v", rules)
 	}
 	// the previous policy has no index: its query is left as it is
 	prev, err := ast.ParseModuleWithOpts("egress.rego", previousPolicy(t)["egress.rego"], ast.ParserOptions{RegoVersion: ast.RegoV1})

@@ -23,7 +23,7 @@ import (
 // one read of the registry. The restructured policy must take the same
 // decision, and hold the same deny reasons, as the previous one for every
 // input, well formed or not, and on edited registries too; and so must the
-// gate, whose query reads the registry's index evaluated once (gate.go).
+// gate, whose policy reads the registry's index evaluated once (gate.go).
 
 const previousPolicyFile = "testdata/egress_previous.rego.txt"
 
