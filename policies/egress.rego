@@ -668,8 +668,8 @@ deny contains "a disclosure request names a disclosure recipient, not a subproce
 clean_decision := {
 	"allow": true,
 	"reasons": array.concat([allowed], sort(array.concat(entry.notes, notes))),
-	"drop": sort(dropped),
-	"redact": sort(redacted),
+	"drop": drop_list,
+	"redact": redact_list,
 } if {
 	# the recipient is registered for the purpose, with a DPA or on Convot's
 	# own infrastructure, and is neither a Customer's endpoint nor a
@@ -687,8 +687,8 @@ clean_decision := {
 	count(declared - dropped) > 0
 
 	# a known kind of data subject the recipient serves; no personal data
-	# leaves without a data subject
-	count((declared & entry.subjects[input.subject.kind]) - dropped) == 0
+	# leaves (unscrubbed) without a data subject
+	count(declared & entry.subjects[input.subject.kind]) == 0
 
 	# the organization's region is known; the destination is a location of
 	# the recipient where the organization's data may go (its own region, if
@@ -714,10 +714,11 @@ clean_decision := {
 	scopes_authorized(entry, org, declared)
 
 	allowed := concat("", [input.subprocessor, " may receive ", concat(", ", sort(declared - dropped)), " for ", input.purpose])
-	notes := [note |
-		some [prefix, transformed] in [["scrubbed before sending: ", dropped], ["redacted before sending: ", redacted]]
+	drop_list := sort(dropped)
+	redact_list := sort(redacted)
+	notes := [concat("", [prefix, concat(", ", transformed)]) |
+		some [prefix, transformed] in [["scrubbed before sending: ", drop_list], ["redacted before sending: ", redact_list]]
 		count(transformed) > 0
-		note := concat("", [prefix, concat(", ", sort(transformed))])
 	]
 }
 
@@ -843,8 +844,8 @@ indexed_flow(name, s, own, p) := object.union_n([
 		"drops": scrubbed_categories(s),
 		"redacts": redacted_categories(s, p),
 		# by kind of data subject served: the categories that may not leave
-		# about it (personal data, for no data subject)
-		"subjects": {k: withheld_categories(k) | some k in s.subjects; k in known_subject_kinds},
+		# about it (personal data not scrubbed, for no data subject)
+		"subjects": {k: withheld_categories(s, k) | some k in s.subjects; k in known_subject_kinds},
 		"locations": s.locations,
 		# by the organization's region, then by the origin: the locations
 		# the data may go to
@@ -926,11 +927,12 @@ needed_identifier(c, p) if {
 	covers(n, c)
 }
 
-# withheld_categories(kind): the categories that may not leave about a data
-# subject of that kind: personal data, when there is no data subject.
-withheld_categories("none") := index.personal_categories
+# withheld_categories(s, kind): the categories that may not leave for s
+# about a data subject of that kind: personal data not scrubbed, when there
+# is no data subject.
+withheld_categories(s, "none") := index.personal_categories - scrubbed_categories(s)
 
-withheld_categories(k) := set() if k != "none"
+withheld_categories(_, k) := set() if k != "none"
 
 # ai_features_needed: the AI feature the organization must have turned on.
 ai_features_needed(s, p) := {p.ai_feature} if {

@@ -1022,6 +1022,7 @@ test_index_recipients if {
 	# subjects: no personal data about no data subject
 	recipients.postmark["essential.service"].subjects.customer == set()
 	recipients.postmark["essential.service"].subjects.none == egress.index.personal_categories
+	recipients.sentry["analytics.reporting.system.performance"].subjects.none == set()
 	not recipients.stripe["essential.service.payment_processing"].subjects.end_user
 
 	# own infrastructure: its destination is the organization's region
@@ -1056,7 +1057,8 @@ test_index_helpers if {
 	egress.ai_features_needed({}, {"ai_feature": "summary"}) == set()
 	egress.ai_features_needed({"ai": true}, {"ai_feature": false}) == {false}
 	egress.consents_needed({"consent": false}) == set()
-	egress.withheld_categories("end_user") == set()
+	egress.withheld_categories({}, "end_user") == set()
+	egress.withheld_categories({"scrub_personal_data": true}, "none") == set()
 	egress.own_infrastructure_notes("x", false) == []
 	egress.indexed_scopes({"required_scopes": false}).scopes_required == 0
 	not egress.indexed_scopes({"required_scopes": ["read_orders"]})
