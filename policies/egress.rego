@@ -83,10 +83,13 @@ purpose_name := sprintf("%v", [input.purpose])
 organization := named_organization
 
 # named_organization: the organization the flow names; it needs an ID.
+# (Else Convot itself, below.)
 named_organization := input.organization if {
 	is_object(input.organization)
 	is_number(input.organization.id)
 	input.organization.id > 0
+} else := input.organization if {
+	deployment_answers
 }
 
 # The deployment itself (organization ID 0, with the deployment's region)
@@ -104,7 +107,7 @@ organization := input.organization if {
 # Convot itself, controller of its own records (policy §1), answers a person
 # who wrote to it (a privacy request to Convot from an address no
 # organization holds): transactional mail through the mail subprocessor only.
-named_organization := input.organization if {
+deployment_answers if {
 	is_object(input.organization)
 	input.organization.id == 0
 	input.organization.deployment == true
@@ -757,9 +760,9 @@ clean_destination := input.destination_region if {
 clean_origin := named_organization.region if {
 	is_object(input.subject)
 	object.get(input.subject, "country", "") == ""
+} else := index.country_regions[upper(input.subject.country)] if {
+	is_string(input.subject.country)
 }
-
-clean_origin := index.country_regions[upper(input.subject.country)] if is_string(input.subject.country)
 
 # --- the registry's index --------------------------------------------------------
 # What clean_decision needs of the registry, by key: index.recipients (a recipient's

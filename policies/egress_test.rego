@@ -939,6 +939,10 @@ test_clean_checks if {
 	egress.clean_destination == "eu" with input as self_hosted_flow
 	egress.clean_destination == "eu" with input as storage
 	egress.named_organization == org_eu with input as storage
+	egress.named_organization == deployment_mail.organization with input as deployment_mail
+	egress.deployment_answers with input as deployment_mail
+	not egress.deployment_answers with input as email
+	not egress.deployment_answers with input as with_flow(deployment_mail, {"purpose": "essential.service"})
 	not egress.named_organization with input as with_flow(storage, {"organization": {"id": 0, "region": "eu"}})
 	egress.clean_entry == egress.index.recipients.aws["essential.service.storage"] with input as storage
 	d := egress.clean_decision with input as error_event
