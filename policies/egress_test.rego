@@ -1065,6 +1065,12 @@ test_index_helpers if {
 	egress.withheld_categories({"scrub_personal_data": true}, "none") == set()
 	egress.own_infrastructure_notes("x", false) == []
 	egress.indexed_scopes({"required_scopes": false}).scopes_required == 0
+	shopify := egress.index.recipients.shopify["essential.service.operations.support"]
+	egress.scopes_authorized(shopify, {"shopify_scopes": ["read_customers"]}, {"user.contact.email"})
+	not egress.scopes_authorized(shopify, {"shopify_scopes": ["read_customers"]}, {"user.behavior.purchase_history"})
+	not egress.scopes_authorized(shopify, {"shopify_scopes": []}, {"system.operations"})
+	not egress.scopes_authorized(shopify, {}, {"system.operations"})
+	egress.scopes_authorized({"scopes_required": 0}, {}, {"user.contact.email"})
 	not egress.indexed_scopes({"required_scopes": ["read_orders"]})
 	egress.indexed_flow("x", {"locations": []}, false, {}).routes.eu.eu == set()
 }
