@@ -678,6 +678,12 @@ clean_decision := {
 	# own infrastructure, and is neither a Customer's endpoint nor a
 	# disclosure recipient (the index holds no others)
 	entry := clean_entry
+
+	# no restriction, objection or disclosure (first: a denial fails here)
+	input.subject.restricted == false
+	input.subject.objections in {null, []}
+	object.get(input, "disclosure", null) == null
+
 	is_array(input.categories)
 	declared := {c | some c in input.categories}
 	dropped := declared & entry.drops
@@ -700,10 +706,7 @@ clean_decision := {
 	org := named_organization
 	entry.routes[org.region][clean_origin][clean_destination]
 
-	# no restriction, objection, disclosure; the feature is the purpose's
-	input.subject.restricted == false
-	input.subject.objections in {null, []}
-	object.get(input, "disclosure", null) == null
+	# the feature is the purpose's
 	object.get(input, "feature", "") in entry.features
 
 	# the AI feature is on, the consent given
