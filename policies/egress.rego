@@ -78,11 +78,18 @@ default purpose_name := "(missing)"
 
 purpose_name := sprintf("%v", [input.purpose])
 
-# organization is the organization the data belongs to; it needs an ID.
-organization := input.organization if {
+# organization is the organization the data belongs to: the one the flow
+# names (below), or the deployment itself storing a backup.
+organization := named_organization
+
+# named_organization: the organization the flow names; it needs an ID.
+# (Else Convot itself, below.)
+named_organization := input.organization if {
 	is_object(input.organization)
 	is_number(input.organization.id)
 	input.organization.id > 0
+} else := input.organization if {
+	deployment_answers
 }
 
 # The deployment itself (organization ID 0, with the deployment's region)
@@ -100,7 +107,7 @@ organization := input.organization if {
 # Convot itself, controller of its own records (policy §1), answers a person
 # who wrote to it (a privacy request to Convot from an address no
 # organization holds): transactional mail through the mail subprocessor only.
-organization := input.organization if {
+deployment_answers if {
 	is_object(input.organization)
 	input.organization.id == 0
 	input.organization.deployment == true
@@ -561,7 +568,11 @@ notes contains concat("", [input.subprocessor, " is Convot's own infrastructure,
 
 notes contains concat("", ["redacted before sending: ", concat(", ", sort(redact))]) if count(redact) > 0
 
-decision := {
+# decision: that of a clean flow (below), read from the registry's index;
+# else the one the rules above take.
+decision := d if {
+	d := clean_decision
+} else := {
 	"allow": allow,
 	"reasons": reasons,
 	"drop": sort(drop),
@@ -639,4 +650,325 @@ deny contains "a disclosure request names a disclosure recipient, not a subproce
 	is_object(disclosure)
 	sub
 	not disclosure_recipient
+}
+
+# --- clean flows (issue 16) ------------------------------------------------------
+# Most flows are clean: a registered recipient with a DPA, a purpose it is
+# registered for, categories it may receive, no objection, restriction or
+# disclosure. Deciding one with the rules above walks the registry entry by
+# entry, only to find that no deny rule fires. clean_decision asks the same
+# questions of the registry's index (below), each a lookup by key, in one
+# rule. Each of its checks is the negation of a deny rule's condition, or of
+# a basic denial's, or stricter: it is defined only when basics holds and no
+# deny rule can fire, and it is then the decision the rules above take
+# (allowed, with the same reasons, drop and redact). Every other flow, and
+# every denial, is decided by the rules above. Tests: egress_test.rego
+# decides every fixture with and without clean_decision;
+# previous_policy_test.go compares the gate's decisions with those of the
+# policy before issue 16 on generated, malformed and fuzz inputs and edited
+# registries.
+
+clean_decision := {
+	"allow": true,
+	"reasons": array.concat([allowed], sort(array.concat(entry.notes, notes))),
+	"drop": drop_list,
+	"redact": redact_list,
+} if {
+	# the recipient is registered for the purpose, with a DPA or on Convot's
+	# own infrastructure, and is neither a Customer's endpoint nor a
+	# disclosure recipient (the index holds no others)
+	entry := clean_entry
+
+	# no restriction, objection or disclosure (first: a denial fails here)
+	input.subject.restricted == false
+	input.subject.objections in {null, []}
+	object.get(input, "disclosure", null) == null
+
+	is_array(input.categories)
+	declared := {c | some c in input.categories}
+	dropped := declared & entry.drops
+	redacted := declared & entry.redacts
+
+	# every category is known, and registered for the recipient or scrubbed
+	count(declared - entry.receives) == 0
+
+	# some category is declared, and not all of them are scrubbed
+	count(declared - dropped) > 0
+
+	# a known kind of data subject the recipient serves; no personal data
+	# leaves (unscrubbed) without a data subject
+	count(declared & entry.subjects[input.subject.kind]) == 0
+
+	# the organization's region is known; the destination is a location of
+	# the recipient where the organization's data may go (its own region, if
+	# the recipient is pinned to it) and to which data may be transferred from
+	# the origin
+	org := named_organization
+	entry.routes[org.region][clean_origin][clean_destination]
+
+	# the feature is the purpose's
+	object.get(input, "feature", "") in entry.features
+
+	# the AI feature is on, the consent given
+	every feature in entry.ai_features {
+		feature in org.ai_features
+	}
+	every consent in entry.consents {
+		consent in input.subject.consents
+	}
+
+	scopes_authorized(entry, org, declared)
+
+	allowed := concat("", [input.subprocessor, " may receive ", concat(", ", sort(declared - dropped)), " for ", input.purpose])
+	drop_list := sort(dropped)
+	redact_list := sort(redacted)
+	notes := [concat("", [prefix, concat(", ", transformed)]) |
+		some [prefix, transformed] in [["scrubbed before sending: ", drop_list], ["redacted before sending: ", redact_list]]
+		count(transformed) > 0
+	]
+}
+
+# scopes_authorized: the recipient requires no scope, or the organization
+# authorized one, and each scope its categories need.
+scopes_authorized(entry, _, _) if entry.scopes_required == 0
+
+scopes_authorized(entry, org, declared) if {
+	entry.scopes_required == 1
+	granted := {scope | some scope in org.shopify_scopes; is_string(scope)}
+	count(granted) > 0
+	scoped := declared & entry.scoped_categories
+	count({scope | some c in scoped; some scope in entry.scopes[c]} - granted) == 0
+}
+
+# clean is whether a flow is clean (for tests and `opa eval`).
+default clean := false
+
+clean if clean_decision
+
+# clean_entry is the index's entry of the recipient and purpose: undefined
+# unless the recipient is registered for the purpose.
+clean_entry := index.recipients[input.subprocessor][input.purpose]
+
+# clean_destination is destination, read from the index.
+clean_destination := input.destination_region if {
+	input.destination_region != ""
+} else := clean_entry.locations[0] if {
+	count(clean_entry.locations) == 1
+} else := named_organization.region if {
+	clean_entry.own_infrastructure == true
+}
+
+# clean_origin is origin, for a named organization; the data subject's
+# country, when given, must be a code the registry places in a region.
+clean_origin := named_organization.region if {
+	is_object(input.subject)
+	object.get(input.subject, "country", "") == ""
+} else := index.country_regions[upper(input.subject.country)] if {
+	is_string(input.subject.country)
+}
+
+# --- the registry's index --------------------------------------------------------
+# What clean_decision needs of the registry, by key: index.recipients (a recipient's
+# entry for each of its purposes), index.country_regions and
+# index.personal_categories. These rules read the registry, never the input:
+# the gate evaluates data.convot.egress.index once, when it is built, and
+# compiles the policy with these rules replaced by their value (gate.go);
+# `opa eval` and the Rego tests evaluate them as any other rule. A registry entry the index cannot represent
+# exactly (a field of an unexpected type) is left out of it: its flows are
+# decided by the rules above.
+
+index.personal_categories := {c | some c in known_categories; covers("user", c)}
+
+# the region of each valid country code
+index.country_regions := {code: region |
+	some code, region in reg.countries
+	is_string(code)
+	regex.match(`^[A-Z]{2}$`, code)
+	region in region_names
+}
+
+index.recipients[name][p] := indexed_flow(name, s, own, reg.purposes[p]) if {
+	some name, [s, own] in indexed_recipients
+	is_object(s)
+	object.get(s, "controller", false) != true
+	object.get(s, "disclosure", false) != true
+	is_array(s.locations)
+	only_strings(object.get(s, "categories", []))
+	some p in s.purposes
+	is_string(p)
+	is_object(reg.purposes[p])
+}
+
+# known_categories: the vocabulary (an entry set to false is unknown).
+known_categories := {c | some c, v in reg.categories; is_string(c); v != false}
+
+known_regions := {r | some r, v in reg.regions; v != false}
+
+region_names := {r | some r, _ in reg.regions}
+
+known_subject_kinds := {k | some k, v in reg.subject_kinds; v != false}
+
+# safeguarded_regions: regions whose law requires a transfer mechanism.
+safeguarded_regions := {r | some r, v in reg.regions; v.transfer_safeguards == true}
+
+subprocessor_names := {name | some name, _ in reg.subprocessors}
+
+own_infrastructure_names := {name | some name, _ in reg.own_infrastructure}
+
+recipient_names := {name | some name, _ in reg.recipients}
+
+# indexed_recipients: each recipient sub may name (a name in two of the
+# registry's lists is left out), with a DPA or on Convot's own
+# infrastructure, and whether it is; the Customer's own endpoints and
+# disclosure recipients are left out of the index (their extra rules are not
+# in clean).
+indexed_recipients[name] := [s, false] if {
+	some name, s in reg.subprocessors
+	not name in own_infrastructure_names
+	s.dpa_signed == true
+}
+
+indexed_recipients[name] := [s, true] if {
+	some name, s in reg.own_infrastructure
+	not name in subprocessor_names
+	not name in recipient_names
+}
+
+indexed_recipients[name] := [s, false] if {
+	some name, s in reg.recipients
+	not name in subprocessor_names
+	not name in own_infrastructure_names
+	s.dpa_signed == true
+}
+
+# indexed_flow: what clean_decision needs of recipient name (entry s) and
+# purpose p.
+indexed_flow(name, s, own, p) := object.union_n([
+	{
+		"own_infrastructure": own,
+		"receives": receivable_categories(s),
+		"drops": scrubbed_categories(s),
+		"redacts": redacted_categories(s, p),
+		# by kind of data subject served: the categories that may not leave
+		# about it (personal data not scrubbed, for no data subject)
+		"subjects": {k: withheld_categories(s, k) | some k in s.subjects; k in known_subject_kinds},
+		"locations": s.locations,
+		# by the organization's region, then by the origin: the locations
+		# the data may go to
+		"routes": {region: {origin: {l |
+			some l in s.locations
+			served_in(s, region, l)
+			transfer_permitted(s, origin, l)
+		} |
+			some origin in region_names
+		} |
+			some region in known_regions
+		},
+		# the features a flow may name
+		"features": {"", object.get(p, "ai_feature", "")},
+		"ai_features": ai_features_needed(s, p),
+		"consents": consents_needed(p),
+		"notes": own_infrastructure_notes(name, own),
+	},
+	indexed_scopes(s),
+])
+
+# only_strings(x): x holds nothing but strings (the policy's dotted prefixes
+# are built with concat, which fails on anything else).
+only_strings(x) if count({e | some e in x; not is_string(e)}) == 0
+
+# covers(a, c): category a covers c (c is a or below it).
+covers(a, c) if startswith(concat("", [c, "."]), concat("", [a, "."]))
+
+# receivable_categories: the known categories registered for s, and those
+# scrubbed before sending.
+receivable_categories(s) := {c |
+	some c in known_categories
+	some a in object.get(s, "categories", [])
+	covers(a, c)
+} | scrubbed_categories(s)
+
+scrubbed_categories(s) := index.personal_categories if {
+	s.scrub_personal_data == true
+} else := set()
+
+served_in(s, _, _) if object.get(s, "region_pinned", false) != true
+
+served_in(_, region, location) if region == location
+
+transfer_permitted(_, origin, _) if not origin in safeguarded_regions
+
+transfer_permitted(_, origin, location) if origin == location
+
+transfer_permitted(s, origin, location) if {
+	some t in s.transfers
+	t.from == origin
+	t.to == location
+	transfer_mechanism_valid(t)
+}
+
+# redacted_categories: the known categories redacted when s receives them
+# for purpose p.
+redacted_categories(s, p) := {c |
+	some c in known_categories
+	some i in s.redact_identifiers
+	identifies(i, c)
+	not needed_identifier(c, p)
+} if {
+	s.ai == true
+	only_strings(object.get(s, "redact_identifiers", []))
+	only_strings(object.get(p, "needs_identifiers", []))
+} else := set() if {
+	object.get(s, "ai", false) != true
+}
+
+# identifies(i, c): a category is redacted when it covers an identifier or
+# is covered by one.
+identifies(i, c) if covers(i, c)
+
+identifies(i, c) if covers(c, i)
+
+needed_identifier(c, p) if {
+	some n in p.needs_identifiers
+	covers(n, c)
+}
+
+# withheld_categories(s, kind): the categories that may not leave for s
+# about a data subject of that kind: personal data not scrubbed, when there
+# is no data subject.
+withheld_categories(s, "none") := index.personal_categories - scrubbed_categories(s)
+
+withheld_categories(_, k) := set() if k != "none"
+
+# ai_features_needed: the AI feature the organization must have turned on.
+ai_features_needed(s, p) := {p.ai_feature} if {
+	s.ai == true
+	p.ai_feature = _
+} else := set()
+
+# consents_needed: the consent the data subject must have given.
+consents_needed(p) := {p.consent} if {
+	p.consent
+} else := set()
+
+own_infrastructure_notes(name, true) := [concat("", [name, " is Convot's own infrastructure, not a subprocessor: nothing leaves Convot"])]
+
+own_infrastructure_notes(_, false) := []
+
+# indexed_scopes: how many scopes s requires the organization to have
+# authorized (any one, or none), the categories that need a scope, and the
+# scopes each needs.
+indexed_scopes(s) := {"scopes_required": 0, "scoped_categories": set(), "scopes": {}} if {
+	not s.required_scopes
+} else := {
+	"scopes_required": 1,
+	"scoped_categories": {c | some c, _ in scopes},
+	"scopes": scopes,
+} if {
+	is_object(s.required_scopes)
+	scopes := {c: needed |
+		some c in known_categories
+		needed := {scope | some a, scope in s.required_scopes; covers(a, c)}
+		count(needed) > 0
+	}
 }

@@ -824,3 +824,253 @@ test_disclosure_of_a_restricted_subject_denied if {
 	flow := with_flow(disclosure_flow, {"subject": restricted_user})
 	not egress.allow with input as flow
 }
+
+# --- clean flows and the registry's index (issue 16) -------------------------------
+# A clean flow is decided from the index; every decision must be the one the
+# deny rules and basics take (allow, reasons, drop, redact).
+
+decided_as_by_the_rules(flow) if {
+	d := egress.decision with input as flow
+	d.allow == egress.allow with input as flow
+	d.reasons == egress.reasons with input as flow
+	d.drop == sort(egress.drop) with input as flow
+	d.redact == sort(egress.redact) with input as flow
+}
+
+self_hosted_flow := with_flow(summary, {"subprocessor": "self_hosted", "feature": "summary"})
+
+deployment_mail := with_flow(email, {
+	"organization": {"id": 0, "region": "eu", "deployment": true},
+	"categories": ["user.contact.email"],
+})
+
+clean_flows := [
+	summary, storage, billing, email, error_event, pubsub, order_lookup,
+	self_hosted_flow, deployment_mail,
+	with_flow(storage, {"subject": object.union(end_user, {"country": "de"})}),
+	with_flow(storage, {"destination_region": "us"}),
+	with_flow(email, {"subject": no_subject, "categories": ["system.operations"]}),
+]
+
+test_clean_flows_allowed_as_by_the_rules if {
+	every flow in clean_flows {
+		egress.clean with input as flow
+		egress.allow with input as flow
+		decided_as_by_the_rules(flow)
+	}
+}
+
+# Flows clean leaves to the rules: some denied, some allowed.
+unclean_flows := [
+	with_flow(summary, {"subject": restricted_user}),
+	with_flow(storage, {"subject": restricted_user}),
+	with_flow(summary, {"subject": object.union(end_user, {"objections": ["automated_decisions"]})}),
+	with_flow(email, {"subject": object.union(customer, {"objections": ["legitimate_interests"]})}),
+	with_flow(storage, {"subject": object.union(end_user, {"country": "JP"})}),
+	with_flow(storage, {"subject": object.union(end_user, {"country": "xx1"})}),
+	with_flow(storage, {"subject": object.union(end_user, {"country": 49})}),
+	with_flow(email, {"disclosure": disclosure_flow.disclosure}),
+	webhook,
+	disclosure_flow,
+	with_flow(summary, {"organization": {"id": 0, "region": "eu"}}),
+	with_flow(storage, {"organization": {"id": 0, "region": "eu"}, "subject": no_subject, "categories": ["system.operations"]}),
+	with_flow(email, {"subject": no_subject}),
+	with_flow(summary, {"feature": "translation"}),
+	with_flow(summary, {"organization": org_us}),
+	with_flow(order_lookup, {"categories": ["user.behavior.purchase_history"]}),
+	with_flow(order_lookup, {"organization": object.union(org_eu, {"shopify_scopes": []})}),
+	with_flow(error_event, {"categories": ["user.contact.email"]}),
+	with_flow(pubsub, {"destination_region": "us"}),
+	with_flow(email, {"categories": ["user.biometric"]}),
+	with_flow(email, {"categories": ["user.contact.email", 7]}),
+	with_flow(email, {"categories": []}),
+	with_flow(email, {"subprocessor": "mailchimp"}),
+	with_flow(email, {"purpose": "functional.ai.summary"}),
+	with_flow(billing, {"subject": end_user}),
+]
+
+test_unclean_flows_decided_by_the_rules if {
+	every flow in unclean_flows {
+		not egress.clean with input as flow
+		decided_as_by_the_rules(flow)
+	}
+}
+
+test_clean_marketing_email_with_consent if {
+	egress.clean with input as marketing with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+	decided_as_by_the_rules(marketing) with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+	unconsented := with_flow(marketing, {"subject": customer})
+	not egress.clean with input as unconsented with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+	decided_as_by_the_rules(unconsented) with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+}
+
+test_clean_flow_of_a_country_the_registry_does_not_place if {
+	# a valid code the registry does not place: origin "elsewhere", allowed
+	flow := with_flow(storage, {"subject": object.union(end_user, {"country": "JP"})})
+	egress.allow with input as flow
+	not egress.clean with input as flow
+}
+
+test_clean_needs_a_dpa if {
+	not egress.clean with input as email with data.convot.registry.subprocessors.postmark.dpa_signed as false
+	decided_as_by_the_rules(email) with data.convot.registry.subprocessors.postmark.dpa_signed as false
+}
+
+test_clean_needs_a_transfer_mechanism if {
+	us_storage := with_flow(storage, {"destination_region": "us"})
+	not egress.clean with input as us_storage with data.convot.registry.subprocessors.aws.transfers as []
+	not egress.allow with input as us_storage with data.convot.registry.subprocessors.aws.transfers as []
+	egress.clean with input as storage with data.convot.registry.subprocessors.aws.transfers as []
+}
+
+test_clean_checks if {
+	egress.clean_decision.allow with input as summary
+	not egress.clean_decision with input as with_flow(summary, {"organization": org_us})
+	egress.clean_decision with input as marketing with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+	not egress.clean_decision with input as with_flow(marketing, {"subject": customer}) with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+	not egress.clean_decision with input as with_flow(order_lookup, {"categories": ["user.behavior.purchase_history"]})
+	not egress.clean_decision with input as with_flow(order_lookup, {"organization": object.union(org_eu, {"shopify_scopes": [7]})})
+	egress.clean_decision with input as with_flow(email, {"subject": no_subject, "categories": ["system.operations"]})
+	not egress.clean_decision with input as with_flow(email, {"subject": no_subject})
+	egress.clean_origin == "eu" with input as storage
+	egress.clean_origin == "uk" with input as with_flow(storage, {"subject": object.union(end_user, {"country": "gb"})})
+	not egress.clean_origin with input as with_flow(storage, {"subject": object.union(end_user, {"country": "JP"})})
+	egress.clean_destination == "us" with input as summary
+	egress.clean_destination == "eu" with input as self_hosted_flow
+	egress.clean_destination == "eu" with input as storage
+	egress.named_organization == org_eu with input as storage
+	egress.named_organization == deployment_mail.organization with input as deployment_mail
+	egress.deployment_answers with input as deployment_mail
+	not egress.deployment_answers with input as email
+	not egress.deployment_answers with input as with_flow(deployment_mail, {"purpose": "essential.service"})
+	not egress.named_organization with input as with_flow(storage, {"organization": {"id": 0, "region": "eu"}})
+	egress.clean_entry == egress.index.recipients.aws["essential.service.storage"] with input as storage
+	d := egress.clean_decision with input as error_event
+	d.drop == ["user.authorization.credentials", "user.contact.email", "user.content.message", "user.device.cookie_id", "user.device.ip_address"]
+	d.redact == []
+	egress.clean_decision.redact == ["user.contact.email"] with input as summary
+	egress.clean_decision.reasons[2] == "self_hosted is Convot's own infrastructure, not a subprocessor: nothing leaves Convot" with input as self_hosted_flow
+}
+
+test_index_vocabulary if {
+	"user.name" in egress.index.personal_categories
+	"user" in egress.index.personal_categories
+	not "system.operations" in egress.index.personal_categories
+	egress.index.country_regions.DE == "eu"
+	egress.index.country_regions.GB == "uk"
+	not egress.index.country_regions.de
+	not egress.index.country_regions.DE with data.convot.registry.countries.DE as "mars"
+	egress.known_categories == {c | some c, _ in data.convot.registry.categories}
+	not "user.name" in egress.known_categories with data.convot.registry.categories["user.name"] as false
+	egress.known_regions == {"us", "eu", "uk", "ch"}
+	egress.region_names == {"us", "eu", "uk", "ch"}
+	egress.known_subject_kinds == {"customer", "end_user", "none"}
+	egress.safeguarded_regions == {"eu", "uk", "ch"}
+	"aws" in egress.subprocessor_names
+	"self_hosted" in egress.own_infrastructure_names
+	"customer_endpoint" in egress.recipient_names
+}
+
+test_index_recipients if {
+	recipients := egress.index.recipients
+	object.keys(recipients) == {"aws", "stripe", "postmark", "sentry", "redis", "shopify", "anthropic", "openai", "self_hosted"}
+	egress.indexed_recipients.self_hosted[1] == true
+	egress.indexed_recipients.aws[1] == false
+	not recipients.aws["essential.service"]
+	not egress.index.recipients.postmark with data.convot.registry.subprocessors.postmark.dpa_signed as false
+	not egress.index.recipients.aws with data.convot.registry.subprocessors.aws.locations as null
+
+	# sentry: personal categories dropped, so receivable
+	sentry := recipients.sentry["analytics.reporting.system.performance"]
+	sentry.drops == egress.index.personal_categories
+	"user.contact.email" in sentry.receives
+	"system.operations" in sentry.receives
+
+	# anthropic: identifiers redacted, unless the purpose needs them
+	summary_entry := recipients.anthropic["functional.ai.summary"]
+	# a category covering an identifier is redacted too
+	summary_entry.redacts == {"user", "user.contact", "user.contact.email", "user.contact.phone_number", "user.unique_id"}
+	summary_entry.ai_features == {"summary"}
+	summary_entry.features == {"", "summary"}
+	needing := egress.index.recipients.anthropic["functional.ai.summary"] with data.convot.registry.purposes["functional.ai.summary"].needs_identifiers as ["user.unique_id"]
+	needing.redacts == {"user", "user.contact", "user.contact.email", "user.contact.phone_number"}
+	not "user.contact" in summary_entry.receives
+	"user.contact" in egress.index.recipients.anthropic["functional.ai.summary"].receives with data.convot.registry.subprocessors.anthropic.categories as ["user.content.message", "user.contact"]
+
+	# redis: pinned to the organization's region
+	redis := recipients.redis["essential.service"]
+	redis.routes.eu.eu == {"eu"}
+	redis.routes.us.us == {"us"}
+	redis.routes.eu.us == {"eu"} # whatever the origin
+
+	# aws: transfers under recorded mechanisms only
+	aws := recipients.aws["essential.service.storage"]
+	aws.routes.eu.eu == {"us", "eu", "uk", "ch"}
+	aws.routes.us.eu == {"us", "eu", "uk", "ch"}
+	egress.index.recipients.aws["essential.service.storage"].routes.eu.eu == {"eu"} with data.convot.registry.subprocessors.aws.transfers as []
+	egress.index.recipients.aws["essential.service.storage"].routes.us.us == {"us", "eu", "uk", "ch"} with data.convot.registry.subprocessors.aws.transfers as []
+
+	# shopify: scopes by category
+	shopify := recipients.shopify["essential.service.operations.support"]
+	shopify.scopes_required == 1
+	shopify.scoped_categories == {"user.contact.email", "user.contact.phone_number", "user.name", "user.unique_id", "user.behavior.purchase_history"}
+	shopify.scopes["user.contact.email"] == {"read_customers"}
+	shopify.scopes["user.behavior.purchase_history"] == {"read_orders"}
+	recipients.postmark["essential.service"].scopes_required == 0
+
+	# marketing email: consent
+	marketing_entry := egress.index.recipients.postmark["marketing.communications.email"] with data.convot.registry.subprocessors.postmark.purposes as postmark_with_marketing
+	marketing_entry.consents == {"marketing_email"}
+	recipients.postmark["essential.service"].consents == set()
+
+	# subjects: no personal data about no data subject
+	recipients.postmark["essential.service"].subjects.customer == set()
+	recipients.postmark["essential.service"].subjects.none == egress.index.personal_categories
+	recipients.sentry["analytics.reporting.system.performance"].subjects.none == set()
+	not recipients.stripe["essential.service.payment_processing"].subjects.end_user
+
+	# own infrastructure: its destination is the organization's region
+	recipients.self_hosted["functional.ai.summary"].own_infrastructure == true
+	recipients.self_hosted["functional.ai.summary"].notes == ["self_hosted is Convot's own infrastructure, not a subprocessor: nothing leaves Convot"]
+	recipients.aws["essential.service.storage"].notes == []
+}
+
+test_index_helpers if {
+	egress.only_strings(["a", "b"])
+	egress.only_strings(null)
+	not egress.only_strings(["a", 1])
+	egress.covers("user.contact", "user.contact.email")
+	egress.covers("user.contact", "user.contact")
+	not egress.covers("user.contact", "user.contactless")
+	egress.identifies("user.contact.email", "user.contact")
+	egress.identifies("user.contact", "user.contact.email")
+	not egress.identifies("user.name", "user.contact")
+	egress.needed_identifier("user.unique_id", {"needs_identifiers": ["user.unique_id"]})
+	not egress.needed_identifier("user.unique_id", {})
+	egress.served_in({}, "eu", "us")
+	egress.served_in({"region_pinned": true}, "eu", "eu")
+	not egress.served_in({"region_pinned": true}, "eu", "us")
+	egress.transfer_permitted({}, "us", "eu")
+	egress.transfer_permitted({}, "eu", "eu")
+	not egress.transfer_permitted({"transfers": []}, "eu", "us")
+	egress.transfer_permitted({"transfers": [{"from": "eu", "to": "us", "mechanism": "adequacy", "decision": "d", "date": "2020-01-01"}]}, "eu", "us")
+	egress.receivable_categories({"categories": ["user.contact"]}) == {"user.contact", "user.contact.email", "user.contact.phone_number", "user.contact.address"}
+	egress.scrubbed_categories({}) == set()
+	egress.redacted_categories({}, {}) == set()
+	not egress.redacted_categories({"ai": true, "redact_identifiers": [1]}, {})
+	egress.ai_features_needed({}, {"ai_feature": "summary"}) == set()
+	egress.ai_features_needed({"ai": true}, {"ai_feature": false}) == {false}
+	egress.consents_needed({"consent": false}) == set()
+	egress.withheld_categories({}, "end_user") == set()
+	egress.withheld_categories({"scrub_personal_data": true}, "none") == set()
+	egress.own_infrastructure_notes("x", false) == []
+	egress.indexed_scopes({"required_scopes": false}).scopes_required == 0
+	shopify := egress.index.recipients.shopify["essential.service.operations.support"]
+	egress.scopes_authorized(shopify, {"shopify_scopes": ["read_customers"]}, {"user.contact.email"})
+	not egress.scopes_authorized(shopify, {"shopify_scopes": ["read_customers"]}, {"user.behavior.purchase_history"})
+	not egress.scopes_authorized(shopify, {"shopify_scopes": []}, {"system.operations"})
+	not egress.scopes_authorized(shopify, {}, {"system.operations"})
+	egress.scopes_authorized({"scopes_required": 0}, {}, {"user.contact.email"})
+	not egress.indexed_scopes({"required_scopes": ["read_orders"]})
+	egress.indexed_flow("x", {"locations": []}, false, {}).routes.eu.eu == set()
+}

@@ -22,7 +22,8 @@ import (
 // only under the family's guard, the checks of an allowed flow in one rule,
 // one read of the registry. The restructured policy must take the same
 // decision, and hold the same deny reasons, as the previous one for every
-// input, well formed or not, and on edited registries too.
+// input, well formed or not, and on edited registries too; and so must the
+// gate, whose policy reads the registry's index evaluated once (gate.go).
 
 const previousPolicyFile = "testdata/egress_previous.rego.txt"
 
@@ -68,6 +69,32 @@ func evalOutcome(pq rego.PreparedEvalQuery, input ast.Value) string {
 		return "error: " + err.Error()
 	}
 	b, _ := json.Marshal(rs)
+	return string(b)
+}
+
+// decisionOutcome is the decision a policyQuery gave for one input, or its
+// error; gateOutcome the same of the gate's query.
+func decisionOutcome(pq rego.PreparedEvalQuery, input ast.Value) string {
+	rs, err := pq.Eval(context.Background(), rego.EvalParsedInput(input))
+	if err != nil {
+		return "error"
+	}
+	if len(rs) != 1 {
+		return fmt.Sprintf("%d results", len(rs))
+	}
+	b, _ := json.Marshal(rs[0].Bindings["decision"])
+	return string(b)
+}
+
+func gateOutcome(pq rego.PreparedEvalQuery, input ast.Value) string {
+	rs, err := pq.Eval(context.Background(), rego.EvalParsedInput(input))
+	if err != nil {
+		return "error"
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return fmt.Sprintf("%d results", len(rs))
+	}
+	b, _ := json.Marshal(rs[0].Expressions[0].Value)
 	return string(b)
 }
 
@@ -261,11 +288,19 @@ func TestPolicyDecidesAsThePreviousPolicy(t *testing.T) {
 		}
 		previous := policyQuery(t, previousPolicy(t), data)
 		current := policyQuery(t, policyModules(), data)
+		// the gate's query: the same policy, its index evaluated once
+		gate, err := newGate(context.Background(), &countLog{}, gateConfig{query: DecisionQuery, modules: policyModules(), registry: data})
+		if err != nil {
+			t.Fatalf("registry %s: %v", name, err)
+		}
 		allowed, errs := 0, 0
 		for _, in := range inputs {
 			want, got := evalOutcome(previous, in), evalOutcome(current, in)
 			if got != want {
 				t.Fatalf("registry %s, input %v:\nprevious policy: %s\n     this policy: %s", name, in, want, got)
+			}
+			if gateWant, gateGot := decisionOutcome(previous, in), gateOutcome(gate.query, in); gateGot != gateWant {
+				t.Fatalf("registry %s, input %v:\nprevious policy: %s\n            gate: %s", name, in, gateWant, gateGot)
 			}
 			var rs rego.ResultSet
 			if json.Unmarshal([]byte(got), &rs) == nil && len(rs) == 1 && reflect.DeepEqual(rs[0].Bindings["allow"], true) {
