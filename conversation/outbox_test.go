@@ -58,7 +58,7 @@ func (f *fakeTemporal) signals(convID uint64) []any {
 	return append([]any(nil), f.got[workflows.ConversationWorkflowID(convID)]...)
 }
 
-func outboxService(t *testing.T) (*Service, *models.Organization, func() *models.Conversation, *testdb.DB) {
+func outboxService(t testing.TB) (*Service, *models.Organization, func() *models.Conversation, *testdb.DB) {
 	t.Helper()
 	db := testdb.New(t)
 	org := &models.Organization{CompanyName: "Outbox", Status: models.OrgActive, PublicKey: "pk_outbox_" + fmt.Sprint(time.Now().UnixNano()), InactivityHours: 3}

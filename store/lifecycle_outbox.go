@@ -19,6 +19,10 @@ SELECT organization_id, id, ?, ?, ?, ? FROM conversations WHERE id = ? AND organ
 	return found(res.RowsAffected, res.Error)
 }
 
+// oldestScanned bounds the rows a drain reads for signals whose wait ran
+// out; the rest are read by the drains after it.
+const oldestScanned = 4096
+
 // DrainLifecycleSignals claims up to conversations conversations' pending
 // signals (at most perConversation each, oldest first), hands them to
 // deliver, and deletes those deliver returns as delivered, all in one
@@ -48,10 +52,15 @@ func (s *Store) DrainLifecycleSignals(ctx context.Context, conversations, perCon
 		heads := `SELECT conversation_id FROM lifecycle_outbox o WHERE o.id IN (
 	SELECT MIN(id) FROM lifecycle_outbox WHERE conversation_id IN (
 		` + urgent + `
-		UNION SELECT conversation_id FROM lifecycle_outbox WHERE created_at < ?
+		UNION SELECT conversation_id FROM (
+			SELECT conversation_id, created_at FROM lifecycle_outbox ORDER BY id LIMIT ?
+		) oldest WHERE created_at < ?
 	) GROUP BY conversation_id
 ) ORDER BY o.id LIMIT ?`
-		args = append(args, deferredBefore.UTC(), conversations)
+		// Rows are numbered as they are written: the oldest rows by ID
+		// are the ones whose wait ran out first, and reading those alone
+		// keeps a drain's cost flat however many signals wait.
+		args = append(args, oldestScanned, deferredBefore.UTC(), conversations)
 		if s.Postgres() {
 			heads += ` FOR UPDATE SKIP LOCKED`
 		}
