@@ -68,7 +68,7 @@ LIMIT 1`, id, tokenHash, orgID).Scan(&row)
 	}
 	vt = &models.VisitorToken{ID: row.TokenID, OrganizationID: orgID, ContactID: row.TokenContactID, TokenHash: row.TokenHash,
 		CreatedAt: row.TokenCreatedAt, LastSeenAt: row.TokenLastSeenAt}
-	if row.Conversation.ID == 0 {
+	if row.ID == 0 {
 		return vt, nil, nil
 	}
 	return vt, &row.Conversation, nil

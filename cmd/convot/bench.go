@@ -200,6 +200,7 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	bases := make([]string, o.nodes)
 	var drainers []*conversation.OutboxDrainer
 	var lastNode *handlers.Server
+	var nodes []*handlers.Server
 	for i := range o.nodes {
 		hub := local
 		if cfg.RedisURL != "" {
@@ -218,6 +219,7 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 		}
 		defer node.Close(context.Background())
 		lastNode = node
+		nodes = append(nodes, node)
 		if node.Drainer != nil {
 			drainers = append(drainers, node.Drainer)
 		}
@@ -470,6 +472,13 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	_, _ = fmt.Fprintln(out)
 	_, _ = fmt.Fprintf(out, "arrived on the operator's socket: %d (%.0f/s over %.2fs), never arrived: %d\n", len(arrived), float64(len(arrived))/total.Seconds(), total.Seconds(), lost)
 	_, _ = fmt.Fprintf(out, "send → acknowledged:   %s\n", percentiles(acked))
+	var batches, batched int64
+	for _, node := range nodes {
+		b, m := node.Conversations.GroupCommitStats()
+		batches, batched = batches+b, batched+m
+	}
+	_, _ = fmt.Fprintf(out, "group commit since the nodes started: %d messages in %d statements, %.2f a statement\n",
+		batched, batches, float64(batched)/float64(max(batches, 1)))
 	_, _ = fmt.Fprintf(out, "send → operator socket: %s\n", percentiles(arrived))
 	n := int64(len(acked))
 	cpuLine := func(over string, d, self, pg, tmp time.Duration) {

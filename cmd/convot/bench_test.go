@@ -13,8 +13,9 @@ import (
 )
 
 // A tiny run of `convot bench messages` on PostgreSQL, with the pgbench
-// baseline and the lifecycle signals drained to a Temporal dev server:
-// every figure of the report is there. Nothing is timed.
+// baseline, the lifecycle signals drained to a Temporal dev server and a
+// worker running the lifecycles: every figure of the report is there.
+// Nothing is timed (the outbox's drain waits out the 30 s a signal may).
 func TestBenchMessagesReportsBaselineCPUAndLifecycles(t *testing.T) {
 	testenv.Require(t, "DATABASE_URL")
 	testenv.Require(t, "TEMPORAL_CLI")
@@ -28,14 +29,21 @@ func TestBenchMessagesReportsBaselineCPUAndLifecycles(t *testing.T) {
 	t.Setenv("CONVOT_DATA_DIR", t.TempDir())
 	var out bytes.Buffer
 	err := benchMessages(context.Background(), benchOptions{messages: 20, visitors: 2, workers: 2, nodes: 1,
-		lifecycles: true, pgbench: "2", pgbenchFor: time.Second}, &out)
+		lifecycles: true, worker: true, pgbench: "2", pgbenchFor: time.Second}, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{
 		"through the outbox to Temporal",
-		"lifecycle signals: longest wait in the outbox",
+		"a Temporal worker in this process runs the lifecycle workflows",
+		"lifecycle workflows of 2 conversations started",
+		"lifecycle signals: 20 in ",
+		"deliveries to Temporal",
+		"longest wait in the outbox",
 		" 0 left",
+		"group commit since the nodes started: 22 messages in ",
+		"CPU per message over", // twice: the run, and the run with the drain
+		"(the run and the outbox's drain",
 		"sent 20 in",
 		"CPU per message over",
 		"PostgreSQL backends",
