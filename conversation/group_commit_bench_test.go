@@ -17,11 +17,7 @@ import (
 func BenchmarkMessageBatch(b *testing.B) {
 	testenv.Require(b, "DATABASE_URL")
 	ctx := context.Background()
-	s, org, newConv, _ := outboxService(b)
-	convs := make([]*models.Conversation, 64)
-	for i := range convs {
-		convs[i] = newConv()
-	}
+	s, org, convs, _ := outboxConversations(b, 64)
 	for _, size := range []int{1, 4, 16, 64} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			for b.Loop() {

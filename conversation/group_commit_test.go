@@ -108,12 +108,8 @@ func TestMessageBatchWritesEachMessageWithItsRecords(t *testing.T) {
 func TestGroupCommitRacesSafely(t *testing.T) {
 	testenv.Require(t, "DATABASE_URL")
 	ctx := context.Background()
-	s, org, newConv, db := outboxService(t)
 	const conversations, messages = 16, 20
-	convs := make([]*models.Conversation, conversations)
-	for i := range convs {
-		convs[i] = newConv()
-	}
+	s, org, convs, db := outboxConversations(t, conversations)
 	var wg sync.WaitGroup
 	ids := make([][]uint64, conversations)
 	for i, conv := range convs {

@@ -81,6 +81,17 @@ func outboxService(t testing.TB) (*Service, *models.Organization, func() *models
 	return s, org, newConv, db
 }
 
+// outboxConversations is outboxService with n conversations made.
+func outboxConversations(t testing.TB, n int) (*Service, *models.Organization, []*models.Conversation, *testdb.DB) {
+	t.Helper()
+	s, org, newConv, db := outboxService(t)
+	convs := make([]*models.Conversation, n)
+	for i := range convs {
+		convs[i] = newConv()
+	}
+	return s, org, convs, db
+}
+
 func outboxRows(t *testing.T, db *testdb.DB) int64 {
 	t.Helper()
 	var n int64
@@ -149,12 +160,8 @@ func TestLifecycleOutboxDeliversWhatWasCommitted(t *testing.T) {
 func TestLifecycleOutboxDrainsRaceSafely(t *testing.T) {
 	testenv.Require(t, "DATABASE_URL")
 	ctx := context.Background()
-	s, org, newConv, db := outboxService(t)
 	const conversations, messages = 8, 25
-	convs := make([]*models.Conversation, conversations)
-	for i := range convs {
-		convs[i] = newConv()
-	}
+	s, org, convs, db := outboxConversations(t, conversations)
 	temporal := &fakeTemporal{}
 	dctx, stop := context.WithCancel(ctx)
 	var drains sync.WaitGroup
