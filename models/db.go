@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -43,6 +45,38 @@ func Open(databaseURL, dataDir string) (*gorm.DB, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	return OpenSQLite(filepath.Join(dataDir, "convot.db"))
+}
+
+// OpenGenericPlans opens a second, small pool to the PostgreSQL database
+// db speaks to, whose connections plan each prepared statement once
+// (plan_cache_mode=force_generic_plan) rather than again at every
+// execution while PostgreSQL judges a custom plan cheaper. It serves the
+// statements of the message path (see store), whose plans do not depend on
+// their values.
+func OpenGenericPlans(db *gorm.DB, maxConns int) (*gorm.DB, error) {
+	d, ok := db.Dialector.(*postgres.Dialector)
+	if !ok || d.Config == nil || d.DSN == "" {
+		return nil, fmt.Errorf("generic plans: not a PostgreSQL database opened by DSN")
+	}
+	cfg, err := pgx.ParseConfig(d.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("generic plans: %w", err)
+	}
+	cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	sqlDB := stdlib.OpenDB(*cfg)
+	sqlDB.SetMaxOpenConns(maxConns)
+	sqlDB.SetMaxIdleConns(maxConns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	// A Config of its own: gorm.Open writes its pool and callbacks into
+	// the one it is given.
+	hot, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
+		Logger: db.Logger, TranslateError: db.TranslateError, NowFunc: db.NowFunc,
+	})
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("generic plans: %w", err)
+	}
+	return hot, nil
 }
 
 // OpenSQLite opens (creating) an SQLite database file.

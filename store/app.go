@@ -1,6 +1,10 @@
 package store
 
-import "github.com/convot/convot/models"
+import (
+	"errors"
+
+	"github.com/convot/convot/models"
+)
 
 // What the commands wire up around the database they opened.
 
@@ -11,7 +15,7 @@ func (s *Store) Close() error {
 	if err != nil {
 		return err
 	}
-	return sqlDB.Close()
+	return errors.Join(s.closeGenericPlans(), sqlDB.Close())
 }
 
 // GroupDecisionLog starts the egress gate's decision writer on this

@@ -132,7 +132,7 @@ func (s *Store) InsertMessageBatch(ctx context.Context, batch []BatchMessage) (w
 		}
 	}
 	// Straight to the driver: gorm would spread the slices into lists.
-	rows, err := s.with(ctx).Statement.ConnPool.QueryContext(ctx, insertMessageBatch,
+	rows, err := s.withGenericPlans(ctx).Statement.ConnPool.QueryContext(ctx, insertMessageBatch,
 		orgs, convs, keys, authorTypes, authors, bodies, private, automated,
 		deliveries, at, terms, events, patterns, signals, args, hours,
 		models.SearchFieldBody, models.WebhookPending, mayWait)

@@ -23,6 +23,9 @@ import (
 type Store struct {
 	db   *gorm.DB
 	keys *models.KeyStore
+	// plans is the message path's pool (generic_plans.go); nil unless
+	// opened, and always in a transaction.
+	plans *gorm.DB
 }
 
 // New wraps a database opened by models.Setup (or models.Open) and its key

@@ -57,7 +57,7 @@ func (s *Store) VisitorConversation(ctx context.Context, orgID uint64, tokenHash
 		TokenCreatedAt  time.Time
 		TokenLastSeenAt time.Time
 	}
-	res := s.with(ctx).Raw(`SELECT c.*, vt.id AS token_id, vt.contact_id AS token_contact_id, vt.token_hash,
+	res := s.withGenericPlans(ctx).Raw(`SELECT c.*, vt.id AS token_id, vt.contact_id AS token_contact_id, vt.token_hash,
 	vt.created_at AS token_created_at, vt.last_seen_at AS token_last_seen_at
 FROM visitor_tokens vt
 LEFT JOIN conversations c ON c.id = ? AND c.organization_id = vt.organization_id AND c.contact_id = vt.contact_id

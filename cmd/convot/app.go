@@ -120,6 +120,10 @@ func openApp(ctx context.Context, dev bool, out io.Writer) (*app, error) {
 		return nil, err
 	}
 	st := store.New(db, keys)
+	// The message path's statements plan once (store/generic_plans.go).
+	if err := st.OpenGenericPlans(); err != nil {
+		return nil, err
+	}
 	stateStore.Store(st) // the metrics' open privacy requests and backup age
 	// Decisions of concurrent requests are committed together; denials
 	// are counted by the unusual-activity alerts (watched once the mail

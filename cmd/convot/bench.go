@@ -131,6 +131,10 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	st := store.New(db, keys)
 	// The bench's own database: its schema is dropped or its file removed.
 	defer func() { _ = st.Close() }()
+	// The message path's statements plan once, as openApp has them.
+	if err := st.OpenGenericPlans(); err != nil {
+		return err
+	}
 	if dbURL != "" {
 		_ = st.SetMaxConns(64)
 	}

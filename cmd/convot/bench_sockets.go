@@ -167,6 +167,10 @@ func socketBenchServer(ctx context.Context, o socketBenchOptions, fileLimit uint
 	}
 	st := store.New(db, keys)
 	defer func() { _ = st.Close() }() // the bench's own database
+	// The message path's statements plan once, as openApp has them.
+	if err := st.OpenGenericPlans(); err != nil {
+		return err
+	}
 	database := "SQLite"
 	if dbURL != "" {
 		database = "PostgreSQL"
