@@ -2,6 +2,8 @@ package policies
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"slices"
 	"syscall"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 )
 
 // benchGate: a gate over the embedded policy with a counting decision log.
@@ -118,37 +121,70 @@ func BenchmarkAuthorizeP99(b *testing.B) {
 	}
 }
 
-// BenchmarkBareRegoP99: the same flows through the same prepared query
-// without the gate (no decision log, no parsing of the result), for the
-// Authorize / bare rego ratio of issue 16. It evaluates with the gate's
-// evaluation options (a shared registry transaction, no per-call metrics
-// or cancellation goroutine, the result left as AST), so that the ratio is
-// the wrapper's cost, not that of options; "default-options" is the same
-// query through rego.Eval's defaults.
+// BenchmarkBareRegoP99: the same flows through the same policy without the
+// gate (no decision log, no parsing of the result), for the Authorize /
+// bare rego ratio of issue 16. "prepared-query" is a rego prepared query of
+// the policy the gate compiles (its index evaluated once), through
+// rego.Eval's defaults; "topdown" is the gate's own compiled query
+// (compiledPolicy.eval), the evaluation Authorize wraps.
 func BenchmarkBareRegoP99(b *testing.B) {
-	g := benchGate(b, false)
+	ctx := context.Background()
 	inputs := make([]ast.Value, 0, 9)
 	for _, f := range realisticFlows() {
 		inputs = append(inputs, f.input())
 	}
-	ctx := context.Background()
-	for _, mode := range []struct {
-		name string
-		opts func(ast.Value) []rego.EvalOption
-	}{
-		{"gate-options", g.evalOptionsFor},
-		{"default-options", func(in ast.Value) []rego.EvalOption { return []rego.EvalOption{rego.EvalParsedInput(in)} }},
-	} {
-		b.Run(mode.name, func(b *testing.B) {
-			b.ReportAllocs()
-			timeDecisions(b, func(i int) {
-				rs, err := g.query.Eval(ctx, mode.opts(inputs[i%len(inputs)])...)
-				if err != nil || len(rs) != 1 {
-					b.Fatalf("%v %v", rs, err)
-				}
-			})
-		})
+	pq := gatePreparedQuery(b)
+	policy, err := compilePolicy(ctx, gateConfig{query: DecisionQuery, modules: policyModules(), registry: RegistryDocument()})
+	if err != nil {
+		b.Fatal(err)
 	}
+	b.Run("prepared-query", func(b *testing.B) {
+		b.ReportAllocs()
+		timeDecisions(b, func(i int) {
+			rs, err := pq.Eval(ctx, rego.EvalParsedInput(inputs[i%len(inputs)]))
+			if err != nil || len(rs) != 1 {
+				b.Fatalf("%v %v", rs, err)
+			}
+		})
+	})
+	b.Run("topdown", func(b *testing.B) {
+		b.ReportAllocs()
+		timeDecisions(b, func(i int) {
+			results, err := policy.eval(ctx, inputs[i%len(inputs)])
+			if err != nil || len(results) != 1 {
+				b.Fatalf("%v %v", results, err)
+			}
+		})
+	})
+}
+
+// gatePreparedQuery is the decision query of the embedded policy prepared
+// by rego, over the same modules as the gate's (the registry's index
+// evaluated once).
+func gatePreparedQuery(b *testing.B) rego.PreparedEvalQuery {
+	ctx := context.Background()
+	var data map[string]any
+	if err := json.Unmarshal(RegistryDocument(), &data); err != nil {
+		b.Fatal(err)
+	}
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
+	opts := []func(*rego.Rego){rego.Query(DecisionQuery), rego.Store(store), rego.StrictBuiltinErrors(true)}
+	modules, err := parseModules(policyModules())
+	if err != nil {
+		b.Fatal(err)
+	}
+	index, err := evalIndex(ctx, modules, store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(modules)) {
+		opts = append(opts, rego.ParsedModule(withIndexValue(modules[name], index)))
+	}
+	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pq
 }
 
 // timeDecisions runs decide b.N times, timing each call, and reports p50,

@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	opametrics "github.com/open-policy-agent/opa/v1/metrics"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -114,8 +112,7 @@ type Decision struct {
 // Gate authorizes flows with the prepared egress policy. It is safe for
 // concurrent use.
 type Gate struct {
-	query    rego.PreparedEvalQuery
-	evalOpts []rego.EvalOption // besides the input: see evalOptions
+	policy   *compiledPolicy
 	log      DecisionLog
 	revision string
 	now      func() time.Time
@@ -164,44 +161,115 @@ func newGate(ctx context.Context, log DecisionLog, cfg gateConfig) (*Gate, error
 	if cfg.cacheSize < 0 {
 		return nil, errors.New("policies: negative decision cache size")
 	}
+	policy, err := compilePolicy(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gate{policy: policy, log: log, revision: revision(cfg.modules, cfg.registry), now: time.Now}
+	if cfg.cacheSize > 0 {
+		g.cache = newDecisionCache(cfg.cacheSize)
+	}
+	return g, nil
+}
+
+// compiledPolicy is the policy compiled once, with its registry, and the
+// decision query compiled against it. Each decision is one topdown query
+// over them: rego.PreparedEvalQuery.Eval would set up, per call, what does
+// not change between decisions (a context of options, metrics, a
+// transaction, a cancellation goroutine) and convert the result to Go
+// values; see BenchmarkBareRegoP99 for the difference.
+type compiledPolicy struct {
+	compiler *ast.Compiler
+	query    ast.Body
+	result   ast.Var // the variable the query binds to the decision
+	store    storage.Store
+	// txn is one read transaction over the registry, opened once: nothing
+	// writes the store after compilePolicy (it is the gate's own), and reads
+	// of the in-memory store need no more than a transaction handle.
+	txn storage.Transaction
+}
+
+// resultVar is the variable the decision query binds.
+var resultVar = ast.Var("__decision__")
+
+// compilePolicy parses and compiles cfg's modules over cfg's registry, with
+// the registry's index evaluated once (withIndexValue), and compiles the
+// query, which must be a single term (a reference to the decision).
+func compilePolicy(ctx context.Context, cfg gateConfig) (*compiledPolicy, error) {
 	var data map[string]any
 	if err := json.Unmarshal(cfg.registry, &data); err != nil {
 		return nil, fmt.Errorf("policies: registry: %w", err)
 	}
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
-	modules := map[string]*ast.Module{}
-	for name, src := range cfg.modules {
+	modules, err := parseModules(cfg.modules)
+	if err != nil {
+		return nil, err
+	}
+	index, err := evalIndex(ctx, modules, store)
+	if err != nil {
+		return nil, err
+	}
+	for name, m := range modules {
+		modules[name] = withIndexValue(m, index)
+	}
+	compiler := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1)
+	if compiler.Compile(modules); compiler.Failed() {
+		return nil, fmt.Errorf("policies: %w", compiler.Errors)
+	}
+	parsed, err := ast.ParseBodyWithOpts(cfg.query, ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		return nil, fmt.Errorf("policies: query %s: %w", cfg.query, err)
+	}
+	decision, ok := parsed[0].Terms.(*ast.Term)
+	if len(parsed) != 1 || !ok || parsed[0].Negated || len(parsed[0].With) > 0 {
+		return nil, fmt.Errorf("policies: query %s: want one term, the decision", cfg.query)
+	}
+	query, err := compiler.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(ast.NewTerm(resultVar), decision)))
+	if err != nil {
+		return nil, fmt.Errorf("policies: query %s: %w", cfg.query, err)
+	}
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("policies: registry transaction: %w", err)
+	}
+	return &compiledPolicy{compiler: compiler, query: query, result: resultVar, store: store, txn: txn}, nil
+}
+
+// parseModules parses Rego v1 modules by file name.
+func parseModules(srcs map[string]string) (map[string]*ast.Module, error) {
+	modules := make(map[string]*ast.Module, len(srcs))
+	for name, src := range srcs {
 		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
 			return nil, fmt.Errorf("policies: %w", err)
 		}
 		modules[name] = m
 	}
-	index, err := evalIndex(ctx, modules, store)
-	if err != nil {
-		return nil, err
-	}
-	opts := []func(*rego.Rego){
-		rego.Query(cfg.query),
-		rego.Store(store),
-		rego.StrictBuiltinErrors(true),
-	}
-	for _, name := range slices.Sorted(maps.Keys(modules)) {
-		opts = append(opts, rego.ParsedModule(withIndexValue(modules[name], index)))
-	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("policies: prepare %s: %w", cfg.query, err)
-	}
-	evalOpts, err := evalOptions(ctx, store)
-	if err != nil {
-		return nil, err
-	}
-	g := &Gate{query: pq, evalOpts: evalOpts, log: log, revision: revision(cfg.modules, cfg.registry), now: time.Now}
-	if cfg.cacheSize > 0 {
-		g.cache = newDecisionCache(cfg.cacheSize)
-	}
-	return g, nil
+	return modules, nil
+}
+
+// noMetrics: the gate counts decisions itself (metrics.GateDecision); a
+// query without metrics would make a set of its own per decision.
+var noMetrics = opametrics.NoOp()
+
+// eval evaluates the decision query over input, and returns the value of
+// each result (one, for a well-formed policy), as the policy's own AST
+// values: parseDecision reads them without a conversion to Go values.
+// Builtin errors fail the evaluation, as in rego.StrictBuiltinErrors.
+func (p *compiledPolicy) eval(ctx context.Context, input ast.Value) ([]*ast.Term, error) {
+	var results []*ast.Term
+	err := topdown.NewQuery(p.query).
+		WithCompiler(p.compiler).
+		WithStore(p.store).
+		WithTransaction(p.txn).
+		WithInput(ast.NewTerm(input)).
+		WithStrictBuiltinErrors(true).
+		WithMetrics(noMetrics).
+		Iter(ctx, func(qr topdown.QueryResult) error {
+			results = append(results, qr[p.result])
+			return nil
+		})
+	return results, err
 }
 
 // indexRef is the registry's index (egress.rego): rules that read the
@@ -265,32 +333,6 @@ func withIndexValue(m *ast.Module, index *ast.Term) *ast.Module {
 	rule.Head.Assign = true
 	cpy.Rules = append(cpy.Rules, rule)
 	return &cpy
-}
-
-// evalOptions are what every evaluation of the prepared query shares, so
-// that none pays for what rego.Eval would otherwise set up per call (a
-// goroutine and 24 of a decision's ~350 allocations):
-//   - one read transaction over the registry store, opened once: nothing
-//     writes that store after NewGate (it is the gate's own), and reads of
-//     the in-memory store need no more than a transaction handle;
-//   - a cancellation that is never triggered, instead of a goroutine per
-//     evaluation watching its context: the policy makes no calls out and an
-//     evaluation takes microseconds, so evaluate checks the context before
-//     it starts instead;
-//   - no metrics (the gate counts decisions itself, see metrics.GateDecision);
-//   - the result kept as the policy's own AST value (parseDecision reads
-//     it), not converted to Go maps first.
-func evalOptions(ctx context.Context, store storage.Store) ([]rego.EvalOption, error) {
-	txn, err := store.NewTransaction(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("policies: registry transaction: %w", err)
-	}
-	return []rego.EvalOption{
-		rego.EvalTransaction(txn),
-		rego.EvalExternalCancel(topdown.NewCancel()),
-		rego.EvalMetrics(opametrics.NoOp()),
-		rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }),
-	}, nil
 }
 
 // Revision is the policy revision of the gate's decisions.
@@ -368,38 +410,29 @@ func (g *Gate) evaluate(ctx context.Context, f Flow) (d Decision, err error) {
 			return d, nil
 		}
 	}
-	rs, err := g.query.Eval(ctx, g.evalOptionsFor(f.input())...)
+	results, err := g.policy.eval(ctx, f.input())
 	if err != nil {
 		return Decision{}, fmt.Errorf("policy evaluation: %w", err)
 	}
-	d, err = parseDecision(rs)
+	d, err = parseDecision(results)
 	if err == nil && g.cache != nil {
 		g.cache.put(key, d)
 	}
 	return d, err
 }
 
-// evalOptionsFor is the gate's evaluation options with input.
-func (g *Gate) evalOptionsFor(input ast.Value) []rego.EvalOption {
-	return append(slices.Clip(g.evalOpts), rego.EvalParsedInput(input))
-}
-
-// parseDecision reads {allow, reasons, drop, redact} from the result set,
-// whose value is the policy's AST value (see evalOptions).
-func parseDecision(rs rego.ResultSet) (Decision, error) {
-	if len(rs) == 0 {
+// parseDecision reads {allow, reasons, drop, redact} from the results of
+// the decision query.
+func parseDecision(results []*ast.Term) (Decision, error) {
+	if len(results) == 0 {
 		return Decision{}, errors.New("policy decision undefined")
 	}
-	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-		return Decision{}, fmt.Errorf("policy returned %d results, want exactly one decision", len(rs))
+	if len(results) != 1 {
+		return Decision{}, fmt.Errorf("policy returned %d results, want exactly one decision", len(results))
 	}
-	term, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	obj, ok := results[0].Value.(ast.Object)
 	if !ok {
-		return Decision{}, fmt.Errorf("malformed policy decision: %T, want an AST term", rs[0].Expressions[0].Value)
-	}
-	obj, ok := term.Value.(ast.Object)
-	if !ok {
-		return Decision{}, fmt.Errorf("malformed policy decision: %s, want an object", ast.ValueName(term.Value))
+		return Decision{}, fmt.Errorf("malformed policy decision: %s, want an object", ast.ValueName(results[0].Value))
 	}
 	allow, ok := valueOf(obj, "allow").(ast.Boolean)
 	if !ok {
@@ -451,7 +484,7 @@ func stringList(obj ast.Object, key string) ([]string, error) {
 // input builds the policy's input document directly as an AST value (the
 // same document as the JSON form of Flow, without a JSON round trip).
 func (f Flow) input() ast.Value {
-	items := make([][2]*ast.Term, 0, 8)
+	items := make([][2]*ast.Term, 0, 10)
 	items = append(items,
 		ast.Item(stringTerm("subprocessor"), stringTerm(f.Subprocessor)),
 		ast.Item(stringTerm("purpose"), stringTerm(f.Purpose)),
@@ -459,30 +492,32 @@ func (f Flow) input() ast.Value {
 	)
 	if !f.Organization.IsZero() {
 		o := f.Organization
-		org := ast.NewObject(
+		org := make([][2]*ast.Term, 0, 5)
+		org = append(org,
 			ast.Item(stringTerm("id"), ast.UIntNumberTerm(o.ID)),
 			ast.Item(stringTerm("region"), stringTerm(o.Region)),
 			ast.Item(stringTerm("ai_features"), stringArray(o.AIFeatures)),
 			ast.Item(stringTerm("shopify_scopes"), stringArray(o.ShopifyScopes)),
 		)
 		if o.Deployment { // omitted when false, as in the JSON form
-			org.Insert(stringTerm("deployment"), ast.InternedTerm(true))
+			org = append(org, ast.Item(stringTerm("deployment"), ast.InternedTerm(true)))
 		}
-		items = append(items, ast.Item(stringTerm("organization"), ast.NewTerm(org)))
+		items = append(items, ast.Item(stringTerm("organization"), ast.NewTerm(ast.NewObject(org...))))
 	}
 	s := f.Subject
-	subject := ast.NewObject(
+	subject := make([][2]*ast.Term, 0, 5)
+	subject = append(subject,
 		ast.Item(stringTerm("restricted"), ast.InternedTerm(s.Restricted)),
 		ast.Item(stringTerm("objections"), stringArray(s.Objections)),
 		ast.Item(stringTerm("consents"), stringArray(s.Consents)),
 	)
 	if s.Kind != "" {
-		subject.Insert(stringTerm("kind"), stringTerm(s.Kind))
+		subject = append(subject, ast.Item(stringTerm("kind"), stringTerm(s.Kind)))
 	}
 	if s.Country != "" { // omitted when empty, as in the JSON form
-		subject.Insert(stringTerm("country"), stringTerm(s.Country))
+		subject = append(subject, ast.Item(stringTerm("country"), stringTerm(s.Country)))
 	}
-	items = append(items, ast.Item(stringTerm("subject"), ast.NewTerm(subject)))
+	items = append(items, ast.Item(stringTerm("subject"), ast.NewTerm(ast.NewObject(subject...))))
 	if f.DestinationRegion != "" {
 		items = append(items, ast.Item(stringTerm("destination_region"), stringTerm(f.DestinationRegion)))
 	}
@@ -559,9 +594,14 @@ func stringTerm(s string) *ast.Term {
 }
 
 // stringArray is ss as an array term; nil is null, as in the JSON form.
+// Null and the empty array are OPA's interned terms, shared as the strings
+// are.
 func stringArray(ss []string) *ast.Term {
 	if ss == nil {
-		return ast.NullTerm()
+		return ast.InternedNullTerm
+	}
+	if len(ss) == 0 {
+		return ast.InternedEmptyArray
 	}
 	terms := make([]*ast.Term, len(ss))
 	for i, s := range ss {

@@ -345,6 +345,13 @@ func TestFailClosed(t *testing.T) {
 			t.Fatal("a broken query must not prepare")
 		}
 	})
+	t.Run("query that is no single term", func(t *testing.T) {
+		for _, q := range []string{`x := data.convot.egress.decision`, `data.convot.egress.decision; true`, `not data.convot.egress.allow`} {
+			if _, err := newGate(ctx, NewMemoryLog(), gateConfig{query: q, modules: policyModules(), registry: RegistryDocument()}); err == nil {
+				t.Fatalf("query %s must not prepare: the gate reads one term's value", q)
+			}
+		}
+	})
 	t.Run("policy that does not compile", func(t *testing.T) {
 		_, err := newGate(ctx, NewMemoryLog(), gateConfig{query: DecisionQuery,
 			modules: map[string]string{"x.rego": "package convot.egress\ndecision := {"}, registry: RegistryDocument()})
@@ -373,7 +380,7 @@ func TestFailClosed(t *testing.T) {
 		{"undefined decision", "data.convot.egress.no_such_rule", policyModules(), "undefined"},
 		{"decision that is a boolean", "data.convot.egress.allow", policyModules(), "malformed"},
 		{"decision without reasons", DecisionQuery, map[string]string{"broken.rego": brokenModule}, "malformed"},
-		{"decision with several results", `x := ["a", "b"][_]`, policyModules(), "results"},
+		{"decision with several results", `["a", "b"][_]`, policyModules(), "results"},
 		{"decision with a non-string reason", DecisionQuery, map[string]string{"p.rego": "package convot.egress\ndecision := {\"allow\": true, \"reasons\": [1], \"drop\": [], \"redact\": []}\n"}, "reasons holds a"},
 		{"decision with allow not a boolean", DecisionQuery, map[string]string{"p.rego": "package convot.egress\ndecision := {\"allow\": \"yes\", \"reasons\": [\"r\"], \"drop\": [], \"redact\": []}\n"}, "allow is not a boolean"},
 		{"decision with drop not a list", DecisionQuery, map[string]string{"p.rego": "package convot.egress\ndecision := {\"allow\": true, \"reasons\": [\"r\"], \"drop\": \"user\", \"redact\": []}\n"}, "drop is not a list"},
@@ -519,7 +526,11 @@ func TestAuthorizeConcurrent(t *testing.T) {
 // `opa eval -i` see the same decision as Authorize.
 func TestFlowJSONIsPolicyInput(t *testing.T) {
 	for _, f := range append(realisticFlows(), Flow{}, with(summaryFlow(), func(f *Flow) { f.Subject = SubjectContext{} }),
-		with(attachmentFlow(), func(f *Flow) { f.Subject.Country = "CH" })) {
+		with(attachmentFlow(), func(f *Flow) { f.Subject.Country = "CH" }),
+		// empty lists, not nil ones: [] in JSON, not null
+		with(summaryFlow(), func(f *Flow) {
+			f.Subject.Objections, f.Subject.Consents, f.Organization.ShopifyScopes = []string{}, []string{}, []string{}
+		})) {
 		b, err := jsonMarshal(f)
 		if err != nil {
 			t.Fatal(err)

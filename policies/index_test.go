@@ -65,13 +65,9 @@ func TestGatePolicyReadsTheEvaluatedIndex(t *testing.T) {
 	if err := util.UnmarshalJSON(RegistryDocument(), &data); err != nil {
 		t.Fatal(err)
 	}
-	modules := map[string]*ast.Module{}
-	for name, src := range policyModules() {
-		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		modules[name] = m
+	modules, err := parseModules(policyModules())
+	if err != nil {
+		t.Fatal(err)
 	}
 	index, err := evalIndex(context.Background(), modules, inmem.NewFromObject(data))
 	if err != nil {
