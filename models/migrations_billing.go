@@ -90,6 +90,16 @@ CREATE TABLE conversation_usages (
 CREATE UNIQUE INDEX idx_conversation_usages_month ON conversation_usages (organization_id, month);
 CREATE INDEX idx_conversations_organization_created ON conversations (organization_id, created_at);
 `)
+	// The month's counter in shards, so that conversation starts in one
+	// organization do not all wait for one row (issue 16); see
+	// CountConversationStart.
+	addMigration(86, "plan limits: the month's conversation counter in shards", `
+ALTER TABLE conversation_usages ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversation_usages ADD COLUMN cap BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE conversation_usages ADD COLUMN split_limit BIGINT;
+DROP INDEX idx_conversation_usages_month;
+CREATE UNIQUE INDEX idx_conversation_usages_shard ON conversation_usages (organization_id, month, shard);
+`)
 	// A Stripe event for no known organization is kept for review, not
 	// recorded as processed and forgotten.
 	addMigration(11, "billing: Stripe events for no known organization kept for review", `

@@ -3,6 +3,7 @@ package models_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,10 +30,7 @@ func startCounted(db *gorm.DB, orgID uint64, at time.Time, limit int64) error {
 func TestConversationStartsCountAgainstTheMonthlyLimit(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
-	org := models.Organization{CompanyName: "Counted", Status: models.OrgActive, PublicKey: "pk_counted"}
-	if err := db.Create(&org).Error; err != nil {
-		t.Fatal(err)
-	}
+	org := countedOrganization(t, db.DB, "Counted")
 	nov := time.Date(2026, 11, 29, 23, 0, 0, 0, time.UTC)
 
 	const limit, tries = 7, 20
@@ -99,7 +97,7 @@ func TestConversationStartsCountAgainstTheMonthlyLimit(t *testing.T) {
 	if n, _ := models.ConversationsStarted(ctx, db.DB, org.ID, dec); n != 1 {
 		t.Fatalf("after a rollback: %d", n)
 	}
-	if err := models.UncountConversationStart(db.DB, org.ID, dec); err != nil {
+	if err := models.UncountConversationStart(db.DB, org.ID, dec, 0); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := models.ConversationsStarted(ctx, db.DB, org.ID, dec); n != 0 {
@@ -121,10 +119,7 @@ func TestConversationStartsCountAgainstTheMonthlyLimit(t *testing.T) {
 // counter starts from them.
 func TestConversationCounterStartsFromTheMonthsConversations(t *testing.T) {
 	db := testdb.New(t)
-	org := models.Organization{CompanyName: "Earlier", Status: models.OrgActive, PublicKey: "pk_earlier"}
-	if err := db.Create(&org).Error; err != nil {
-		t.Fatal(err)
-	}
+	org := countedOrganization(t, db.DB, "Earlier")
 	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 	for _, created := range []time.Time{at.AddDate(0, -1, 0), at.AddDate(0, 0, -10), at.AddDate(0, 0, -1)} {
 		if err := db.Create(&models.Conversation{OrganizationID: org.ID, Channel: "widget", Status: models.ConversationOpen, LastMessageAt: created, CreatedAt: created}).Error; err != nil {
@@ -140,4 +135,104 @@ func TestConversationCounterStartsFromTheMonthsConversations(t *testing.T) {
 	if err := startCounted(db.DB, org.ID, at, 3); !errors.Is(err, models.ErrConversationLimit) {
 		t.Fatalf("the fourth of a limit of 3: %v", err)
 	}
+}
+
+// countedOrganization is a new active organization named name.
+func countedOrganization(t testing.TB, db *gorm.DB, name string) models.Organization {
+	t.Helper()
+	org := models.Organization{CompanyName: name, Status: models.OrgActive, PublicKey: "pk_" + strings.ToLower(name)}
+	if err := db.Create(&org).Error; err != nil {
+		t.Fatal(err)
+	}
+	return org
+}
+
+// startCountedConversation writes a conversation and counts it, by its ID,
+// as the widget does: the count is the transaction's last statement.
+func startCountedConversation(db *gorm.DB, orgID uint64, at time.Time, limit int64) error {
+	return db.Transaction(func(tx *gorm.DB) error {
+		c := models.Conversation{OrganizationID: orgID, Channel: "widget", Status: models.ConversationOpen, LastMessageAt: at, CreatedAt: at}
+		if err := tx.Create(&c).Error; err != nil {
+			return err
+		}
+		return models.CountConversationStart(tx, orgID, at, limit, c.ID)
+	})
+}
+
+// raceStarts starts tries conversations at once and says how many passed;
+// any error but the limit fails t.
+func raceStarts(t *testing.T, db *gorm.DB, orgID uint64, at time.Time, limit int64, tries int) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	passed := 0
+	for range tries {
+		wg.Go(func() {
+			err := startCountedConversation(db, orgID, at, limit)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				passed++
+			case !errors.Is(err, models.ErrConversationLimit):
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	return passed
+}
+
+// The month's counter is sharded by conversation, and stays exact: starts
+// racing over every shard pass up to the limit and no further, a larger
+// limit (an upgrade in the month) lets exactly the difference through, a
+// smaller one (a downgrade) none, and each start counts once.
+func TestShardedConversationCounterIsExact(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	org := countedOrganization(t, db.DB, "Sharded")
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, step := range []struct {
+		limit        int64
+		tries, wantN int
+	}{
+		{37, 120, 37}, // split over 16 shards, most of them with 2 or 3
+		{50, 40, 13},  // upgraded: the difference, split again
+		{40, 20, 0},   // downgraded below what is counted
+		{-1, 5, 5},    // no limit (email)
+	} {
+		if got := raceStarts(t, db.DB, org.ID, at, step.limit, step.tries); got != step.wantN {
+			t.Fatalf("limit %d: %d of %d passed, want %d", step.limit, got, step.tries, step.wantN)
+		}
+	}
+	var written int64
+	db.Model(&models.Conversation{}).Where("organization_id = ?", org.ID).Count(&written)
+	if n, err := models.ConversationsStarted(ctx, db.DB, org.ID, at); err != nil || n != 55 || written != 55 {
+		t.Fatalf("started %d (%v), %d conversations written, want 55", n, err, written)
+	}
+	var counting int64
+	db.Model(&models.ConversationUsage{}).Where("organization_id = ? AND started > 0", org.ID).Count(&counting)
+	if counting < 2 {
+		t.Fatalf("%d shards counted: the starts queued on one row", counting)
+	}
+}
+
+// BenchmarkConversationStartsInOneOrganization: conversations started at
+// once in one organization (64 at a time), each written and counted in its
+// own transaction, as the widget does; a plan's limit far away.
+// go test -run '^$' -bench ConversationStartsInOneOrganization ./models
+func BenchmarkConversationStartsInOneOrganization(b *testing.B) {
+	db := testdb.New(b)
+	org := countedOrganization(b, db.DB, "Busy")
+	at := time.Now()
+	b.SetParallelism(32) // × GOMAXPROCS (2 here): 64 at once
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := startCountedConversation(db.DB, org.ID, at, 1<<40); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "starts/s")
 }

@@ -278,7 +278,7 @@ func init() {
 		}},
 		isolationCase{"UncountConversationStart", func(t *testing.T, f *fixture) {
 			f.conversationUsageOfA(t, 5)
-			must(t, f.store.UncountConversationStart(f.ctx, f.B.Org.ID, f.now))
+			must(t, f.store.UncountConversationStart(f.ctx, f.B.Org.ID, f.now, 0))
 			if n, _ := f.store.ConversationsStarted(f.ctx, f.A.Org.ID, f.now); n != 5 {
 				t.Fatalf("A's count is %d after B's uncount", n)
 			}

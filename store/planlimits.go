@@ -37,10 +37,10 @@ func (s *Store) CountConversationStart(ctx context.Context, orgID uint64, at tim
 	return models.CountConversationStart(s.with(ctx), orgID, at, limit, conversationID)
 }
 
-// UncountConversationStart gives back a conversation counted at at that
+// UncountConversationStart gives back conversationID, counted at at, that
 // was discarded.
-func (s *Store) UncountConversationStart(ctx context.Context, orgID uint64, at time.Time) error {
-	return models.UncountConversationStart(s.with(ctx), orgID, at)
+func (s *Store) UncountConversationStart(ctx context.Context, orgID uint64, at time.Time, conversationID uint64) error {
+	return models.UncountConversationStart(s.with(ctx), orgID, at, conversationID)
 }
 
 // MarkConversationLimitReached records that the organization's plan

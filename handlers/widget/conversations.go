@@ -107,7 +107,7 @@ func (h *Handler) discardConversation(org *models.Organization, conv *models.Con
 			return err
 		}
 		// Not started after all: it does not count against the plan.
-		return tx.UncountConversationStart(ctx, org.ID, conv.CreatedAt)
+		return tx.UncountConversationStart(ctx, org.ID, conv.CreatedAt, conv.ID)
 	})
 	if err != nil {
 		slog.Warn("empty conversation not removed", "conversation", conv.ID, "err", err)
