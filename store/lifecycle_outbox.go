@@ -19,9 +19,9 @@ SELECT organization_id, id, ?, ?, ?, ? FROM conversations WHERE id = ? AND organ
 	return found(res.RowsAffected, res.Error)
 }
 
-// oldestScanned bounds the rows a drain reads for signals whose wait ran
+// overdueScanned bounds the rows a drain reads for signals whose wait ran
 // out; the rest are read by the drains after it.
-const oldestScanned = 4096
+const overdueScanned = 4096
 
 // DrainLifecycleSignals claims up to conversations conversations' pending
 // signals (at most perConversation each, oldest first), hands them to
@@ -53,14 +53,14 @@ func (s *Store) DrainLifecycleSignals(ctx context.Context, conversations, perCon
 	SELECT MIN(id) FROM lifecycle_outbox WHERE conversation_id IN (
 		` + urgent + `
 		UNION SELECT conversation_id FROM (
-			SELECT conversation_id, created_at FROM lifecycle_outbox ORDER BY id LIMIT ?
-		) oldest WHERE created_at < ?
+			SELECT conversation_id FROM lifecycle_outbox WHERE created_at < ? ORDER BY created_at LIMIT ?
+		) overdue
 	) GROUP BY conversation_id
 ) ORDER BY o.id LIMIT ?`
-		// Rows are numbered as they are written: the oldest rows by ID
-		// are the ones whose wait ran out first, and reading those alone
-		// keeps a drain's cost flat however many signals wait.
-		args = append(args, oldestScanned, deferredBefore.UTC(), conversations)
+		// The signals whose wait ran out are read from the index on
+		// created_at, those alone: a drain that finds none due reads one
+		// index page, however many signals wait.
+		args = append(args, deferredBefore.UTC(), overdueScanned, conversations)
 		if s.Postgres() {
 			heads += ` FOR UPDATE SKIP LOCKED`
 		}
