@@ -16,17 +16,26 @@ import (
 // transaction of several statements each. Every sender is still answered
 // only after the commit that holds its message.
 //
-// No goroutine waits when nothing is posted: a post that finds fewer than
-// maxCommitters committing starts one, and a committer takes whatever is
-// pending (up to maxBatch) until nothing is. While the committers wait on
-// the disk, the posts arriving meanwhile pile up into the next batches,
-// so batches grow with the load and stay single under a light one.
+// No goroutine waits when nothing is posted: a post that finds no
+// committer starts one (and a second when backlogForSecond posts wait),
+// and a committer takes whatever is pending (up to maxBatch) until nothing
+// is. While the committers wait on the disk, the posts arriving meanwhile
+// pile up into the next batches, so batches grow with the load and stay
+// single under a light one.
 
 const (
 	// maxCommitters is how many batches of one node are written at once:
-	// two keep the connection busy while the other batch waits on the
-	// disk; more would split the load into smaller batches.
+	// two keep the database busy while the other batch waits on the disk
+	// under a heavy load; more would split the load into smaller batches.
 	maxCommitters = 2
+	// backlogForSecond is how many posts must be waiting for a second
+	// committer to start beside a running one. Under a moderate load one
+	// committer gathers what arrives during its commit into its next
+	// batch: at 1,000 messages/s over two nodes, batches of 1.7–1.8
+	// instead of 1.25 with a second committer always on, and 9% less
+	// database CPU a message; a second committer only when posts pile up
+	// keeps the throughput of two under a heavy load (issue 16).
+	backlogForSecond = 8
 	// maxBatch bounds one statement (its arrays and its locks).
 	maxBatch = 128
 	// batchTimeout bounds a batch's statement: the posts' own contexts
@@ -65,7 +74,7 @@ func (g *groupCommit) post(msg store.BatchMessage) error {
 	p := &pendingPost{msg: msg, written: make(chan error, 1)}
 	g.mu.Lock()
 	g.pending = append(g.pending, p)
-	if g.committers < maxCommitters {
+	if g.committers == 0 || (g.committers < maxCommitters && len(g.pending) >= backlogForSecond) {
 		g.committers++
 		go g.commit()
 	}
