@@ -180,8 +180,7 @@ func newGate(ctx context.Context, log DecisionLog, cfg gateConfig) (*Gate, error
 // values; see BenchmarkBareRegoP99 for the difference.
 type compiledPolicy struct {
 	compiler *ast.Compiler
-	query    ast.Body
-	result   ast.Var // the variable the query binds to the decision
+	query    ast.Body // binds resultVar to the decision
 	store    storage.Store
 	// txn is one read transaction over the registry, opened once: nothing
 	// writes the store after compilePolicy (it is the gate's own), and reads
@@ -232,7 +231,7 @@ func compilePolicy(ctx context.Context, cfg gateConfig) (*compiledPolicy, error)
 	if err != nil {
 		return nil, fmt.Errorf("policies: registry transaction: %w", err)
 	}
-	return &compiledPolicy{compiler: compiler, query: query, result: resultVar, store: store, txn: txn}, nil
+	return &compiledPolicy{compiler: compiler, query: query, store: store, txn: txn}, nil
 }
 
 // parseModules parses Rego v1 modules by file name.
@@ -266,7 +265,7 @@ func (p *compiledPolicy) eval(ctx context.Context, input ast.Value) ([]*ast.Term
 		WithStrictBuiltinErrors(true).
 		WithMetrics(noMetrics).
 		Iter(ctx, func(qr topdown.QueryResult) error {
-			results = append(results, qr[p.result])
+			results = append(results, qr[resultVar])
 			return nil
 		})
 	return results, err
