@@ -386,7 +386,7 @@ func (f *fixture) fileOfA(t *testing.T, sent bool) models.Attachment {
 }
 
 // visitorTokenOfA binds a browser to A's contact.
-func (f *fixture) visitorTokenOfA(t *testing.T) models.VisitorToken {
+func (f *fixture) visitorTokenOfA(t testing.TB) models.VisitorToken {
 	t.Helper()
 	vt := models.VisitorToken{OrganizationID: f.A.Org.ID, ContactID: f.A.Contact.ID, TokenHash: "visitor-a", CreatedAt: f.now, LastSeenAt: f.now}
 	must(t, f.store.CreateVisitorToken(f.ctx, &vt))

@@ -45,7 +45,7 @@ type tenant struct {
 	Message      models.Message
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	db := testdb.New(t)
 	f := &fixture{ctx: context.Background(), store: New(db.DB, db.Keys), now: time.Now().UTC().Truncate(time.Second)}
@@ -54,7 +54,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) tenant(t *testing.T, name string) tenant {
+func (f *fixture) tenant(t testing.TB, name string) tenant {
 	t.Helper()
 	db := f.store.with(f.ctx)
 	var tn tenant
@@ -73,7 +73,7 @@ func (f *fixture) tenant(t *testing.T, name string) tenant {
 	return tn
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
