@@ -149,14 +149,45 @@ func (l *GroupDecisionLog) write() {
 				break gather
 			}
 		}
-		// One INSERT of every row is atomic on its own: without gorm's
-		// wrapping transaction it is one round trip, not three.
-		err := l.db.Session(&gorm.Session{SkipDefaultTransaction: true}).Create(&rows).Error
+		err := l.insert(rows)
 		for _, p := range batch {
 			p.result <- err
 		}
 	}
 }
+
+// insert writes rows in one INSERT, atomic on its own: without gorm's
+// wrapping transaction it is one round trip, not three. On PostgreSQL the
+// rows go as one array a column, straight to the driver: gorm's Create
+// spent more CPU building the statement over reflection than the round
+// trip took, and every message a node fans out waits on this log.
+func (l *GroupDecisionLog) insert(rows []EgressDecision) error {
+	if !IsPostgres(l.db) {
+		return l.db.Session(&gorm.Session{SkipDefaultTransaction: true}).Create(&rows).Error
+	}
+	n := len(rows)
+	var (
+		orgs                                = make([]int64, n)
+		subprocessors, purposes, categories = make([]string, n), make([]string, n), make([]string, n)
+		reasons, drops, redacts, revisions  = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		allow                               = make([]bool, n)
+		at                                  = make([]time.Time, n)
+	)
+	for i, r := range rows {
+		orgs[i], subprocessors[i], purposes[i], categories[i] = int64(r.OrganizationID), r.Subprocessor, r.Purpose, r.Categories
+		allow[i], reasons[i], drops[i], redacts[i] = r.Allow, r.Reason, r.Drop, r.Redact
+		revisions[i], at[i] = r.PolicyRevision, r.CreatedAt
+	}
+	_, err := l.db.ConnPool.ExecContext(context.Background(), insertDecisions,
+		orgs, subprocessors, purposes, categories, allow, reasons, drops, redacts, revisions, at)
+	return err
+}
+
+// insertDecisions is insert's statement on PostgreSQL.
+const insertDecisions = `INSERT INTO egress_decisions (organization_id, subprocessor, purpose, categories, allow, reason,
+	drop_categories, redact_categories, policy_revision, created_at)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[],
+	$7::text[], $8::text[], $9::text[], $10::timestamptz[])`
 
 // Close stops the writer; later Records fail (and so deny).
 func (l *GroupDecisionLog) Close() {

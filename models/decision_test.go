@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
+	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
@@ -83,5 +86,71 @@ func TestGroupDecisionLogCommitsEveryDecision(t *testing.T) {
 		Organization: policies.OrgContext{ID: 7, Region: "eu"}, Subject: policies.SubjectContext{Kind: "end_user"}, DestinationRegion: "eu"}
 	if d, err := gate.Authorize(ctx, flow); err == nil && d.Allow {
 		t.Fatal("the gate allowed a flow it could not record")
+	}
+}
+
+// The group log writes its rows its own way on PostgreSQL (arrays, straight
+// to the driver): every field of a record reads back as DecisionLog's
+// records it, on PostgreSQL (DATABASE_URL, as in CI) and on SQLite.
+func TestGroupDecisionLogRecordsEveryField(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 12, 7, 10, 30, 15, 123456000, time.FixedZone("CET", 3600))
+	record := policies.DecisionRecord{OrganizationID: 42, Subprocessor: "anthropic", Purpose: "functional.ai.summary",
+		Categories: []string{"user.content.message", "user.contact.email"}, Allow: true, Reason: "allowed; email redacted",
+		Drop: []string{"user.device"}, Redact: []string{"user.contact.email", "user.contact.phone"}, PolicyRevision: "rev-1", Time: at}
+	databases := map[string]func(t *testing.T) *gorm.DB{
+		"testdb": func(t *testing.T) *gorm.DB { return testdb.New(t).DB },
+		"sqlite": func(t *testing.T) *gorm.DB {
+			master, err := crypto.ParseMasterKeys(crypto.GenerateMasterKey(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, _, err := models.Setup(ctx, "", t.TempDir(), master)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if sqlDB, err := db.DB(); err == nil {
+					_ = sqlDB.Close()
+				}
+			})
+			return db
+		},
+	}
+	for name, open := range databases {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			group := models.NewGroupDecisionLog(db)
+			defer group.Close()
+			if err := group.Record(ctx, record); err != nil {
+				t.Fatal(err)
+			}
+			other := record
+			other.OrganizationID = 43
+			if err := (models.DecisionLog{DB: db}).Record(ctx, other); err != nil {
+				t.Fatal(err)
+			}
+			got, err := models.DecisionLog{DB: db}.Decisions(ctx, models.DecisionFilter{OrganizationID: 42})
+			if err != nil || len(got) != 1 {
+				t.Fatalf("%d decisions, %v", len(got), err)
+			}
+			want, err := models.DecisionLog{DB: db}.Decisions(ctx, models.DecisionFilter{OrganizationID: 43})
+			if err != nil || len(want) != 1 {
+				t.Fatalf("%d decisions, %v", len(want), err)
+			}
+			g, w := got[0], want[0]
+			if !g.CreatedAt.Equal(at) || !w.CreatedAt.Equal(at) {
+				t.Errorf("created at %v (DecisionLog's %v), want %v", g.CreatedAt, w.CreatedAt, at)
+			}
+			g.ID, w.ID, g.OrganizationID, w.OrganizationID, g.CreatedAt, w.CreatedAt = 0, 0, 0, 0, at, at
+			if g != w {
+				t.Errorf("group log recorded\n %+v\nDecisionLog records\n %+v", g, w)
+			}
+			if g.Categories != "user.content.message,user.contact.email" || g.Redact != "user.contact.email,user.contact.phone" ||
+				g.Drop != "user.device" || !g.Allow || g.Reason != record.Reason || g.PolicyRevision != "rev-1" ||
+				g.Subprocessor != "anthropic" || g.Purpose != record.Purpose {
+				t.Errorf("recorded %+v", g)
+			}
+		})
 	}
 }
