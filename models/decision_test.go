@@ -7,7 +7,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
 	"github.com/convot/convot/policies"
@@ -100,22 +99,7 @@ func TestGroupDecisionLogRecordsEveryField(t *testing.T) {
 		Drop: []string{"user.device"}, Redact: []string{"user.contact.email", "user.contact.phone"}, PolicyRevision: "rev-1", Time: at}
 	databases := map[string]func(t *testing.T) *gorm.DB{
 		"testdb": func(t *testing.T) *gorm.DB { return testdb.New(t).DB },
-		"sqlite": func(t *testing.T) *gorm.DB {
-			master, err := crypto.ParseMasterKeys(crypto.GenerateMasterKey(1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			db, _, err := models.Setup(ctx, "", t.TempDir(), master)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if sqlDB, err := db.DB(); err == nil {
-					_ = sqlDB.Close()
-				}
-			})
-			return db
-		},
+		"sqlite": func(t *testing.T) *gorm.DB { return testdb.NewSQLite(t).DB },
 	}
 	for name, open := range databases {
 		t.Run(name, func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/convot/convot/internal/crypto"
 	"github.com/convot/convot/internal/testdb"
 	"github.com/convot/convot/models"
 )
@@ -20,20 +19,8 @@ func TestVisitorConversationReadsWhatGormReads(t *testing.T) {
 	ctx := context.Background()
 	backends := map[string]func(t *testing.T) *Store{
 		"sqlite": func(t *testing.T) *Store {
-			master, err := crypto.ParseMasterKeys(crypto.GenerateMasterKey(1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			db, ks, err := models.Setup(ctx, "", t.TempDir(), master)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if sqlDB, err := db.DB(); err == nil {
-					_ = sqlDB.Close()
-				}
-			})
-			return New(db, ks)
+			db := testdb.NewSQLite(t)
+			return New(db.DB, db.Keys)
 		},
 		"testdb": func(t *testing.T) *Store {
 			db := testdb.New(t)

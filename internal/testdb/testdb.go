@@ -42,13 +42,30 @@ func New(t testing.TB) *DB {
 // NewWithMaster returns a migrated database under the given master keys.
 func NewWithMaster(t testing.TB, master *crypto.MasterKeys) *DB {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
 	dbURL := ""
 	if base := os.Getenv("DATABASE_URL"); base != "" {
 		dbURL = Schema(t, base)
 	}
-	db, ks, err := models.Setup(ctx, dbURL, dir, master)
+	return open(t, master, dbURL)
+}
+
+// NewSQLite returns a migrated SQLite database whatever DATABASE_URL says,
+// for code whose SQLite path differs from its PostgreSQL one.
+func NewSQLite(t testing.TB) *DB {
+	t.Helper()
+	master, err := crypto.ParseMasterKeys(crypto.GenerateMasterKey(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return open(t, master, "")
+}
+
+// open sets up the database at dbURL (SQLite when empty) in a temporary
+// directory, closed when the test ends.
+func open(t testing.TB, master *crypto.MasterKeys, dbURL string) *DB {
+	t.Helper()
+	dir := t.TempDir()
+	db, ks, err := models.Setup(context.Background(), dbURL, dir, master)
 	if err != nil {
 		t.Fatal(err)
 	}
