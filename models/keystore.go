@@ -240,6 +240,24 @@ func (ks *KeyStore) Seal(ctx context.Context, id uint64, column string, plaintex
 	return sealedPrefix + strconv.FormatUint(id, 10) + "." + base64.RawStdEncoding.EncodeToString(sealed), nil
 }
 
+// OpenColumn opens a sealed column's stored value as reading the row
+// does: nil for an empty value and for one whose data key was destroyed
+// (crypto-shredded: the value no longer exists), errors named after the
+// column. The sealed serializer and the store's driver-direct reads share it.
+func (ks *KeyStore) OpenColumn(ctx context.Context, column, value string) ([]byte, error) {
+	if value == "" {
+		return nil, nil
+	}
+	plain, err := ks.Open(ctx, column, value)
+	switch {
+	case errors.Is(err, ErrKeyDestroyed):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", column, err)
+	}
+	return plain, nil
+}
+
 // Open decrypts what Seal produced.
 func (ks *KeyStore) Open(ctx context.Context, column, value string) ([]byte, error) {
 	id, sealed, err := parseSealed(value)
@@ -368,12 +386,12 @@ func (sealedSerializer) Scan(ctx context.Context, field *schema.Field, dst refle
 		if ks == nil {
 			return fmt.Errorf("%s: no key store on this database handle", field.DBName)
 		}
-		plain, err := ks.Open(ctx, field.DBName, text)
+		plain, err := ks.OpenColumn(ctx, field.DBName, text)
 		switch {
-		case errors.Is(err, ErrKeyDestroyed):
-			// Shredded: the value no longer exists.
 		case err != nil:
-			return fmt.Errorf("%s: %w", field.DBName, err)
+			return err
+		case plain == nil:
+			// Shredded: the value no longer exists.
 		case field.FieldType.Kind() == reflect.String:
 			target.Elem().SetString(string(plain))
 		default:

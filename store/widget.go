@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/convot/convot/models"
@@ -55,7 +53,7 @@ func (s *Store) VisitorHoldsConversation(ctx context.Context, orgID, convID, tok
 // It runs straight on the driver, its columns named and scanned in order:
 // through gorm the read cost twice the CPU of the round trip itself
 // (statement building and reflection over the row), once a message. The
-// subject is opened as the sealed serializer opens it (sealedColumn).
+// subject is opened as the sealed serializer opens it (OpenColumn).
 func (s *Store) VisitorConversation(ctx context.Context, orgID uint64, tokenHash string, id uint64) (vt *models.VisitorToken, conv *models.Conversation, err error) {
 	rows, err := s.withGenericPlans(ctx).Statement.ConnPool.QueryContext(ctx, visitorConversation, id, tokenHash, orgID)
 	if err != nil {
@@ -90,9 +88,11 @@ func (s *Store) VisitorConversation(ctx context.Context, orgID uint64, tokenHash
 	c.ID, c.OrganizationID, c.ContactID, c.DataKeyID = uint64(convID.Int64), uint64(org.Int64), uint64(contact.Int64), uint64(key.Int64)
 	c.Channel, c.Status, c.LabelIDs, c.HandoverReason = channel.String, status.String, labels.String, handoverReason.String
 	c.LastMessageAt, c.CreatedAt, c.UpdatedAt = lastMessage.Time, created.Time, upd.Time
-	if c.Subject, err = s.openSealed(ctx, "subject", subject.String); err != nil {
+	plain, err := s.keys.OpenColumn(ctx, "subject", subject.String)
+	if err != nil {
 		return nil, nil, err
 	}
+	c.Subject = string(plain)
 	return vt, &c, nil
 }
 
@@ -107,20 +107,3 @@ FROM visitor_tokens vt
 LEFT JOIN conversations c ON c.id = $1 AND c.organization_id = vt.organization_id AND c.contact_id = vt.contact_id
 WHERE vt.token_hash = $2 AND vt.organization_id = $3
 LIMIT 1`
-
-// openSealed opens a sealed column's value read without gorm, as the sealed
-// serializer would: empty stays empty, and a value whose data key was
-// destroyed (crypto-shredded) no longer exists.
-func (s *Store) openSealed(ctx context.Context, column, value string) (string, error) {
-	if value == "" {
-		return "", nil
-	}
-	plain, err := s.keys.Open(ctx, column, value)
-	switch {
-	case errors.Is(err, models.ErrKeyDestroyed):
-		return "", nil
-	case err != nil:
-		return "", fmt.Errorf("%s: %w", column, err)
-	}
-	return string(plain), nil
-}
