@@ -693,7 +693,8 @@ clean_decision := {
 	count(declared - entry.receives) == 0
 
 	# some category is declared, and not all of them are scrubbed
-	count(declared - dropped) > 0
+	kept := declared - dropped
+	count(kept) > 0
 
 	# a known kind of data subject the recipient serves; no personal data
 	# leaves (unscrubbed) without a data subject
@@ -702,9 +703,15 @@ clean_decision := {
 	# the organization's region is known; the destination is a location of
 	# the recipient where the organization's data may go (its own region, if
 	# the recipient is pinned to it) and to which data may be transferred from
-	# the origin
+	# the origin: the routes are keyed by the organization's region, the data
+	# subject's country ("" for none, the origin then being the
+	# organization's region) and the destination ("" for the recipient's
+	# default: its only location, or the organization's region for Convot's
+	# own infrastructure)
 	org := named_organization
-	entry.routes[org.region][clean_origin][clean_destination]
+	country := object.get(input.subject, "country", "")
+	is_string(country)
+	entry.routes[org.region][upper(country)][object.get(input, "destination_region", "")]
 
 	# the feature is the purpose's
 	object.get(input, "feature", "") in entry.features
@@ -719,7 +726,7 @@ clean_decision := {
 
 	scopes_authorized(entry, org, declared)
 
-	allowed := concat("", [input.subprocessor, " may receive ", concat(", ", sort(declared - dropped)), " for ", input.purpose])
+	allowed := concat("", [input.subprocessor, " may receive ", concat(", ", sort(kept)), " for ", input.purpose])
 	drop_list := sort(dropped)
 	redact_list := sort(redacted)
 	notes := [concat("", [prefix, concat(", ", transformed)]) |
@@ -748,24 +755,6 @@ clean if clean_decision
 # clean_entry is the index's entry of the recipient and purpose: undefined
 # unless the recipient is registered for the purpose.
 clean_entry := index.recipients[input.subprocessor][input.purpose]
-
-# clean_destination is destination, read from the index.
-clean_destination := input.destination_region if {
-	input.destination_region != ""
-} else := clean_entry.locations[0] if {
-	count(clean_entry.locations) == 1
-} else := named_organization.region if {
-	clean_entry.own_infrastructure == true
-}
-
-# clean_origin is origin, for a named organization; the data subject's
-# country, when given, must be a code the registry places in a region.
-clean_origin := named_organization.region if {
-	is_object(input.subject)
-	object.get(input.subject, "country", "") == ""
-} else := index.country_regions[upper(input.subject.country)] if {
-	is_string(input.subject.country)
-}
 
 # --- the registry's index --------------------------------------------------------
 # What clean_decision needs of the registry, by key: index.recipients (a recipient's
@@ -853,17 +842,9 @@ indexed_flow(name, s, own, p) := object.union_n([
 		# about it (personal data not scrubbed, for no data subject)
 		"subjects": {k: withheld_categories(s, k) | some k in s.subjects; k in known_subject_kinds},
 		"locations": s.locations,
-		# by the organization's region, then by the origin: the locations
-		# the data may go to
-		"routes": {region: {origin: {l |
-			some l in s.locations
-			served_in(s, region, l)
-			transfer_permitted(s, origin, l)
-		} |
-			some origin in region_names
-		} |
-			some region in known_regions
-		},
+		# by the organization's region, then by the data subject's country:
+		# the locations the data may go to (clean_decision)
+		"routes": {region: indexed_routes(s, own, region) | some region in known_regions},
 		# the features a flow may name
 		"features": {"", object.get(p, "ai_feature", "")},
 		"ai_features": ai_features_needed(s, p),
@@ -872,6 +853,36 @@ indexed_flow(name, s, own, p) := object.union_n([
 	},
 	indexed_scopes(s),
 ])
+
+# indexed_routes: for each valid country code, and "" for a data subject of
+# no known country (the origin is then the organization's region), the
+# locations to which data of an organization in region may go.
+indexed_routes(s, own, region) := object.union(
+	{code: routed_locations(s, own, region, origin) | some code, origin in index.country_regions},
+	{"": routed_locations(s, own, region, region)},
+)
+
+# routed_locations: the locations data from origin may go to, and "" when
+# the recipient's default location (default_location) is one of them, so
+# that a flow that names no destination finds its route by the same key (a
+# location named "" is left to the rules above).
+routed_locations(s, own, region, origin) := permitted | {"" | default_location(s, own, region) in permitted} if {
+	permitted := {l |
+		some l in s.locations
+		l != ""
+		served_in(s, region, l)
+		transfer_permitted(s, origin, l)
+	}
+}
+
+# default_location: the destination of a flow that names none (destination
+# above): the recipient's only location, else the organization's region for
+# Convot's own infrastructure.
+default_location(s, own, region) := s.locations[0] if {
+	count(s.locations) == 1
+} else := region if {
+	own
+}
 
 # only_strings(x): x holds nothing but strings (the policy's dotted prefixes
 # are built with concat, which fails on anything else).

@@ -932,12 +932,15 @@ test_clean_checks if {
 	not egress.clean_decision with input as with_flow(order_lookup, {"organization": object.union(org_eu, {"shopify_scopes": [7]})})
 	egress.clean_decision with input as with_flow(email, {"subject": no_subject, "categories": ["system.operations"]})
 	not egress.clean_decision with input as with_flow(email, {"subject": no_subject})
-	egress.clean_origin == "eu" with input as storage
-	egress.clean_origin == "uk" with input as with_flow(storage, {"subject": object.union(end_user, {"country": "gb"})})
-	not egress.clean_origin with input as with_flow(storage, {"subject": object.union(end_user, {"country": "JP"})})
-	egress.clean_destination == "us" with input as summary
-	egress.clean_destination == "eu" with input as self_hosted_flow
-	egress.clean_destination == "eu" with input as storage
+	egress.clean_decision with input as with_flow(storage, {"subject": object.union(end_user, {"country": "gb"})})
+	egress.clean_decision with input as with_flow(storage, {"subject": object.union(end_user, {"country": ""})})
+	not egress.clean_decision with input as with_flow(storage, {"subject": object.union(end_user, {"country": "JP"})})
+	not egress.clean_decision with input as with_flow(storage, {"subject": object.union(end_user, {"country": 7})})
+	egress.clean_decision with input as with_flow(summary, {"destination_region": ""})
+	not egress.clean_decision with input as with_flow(summary, {"destination_region": "eu"})
+	not egress.clean_decision with input as with_flow(summary, {"destination_region": 7})
+	egress.clean_decision with input as with_flow(self_hosted_flow, {"destination_region": "eu"})
+	not egress.clean_decision with input as with_flow(self_hosted_flow, {"destination_region": "us"})
 	egress.named_organization == org_eu with input as storage
 	egress.named_organization == deployment_mail.organization with input as deployment_mail
 	egress.deployment_answers with input as deployment_mail
@@ -999,16 +1002,26 @@ test_index_recipients if {
 
 	# redis: pinned to the organization's region
 	redis := recipients.redis["essential.service"]
-	redis.routes.eu.eu == {"eu"}
-	redis.routes.us.us == {"us"}
-	redis.routes.eu.us == {"eu"} # whatever the origin
+	redis.routes.eu[""] == {"eu"}
+	redis.routes.us[""] == {"us"}
+	redis.routes.eu.US == {"eu"} # whatever the origin
+
+	# routes by country: the country's region is the origin; "" is the
+	# organization's region
+	object.keys(redis.routes.eu) == {""} | object.keys(egress.index.country_regions)
 
 	# aws: transfers under recorded mechanisms only
 	aws := recipients.aws["essential.service.storage"]
-	aws.routes.eu.eu == {"us", "eu", "uk", "ch"}
-	aws.routes.us.eu == {"us", "eu", "uk", "ch"}
-	egress.index.recipients.aws["essential.service.storage"].routes.eu.eu == {"eu"} with data.convot.registry.subprocessors.aws.transfers as []
-	egress.index.recipients.aws["essential.service.storage"].routes.us.us == {"us", "eu", "uk", "ch"} with data.convot.registry.subprocessors.aws.transfers as []
+	aws.routes.eu[""] == {"us", "eu", "uk", "ch"}
+	aws.routes.us.DE == {"us", "eu", "uk", "ch"}
+	egress.index.recipients.aws["essential.service.storage"].routes.eu[""] == {"eu"} with data.convot.registry.subprocessors.aws.transfers as []
+	egress.index.recipients.aws["essential.service.storage"].routes.us.DE == {"eu"} with data.convot.registry.subprocessors.aws.transfers as []
+	egress.index.recipients.aws["essential.service.storage"].routes.eu.US == {"us", "eu", "uk", "ch"} with data.convot.registry.subprocessors.aws.transfers as []
+	egress.index.recipients.aws["essential.service.storage"].routes.us[""] == {"us", "eu", "uk", "ch"} with data.convot.registry.subprocessors.aws.transfers as []
+
+	# a destination left out ("") is the recipient's only location
+	recipients.anthropic["functional.ai.summary"].routes.eu[""] == {"us", ""}
+	recipients.anthropic["functional.ai.summary"].routes.eu.DE == {"us", ""}
 
 	# shopify: scopes by category
 	shopify := recipients.shopify["essential.service.operations.support"]
@@ -1072,5 +1085,13 @@ test_index_helpers if {
 	not egress.scopes_authorized(shopify, {}, {"system.operations"})
 	egress.scopes_authorized({"scopes_required": 0}, {}, {"user.contact.email"})
 	not egress.indexed_scopes({"required_scopes": ["read_orders"]})
-	egress.indexed_flow("x", {"locations": []}, false, {}).routes.eu.eu == set()
+	egress.indexed_flow("x", {"locations": []}, false, {}).routes.eu[""] == set()
+	egress.indexed_flow("x", {"locations": ["eu", ""]}, false, {}).routes.eu[""] == {"eu"}
+	egress.routed_locations({"locations": ["eu"]}, false, "us", "us") == {"eu", ""}
+	egress.routed_locations({"locations": ["eu", "us"]}, false, "us", "us") == {"eu", "us"}
+	egress.routed_locations({"locations": ["eu", "us"]}, true, "us", "us") == {"eu", "us", ""}
+	egress.routed_locations({"locations": ["eu", "us"], "region_pinned": true}, true, "us", "us") == {"us", ""}
+	egress.default_location({"locations": ["eu"]}, true, "us") == "eu"
+	egress.default_location({"locations": ["eu", "us"]}, true, "us") == "us"
+	not egress.default_location({"locations": ["eu", "us"]}, false, "us")
 }
