@@ -254,10 +254,14 @@ var noMetrics = opametrics.NoOp()
 // eval evaluates the decision query over input, and returns the value of
 // each result (one, for a well-formed policy), as the policy's own AST
 // values: parseDecision reads them without a conversion to Go values.
-// Builtin errors fail the evaluation, as in rego.StrictBuiltinErrors.
+// Builtin errors fail the evaluation, as in rego.StrictBuiltinErrors. The
+// rules' values are cached in a ruleValues of the pool.
 func (p *compiledPolicy) eval(ctx context.Context, input ast.Value) ([]*ast.Term, error) {
+	values := getRuleValues()
+	defer putRuleValues(values)
 	var results []*ast.Term
 	err := topdown.NewQuery(p.query).
+		WithVirtualCache(values).
 		WithCompiler(p.compiler).
 		WithStore(p.store).
 		WithTransaction(p.txn).
