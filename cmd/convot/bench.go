@@ -65,6 +65,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		fs.IntVar(&o.visitors, "visitors", 600, "visitors sending (each is rate-limited like a real one)")
 		fs.IntVar(&o.workers, "workers", 128, "concurrent senders")
 		fs.IntVar(&o.nodes, "nodes", 2, "web nodes (two need REDIS_URL)")
+		fs.IntVar(&o.words, "words", 3, "words in each message (at least 3): each distinct word is a row of the search index, so the database's work per message grows with it")
 		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 		fs.BoolVar(&o.worker, "worker", true, "with -lifecycles, run the Temporal worker in the bench's process (as `convot dev` does), so the lifecycle workflows handle their signals and run their activities; its CPU counts in the convot process's")
 		fs.BoolVar(&o.lifecycles, "lifecycles", true, "signal each conversation's lifecycle workflow through the outbox, as production does, on the Temporal at TEMPORAL_ADDRESS (unset: a Temporal dev server the bench starts, see TEMPORAL_CLI), and report the outbox's lag; -lifecycles=false leaves lifecycle tracking out (figures then not production's)")
@@ -79,6 +80,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 
 type benchOptions struct {
 	messages, rate, visitors, workers, nodes int
+	words                                    int
 	cpuProfile                               string
 	lifecycles, worker                       bool
 	pgbench                                  string
@@ -96,6 +98,9 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	}
 	if o.nodes < 1 || o.visitors < 1 || o.workers < 1 || o.messages < 1 {
 		return errors.New("messages, visitors, workers and nodes must be at least 1")
+	}
+	if o.words < 3 {
+		return errors.New("words must be at least 3")
 	}
 	clients, err := parseClients(o.pgbench)
 	if err != nil {
@@ -257,8 +262,8 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 		}
 		defer w.Stop()
 	}
-	_, _ = fmt.Fprintf(out, "bench messages: %d messages at %s/s offered, %d visitors, %d senders, %d web node(s), %s, %s\n",
-		o.messages, rateText(o.rate), o.visitors, o.workers, o.nodes, database, hubName)
+	_, _ = fmt.Fprintf(out, "bench messages: %d messages of %d words at %s/s offered, %d visitors, %d senders, %d web node(s), %s, %s\n",
+		o.messages, o.words, rateText(o.rate), o.visitors, o.workers, o.nodes, database, hubName)
 	if temporal == nil {
 		_, _ = fmt.Fprintln(out, "conversation lifecycle signals: NOT SENT (-lifecycles=false): lifecycle tracking is left out, unlike production")
 	} else {
@@ -352,7 +357,7 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 			defer wg.Done()
 			for j := range jobs {
 				v := visitors[j.i%len(visitors)]
-				body := fmt.Sprintf("bench message %d", j.i)
+				body := benchMessageBody(j.i, o.words)
 				payload, _ := json.Marshal(map[string]string{"body": body})
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/conversations/%d/messages", api, v.conversation), bytes.NewReader(payload))
 				req.Header.Set("Content-Type", "application/json")
@@ -814,4 +819,24 @@ func benchJSON(ctx context.Context, client *http.Client, url, token string, body
 		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
 	}
 	return json.NewDecoder(resp.Body).Decode(into)
+}
+
+// benchWords are what a longer bench message is made of beyond its first
+// three words ("bench message N").
+var benchWords = strings.Fields(`hello thanks order shipping delivery refund invoice account password
+	login problem question answer payment card address package tracking number week today
+	tomorrow please help support email phone return size colour price discount code cart
+	checkout subscription cancel update change error page app mobile browser`)
+
+// benchMessageBody is message i of the bench, of n words (n >= 3): "bench
+// message i" and n-3 words of benchWords, each message's own selection, so
+// that messages index different words, as a conversation's do.
+func benchMessageBody(i, n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "bench message %d", i)
+	for k := range n - 3 {
+		b.WriteByte(' ')
+		b.WriteString(benchWords[(i*7+k*13)%len(benchWords)])
+	}
+	return b.String()
 }

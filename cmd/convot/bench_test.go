@@ -106,3 +106,24 @@ func TestBenchReadsCPU(t *testing.T) {
 }
 
 func fileExists(path string) bool { _, err := os.Stat(path); return err == nil }
+
+// A bench message has the words asked for, distinct, and messages differ
+// in the words they index.
+func TestBenchMessageBodyWords(t *testing.T) {
+	for _, n := range []int{3, 12, 40} {
+		words := strings.Fields(benchMessageBody(7, n))
+		if len(words) != n || strings.Join(words[:3], " ") != "bench message 7" {
+			t.Fatalf("%d words: %q", n, words)
+		}
+		if distinct := len(slices.Compact(slices.Sorted(slices.Values(words)))); distinct != n {
+			t.Fatalf("%d words, %d distinct: %q", n, distinct, words)
+		}
+	}
+	if a, b := benchMessageBody(1, 12)[len("bench message 1"):], benchMessageBody(2, 12)[len("bench message 2"):]; a == b {
+		t.Fatalf("messages 1 and 2 index the same words: %q", a)
+	}
+	var out bytes.Buffer
+	if err := runBench(context.Background(), []string{"messages", "-words", "2"}, &out); err == nil || !strings.Contains(err.Error(), "words") {
+		t.Fatalf("-words 2: %v, want an error naming words", err)
+	}
+}
