@@ -28,12 +28,13 @@ func TestBenchMessagesReportsBaselineCPUAndLifecycles(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "") // the bench starts its own dev server
 	t.Setenv("CONVOT_DATA_DIR", t.TempDir())
 	var out bytes.Buffer
-	err := benchMessages(context.Background(), benchOptions{messages: 20, visitors: 2, workers: 2, nodes: 1,
+	err := benchMessages(context.Background(), benchOptions{messages: 20, words: 8, visitors: 2, workers: 2, nodes: 1,
 		lifecycles: true, worker: true, pgbench: "2", pgbenchFor: time.Second}, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{
+		"messages of 8 words",
 		"through the outbox to Temporal",
 		"a Temporal worker in this process runs the lifecycle workflows",
 		"lifecycle workflows of 2 conversations started",
