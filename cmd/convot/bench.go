@@ -65,7 +65,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		fs.IntVar(&o.visitors, "visitors", 600, "visitors sending (each is rate-limited like a real one)")
 		fs.IntVar(&o.workers, "workers", 128, "concurrent senders")
 		fs.IntVar(&o.nodes, "nodes", 2, "web nodes (two need REDIS_URL)")
-		fs.IntVar(&o.words, "words", 3, "words in each message (at least 3): each distinct word is a row of the search index, so the database's work per message grows with it")
+		fs.IntVar(&o.words, "words", 3, "words in each message (3 to 47, distinct): each distinct word is a row of the search index, so the database's work per message grows with it")
 		fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 		fs.BoolVar(&o.worker, "worker", true, "with -lifecycles, run the Temporal worker in the bench's process (as `convot dev` does), so the lifecycle workflows handle their signals and run their activities; its CPU counts in the convot process's")
 		fs.BoolVar(&o.lifecycles, "lifecycles", true, "signal each conversation's lifecycle workflow through the outbox, as production does, on the Temporal at TEMPORAL_ADDRESS (unset: a Temporal dev server the bench starts, see TEMPORAL_CLI), and report the outbox's lag; -lifecycles=false leaves lifecycle tracking out (figures then not production's)")
@@ -99,8 +99,9 @@ func benchMessages(ctx context.Context, o benchOptions, out io.Writer) (retErr e
 	if o.nodes < 1 || o.visitors < 1 || o.workers < 1 || o.messages < 1 {
 		return errors.New("messages, visitors, workers and nodes must be at least 1")
 	}
-	if o.words < 3 {
-		return errors.New("words must be at least 3")
+	if o.words < 3 || o.words > 3+len(benchWords) {
+		// past benchWords, words would repeat: not the distinct words asked for
+		return fmt.Errorf("words must be from 3 to %d", 3+len(benchWords))
 	}
 	clients, err := parseClients(o.pgbench)
 	if err != nil {

@@ -123,8 +123,13 @@ func TestBenchMessageBodyWords(t *testing.T) {
 	if a, b := benchMessageBody(1, 12)[len("bench message 1"):], benchMessageBody(2, 12)[len("bench message 2"):]; a == b {
 		t.Fatalf("messages 1 and 2 index the same words: %q", a)
 	}
-	var out bytes.Buffer
-	if err := runBench(context.Background(), []string{"messages", "-words", "2"}, &out); err == nil || !strings.Contains(err.Error(), "words") {
-		t.Fatalf("-words 2: %v, want an error naming words", err)
+	for _, n := range []string{"2", "48"} {
+		var out bytes.Buffer
+		if err := runBench(context.Background(), []string{"messages", "-words", n}, &out); err == nil || !strings.Contains(err.Error(), "words") {
+			t.Fatalf("-words %s: %v, want an error naming words", n, err)
+		}
+	}
+	if words := strings.Fields(benchMessageBody(3, 3+len(benchWords))); len(slices.Compact(slices.Sorted(slices.Values(words)))) != len(words) {
+		t.Fatalf("the longest message repeats words: %q", words)
 	}
 }
